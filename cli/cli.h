@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef QM_CLI_H
+#define QM_CLI_H
+
+#include "qmigrate.h"
+
+/* Exit codes a script can trust. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,
+	EXIT_USAGE = 2,
+	EXIT_UNCERTAIN = 3,
+};
+
+struct subcommand {
+	const char *name;
+	int (*run)(struct qm_ctx *ctx, int argc, char *argv[]);
+	const char *summary;
+	const char *usage; /* the full help text, shown by `qmigrate help NAME` */
+};
+
+extern const struct subcommand cmd_qmp;
+
+/* Prints "qmigrate: " and the message to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints a usage error and the hint to run `qmigrate help NAME`; returns EXIT_USAGE. */
+int cli_usage_error(const struct subcommand *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif
