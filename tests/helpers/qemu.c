@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/helpers/qemu.h"
+
+#define MAX_ARGS 64
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void pause_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+bool tq_kvm_usable(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+const char *tq_accel(void)
+{
+	return tq_kvm_usable() ? "kvm" : "tcg";
+}
+
+static const char *qemu_binary(void)
+{
+	const char *q = getenv("QEMU");
+
+	return q && *q ? q : "qemu-system-x86_64";
+}
+
+int tq_qemu_start(struct tq_qemu *vm, const struct tq_qemu_opts *opts)
+{
+	char qmp_arg[256], serial_arg[256], drive_arg[512], mem_arg[32], machine_arg[64];
+	const char *argv[MAX_ARGS];
+	int argc = 0;
+	double deadline;
+	struct stat st;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->pid = -1;
+	snprintf(vm->dir, sizeof(vm->dir), "%s/qmigrate-test-XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(vm->dir)) {
+		fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
+		return -errno;
+	}
+	snprintf(vm->qmp_path, sizeof(vm->qmp_path), "%s/qmp.sock", vm->dir);
+	snprintf(vm->serial_path, sizeof(vm->serial_path), "%s/serial.log", vm->dir);
+	snprintf(qmp_arg, sizeof(qmp_arg), "unix:%s,server=on,wait=off", vm->qmp_path);
+	snprintf(serial_arg, sizeof(serial_arg), "file:%s", vm->serial_path);
+	snprintf(machine_arg, sizeof(machine_arg), "%s,accel=%s",
+		 opts->machine ? opts->machine : "none", tq_accel());
+
+	argv[argc++] = qemu_binary();
+	argv[argc++] = "-nodefaults";
+	argv[argc++] = "-display";
+	argv[argc++] = "none";
+	argv[argc++] = "-machine";
+	argv[argc++] = machine_arg;
+	argv[argc++] = "-qmp";
+	argv[argc++] = qmp_arg;
+	argv[argc++] = "-serial";
+	argv[argc++] = serial_arg;
+	if (opts->mem_mib) {
+		snprintf(mem_arg, sizeof(mem_arg), "%u", opts->mem_mib);
+		argv[argc++] = "-m";
+		argv[argc++] = mem_arg;
+	}
+	if (opts->boot_image) {
+		snprintf(drive_arg, sizeof(drive_arg),
+			 "file=%s,format=raw,if=ide,readonly=on", opts->boot_image);
+		argv[argc++] = "-drive";
+		argv[argc++] = drive_arg;
+	}
+	if (opts->paused)
+		argv[argc++] = "-S";
+	if (opts->incoming_defer) {
+		argv[argc++] = "-incoming";
+		argv[argc++] = "defer";
+	}
+	for (const char *const *a = opts->extra_args; a && *a && argc < MAX_ARGS - 1; a++)
+		argv[argc++] = *a;
+	argv[argc] = NULL;
+
+	vm->pid = fork();
+	if (vm->pid < 0)
+		return -errno;
+	if (vm->pid == 0) {
+		/* If the test process dies, QEMU goes with it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execvp(argv[0], (char *const *)argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	deadline = now() + 20;
+	while (stat(vm->qmp_path, &st) < 0) {
+		if (!tq_qemu_alive(vm)) {
+			fprintf(stderr, "QEMU exited before creating %s (status %d)\n",
+				vm->qmp_path, vm->exit_status);
+			tq_qemu_stop(vm);
+			return -ECHILD;
+		}
+		if (now() > deadline) {
+			fprintf(stderr, "QEMU did not create %s within 20 s\n", vm->qmp_path);
+			tq_qemu_stop(vm);
+			return -ETIMEDOUT;
+		}
+		pause_ms(10);
+	}
+	return 0;
+}
+
+int tq_qemu_wait_exit(struct tq_qemu *vm, double timeout)
+{
+	double deadline = now() + timeout;
+
+	while (tq_qemu_alive(vm)) {
+		if (now() > deadline)
+			return -ETIMEDOUT;
+		pause_ms(10);
+	}
+	return 0;
+}
+
+bool tq_qemu_alive(struct tq_qemu *vm)
+{
+	int status;
+	pid_t r;
+
+	if (vm->pid <= 0)
+		return false;
+	r = waitpid(vm->pid, &status, WNOHANG);
+	if (r == 0)
+		return true;
+	if (r == vm->pid)
+		vm->exit_status = status;
+	vm->pid = -1;
+	return false;
+}
+
+int tq_qemu_kill(struct tq_qemu *vm, int sig)
+{
+	if (vm->pid <= 0)
+		return -ESRCH;
+	return kill(vm->pid, sig) < 0 ? -errno : 0;
+}
+
+static void remove_dir(const char *dir)
+{
+	static const char *const files[] = { "qmp.sock", "serial.log", "mem.dump" };
+	char path[256];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+void tq_qemu_stop(struct tq_qemu *vm)
+{
+	if (tq_qemu_alive(vm)) {
+		tq_qemu_kill(vm, SIGTERM);
+		if (tq_qemu_wait_exit(vm, 5) < 0) {
+			tq_qemu_kill(vm, SIGKILL);
+			tq_qemu_wait_exit(vm, 5);
+		}
+	}
+	if (vm->dir[0]) {
+		remove_dir(vm->dir);
+		vm->dir[0] = '\0';
+	}
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Real QEMU for integration tests: started with an argv (never a shell),
+ * tracked by pid, killed by pid, every wait bounded.  Each instance gets a
+ * private 0700 directory for its QMP socket, serial log and dumps.
+ */
+#ifndef QM_TESTS_QEMU_H
+#define QM_TESTS_QEMU_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct tq_qemu_opts {
+	const char *machine;	/* default "none"; "pc" or "q35" to run a guest */
+	unsigned mem_mib;	/* -m, when nonzero */
+	const char *boot_image; /* raw disk image to boot from (read-only), or NULL */
+	bool paused;		/* -S */
+	bool incoming_defer;	/* -incoming defer */
+	const char *const *extra_args; /* NULL-terminated, appended last */
+};
+
+struct tq_qemu {
+	pid_t pid;
+	char dir[128];	       /* private 0700 directory, removed by tq_qemu_stop */
+	char qmp_path[192];    /* the QMP socket (server) */
+	char serial_path[192]; /* guest serial output, as a file */
+	int exit_status;       /* after it was reaped: the wait status */
+};
+
+/* True when /dev/kvm can be opened read-write: tests then add -accel kvm. */
+bool tq_kvm_usable(void);
+/* The accelerator argument tests use: "kvm" or "tcg". */
+const char *tq_accel(void);
+
+/*
+ * Starts QEMU and waits (at most 20 s) until its QMP socket exists.
+ * Returns 0, or a negative errno with a message on stderr.
+ */
+int tq_qemu_start(struct tq_qemu *vm, const struct tq_qemu_opts *opts);
+/* Waits at most @timeout seconds for the process to exit; 0 once reaped, -ETIMEDOUT. */
+int tq_qemu_wait_exit(struct tq_qemu *vm, double timeout);
+/* True while the process has not exited (reaps it when it has). */
+bool tq_qemu_alive(struct tq_qemu *vm);
+/* SIGTERM, a bounded wait, then SIGKILL; removes the directory.  Safe to repeat. */
+void tq_qemu_stop(struct tq_qemu *vm);
+/* Sends @sig to the QEMU process by its pid. */
+int tq_qemu_kill(struct tq_qemu *vm, int sig);
+
+#endif

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The migration cookie: an XML document passed out of every phase and into
+ * the next.  Bounded (QM_COOKIE_MAX bytes), parsed with no network access and
+ * no entity expansion.  Each optional section is a feature; a writer may mark
+ * a feature mandatory, and a reader refuses a mandatory feature it does not
+ * know.  Never holds a password.
+ */
+#ifndef QM_XML_COOKIE_H
+#define QM_XML_COOKIE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qmigrate.h"
+#include "util/macros.h"
+
+#define QM_COOKIE_MAX 16384
+#define QM_COOKIE_MAX_LEASES 8
+
+/* The sections a cookie may carry; also the feature names in the XML. */
+enum qm_cookie_feature {
+	QM_COOKIE_GRAPHICS = 1u << 0,  /* "graphics" */
+	QM_COOKIE_LOCKSTATE = 1u << 1, /* "lockstate" */
+	QM_COOKIE_MIGRATE = 1u << 2,   /* "migrate": where the source sends the stream */
+	QM_COOKIE_STATS = 1u << 3,     /* "statistics" */
+};
+
+struct qm_cookie_graphics {
+	char type[16];	  /* "spice" or "vnc" */
+	char listen[256]; /* address clients connect to */
+	int port;	  /* -1 when none */
+	int tls_port;	  /* -1 when none */
+	char tls_subject[256];
+};
+
+struct qm_cookie_lockstate {
+	char driver[32]; /* "fcntl" */
+	unsigned n_leases;
+	char leases[QM_COOKIE_MAX_LEASES][256]; /* lease file paths */
+};
+
+struct qm_cookie_stats {
+	int64_t total_ms, downtime_ms, setup_ms;
+	uint64_t transferred_bytes, remaining_bytes, total_bytes;
+	uint64_t passes;
+};
+
+struct qm_cookie {
+	char name[256];
+	char uuid[37];	     /* canonical 8-4-4-4-12 lower-case form */
+	char hostname[256];
+	char host_uuid[37];
+	unsigned features;  /* enum qm_cookie_feature: the sections present */
+	unsigned mandatory; /* the subset the reader must understand */
+	struct qm_cookie_graphics graphics;
+	struct qm_cookie_lockstate lockstate;
+	char migrate_uri[512];
+	struct qm_cookie_stats stats;
+};
+
+/* What a reader checks a cookie against; NULL fields are not checked. */
+struct qm_cookie_check {
+	const char *name;	     /* must equal <name> */
+	const char *uuid;	     /* must equal <uuid> */
+	const char *local_host_uuid; /* when set, a cookie from this same host is refused */
+};
+
+/*
+ * Formats @c as XML into a new string in *@out (free() it).  Only the
+ * sections in c->features are written; the graphics section only when it
+ * holds data.  Returns 0 or a negative errno with @err filled.
+ */
+int qm_cookie_format(const struct qm_cookie *c, char **out, struct qm_error *err) _must_check_;
+
+/*
+ * Parses @len bytes of @xml into @c (zeroed first).  Refuses with a clear
+ * @err: more than QM_COOKIE_MAX bytes, malformed XML, a DTD or entity,
+ * missing name/uuid/hostname/host uuid, an unknown mandatory feature, a
+ * mismatch against @check.  Unknown optional features are ignored.
+ */
+int qm_cookie_parse(const char *xml, size_t len, const struct qm_cookie_check *check,
+		    struct qm_cookie *c, struct qm_error *err) _must_check_;
+
+#endif
