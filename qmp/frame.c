@@ -69,7 +69,8 @@ int qm_frame_next(struct qm_frame *f, const char **msg, size_t *len)
 				return -EPROTO;
 			f->start = f->scan;
 		}
-		f->scan++;
+		if (++f->scan - f->start > f->max)
+			return -EMSGSIZE;
 		if (f->in_string) {
 			if (f->escape)
 				f->escape = false;
@@ -89,8 +90,6 @@ int qm_frame_next(struct qm_frame *f, const char **msg, size_t *len)
 				return 1;
 			}
 		}
-		if (f->scan - f->start > f->max)
-			return -EMSGSIZE;
 	}
 	return 0;
 }
