@@ -135,7 +135,11 @@ struct json_t *qm_qmp_command_sync(struct qm_qmp *qmp, const char *command,
 				   struct json_t *args, int fd,
 				   struct qm_error *err) QM_MUST_CHECK;
 
-/* Calls @cb for every event called @name, or for every event when @name is NULL. */
+/*
+ * Calls @cb for every event called @name, or for every event when @name is NULL.
+ * An event callback may unsubscribe anyone; a subscriber it adds starts with
+ * the next event.  Returns 0, -EINVAL without @cb, or -ENOMEM.
+ */
 int qm_qmp_subscribe(struct qm_qmp *qmp, const char *name, qm_qmp_event_fn cb,
 		     void *userdata) QM_MUST_CHECK;
 void qm_qmp_unsubscribe(struct qm_qmp *qmp, qm_qmp_event_fn cb, void *userdata);

@@ -52,7 +52,7 @@ struct pending {
 struct subscriber {
 	struct qm_list link;
 	char *name;
-	qm_qmp_event_fn cb;
+	qm_qmp_event_fn cb; /* NULL once unsubscribed during a dispatch */
 	void *userdata;
 };
 
@@ -76,6 +76,7 @@ struct qm_qmp {
 	struct qm_list waitq;  /* written, waiting for the reply */
 	struct qm_list failq;  /* to be failed from fail_timer */
 	struct qm_list subscribers;
+	unsigned dispatching; /* event dispatches under way: unsubscribing only marks */
 	json_t *greeting;
 	struct qm_error close_err;
 	bool close_notified;
@@ -93,6 +94,13 @@ static void pending_free(struct pending *p)
 		close(p->fd);
 	free(p->text);
 	free(p);
+}
+
+static void subscriber_free(struct subscriber *s)
+{
+	qm_list_del(&s->link);
+	free(s->name);
+	free(s);
 }
 
 /* ---- closing -------------------------------------------------------------- */
@@ -409,15 +417,28 @@ static void handle_event(struct qm_qmp *q, json_t *msg, const char *name)
 	json_t *ts = json_object_get(msg, "timestamp");
 	double when = json_number_value(json_object_get(ts, "seconds")) +
 		      json_number_value(json_object_get(ts, "microseconds")) / 1e6;
-	struct subscriber *s, *next;
+	struct subscriber *s, *next, *last;
 
-	qm_list_for_each_safe(s, next, &q->subscribers, link) {
-		if (s->name && strcmp(s->name, name) != 0)
-			continue;
-		s->cb(q, name, data, when, s->userdata);
-		if (q->state == QMP_CLOSED || q->refcount == 1)
-			return;
+	if (qm_list_empty(&q->subscribers))
+		return;
+	/*
+	 * A callback may unsubscribe anyone, itself or the next one: entries are
+	 * only marked until the dispatch ends.  Those it adds start with the next
+	 * event.
+	 */
+	last = qm_container_of(q->subscribers.prev, struct subscriber, link);
+	q->dispatching++;
+	qm_list_for_each(s, &q->subscribers, link) {
+		if (s->cb && (!s->name || strcmp(s->name, name) == 0))
+			s->cb(q, name, data, when, s->userdata);
+		if (s == last || q->state == QMP_CLOSED || q->refcount == 1)
+			break;
 	}
+	if (--q->dispatching > 0)
+		return;
+	qm_list_for_each_safe(s, next, &q->subscribers, link)
+		if (!s->cb)
+			subscriber_free(s);
 }
 
 static void capabilities_cb(struct qm_qmp *q, json_t *ret, const struct qm_error *err,
@@ -685,11 +706,8 @@ static void free_all(struct qm_qmp *q)
 	qm_list_splice_tail(&q->failq, &q->waitq);
 	qm_list_for_each_safe(p, pn, &q->failq, link)
 		pending_free(p);
-	qm_list_for_each_safe(s, sn, &q->subscribers, link) {
-		qm_list_del(&s->link);
-		free(s->name);
-		free(s);
-	}
+	qm_list_for_each_safe(s, sn, &q->subscribers, link)
+		subscriber_free(s);
 	qm_frame_release(&q->frame);
 	json_decref(q->greeting);
 	qm_ctx_unref(q->ctx);
@@ -719,8 +737,11 @@ _public_ void qm_qmp_close(struct qm_qmp *q, const struct qm_error *why)
 _public_ int qm_qmp_subscribe(struct qm_qmp *q, const char *name, qm_qmp_event_fn cb,
 			     void *userdata)
 {
-	struct subscriber *s = calloc(1, sizeof(*s));
+	struct subscriber *s;
 
+	if (!cb)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	if (name && !(s->name = strdup(name))) {
@@ -740,9 +761,10 @@ _public_ void qm_qmp_unsubscribe(struct qm_qmp *q, qm_qmp_event_fn cb, void *use
 	qm_list_for_each_safe(s, next, &q->subscribers, link) {
 		if (s->cb != cb || s->userdata != userdata)
 			continue;
-		qm_list_del(&s->link);
-		free(s->name);
-		free(s);
+		if (q->dispatching)
+			s->cb = NULL;
+		else
+			subscriber_free(s);
 	}
 }
 
