@@ -610,27 +610,31 @@ static void handshake_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	qmp_fail(q, &err);
 }
 
-static int begin(struct qm_qmp *q, struct qm_error *err)
+static int check_idle(const struct qm_qmp *q, struct qm_error *err)
 {
 	if (q->state != QMP_IDLE)
 		return qm_error_set(err, -EALREADY, "Usage", "QMP connection already started");
+	return 0;
+}
+
+static void begin(struct qm_qmp *q)
+{
 	q->state = QMP_CONNECTING;
 	q->deadline = ev_now(q->loop) + q->opts.connect_timeout;
 	ev_timer_set(&q->handshake_timer, q->opts.connect_timeout, 0.);
 	ev_timer_start(q->loop, &q->handshake_timer);
-	return 0;
 }
 
 _public_ int qm_qmp_connect(struct qm_qmp *q, const char *path, struct qm_error *err)
 {
-	int r;
+	int r = check_idle(q, err);
 
+	if (r < 0)
+		return r;
 	q->path = strdup(path);
 	if (!q->path)
 		return qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
-	r = begin(q, err);
-	if (r < 0)
-		return r;
+	begin(q);
 	/* Try at once; retries and failures are reported from the loop. */
 	try_connect(q);
 	return 0;
@@ -638,15 +642,15 @@ _public_ int qm_qmp_connect(struct qm_qmp *q, const char *path, struct qm_error 
 
 _public_ int qm_qmp_adopt_fd(struct qm_qmp *q, int fd, struct qm_error *err)
 {
-	int flags, r;
+	int flags, r = check_idle(q, err);
 
-	r = begin(q, err);
 	if (r < 0)
 		return r;
 	flags = fcntl(fd, F_GETFL);
 	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
 		return qm_error_set(err, -errno, "GenericError", "cannot adopt fd %d: %s", fd,
 				    strerror(errno));
+	begin(q);
 	start_connected(q, fd, false);
 	return 0;
 }
