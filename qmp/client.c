@@ -123,14 +123,20 @@ static void stop_io(struct qm_qmp *q)
  */
 static void qmp_fail(struct qm_qmp *q, const struct qm_error *err)
 {
+	struct pending *p;
+
 	if (q->state == QMP_CLOSED)
 		return;
 	q->state = QMP_CLOSED;
 	qm_error_copy(&q->close_err, err);
 	qm_dbg(q->ctx, "QMP %s closed: %s", q->path ? q->path : "(fd)", q->close_err.text);
 	stop_io(q);
-	qm_list_splice_tail(&q->failq, &q->sendq);
+	/* Written commands are the older ones: they fail first. */
 	qm_list_splice_tail(&q->failq, &q->waitq);
+	qm_list_splice_tail(&q->failq, &q->sendq);
+	/* Every pending command fails with the reason, not with a late timeout. */
+	qm_list_for_each(p, &q->failq, link)
+		ev_timer_stop(q->loop, &p->timer);
 	ev_timer_set(&q->fail_timer, 0., 0.);
 	ev_timer_start(q->loop, &q->fail_timer);
 }
