@@ -1,0 +1,564 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The QMP client against the scripted fake server: the handshake, replies,
+ * events, framing on the wire, fds, the blocking call.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/helpers/qmp-harness.h"
+
+TestSuite(qmp_client, .init = harness_setup, .fini = harness_teardown, .timeout = 10);
+
+/* ---- handshake, ids, replies -------------------------------------------------- */
+
+Test(qmp_client, commands_before_capabilities_are_queued_not_lost)
+{
+	static const struct fq_step script[] = {
+		FQ_SEND_FILE("greeting.json"),
+		FQ_EXPECT("qmp_capabilities", 0),
+		FQ_WAIT,
+		FQ_REPLY_FILE(0, "capabilities.json"),
+		FQ_EXPECT("query-status", 1),
+		FQ_REPLY_FILE(1, "query-status.json"),
+		FQ_END,
+	};
+	struct reply st = { .label = "status" };
+	json_t *version;
+
+	serve(script, NULL);
+	command("query-status", NULL, &st);
+	cr_assert_null(qm_qmp_greeting(qmp));
+	/* The fake fails the test if query-status shows up while it waits. */
+	spin_until(fq_waiting(fake));
+	spin_a_little();
+	cr_assert_not(qm_qmp_is_ready(qmp));
+	cr_assert_eq(st.calls, 0);
+	version = recorded("greeting.json", "QMP");
+	cr_assert(json_equal(qm_qmp_greeting(qmp), version));
+	json_decref(version);
+
+	fq_resume(fake);
+	spin_until(st.calls);
+	expect_recorded_return(&st, "query-status.json");
+	cr_assert(qm_qmp_is_ready(qmp));
+	fq_free(fake);
+}
+
+Test(qmp_client, every_command_gets_a_unique_id_and_replies_match_by_id)
+{
+	static const struct fq_step script[] = {
+		FQ_HANDSHAKE,
+		FQ_EXPECT("query-status", 0),
+		FQ_EXPECT("query-version", 1),
+		FQ_EXPECT("stop", 2),
+		FQ_REPLY_FILE(2, "stop.json"),
+		FQ_REPLY_FILE(0, "query-status.json"),
+		FQ_REPLY_FILE(1, "query-version.json"),
+		FQ_END,
+	};
+	struct reply st = { .label = "status" }, ver = { .label = "version" },
+		     stop = { .label = "stop" };
+	json_int_t ids[4];
+
+	serve(script, NULL);
+	command("query-status", NULL, &st);
+	command("query-version", NULL, &ver);
+	command("stop", NULL, &stop);
+	spin_until(st.calls && ver.calls && stop.calls);
+	cr_assert_str_eq(trail, "stop status version ");
+	expect_recorded_return(&st, "query-status.json");
+	expect_recorded_return(&ver, "query-version.json");
+	expect_recorded_return(&stop, "stop.json");
+	ids[0] = json_integer_value(fq_slot_id(fake, FQ_CAPS_SLOT));
+	for (int i = 0; i < 3; i++)
+		ids[i + 1] = json_integer_value(fq_slot_id(fake, i));
+	for (int i = 0; i < 4; i++)
+		for (int j = i + 1; j < 4; j++)
+			cr_assert_neq(ids[i], ids[j]);
+	fq_free(fake);
+}
+
+Test(qmp_client, reply_with_unknown_id_is_ignored)
+{
+	static const struct fq_step script[] = {
+		FQ_HANDSHAKE,
+		FQ_EXPECT("query-status", 0),
+		FQ_SEND_TEXT(
+			"{\"return\": {\"status\": \"paused\"}, \"id\": 424242}\r\n"),
+		FQ_SEND_TEXT(
+			"{\"return\": {\"status\": \"paused\"}, \"id\": \"424242\"}\r\n"),
+		FQ_SEND_TEXT("{\"return\": {\"status\": \"paused\"}}\r\n"),
+		FQ_REPLY_FILE(0, "query-status.json"),
+		FQ_EXPECT("query-version", 1),
+		FQ_REPLY_FILE(1, "query-version.json"),
+		FQ_END,
+	};
+	struct reply st = { .label = "status" }, ver = { .label = "version" };
+
+	serve(script, NULL);
+	command("query-status", NULL, &st);
+	spin_until(st.calls);
+	expect_recorded_return(&st, "query-status.json");
+	cr_assert(qm_qmp_is_ready(qmp));
+	command("query-version", NULL, &ver);
+	spin_until(ver.calls);
+	expect_recorded_return(&ver, "query-version.json");
+	fq_free(fake);
+}
+
+Test(qmp_client, error_replies_keep_qmp_class_and_desc_verbatim)
+{
+	static const struct fq_step script[] = {
+		FQ_HANDSHAKE,
+		FQ_EXPECT("no-such-command", 0),
+		FQ_REPLY_FILE(0, "error-command-not-found.json"),
+		FQ_END,
+	};
+	struct reply r = { .label = "bad" };
+	json_t *error = recorded("error-command-not-found.json", "error");
+
+	serve(script, NULL);
+	command("no-such-command", NULL, &r);
+	spin_until(r.calls);
+	expect_error(&r, -EIO, json_string_value(json_object_get(error, "class")));
+	cr_assert_str_eq(r.err.text, json_string_value(json_object_get(error, "desc")));
+	cr_assert(qm_qmp_is_ready(qmp), "an error reply does not close the connection");
+	json_decref(error);
+	fq_free(fake);
+}
+
+Test(qmp_client, a_command_timeout_fails_that_command_alone)
+{
+	static const struct fq_step script[] = {
+		FQ_HANDSHAKE,
+		FQ_EXPECT("query-status", 0),
+		FQ_EXPECT("query-version", 1),
+		FQ_EXPECT("stop", 2),
+		FQ_REPLY_FILE(1, "query-version.json"),
+		FQ_REPLY_FILE(2, "stop.json"),
+		FQ_WAIT,
+		FQ_REPLY_FILE(0, "query-status.json"), /* too late: ignored */
+		FQ_EXPECT("query-status", 3),
+		FQ_REPLY_FILE(3, "query-status.json"),
+		FQ_END,
+	};
+	struct reply slow = { .label = "slow" }, ver = { .label = "version" },
+		     stop = { .label = "stop" };
+	struct reply again = { .label = "again" };
+
+	serve(script, NULL);
+	command_timeout("query-status", NULL, 0.05, &slow);
+	command("query-version", NULL, &ver);
+	command_timeout("stop", NULL, -1, &stop);
+	spin_until(slow.calls && ver.calls && stop.calls && fq_waiting(fake));
+	expect_error(&slow, -ETIMEDOUT, "CommandTimeout");
+	expect_recorded_return(&ver, "query-version.json");
+	expect_recorded_return(&stop, "stop.json");
+
+	fq_resume(fake);
+	command("query-status", NULL, &again);
+	spin_until(again.calls);
+	expect_recorded_return(&again, "query-status.json");
+	cr_assert_eq(slow.calls, 1);
+	fq_free(fake);
+}
+
+/* ---- events ---------------------------------------------------------------------- */
+
+Test(qmp_client, events_interleaved_with_replies_keep_the_stream_order)
+{
+	static const struct fq_step script[] = {
+		FQ_HANDSHAKE,
+		FQ_EXPECT("query-status", 0),
+		FQ_EXPECT("query-version", 1),
+		FQ_SEND_FILE("event-stop.json"),
+		FQ_REPLY_FILE(0, "query-status.json"),
+		FQ_SEND_FILE("event-migration.json"),
+		FQ_REPLY_FILE(1, "query-version.json"),
+		FQ_SEND_FILE("event-stop.json"),
+		FQ_END,
+	};
+	struct reply st = { .label = "status" }, ver = { .label = "version" };
+	struct sub all = { 0 };
+
+	serve(script, NULL);
+	subscribe(NULL, on_event, &all);
+	command("query-status", NULL, &st);
+	command("query-version", NULL, &ver);
+	spin_until(all.calls == 3);
+	cr_assert_str_eq(trail, "STOP status MIGRATION version STOP ");
+	fq_free(fake);
+}
+
+static bool ready_at_event;
+
+static void note_readiness(struct qm_qmp *q, const char *name, json_t *data, double ts,
+			   void *ud)
+{
+	ready_at_event = qm_qmp_is_ready(q);
+	on_event(q, name, data, ts, ud);
+}
+
+Test(qmp_client, an_event_before_the_capabilities_reply_is_dispatched)
+{
+	static const struct fq_step script[] = {
+		FQ_SEND_FILE("greeting.json"),
+		FQ_EXPECT("qmp_capabilities", 0),
+		FQ_SEND_FILE("event-stop.json"),
+		FQ_REPLY_FILE(0, "capabilities.json"),
+		FQ_EXPECT("query-status", 1),
+		FQ_REPLY_FILE(1, "query-status.json"),
+		FQ_END,
+	};
+	struct reply st = { .label = "status" };
+	struct sub stop = { 0 };
+
+	serve(script, NULL);
+	subscribe("STOP", note_readiness, &stop);
+	command("query-status", NULL, &st);
+	spin_until(st.calls);
+	cr_assert_str_eq(trail, "STOP status ");
+	cr_assert_not(ready_at_event);
+	expect_recorded_return(&st, "query-status.json");
+	fq_free(fake);
+}
+
+Test(qmp_client, events_go_to_subscribers_by_name_and_to_null_name_subscribers)
+{
+	static const struct fq_step script[] = {
+		FQ_HANDSHAKE,
+		FQ_SEND_FILE("event-stop.json"),
+		FQ_SEND_FILE("event-migration.json"),
+		FQ_END,
+	};
+	struct sub stop = { 0 }, migration = { 0 }, resume = { 0 }, all = { 0 };
+	json_t *ts = recorded("event-stop.json", "timestamp");
+	json_t *data = recorded("event-migration.json", "data");
+	char *want_data = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
+
+	serve(script, NULL);
+	subscribe("STOP", on_event, &stop);
+	subscribe("MIGRATION", on_event, &migration);
+	subscribe("RESUME", on_event, &resume);
+	subscribe(NULL, on_event, &all);
+	spin_until(all.calls == 2);
+	cr_assert_eq(stop.calls, 1);
+	cr_assert_str_eq(stop.name, "STOP");
+	cr_assert_str_eq(stop.data, "null");
+	cr_assert_float_eq(
+		stop.timestamp,
+		json_integer_value(json_object_get(ts, "seconds")) +
+			json_integer_value(json_object_get(ts, "microseconds")) / 1e6,
+		1e-6);
+	cr_assert_eq(migration.calls, 1);
+	cr_assert_str_eq(migration.name, "MIGRATION");
+	cr_assert_str_eq(migration.data, want_data);
+	cr_assert_eq(resume.calls, 0);
+	cr_assert_str_eq(all.name, "MIGRATION");
+	cr_assert_str_eq(all.data, want_data);
+	free(want_data);
+	json_decref(data);
+	json_decref(ts);
+	fq_free(fake);
+}
+
+Test(qmp_client, subscribing_without_a_callback_is_einval)
+{
+	qmp = new_client(NULL);
+	cr_assert_eq(qm_qmp_subscribe(qmp, "STOP", NULL, NULL), -EINVAL);
+}
+
+static struct sub first, second, third;
+
+static void unsubscribe_second(struct qm_qmp *q, const char *name, json_t *data,
+			       double ts, void *ud)
+{
+	on_event(q, name, data, ts, ud);
+	qm_qmp_unsubscribe(q, on_event, &second);
+}
+
+static void unsubscribe_all(struct qm_qmp *q, const char *name, json_t *data, double ts,
+			    void *ud)
+{
+	on_event(q, name, data, ts, ud);
+	qm_qmp_unsubscribe(q, unsubscribe_all, ud);
+	qm_qmp_unsubscribe(q, on_event, &second);
+	qm_qmp_unsubscribe(q, on_event, &third);
+}
+
+static void subscribe_third(struct qm_qmp *q, const char *name, json_t *data, double ts,
+			    void *ud)
+{
+	on_event(q, name, data, ts, ud);
+	if (first.calls == 1)
+		cr_assert_eq(qm_qmp_subscribe(q, NULL, on_event, &third), 0);
+}
+
+static const struct fq_step two_events[] = {
+	FQ_HANDSHAKE,
+	FQ_SEND_FILE("event-stop.json"),
+	FQ_SEND_FILE("event-migration.json"),
+	FQ_END,
+};
+
+Test(qmp_client, unsubscribing_another_subscriber_inside_an_event_callback_is_safe)
+{
+	serve(two_events, NULL);
+	subscribe(NULL, unsubscribe_second, &first);
+	subscribe(NULL, on_event, &second);
+	subscribe(NULL, on_event, &third);
+	spin_until(first.calls == 2 && third.calls == 2);
+	cr_assert_eq(second.calls, 0);
+	fq_free(fake);
+}
+
+Test(qmp_client, unsubscribing_everyone_inside_an_event_callback_is_safe)
+{
+	serve(two_events, NULL);
+	subscribe(NULL, unsubscribe_all, &first);
+	subscribe(NULL, on_event, &second);
+	subscribe(NULL, on_event, &third);
+	spin_until(fq_finished(fake));
+	spin_a_little();
+	cr_assert_eq(first.calls, 1);
+	cr_assert_eq(second.calls, 0);
+	cr_assert_eq(third.calls, 0);
+	fq_free(fake);
+}
+
+Test(qmp_client, a_subscriber_added_inside_an_event_callback_starts_with_the_next_event)
+{
+	serve(two_events, NULL);
+	subscribe(NULL, subscribe_third, &first);
+	subscribe(NULL, on_event, &second);
+	spin_until(first.calls == 2);
+	cr_assert_eq(second.calls, 2);
+	cr_assert_eq(third.calls, 1);
+	cr_assert_str_eq(third.name, "MIGRATION");
+	fq_free(fake);
+}
+
+/* ---- framing on the wire ----------------------------------------------------------- */
+
+Test(qmp_client, byte_at_a_time_delivery_of_greeting_replies_and_events)
+{
+	static const struct fq_step script[] = {
+		{ .op = FQ_OP_SEND, .file = "greeting.json", .slow = true },
+		FQ_EXPECT("qmp_capabilities", 0),
+		{ .op = FQ_OP_REPLY,
+		  .slot = 0,
+		  .file = "capabilities.json",
+		  .slow = true },
+		FQ_EXPECT("query-version", 1),
+		{ .op = FQ_OP_SEND, .file = "event-migration.json", .slow = true },
+		{ .op = FQ_OP_REPLY,
+		  .slot = 1,
+		  .file = "query-version.json",
+		  .slow = true },
+		FQ_END,
+	};
+	struct reply ver = { .label = "version" };
+	struct sub all = { 0 };
+
+	serve(script, NULL);
+	subscribe(NULL, on_event, &all);
+	command("query-version", NULL, &ver);
+	spin_until(ver.calls && fq_finished(fake));
+	cr_assert_str_eq(trail, "MIGRATION version ");
+	cr_assert_str_eq(all.data, "{\"status\":\"setup\"}");
+	expect_recorded_return(&ver, "query-version.json");
+	fq_free(fake);
+}
+
+Test(qmp_client, several_messages_in_one_write_are_all_handled)
+{
+	/* Output steps in a row leave the fake in a single write. */
+	static const struct fq_step script[] = {
+		FQ_SEND_TEXT("{\"QMP\": {\"version\": {}, \"capabilities\": []}}\r\n"
+			     "{\"event\": \"STOP\", \"timestamp\": {\"seconds\": 1, "
+			     "\"microseconds\": 2}}\r\n"),
+		FQ_EXPECT("qmp_capabilities", 0),
+		FQ_REPLY_FILE(0, "capabilities.json"),
+		FQ_EXPECT("query-status", 1),
+		FQ_EXPECT("query-version", 2),
+		FQ_SEND_FILE("event-stop.json"),
+		FQ_REPLY_FILE(2, "query-version.json"),
+		FQ_SEND_FILE("event-migration.json"),
+		FQ_REPLY_FILE(1, "query-status.json"),
+		FQ_END,
+	};
+	struct reply st = { .label = "status" }, ver = { .label = "version" };
+	struct sub all = { 0 };
+
+	serve(script, NULL);
+	subscribe(NULL, on_event, &all);
+	command("query-status", NULL, &st);
+	command("query-version", NULL, &ver);
+	spin_until(st.calls);
+	cr_assert_str_eq(trail, "STOP STOP version MIGRATION status ");
+	expect_recorded_return(&st, "query-status.json");
+	expect_recorded_return(&ver, "query-version.json");
+	fq_free(fake);
+}
+
+Test(qmp_client, crlf_and_blank_lines_between_messages_are_skipped)
+{
+	static const struct fq_step script[] = {
+		FQ_SEND_TEXT("\r\n\r\n"),
+		FQ_HANDSHAKE,
+		FQ_EXPECT("query-status", 0),
+		FQ_SEND_TEXT("\r\n \t\n"),
+		FQ_SEND_TEXT("{\"event\": \"RESUME\", \"timestamp\": {\"seconds\": 3, "
+			     "\"microseconds\": 0}}\n\r\n"),
+		FQ_REPLY_FILE(0, "query-status.json"),
+		FQ_END,
+	};
+	struct reply st = { .label = "status" };
+	struct sub all = { 0 };
+
+	serve(script, NULL);
+	subscribe(NULL, on_event, &all);
+	command("query-status", NULL, &st);
+	spin_until(st.calls);
+	cr_assert_str_eq(trail, "RESUME status ");
+	cr_assert_float_eq(all.timestamp, 3.0, 1e-9);
+	expect_recorded_return(&st, "query-status.json");
+	fq_free(fake);
+}
+
+/* ---- file descriptors
+ * -------------------------------------------------------------------- */
+
+Test(qmp_client, an_fd_sent_with_getfd_reaches_the_server_and_the_caller_keeps_its_own)
+{
+	struct reply r = { .label = "getfd" };
+	struct stat st;
+	int p[2];
+	char c;
+
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(fstat(p[1], &st), 0);
+	const struct fq_step script[] = {
+		FQ_HANDSHAKE,
+		{ .op = FQ_OP_EXPECT,
+		  .name = "getfd",
+		  .args = "{\"fdname\": \"migration\"}",
+		  .fd = true,
+		  .fd_type = S_IFIFO,
+		  .fd_same = &st },
+		FQ_REPLY_FILE(0, "getfd.json"),
+		FQ_END,
+	};
+
+	serve(script, NULL);
+	/* Queued before the greeting: the client holds the fd until it may send. */
+	cr_assert_eq(qm_qmp_command(qmp, "getfd",
+				    json_pack("{s:s}", "fdname", "migration"), p[1], 0,
+				    on_reply, &r),
+		     0);
+	spin_until(r.calls);
+	expect_recorded_return(&r, "getfd.json");
+	cr_assert_neq(fcntl(p[1], F_GETFD), -1, "the caller's fd was closed");
+	cr_assert_eq(write(p[1], "x", 1), 1);
+	cr_assert_eq(read(p[0], &c, 1), 1);
+	cr_assert_eq(c, 'x');
+	close(p[0]);
+	close(p[1]);
+	fq_free(fake);
+}
+
+Test(qmp_client, the_caller_may_close_its_fd_right_after_queueing_it)
+{
+	struct reply r = { .label = "add-fd" }, st_reply = { .label = "status" };
+	char path[] = "/tmp/qmp-unit-XXXXXX";
+	struct stat st;
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	unlink(path);
+	cr_assert_eq(fstat(fd, &st), 0);
+	const struct fq_step script[] = {
+		FQ_HANDSHAKE,
+		FQ_EXPECT("query-status", 1),
+		{ .op = FQ_OP_EXPECT,
+		  .name = "add-fd",
+		  .args = "{\"fdset-id\": 1}",
+		  .fd = true,
+		  .fd_type = S_IFREG,
+		  .fd_same = &st },
+		FQ_REPLY_TEXT(0, "{\"return\": {\"fdset-id\": 1, \"fd\": 25}}"),
+		FQ_REPLY_FILE(1, "query-status.json"),
+		FQ_END,
+	};
+
+	serve(script, NULL);
+	spin_until(qm_qmp_is_ready(qmp));
+	command("query-status", NULL, &st_reply);
+	cr_assert_eq(qm_qmp_command(qmp, "add-fd", json_pack("{s:i}", "fdset-id", 1), fd,
+				    0, on_reply, &r),
+		     0);
+	close(fd);
+	spin_until(r.calls && st_reply.calls);
+	cr_assert_eq(r.err.code, 0, "%s", r.err.text);
+	cr_assert_str_eq(r.ret, "{\"fd\":25,\"fdset-id\":1}");
+	fq_free(fake);
+}
+
+/* ---- the blocking call
+ * ----------------------------------------------------------------------- */
+
+Test(qmp_client, command_sync_returns_the_value)
+{
+	static const struct fq_step script[] = {
+		FQ_HANDSHAKE,
+		FQ_EXPECT("query-version", 0),
+		FQ_REPLY_FILE(0, "query-version.json"),
+		FQ_END,
+	};
+	struct qm_error err = { 0 };
+	json_t *want = recorded("query-version.json", "return");
+	json_t *ret;
+
+	serve(script, NULL);
+	ret = qm_qmp_command_sync(qmp, "query-version", NULL, -1, &err);
+	cr_assert(ret, "%s", err.text);
+	cr_assert_not(qm_error_is_set(&err));
+	cr_assert(json_equal(ret, want));
+	json_decref(ret);
+	json_decref(want);
+	fq_free(fake);
+}
+
+Test(qmp_client, command_sync_returns_the_error)
+{
+	static const struct fq_step script[] = {
+		FQ_HANDSHAKE,
+		FQ_EXPECT("no-such-command", 0),
+		FQ_REPLY_FILE(0, "error-command-not-found.json"),
+		FQ_END,
+	};
+	struct qm_error err = { 0 };
+
+	serve(script, NULL);
+	cr_assert_null(qm_qmp_command_sync(qmp, "no-such-command", NULL, -1, &err));
+	cr_assert_str_eq(err.error_class, "CommandNotFound");
+	cr_assert_str_eq(err.text, "The command no-such-command has not been found");
+	fq_free(fake);
+}
+
+Test(qmp_client, command_sync_on_a_closed_connection_fails_at_once)
+{
+	struct qm_error err = { 0 };
+
+	qmp = new_client(NULL);
+	qm_qmp_close(qmp, NULL);
+	cr_assert_null(qm_qmp_command_sync(qmp, "query-status", NULL, -1, &err));
+	cr_assert_eq(err.code, -ENOTCONN);
+	cr_assert_str_eq(err.error_class, "ConnectionClosed");
+}
