@@ -498,5 +498,7 @@ int main(int argc, char *argv[])
 		       : med[2] >= TARGET ? "ok"
 					  : "BELOW TARGET 0.9");
 	}
+	printf("(each column is a median over the rounds; qmigrate/raw is the median of the\n"
+	       " rounds' own ratios, so it need not equal the ratio of the two medians)\n");
 	return 0;
 }
