@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -54,8 +55,11 @@ static const char *qemu_binary(void)
 
 int tq_qemu_start(struct tq_qemu *vm, const struct tq_qemu_opts *opts)
 {
-	char qmp_arg[256], serial_arg[256], drive_arg[512], mem_arg[32], machine_arg[64];
+	char qmp_arg[256], qmp2_arg[256], serial_arg[256], drive_arg[512];
+	char mem_arg[32], machine_arg[64];
 	const char *argv[MAX_ARGS];
+	pid_t parent = getpid();
+	const char *sock;
 	int argc = 0;
 	double deadline;
 	struct stat st;
@@ -72,6 +76,8 @@ int tq_qemu_start(struct tq_qemu *vm, const struct tq_qemu_opts *opts)
 	snprintf(vm->serial_path, sizeof(vm->serial_path), "%s/serial.log", vm->dir);
 	snprintf(qmp_arg, sizeof(qmp_arg), "unix:%s,server=on,wait=off", vm->qmp_path);
 	snprintf(serial_arg, sizeof(serial_arg), "file:%s", vm->serial_path);
+	snprintf(vm->qmp2_path, sizeof(vm->qmp2_path), "%s/qmp2.sock", vm->dir);
+	snprintf(qmp2_arg, sizeof(qmp2_arg), "unix:%s,server=on,wait=off", vm->qmp2_path);
 	snprintf(machine_arg, sizeof(machine_arg), "%s,accel=%s",
 		 opts->machine ? opts->machine : "none", tq_accel());
 
@@ -83,6 +89,10 @@ int tq_qemu_start(struct tq_qemu *vm, const struct tq_qemu_opts *opts)
 	argv[argc++] = machine_arg;
 	argv[argc++] = "-qmp";
 	argv[argc++] = qmp_arg;
+	if (opts->second_qmp) {
+		argv[argc++] = "-qmp";
+		argv[argc++] = qmp2_arg;
+	}
 	argv[argc++] = "-serial";
 	argv[argc++] = serial_arg;
 	if (opts->mem_mib) {
@@ -107,25 +117,33 @@ int tq_qemu_start(struct tq_qemu *vm, const struct tq_qemu_opts *opts)
 	argv[argc] = NULL;
 
 	vm->pid = fork();
-	if (vm->pid < 0)
-		return -errno;
+	if (vm->pid < 0) {
+		int r = -errno;
+
+		tq_qemu_stop(vm);
+		return r;
+	}
 	if (vm->pid == 0) {
 		/* If the test process dies, QEMU goes with it. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent) /* it died before prctl */
+			_exit(127);
 		execvp(argv[0], (char *const *)argv);
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
 	deadline = now() + 20;
-	while (stat(vm->qmp_path, &st) < 0) {
+	/* QEMU creates the sockets in order: the last one says all are there. */
+	sock = opts->second_qmp ? vm->qmp2_path : vm->qmp_path;
+	while (stat(sock, &st) < 0) {
 		if (!tq_qemu_alive(vm)) {
-			fprintf(stderr, "QEMU exited before creating %s (status %d)\n",
-				vm->qmp_path, vm->exit_status);
+			fprintf(stderr, "QEMU exited before creating %s (status %d)\n", sock,
+				vm->exit_status);
 			tq_qemu_stop(vm);
 			return -ECHILD;
 		}
 		if (now() > deadline) {
-			fprintf(stderr, "QEMU did not create %s within 20 s\n", vm->qmp_path);
+			fprintf(stderr, "QEMU did not create %s within 20 s\n", sock);
 			tq_qemu_stop(vm);
 			return -ETIMEDOUT;
 		}
@@ -169,15 +187,18 @@ int tq_qemu_kill(struct tq_qemu *vm, int sig)
 	return kill(vm->pid, sig) < 0 ? -errno : 0;
 }
 
+/* Empties and removes the private directory: QEMU may have left anything in it. */
 static void remove_dir(const char *dir)
 {
-	static const char *const files[] = { "qmp.sock", "serial.log", "mem.dump" };
-	char path[256];
+	DIR *d = opendir(dir);
+	struct dirent *e;
 
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
+	while (d && (e = readdir(d))) {
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			unlinkat(dirfd(d), e->d_name, 0);
 	}
+	if (d)
+		closedir(d);
 	rmdir(dir);
 }
 

@@ -16,6 +16,7 @@ struct tq_qemu_opts {
 	const char *boot_image; /* raw disk image to boot from (read-only), or NULL */
 	bool paused;		/* -S */
 	bool incoming_defer;	/* -incoming defer */
+	bool second_qmp;	/* a second QMP monitor at qmp2_path, for an observer */
 	const char *const *extra_args; /* NULL-terminated, appended last */
 };
 
@@ -23,6 +24,7 @@ struct tq_qemu {
 	pid_t pid;
 	char dir[128];	       /* private 0700 directory, removed by tq_qemu_stop */
 	char qmp_path[192];    /* the QMP socket (server) */
+	char qmp2_path[192];   /* the second QMP socket, with opts->second_qmp */
 	char serial_path[192]; /* guest serial output, as a file */
 	int exit_status;       /* after it was reaped: the wait status */
 };

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The qmigrate command against a real QEMU (-machine none): output formats,
+# arguments, QMP errors, exit codes, help and version, and a silent library.
+# make check sets QMIGRATE, QEMU, top_srcdir and top_builddir.  QEMU is
+# started here, tracked by its pid and killed by it; every wait is bounded.
+set -euo pipefail
+
+: "${QMIGRATE:?QMIGRATE must name the qmigrate binary}"
+QEMU=${QEMU:-qemu-system-x86_64}
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${top_builddir:-$PWD}
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/qmigrate-cli-XXXXXX")
+chmod 0700 "$dir"
+sock=$dir/qmp.sock
+qemu_pid=
+
+cleanup() {
+	if [ -n "$qemu_pid" ]; then
+		kill -TERM "$qemu_pid" 2>/dev/null || true
+		for _ in $(seq 50); do
+			kill -0 "$qemu_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$qemu_pid" 2>/dev/null || true
+		wait "$qemu_pid" 2>/dev/null || true
+	fi
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+failures=0
+fail() {
+	echo "FAIL: $*" >&2
+	echo "  exit status: $rc" >&2
+	sed 's/^/  stdout: /' "$dir/out" >&2
+	sed 's/^/  stderr: /' "$dir/err" >&2
+	failures=$((failures + 1))
+}
+pass() {
+	echo "ok: $*"
+}
+# check NAME CONDITION...: runs the condition (a command), reports the result.
+check() {
+	local title=$1
+	shift
+	if "$@"; then pass "$title"; else fail "$title"; fi
+}
+
+# run ARGS...: runs qmigrate, bounded; sets $rc, $out and $err.
+run() {
+	rc=0
+	timeout -k 5 30 "$QMIGRATE" "$@" >"$dir/out" 2>"$dir/err" </dev/null || rc=$?
+	out=$(cat "$dir/out")
+	err=$(cat "$dir/err")
+}
+
+# ---- QEMU -------------------------------------------------------------------
+"$QEMU" -nodefaults -display none -machine none -accel kvm -accel tcg \
+	-qmp "unix:$sock,server=on,wait=off" </dev/null >"$dir/qemu.log" 2>&1 &
+qemu_pid=$!
+for _ in $(seq 400); do
+	[ -S "$sock" ] && break
+	if ! kill -0 "$qemu_pid" 2>/dev/null; then
+		echo "QEMU exited before creating its QMP socket:" >&2
+		cat "$dir/qemu.log" >&2
+		exit 1
+	fi
+	sleep 0.05
+done
+[ -S "$sock" ] || { echo "QEMU did not create $sock within 20 s" >&2; exit 1; }
+
+# ---- commands ---------------------------------------------------------------
+run qmp "$sock" query-status
+check "query-status prints a JSON object with \"status\"" \
+	eval '[ $rc -eq 0 ] && [[ $out == "{"*"}" ]] && [[ $out == *"\"status\":"*"\"running\""* ]]'
+
+unset_env=(env -u QMIGRATE_LOG -u QMIGRATE_QMP_TRACE)
+rc=0
+"${unset_env[@]}" timeout -k 5 30 "$QMIGRATE" qmp "$sock" query-status \
+	>"$dir/out" 2>"$dir/err" </dev/null || rc=$?
+check "with QMIGRATE_LOG unset, success leaves stderr empty" \
+	eval '[ $rc -eq 0 ] && [ ! -s "$dir/err" ] && [ -s "$dir/out" ]'
+
+run qmp --compact "$sock" query-status
+compact=$out
+check "--compact prints one line with no spaces" \
+	eval '[ $rc -eq 0 ] && [ "$(wc -l <"$dir/out")" -eq 1 ] && [[ $out != *" "* ]]'
+run qmp --pretty "$sock" query-status
+check "--pretty indents, one member per line, same JSON as --compact" \
+	eval '[ $rc -eq 0 ] && [ "$(wc -l <"$dir/out")" -ge 3 ] &&
+	      grep -q "^  \"status\": \"running\",\?\$" "$dir/out" &&
+	      [ "$(tr -d " \n" <"$dir/out")" = "$compact" ]'
+
+run qmp "$sock" qom-get '{"path": "/machine", "property": "type"}'
+check "ARGUMENTS-JSON reaches QEMU (qom-get)" \
+	eval '[ $rc -eq 0 ] && [ "$out" = "\"none-machine\"" ]'
+run qmp "$sock" migrate-set-parameters '{"downtime-limit": 1234}'
+check "migrate-set-parameters returns {}" eval '[ $rc -eq 0 ] && [ "$out" = "{}" ]'
+run qmp -c "$sock" query-migrate-parameters
+check "the parameter set by the previous command stuck" \
+	eval '[ $rc -eq 0 ] && [[ $out == *"\"downtime-limit\":1234"* ]]'
+
+# ---- failures and exit codes ------------------------------------------------
+run qmp "$sock" no-such-command
+check "a QMP error exits 1 with its class and description" \
+	eval '[ $rc -eq 1 ] && [ -z "$out" ] && [[ $err == *CommandNotFound* ]] &&
+	      [[ $err == *"The command no-such-command has not been found"* ]]'
+
+run qmp "$sock" qom-get '{"path": "/machine",'
+check "ARGUMENTS-JSON that is not JSON exits 2" \
+	eval '[ $rc -eq 2 ] && [ -z "$out" ] && [[ $err == *"not JSON"* ]]'
+run qmp "$sock" qom-get '["/machine"]'
+check "ARGUMENTS-JSON that is not an object exits 2" \
+	eval '[ $rc -eq 2 ] && [[ $err == *"JSON object"* ]]'
+run qmp "$sock"
+check "a missing COMMAND exits 2" eval '[ $rc -eq 2 ] && [[ $err == *"qmigrate help qmp"* ]]'
+
+start=$(date +%s%N)
+run qmp -t 0.5 "$dir/missing.sock" query-status
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+check "a missing socket exits 1 naming the path, within the timeout" \
+	eval '[ $rc -eq 1 ] && [[ $err == *"$dir/missing.sock"* ]] && [ $elapsed_ms -lt 5000 ]'
+
+run frobnicate
+check "an unknown subcommand exits 2" eval '[ $rc -eq 2 ] && [[ $err == *frobnicate* ]]'
+run
+check "no subcommand exits 2 with the usage" eval '[ $rc -eq 2 ] && [[ $err == Usage:* ]]'
+run help frobnicate
+check "help for an unknown subcommand exits 2" eval '[ $rc -eq 2 ]'
+
+# ---- help and version -------------------------------------------------------
+mapfile -t names < <(sed -n 's/^[[:space:]]*\.name = "\([^"]*\)",.*/\1/p' \
+	"$top_srcdir"/cli/cmd-*.c)
+run --help
+check "--help exits 0 and the sources name subcommands" eval '[ $rc -eq 0 ] && [ ${#names[@]} -gt 0 ]'
+for name in "${names[@]}" help; do
+	check "--help lists '$name'" eval 'grep -q "^  $name  *[^ ]" "$dir/out"'
+done
+
+run help qmp
+check "help qmp prints the usage" \
+	eval '[ $rc -eq 0 ] && [[ $out == "Usage: qmigrate qmp "* ]] && [[ $out == *--timeout* ]]'
+run qmp --help
+check "qmp --help prints the same usage" eval '[ $rc -eq 0 ] && [[ $out == "Usage: qmigrate qmp "* ]]'
+
+version=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"$/\1/p' "$top_builddir/config.h")
+run --version
+check "--version prints the package version ($version)" \
+	eval '[ $rc -eq 0 ] && [ -n "$version" ] && [ "$out" = "qmigrate $version" ]'
+
+# QEMU must have survived every client.
+check "QEMU is still running" kill -0 "$qemu_pid"
+
+if [ "$failures" -ne 0 ]; then
+	echo "$failures check(s) failed" >&2
+	exit 1
+fi
