@@ -6,7 +6,6 @@
  * refused, and each section must be announced by its <feature>.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -54,8 +53,7 @@ static int get_text(xmlNode *n, const char *label, char *dst, size_t size,
 	return copy_value(label, text, dst, size, err);
 }
 
-/* A required attribute must be there and not empty; an absent optional one leaves @dst.
- */
+/* A required attribute must be there and not empty; an optional one may be absent. */
 static int get_attr(xmlNode *n, const char *attr, bool required, char *dst, size_t size,
 		    struct qm_error *err)
 {
@@ -245,11 +243,10 @@ static const struct {
 	{ QM_COOKIE_STATS, parse_stats },
 };
 
+/* clang-format off */
 #define HEADER(element, field)                                                           \
-	{                                                                                \
-		element, offsetof(struct qm_cookie, field),                              \
-		    sizeof(((struct qm_cookie *)0)->field)                               \
-	}
+	{ element, offsetof(struct qm_cookie, field), sizeof(((struct qm_cookie *)0)->field) }
+/* clang-format on */
 
 static const struct {
 	const char *element;
@@ -363,10 +360,11 @@ static int parse_root(xmlNode *root, struct qm_cookie *c, struct qm_error *err)
 					    header_fields[i].element);
 	for (size_t i = 0; i < ARRAY_SIZE(qm_cookie_features); i++)
 		if (listed & ~c->features & qm_cookie_features[i].flag)
-			return qm_error_set(
-			    err, -EBADMSG, "CookieInvalid",
-			    "cookie lists feature '%s' but has no <%s> section",
-			    qm_cookie_features[i].name, qm_cookie_features[i].element);
+			return qm_error_set(err, -EBADMSG, "CookieInvalid",
+					    "cookie lists feature '%s' but has "
+					    "no <%s> section",
+					    qm_cookie_features[i].name,
+					    qm_cookie_features[i].element);
 	c->mandatory = mandatory;
 	return 0;
 }
@@ -386,11 +384,11 @@ static int check_cookie(const struct qm_cookie *c, const struct qm_cookie_check 
 				    check->uuid);
 	if (check->local_host_uuid &&
 	    strcasecmp(check->local_host_uuid, c->host_uuid) == 0)
-		return qm_error_set(
-		    err, -EINVAL, "CookieSameHost",
-		    "source and destination are the same host (host uuid %s): "
-		    "a domain cannot migrate to the host it runs on",
-		    c->host_uuid);
+		return qm_error_set(err, -EINVAL, "CookieSameHost",
+				    "source and destination are the same "
+				    "host (host uuid %s): a domain cannot "
+				    "migrate to the host it runs on",
+				    c->host_uuid);
 	return 0;
 }
 
@@ -410,7 +408,9 @@ static int parse(const char *xml, size_t len, const struct qm_cookie_check *chec
 				    "cookie root element is <%.64s>%s%.64s, not <%s>",
 				    root ? (const char *)root->name : "",
 				    root && root->ns ? " in namespace " : "",
-				    root && root->ns ? (const char *)root->ns->href : "",
+				    root && root->ns && root->ns->href
+					? (const char *)root->ns->href
+					: "",
 				    QM_COOKIE_ROOT);
 	r = parse_root(root, c, err);
 	if (r == 0)

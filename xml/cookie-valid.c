@@ -66,10 +66,10 @@ struct text_field {
 	enum text_rule rule;
 };
 
-static bool has_control(const char *s, bool space_too)
+static bool has_bad_char(const char *s, bool or_space)
 {
 	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f || (space_too && *s == ' '))
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || (or_space && *s == ' '))
 			return true;
 	return false;
 }
@@ -78,11 +78,11 @@ static bool rule_ok(const char *s, enum text_rule rule)
 {
 	switch (rule) {
 	case TEXT_PLAIN:
-		return !has_control(s, false);
+		return !has_bad_char(s, false);
 	case TEXT_NOSPACE:
-		return !has_control(s, true);
+		return !has_bad_char(s, true);
 	case TEXT_PATH:
-		return s[0] == '/' && !has_control(s, false);
+		return s[0] == '/' && !has_bad_char(s, false);
 	case TEXT_TOKEN:
 		return s[strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-")] == '\0';
 	case TEXT_HOST:
@@ -121,11 +121,11 @@ static int check_text(const struct text_field *f, struct qm_error *err)
 		return qm_error_set(err, -EINVAL, "CookieInvalid",
 				    "cookie %s is not terminated within %zu bytes",
 				    f->label, f->size);
+	if (f->s[0] == '\0' && f->required)
+		return qm_error_set(err, -EINVAL, "CookieInvalid",
+				    "cookie %s is missing or empty", f->label);
 	if (f->s[0] == '\0')
-		return f->required
-			   ? qm_error_set(err, -EINVAL, "CookieInvalid",
-					  "cookie %s is missing or empty", f->label)
-			   : 0;
+		return 0;
 	if (!xmlCheckUTF8((const xmlChar *)f->s))
 		return qm_error_set(err, -EINVAL, "CookieInvalid",
 				    "cookie %s is not valid UTF-8", f->label);
@@ -171,9 +171,10 @@ static int check_graphics(const struct qm_cookie_graphics *g, struct qm_error *e
 	int r;
 
 	if (strcmp(g->type, "spice") != 0 && strcmp(g->type, "vnc") != 0)
-		return qm_error_set(
-		    err, -EINVAL, "CookieInvalid",
-		    "cookie graphics type '%.16s' is neither spice nor vnc", g->type);
+		return qm_error_set(err, -EINVAL, "CookieInvalid",
+				    "cookie graphics type '%.16s' is neither "
+				    "spice nor vnc",
+				    g->type);
 	r = check_texts(f, ARRAY_SIZE(f), err);
 	if (r == 0)
 		r = check_port("port", g->port, err);
@@ -232,10 +233,10 @@ int qm_cookie_validate(const struct qm_cookie *c, struct qm_error *err)
 				    "cookie has unknown feature bits 0x%x",
 				    (c->features | c->mandatory) & ~QM_COOKIE_KNOWN);
 	if (c->mandatory & ~c->features)
-		return qm_error_set(
-		    err, -EINVAL, "CookieInvalid",
-		    "cookie makes features 0x%x mandatory without carrying them",
-		    c->mandatory & ~c->features);
+		return qm_error_set(err, -EINVAL, "CookieInvalid",
+				    "cookie makes features 0x%x mandatory "
+				    "without carrying them",
+				    c->mandatory & ~c->features);
 	r = check_texts(head, ARRAY_SIZE(head), err);
 	if (r == 0 && (sections & QM_COOKIE_GRAPHICS))
 		r = check_graphics(&c->graphics, err);
