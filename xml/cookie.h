@@ -70,7 +70,9 @@ struct qm_cookie_check {
 /*
  * Formats @c as XML into a new string in *@out (free() it).  Only the
  * sections in c->features are written; the graphics section only when it
- * holds data.  Returns 0 or a negative errno with @err filled.
+ * holds data.  Returns 0 or a negative errno with @err filled: class
+ * CookieInvalid for a cookie a reader would refuse, CookieTooLarge when the
+ * XML would exceed QM_COOKIE_MAX.  UUIDs are written in lower case.
  */
 int qm_cookie_format(const struct qm_cookie *c, char **out, struct qm_error *err) _must_check_;
 
@@ -79,6 +81,11 @@ int qm_cookie_format(const struct qm_cookie *c, char **out, struct qm_error *err
  * @err: more than QM_COOKIE_MAX bytes, malformed XML, a DTD or entity,
  * missing name/uuid/hostname/host uuid, an unknown mandatory feature, a
  * mismatch against @check.  Unknown optional features are ignored.
+ * On failure *@c is left zeroed.  Error classes: CookieTooLarge,
+ * CookieMalformed (not well-formed XML), CookieUnsafe (a DTD or entity),
+ * CookieInvalid (a missing, duplicate, over-long or malformed field),
+ * CookieFeature (an unknown mandatory feature: the peer is newer),
+ * CookieMismatch (name or uuid differ from @check), CookieSameHost.
  */
 int qm_cookie_parse(const char *xml, size_t len, const struct qm_cookie_check *check,
 		    struct qm_cookie *c, struct qm_error *err) _must_check_;

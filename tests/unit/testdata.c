@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <criterion/criterion.h>
+
+#include "tests/unit/testdata.h"
+#include "util/macros.h"
+
+char *td_path(const char *rel)
+{
+	const char *top = getenv("top_srcdir");
+	char *path;
+
+	if (!top || !*top)
+		top = ABS_TOP_SRCDIR;
+	cr_assert(asprintf(&path, "%s/tests/data/%s", top, rel) >= 0);
+	return path;
+}
+
+char *td_read(const char *path, size_t *len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *buf;
+	ssize_t n;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return NULL;
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return NULL;
+	n = read(fd, buf, (size_t)st.st_size);
+	if (n != st.st_size) {
+		free(buf);
+		errno = EIO;
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = (size_t)n;
+	return buf;
+}
+
+static const char *list_suffix;
+
+static int has_suffix(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name), m = strlen(list_suffix);
+
+	return d->d_name[0] != '.' && n > m &&
+	       strcmp(d->d_name + n - m, list_suffix) == 0;
+}
+
+char **td_list(const char *dir, const char *suffix)
+{
+	struct dirent **ents;
+	char **names;
+	int n;
+
+	list_suffix = suffix;
+	n = scandir(dir, &ents, has_suffix, alphasort);
+	cr_assert(n >= 0, "cannot list %s: %s", dir, strerror(errno));
+	names = calloc((size_t)n + 1, sizeof(*names));
+	cr_assert(names);
+	for (int i = 0; i < n; i++) {
+		names[i] = strdup(ents[i]->d_name);
+		free(ents[i]);
+	}
+	free(ents);
+	return names;
+}
+
+void td_free_list(char **names)
+{
+	for (char **p = names; p && *p; p++)
+		free(*p);
+	free(names);
+}
+
+bool td_regenerate(void)
+{
+	const char *v = getenv("QMIGRATE_REGENERATE_GOLDEN");
+
+	return v && strcmp(v, "1") == 0;
+}
+
+void td_golden(const char *rel, const char *actual)
+{
+	_cleanup_free_ char *path = td_path(rel);
+	_cleanup_free_ char *expected = NULL;
+	size_t len;
+	FILE *f;
+
+	if (td_regenerate()) {
+		f = fopen(path, "w");
+		cr_assert(f, "cannot write %s: %s", path, strerror(errno));
+		cr_assert(fputs(actual, f) >= 0 && fclose(f) == 0, "cannot write %s",
+			  path);
+		return;
+	}
+	expected = td_read(path, &len);
+	cr_assert(expected, "cannot read %s: %s (QMIGRATE_REGENERATE_GOLDEN=1 writes it)",
+		  path, strerror(errno));
+	if (strcmp(actual, expected) != 0)
+		cr_expect_fail("%s differs from the golden file "
+			       "(QMIGRATE_REGENERATE_GOLDEN=1 rewrites "
+			       "it)\n--- expected\n%s--- actual\n%s",
+			       rel, expected, actual);
+}

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <libxml/xmlstring.h>
+
+#include "util/error.h"
+#include "util/host.h"
+#include "util/uuid.h"
+#include "xml/cookie-internal.h"
+
+const struct qm_cookie_feature_info qm_cookie_features[4] = {
+	{ QM_COOKIE_GRAPHICS, "graphics", "graphics" },
+	{ QM_COOKIE_LOCKSTATE, "lockstate", "lockstate" },
+	{ QM_COOKIE_MIGRATE, "migrate", "migrate" },
+	{ QM_COOKIE_STATS, "statistics", "statistics" },
+};
+
+/* clang-format off */
+#define STAT(field, signed_) { #field, offsetof(struct qm_cookie_stats, field), signed_ }
+
+const struct qm_cookie_stat_info qm_cookie_stats_fields[7] = {
+	STAT(total_ms, true),
+	STAT(downtime_ms, true),
+	STAT(setup_ms, true),
+	STAT(transferred_bytes, false),
+	STAT(remaining_bytes, false),
+	STAT(total_bytes, false),
+	STAT(passes, false),
+};
+/* clang-format on */
+
+const struct qm_cookie_feature_info *qm_cookie_feature_by_name(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(qm_cookie_features); i++)
+		if (strcmp(qm_cookie_features[i].name, name) == 0)
+			return &qm_cookie_features[i];
+	return NULL;
+}
+
+unsigned qm_cookie_sections(const struct qm_cookie *c)
+{
+	unsigned sections = c->features & QM_COOKIE_KNOWN;
+
+	if (c->graphics.type[0] == '\0')
+		sections &= ~(unsigned)QM_COOKIE_GRAPHICS;
+	return sections;
+}
+
+/* What a text field may hold, beyond being terminated, fitting and valid UTF-8. */
+enum text_rule {
+	TEXT_PLAIN,   /* no control characters */
+	TEXT_NOSPACE, /* ... and no spaces: addresses, URIs */
+	TEXT_PATH,    /* ... and absolute */
+	TEXT_TOKEN,   /* [a-z0-9_-]: driver names */
+	TEXT_HOST,    /* qm_hostname_is_valid */
+	TEXT_UUID,    /* qm_uuid_is_valid */
+};
+
+struct text_field {
+	const char *label;
+	const char *s;
+	size_t size;
+	bool required;
+	enum text_rule rule;
+};
+
+static bool has_bad_char(const char *s, bool or_space)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || (or_space && *s == ' '))
+			return true;
+	return false;
+}
+
+static bool rule_ok(const char *s, enum text_rule rule)
+{
+	switch (rule) {
+	case TEXT_PLAIN:
+		return !has_bad_char(s, false);
+	case TEXT_NOSPACE:
+		return !has_bad_char(s, true);
+	case TEXT_PATH:
+		return s[0] == '/' && !has_bad_char(s, false);
+	case TEXT_TOKEN:
+		return s[strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-")] == '\0';
+	case TEXT_HOST:
+		return qm_hostname_is_valid(s);
+	case TEXT_UUID:
+		return qm_uuid_is_valid(s);
+	}
+	return false;
+}
+
+static const char *const rule_text[] = {
+	[TEXT_PLAIN] = "contains control characters",
+	[TEXT_NOSPACE] = "contains spaces or control characters",
+	[TEXT_PATH] = "is not an absolute path without control characters",
+	[TEXT_TOKEN] = "is not made of a-z, 0-9, '_' and '-'",
+	[TEXT_HOST] = "is not a host name (letters, digits, '-', '.', '_')",
+	[TEXT_UUID] = "is not a uuid in 8-4-4-4-12 form",
+};
+
+/* @s for an error message: control characters shown as '?', at most @size - 1 bytes. */
+static const char *printable(const char *s, char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < size - 1; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	buf[i] = '\0';
+	return buf;
+}
+
+static int check_text(const struct text_field *f, struct qm_error *err)
+{
+	char shown[128];
+
+	if (strnlen(f->s, f->size) == f->size)
+		return qm_error_set(err, -EINVAL, "CookieInvalid",
+				    "cookie %s is not terminated within %zu bytes",
+				    f->label, f->size);
+	if (f->s[0] == '\0' && f->required)
+		return qm_error_set(err, -EINVAL, "CookieInvalid",
+				    "cookie %s is missing or empty", f->label);
+	if (f->s[0] == '\0')
+		return 0;
+	if (!xmlCheckUTF8((const xmlChar *)f->s))
+		return qm_error_set(err, -EINVAL, "CookieInvalid",
+				    "cookie %s is not valid UTF-8", f->label);
+	if (!rule_ok(f->s, f->rule))
+		return qm_error_set(err, -EINVAL, "CookieInvalid", "cookie %s '%s' %s",
+				    f->label, printable(f->s, shown, sizeof(shown)),
+				    rule_text[f->rule]);
+	return 0;
+}
+
+static int check_texts(const struct text_field *f, size_t n, struct qm_error *err)
+{
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		r = check_text(&f[i], err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+#define TEXT(label, field, req, rule)                                                    \
+	{                                                                                \
+		label, field, sizeof(field), req, rule                                   \
+	}
+
+static int check_port(const char *label, int port, struct qm_error *err)
+{
+	if (port < -1 || port > 65535)
+		return qm_error_set(err, -ERANGE, "CookieInvalid",
+				    "cookie graphics %s %d is not in -1..65535", label,
+				    port);
+	return 0;
+}
+
+static int check_graphics(const struct qm_cookie_graphics *g, struct qm_error *err)
+{
+	const struct text_field f[] = {
+		TEXT("graphics listen address", g->listen, false, TEXT_NOSPACE),
+		TEXT("graphics TLS subject", g->tls_subject, false, TEXT_PLAIN),
+	};
+	int r;
+
+	if (strcmp(g->type, "spice") != 0 && strcmp(g->type, "vnc") != 0)
+		return qm_error_set(err, -EINVAL, "CookieInvalid",
+				    "cookie graphics type '%.16s' is neither "
+				    "spice nor vnc",
+				    g->type);
+	r = check_texts(f, ARRAY_SIZE(f), err);
+	if (r == 0)
+		r = check_port("port", g->port, err);
+	if (r == 0)
+		r = check_port("tlsPort", g->tls_port, err);
+	return r;
+}
+
+static int check_lockstate(const struct qm_cookie_lockstate *l, struct qm_error *err)
+{
+	const struct text_field driver = TEXT("lock driver", l->driver, true, TEXT_TOKEN);
+	int r;
+
+	if (l->n_leases > QM_COOKIE_MAX_LEASES)
+		return qm_error_set(err, -E2BIG, "CookieInvalid",
+				    "cookie carries %u leases, more than %d", l->n_leases,
+				    QM_COOKIE_MAX_LEASES);
+	r = check_text(&driver, err);
+	for (unsigned i = 0; r == 0 && i < l->n_leases; i++) {
+		const struct text_field f =
+		    TEXT("lease path", l->leases[i], true, TEXT_PATH);
+
+		r = check_text(&f, err);
+	}
+	return r;
+}
+
+static int check_stats(const struct qm_cookie_stats *s, struct qm_error *err)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(qm_cookie_stats_fields); i++) {
+		const struct qm_cookie_stat_info *f = &qm_cookie_stats_fields[i];
+
+		if (f->is_signed && *(const int64_t *)((const char *)s + f->offset) < 0)
+			return qm_error_set(err, -ERANGE, "CookieInvalid",
+					    "cookie statistic %s is negative",
+					    f->element);
+	}
+	return 0;
+}
+
+int qm_cookie_validate(const struct qm_cookie *c, struct qm_error *err)
+{
+	const struct text_field head[] = {
+		TEXT("name", c->name, true, TEXT_PLAIN),
+		TEXT("uuid", c->uuid, true, TEXT_UUID),
+		TEXT("hostname", c->hostname, true, TEXT_HOST),
+		TEXT("hostuuid", c->host_uuid, true, TEXT_UUID),
+	};
+	const struct text_field uri =
+	    TEXT("migrate uri", c->migrate_uri, true, TEXT_NOSPACE);
+	unsigned sections = qm_cookie_sections(c);
+	int r;
+
+	if ((c->features | c->mandatory) & ~QM_COOKIE_KNOWN)
+		return qm_error_set(err, -EINVAL, "CookieInvalid",
+				    "cookie has unknown feature bits 0x%x",
+				    (c->features | c->mandatory) & ~QM_COOKIE_KNOWN);
+	if (c->mandatory & ~c->features)
+		return qm_error_set(err, -EINVAL, "CookieInvalid",
+				    "cookie makes features 0x%x mandatory "
+				    "without carrying them",
+				    c->mandatory & ~c->features);
+	r = check_texts(head, ARRAY_SIZE(head), err);
+	if (r == 0 && (sections & QM_COOKIE_GRAPHICS))
+		r = check_graphics(&c->graphics, err);
+	if (r == 0 && (sections & QM_COOKIE_LOCKSTATE))
+		r = check_lockstate(&c->lockstate, err);
+	if (r == 0 && (sections & QM_COOKIE_MIGRATE))
+		r = check_text(&uri, err);
+	if (r == 0 && (sections & QM_COOKIE_STATS))
+		r = check_stats(&c->stats, err);
+	return r;
+}
