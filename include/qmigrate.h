@@ -155,6 +155,115 @@ bool qm_qmp_is_ready(const struct qm_qmp *qmp);
  */
 void qm_qmp_close(struct qm_qmp *qmp, const struct qm_error *why);
 
+
+/* ---- migration jobs ------------------------------------------------------- */
+
+/*
+ * A job migrates one VM from a source QEMU to a destination QEMU through the
+ * five phases begin, prepare, perform, finish, confirm, on a libev loop that
+ * the caller owns.  Phases only move forward; after a failure the remaining
+ * phases run in their rollback form.  The first error wins.
+ */
+struct qm_job;
+
+enum qm_phase {
+	QM_PHASE_BEGIN,
+	QM_PHASE_PREPARE,
+	QM_PHASE_PERFORM,
+	QM_PHASE_FINISH,
+	QM_PHASE_CONFIRM,
+	QM_PHASE_DONE,
+};
+
+enum qm_job_status {
+	QM_JOB_RUNNING,
+	QM_JOB_COMPLETED,
+	QM_JOB_FAILED,
+	QM_JOB_CANCELLED,
+};
+
+/* Where the VM is after the job: exactly one side runs, or the source holds it paused. */
+enum qm_vm_location {
+	QM_VM_UNKNOWN,	     /* could not be established: check both QEMUs */
+	QM_VM_DESTINATION,   /* the destination has it (running, or paused as it was) */
+	QM_VM_SOURCE,	     /* the source runs it */
+	QM_VM_SOURCE_PAUSED, /* the source holds it paused, its state intact */
+};
+
+enum qm_transport {
+	QM_TRANSPORT_UNIX, /* a private socket in a 0700 runtime directory */
+	QM_TRANSPORT_TCP,  /* loopback, an ephemeral port */
+};
+
+struct qm_job_options {
+	const char *src_qmp; /* QMP socket of the running source QEMU */
+	const char *dst_qmp; /* QMP socket of a destination started with -incoming defer */
+	enum qm_transport transport;
+	unsigned long long bandwidth; /* bytes/s; 0: not capped */
+	unsigned long long max_downtime_ms; /* 0: QEMU's default (300 ms) */
+	const char *runtime_dir; /* parent of the private directory; NULL: $XDG_RUNTIME_DIR or /tmp */
+	double poll_interval; /* seconds between query-migrate polls; 0: 0.1 */
+	bool keep_source;     /* leave the source QEMU paused after success instead of quitting it */
+};
+
+/* A sample of the migration's progress, from the source's query-migrate. */
+struct qm_progress {
+	enum qm_phase phase;
+	const char *status; /* QEMU's migration status: "setup", "active", ... */
+	double elapsed;	    /* seconds since the job started */
+	unsigned long long transferred_bytes, remaining_bytes, total_bytes;
+	double mbps;	    /* QEMU's current rate, 10^6 bits/s */
+	unsigned long long passes; /* dirty-sync-count */
+	long long expected_downtime_ms; /* -1 when QEMU does not say */
+	double percent;	    /* 0..100, of RAM no longer dirty */
+};
+
+struct qm_result {
+	enum qm_job_status status;
+	enum qm_vm_location vm;
+	bool was_running;  /* the VM was running when begin looked */
+	long long wall_ms; /* the engine's time from begin to the end of confirm */
+	/* QEMU's own figures from the final query-migrate (-1 when unknown) */
+	long long total_ms, downtime_ms, setup_ms;
+	unsigned long long transferred_bytes, passes;
+	double throughput_mbps; /* transferred bytes over total-time, 10^6 bits/s */
+	long long phase_ms[QM_PHASE_DONE]; /* time each phase took, -1 if it did not run */
+	struct qm_error error; /* set unless status is QM_JOB_COMPLETED */
+};
+
+struct qm_job_callbacks {
+	void (*phase)(struct qm_job *job, enum qm_phase phase, void *userdata);
+	void (*progress)(struct qm_job *job, const struct qm_progress *p, void *userdata);
+	/* Runs once, from the loop; the job may be unreferenced inside it. */
+	void (*done)(struct qm_job *job, const struct qm_result *r, void *userdata);
+};
+
+/* Copies @opts and @cbs; returns NULL with @err filled when they are invalid. */
+struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
+			  const struct qm_job_options *opts, const struct qm_job_callbacks *cbs,
+			  void *userdata, struct qm_error *err) QM_MUST_CHECK;
+struct qm_job *qm_job_ref(struct qm_job *job);
+/* Dropping the last reference of a running job does not stop QEMU: cancel first. */
+struct qm_job *qm_job_unref(struct qm_job *job);
+/* Starts the job; the done callback reports the outcome. */
+int qm_job_start(struct qm_job *job, struct qm_error *err) QM_MUST_CHECK;
+/*
+ * Asks the job to stop and roll back: the source keeps (or resumes) the VM,
+ * the destination QEMU is stopped.  Too late once perform completed: then the
+ * job finishes normally and this returns -EBUSY.
+ */
+int qm_job_cancel(struct qm_job *job);
+const struct qm_progress *qm_job_progress(const struct qm_job *job);
+const char *qm_phase_name(enum qm_phase phase);
+const char *qm_job_status_name(enum qm_job_status status);
+const char *qm_vm_location_name(enum qm_vm_location vm);
+
+/*
+ * The blocking convenience call: runs a job on a private loop until it ends
+ * and fills @result.  Returns 0 when the migration completed.
+ */
+int qm_migrate(struct qm_ctx *ctx, const struct qm_job_options *opts, struct qm_result *result);
+
 #ifdef __cplusplus
 }
 #endif

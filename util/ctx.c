@@ -3,6 +3,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <libxml/parser.h>
+
 #include "config.h"
 #include "util/log.h"
 
@@ -45,6 +47,8 @@ _public_ struct qm_ctx *qm_ctx_new(void)
 
 	if (!ctx)
 		return NULL;
+	/* libxml2 wants this once, before any thread parses; it is idempotent. */
+	xmlInitParser();
 	ctx->refcount = 1;
 	ctx->log_priority = priority_from_env(secure_getenv("QMIGRATE_LOG"), LOG_ERR);
 	trace = secure_getenv("QMIGRATE_QMP_TRACE");

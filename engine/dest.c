@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The destination side's phases: prepare and finish. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/batch.h"
+#include "engine/job.h"
+#include "util/error.h"
+#include "util/host.h"
+#include "util/log.h"
+
+#define FINISH_POLL 0.005
+#define ZERO_UUID "00000000-0000-0000-0000-000000000000"
+
+/* ---- prepare -------------------------------------------------------------------- */
+
+static void prepare_emit(struct qm_job *job)
+{
+	struct qm_cookie c = { 0 };
+
+	snprintf(c.name, sizeof(c.name), "%s", job->name);
+	snprintf(c.uuid, sizeof(c.uuid), "%s", job->uuid);
+	snprintf(c.hostname, sizeof(c.hostname), "%s", job->hostname);
+	snprintf(c.host_uuid, sizeof(c.host_uuid), "%s", job->host_uuid);
+	c.features = QM_COOKIE_MIGRATE;
+	snprintf(c.migrate_uri, sizeof(c.migrate_uri), "%s", job->migrate_uri);
+	if (qm_job_emit_cookie(job, &c) < 0) {
+		qm_job_enter(job, QM_PHASE_FINISH);
+		return;
+	}
+	qm_job_enter(job, QM_PHASE_PERFORM);
+}
+
+static void incoming_port(void *opaque, json_t **res, const struct qm_error *err)
+{
+	struct qm_job *job = opaque;
+	json_t *addr = res ? json_array_get(json_object_get(res[0], "socket-address"), 0) : NULL;
+	const char *port = json_string_value(json_object_get(addr, "port"));
+
+	if (err)
+		qm_job_fail(job, err);
+	if (!qm_job_failed(job) && !port)
+		qm_job_failf(job, -EPROTO, "ProtocolError",
+			     "the destination QEMU did not say which TCP port it listens on");
+	if (qm_job_failed(job)) {
+		qm_job_enter(job, QM_PHASE_FINISH);
+		return;
+	}
+	snprintf(job->migrate_uri, sizeof(job->migrate_uri), "tcp:127.0.0.1:%s", port);
+	prepare_emit(job);
+}
+
+static void incoming_started(void *opaque, json_t **res, const struct qm_error *err)
+{
+	struct qm_job *job = opaque;
+	struct qm_batch_cmd cmds[] = { { .name = "query-migrate" } };
+
+	if (err)
+		qm_job_fail(job, err);
+	if (qm_job_failed(job)) {
+		qm_job_enter(job, QM_PHASE_FINISH);
+		return;
+	}
+	if (job->opts.transport == QM_TRANSPORT_TCP) {
+		qm_job_batch(job, job->dst, cmds, ARRAY_SIZE(cmds), incoming_port);
+		return;
+	}
+	prepare_emit(job);
+}
+
+static int check_identity(struct qm_job *job, json_t *name_ret, json_t *uuid_ret)
+{
+	const char *name = json_string_value(json_object_get(name_ret, "name"));
+	const char *uuid = json_string_value(json_object_get(uuid_ret, "UUID"));
+
+	/* A destination started without -name or -uuid takes the source's. */
+	if (name && *name && strcmp(job->name, "unnamed") != 0 && strcmp(name, job->name) != 0)
+		return qm_job_failf(job, -EINVAL, "NameMismatch",
+				    "the destination QEMU is named '%s' but the VM is '%s'", name,
+				    job->name);
+	if (uuid && strcmp(uuid, ZERO_UUID) != 0 && strcmp(job->uuid, ZERO_UUID) != 0 &&
+	    strcasecmp(uuid, job->uuid) != 0)
+		return qm_job_failf(job, -EINVAL, "UuidMismatch",
+				    "the destination QEMU has uuid %s but the VM has %s", uuid,
+				    job->uuid);
+	return 0;
+}
+
+static void prepare_checked(void *opaque, json_t **res, const struct qm_error *err)
+{
+	struct qm_job *job = opaque;
+	const char *state;
+	struct qm_batch_cmd cmds[2];
+
+	if (err)
+		qm_job_fail(job, err);
+	if (qm_job_failed(job))
+		goto rollback;
+	state = json_string_value(json_object_get(res[0], "status"));
+	if (!state || strcmp(state, "inmigrate") != 0) {
+		qm_job_failf(job, -EINVAL, "InvalidState",
+			     "the destination QEMU is %s, not waiting for a migration: start it with -incoming defer (and -S)",
+			     state ? state : "in an unknown state");
+		goto rollback;
+	}
+	if (check_identity(job, res[1], res[2]) < 0)
+		goto rollback;
+	if (job->opts.transport == QM_TRANSPORT_UNIX) {
+		if (qm_runtime_dir_create(job) < 0)
+			goto rollback;
+		snprintf(job->migrate_uri, sizeof(job->migrate_uri), "unix:%s/migrate.sock",
+			 job->runtime_dir);
+	} else {
+		snprintf(job->migrate_uri, sizeof(job->migrate_uri), "tcp:127.0.0.1:0");
+	}
+	cmds[0] = (struct qm_batch_cmd){
+		.name = "migrate-set-capabilities",
+		.args = json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", "events", "state", 1),
+	};
+	cmds[1] = (struct qm_batch_cmd){
+		.name = "migrate-incoming",
+		.args = json_pack("{s:s}", "uri", job->migrate_uri),
+	};
+	job->incoming_started = true;
+	qm_job_batch(job, job->dst, cmds, ARRAY_SIZE(cmds), incoming_started);
+	return;
+rollback:
+	qm_job_enter(job, QM_PHASE_FINISH);
+}
+
+void qm_dest_prepare(struct qm_job *job)
+{
+	struct qm_cookie c;
+	struct qm_batch_cmd cmds[] = {
+		{ .name = "query-status" },
+		{ .name = "query-name", .optional = true },
+		{ .name = "query-uuid", .optional = true },
+	};
+
+	/* Local mode: both sides share this host on purpose, so no same-host check. */
+	if (qm_job_take_cookie(job, NULL, &c) < 0) {
+		qm_job_enter(job, QM_PHASE_FINISH);
+		return;
+	}
+	qm_job_batch(job, job->dst, cmds, ARRAY_SIZE(cmds), prepare_checked);
+}
+
+/* ---- finish --------------------------------------------------------------------- */
+
+static void dest_quit_sent(struct qm_qmp *q, json_t *ret, const struct qm_error *err, void *ud)
+{
+	struct qm_job *job = ud;
+
+	/* Normally the close callback moves on once QEMU has gone. */
+	if (err && job->phase == QM_PHASE_FINISH) {
+		if (!job->dst_gone)
+			qm_err(job->ctx, "cannot quit the destination QEMU: %s", err->text);
+		qm_job_enter(job, QM_PHASE_CONFIRM);
+	}
+}
+
+static void dest_quit(struct qm_job *job)
+{
+	qm_info(job->ctx, "stopping the destination QEMU");
+	job->dst_quitting = true;
+	if (qm_qmp_command(job->dst, "quit", NULL, -1, 0, dest_quit_sent, job) < 0)
+		qm_job_enter(job, QM_PHASE_CONFIRM);
+}
+
+static void dest_abort_status(void *opaque, json_t **res, const struct qm_error *err)
+{
+	struct qm_job *job = opaque;
+	const char *state = res ? json_string_value(json_object_get(res[0], "status")) : NULL;
+
+	if (state && strcmp(state, "inmigrate") == 0) {
+		dest_quit(job);
+		return;
+	}
+	/* Never stop a QEMU that is not a waiting destination: it may run another VM. */
+	qm_warn(job->ctx, "the destination QEMU is %s, not a waiting destination: left alone",
+		state ? state : "unreachable");
+	qm_job_enter(job, QM_PHASE_CONFIRM);
+}
+
+/*
+ * A failed migration leaves no destination behind: a QEMU whose incoming side
+ * we started, or that still waits for a migration, is stopped.
+ */
+static void dest_abort(struct qm_job *job)
+{
+	struct qm_batch_cmd cmds[] = { { .name = "query-status" } };
+	struct qm_error err = { 0 };
+
+	ev_timer_stop(job->loop, &job->finish_timer);
+	if (job->dst_gone) {
+		qm_job_enter(job, QM_PHASE_CONFIRM);
+		return;
+	}
+	if (job->incoming_started) {
+		dest_quit(job);
+		return;
+	}
+	if (qm_batch_run(job->dst, cmds, 1, dest_abort_status, job, &err) < 0)
+		dest_abort_status(job, NULL, &err);
+}
+
+static void finish_emit(struct qm_job *job)
+{
+	struct qm_cookie c = { 0 };
+	const struct qm_result *r = &job->result;
+
+	snprintf(c.name, sizeof(c.name), "%s", job->name);
+	snprintf(c.uuid, sizeof(c.uuid), "%s", job->uuid);
+	snprintf(c.hostname, sizeof(c.hostname), "%s", job->hostname);
+	snprintf(c.host_uuid, sizeof(c.host_uuid), "%s", job->host_uuid);
+	c.features = QM_COOKIE_STATS;
+	c.stats.total_ms = r->total_ms;
+	c.stats.downtime_ms = r->downtime_ms;
+	c.stats.setup_ms = r->setup_ms;
+	c.stats.transferred_bytes = r->transferred_bytes;
+	c.stats.passes = r->passes;
+	if (qm_job_emit_cookie(job, &c) < 0) {
+		dest_abort(job);
+		return;
+	}
+	qm_job_enter(job, QM_PHASE_CONFIRM);
+}
+
+static void dest_resumed(void *opaque, json_t **res, const struct qm_error *err)
+{
+	struct qm_job *job = opaque;
+	const char *state = res ? json_string_value(json_object_get(res[1], "status")) : NULL;
+
+	if (err)
+		qm_job_fail(job, err);
+	if (!qm_job_failed(job) && (!state || strcmp(state, "running") != 0))
+		qm_job_failf(job, -EIO, "ResumeFailed",
+			     "the destination VM did not start running (it is %s)",
+			     state ? state : "in an unknown state");
+	if (qm_job_failed(job)) {
+		dest_abort(job);
+		return;
+	}
+	finish_emit(job);
+}
+
+static void finish_poll(struct qm_job *job);
+
+static void finish_polled(void *opaque, json_t **res, const struct qm_error *err)
+{
+	struct qm_job *job = opaque;
+	const char *state = res ? json_string_value(json_object_get(res[0], "status")) : NULL;
+	const char *mig = res ? json_string_value(json_object_get(res[1], "status")) : NULL;
+	struct qm_batch_cmd cmds[] = { { .name = "cont" }, { .name = "query-status" } };
+
+	job->finish_inflight = false;
+	if (err)
+		qm_job_fail(job, err);
+	if (!qm_job_failed(job) && mig && strcmp(mig, "failed") == 0)
+		qm_job_failf(job, -EIO, "MigrationFailed",
+			     "the destination could not load the incoming migration");
+	if (qm_job_failed(job)) {
+		dest_abort(job);
+		return;
+	}
+	if (!state || strcmp(state, "inmigrate") == 0) {
+		/* Still loading the last pages: look again very soon. */
+		ev_timer_set(&job->finish_timer, FINISH_POLL, 0.);
+		ev_timer_start(job->loop, &job->finish_timer);
+		return;
+	}
+	if (!job->src_was_running) {
+		finish_emit(job);
+		return;
+	}
+	qm_job_batch(job, job->dst, cmds, ARRAY_SIZE(cmds), dest_resumed);
+}
+
+static void finish_poll(struct qm_job *job)
+{
+	struct qm_batch_cmd cmds[] = { { .name = "query-status" }, { .name = "query-migrate" } };
+
+	if (job->finish_inflight)
+		return;
+	job->finish_inflight = true;
+	qm_job_batch(job, job->dst, cmds, ARRAY_SIZE(cmds), finish_polled);
+}
+
+static void finish_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	finish_poll(w->data);
+}
+
+void qm_dest_finish(struct qm_job *job)
+{
+	if (qm_job_failed(job)) {
+		dest_abort(job);
+		return;
+	}
+	ev_timer_init(&job->finish_timer, finish_timer_cb, FINISH_POLL, 0.);
+	job->finish_timer.data = job;
+	finish_poll(job);
+}

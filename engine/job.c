@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The job's lifecycle: options, connections, phase transitions, errors, the result. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/batch.h"
+#include "engine/job.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#define DEFAULT_POLL_INTERVAL 0.1
+
+bool qm_job_failed(const struct qm_job *job)
+{
+	return qm_error_is_set(&job->error);
+}
+
+void qm_job_fail(struct qm_job *job, const struct qm_error *err)
+{
+	bool first = !qm_job_failed(job);
+
+	qm_error_copy(&job->error, err);
+	if (!first)
+		return;
+	qm_info(job->ctx, "%s failed: %s", qm_phase_name(job->phase), job->error.text);
+	/* A running migration is cancelled; every other phase notices on its next step. */
+	if (job->phase == QM_PHASE_PERFORM)
+		qm_source_abort_perform(job);
+}
+
+int qm_job_failf(struct qm_job *job, int code, const char *error_class, const char *fmt, ...)
+{
+	struct qm_error err = { 0 };
+	va_list ap;
+
+	err.code = code < 0 ? code : -EIO;
+	snprintf(err.error_class, sizeof(err.error_class), "%s", error_class);
+	va_start(ap, fmt);
+	vsnprintf(err.text, sizeof(err.text), fmt, ap);
+	va_end(ap);
+	qm_job_fail(job, &err);
+	return err.code;
+}
+
+void qm_job_set_cookie(struct qm_job *job, char *xml)
+{
+	free(job->cookie);
+	job->cookie = xml;
+}
+
+int qm_job_emit_cookie(struct qm_job *job, const struct qm_cookie *c)
+{
+	struct qm_error err = { 0 };
+	char *xml = NULL;
+	int r;
+
+	r = qm_cookie_format(c, &xml, &err);
+	if (r < 0) {
+		qm_job_fail(job, &err);
+		return r;
+	}
+	qm_dbg(job->ctx, "cookie out of %s:\n%s", qm_phase_name(job->phase), xml);
+	qm_job_set_cookie(job, xml);
+	return 0;
+}
+
+int qm_job_take_cookie(struct qm_job *job, const struct qm_cookie_check *check,
+		       struct qm_cookie *c)
+{
+	struct qm_error err = { 0 };
+	int r;
+
+	if (!job->cookie)
+		return qm_job_failf(job, -EPROTO, "CookieMissing", "no cookie from the previous phase");
+	r = qm_cookie_parse(job->cookie, strlen(job->cookie), check, c, &err);
+	if (r < 0)
+		qm_job_fail(job, &err);
+	return r;
+}
+
+void qm_job_batch(struct qm_job *job, struct qm_qmp *qmp, struct qm_batch_cmd *cmds, size_t n,
+		  void (*done)(void *job, json_t **results, const struct qm_error *err))
+{
+	struct qm_error err = { 0 };
+
+	if (qm_batch_run(qmp, cmds, n, done, job, &err) < 0) {
+		qm_job_fail(job, &err);
+		done(job, NULL, &err);
+	}
+}
+
+static long long ms_since(const struct qm_job *job, ev_tstamp t)
+{
+	return (long long)((ev_time() - t) * 1000 + 0.5);
+}
+
+static void job_done(struct qm_job *job);
+
+void qm_job_enter(struct qm_job *job, enum qm_phase phase)
+{
+	/* Phases only move forward. */
+	if (phase <= job->phase && job->started) {
+		qm_err(job->ctx, "BUG: phase %s after %s", qm_phase_name(phase),
+		       qm_phase_name(job->phase));
+		abort();
+	}
+	if (job->started)
+		job->result.phase_ms[job->phase] = ms_since(job, job->t_phase);
+	job->started = true;
+	job->phase = phase;
+	job->t_phase = ev_time();
+	job->progress.phase = phase;
+	qm_dbg(job->ctx, "phase %s%s", qm_phase_name(phase),
+	       qm_job_failed(job) && phase != QM_PHASE_DONE ? " (rolling back)" : "");
+	if (job->cbs.phase)
+		job->cbs.phase(job, phase, job->userdata);
+	switch (phase) {
+	case QM_PHASE_BEGIN:
+		qm_source_begin(job);
+		break;
+	case QM_PHASE_PREPARE:
+		qm_dest_prepare(job);
+		break;
+	case QM_PHASE_PERFORM:
+		qm_source_perform(job);
+		break;
+	case QM_PHASE_FINISH:
+		qm_dest_finish(job);
+		break;
+	case QM_PHASE_CONFIRM:
+		qm_source_confirm(job);
+		break;
+	case QM_PHASE_DONE:
+		job_done(job);
+		break;
+	}
+}
+
+static void job_done(struct qm_job *job)
+{
+	struct qm_result *r = &job->result;
+
+	r->wall_ms = ms_since(job, job->t_start);
+	r->was_running = job->src_was_running;
+	if (!qm_job_failed(job)) {
+		r->status = QM_JOB_COMPLETED;
+	} else {
+		r->status = strcmp(job->error.error_class, "Cancelled") == 0 ? QM_JOB_CANCELLED
+									     : QM_JOB_FAILED;
+		r->error = job->error;
+	}
+	if (r->total_ms > 0)
+		r->throughput_mbps = (double)r->transferred_bytes * 8 / 1e6 / (r->total_ms / 1000.0);
+	qm_runtime_dir_remove(job);
+	job->finished = true;
+	qm_monitor_stop(job);
+	qm_job_ref(job);
+	if (job->cbs.done)
+		job->cbs.done(job, r, job->userdata);
+	qm_job_unref(job);
+}
+
+/* ---- connections ---------------------------------------------------------------- */
+
+static void side_closed(struct qm_job *job, bool source, const struct qm_error *err)
+{
+	bool expected = source ? job->src_quitting : job->dst_quitting;
+
+	if (source)
+		job->src_gone = true;
+	else
+		job->dst_gone = true;
+	if (job->finished)
+		return;
+	/* A QEMU we asked to quit has gone: the phase waiting for that moves on. */
+	if (expected) {
+		if (source && job->phase == QM_PHASE_CONFIRM)
+			qm_job_enter(job, QM_PHASE_DONE);
+		else if (!source && job->phase == QM_PHASE_FINISH)
+			qm_job_enter(job, QM_PHASE_CONFIRM);
+		return;
+	}
+	qm_job_failf(job, err->code, err->error_class, "%s QEMU: %s",
+		     source ? "source" : "destination", err->text);
+}
+
+static void src_closed(struct qm_qmp *q, const struct qm_error *err, void *ud)
+{
+	side_closed(ud, true, err);
+}
+
+static void dst_closed(struct qm_qmp *q, const struct qm_error *err, void *ud)
+{
+	side_closed(ud, false, err);
+}
+
+static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* ---- public API ------------------------------------------------------------------ */
+
+static bool dup_opt(char **dst, const char *src)
+{
+	if (!src)
+		return true;
+	*dst = strdup(src);
+	return *dst != NULL;
+}
+
+_public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
+				   const struct qm_job_options *opts,
+				   const struct qm_job_callbacks *cbs, void *userdata,
+				   struct qm_error *err)
+{
+	struct qm_job *job;
+
+	if (!opts || !opts->src_qmp || !opts->dst_qmp) {
+		qm_error_set(err, -EINVAL, "Usage", "both QMP sockets are needed");
+		return NULL;
+	}
+	if (opts->transport != QM_TRANSPORT_UNIX && opts->transport != QM_TRANSPORT_TCP) {
+		qm_error_set(err, -EINVAL, "Usage", "unknown transport %d", opts->transport);
+		return NULL;
+	}
+	job = calloc(1, sizeof(*job));
+	if (!job) {
+		qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
+		return NULL;
+	}
+	job->refcount = 1;
+	job->ctx = qm_ctx_ref(ctx);
+	job->loop = loop;
+	job->opts = *opts;
+	if (cbs)
+		job->cbs = *cbs;
+	job->userdata = userdata;
+	if (!dup_opt(&job->src_qmp, opts->src_qmp) || !dup_opt(&job->dst_qmp, opts->dst_qmp) ||
+	    !dup_opt(&job->runtime_parent, opts->runtime_dir)) {
+		qm_job_unref(job);
+		qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
+		return NULL;
+	}
+	job->opts.src_qmp = job->src_qmp;
+	job->opts.dst_qmp = job->dst_qmp;
+	job->opts.runtime_dir = job->runtime_parent;
+	if (job->opts.poll_interval <= 0)
+		job->opts.poll_interval = DEFAULT_POLL_INTERVAL;
+	job->result.total_ms = job->result.downtime_ms = job->result.setup_ms = -1;
+	for (int i = 0; i < QM_PHASE_DONE; i++)
+		job->result.phase_ms[i] = -1;
+	job->progress.expected_downtime_ms = -1;
+	job->progress.status = job->qemu_status;
+	ev_timer_init(&job->kick, kick_cb, 0., 0.);
+	job->kick.data = job;
+	ev_timer_init(&job->poll_timer, NULL, 0., 0.);
+	ev_timer_init(&job->finish_timer, NULL, 0., 0.);
+	return job;
+}
+
+_public_ struct qm_job *qm_job_ref(struct qm_job *job)
+{
+	if (job)
+		job->refcount++;
+	return job;
+}
+
+_public_ struct qm_job *qm_job_unref(struct qm_job *job)
+{
+	if (!job || --job->refcount > 0)
+		return job;
+	ev_timer_stop(job->loop, &job->kick);
+	ev_timer_stop(job->loop, &job->poll_timer);
+	ev_timer_stop(job->loop, &job->finish_timer);
+	qm_runtime_dir_remove(job);
+	qm_qmp_unref(job->src);
+	qm_qmp_unref(job->dst);
+	qm_ctx_unref(job->ctx);
+	free(job->cookie);
+	free(job->src_qmp);
+	free(job->dst_qmp);
+	free(job->runtime_parent);
+	free(job);
+	return NULL;
+}
+
+static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	qm_job_enter(w->data, QM_PHASE_BEGIN);
+}
+
+static struct qm_qmp *open_side(struct qm_job *job, const char *path, qm_qmp_close_fn closed,
+				struct qm_error *err)
+{
+	struct qm_qmp *q = qm_qmp_new(job->ctx, job->loop, NULL);
+
+	if (!q) {
+		qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
+		return NULL;
+	}
+	qm_qmp_set_close_fn(q, closed, job);
+	if (qm_qmp_connect(q, path, err) < 0)
+		return qm_qmp_unref(q);
+	return q;
+}
+
+_public_ int qm_job_start(struct qm_job *job, struct qm_error *err)
+{
+	if (job->started)
+		return qm_error_set(err, -EALREADY, "Usage", "the job was already started");
+	job->t_start = ev_time();
+	job->src = open_side(job, job->opts.src_qmp, src_closed, err);
+	if (!job->src)
+		return err ? err->code : -EIO;
+	job->dst = open_side(job, job->opts.dst_qmp, dst_closed, err);
+	if (!job->dst)
+		return err ? err->code : -EIO;
+	/* Begin runs from the loop, so no callback ever runs inside this call. */
+	ev_timer_start(job->loop, &job->kick);
+	return 0;
+}
+
+_public_ int qm_job_cancel(struct qm_job *job)
+{
+	if (job->finished)
+		return -EALREADY;
+	if (job->phase > QM_PHASE_PERFORM || job->perform_done) {
+		qm_info(job->ctx, "too late to cancel: the VM's state is already on the destination");
+		return -EBUSY;
+	}
+	job->cancel_requested = true;
+	qm_job_failf(job, -ECANCELED, "Cancelled", "migration cancelled by request");
+	return 0;
+}
+
+_public_ const struct qm_progress *qm_job_progress(const struct qm_job *job)
+{
+	return &job->progress;
+}

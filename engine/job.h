@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The migration job, shared by the files that implement its phases:
+ * source.c (begin, perform, confirm), dest.c (prepare, finish),
+ * monitor.c (progress during perform), job.c (lifecycle and transitions).
+ */
+#ifndef QM_ENGINE_JOB_H
+#define QM_ENGINE_JOB_H
+
+#include <ev.h>
+#include <jansson.h>
+#include <limits.h>
+
+#include "qmigrate.h"
+#include "xml/cookie.h"
+
+struct qm_job {
+	int refcount;
+	struct qm_ctx *ctx;
+	struct ev_loop *loop;
+	struct qm_job_options opts; /* strings point into the copies below */
+	char *src_qmp, *dst_qmp, *runtime_parent;
+	struct qm_job_callbacks cbs;
+	void *userdata;
+
+	struct qm_qmp *src, *dst;
+	bool src_gone, dst_gone;	   /* the QMP connection closed */
+	bool src_quitting, dst_quitting; /* we asked that QEMU to quit */
+
+	enum qm_phase phase;
+	bool started, finished;
+	ev_timer kick; /* starts begin from the loop */
+	struct qm_error error; /* the first error wins */
+	bool cancel_requested;
+	ev_tstamp t_start, t_phase;
+	struct qm_result result;
+
+	/* what begin learnt about the VM */
+	bool src_was_running;
+	char name[256], uuid[37];
+	char hostname[256], host_uuid[37];
+
+	/* the cookie out of the last phase, into the next */
+	char *cookie;
+
+	/* prepare */
+	char runtime_dir[96]; /* UNIX socket paths inside must fit sun_path (108) */
+	char migrate_uri[512];
+	bool incoming_started; /* migrate-incoming went to the destination */
+
+	/* perform */
+	bool migrate_issued, perform_done;
+	ev_timer poll_timer;
+	bool poll_inflight, poll_again;
+	int final_retries;
+	struct qm_progress progress;
+	char qemu_status[32];
+
+	/* finish */
+	ev_timer finish_timer;
+	bool finish_inflight;
+};
+
+/* job.c */
+bool qm_job_failed(const struct qm_job *job);
+/* Records @err (first wins) and pokes whatever must react (cancelling a running migration). */
+void qm_job_fail(struct qm_job *job, const struct qm_error *err);
+int qm_job_failf(struct qm_job *job, int code, const char *error_class, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Moves forward to @phase (never back) and runs it. */
+void qm_job_enter(struct qm_job *job, enum qm_phase phase);
+/* Replaces the cookie passed to the next phase; takes @xml. */
+void qm_job_set_cookie(struct qm_job *job, char *xml);
+/* Formats @c into the job's cookie; fails the job on error.  Returns 0 or -errno. */
+int qm_job_emit_cookie(struct qm_job *job, const struct qm_cookie *c);
+/* Parses the job's cookie into @c, checked against @check; fails the job on error. */
+int qm_job_take_cookie(struct qm_job *job, const struct qm_cookie_check *check,
+		       struct qm_cookie *c);
+/* Runs a batch on @qmp; on a failure to send, fails the job and calls @done(NULL results). */
+struct qm_batch_cmd;
+void qm_job_batch(struct qm_job *job, struct qm_qmp *qmp, struct qm_batch_cmd *cmds, size_t n,
+		  void (*done)(void *job, json_t **results, const struct qm_error *err));
+
+/* source.c */
+void qm_source_begin(struct qm_job *job);
+void qm_source_perform(struct qm_job *job);
+void qm_source_abort_perform(struct qm_job *job);
+void qm_source_confirm(struct qm_job *job);
+
+/* dest.c */
+void qm_dest_prepare(struct qm_job *job);
+void qm_dest_finish(struct qm_job *job);
+
+/* monitor.c */
+void qm_monitor_start(struct qm_job *job);
+void qm_monitor_stop(struct qm_job *job);
+/* The source's migration ended (completed, failed or cancelled): perform is over. */
+void qm_source_migration_ended(struct qm_job *job, json_t *info);
+
+/* progress.c: pure conversion of query-migrate's return value */
+void qm_progress_from_json(json_t *info, struct qm_progress *p, char *status, size_t status_len);
+/* True for the statuses in which a migration is still under way. */
+bool qm_migration_status_active(const char *status);
+
+/* runtime.c */
+int qm_runtime_dir_create(struct qm_job *job);
+void qm_runtime_dir_remove(struct qm_job *job);
+
+#endif

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The progress monitor during perform: polls query-migrate on the source at
+ * a steady interval, and at once whenever a MIGRATION or MIGRATION_PASS event
+ * says something changed.  One poll is in flight at a time.
+ */
+#include <string.h>
+
+#include "engine/job.h"
+#include "util/log.h"
+
+/*
+ * QEMU flips the status to "completed" a moment before it computes
+ * total-time and downtime: until they appear, look again shortly (bounded).
+ */
+#define FINAL_RETRY 0.002
+#define FINAL_RETRIES 100
+
+static void poll_now(struct qm_job *job);
+
+static bool final_figures_pending(struct qm_job *job, json_t *info)
+{
+	if (strcmp(job->qemu_status, "completed") != 0 ||
+	    json_integer_value(json_object_get(info, "total-time")) > 0 ||
+	    job->final_retries >= FINAL_RETRIES)
+		return false;
+	job->final_retries++;
+	ev_timer_stop(job->loop, &job->poll_timer);
+	ev_timer_set(&job->poll_timer, FINAL_RETRY, job->opts.poll_interval);
+	ev_timer_start(job->loop, &job->poll_timer);
+	return true;
+}
+
+static void polled(struct qm_qmp *q, json_t *info, const struct qm_error *err, void *ud)
+{
+	struct qm_job *job = ud;
+
+	job->poll_inflight = false;
+	if (job->perform_done || job->phase != QM_PHASE_PERFORM)
+		return;
+	if (err) {
+		qm_job_fail(job, err);
+		/* Without the source's QMP there is nothing more to learn: move on. */
+		if (job->src_gone) {
+			job->perform_done = true;
+			qm_monitor_stop(job);
+			qm_job_enter(job, QM_PHASE_FINISH);
+		}
+		return;
+	}
+	qm_progress_from_json(info, &job->progress, job->qemu_status, sizeof(job->qemu_status));
+	job->progress.elapsed = ev_time() - job->t_start;
+	if (final_figures_pending(job, info))
+		return;
+	if (!qm_migration_status_active(job->qemu_status) &&
+	    strcmp(job->qemu_status, "none") != 0) {
+		qm_source_migration_ended(job, info);
+		return;
+	}
+	if (job->cbs.progress)
+		job->cbs.progress(job, &job->progress, job->userdata);
+	if (job->poll_again) {
+		job->poll_again = false;
+		poll_now(job);
+	}
+}
+
+static void poll_now(struct qm_job *job)
+{
+	int r;
+
+	if (job->poll_inflight) {
+		job->poll_again = true;
+		return;
+	}
+	r = qm_qmp_command(job->src, "query-migrate", NULL, -1, 0, polled, job);
+	if (r == 0)
+		job->poll_inflight = true;
+}
+
+static void poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	poll_now(w->data);
+}
+
+static void migration_event(struct qm_qmp *q, const char *name, json_t *data, double ts,
+			    void *ud)
+{
+	struct qm_job *job = ud;
+
+	if (job->phase == QM_PHASE_PERFORM && !job->perform_done)
+		poll_now(job);
+}
+
+void qm_monitor_start(struct qm_job *job)
+{
+	ev_timer_init(&job->poll_timer, poll_timer_cb, job->opts.poll_interval,
+		      job->opts.poll_interval);
+	job->poll_timer.data = job;
+	ev_timer_start(job->loop, &job->poll_timer);
+	if (qm_qmp_subscribe(job->src, "MIGRATION", migration_event, job) < 0 ||
+	    qm_qmp_subscribe(job->src, "MIGRATION_PASS", migration_event, job) < 0)
+		qm_warn(job->ctx, "cannot subscribe to migration events; polling only");
+}
+
+void qm_monitor_stop(struct qm_job *job)
+{
+	ev_timer_stop(job->loop, &job->poll_timer);
+	if (job->src)
+		qm_qmp_unsubscribe(job->src, migration_event, job);
+}

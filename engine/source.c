@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The source side's phases: begin, perform, confirm. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/batch.h"
+#include "engine/job.h"
+#include "util/error.h"
+#include "util/host.h"
+#include "util/log.h"
+
+/* QMP's max-bandwidth is bytes/s; this is libvirt's "unlimited" too (INT64_MAX rounded to MiB). */
+#define UNLIMITED_BANDWIDTH ((long long)(INT64_MAX / (1024 * 1024)) * 1024 * 1024)
+#define ZERO_UUID "00000000-0000-0000-0000-000000000000"
+
+/* ---- begin ---------------------------------------------------------------------- */
+
+static const char *const migratable_states[] = { "running", "paused" };
+
+static bool state_migratable(const char *state)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(migratable_states); i++)
+		if (strcmp(state, migratable_states[i]) == 0)
+			return true;
+	return false;
+}
+
+static void check_blockers(struct qm_job *job, json_t *migrate)
+{
+	json_t *reasons = json_object_get(migrate, "blocked-reasons");
+	char text[400] = "";
+	size_t i;
+	json_t *r;
+
+	if (!json_is_array(reasons) || json_array_size(reasons) == 0)
+		return;
+	json_array_foreach(reasons, i, r) {
+		size_t len = strlen(text);
+
+		snprintf(text + len, sizeof(text) - len, "%s%s", i ? "; " : "",
+			 json_string_value(r) ? json_string_value(r) : "?");
+	}
+	qm_job_failf(job, -EPERM, "MigrationBlocked", "the VM cannot migrate: %s", text);
+}
+
+static void begin_done(void *opaque, json_t **res, const struct qm_error *err)
+{
+	struct qm_job *job = opaque;
+	struct qm_cookie c = { 0 };
+	struct qm_error herr = { 0 };
+	const char *state, *mig, *name, *uuid;
+
+	if (err)
+		qm_job_fail(job, err);
+	if (qm_job_failed(job))
+		goto rollback;
+	state = json_string_value(json_object_get(res[0], "status"));
+	mig = json_string_value(json_object_get(res[1], "status"));
+	if (!state) {
+		qm_job_failf(job, -EPROTO, "ProtocolError", "query-status gave no status");
+		goto rollback;
+	}
+	if (strcmp(state, "inmigrate") == 0) {
+		qm_job_failf(job, -EINVAL, "InvalidState",
+			     "the source QEMU is waiting for an incoming migration: it has no VM to send (swapped --src-qmp and --dst-qmp?)");
+		goto rollback;
+	}
+	if (!state_migratable(state)) {
+		qm_job_failf(job, -EINVAL, "InvalidState",
+			     "the source VM is %s; only a running or paused VM can migrate", state);
+		goto rollback;
+	}
+	if (qm_migration_status_active(mig)) {
+		qm_job_failf(job, -EBUSY, "InvalidState",
+			     "a migration is already under way on the source (status %s)", mig);
+		goto rollback;
+	}
+	check_blockers(job, res[1]);
+	if (qm_job_failed(job))
+		goto rollback;
+	job->src_was_running = strcmp(state, "running") == 0;
+	name = json_string_value(json_object_get(res[2], "name"));
+	uuid = json_string_value(json_object_get(res[3], "UUID"));
+	snprintf(job->name, sizeof(job->name), "%s", name && *name ? name : "unnamed");
+	snprintf(job->uuid, sizeof(job->uuid), "%s", uuid ? uuid : ZERO_UUID);
+	if (qm_host_identity(job->hostname, job->host_uuid, &herr) < 0) {
+		qm_job_fail(job, &herr);
+		goto rollback;
+	}
+	snprintf(c.name, sizeof(c.name), "%s", job->name);
+	snprintf(c.uuid, sizeof(c.uuid), "%s", job->uuid);
+	snprintf(c.hostname, sizeof(c.hostname), "%s", job->hostname);
+	snprintf(c.host_uuid, sizeof(c.host_uuid), "%s", job->host_uuid);
+	if (qm_job_emit_cookie(job, &c) < 0)
+		goto rollback;
+	qm_job_enter(job, QM_PHASE_PREPARE);
+	return;
+rollback:
+	/* Through finish, so that a destination left waiting is stopped too. */
+	qm_job_enter(job, QM_PHASE_FINISH);
+}
+
+void qm_source_begin(struct qm_job *job)
+{
+	struct qm_batch_cmd cmds[] = {
+		{ .name = "query-status" },
+		{ .name = "query-migrate" },
+		{ .name = "query-name", .optional = true },
+		{ .name = "query-uuid", .optional = true },
+	};
+
+	qm_job_batch(job, job->src, cmds, ARRAY_SIZE(cmds), begin_done);
+}
+
+/* ---- perform -------------------------------------------------------------------- */
+
+static void migrate_sent(struct qm_qmp *q, json_t *ret, const struct qm_error *err, void *ud)
+{
+	struct qm_job *job = ud;
+
+	if (err) {
+		qm_job_fail(job, err);
+		/* No migration started: nothing to wait for. */
+		job->migrate_issued = false;
+		qm_monitor_stop(job);
+		qm_job_enter(job, QM_PHASE_FINISH);
+	}
+}
+
+static void perform_configured(void *opaque, json_t **res, const struct qm_error *err)
+{
+	struct qm_job *job = opaque;
+	int r;
+
+	if (err)
+		qm_job_fail(job, err);
+	if (qm_job_failed(job)) {
+		qm_job_enter(job, QM_PHASE_FINISH);
+		return;
+	}
+	qm_monitor_start(job);
+	r = qm_qmp_command(job->src, "migrate", json_pack("{s:s}", "uri", job->migrate_uri), -1,
+			   0, migrate_sent, job);
+	if (r < 0) {
+		qm_monitor_stop(job);
+		qm_job_failf(job, r, "ConnectionClosed", "cannot send migrate to the source: %s",
+			     strerror(-r));
+		qm_job_enter(job, QM_PHASE_FINISH);
+		return;
+	}
+	job->migrate_issued = true;
+}
+
+static json_t *migrate_parameters(const struct qm_job *job)
+{
+	json_t *p = json_pack("{s:I}", "max-bandwidth",
+			      (json_int_t)(job->opts.bandwidth ? job->opts.bandwidth
+							       : UNLIMITED_BANDWIDTH));
+
+	if (p && job->opts.max_downtime_ms)
+		json_object_set_new(p, "downtime-limit",
+				    json_integer((json_int_t)job->opts.max_downtime_ms));
+	return p;
+}
+
+static json_t *spice_relocation(const struct qm_cookie *c)
+{
+	const struct qm_cookie_graphics *g = &c->graphics;
+	json_t *args;
+
+	if (!(c->features & QM_COOKIE_GRAPHICS) || strcmp(g->type, "spice") != 0)
+		return NULL;
+	args = json_pack("{s:s, s:s}", "protocol", "spice", "hostname", g->listen);
+	if (args && g->port >= 0)
+		json_object_set_new(args, "port", json_integer(g->port));
+	if (args && g->tls_port >= 0)
+		json_object_set_new(args, "tls-port", json_integer(g->tls_port));
+	if (args && g->tls_subject[0])
+		json_object_set_new(args, "cert-subject", json_string(g->tls_subject));
+	return args;
+}
+
+void qm_source_perform(struct qm_job *job)
+{
+	struct qm_cookie_check check = { .name = job->name, .uuid = job->uuid };
+	struct qm_cookie c;
+	struct qm_batch_cmd cmds[3];
+	size_t n = 0;
+	json_t *spice;
+
+	if (qm_job_take_cookie(job, &check, &c) < 0) {
+		qm_job_enter(job, QM_PHASE_FINISH);
+		return;
+	}
+	snprintf(job->migrate_uri, sizeof(job->migrate_uri), "%s", c.migrate_uri);
+	if (!job->migrate_uri[0]) {
+		qm_job_failf(job, -EPROTO, "CookieInvalid",
+			     "the destination's cookie says nowhere to send the migration");
+		qm_job_enter(job, QM_PHASE_FINISH);
+		return;
+	}
+	cmds[n++] = (struct qm_batch_cmd){
+		.name = "migrate-set-capabilities",
+		.args = json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", "events", "state", 1),
+	};
+	cmds[n++] = (struct qm_batch_cmd){ .name = "migrate-set-parameters", .args = migrate_parameters(job) };
+	/* SPICE clients follow the VM; a failure here must not stop the migration. */
+	spice = spice_relocation(&c);
+	if (spice)
+		cmds[n++] = (struct qm_batch_cmd){ .name = "client_migrate_info", .args = spice, .optional = true };
+	qm_job_batch(job, job->src, cmds, n, perform_configured);
+}
+
+static void cancel_sent(struct qm_qmp *q, json_t *ret, const struct qm_error *err, void *ud)
+{
+	if (err)
+		qm_warn(((struct qm_job *)ud)->ctx, "migrate_cancel: %s", err->text);
+}
+
+void qm_source_abort_perform(struct qm_job *job)
+{
+	if (!job->migrate_issued || job->perform_done || job->src_gone)
+		return;
+	qm_info(job->ctx, "cancelling the migration on the source");
+	if (qm_qmp_command(job->src, "migrate_cancel", NULL, -1, 0, cancel_sent, job) < 0)
+		qm_warn(job->ctx, "cannot send migrate_cancel");
+}
+
+void qm_source_migration_ended(struct qm_job *job, json_t *info)
+{
+	const char *status = json_string_value(json_object_get(info, "status"));
+	json_t *ram = json_object_get(info, "ram");
+	struct qm_result *r = &job->result;
+	struct qm_cookie c = { 0 };
+
+	qm_monitor_stop(job);
+	job->perform_done = true;
+	if (status && strcmp(status, "completed") == 0) {
+		r->total_ms = json_integer_value(json_object_get(info, "total-time"));
+		r->downtime_ms = json_integer_value(json_object_get(info, "downtime"));
+		r->setup_ms = json_integer_value(json_object_get(info, "setup-time"));
+		r->transferred_bytes = json_integer_value(json_object_get(ram, "transferred"));
+		r->passes = json_integer_value(json_object_get(ram, "dirty-sync-count"));
+		snprintf(c.name, sizeof(c.name), "%s", job->name);
+		snprintf(c.uuid, sizeof(c.uuid), "%s", job->uuid);
+		snprintf(c.hostname, sizeof(c.hostname), "%s", job->hostname);
+		snprintf(c.host_uuid, sizeof(c.host_uuid), "%s", job->host_uuid);
+		c.features = QM_COOKIE_STATS;
+		c.stats.total_ms = r->total_ms;
+		c.stats.downtime_ms = r->downtime_ms;
+		c.stats.setup_ms = r->setup_ms;
+		c.stats.transferred_bytes = r->transferred_bytes;
+		c.stats.passes = r->passes;
+		c.stats.total_bytes = json_integer_value(json_object_get(ram, "total"));
+		qm_job_emit_cookie(job, &c);
+	} else if (status && strcmp(status, "cancelled") == 0) {
+		qm_job_failf(job, -ECANCELED, "Cancelled", "the migration was cancelled");
+	} else {
+		const char *desc = json_string_value(json_object_get(info, "error-desc"));
+
+		qm_job_failf(job, -EIO, "MigrationFailed", "migration failed%s%s",
+			     desc ? ": " : "", desc ? desc : " (QEMU gave no reason)");
+	}
+	qm_job_enter(job, QM_PHASE_FINISH);
+}
+
+/* ---- confirm -------------------------------------------------------------------- */
+
+static void confirm_located(void *opaque, json_t **res, const struct qm_error *err)
+{
+	struct qm_job *job = opaque;
+	const char *state = res ? json_string_value(json_object_get(res[0], "status")) : NULL;
+
+	if (!state)
+		job->result.vm = QM_VM_UNKNOWN;
+	else if (strcmp(state, "running") == 0)
+		job->result.vm = QM_VM_SOURCE;
+	else
+		job->result.vm = QM_VM_SOURCE_PAUSED;
+	qm_job_enter(job, QM_PHASE_DONE);
+}
+
+static void locate_on_source(struct qm_job *job)
+{
+	struct qm_batch_cmd cmds[] = { { .name = "query-status", .optional = true } };
+	struct qm_error err = { 0 };
+
+	if (qm_batch_run(job->src, cmds, 1, confirm_located, job, &err) < 0)
+		confirm_located(job, NULL, &err);
+}
+
+static void source_resumed(void *opaque, json_t **res, const struct qm_error *err)
+{
+	struct qm_job *job = opaque;
+
+	if (err)
+		qm_err(job->ctx, "cannot resume the source: %s", err->text);
+	locate_on_source(job);
+}
+
+static void rollback_status(void *opaque, json_t **res, const struct qm_error *err)
+{
+	struct qm_job *job = opaque;
+	const char *state = res ? json_string_value(json_object_get(res[0], "status")) : NULL;
+	struct qm_batch_cmd cmds[] = { { .name = "cont" } };
+	struct qm_error serr = { 0 };
+
+	if (!state) {
+		confirm_located(job, NULL, err);
+		return;
+	}
+	if (!job->src_was_running || strcmp(state, "running") == 0) {
+		confirm_located(job, res, NULL);
+		return;
+	}
+	qm_info(job->ctx, "resuming the source (it was running before the migration)");
+	if (qm_batch_run(job->src, cmds, 1, source_resumed, job, &serr) < 0)
+		confirm_located(job, NULL, &serr);
+}
+
+static void source_quit(struct qm_qmp *q, json_t *ret, const struct qm_error *err, void *ud)
+{
+	struct qm_job *job = ud;
+
+	/* The close callback finishes the phase once QEMU has gone. */
+	if (err && !job->src_gone)
+		qm_warn(job->ctx, "cannot quit the source QEMU: %s", err->text);
+	if (err && job->phase == QM_PHASE_CONFIRM)
+		qm_job_enter(job, QM_PHASE_DONE);
+}
+
+void qm_source_confirm(struct qm_job *job)
+{
+	struct qm_batch_cmd cmds[] = { { .name = "query-status", .optional = true } };
+	struct qm_error err = { 0 };
+
+	if (qm_job_failed(job)) {
+		if (job->src_gone) {
+			job->result.vm = QM_VM_UNKNOWN;
+			qm_job_enter(job, QM_PHASE_DONE);
+			return;
+		}
+		if (qm_batch_run(job->src, cmds, 1, rollback_status, job, &err) < 0)
+			rollback_status(job, NULL, &err);
+		return;
+	}
+	job->result.vm = QM_VM_DESTINATION;
+	if (job->opts.keep_source || job->src_gone) {
+		qm_job_enter(job, QM_PHASE_DONE);
+		return;
+	}
+	job->src_quitting = true;
+	if (qm_qmp_command(job->src, "quit", NULL, -1, 0, source_quit, job) < 0)
+		qm_job_enter(job, QM_PHASE_DONE);
+}

@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The migration job's phases against two scripted fake QMP servers, one per
+ * side.  Polling is switched off (a huge interval) so that only the scripted
+ * MIGRATION events drive the monitor and every script is deterministic.
+ */
+#include <criterion/criterion.h>
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "qmigrate.h"
+#include "tests/helpers/fake-qmp.h"
+
+#define R(slot, json) FQ_REPLY_TEXT(slot, "{\"return\": " json "}")
+#define EVENT(name, data)                                                                  \
+	FQ_SEND_TEXT("{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, \"event\": \"" name \
+		     "\", \"data\": " data "}")
+#define STATUS(s) "{\"status\": \"" s "\", \"singlestep\": false, \"running\": false}"
+#define RUNNING "{\"status\": \"running\", \"singlestep\": false, \"running\": true}"
+#define UUID "4c6f7e2a-1b3d-4e5f-8a9b-0c1d2e3f4a5b"
+#define COMPLETED                                                                          \
+	"{\"status\": \"completed\", \"setup-time\": 3, \"downtime\": 17, \"total-time\": 1234," \
+	" \"ram\": {\"transferred\": 268435456, \"remaining\": 0, \"total\": 268435456,"       \
+	" \"dirty-sync-count\": 4, \"mbps\": 1000}}"
+#define ACTIVE                                                                             \
+	"{\"status\": \"active\", \"total-time\": 10, \"expected-downtime\": 300,"             \
+	" \"ram\": {\"transferred\": 1000, \"remaining\": 3000, \"total\": 4000,"              \
+	" \"dirty-sync-count\": 1, \"mbps\": 800}}"
+
+/* Begin on the source: the VM runs, is named vm1 and has a uuid. */
+#define SRC_BEGIN                                                                          \
+	FQ_HANDSHAKE, FQ_EXPECT("query-status", 0), FQ_EXPECT("query-migrate", 1),          \
+		FQ_EXPECT("query-name", 2), FQ_EXPECT("query-uuid", 3), R(0, RUNNING), R(1, "{}"), \
+		R(2, "{\"name\": \"vm1\"}"), R(3, "{\"UUID\": \"" UUID "\"}")
+/* Prepare on the destination: a QEMU waiting with -incoming defer, no name or uuid. */
+#define DST_PREPARE                                                                        \
+	FQ_HANDSHAKE, FQ_EXPECT("query-status", 0), FQ_EXPECT("query-name", 1),             \
+		FQ_EXPECT("query-uuid", 2), R(0, STATUS("inmigrate")), R(1, "{}"),          \
+		R(2, "{\"UUID\": \"00000000-0000-0000-0000-000000000000\"}"),               \
+		FQ_EXPECT("migrate-set-capabilities", 3), FQ_EXPECT("migrate-incoming", 4),  \
+		R(3, "{}"), R(4, "{}")
+/* Perform on the source up to the migrate command. */
+#define SRC_MIGRATE                                                                        \
+	FQ_EXPECT("migrate-set-capabilities", 0), FQ_EXPECT("migrate-set-parameters", 1),    \
+		R(0, "{}"), R(1, "{}"), FQ_EXPECT("migrate", 2), R(2, "{}")
+#define QUIT_AND_GO(slot) FQ_EXPECT("quit", slot), R(slot, "{}"), FQ_HANGUP
+
+struct run {
+	struct qm_result result;
+	bool done;
+	enum qm_phase phases[16];
+	int n_phases;
+	int n_progress;
+	bool cancel_on_progress;
+	struct fq *resume_on_progress;
+	struct qm_job *job;
+};
+
+static void on_phase(struct qm_job *job, enum qm_phase phase, void *ud)
+{
+	struct run *run = ud;
+
+	cr_assert_lt(run->n_phases, 16);
+	run->phases[run->n_phases++] = phase;
+}
+
+static void on_progress(struct qm_job *job, const struct qm_progress *p, void *ud)
+{
+	struct run *run = ud;
+
+	run->n_progress++;
+	if (run->cancel_on_progress)
+		cr_assert_eq(qm_job_cancel(job), 0);
+	if (run->resume_on_progress)
+		fq_resume(run->resume_on_progress);
+}
+
+static void on_done(struct qm_job *job, const struct qm_result *r, void *ud)
+{
+	struct run *run = ud;
+
+	cr_assert_not(run->done, "done called twice");
+	run->result = *r;
+	run->done = true;
+}
+
+static void migrate_with(struct run *run, const struct fq_step *src_script,
+			 const struct fq_step *dst_script, bool dst_waits)
+{
+	struct qm_job_callbacks cbs = { on_phase, on_progress, on_done };
+	char dir[] = "/tmp/qmigrate-engine-XXXXXX", src[64], dst[64];
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct qm_error err = { 0 };
+	struct qm_ctx *ctx = qm_ctx_new();
+	struct fq *fsrc, *fdst;
+
+	cr_assert(mkdtemp(dir));
+	snprintf(src, sizeof(src), "%s/src", dir);
+	snprintf(dst, sizeof(dst), "%s/dst", dir);
+	fsrc = fq_listen(loop, src, src_script);
+	fdst = fq_listen(loop, dst, dst_script);
+	if (dst_waits)
+		run->resume_on_progress = fdst;
+	struct qm_job_options opts = {
+		.src_qmp = src,
+		.dst_qmp = dst,
+		.transport = QM_TRANSPORT_UNIX,
+		.runtime_dir = dir,
+		.poll_interval = 1e6,
+	};
+	run->job = qm_job_new(ctx, loop, &opts, &cbs, run, &err);
+	cr_assert(run->job, "%s", err.text);
+	cr_assert_eq(qm_job_start(run->job, &err), 0, "%s", err.text);
+	cr_assert_not(run->done, "the result came inside qm_job_start");
+	while (!run->done)
+		ev_run(loop, EVRUN_ONCE);
+	/* Let the servers see the last bytes and hang-ups. */
+	while (!fq_finished(fsrc) || !fq_finished(fdst))
+		ev_run(loop, EVRUN_NOWAIT);
+	qm_job_unref(run->job);
+	fq_free(fsrc);
+	fq_free(fdst);
+	qm_ctx_unref(ctx);
+	ev_loop_destroy(loop);
+	unlink(src);
+	unlink(dst);
+	/* The job removed its private runtime directory inside ours. */
+	cr_assert_eq(rmdir(dir), 0, "runtime directory left behind");
+	/* Phases only move forward. */
+	for (int i = 1; i < run->n_phases; i++)
+		cr_assert_gt(run->phases[i], run->phases[i - 1]);
+	cr_assert_eq(run->phases[run->n_phases - 1], QM_PHASE_DONE);
+}
+
+TestSuite(engine, .timeout = 20);
+
+Test(engine, completed_migration_runs_all_phases_and_reports_qemu_figures)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN,
+		SRC_MIGRATE,
+		EVENT("MIGRATION", "{\"status\": \"completed\"}"),
+		FQ_EXPECT("query-migrate", 3),
+		R(3, COMPLETED),
+		QUIT_AND_GO(4),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		DST_PREPARE,
+		FQ_EXPECT("query-status", 5),
+		FQ_EXPECT("query-migrate", 6),
+		R(5, STATUS("paused")),
+		R(6, "{\"status\": \"completed\"}"),
+		FQ_EXPECT("cont", 7),
+		FQ_EXPECT("query-status", 8),
+		R(7, "{}"),
+		R(8, RUNNING),
+		FQ_END,
+	};
+	struct run run = { 0 };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_COMPLETED, "%s", run.result.error.text);
+	cr_assert_eq(run.result.vm, QM_VM_DESTINATION);
+	cr_assert(run.result.was_running);
+	cr_assert_eq(run.result.total_ms, 1234);
+	cr_assert_eq(run.result.downtime_ms, 17);
+	cr_assert_eq(run.result.setup_ms, 3);
+	cr_assert_eq(run.result.transferred_bytes, 268435456ULL);
+	cr_assert_eq(run.result.passes, 4);
+	cr_assert_float_eq(run.result.throughput_mbps, 268435456.0 * 8 / 1e6 / 1.234, 1e-6);
+	cr_assert_eq(run.n_phases, 6);
+	for (int i = 0; i < QM_PHASE_DONE; i++)
+		cr_assert_geq(run.result.phase_ms[i], 0, "phase %d has no time", i);
+	cr_assert_not(qm_error_is_set(&run.result.error));
+}
+
+Test(engine, failed_finish_quits_destination_and_resumes_source)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN,
+		SRC_MIGRATE,
+		EVENT("MIGRATION", "{\"status\": \"completed\"}"),
+		FQ_EXPECT("query-migrate", 3),
+		R(3, COMPLETED),
+		/* confirm rolls back: the source sits in postmigrate and was running */
+		FQ_EXPECT("query-status", 4),
+		R(4, STATUS("postmigrate")),
+		FQ_EXPECT("cont", 5),
+		R(5, "{}"),
+		FQ_EXPECT("query-status", 6),
+		R(6, RUNNING),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		DST_PREPARE,
+		FQ_EXPECT("query-status", 5),
+		FQ_EXPECT("query-migrate", 6),
+		R(5, STATUS("paused")),
+		R(6, "{\"status\": \"completed\"}"),
+		FQ_EXPECT("cont", 7),
+		FQ_EXPECT("query-status", 8),
+		FQ_REPLY_TEXT(7, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"cannot start: device gone\"}}"),
+		R(8, STATUS("paused")),
+		QUIT_AND_GO(9),
+		FQ_END,
+	};
+	struct run run = { 0 };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
+	cr_assert_str_eq(run.result.error.error_class, "GenericError");
+	cr_assert_str_eq(run.result.error.text, "cannot start: device gone");
+}
+
+Test(engine, perform_error_wins_over_later_finish_and_confirm_errors)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN,
+		SRC_MIGRATE,
+		EVENT("MIGRATION", "{\"status\": \"failed\"}"),
+		FQ_EXPECT("query-migrate", 3),
+		R(3, "{\"status\": \"failed\", \"error-desc\": \"Unable to write to socket: Broken pipe\"}"),
+		FQ_EXPECT("query-status", 4),
+		R(4, STATUS("paused")),
+		FQ_EXPECT("cont", 5),
+		FQ_REPLY_TEXT(5, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"resume refused\"}}"),
+		FQ_EXPECT("query-status", 6),
+		R(6, STATUS("paused")),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		DST_PREPARE,
+		FQ_EXPECT("quit", 5),
+		FQ_REPLY_TEXT(5, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"quit refused\"}}"),
+		FQ_END,
+	};
+	struct run run = { 0 };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_assert_str_eq(run.result.error.error_class, "MigrationFailed");
+	cr_assert(strstr(run.result.error.text, "Broken pipe"), "%s", run.result.error.text);
+	/* It was running and could not be resumed: paused on the source, state intact. */
+	cr_assert_eq(run.result.vm, QM_VM_SOURCE_PAUSED);
+	cr_assert(run.result.was_running);
+}
+
+Test(engine, cancel_during_perform_cancels_migration_and_keeps_vm_on_source)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN,
+		SRC_MIGRATE,
+		EVENT("MIGRATION", "{\"status\": \"active\"}"),
+		FQ_EXPECT("query-migrate", 3),
+		R(3, ACTIVE),
+		FQ_EXPECT("migrate_cancel", 4),
+		R(4, "{}"),
+		EVENT("MIGRATION", "{\"status\": \"cancelled\"}"),
+		FQ_EXPECT("query-migrate", 5),
+		R(5, "{\"status\": \"cancelled\"}"),
+		FQ_EXPECT("query-status", 6),
+		R(6, RUNNING),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		DST_PREPARE,
+		QUIT_AND_GO(5),
+		FQ_END,
+	};
+	struct run run = { .cancel_on_progress = true };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.n_progress, 1);
+	cr_assert_eq(run.result.status, QM_JOB_CANCELLED);
+	cr_assert_str_eq(run.result.error.error_class, "Cancelled");
+	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
+}
+
+Test(engine, destination_gone_mid_perform_cancels_and_names_the_cause)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN,
+		SRC_MIGRATE,
+		EVENT("MIGRATION", "{\"status\": \"active\"}"),
+		FQ_EXPECT("query-migrate", 3),
+		R(3, ACTIVE),
+		FQ_EXPECT("migrate_cancel", 4),
+		R(4, "{}"),
+		EVENT("MIGRATION", "{\"status\": \"failed\"}"),
+		FQ_EXPECT("query-migrate", 5),
+		R(5, "{\"status\": \"failed\", \"error-desc\": \"Broken pipe\"}"),
+		FQ_EXPECT("query-status", 6),
+		R(6, RUNNING),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		DST_PREPARE,
+		FQ_WAIT, /* until the source reported progress */
+		FQ_HANGUP,
+		FQ_END,
+	};
+	struct run run = { 0 };
+
+	migrate_with(&run, src, dst, true);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
+	cr_assert(strstr(run.result.error.text, "destination QEMU"), "%s", run.result.error.text);
+	cr_assert_str_eq(run.result.error.error_class, "ConnectionClosed");
+}
+
+Test(engine, begin_refuses_a_source_waiting_for_incoming_and_stops_the_waiting_destination)
+{
+	static const struct fq_step src[] = {
+		FQ_HANDSHAKE,
+		FQ_EXPECT("query-status", 0),
+		FQ_EXPECT("query-migrate", 1),
+		FQ_EXPECT("query-name", 2),
+		FQ_EXPECT("query-uuid", 3),
+		R(0, STATUS("inmigrate")),
+		R(1, "{}"),
+		R(2, "{}"),
+		R(3, "{\"UUID\": \"" UUID "\"}"),
+		FQ_EXPECT("query-status", 4),
+		R(4, STATUS("inmigrate")),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		FQ_HANDSHAKE,
+		FQ_EXPECT("query-status", 0),
+		R(0, STATUS("inmigrate")),
+		QUIT_AND_GO(1),
+		FQ_END,
+	};
+	struct run run = { 0 };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_assert_str_eq(run.result.error.error_class, "InvalidState");
+	cr_assert(strstr(run.result.error.text, "swapped"), "%s", run.result.error.text);
+	cr_assert_eq(run.result.phase_ms[QM_PHASE_PREPARE], -1);
+	cr_assert_eq(run.result.phase_ms[QM_PHASE_PERFORM], -1);
+}
+
+Test(engine, prepare_refuses_a_running_destination_and_leaves_it_alone)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN,
+		FQ_EXPECT("query-status", 4),
+		R(4, RUNNING),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		FQ_HANDSHAKE,
+		FQ_EXPECT("query-status", 0),
+		FQ_EXPECT("query-name", 1),
+		FQ_EXPECT("query-uuid", 2),
+		R(0, RUNNING),
+		R(1, "{}"),
+		R(2, "{}"),
+		/* rollback looks again, sees a running VM, and sends nothing more */
+		FQ_EXPECT("query-status", 3),
+		R(3, RUNNING),
+		FQ_END,
+	};
+	struct run run = { 0 };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_assert_str_eq(run.result.error.error_class, "InvalidState");
+	cr_assert(strstr(run.result.error.text, "-incoming defer"), "%s", run.result.error.text);
+	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
+}
+
+Test(engine, destination_with_another_vms_name_is_refused)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN,
+		FQ_EXPECT("query-status", 4),
+		R(4, RUNNING),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		FQ_HANDSHAKE,
+		FQ_EXPECT("query-status", 0),
+		FQ_EXPECT("query-name", 1),
+		FQ_EXPECT("query-uuid", 2),
+		R(0, STATUS("inmigrate")),
+		R(1, "{\"name\": \"vm2\"}"),
+		R(2, "{}"),
+		FQ_EXPECT("query-status", 3),
+		R(3, STATUS("inmigrate")),
+		QUIT_AND_GO(4),
+		FQ_END,
+	};
+	struct run run = { 0 };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_assert_str_eq(run.result.error.error_class, "NameMismatch");
+	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
+}
