@@ -19,8 +19,8 @@ static const char usage[] =
 	"description on stderr and exits 1.\n"
 	"\n"
 	"Options:\n"
-	"  -t, --timeout SEC   give up after SEC seconds (default 30); this also\n"
-	"                      bounds the wait for a socket that is not there yet\n"
+	"  -t, --timeout SEC   give up after SEC seconds (default: 30 for the command,\n"
+	"                      5 to wait for a socket that is not there yet)\n"
 	"  -p, --pretty        indent the output (the default on a terminal)\n"
 	"  -c, --compact       print the output on one line\n"
 	"  -h, --help          show this help\n"
@@ -38,7 +38,7 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct qm_qmp_options opts = { .connect_timeout = 30, .command_timeout = 30 };
+	struct qm_qmp_options opts = { .connect_timeout = 5, .command_timeout = 30 };
 	struct qm_error err = { 0 };
 	json_t *args = NULL, *ret;
 	struct qm_qmp *qmp;

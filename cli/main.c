@@ -9,6 +9,7 @@
 #include "util/macros.h"
 
 static const struct subcommand *const subcommands[] = {
+	&cmd_migrate,
 	&cmd_qmp,
 };
 

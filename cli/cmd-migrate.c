@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* qmigrate migrate: move a running VM between two local QEMUs. */
+#include <errno.h>
+#include <ev.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/progress.h"
+
+static const char usage[] =
+	"Usage: qmigrate migrate --src-qmp PATH --dst-qmp PATH [OPTIONS]\n"
+	"\n"
+	"Migrates the VM of the source QEMU to the destination QEMU, both on this\n"
+	"host, through the phases begin, prepare, perform, finish and confirm.\n"
+	"Start the destination with the same devices and '-S -incoming defer'.\n"
+	"After success the source QEMU is quit and the destination runs the VM\n"
+	"(or holds it paused, if it was paused). On failure or Ctrl-C the source\n"
+	"keeps the VM (resumed if it was running) and the destination QEMU is quit.\n"
+	"\n"
+	"Options:\n"
+	"  --src-qmp PATH        QMP socket of the source QEMU\n"
+	"  --dst-qmp PATH        QMP socket of the destination QEMU\n"
+	"  --transport unix|tcp  how the stream goes: a private UNIX socket (default)\n"
+	"                        or TCP on loopback with an ephemeral port\n"
+	"  --bandwidth MIB       cap the stream at MIB MiB/s (default: not capped)\n"
+	"  --max-downtime MS     the longest pause QEMU may take to switch over\n"
+	"                        (default: QEMU's, 300 ms)\n"
+	"  --keep-source         leave the source QEMU paused after success instead\n"
+	"                        of quitting it\n"
+	"  --json                one JSON object per line on stdout (events phase,\n"
+	"                        progress and result) instead of the bar and summary\n"
+	"  -h, --help            show this help\n"
+	"\n"
+	"A terminal shows a progress bar on stderr: percent, MiB/s, pass, remaining,\n"
+	"expected downtime and ETA; the run ends with a summary.\n"
+	"\n"
+	"Exit codes: 0 completed; 1 failed or cancelled, the VM runs on the source\n"
+	"(or is paused there, as it was before); 3 state uncertain (the message says\n"
+	"what to check); 2 usage error.\n";
+
+enum {
+	OPT_SRC = 256,
+	OPT_DST,
+	OPT_TRANSPORT,
+	OPT_BANDWIDTH,
+	OPT_DOWNTIME,
+	OPT_KEEP_SOURCE,
+	OPT_JSON,
+};
+
+struct run {
+	struct progress_view view;
+	struct qm_result result;
+	bool done;
+	int signals;
+};
+
+static void on_phase(struct qm_job *job, enum qm_phase phase, void *ud)
+{
+	struct run *run = ud;
+
+	progress_phase(&run->view, phase, ev_time() - run->view.t0);
+}
+
+static void on_progress(struct qm_job *job, const struct qm_progress *p, void *ud)
+{
+	progress_sample(&((struct run *)ud)->view, p);
+}
+
+static void on_done(struct qm_job *job, const struct qm_result *r, void *ud)
+{
+	struct run *run = ud;
+
+	run->result = *r;
+	run->done = true;
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct qm_job *job = w->data;
+
+	if (qm_job_cancel(job) == -EBUSY)
+		cli_error("too late to cancel: the migration is finishing");
+	else
+		cli_error("cancelling: the VM stays on the source");
+}
+
+static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || *end || !(v >= 0) || v > (double)max)
+		return -1;
+	*out = (unsigned long long)v;
+	return 0;
+}
+
+static int run(struct qm_ctx *ctx, int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "src-qmp", required_argument, NULL, OPT_SRC },
+		{ "dst-qmp", required_argument, NULL, OPT_DST },
+		{ "transport", required_argument, NULL, OPT_TRANSPORT },
+		{ "bandwidth", required_argument, NULL, OPT_BANDWIDTH },
+		{ "max-downtime", required_argument, NULL, OPT_DOWNTIME },
+		{ "keep-source", no_argument, NULL, OPT_KEEP_SOURCE },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct qm_job_options opts = { .transport = QM_TRANSPORT_UNIX };
+	struct qm_job_callbacks cbs = { on_phase, on_progress, on_done };
+	struct run state = { 0 };
+	struct qm_error err = { 0 };
+	unsigned long long mib;
+	struct ev_loop *loop;
+	ev_signal sigint, sigterm;
+	struct qm_job *job;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_SRC:
+			opts.src_qmp = optarg;
+			break;
+		case OPT_DST:
+			opts.dst_qmp = optarg;
+			break;
+		case OPT_TRANSPORT:
+			if (strcmp(optarg, "unix") == 0)
+				opts.transport = QM_TRANSPORT_UNIX;
+			else if (strcmp(optarg, "tcp") == 0)
+				opts.transport = QM_TRANSPORT_TCP;
+			else
+				return cli_usage_error(&cmd_migrate, "unknown transport '%s' (unix or tcp)",
+						       optarg);
+			break;
+		case OPT_BANDWIDTH:
+			if (parse_u64(optarg, 1ULL << 40, &mib) < 0 || mib == 0)
+				return cli_usage_error(&cmd_migrate, "invalid bandwidth '%s' (MiB/s)", optarg);
+			opts.bandwidth = mib * 1024 * 1024;
+			break;
+		case OPT_DOWNTIME:
+			if (parse_u64(optarg, 2000000, &opts.max_downtime_ms) < 0 ||
+			    opts.max_downtime_ms == 0)
+				return cli_usage_error(&cmd_migrate,
+						       "invalid max downtime '%s' (1..2000000 ms)", optarg);
+			break;
+		case OPT_KEEP_SOURCE:
+			opts.keep_source = true;
+			break;
+		case OPT_JSON:
+			state.view.json = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return EXIT_OK;
+		default:
+			return cli_usage_error(&cmd_migrate, "unknown option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error(&cmd_migrate, "unexpected argument '%s'", argv[optind]);
+	if (!opts.src_qmp || !opts.dst_qmp)
+		return cli_usage_error(&cmd_migrate, "--src-qmp and --dst-qmp are required");
+	state.view.bar = !state.view.json && isatty(STDERR_FILENO);
+
+	loop = ev_loop_new(EVFLAG_AUTO);
+	if (!loop) {
+		cli_error("cannot create an event loop");
+		return EXIT_FAILED;
+	}
+	state.view.t0 = ev_time();
+	job = qm_job_new(ctx, loop, &opts, &cbs, &state, &err);
+	if (!job || qm_job_start(job, &err) < 0) {
+		cli_error("%s", err.text);
+		qm_job_unref(job);
+		ev_loop_destroy(loop);
+		return EXIT_FAILED;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	ev_signal_init(&sigint, on_signal, SIGINT);
+	ev_signal_init(&sigterm, on_signal, SIGTERM);
+	sigint.data = sigterm.data = job;
+	ev_signal_start(loop, &sigint);
+	ev_signal_start(loop, &sigterm);
+	while (!state.done)
+		ev_run(loop, EVRUN_ONCE);
+	ev_signal_stop(loop, &sigint);
+	ev_signal_stop(loop, &sigterm);
+	qm_job_unref(job);
+	ev_loop_destroy(loop);
+	progress_result(&state.view, &state.result);
+	return progress_exit_code(&state.result);
+}
+
+const struct subcommand cmd_migrate = {
+	.name = "migrate",
+	.run = run,
+	.summary = "migrate a VM between two local QEMUs",
+	.usage = usage,
+};
