@@ -73,7 +73,8 @@ int tq_qemu_start(struct tq_qemu *vm, const struct tq_qemu_opts *opts)
 	snprintf(qmp_arg, sizeof(qmp_arg), "unix:%s,server=on,wait=off", vm->qmp_path);
 	snprintf(serial_arg, sizeof(serial_arg), "file:%s", vm->serial_path);
 	snprintf(machine_arg, sizeof(machine_arg), "%s,accel=%s",
-		 opts->machine ? opts->machine : "none", tq_accel());
+		 opts->machine ? opts->machine : "none",
+		 opts->accel ? opts->accel : tq_accel());
 
 	argv[argc++] = qemu_binary();
 	argv[argc++] = "-nodefaults";
@@ -92,7 +93,7 @@ int tq_qemu_start(struct tq_qemu *vm, const struct tq_qemu_opts *opts)
 	}
 	if (opts->boot_image) {
 		snprintf(drive_arg, sizeof(drive_arg),
-			 "file=%s,format=raw,if=ide,readonly=on", opts->boot_image);
+			 "file=%s,format=raw,if=ide,snapshot=on", opts->boot_image);
 		argv[argc++] = "-drive";
 		argv[argc++] = drive_arg;
 	}
