@@ -29,7 +29,7 @@
 #define QM_TESTS_GUEST_LAYOUT_H
 
 #define QMG_PAGE_SIZE 0x1000
-#define QMG_BYTE_OFFSET 0 /* the byte of each page the guest increments */
+#define QMG_BYTE_OFFSET 0      /* the byte of each page the guest increments */
 #define QMG_SKIP_LOW 0x100000  /* the pattern starts at 1 MiB */
 #define QMG_SKIP_HIGH 0x100000 /* and spares the last 1 MiB of the highest region */
 #define QMG_MAP_GIB 64	       /* identity-mapped, hence patterned, RAM */
@@ -47,16 +47,16 @@
  * bytes [0, 0x20) and of the ranges sum to zero; the pass counter, which
  * changes, is outside it.
  */
-#define QMG_MAGIC "QMGUEST1"   /* 8 bytes, no terminator in the page */
+#define QMG_MAGIC "QMGUEST1" /* 8 bytes, no terminator in the page */
 #define QMG_VERSION 1
 #define QMG_OFF_MAGIC 0x00
-#define QMG_OFF_VERSION 0x08   /* u32 */
-#define QMG_OFF_NRANGES 0x0c   /* u32: how many ranges follow */
-#define QMG_OFF_RAM_TOP 0x10   /* u64: end of the highest usable E820 region */
-#define QMG_OFF_BYTE 0x18      /* u32: QMG_BYTE_OFFSET */
-#define QMG_OFF_CHECKSUM 0x1c  /* u32 */
-#define QMG_OFF_PASSES 0x20    /* u64: passes completed */
-#define QMG_OFF_RANGES 0x30    /* u64 start, u64 end (exclusive): sorted, disjoint */
+#define QMG_OFF_VERSION 0x08  /* u32 */
+#define QMG_OFF_NRANGES 0x0c  /* u32: how many ranges follow */
+#define QMG_OFF_RAM_TOP 0x10  /* u64: end of the highest usable E820 region */
+#define QMG_OFF_BYTE 0x18     /* u32: QMG_BYTE_OFFSET */
+#define QMG_OFF_CHECKSUM 0x1c /* u32 */
+#define QMG_OFF_PASSES 0x20   /* u64: passes completed */
+#define QMG_OFF_RANGES 0x30   /* u64 start, u64 end (exclusive): sorted, disjoint */
 #define QMG_MAX_RANGES 32
 
 #endif
