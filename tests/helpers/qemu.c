@@ -79,7 +79,8 @@ int tq_qemu_start(struct tq_qemu *vm, const struct tq_qemu_opts *opts)
 	snprintf(vm->qmp2_path, sizeof(vm->qmp2_path), "%s/qmp2.sock", vm->dir);
 	snprintf(qmp2_arg, sizeof(qmp2_arg), "unix:%s,server=on,wait=off", vm->qmp2_path);
 	snprintf(machine_arg, sizeof(machine_arg), "%s,accel=%s",
-		 opts->machine ? opts->machine : "none", tq_accel());
+		 opts->machine ? opts->machine : "none",
+		 opts->accel ? opts->accel : tq_accel());
 
 	argv[argc++] = qemu_binary();
 	argv[argc++] = "-nodefaults";
@@ -102,7 +103,7 @@ int tq_qemu_start(struct tq_qemu *vm, const struct tq_qemu_opts *opts)
 	}
 	if (opts->boot_image) {
 		snprintf(drive_arg, sizeof(drive_arg),
-			 "file=%s,format=raw,if=ide,readonly=on", opts->boot_image);
+			 "file=%s,format=raw,if=ide,snapshot=on", opts->boot_image);
 		argv[argc++] = "-drive";
 		argv[argc++] = drive_arg;
 	}

@@ -13,11 +13,17 @@
 struct tq_qemu_opts {
 	const char *machine;	/* default "none"; "pc" or "q35" to run a guest */
 	unsigned mem_mib;	/* -m, when nonzero */
-	const char *boot_image; /* raw disk image to boot from (read-only), or NULL */
+	/*
+	 * Raw disk image to boot from, or NULL.  IDE cannot attach a read-only
+	 * drive, so it is opened with snapshot=on: QEMU only reads it (two QEMUs
+	 * may share it) and the guest's writes go to a throwaway overlay.
+	 */
+	const char *boot_image;
 	bool paused;		/* -S */
 	bool incoming_defer;	/* -incoming defer */
 	bool second_qmp;	/* a second QMP monitor at qmp2_path, for an observer */
 	const char *const *extra_args; /* NULL-terminated, appended last */
+	const char *accel;	       /* "kvm" or "tcg"; NULL: tq_accel() */
 };
 
 struct tq_qemu {

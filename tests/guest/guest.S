@@ -1,0 +1,551 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The qmigrate test guest: a BIOS boot disk whose memory proves that live
+ * migration lost no page.  The memory layout and the pattern it writes are
+ * described in guest-layout.h; the checker is memcheck.c.
+ *
+ * Real mode (boot sector): load the rest of the image with int 13h.
+ * Real mode (stage 2): read the E820 map, check for long mode, enable A20.
+ * Protected mode: build identity page tables (2 MiB pages, 0-64 GiB).
+ * Long mode: turn the E820 map into the page ranges to increment, publish
+ * them in the layout page, print them on COM1, then loop forever: one pass
+ * over every page, then one '.' on COM1.
+ *
+ * The guest never enables interrupts after leaving real mode and has no IDT:
+ * any exception triple-faults, and QEMU resets it, which prints the banner
+ * again; the tests check that it appears once.
+ */
+#include "guest-layout.h"
+
+#define COM1 0x3f8
+#define UART_LSR 5
+#define LSR_THRE 0x20
+#define E820_SMAP 0x534d4150 /* "SMAP" */
+#define E820_USABLE 1
+#define PTE_PW 0x003 /* present, writable */
+#define PTE_PS 0x080 /* 2 MiB page (in a page directory) */
+#define CR0_PE 0x00000001
+#define CR0_PG 0x80000000
+#define CR4_PAE 0x20
+#define MSR_EFER 0xc0000080
+#define EFER_LME 0x100
+#define CODE32 0x08
+#define DATA 0x10
+#define CODE64 0x18
+
+/* ---- boot sector: 510 bytes at 0x7c00 (the linker script adds 0xaa55) ---- */
+
+	.code16
+	.section .boot, "ax"
+	.globl _start
+_start:
+	cli
+	ljmp $0, $1f		/* some BIOSes enter at 07c0:0000: make CS 0 */
+1:	xor %ax, %ax
+	mov %ax, %ds
+	mov %ax, %es
+	mov %ax, %ss
+	mov $QMG_STACK_TOP, %sp
+	sti			/* the BIOS disk services may wait for interrupts */
+	cld
+	mov %dl, boot_drive
+	call serial_init16
+
+	mov $dap, %si
+	mov boot_drive, %dl
+	mov $0x42, %ah		/* extended read, LBA from the disk address packet */
+	int $0x13
+	jc 2f
+	jmp stage2
+2:	mov $msg_disk, %si
+	/* fall through */
+
+/* Prints the string at %si and stops for good. */
+die16:
+	call puts16
+	cli
+1:	hlt
+	jmp 1b
+
+/* Prints the NUL-terminated string at %si.  Clobbers %ax, %si. */
+puts16:
+	lodsb
+	test %al, %al
+	jz 1f
+	call putc16
+	jmp puts16
+1:	ret
+
+/* Writes %al to COM1.  Clobbers %ax. */
+putc16:
+	push %cx
+	push %dx
+	mov %al, %ah
+	mov $(COM1 + UART_LSR), %dx
+	mov $0xffff, %cx	/* bounded: a missing UART must not hang the guest */
+1:	in %dx, %al
+	test $LSR_THRE, %al
+	loopz 1b
+	mov %ah, %al
+	mov $COM1, %dx
+	out %al, %dx
+	pop %dx
+	pop %cx
+	ret
+
+/* 115200 8N1, FIFOs on; QEMU ignores the speed but a real UART would not. */
+serial_init16:
+	mov $uart_init, %si
+1:	lodsw			/* %al: register, %ah: value */
+	cmp $0xff, %al
+	je 2f
+	mov $COM1, %dx
+	add %al, %dl		/* 0x3f8 + 0..7 never carries */
+	mov %ah, %al
+	out %al, %dx
+	jmp 1b
+2:	ret
+
+uart_init:
+	.byte 1, 0x00		/* IER: no interrupts */
+	.byte 3, 0x80		/* LCR: divisor latch access */
+	.byte 0, 0x01		/* DLL: 115200 baud */
+	.byte 1, 0x00		/* DLM */
+	.byte 3, 0x03		/* LCR: 8N1 */
+	.byte 2, 0xc7		/* FCR: FIFOs on and cleared */
+	.byte 4, 0x03		/* MCR: DTR, RTS */
+	.byte 0xff
+
+	.balign 4
+dap:				/* int 13h AH=42h disk address packet */
+	.byte 16, 0
+	.word STAGE2_SECTORS	/* from the linker script */
+	.word stage2, 0		/* buffer offset, segment */
+	.quad 1			/* first LBA: the sector after this one */
+
+boot_drive:
+	.byte 0
+msg_disk:
+	.asciz "qm-guest: disk read failed\n"
+
+/* ---- stage 2, real mode: E820 map, long mode check, A20 ---- */
+
+	.text
+	.code16
+	.globl stage2		/* the linker script checks it comes first */
+stage2:
+	xor %ebx, %ebx		/* continuation: 0 for the first entry */
+	xor %bp, %bp		/* entries kept */
+	mov $QMG_E820_ADDR, %di
+1:	movl $1, 20(%di)	/* ACPI 3 attributes: "valid" if the BIOS returns 20 bytes */
+	mov $0xe820, %eax
+	mov $24, %ecx
+	mov $E820_SMAP, %edx
+	int $0x15
+	jc 3f			/* carry: past the last entry (or no E820 at all) */
+	cmp $E820_SMAP, %eax
+	jne 3f
+	cmp $20, %cl
+	jb 2f			/* a short entry is not an entry */
+	add $24, %di
+	inc %bp
+	cmp $QMG_E820_MAX, %bp
+	jae 3f
+2:	test %ebx, %ebx
+	jnz 1b
+3:	mov %bp, e820_count
+	mov $msg_e820, %si
+	test %bp, %bp
+	jz die16
+
+	mov $0x80000000, %eax
+	cpuid
+	cmp $0x80000001, %eax
+	jb 4f
+	mov $0x80000001, %eax
+	cpuid
+	bt $29, %edx		/* LM */
+	jc 5f
+4:	mov $msg_lm, %si
+	jmp die16
+
+5:	in $0x92, %al		/* fast A20; bit 0 would reset the machine */
+	or $0x02, %al
+	and $0xfe, %al
+	out %al, $0x92
+
+	cli			/* for good: there is no IDT from here on */
+	lgdtl gdt_desc
+	mov %cr0, %eax
+	or $CR0_PE, %eax
+	mov %eax, %cr0
+	ljmpl $CODE32, $pm32
+
+/* ---- protected mode: identity page tables, then long mode ---- */
+
+	.code32
+pm32:
+	mov $DATA, %ax
+	mov %ax, %ds
+	mov %ax, %es
+	mov %ax, %fs
+	mov %ax, %gs
+	mov %ax, %ss
+	mov $QMG_STACK_TOP, %esp
+
+	xor %eax, %eax		/* clear PML4 and PDPT */
+	mov $QMG_PML4_ADDR, %edi
+	mov $(2 * 4096 / 4), %ecx
+	rep stosl
+	movl $(QMG_PDPT_ADDR | PTE_PW), QMG_PML4_ADDR
+
+	mov $QMG_PDPT_ADDR, %edi /* PDPT[i] -> page directory i */
+	mov $(QMG_PD_ADDR | PTE_PW), %eax
+	mov $QMG_MAP_GIB, %ecx
+1:	mov %eax, (%edi)
+	add $4096, %eax
+	add $8, %edi
+	loop 1b
+
+	mov $QMG_PD_ADDR, %edi	/* PD entry j maps j * 2 MiB: %edx:%eax */
+	mov $(PTE_PW | PTE_PS), %eax
+	xor %edx, %edx
+	mov $(QMG_MAP_GIB * 512), %ecx
+2:	mov %eax, (%edi)
+	mov %edx, 4(%edi)
+	add $0x200000, %eax
+	adc $0, %edx
+	add $8, %edi
+	loop 2b
+
+	mov %cr4, %eax
+	or $CR4_PAE, %eax
+	mov %eax, %cr4
+	mov $QMG_PML4_ADDR, %eax
+	mov %eax, %cr3
+	mov $MSR_EFER, %ecx
+	rdmsr
+	or $EFER_LME, %eax
+	wrmsr
+	mov %cr0, %eax
+	or $CR0_PG, %eax	/* with LME and PAE: long mode (compatibility) */
+	mov %eax, %cr0
+	ljmp $CODE64, $lm64
+
+/* ---- long mode ---- */
+
+	.code64
+lm64:
+	mov $DATA, %ax
+	mov %ax, %ds
+	mov %ax, %es
+	mov %ax, %ss
+	mov $QMG_STACK_TOP, %esp
+	call build_layout
+	call print_banner
+
+	mov $QMG_LAYOUT_ADDR, %ebx
+	xor %r12d, %r12d	/* 0 during pass 1: store, do not increment */
+pass:
+	lea QMG_OFF_RANGES(%rbx), %rsi
+	mov QMG_OFF_NRANGES(%rbx), %ecx
+	test %ecx, %ecx
+	jz 5f
+1:	mov (%rsi), %rdi
+	mov 8(%rsi), %rdx	/* ranges are never empty */
+	test %r12d, %r12d
+	jnz 3f
+	/*
+	 * Pass 1 stores, so pages that held BIOS leftovers join the pattern.
+	 * Later passes increment: a page the migration lost keeps its wrong
+	 * value forever, instead of being healed by the next pass.
+	 */
+2:	movb $1, QMG_BYTE_OFFSET(%rdi)
+	add $QMG_PAGE_SIZE, %rdi
+	cmp %rdx, %rdi
+	jb 2b
+	jmp 4f
+3:	incb QMG_BYTE_OFFSET(%rdi)
+	add $QMG_PAGE_SIZE, %rdi
+	cmp %rdx, %rdi
+	jb 3b
+4:	add $16, %rsi
+	dec %ecx
+	jnz 1b
+5:	incq QMG_OFF_PASSES(%rbx)
+	mov $1, %r12d
+	mov $'.', %al
+	call putc64
+	jmp pass
+
+/*
+ * Fills the layout page from the E820 map: usable regions clipped to
+ * [1 MiB, 64 GiB), to whole pages, sorted, made disjoint, minus the last
+ * 1 MiB of the highest; then the checksum.
+ */
+build_layout:
+	mov $QMG_LAYOUT_ADDR, %ebx
+	mov %rbx, %rdi
+	xor %eax, %eax
+	mov $(QMG_PAGE_SIZE / 8), %ecx
+	rep stosq
+	mov $QMG_LAYOUT_ADDR + QMG_OFF_MAGIC, %edi
+	mov $magic, %esi
+	mov $8, %ecx
+	rep movsb
+	movl $QMG_VERSION, QMG_OFF_VERSION(%rbx)
+	movl $QMG_BYTE_OFFSET, QMG_OFF_BYTE(%rbx)
+
+	mov $QMG_E820_ADDR, %esi
+	movzwl e820_count, %ecx
+	xor %r8d, %r8d		/* ranges so far */
+	xor %r11d, %r11d	/* ram top */
+1:	cmpl $E820_USABLE, 16(%rsi)
+	jne 6f
+	testl $1, 20(%rsi)	/* ACPI 3: bit 0 clear means "ignore this entry" */
+	jz 6f
+	mov (%rsi), %rax	/* start */
+	mov 8(%rsi), %rdx
+	add %rax, %rdx		/* end */
+	jc 6f
+	cmp %r11, %rdx
+	cmova %rdx, %r11
+	mov $QMG_SKIP_LOW, %r9d
+	cmp %r9, %rax
+	cmovb %r9, %rax
+	mov $(QMG_MAP_GIB << 30), %r9
+	cmp %r9, %rdx
+	cmova %r9, %rdx
+	add $(QMG_PAGE_SIZE - 1), %rax
+	and $-QMG_PAGE_SIZE, %rax
+	and $-QMG_PAGE_SIZE, %rdx
+	cmp %rdx, %rax
+	jae 6f
+	cmp $QMG_MAX_RANGES, %r8d
+	jae 6f
+	/* insertion sort by start: shift larger ranges up one slot */
+	mov %r8, %r10
+	shl $4, %r10
+	lea QMG_OFF_RANGES(%rbx, %r10), %r10
+2:	cmp $QMG_LAYOUT_ADDR + QMG_OFF_RANGES, %r10
+	je 3f
+	cmp -16(%r10), %rax
+	jae 3f
+	mov -16(%r10), %r9
+	mov %r9, (%r10)
+	mov -8(%r10), %r9
+	mov %r9, 8(%r10)
+	sub $16, %r10
+	jmp 2b
+3:	mov %rax, (%r10)
+	mov %rdx, 8(%r10)
+	inc %r8d
+6:	add $24, %rsi
+	dec %ecx
+	jnz 1b
+	mov %r11, QMG_OFF_RAM_TOP(%rbx)
+
+	/* disjoint: start = max(start, previous end); drop what becomes empty */
+	lea QMG_OFF_RANGES(%rbx), %rsi /* read */
+	mov %rsi, %rdi			/* write */
+	xor %r9d, %r9d			/* previous end */
+	mov %r8d, %ecx
+	test %ecx, %ecx
+	jz 9f
+7:	mov (%rsi), %rax
+	mov 8(%rsi), %rdx
+	cmp %r9, %rax
+	cmovb %r9, %rax
+	cmp %rdx, %rax
+	jae 8f
+	mov %rax, (%rdi)
+	mov %rdx, 8(%rdi)
+	mov %rdx, %r9
+	add $16, %rdi
+8:	add $16, %rsi
+	dec %ecx
+	jnz 7b
+9:	lea QMG_OFF_RANGES(%rbx), %rax
+	mov %rdi, %r8
+	sub %rax, %r8
+	shr $4, %r8		/* ranges kept */
+	mov %rsi, %rcx		/* clear the slots compaction freed */
+	sub %rdi, %rcx
+	xor %eax, %eax
+	rep stosb
+
+	test %r8d, %r8d		/* spare the last 1 MiB of the highest region */
+	jz 10f
+	mov %r8, %r10
+	shl $4, %r10
+	lea QMG_OFF_RANGES - 16(%rbx, %r10), %r10
+	mov 8(%r10), %rdx
+	sub $QMG_SKIP_HIGH, %rdx
+	cmp (%r10), %rdx
+	jbe 11f			/* too small (or borrowed): drop it */
+	mov %rdx, 8(%r10)
+	jmp 10f
+11:	movq $0, (%r10)
+	movq $0, 8(%r10)
+	dec %r8d
+10:	mov %r8d, QMG_OFF_NRANGES(%rbx)
+
+	xor %eax, %eax		/* checksum: the words of [0, 0x20) and the ranges */
+	mov %rbx, %rsi
+	mov $(QMG_OFF_PASSES / 4), %ecx
+12:	add (%rsi), %eax
+	add $4, %rsi
+	loop 12b
+	lea QMG_OFF_RANGES(%rbx), %rsi
+	mov %r8d, %ecx
+	shl $2, %ecx		/* 4 words a range */
+	jz 14f
+13:	add (%rsi), %eax
+	add $4, %rsi
+	loop 13b
+14:	neg %eax
+	mov %eax, QMG_OFF_CHECKSUM(%rbx)
+	ret
+
+/* "qm-guest: pages=N ram_top=0x... ranges=0x...-0x... ...\n" */
+print_banner:
+	mov $QMG_LAYOUT_ADDR, %ebx
+	xor %eax, %eax		/* count the pages */
+	lea QMG_OFF_RANGES(%rbx), %rsi
+	mov QMG_OFF_NRANGES(%rbx), %ecx
+	test %ecx, %ecx
+	jz 2f
+1:	add 8(%rsi), %rax
+	sub (%rsi), %rax
+	add $16, %rsi
+	loop 1b
+	shr $12, %rax
+2:	mov %rax, %r13
+	mov $msg_banner, %esi
+	call puts64
+	mov %r13, %rax
+	call putdec64
+	mov $msg_ram_top, %esi
+	call puts64
+	mov QMG_OFF_RAM_TOP(%rbx), %rax
+	call puthex64
+	mov $msg_ranges, %esi
+	call puts64
+	lea QMG_OFF_RANGES(%rbx), %r13
+	mov QMG_OFF_NRANGES(%rbx), %r14d
+	test %r14d, %r14d
+	jz 4f
+3:	mov $' ', %al
+	call putc64
+	mov (%r13), %rax
+	call puthex64
+	mov $'-', %al
+	call putc64
+	mov 8(%r13), %rax
+	call puthex64
+	add $16, %r13
+	dec %r14d
+	jnz 3b
+4:	mov $'\n', %al
+	jmp putc64
+
+/* Writes %al to COM1.  Preserves every register but %rax. */
+putc64:
+	push %rcx
+	push %rdx
+	mov %al, %ah
+	mov $(COM1 + UART_LSR), %dx
+	mov $0x10000, %ecx
+1:	in %dx, %al
+	test $LSR_THRE, %al
+	jnz 2f
+	dec %ecx
+	jnz 1b
+2:	mov %ah, %al
+	mov $COM1, %dx
+	out %al, %dx
+	pop %rdx
+	pop %rcx
+	ret
+
+/* Prints the string at %rsi.  Clobbers %rax, %rsi. */
+puts64:
+	lodsb
+	test %al, %al
+	jz 1f
+	call putc64
+	jmp puts64
+1:	ret
+
+/* Prints %rax as 0x and 16 hex digits.  Clobbers %rax. */
+puthex64:
+	push %rcx
+	push %rdx
+	mov %rax, %rdx
+	mov $'0', %al
+	call putc64
+	mov $'x', %al
+	call putc64
+	mov $16, %ecx
+1:	rol $4, %rdx
+	mov %dl, %al
+	and $0xf, %al
+	add $'0', %al
+	cmp $'9', %al
+	jbe 2f
+	add $('a' - '0' - 10), %al
+2:	call putc64
+	loop 1b
+	pop %rdx
+	pop %rcx
+	ret
+
+/* Prints %rax in decimal.  Clobbers %rax. */
+putdec64:
+	push %rcx
+	push %rdx
+	push %rsi
+	mov $10, %esi
+	xor %ecx, %ecx
+1:	xor %edx, %edx
+	div %rsi
+	push %rdx
+	inc %ecx
+	test %rax, %rax
+	jnz 1b
+2:	pop %rax
+	add $'0', %al
+	call putc64
+	loop 2b
+	pop %rsi
+	pop %rdx
+	pop %rcx
+	ret
+
+	.section .rodata
+	.balign 8
+gdt:
+	.quad 0
+	.quad 0x00cf9a000000ffff /* CODE32: base 0, 4 GiB, 32-bit */
+	.quad 0x00cf92000000ffff /* DATA: base 0, 4 GiB, writable */
+	.quad 0x00af9a000000ffff /* CODE64: L set, D clear */
+gdt_end:
+gdt_desc:
+	.word gdt_end - gdt - 1
+	.long gdt
+magic:
+	.ascii QMG_MAGIC
+msg_e820:
+	.asciz "qm-guest: no E820 memory map\n"
+msg_lm:
+	.asciz "qm-guest: the CPU has no long mode\n"
+msg_banner:
+	.asciz "qm-guest: pages="
+msg_ram_top:
+	.asciz " ram_top="
+msg_ranges:
+	.asciz " ranges="
+
+	.data
+e820_count:
+	.word 0
