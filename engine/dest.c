@@ -155,7 +155,8 @@ static void dest_quit_sent(struct qm_qmp *q, json_t *ret, const struct qm_error 
 
 	/* Normally the close callback moves on once QEMU has gone. */
 	if (err && job->phase == QM_PHASE_FINISH) {
-		if (!job->dst_gone)
+		/* A connection closed under the quit means QEMU went: what we wanted. */
+		if (!job->dst_gone && strcmp(err->error_class, "ConnectionClosed") != 0)
 			qm_err(job->ctx, "cannot quit the destination QEMU: %s", err->text);
 		qm_job_enter(job, QM_PHASE_CONFIRM);
 	}

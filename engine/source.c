@@ -324,7 +324,7 @@ static void source_quit(struct qm_qmp *q, json_t *ret, const struct qm_error *er
 	struct qm_job *job = ud;
 
 	/* The close callback finishes the phase once QEMU has gone. */
-	if (err && !job->src_gone)
+	if (err && !job->src_gone && strcmp(err->error_class, "ConnectionClosed") != 0)
 		qm_warn(job->ctx, "cannot quit the source QEMU: %s", err->text);
 	if (err && job->phase == QM_PHASE_CONFIRM)
 		qm_job_enter(job, QM_PHASE_DONE);

@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Local migration end to end with real QEMU and the test guest: every
+ * migration ends with the guest's memory checked on the side that has it.
+ * "Mid-migration" is made certain, not timed: the stream is capped and the
+ * test acts on the first progress line, long before the copy can finish.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ev.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "qmigrate.h"
+#include "tests/guest/memcheck.h"
+#include "tests/helpers/guest.h"
+#include "tests/helpers/proc.h"
+#include "tests/helpers/qemu.h"
+
+struct pair {
+	struct tq_qemu src, dst;
+	unsigned mib;
+};
+
+static struct pair pair;
+
+static void start_pair(unsigned mib)
+{
+	struct tq_qemu_opts src = {
+		.machine = "pc",
+		.mem_mib = mib,
+		.boot_image = tg_guest_image(),
+	};
+	struct tq_qemu_opts dst = src;
+
+	dst.paused = true;
+	dst.incoming_defer = true;
+	pair.mib = mib;
+	cr_assert_eq(tq_qemu_start(&pair.src, &src), 0);
+	cr_assert_eq(tq_qemu_start(&pair.dst, &dst), 0);
+	/* Until the first full pass, pages hold BIOS leftovers. */
+	cr_assert_geq(tg_guest_wait_passes(&pair.src, 2, 180), 2);
+}
+
+static void stop_pair(void)
+{
+	tq_qemu_stop(&pair.src);
+	tq_qemu_stop(&pair.dst);
+}
+
+TestSuite(migrate, .timeout = 300, .fini = stop_pair);
+
+static json_t *qmp_once(struct tq_qemu *vm, const char *cmd, json_t *args)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct qm_ctx *ctx = qm_ctx_new();
+	struct qm_qmp *q = qm_qmp_new(ctx, loop, NULL);
+	struct qm_error err = { 0 };
+	json_t *ret = NULL;
+
+	if (qm_qmp_connect(q, vm->qmp_path, &err) == 0)
+		ret = qm_qmp_command_sync(q, cmd, args, -1, &err);
+	else
+		json_decref(args);
+	cr_assert(ret, "%s on %s: %s", cmd, vm->qmp_path, err.text);
+	qm_qmp_unref(q);
+	qm_ctx_unref(ctx);
+	ev_loop_destroy(loop);
+	return ret;
+}
+
+static char *vm_status(struct tq_qemu *vm)
+{
+	json_t *ret = qmp_once(vm, "query-status", NULL);
+	char *s = strdup(json_string_value(json_object_get(ret, "status")));
+
+	json_decref(ret);
+	return s;
+}
+
+/* Stops @vm, saves its RAM and checks the guest's invariant. */
+static void check_memory(struct tq_qemu *vm)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct qm_ctx *ctx = qm_ctx_new();
+	struct qm_qmp *q = qm_qmp_new(ctx, loop, NULL);
+	struct qm_memcheck_result res;
+	struct qm_error err = { 0 };
+	char path[256];
+	json_t *ret;
+
+	snprintf(path, sizeof(path), "%s/mem.dump", vm->dir);
+	cr_assert_eq(qm_qmp_connect(q, vm->qmp_path, &err), 0, "%s", err.text);
+	ret = qm_qmp_command_sync(q, "stop", NULL, -1, &err);
+	cr_assert(ret, "stop: %s", err.text);
+	json_decref(ret);
+	cr_assert_eq(tg_guest_dump(q, pair.mib, path), 0);
+	qm_qmp_unref(q);
+	qm_ctx_unref(ctx);
+	ev_loop_destroy(loop);
+	cr_assert_eq(qm_memcheck_file(path, 0, &res), 0, "%s", res.message);
+	cr_assert(res.ok, "memory check on %s: %s", vm->dir, res.message);
+	cr_assert_gt(res.pages, 0);
+	unlink(path);
+}
+
+/* Bytes of serial output: the guest prints one character per pass. */
+static long serial_bytes(struct tq_qemu *vm)
+{
+	struct stat st;
+
+	return stat(vm->serial_path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* The guest keeps making passes on @vm (bounded wait). */
+static void assert_guest_runs(struct tq_qemu *vm)
+{
+	long before = serial_bytes(vm);
+
+	for (int i = 0; i < 6000 && serial_bytes(vm) < before + 2; i++)
+		usleep(10000);
+	cr_assert_geq(serial_bytes(vm), before + 2, "the guest makes no progress on %s", vm->dir);
+}
+
+struct cli_run {
+	int exit_code;
+	json_t *result; /* the last line, {"event":"result", ...} */
+	int progress_lines;
+};
+
+enum mid_action { MID_NONE, MID_SIGINT, MID_KILL_DST };
+
+static void run_cli(const char *const extra[], enum mid_action mid, struct cli_run *out)
+{
+	const char *argv[32] = { getenv("QMIGRATE"), "migrate", "--json", "--src-qmp",
+				 pair.src.qmp_path, "--dst-qmp", pair.dst.qmp_path };
+	int argc = 7;
+	struct tp_proc p;
+	char line[8192];
+	bool acted = false;
+
+	cr_assert(argv[0], "QMIGRATE is not set");
+	for (; extra && *extra; extra++)
+		argv[argc++] = *extra;
+	argv[argc] = NULL;
+	memset(out, 0, sizeof(*out));
+	cr_assert_eq(tp_spawn(&p, argv), 0);
+	while (tp_read_line(&p, line, sizeof(line), 240) == 1) {
+		json_error_t jerr;
+		json_t *obj = json_loads(line, 0, &jerr);
+
+		cr_assert(obj, "not JSON: %s", line);
+		cr_assert(json_is_string(json_object_get(obj, "event")), "no event: %s", line);
+		if (strcmp(json_string_value(json_object_get(obj, "event")), "progress") == 0) {
+			out->progress_lines++;
+			if (!acted && mid == MID_SIGINT)
+				cr_assert_eq(tp_signal(&p, SIGINT), 0);
+			if (!acted && mid == MID_KILL_DST)
+				cr_assert_eq(tq_qemu_kill(&pair.dst, SIGKILL), 0);
+			acted = true;
+		}
+		json_decref(out->result);
+		out->result = obj;
+	}
+	out->exit_code = tp_wait(&p, 60);
+	tp_cleanup(&p);
+	cr_assert(out->result, "no output from qmigrate");
+	cr_assert_str_eq(json_string_value(json_object_get(out->result, "event")), "result");
+	if (mid != MID_NONE)
+		cr_assert(acted, "the migration ended before any progress was reported");
+}
+
+static const char *field(json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	cr_assert(s, "no %s in the result", key);
+	return s;
+}
+
+static void migrate_and_verify(unsigned mib, const char *transport)
+{
+	const char *const extra[] = { "--transport", transport, NULL };
+	struct cli_run run;
+	json_t *phases;
+	char *status;
+
+	start_pair(mib);
+	run_cli(extra, MID_NONE, &run);
+	cr_assert_eq(run.exit_code, 0, "exit %d", run.exit_code);
+	cr_assert_str_eq(field(run.result, "status"), "completed");
+	cr_assert_str_eq(field(run.result, "vm"), "destination");
+	cr_assert_gt(json_integer_value(json_object_get(run.result, "total_ms")), 0);
+	cr_assert_geq(json_integer_value(json_object_get(run.result, "downtime_ms")), 0);
+	cr_assert_geq(json_integer_value(json_object_get(run.result, "transferred_bytes")),
+		      (json_int_t)mib << 20 >> 4, "implausibly few bytes moved");
+	cr_assert_gt(json_integer_value(json_object_get(run.result, "passes")), 0);
+	cr_assert_gt(json_real_value(json_object_get(run.result, "throughput_mbps")), 0);
+	cr_assert_null(json_object_get(run.result, "error"));
+	phases = json_object_get(run.result, "phases");
+	for (int i = 0; i < QM_PHASE_DONE; i++)
+		cr_assert(json_is_integer(json_object_get(phases, qm_phase_name(i))), "phase %s",
+			  qm_phase_name(i));
+	/* The source QEMU is gone; the destination runs the guest, memory intact. */
+	cr_assert_eq(tq_qemu_wait_exit(&pair.src, 20), 0, "the source QEMU is still there");
+	status = vm_status(&pair.dst);
+	cr_assert_str_eq(status, "running");
+	free(status);
+	assert_guest_runs(&pair.dst);
+	check_memory(&pair.dst);
+	json_decref(run.result);
+}
+
+Test(migrate, unix_256mib_completes_with_memory_intact)
+{
+	migrate_and_verify(256, "unix");
+}
+
+Test(migrate, tcp_256mib_completes_with_memory_intact)
+{
+	migrate_and_verify(256, "tcp");
+}
+
+Test(migrate, unix_1gib_completes_with_memory_intact)
+{
+	migrate_and_verify(1024, "unix");
+}
+
+Test(migrate, tcp_1gib_completes_with_memory_intact)
+{
+	migrate_and_verify(1024, "tcp");
+}
+
+Test(migrate, sigint_mid_migration_keeps_vm_on_source_and_quits_destination)
+{
+	const char *const extra[] = { "--bandwidth", "16", NULL };
+	struct cli_run run;
+	char *status;
+
+	start_pair(256);
+	run_cli(extra, MID_SIGINT, &run);
+	cr_assert_eq(run.exit_code, 1, "exit %d", run.exit_code);
+	cr_assert_str_eq(field(run.result, "status"), "cancelled");
+	cr_assert_str_eq(field(run.result, "vm"), "source");
+	cr_assert_eq(tq_qemu_wait_exit(&pair.dst, 20), 0, "a destination QEMU remains");
+	status = vm_status(&pair.src);
+	cr_assert_str_eq(status, "running");
+	free(status);
+	assert_guest_runs(&pair.src);
+	check_memory(&pair.src);
+	json_decref(run.result);
+}
+
+Test(migrate, destination_killed_mid_migration_fails_with_vm_on_source)
+{
+	const char *const extra[] = { "--bandwidth", "16", NULL };
+	struct cli_run run;
+	const char *message;
+	char *status;
+
+	start_pair(256);
+	run_cli(extra, MID_KILL_DST, &run);
+	cr_assert_eq(run.exit_code, 1, "exit %d", run.exit_code);
+	cr_assert_str_eq(field(run.result, "status"), "failed");
+	cr_assert_str_eq(field(run.result, "vm"), "source");
+	message = field(json_object_get(run.result, "error"), "message");
+	cr_assert(strstr(message, "destination QEMU"), "the error does not name the cause: %s",
+		  message);
+	status = vm_status(&pair.src);
+	cr_assert_str_eq(status, "running");
+	free(status);
+	assert_guest_runs(&pair.src);
+	check_memory(&pair.src);
+	json_decref(run.result);
+}
+
+Test(migrate, paused_source_stays_paused_on_destination)
+{
+	struct cli_run run;
+	char *status;
+
+	start_pair(256);
+	json_decref(qmp_once(&pair.src, "stop", NULL));
+	run_cli(NULL, MID_NONE, &run);
+	cr_assert_eq(run.exit_code, 0);
+	cr_assert_str_eq(field(run.result, "vm"), "destination");
+	cr_assert_eq(tq_qemu_wait_exit(&pair.src, 20), 0);
+	status = vm_status(&pair.dst);
+	cr_assert_str_eq(status, "paused");
+	free(status);
+	check_memory(&pair.dst);
+	json_decref(run.result);
+}
+
+Test(migrate, terminal_shows_progress_bar_and_summary)
+{
+	/*
+	 * Capped so that progress is certainly sampled; the generous downtime
+	 * limit lets it switch over after the first pass although the guest
+	 * dirties memory faster than the cap.
+	 */
+	const char *const argv[] = { getenv("QMIGRATE"), "migrate", "--bandwidth", "64",
+				     "--max-downtime", "60000", "--src-qmp", pair.src.qmp_path,
+				     "--dst-qmp", pair.dst.qmp_path, NULL };
+	static char out[1 << 20];
+	size_t len = 0;
+	int master, status;
+	pid_t pid;
+
+	start_pair(256);
+	pid = forkpty(&master, NULL, NULL, NULL);
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	for (;;) {
+		struct pollfd pfd = { .fd = master, .events = POLLIN };
+		ssize_t n;
+
+		cr_assert_gt(poll(&pfd, 1, 240000), 0, "qmigrate printed nothing for 240 s");
+		n = read(master, out + len, sizeof(out) - 1 - len);
+		if (n <= 0)
+			break; /* EIO once the child closed the terminal */
+		len += (size_t)n;
+		cr_assert_lt(len, sizeof(out) - 1);
+	}
+	out[len] = '\0';
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	close(master);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
+	cr_assert(strstr(out, "MiB/s") && strstr(out, "pass ") && strstr(out, "remaining") &&
+			  strstr(out, "downtime ~") && strstr(out, "ETA"),
+		  "no progress bar in: %s", out);
+	cr_assert(strstr(out, "migration completed"), "no summary in: %s", out);
+	check_memory(&pair.dst);
+}
+
+struct api_run {
+	int progress;
+	bool done;
+	struct qm_result result;
+};
+
+static void api_progress(struct qm_job *job, const struct qm_progress *p, void *ud)
+{
+	struct api_run *r = ud;
+
+	cr_assert_eq(p->phase, QM_PHASE_PERFORM);
+	cr_assert(p->percent >= 0 && p->percent <= 100);
+	r->progress++;
+}
+
+static void api_done(struct qm_job *job, const struct qm_result *res, void *ud)
+{
+	struct api_run *r = ud;
+
+	r->result = *res;
+	r->done = true;
+}
+
+Test(migrate, embedding_api_runs_a_job_on_the_callers_loop)
+{
+	struct qm_job_callbacks cbs = { .progress = api_progress, .done = api_done };
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct qm_ctx *ctx = qm_ctx_new();
+	struct api_run r = { 0 };
+	struct qm_error err = { 0 };
+	struct qm_job *job;
+
+	start_pair(256);
+	struct qm_job_options opts = {
+		.src_qmp = pair.src.qmp_path,
+		.dst_qmp = pair.dst.qmp_path,
+		.bandwidth = 128ULL << 20, /* progress is certainly sampled... */
+		.max_downtime_ms = 60000,  /* ...and it switches over after one pass */
+	};
+	job = qm_job_new(ctx, loop, &opts, &cbs, &r, &err);
+	cr_assert(job, "%s", err.text);
+	cr_assert_eq(qm_job_start(job, &err), 0, "%s", err.text);
+	while (!r.done)
+		ev_run(loop, EVRUN_ONCE);
+	qm_job_unref(job);
+	qm_ctx_unref(ctx);
+	ev_loop_destroy(loop);
+	cr_assert_eq(r.result.status, QM_JOB_COMPLETED, "%s", r.result.error.text);
+	cr_assert_eq(r.result.vm, QM_VM_DESTINATION);
+	cr_assert_gt(r.progress, 0, "no progress callback");
+	check_memory(&pair.dst);
+}
