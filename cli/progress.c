@@ -107,10 +107,14 @@ static void result_json(const struct qm_result *r)
 {
 	json_t *phases = json_object(), *obj;
 
-	for (int i = 0; i < QM_PHASE_DONE; i++)
-		json_object_set_new(phases, qm_phase_name(i),
+	for (int i = 0; i < QM_PHASE_DONE; i++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "%s_ms", qm_phase_name(i));
+		json_object_set_new(phases, key,
 				    r->phase_ms[i] >= 0 ? json_integer(r->phase_ms[i])
 							: json_null());
+	}
 	obj = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:o}", "event",
 			"result", "status", qm_job_status_name(r->status), "vm",
 			qm_vm_location_name(r->vm), "wall_ms", (json_int_t)r->wall_ms,
