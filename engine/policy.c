@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Convergence policies: pure decisions from settings, state, sample and time. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/policy.h"
+
+#define GIB (1024.0 * 1024 * 1024)
+#define MIB (1024.0 * 1024)
+
+struct actions {
+	struct qm_policy_action *a;
+	size_t n;
+};
+
+static struct qm_policy_action *add(struct actions *acts, enum qm_policy_action_type type,
+				    enum qm_policy policy, long long value)
+{
+	struct qm_policy_action *a = &acts->a[acts->n++];
+
+	a->type = type;
+	a->policy = policy;
+	a->value = value;
+	a->reason[0] = '\0';
+	return a;
+}
+
+static long long max_downtime(const struct qm_policy_settings *s)
+{
+	return s->max_downtime_ms > 0 ? s->max_downtime_ms
+				      : QM_POLICY_DEFAULT_MAX_DOWNTIME_MS;
+}
+
+static double step_delay(const struct qm_policy_settings *s)
+{
+	return s->step_delay > 0 ? s->step_delay : QM_POLICY_DEFAULT_STEP_DELAY;
+}
+
+/* Guest RAM in GiB, or 0 while unknown. */
+static double ram_gib(const struct qm_policy_state *st)
+{
+	return (double)st->ram_bytes / GIB;
+}
+
+void qm_policy_state_init(struct qm_policy_state *st, const struct qm_policy_settings *s,
+			  double start)
+{
+	memset(st, 0, sizeof(*st));
+	st->start = start;
+	st->downtime_ms = s->initial_downtime_ms > 0 ? s->initial_downtime_ms
+						     : QM_POLICY_QEMU_DOWNTIME_MS;
+	st->ram_bytes = s->ram_bytes;
+	st->ladder_step = -1;
+}
+
+void qm_policy_force_complete(struct qm_policy_state *st)
+{
+	st->force_complete = true;
+}
+
+/* ---- cancelling policies ----------------------------------------------------- */
+
+static bool timeout_due(const struct qm_policy_settings *s,
+			const struct qm_policy_state *st, double age,
+			struct actions *acts)
+{
+	double limit = s->timeout;
+	struct qm_policy_action *a;
+	char per_gib[64] = "";
+
+	if (s->timeout <= 0)
+		return false;
+	if (s->timeout_per_gib) {
+		/* Until the RAM size is known there is no limit to compare with. */
+		if (!st->ram_bytes)
+			return false;
+		limit *= ram_gib(st);
+		snprintf(per_gib, sizeof(per_gib), " (%g s per GiB of %.2f GiB)",
+			 s->timeout, ram_gib(st));
+	}
+	if (age <= limit)
+		return false;
+	a = add(acts, QM_POLICY_CANCEL, QM_POLICY_TIMEOUT, 0);
+	snprintf(a->reason, sizeof(a->reason),
+		 "timeout: still migrating after %.0f s, limit %.0f s%s", age, limit,
+		 per_gib);
+	return true;
+}
+
+/* Call after the low was updated with this sample. */
+static bool stall_due(const struct qm_policy_settings *s,
+		      const struct qm_policy_state *st, double now, struct actions *acts)
+{
+	struct qm_policy_action *a;
+
+	if (s->stall_timeout <= 0 || !st->have_low || now - st->low_at < s->stall_timeout)
+		return false;
+	a = add(acts, QM_POLICY_CANCEL, QM_POLICY_STALL, 0);
+	snprintf(a->reason, sizeof(a->reason),
+		 "stalled: remaining not below %.1f MiB for %.0f s, limit %.0f s",
+		 (double)st->low_remaining / MIB, now - st->low_at, s->stall_timeout);
+	return true;
+}
+
+/* ---- downtime ---------------------------------------------------------------- */
+
+/*
+ * Step @i's limit, base + offset * i with base = max / n and offset =
+ * (max - base) / n, which is max * (n + (n - 1) * i) / n^2: computed in
+ * integers so that step n is exactly max (floating point may land a hair
+ * below).  Rounded down like nova, but never 0, which QEMU would take as
+ * "no downtime at all" and never converge.
+ */
+static long long ladder_value(long long max, int n, int i)
+{
+	unsigned long long num =
+		(unsigned long long)max *
+		((unsigned long long)n + (unsigned long long)(n - 1) * (unsigned)i);
+	unsigned long long v = num / ((unsigned long long)n * (unsigned)n);
+
+	return v > 0 ? (long long)v : 1;
+}
+
+/*
+ * The last step whose time has come: step i is due once step_len * i <= age.
+ * Every test is that product, because the quotient age / step_len can round
+ * to the next whole step a hair before its time (and a hair after it too).
+ */
+static int ladder_reached(int n, double step_len, double age)
+{
+	int i;
+
+	if (!(age >= 0))
+		return -1;
+	/* Only step 0 is due while the RAM size, hence the step length, is unknown. */
+	if (step_len <= 0)
+		return 0;
+	if (step_len * n <= age)
+		return n;
+	i = (int)(age / step_len);
+	while (i > 0 && step_len * i > age)
+		i--;
+	while (i < n && step_len * (i + 1) <= age)
+		i++;
+	return i;
+}
+
+static void ladder(const struct qm_policy_settings *s, struct qm_policy_state *st,
+		   double age, struct actions *acts)
+{
+	int n = s->downtime_steps, i;
+	double step_len = step_delay(s) * ram_gib(st);
+	long long value;
+	struct qm_policy_action *a;
+
+	if (n <= 0)
+		return;
+	i = ladder_reached(n, step_len, age);
+	if (i <= st->ladder_step)
+		return;
+	st->ladder_step = i;
+	value = ladder_value(max_downtime(s), n, i);
+	if (value == st->downtime_ms)
+		return;
+	st->downtime_ms = value;
+	a = add(acts, QM_POLICY_SET_DOWNTIME, QM_POLICY_LADDER, value);
+	snprintf(a->reason, sizeof(a->reason), "downtime step %d/%d at %.0f s: %lld ms",
+		 i, n, step_len * i, value);
+}
+
+/* For a counted sample only. */
+static void doubling(const struct qm_policy_settings *s, struct qm_policy_state *st,
+		     const struct qm_progress *p, struct actions *acts)
+{
+	long long old = st->downtime_ms, max = max_downtime(s), value;
+	struct qm_policy_action *a;
+	bool flat = st->have_prev && p->remaining_bytes >= st->prev_remaining;
+
+	st->have_prev = true;
+	st->prev_remaining = p->remaining_bytes;
+	st->flat_samples = flat ? st->flat_samples + 1 : 0;
+	if (s->downtime_double <= 0 || st->flat_samples < s->downtime_double)
+		return;
+	st->flat_samples = 0;
+	value = old > max - old ? max : old * 2;
+	if (value <= old)
+		return;
+	st->downtime_ms = value;
+	a = add(acts, QM_POLICY_SET_DOWNTIME, QM_POLICY_DOUBLE, value);
+	snprintf(a->reason, sizeof(a->reason),
+		 "remaining has not fallen for %d samples: downtime %lld -> %lld ms%s",
+		 s->downtime_double, old, value, value == max ? " (max)" : "");
+}
+
+/* ---- forcing convergence ----------------------------------------------------- */
+
+/*
+ * Post-copy and pausing the source both force convergence; once one is under
+ * way the other only adds downtime (a pause after post-copy) or risk (post-copy
+ * splits the guest's state between the hosts, for no gain once it is paused).
+ */
+static bool forcing(const struct qm_policy_state *st)
+{
+	return st->paused || st->postcopy_started;
+}
+
+static void postcopy_after(const struct qm_policy_settings *s, struct qm_policy_state *st,
+			   const struct qm_progress *p, struct actions *acts)
+{
+	struct qm_policy_action *a;
+
+	if (!s->postcopy || s->postcopy_after_passes <= 0 || forcing(st) ||
+	    p->passes < (unsigned long long)s->postcopy_after_passes)
+		return;
+	st->postcopy_started = true;
+	a = add(acts, QM_POLICY_START_POSTCOPY, QM_POLICY_POSTCOPY, 0);
+	snprintf(a->reason, sizeof(a->reason),
+		 "pass %llu reached %d: switch to post-copy", p->passes,
+		 s->postcopy_after_passes);
+}
+
+static void force_complete(const struct qm_policy_settings *s, struct qm_policy_state *st,
+			   struct actions *acts)
+{
+	struct qm_policy_action *a;
+
+	if (!st->force_complete)
+		return;
+	st->force_complete = false;
+	if (forcing(st))
+		return;
+	if (s->postcopy) {
+		st->postcopy_started = true;
+		a = add(acts, QM_POLICY_START_POSTCOPY, QM_POLICY_FORCE_COMPLETE, 0);
+		snprintf(a->reason, sizeof(a->reason),
+			 "force-complete: switch to post-copy");
+		return;
+	}
+	st->paused = true;
+	a = add(acts, QM_POLICY_PAUSE_SOURCE, QM_POLICY_FORCE_COMPLETE, 0);
+	snprintf(a->reason, sizeof(a->reason),
+		 "force-complete: pause the source (post-copy is not enabled)");
+}
+
+static void pause_after(const struct qm_policy_settings *s, struct qm_policy_state *st,
+			double age, struct actions *acts)
+{
+	struct qm_policy_action *a;
+
+	if (s->pause_after <= 0 || forcing(st) || age <= s->pause_after)
+		return;
+	st->paused = true;
+	a = add(acts, QM_POLICY_PAUSE_SOURCE, QM_POLICY_PAUSE_AFTER, 0);
+	snprintf(a->reason, sizeof(a->reason),
+		 "still migrating after %.0f s, pause-after %.0f s", age, s->pause_after);
+}
+
+/* ---- one sample -------------------------------------------------------------- */
+
+static void track_low(struct qm_policy_state *st, const struct qm_progress *p, double now)
+{
+	if (st->have_low && p->remaining_bytes >= st->low_remaining)
+		return;
+	st->have_low = true;
+	st->low_remaining = p->remaining_bytes;
+	st->low_at = now;
+}
+
+size_t qm_policy_evaluate(const struct qm_policy_settings *s, struct qm_policy_state *st,
+			  const struct qm_progress *p, double now,
+			  struct qm_policy_action out[QM_POLICY_MAX_ACTIONS])
+{
+	struct actions acts = { .a = out };
+	double age = now - st->start;
+	bool setup, counted;
+
+	/* A clock gone wrong must not look like a timeout. */
+	if (st->cancelled || !p->status || !isfinite(now))
+		return 0;
+	if (strncmp(p->status, "postcopy-", 9) == 0) {
+		st->postcopy_started = true;
+		st->force_complete = false;
+		return 0;
+	}
+	setup = strcmp(p->status, "setup") == 0;
+	if (!setup && strcmp(p->status, "active") != 0)
+		return 0;
+	if (!st->ram_bytes)
+		st->ram_bytes = p->total_bytes;
+	/* During setup, and before QEMU sized the RAM, remaining means nothing yet. */
+	counted = !setup && p->total_bytes > 0;
+	if (counted)
+		track_low(st, p, now);
+	if (timeout_due(s, st, age, &acts) || (counted && stall_due(s, st, now, &acts))) {
+		st->cancelled = true;
+		return acts.n;
+	}
+	ladder(s, st, age, &acts);
+	if (counted)
+		doubling(s, st, p, &acts);
+	postcopy_after(s, st, p, &acts);
+	force_complete(s, st, &acts);
+	pause_after(s, st, age, &acts);
+	return acts.n;
+}

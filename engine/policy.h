@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Convergence policies: what a migration should do next, decided from the
+ * settings, the latest progress sample and the time.
+ *
+ * Everything here is pure: no I/O, no QMP, no clock reads, no globals.
+ * What must persist between samples lives in struct qm_policy_state, which
+ * the caller owns and passes to every call.  The intended use, by the
+ * progress monitor during perform:
+ *
+ *	struct qm_policy_state st;
+ *	struct qm_policy_action act[QM_POLICY_MAX_ACTIONS];
+ *
+ *	if (qm_policy_settings_validate(&settings, &err) < 0) ...refuse the job...
+ *	qm_policy_state_init(&st, &settings, ev_now(loop)); // as migrate goes out
+ *	...on every query-migrate sample:
+ *	n = qm_policy_evaluate(&settings, &st, &progress, ev_now(loop), act);
+ *	for (i = 0; i < n; i++)
+ *		log qm_policy_action_to_json(&act[i]), then execute act[i];
+ *	...on a "force-complete" command:
+ *	qm_policy_force_complete(&st);  // acted upon at the next sample
+ *
+ * Executing the actions with QMP is the caller's job:
+ *	QM_POLICY_SET_DOWNTIME   migrate-set-parameters {"downtime-limit": value}
+ *	QM_POLICY_CANCEL         cancel the migration and roll back
+ *	QM_POLICY_PAUSE_SOURCE   stop (the source's CPUs)
+ *	QM_POLICY_START_POSTCOPY migrate-start-postcopy
+ *
+ * Units: downtimes in milliseconds, times in seconds (double), sizes in
+ * bytes; a GiB is 2^30 bytes.
+ */
+#ifndef QM_ENGINE_POLICY_H
+#define QM_ENGINE_POLICY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "qmigrate.h"
+
+/* Nova's defaults (nova.conf [libvirt] live_migration_downtime*). */
+#define QM_POLICY_DEFAULT_MAX_DOWNTIME_MS 500
+#define QM_POLICY_DEFAULT_STEP_DELAY 75.0 /* seconds per GiB of guest RAM */
+/* What QEMU's downtime-limit is when nobody set it. */
+#define QM_POLICY_QEMU_DOWNTIME_MS 300
+/* QEMU refuses a downtime-limit above 2000 s. */
+#define QM_POLICY_MAX_DOWNTIME_LIMIT_MS 2000000
+#define QM_POLICY_MAX_STEPS 1000
+
+/*
+ * The settings, one field per command-line option.  Zero turns a policy off
+ * (or picks the default where one is named).  Fields are signed so that a
+ * negative value parsed from the command line reaches the validator, which
+ * refuses it with a clear message.
+ */
+struct qm_policy_settings {
+	/* The highest downtime limit the ladder or the doubling may set (--max-downtime).
+	 * 0: QM_POLICY_DEFAULT_MAX_DOWNTIME_MS. */
+	long long max_downtime_ms;
+	/* The limit in force when the migration starts: what the caller set, or 0 for
+	 * QEMU's default (QM_POLICY_QEMU_DOWNTIME_MS).  Doubling starts from it, and no
+	 * policy sets a value equal to the limit already in force. */
+	long long initial_downtime_ms;
+
+	/* Ladder, nova-style (--downtime-steps N): step i of N, for i = 0..N, happens
+	 * step_delay * GiB * i seconds after the start and sets the limit to
+	 * base + offset * i, base = max / N, offset = (max - base) / N, rounded down
+	 * to whole ms but at least 1; step N sets max exactly.  The GiB are not
+	 * rounded up: a 256 MiB guest steps every step_delay / 4 seconds. */
+	int downtime_steps;
+	/* Seconds per GiB of guest RAM between steps; 0: QM_POLICY_DEFAULT_STEP_DELAY. */
+	double step_delay;
+
+	/* Doubling, Proxmox-style (--downtime-double N): after N consecutive samples in
+	 * which the remaining bytes did not fall, double the limit (up to max). */
+	int downtime_double;
+
+	/* Completion timeout (--timeout SEC): cancel once the migration has run longer.
+	 * With timeout_per_gib, the limit is timeout * GiB of guest RAM. */
+	double timeout;
+	bool timeout_per_gib;
+	/* Stall timeout (--stall-timeout SEC): cancel when the remaining bytes reach
+	 * no new low for this long. */
+	double stall_timeout;
+	/* Pause-after (--pause-after SEC): stop the source's CPUs once the migration
+	 * has run longer, so that it converges. */
+	double pause_after;
+
+	/* The postcopy-ram capability is on for this migration (--postcopy). */
+	bool postcopy;
+	/* Switch to post-copy once QEMU has made this many passes (dirty-sync-count). */
+	int postcopy_after_passes;
+
+	/* Guest RAM in bytes, for the per-GiB scaling; 0: the first sample's
+	 * total_bytes (query-migrate's ram.total). */
+	unsigned long long ram_bytes;
+};
+
+/*
+ * What persists between samples.  Owned by the caller; set up by
+ * qm_policy_state_init and updated by qm_policy_evaluate only.
+ */
+struct qm_policy_state {
+	double start;	       /* the caller's clock when the migration started */
+	long long downtime_ms; /* the limit in force as far as the policies know; a caller
+				* that changes it on a user's command updates it here */
+	unsigned long long ram_bytes; /* guest RAM; 0 until known */
+	int ladder_step;	      /* the last step reached, -1 before step 0 */
+
+	bool have_prev; /* doubling: the previous counted sample's remaining bytes */
+	unsigned long long prev_remaining;
+	int flat_samples; /* consecutive counted samples where remaining did not fall */
+
+	bool have_low; /* stall: the lowest remaining bytes seen, and when */
+	unsigned long long low_remaining;
+	double low_at;
+
+	bool force_complete;   /* requested by a command, not yet acted upon */
+	bool paused;	       /* PAUSE_SOURCE was returned */
+	bool postcopy_started; /* START_POSTCOPY was returned, or QEMU is in post-copy */
+	bool cancelled;	       /* CANCEL was returned: nothing acts any more */
+};
+
+enum qm_policy_action_type {
+	QM_POLICY_SET_DOWNTIME,
+	QM_POLICY_CANCEL,
+	QM_POLICY_PAUSE_SOURCE,
+	QM_POLICY_START_POSTCOPY,
+};
+
+/* Which policy decided. */
+enum qm_policy {
+	QM_POLICY_LADDER,
+	QM_POLICY_DOUBLE,
+	QM_POLICY_TIMEOUT,
+	QM_POLICY_STALL,
+	QM_POLICY_PAUSE_AFTER,
+	QM_POLICY_POSTCOPY,
+	QM_POLICY_FORCE_COMPLETE,
+};
+
+struct qm_policy_action {
+	enum qm_policy_action_type type;
+	enum qm_policy policy;
+	long long value; /* SET_DOWNTIME: the new limit in ms; otherwise 0 */
+	/* Why, for people and logs.  A CANCEL's reason starts with "timeout" or
+	 * "stalled", then ": " and the figures. */
+	char reason[160];
+};
+
+/* The most actions one sample can produce. */
+#define QM_POLICY_MAX_ACTIONS 4
+
+/*
+ * Checks @s.  Returns 0, or -EINVAL with @err filled (class "Usage"; the text
+ * names the command-line option).  Refuses negative or non-finite values, a
+ * downtime over QEMU's limit, the ladder together with doubling, and options
+ * that need another one (--postcopy-after-passes without --postcopy...).
+ */
+int qm_policy_settings_validate(const struct qm_policy_settings *s,
+				struct qm_error *err) QM_MUST_CHECK;
+
+/* Starts the state for a migration that started at @start (the caller's clock). */
+void qm_policy_state_init(struct qm_policy_state *st, const struct qm_policy_settings *s,
+			  double start);
+
+/* Asks for the migration to finish now: post-copy if enabled, else pause the source. */
+void qm_policy_force_complete(struct qm_policy_state *st);
+
+/*
+ * Decides what to do after sample @p, taken at @now (same clock as the start
+ * given to qm_policy_state_init; seconds since then are the migration's age;
+ * p->elapsed, which counts from the job's start, is not used).  Fills @out
+ * with up to QM_POLICY_MAX_ACTIONS actions, in the order to execute them, and
+ * returns how many.
+ *
+ * Rules: a CANCEL comes alone, and after it nothing acts.  Only the "setup"
+ * and "active" statuses produce actions; a "postcopy-*" status marks
+ * post-copy as started, so no START_POSTCOPY or PAUSE_SOURCE follows.
+ * Remaining-bytes tracking (doubling, stall) counts only "active" samples
+ * with total_bytes > 0.  PAUSE_SOURCE and START_POSTCOPY each come at most
+ * once, and either one ends the need for the other.
+ */
+size_t qm_policy_evaluate(const struct qm_policy_settings *s, struct qm_policy_state *st,
+			  const struct qm_progress *p, double now,
+			  struct qm_policy_action out[QM_POLICY_MAX_ACTIONS]);
+
+/* "ladder", "double", "timeout", "stall", "pause-after", "postcopy", "force-complete". */
+const char *qm_policy_name(enum qm_policy policy);
+/* "set-downtime", "cancel", "pause-source", "start-postcopy". */
+const char *qm_policy_action_name(enum qm_policy_action_type type);
+
+/*
+ * @a as a log line's object: {"event": "policy", "policy": ..., "action": ...,
+ * "value": ... (SET_DOWNTIME only, ms), "reason": ...}.  Returns a new
+ * reference, or NULL when out of memory.
+ */
+json_t *qm_policy_action_to_json(const struct qm_policy_action *a) QM_MUST_CHECK;
+
+#endif

@@ -1,0 +1,1079 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Convergence policies, driven with synthetic samples and times: no QEMU, no sleeps. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/policy.h"
+#include "util/error.h"
+
+#define GIB (1024ULL * 1024 * 1024)
+#define MIB (1024ULL * 1024)
+/* The migration starts at an arbitrary point of the caller's clock. */
+#define T0 1000.0
+
+struct run {
+	size_t n;
+	struct qm_policy_action a[QM_POLICY_MAX_ACTIONS];
+};
+
+static struct qm_progress sample(const char *status, unsigned long long remaining,
+				 unsigned long long total, unsigned long long passes)
+{
+	struct qm_progress p = {
+		.phase = QM_PHASE_PERFORM,
+		.status = status,
+		/* The job's age, unlike the migration's on purpose: policies ignore it.
+		 */
+		.elapsed = 12345.0,
+		.remaining_bytes = remaining,
+		.total_bytes = total,
+		.passes = passes,
+		.expected_downtime_ms = -1,
+	};
+
+	return p;
+}
+
+/* An active sample of a 1 GiB guest. */
+static struct qm_progress active(unsigned long long remaining)
+{
+	return sample("active", remaining, GIB, 1);
+}
+
+static struct run eval(const struct qm_policy_settings *s, struct qm_policy_state *st,
+		       struct qm_progress p, double age)
+{
+	struct run r;
+
+	memset(&r, 0xa5, sizeof(r));
+	r.n = qm_policy_evaluate(s, st, &p, T0 + age, r.a);
+	cr_assert_leq(r.n, QM_POLICY_MAX_ACTIONS);
+	return r;
+}
+
+static void start(struct qm_policy_state *st, const struct qm_policy_settings *s)
+{
+	qm_policy_state_init(st, s, T0);
+}
+
+static void assert_action(const struct run *r, size_t i, enum qm_policy_action_type type,
+			  enum qm_policy policy, long long value)
+{
+	cr_assert_gt(r->n, i, "expected an action #%zu, got %zu", i, r->n);
+	cr_assert_eq(r->a[i].type, type, "action #%zu is %s", i,
+		     qm_policy_action_name(r->a[i].type));
+	cr_assert_eq(r->a[i].policy, policy, "action #%zu came from %s", i,
+		     qm_policy_name(r->a[i].policy));
+	cr_assert_eq(r->a[i].value, value, "action #%zu value %lld, expected %lld", i,
+		     r->a[i].value, value);
+}
+
+static void assert_one(const struct run *r, enum qm_policy_action_type type,
+		       enum qm_policy policy, long long value)
+{
+	cr_assert_eq(r->n, 1, "expected one action, got %zu", r->n);
+	assert_action(r, 0, type, policy, value);
+}
+
+static void assert_none(const struct run *r)
+{
+	cr_assert_eq(r->n, 0, "expected no action, got %zu, the first %s: %s", r->n,
+		     qm_policy_action_name(r->a[0].type), r->a[0].reason);
+}
+
+/* ---- ladder ------------------------------------------------------------------ */
+
+Test(ladder, sets_base_downtime_at_first_sample)
+{
+	struct qm_policy_settings s = { .max_downtime_ms = 500, .downtime_steps = 10 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, active(GIB), 0.1);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_LADDER, 50);
+	cr_assert_str_eq(r.a[0].reason, "downtime step 0/10 at 0 s: 50 ms");
+	cr_assert_eq(st.downtime_ms, 50);
+}
+
+/* Nova's documented example: 10 steps, 30 s delay, 3 GiB, 400 ms max. */
+Test(ladder, follows_nova_documented_progression)
+{
+	static const long long expected[] = { 40,  76,	112, 148, 184, 220,
+					      256, 292, 328, 364, 400 };
+	struct qm_policy_settings s = { .max_downtime_ms = 400,
+					.downtime_steps = 10,
+					.step_delay = 30,
+					.ram_bytes = 3 * GIB };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	for (int i = 0; i <= 10; i++) {
+		r = eval(&s, &st, active(GIB), 90.0 * i);
+		assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_LADDER, expected[i]);
+		r = eval(&s, &st, active(GIB), 90.0 * i + 89.9);
+		assert_none(&r);
+	}
+	cr_assert_eq(st.ladder_step, 10);
+}
+
+Test(ladder, reaches_max_downtime_at_last_step)
+{
+	/* 500 / 3 is not whole: the last step must still land on 500 exactly. */
+	struct qm_policy_settings s = { .max_downtime_ms = 500,
+					.downtime_steps = 3,
+					.step_delay = 10,
+					.ram_bytes = GIB };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, active(GIB), 0);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_LADDER, 166);
+	r = eval(&s, &st, active(GIB), 10);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_LADDER, 277);
+	r = eval(&s, &st, active(GIB), 20);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_LADDER, 388);
+	r = eval(&s, &st, active(GIB), 30);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_LADDER, 500);
+	cr_assert_str_eq(r.a[0].reason, "downtime step 3/3 at 30 s: 500 ms");
+	r = eval(&s, &st, active(GIB), 10000);
+	assert_none(&r);
+}
+
+Test(ladder, delay_scales_with_ram_gib)
+{
+	struct qm_policy_settings two = { .downtime_steps = 10, .ram_bytes = 2 * GIB };
+	struct qm_policy_settings four = { .downtime_steps = 10, .ram_bytes = 4 * GIB };
+	struct qm_policy_state st2, st4;
+	struct run r;
+
+	start(&st2, &two);
+	start(&st4, &four);
+	eval(&two, &st2, active(GIB), 0);
+	eval(&four, &st4, active(GIB), 0);
+	/* Nova's default delay, 75 s per GiB: 150 s for 2 GiB, 300 s for 4 GiB. */
+	r = eval(&two, &st2, active(GIB), 149.9);
+	assert_none(&r);
+	r = eval(&two, &st2, active(GIB), 150);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_LADDER, 95);
+	r = eval(&four, &st4, active(GIB), 299.9);
+	assert_none(&r);
+	r = eval(&four, &st4, active(GIB), 300);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_LADDER, 95);
+	cr_assert_str_eq(r.a[0].reason, "downtime step 1/10 at 300 s: 95 ms");
+}
+
+Test(ladder, fractional_gib_gives_fractional_delay)
+{
+	struct qm_policy_settings s = { .downtime_steps = 10, .ram_bytes = 256 * MIB };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	eval(&s, &st, active(GIB), 0);
+	/* 75 s per GiB of a quarter GiB: a step every 18.75 s. */
+	r = eval(&s, &st, active(GIB), 18.74);
+	assert_none(&r);
+	r = eval(&s, &st, active(GIB), 18.75);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_LADDER, 95);
+}
+
+Test(ladder, takes_ram_size_from_first_sized_sample)
+{
+	struct qm_policy_settings s = { .downtime_steps = 10, .step_delay = 10 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	/* Before QEMU sizes the RAM only step 0 is due, however late. */
+	r = eval(&s, &st, sample("setup", 0, 0, 0), 0);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_LADDER, 50);
+	r = eval(&s, &st, sample("setup", 0, 0, 0), 500);
+	assert_none(&r);
+	/* 2 GiB: 20 s a step, so at 500 s every step is due: straight to the last. */
+	r = eval(&s, &st, sample("active", GIB, 2 * GIB, 1), 500);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_LADDER, 500);
+	cr_assert_eq(st.ram_bytes, 2 * GIB);
+}
+
+Test(ladder, jumps_to_latest_due_step_after_a_gap)
+{
+	struct qm_policy_settings s = { .downtime_steps = 10,
+					.step_delay = 75,
+					.ram_bytes = GIB };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	eval(&s, &st, active(GIB), 0);
+	r = eval(&s, &st, active(GIB), 230);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_LADDER, 185);
+	cr_assert_str_eq(r.a[0].reason, "downtime step 3/10 at 225 s: 185 ms");
+	r = eval(&s, &st, active(GIB), 299);
+	assert_none(&r);
+}
+
+/* Times found by search, where age / step_len rounds across a step's time. */
+Test(ladder, step_is_due_exactly_when_its_time_has_come_despite_rounding)
+{
+	struct qm_policy_settings mid = { .downtime_steps = 10,
+					  .step_delay = 224.0 / 11,
+					  .ram_bytes = GIB };
+	struct qm_policy_settings last = { .downtime_steps = 10,
+					   .step_delay = 165.0 / 13,
+					   .ram_bytes = GIB };
+	struct qm_policy_settings under = { .downtime_steps = 10,
+					    .step_delay = 9.0 / 7,
+					    .ram_bytes = GIB };
+	struct qm_policy_action out[QM_POLICY_MAX_ACTIONS];
+	struct qm_progress p = active(MIB);
+	struct qm_policy_state st;
+
+	/* 9 s / (9/7 s) rounds to 6.999..., yet 7 * (9/7 s) is 9 s: step 7 is due. */
+	start(&st, &under);
+	cr_assert_eq(qm_policy_evaluate(&under, &st, &p, 1009.0, out), 1);
+	cr_assert_eq(out[0].value, 365, "step 7 is 365 ms, not %lld", out[0].value);
+
+	/* 183.27272727272725 s: step 9 is at 183.27272727272728 s. */
+	start(&st, &mid);
+	cr_assert_eq(qm_policy_evaluate(&mid, &st, &p, 1183.2727272727273, out), 1);
+	cr_assert_eq(out[0].value, 410, "step 8 is 410 ms, not %lld", out[0].value);
+	cr_assert_eq(st.ladder_step, 8);
+	cr_assert_eq(qm_policy_evaluate(&mid, &st, &p, 1184, out), 1);
+	cr_assert_eq(out[0].value, 455);
+
+	/* The same just before the last step. */
+	start(&st, &last);
+	cr_assert_eq(qm_policy_evaluate(&last, &st, &p, 1126.923076923077, out), 1);
+	cr_assert_eq(out[0].value, 455, "step 9 is 455 ms, not %lld", out[0].value);
+	cr_assert_eq(qm_policy_evaluate(&last, &st, &p, 1127, out), 1);
+	cr_assert_eq(out[0].value, 500);
+}
+
+Test(ladder, never_repeats_the_limit_in_force)
+{
+	/* Step 0 of 3000 ms in 10 steps is 300 ms, QEMU's default: nothing to send. */
+	struct qm_policy_settings s = { .max_downtime_ms = 3000,
+					.downtime_steps = 10,
+					.step_delay = 1,
+					.ram_bytes = GIB };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, active(GIB), 0);
+	assert_none(&r);
+	cr_assert_eq(st.ladder_step, 0);
+	r = eval(&s, &st, active(GIB), 1);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_LADDER, 570);
+}
+
+Test(ladder, skips_steps_that_round_to_the_same_limit)
+{
+	/* 5 ms in 10 steps: values 0.5, 0.95, 1.4 ... round down and repeat. */
+	struct qm_policy_settings s = { .max_downtime_ms = 5,
+					.downtime_steps = 10,
+					.step_delay = 1,
+					.ram_bytes = GIB };
+	struct qm_policy_state st;
+	long long sent[12];
+	size_t nsent = 0;
+
+	start(&st, &s);
+	for (int i = 0; i <= 10; i++) {
+		struct run r = eval(&s, &st, active(GIB), i);
+
+		for (size_t k = 0; k < r.n; k++)
+			sent[nsent++] = r.a[k].value;
+	}
+	/* Never 0 (QEMU would never converge), never the same value twice. */
+	cr_assert_eq(nsent, 5);
+	cr_assert_eq(sent[0], 1);
+	cr_assert_eq(sent[1], 2);
+	cr_assert_eq(sent[2], 3);
+	cr_assert_eq(sent[3], 4);
+	cr_assert_eq(sent[4], 5);
+}
+
+Test(ladder, uses_default_max_downtime_without_one)
+{
+	struct qm_policy_settings s = { .downtime_steps = 10,
+					.step_delay = 1,
+					.ram_bytes = GIB };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, active(GIB), 10);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_LADDER,
+		   QM_POLICY_DEFAULT_MAX_DOWNTIME_MS);
+}
+
+Test(ladder, acts_only_in_setup_and_active)
+{
+	struct qm_policy_settings s = { .downtime_steps = 10,
+					.step_delay = 1,
+					.ram_bytes = GIB };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, sample("pre-switchover", 0, GIB, 3), 5);
+	assert_none(&r);
+	r = eval(&s, &st, sample("device", 0, GIB, 3), 5);
+	assert_none(&r);
+	r = eval(&s, &st, sample("setup", 0, 0, 0), 5);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_LADDER, 275);
+}
+
+/* ---- doubling ---------------------------------------------------------------- */
+
+Test(doubling, waits_for_n_flat_samples)
+{
+	struct qm_policy_settings s = { .max_downtime_ms = 2000, .downtime_double = 3 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	/* The first sample has nothing to compare with; then three that do not fall. */
+	r = eval(&s, &st, active(100 * MIB), 1);
+	assert_none(&r);
+	r = eval(&s, &st, active(100 * MIB), 2);
+	assert_none(&r);
+	r = eval(&s, &st, active(120 * MIB), 3);
+	assert_none(&r);
+	r = eval(&s, &st, active(120 * MIB), 4);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_DOUBLE, 600);
+	cr_assert_str_eq(
+		r.a[0].reason,
+		"remaining has not fallen for 3 samples: downtime 300 -> 600 ms");
+	/* The count starts again. */
+	r = eval(&s, &st, active(120 * MIB), 5);
+	assert_none(&r);
+	r = eval(&s, &st, active(120 * MIB), 6);
+	assert_none(&r);
+	r = eval(&s, &st, active(120 * MIB), 7);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_DOUBLE, 1200);
+}
+
+Test(doubling, count_resets_when_remaining_falls)
+{
+	struct qm_policy_settings s = { .max_downtime_ms = 2000, .downtime_double = 2 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	eval(&s, &st, active(100 * MIB), 1);
+	r = eval(&s, &st, active(100 * MIB), 2); /* flat 1 */
+	assert_none(&r);
+	r = eval(&s, &st, active(99 * MIB), 3); /* fell: back to 0 */
+	assert_none(&r);
+	r = eval(&s, &st, active(99 * MIB), 4); /* flat 1 */
+	assert_none(&r);
+	r = eval(&s, &st, active(99 * MIB), 5); /* flat 2 */
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_DOUBLE, 600);
+}
+
+Test(doubling, caps_at_max_downtime)
+{
+	struct qm_policy_settings s = { .max_downtime_ms = 1000, .downtime_double = 1 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	eval(&s, &st, active(MIB), 1);
+	r = eval(&s, &st, active(MIB), 2);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_DOUBLE, 600);
+	r = eval(&s, &st, active(MIB), 3);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_DOUBLE, 1000);
+	cr_assert_str_eq(
+		r.a[0].reason,
+		"remaining has not fallen for 1 samples: downtime 600 -> 1000 ms (max)");
+	/* At the cap: never the same value again. */
+	for (int i = 4; i < 10; i++) {
+		r = eval(&s, &st, active(MIB), i);
+		assert_none(&r);
+	}
+	cr_assert_eq(st.downtime_ms, 1000);
+}
+
+Test(doubling, uses_default_max_downtime_without_one)
+{
+	struct qm_policy_settings s = { .initial_downtime_ms = 200,
+					.downtime_double = 1 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	eval(&s, &st, active(MIB), 1);
+	r = eval(&s, &st, active(MIB), 2);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_DOUBLE, 400);
+	r = eval(&s, &st, active(MIB), 3);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_DOUBLE, 500);
+}
+
+Test(doubling, ignores_setup_and_unsized_samples)
+{
+	struct qm_policy_settings s = { .downtime_double = 1, .max_downtime_ms = 2000 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	for (int i = 0; i < 5; i++) {
+		r = eval(&s, &st, sample("setup", 0, 0, 0), i);
+		assert_none(&r);
+		r = eval(&s, &st, sample("active", 0, 0, 0), i);
+		assert_none(&r);
+	}
+	cr_assert_not(st.have_prev);
+	eval(&s, &st, active(MIB), 6);
+	r = eval(&s, &st, active(MIB), 7);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_DOUBLE, 600);
+}
+
+Test(doubling, continues_from_limit_the_caller_set)
+{
+	struct qm_policy_settings s = { .max_downtime_ms = 5000, .downtime_double = 1 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	eval(&s, &st, active(MIB), 1);
+	/* A "set downtime" command changed the limit; the caller says so. */
+	st.downtime_ms = 700;
+	r = eval(&s, &st, active(MIB), 2);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_DOUBLE, 1400);
+}
+
+/* ---- completion timeout ------------------------------------------------------ */
+
+Test(timeout, cancels_once_age_exceeds_it)
+{
+	struct qm_policy_settings s = { .timeout = 800 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, active(MIB), 800);
+	assert_none(&r);
+	r = eval(&s, &st, active(MIB), 801);
+	assert_one(&r, QM_POLICY_CANCEL, QM_POLICY_TIMEOUT, 0);
+	cr_assert_str_eq(r.a[0].reason,
+			 "timeout: still migrating after 801 s, limit 800 s");
+	cr_assert(st.cancelled);
+}
+
+Test(timeout, counts_from_migration_start_not_job_start)
+{
+	struct qm_policy_settings s = { .timeout = 10 };
+	struct qm_policy_state st;
+	struct run r;
+
+	/* The samples say the job is 12345 s old; the migration is 9 s old. */
+	start(&st, &s);
+	r = eval(&s, &st, active(MIB), 9);
+	assert_none(&r);
+}
+
+Test(timeout, per_gib_scales_with_ram)
+{
+	struct qm_policy_settings s = { .timeout = 10, .timeout_per_gib = true };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	/* Unsized: no limit yet, however long. */
+	r = eval(&s, &st, sample("setup", 0, 0, 0), 100);
+	assert_none(&r);
+	cr_assert_not(st.cancelled);
+	start(&st, &s);
+	r = eval(&s, &st, sample("active", GIB, 4 * GIB, 1), 40);
+	assert_none(&r);
+	r = eval(&s, &st, sample("active", GIB, 4 * GIB, 1), 41);
+	assert_one(&r, QM_POLICY_CANCEL, QM_POLICY_TIMEOUT, 0);
+	cr_assert_str_eq(r.a[0].reason, "timeout: still migrating after 41 s, limit 40 s "
+					"(10 s per GiB of 4.00 GiB)");
+}
+
+Test(timeout, applies_during_setup)
+{
+	struct qm_policy_settings s = { .timeout = 30 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, sample("setup", 0, 0, 0), 31);
+	assert_one(&r, QM_POLICY_CANCEL, QM_POLICY_TIMEOUT, 0);
+}
+
+/* ---- stall timeout ----------------------------------------------------------- */
+
+Test(stall, cancels_without_new_low_for_that_long)
+{
+	struct qm_policy_settings s = { .stall_timeout = 10 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, active(100 * MIB), 5);
+	assert_none(&r);
+	/* Higher than the low is no progress. */
+	r = eval(&s, &st, active(300 * MIB), 14.9);
+	assert_none(&r);
+	r = eval(&s, &st, active(100 * MIB), 15);
+	assert_one(&r, QM_POLICY_CANCEL, QM_POLICY_STALL, 0);
+	cr_assert_str_eq(r.a[0].reason,
+			 "stalled: remaining not below 100.0 MiB for 10 s, limit 10 s");
+}
+
+Test(stall, timeout_resets_on_new_low)
+{
+	struct qm_policy_settings s = { .stall_timeout = 10 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	eval(&s, &st, active(100 * MIB), 0);
+	r = eval(&s, &st, active(99 * MIB), 9);
+	assert_none(&r);
+	cr_assert_float_eq(st.low_at, T0 + 9, 1e-9);
+	r = eval(&s, &st, active(150 * MIB), 18.9);
+	assert_none(&r);
+	r = eval(&s, &st, active(99 * MIB), 19);
+	assert_one(&r, QM_POLICY_CANCEL, QM_POLICY_STALL, 0);
+}
+
+Test(stall, ignores_setup_and_unsized_samples)
+{
+	struct qm_policy_settings s = { .stall_timeout = 10 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, sample("setup", 0, 0, 0), 0);
+	assert_none(&r);
+	r = eval(&s, &st, sample("active", 0, 0, 0), 50);
+	assert_none(&r);
+	cr_assert_not(st.have_low);
+	/* The stall clock starts with the first counted sample. */
+	r = eval(&s, &st, active(MIB), 60);
+	assert_none(&r);
+	r = eval(&s, &st, active(MIB), 69.9);
+	assert_none(&r);
+	r = eval(&s, &st, active(MIB), 70);
+	assert_one(&r, QM_POLICY_CANCEL, QM_POLICY_STALL, 0);
+}
+
+/* ---- pause-after and post-copy ----------------------------------------------- */
+
+Test(force, pause_after_fires_once)
+{
+	struct qm_policy_settings s = { .pause_after = 60 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, active(MIB), 60);
+	assert_none(&r);
+	r = eval(&s, &st, active(MIB), 61);
+	assert_one(&r, QM_POLICY_PAUSE_SOURCE, QM_POLICY_PAUSE_AFTER, 0);
+	cr_assert_str_eq(r.a[0].reason, "still migrating after 61 s, pause-after 60 s");
+	r = eval(&s, &st, active(MIB), 62);
+	assert_none(&r);
+	r = eval(&s, &st, active(MIB), 600);
+	assert_none(&r);
+}
+
+Test(force, postcopy_after_passes_fires_once)
+{
+	struct qm_policy_settings s = { .postcopy = true, .postcopy_after_passes = 3 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, sample("active", MIB, GIB, 2), 1);
+	assert_none(&r);
+	r = eval(&s, &st, sample("active", MIB, GIB, 3), 2);
+	assert_one(&r, QM_POLICY_START_POSTCOPY, QM_POLICY_POSTCOPY, 0);
+	cr_assert_str_eq(r.a[0].reason, "pass 3 reached 3: switch to post-copy");
+	/* QEMU may still say "active" before it switches. */
+	r = eval(&s, &st, sample("active", MIB, GIB, 4), 3);
+	assert_none(&r);
+}
+
+Test(force, postcopy_after_passes_needs_postcopy_enabled)
+{
+	struct qm_policy_settings s = { .postcopy_after_passes = 3 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, sample("active", MIB, GIB, 10), 1);
+	assert_none(&r);
+}
+
+Test(force, postcopy_wins_over_pause_in_same_sample)
+{
+	struct qm_policy_settings s = { .postcopy = true,
+					.postcopy_after_passes = 2,
+					.pause_after = 10 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, sample("active", MIB, GIB, 2), 11);
+	assert_one(&r, QM_POLICY_START_POSTCOPY, QM_POLICY_POSTCOPY, 0);
+	/* Pausing after post-copy started only adds downtime. */
+	r = eval(&s, &st, sample("active", MIB, GIB, 2), 12);
+	assert_none(&r);
+}
+
+Test(force, force_complete_starts_postcopy_when_enabled)
+{
+	struct qm_policy_settings s = { .postcopy = true };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	qm_policy_force_complete(&st);
+	r = eval(&s, &st, active(MIB), 1);
+	assert_one(&r, QM_POLICY_START_POSTCOPY, QM_POLICY_FORCE_COMPLETE, 0);
+	cr_assert_str_eq(r.a[0].reason, "force-complete: switch to post-copy");
+	qm_policy_force_complete(&st);
+	r = eval(&s, &st, active(MIB), 2);
+	assert_none(&r);
+}
+
+Test(force, force_complete_without_postcopy_pauses)
+{
+	struct qm_policy_settings s = { 0 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, active(MIB), 1);
+	assert_none(&r);
+	qm_policy_force_complete(&st);
+	r = eval(&s, &st, active(MIB), 2);
+	assert_one(&r, QM_POLICY_PAUSE_SOURCE, QM_POLICY_FORCE_COMPLETE, 0);
+	cr_assert_str_eq(r.a[0].reason,
+			 "force-complete: pause the source (post-copy is not enabled)");
+	cr_assert_not(st.force_complete);
+	/* Once: a second request finds the source already paused. */
+	qm_policy_force_complete(&st);
+	r = eval(&s, &st, active(MIB), 3);
+	assert_none(&r);
+}
+
+Test(force, force_complete_after_pause_after_does_nothing)
+{
+	struct qm_policy_settings s = { .pause_after = 5 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, active(MIB), 6);
+	assert_one(&r, QM_POLICY_PAUSE_SOURCE, QM_POLICY_PAUSE_AFTER, 0);
+	qm_policy_force_complete(&st);
+	r = eval(&s, &st, active(MIB), 7);
+	assert_none(&r);
+}
+
+Test(force, pause_after_suppressed_by_force_complete_in_same_sample)
+{
+	struct qm_policy_settings s = { .pause_after = 5 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	qm_policy_force_complete(&st);
+	r = eval(&s, &st, active(MIB), 6);
+	assert_one(&r, QM_POLICY_PAUSE_SOURCE, QM_POLICY_FORCE_COMPLETE, 0);
+}
+
+Test(force, postcopy_active_suppresses_postcopy_and_pause)
+{
+	struct qm_policy_settings s = { .postcopy = true,
+					.postcopy_after_passes = 2,
+					.pause_after = 10 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	qm_policy_force_complete(&st);
+	/* Someone else started post-copy: the request is moot. */
+	r = eval(&s, &st, sample("postcopy-active", MIB, GIB, 5), 20);
+	assert_none(&r);
+	cr_assert(st.postcopy_started);
+	cr_assert_not(st.force_complete);
+	r = eval(&s, &st, sample("active", MIB, GIB, 5), 21);
+	assert_none(&r);
+}
+
+/* ---- rules across policies --------------------------------------------------- */
+
+Test(rules, cancel_wins_over_pause_in_same_sample)
+{
+	struct qm_policy_settings s = { .timeout = 100, .pause_after = 50 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, active(MIB), 101);
+	assert_one(&r, QM_POLICY_CANCEL, QM_POLICY_TIMEOUT, 0);
+	cr_assert_not(st.paused);
+}
+
+Test(rules, cancel_wins_over_every_other_action)
+{
+	struct qm_policy_settings s = {
+		.stall_timeout = 5,
+		.downtime_steps = 10,
+		.step_delay = 1,
+		.postcopy = true,
+		.postcopy_after_passes = 1,
+		.ram_bytes = GIB,
+	};
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, sample("active", MIB, GIB, 0), 0);
+	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_LADDER, 50);
+	qm_policy_force_complete(&st);
+	r = eval(&s, &st, sample("active", MIB, GIB, 1), 5);
+	assert_one(&r, QM_POLICY_CANCEL, QM_POLICY_STALL, 0);
+}
+
+Test(rules, timeout_reported_before_stall_when_both_due)
+{
+	struct qm_policy_settings s = { .timeout = 20, .stall_timeout = 5 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	eval(&s, &st, active(MIB), 0);
+	r = eval(&s, &st, active(MIB), 21);
+	assert_one(&r, QM_POLICY_CANCEL, QM_POLICY_TIMEOUT, 0);
+}
+
+Test(rules, nothing_acts_after_cancel)
+{
+	struct qm_policy_settings s = { .timeout = 10,
+					.pause_after = 20,
+					.downtime_steps = 5 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, active(MIB), 11);
+	assert_one(&r, QM_POLICY_CANCEL, QM_POLICY_TIMEOUT, 0);
+	qm_policy_force_complete(&st);
+	for (int i = 12; i < 40; i++) {
+		r = eval(&s, &st, active(MIB), i);
+		assert_none(&r);
+	}
+}
+
+Test(rules, several_policies_act_on_one_sample_in_order)
+{
+	struct qm_policy_settings s = {
+		.downtime_steps = 10,
+		.step_delay = 1,
+		.ram_bytes = GIB,
+		.postcopy = true,
+		.postcopy_after_passes = 2,
+	};
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, sample("active", MIB, GIB, 2), 3);
+	cr_assert_eq(r.n, 2);
+	assert_action(&r, 0, QM_POLICY_SET_DOWNTIME, QM_POLICY_LADDER, 185);
+	assert_action(&r, 1, QM_POLICY_START_POSTCOPY, QM_POLICY_POSTCOPY, 0);
+}
+
+Test(rules, ended_statuses_produce_no_actions)
+{
+	static const char *const statuses[] = { "completed", "failed", "cancelling",
+						"cancelled", "none",   "wait-unplug" };
+	struct qm_policy_settings s = {
+		.timeout = 1,
+		.stall_timeout = 1,
+		.pause_after = 1,
+		.downtime_steps = 3,
+		.postcopy = true,
+		.postcopy_after_passes = 1,
+	};
+
+	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+		struct qm_policy_state st;
+		struct run r;
+
+		start(&st, &s);
+		qm_policy_force_complete(&st);
+		r = eval(&s, &st, sample(statuses[i], MIB, GIB, 9), 100);
+		cr_assert_eq(r.n, 0, "%s produced %zu actions", statuses[i], r.n);
+	}
+}
+
+Test(rules, non_finite_clock_produces_no_actions)
+{
+	struct qm_policy_settings s = { .timeout = 10 };
+	struct qm_policy_state st;
+	struct qm_policy_action out[QM_POLICY_MAX_ACTIONS];
+	struct qm_progress p = active(MIB);
+
+	start(&st, &s);
+	cr_assert_eq(qm_policy_evaluate(&s, &st, &p, NAN, out), 0);
+	cr_assert_eq(qm_policy_evaluate(&s, &st, &p, INFINITY, out), 0);
+	cr_assert_not(st.cancelled);
+}
+
+Test(rules, equal_state_and_inputs_give_equal_decisions)
+{
+	struct qm_policy_settings s = { .max_downtime_ms = 5000,
+					.downtime_double = 2,
+					.stall_timeout = 30,
+					.pause_after = 8 };
+	struct qm_policy_state a, b;
+	struct run ra, rb;
+
+	start(&a, &s);
+	for (int i = 0; i < 6; i++)
+		eval(&s, &a, active(MIB), i);
+	b = a;
+	ra = eval(&s, &a, active(MIB), 9);
+	rb = eval(&s, &b, active(MIB), 9);
+	cr_assert_eq(ra.n, 2);
+	cr_assert_eq(rb.n, ra.n);
+	for (size_t i = 0; i < ra.n; i++) {
+		cr_assert_eq(ra.a[i].type, rb.a[i].type);
+		cr_assert_eq(ra.a[i].value, rb.a[i].value);
+		cr_assert_str_eq(ra.a[i].reason, rb.a[i].reason);
+	}
+	cr_assert_eq(memcmp(&a, &b, sizeof(a)), 0);
+}
+
+/* ---- JSON and names ---------------------------------------------------------- */
+
+static void assert_json(const struct qm_policy_action *a, const char *expected)
+{
+	json_t *o = qm_policy_action_to_json(a);
+	char *text;
+
+	cr_assert(o);
+	text = json_dumps(o, JSON_COMPACT);
+	cr_assert_str_eq(text, expected);
+	free(text);
+	json_decref(o);
+}
+
+Test(json, set_downtime_carries_value_in_ms)
+{
+	struct qm_policy_action a = {
+		.type = QM_POLICY_SET_DOWNTIME,
+		.policy = QM_POLICY_LADDER,
+		.value = 200,
+		.reason = "downtime step 3/10 at 150 s: 200 ms",
+	};
+
+	assert_json(
+		&a,
+		"{\"event\":\"policy\",\"policy\":\"ladder\",\"action\":\"set-downtime\","
+		"\"value\":200,\"reason\":\"downtime step 3/10 at 150 s: 200 ms\"}");
+}
+
+Test(json, actions_without_value_have_no_value_key)
+{
+	struct qm_policy_action a = {
+		.type = QM_POLICY_CANCEL,
+		.policy = QM_POLICY_STALL,
+		.reason = "stalled: x",
+	};
+
+	assert_json(&a,
+		    "{\"event\":\"policy\",\"policy\":\"stall\",\"action\":\"cancel\","
+		    "\"reason\":\"stalled: x\"}");
+}
+
+Test(json, evaluated_action_renders)
+{
+	struct qm_policy_settings s = { .pause_after = 1 };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, active(MIB), 2);
+	cr_assert_eq(r.n, 1);
+	assert_json(&r.a[0],
+		    "{\"event\":\"policy\",\"policy\":\"pause-after\","
+		    "\"action\":\"pause-source\",\"reason\":\"still migrating after 2 s, "
+		    "pause-after 1 s\"}");
+}
+
+Test(json, names_come_from_tables)
+{
+	cr_assert_str_eq(qm_policy_name(QM_POLICY_LADDER), "ladder");
+	cr_assert_str_eq(qm_policy_name(QM_POLICY_DOUBLE), "double");
+	cr_assert_str_eq(qm_policy_name(QM_POLICY_TIMEOUT), "timeout");
+	cr_assert_str_eq(qm_policy_name(QM_POLICY_STALL), "stall");
+	cr_assert_str_eq(qm_policy_name(QM_POLICY_PAUSE_AFTER), "pause-after");
+	cr_assert_str_eq(qm_policy_name(QM_POLICY_POSTCOPY), "postcopy");
+	cr_assert_str_eq(qm_policy_name(QM_POLICY_FORCE_COMPLETE), "force-complete");
+	cr_assert_str_eq(qm_policy_name((enum qm_policy)99), "?");
+	cr_assert_str_eq(qm_policy_action_name(QM_POLICY_SET_DOWNTIME), "set-downtime");
+	cr_assert_str_eq(qm_policy_action_name(QM_POLICY_CANCEL), "cancel");
+	cr_assert_str_eq(qm_policy_action_name(QM_POLICY_PAUSE_SOURCE), "pause-source");
+	cr_assert_str_eq(qm_policy_action_name(QM_POLICY_START_POSTCOPY),
+			 "start-postcopy");
+	cr_assert_str_eq(qm_policy_action_name((enum qm_policy_action_type) - 1), "?");
+}
+
+/* ---- validation -------------------------------------------------------------- */
+
+static void assert_refused(const struct qm_policy_settings *s, const char *text_part)
+{
+	struct qm_error err = { 0 };
+
+	cr_assert_eq(qm_policy_settings_validate(s, &err), -EINVAL);
+	cr_assert_eq(err.code, -EINVAL);
+	cr_assert_str_eq(err.error_class, "Usage");
+	cr_assert(strstr(err.text, text_part), "\"%s\" does not say \"%s\"", err.text,
+		  text_part);
+}
+
+static void assert_accepted(const struct qm_policy_settings *s)
+{
+	struct qm_error err = { 0 };
+
+	cr_assert_eq(qm_policy_settings_validate(s, &err), 0, "%s", err.text);
+	cr_assert_not(qm_error_is_set(&err));
+}
+
+Test(validate, accepts_all_off)
+{
+	struct qm_policy_settings s = { 0 };
+
+	assert_accepted(&s);
+}
+
+Test(validate, accepts_every_policy_together_but_one_downtime_policy)
+{
+	struct qm_policy_settings s = {
+		.max_downtime_ms = 2000,
+		.downtime_steps = 10,
+		.step_delay = 30,
+		.timeout = 800,
+		.timeout_per_gib = true,
+		.stall_timeout = 150,
+		.pause_after = 600,
+		.postcopy = true,
+		.postcopy_after_passes = 5,
+		.ram_bytes = 4 * GIB,
+	};
+
+	assert_accepted(&s);
+}
+
+Test(validate, accepts_steps_without_max_downtime)
+{
+	struct qm_policy_settings s = { .downtime_steps = 10 };
+
+	assert_accepted(&s);
+}
+
+Test(validate, refuses_ladder_with_doubling)
+{
+	struct qm_policy_settings s = { .downtime_steps = 10, .downtime_double = 5 };
+
+	assert_refused(&s, "choose one");
+}
+
+Test(validate, refuses_negative_values_naming_the_option)
+{
+	static const struct {
+		struct qm_policy_settings s;
+		const char *option;
+	} cases[] = {
+		{ { .max_downtime_ms = -1 }, "--max-downtime" },
+		{ { .initial_downtime_ms = -5 }, "initial downtime" },
+		{ { .downtime_steps = -2 }, "--downtime-steps" },
+		{ { .downtime_double = -1 }, "--downtime-double" },
+		{ { .downtime_steps = 3, .step_delay = -0.5 }, "--downtime-delay" },
+		{ { .timeout = -1 }, "--timeout" },
+		{ { .stall_timeout = -10 }, "--stall-timeout" },
+		{ { .pause_after = -3 }, "--pause-after" },
+		{ { .postcopy = true, .postcopy_after_passes = -1 },
+		  "--postcopy-after-passes" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_refused(&cases[i].s, cases[i].option);
+}
+
+Test(validate, refuses_non_finite_seconds)
+{
+	struct qm_policy_settings nan_ = { .timeout = NAN };
+	struct qm_policy_settings inf = { .pause_after = INFINITY };
+
+	assert_refused(&nan_, "--timeout");
+	assert_refused(&inf, "--pause-after");
+}
+
+Test(validate, refuses_downtime_above_qemu_limit)
+{
+	struct qm_policy_settings s = { .max_downtime_ms = 2000001 };
+	struct qm_policy_settings ok = { .max_downtime_ms = 2000000 };
+
+	assert_refused(&s, "QEMU's limit");
+	assert_accepted(&ok);
+}
+
+Test(validate, refuses_too_many_steps)
+{
+	struct qm_policy_settings s = { .downtime_steps = QM_POLICY_MAX_STEPS + 1 };
+	struct qm_policy_settings ok = { .downtime_steps = QM_POLICY_MAX_STEPS };
+
+	assert_refused(&s, "too many");
+	assert_accepted(&ok);
+}
+
+Test(validate, refuses_options_missing_the_one_they_need)
+{
+	struct qm_policy_settings delay = { .step_delay = 30 };
+	struct qm_policy_settings per_gib = { .timeout_per_gib = true };
+	struct qm_policy_settings passes = { .postcopy_after_passes = 3 };
+
+	assert_refused(&delay, "--downtime-delay needs --downtime-steps");
+	assert_refused(&per_gib, "needs --timeout");
+	assert_refused(&passes, "--postcopy-after-passes needs --postcopy");
+}
+
+Test(validate, refuses_doubling_with_nothing_to_double)
+{
+	/* QEMU's default 300 ms is already above a 200 ms max. */
+	struct qm_policy_settings s = { .max_downtime_ms = 200, .downtime_double = 3 };
+	struct qm_policy_settings ok = { .max_downtime_ms = 200,
+					 .initial_downtime_ms = 50,
+					 .downtime_double = 3 };
+
+	assert_refused(&s, "nothing to double");
+	assert_accepted(&ok);
+}
+
+Test(validate, keeps_the_first_error)
+{
+	struct qm_policy_settings s = { .downtime_steps = 10, .downtime_double = 5 };
+	struct qm_error err = { 0 };
+
+	qm_error_set(&err, -EIO, "Earlier", "first");
+	cr_assert_eq(qm_policy_settings_validate(&s, &err), -EINVAL);
+	cr_assert_str_eq(err.error_class, "Earlier");
+}
