@@ -183,8 +183,10 @@ static void side_closed(struct qm_job *job, bool source, const struct qm_error *
 			qm_job_enter(job, QM_PHASE_CONFIRM);
 		return;
 	}
-	qm_job_failf(job, err->code, err->error_class, "%s QEMU: %s",
-		     source ? "source" : "destination", err->text);
+	qm_job_fail(job, err); /* the connection's label names the side */
+	/* Without the source's QMP the monitor learns nothing more: perform is over. */
+	if (source)
+		qm_source_perform_lost(job);
 }
 
 static void src_closed(struct qm_qmp *q, const struct qm_error *err, void *ud)
@@ -290,10 +292,11 @@ static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	qm_job_enter(w->data, QM_PHASE_BEGIN);
 }
 
-static struct qm_qmp *open_side(struct qm_job *job, const char *path, qm_qmp_close_fn closed,
-				struct qm_error *err)
+static struct qm_qmp *open_side(struct qm_job *job, const char *path, const char *label,
+				qm_qmp_close_fn closed, struct qm_error *err)
 {
-	struct qm_qmp *q = qm_qmp_new(job->ctx, job->loop, NULL);
+	struct qm_qmp_options opts = { .label = label };
+	struct qm_qmp *q = qm_qmp_new(job->ctx, job->loop, &opts);
 
 	if (!q) {
 		qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
@@ -310,10 +313,10 @@ _public_ int qm_job_start(struct qm_job *job, struct qm_error *err)
 	if (job->started)
 		return qm_error_set(err, -EALREADY, "Usage", "the job was already started");
 	job->t_start = ev_time();
-	job->src = open_side(job, job->opts.src_qmp, src_closed, err);
+	job->src = open_side(job, job->opts.src_qmp, "source QEMU", src_closed, err);
 	if (!job->src)
 		return err ? err->code : -EIO;
-	job->dst = open_side(job, job->opts.dst_qmp, dst_closed, err);
+	job->dst = open_side(job, job->opts.dst_qmp, "destination QEMU", dst_closed, err);
 	if (!job->dst)
 		return err ? err->code : -EIO;
 	/* Begin runs from the loop, so no callback ever runs inside this call. */
@@ -325,6 +328,8 @@ _public_ int qm_job_cancel(struct qm_job *job)
 {
 	if (job->finished)
 		return -EALREADY;
+	if (qm_job_failed(job))
+		return 0; /* already rolling back */
 	if (job->phase > QM_PHASE_PERFORM || job->perform_done) {
 		qm_info(job->ctx, "too late to cancel: the VM's state is already on the destination");
 		return -EBUSY;

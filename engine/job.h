@@ -52,6 +52,7 @@ struct qm_job {
 	bool migrate_issued, perform_done;
 	ev_timer poll_timer;
 	bool poll_inflight, poll_again;
+	bool src_running; /* from STOP and RESUME events during perform */
 	int final_retries;
 	struct qm_progress progress;
 	char qemu_status[32];
@@ -85,6 +86,8 @@ void qm_job_batch(struct qm_job *job, struct qm_qmp *qmp, struct qm_batch_cmd *c
 void qm_source_begin(struct qm_job *job);
 void qm_source_perform(struct qm_job *job);
 void qm_source_abort_perform(struct qm_job *job);
+/* The source's QMP connection is gone: a running perform ends now. */
+void qm_source_perform_lost(struct qm_job *job);
 void qm_source_confirm(struct qm_job *job);
 
 /* dest.c */

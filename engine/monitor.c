@@ -39,13 +39,8 @@ static void polled(struct qm_qmp *q, json_t *info, const struct qm_error *err, v
 	if (job->perform_done || job->phase != QM_PHASE_PERFORM)
 		return;
 	if (err) {
+		/* A lost connection ends perform from its close callback. */
 		qm_job_fail(job, err);
-		/* Without the source's QMP there is nothing more to learn: move on. */
-		if (job->src_gone) {
-			job->perform_done = true;
-			qm_monitor_stop(job);
-			qm_job_enter(job, QM_PHASE_FINISH);
-		}
 		return;
 	}
 	qm_progress_from_json(info, &job->progress, job->qemu_status, sizeof(job->qemu_status));
@@ -74,8 +69,12 @@ static void poll_now(struct qm_job *job)
 		return;
 	}
 	r = qm_qmp_command(job->src, "query-migrate", NULL, -1, 0, polled, job);
-	if (r == 0)
+	if (r == 0) {
 		job->poll_inflight = true;
+		return;
+	}
+	qm_job_failf(job, r, "ConnectionClosed", "cannot poll the source: %s", strerror(-r));
+	qm_source_perform_lost(job);
 }
 
 static void poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -92,20 +91,36 @@ static void migration_event(struct qm_qmp *q, const char *name, json_t *data, do
 		poll_now(job);
 }
 
+/* The source pauses at switch-over; any other pause or resume is worth a line. */
+static void run_state_event(struct qm_qmp *q, const char *name, json_t *data, double ts,
+			    void *ud)
+{
+	struct qm_job *job = ud;
+
+	job->src_running = strcmp(name, "RESUME") == 0;
+	qm_info(job->ctx, "source VM %s during %s", job->src_running ? "resumed" : "paused",
+		qm_phase_name(job->phase));
+}
+
 void qm_monitor_start(struct qm_job *job)
 {
 	ev_timer_init(&job->poll_timer, poll_timer_cb, job->opts.poll_interval,
 		      job->opts.poll_interval);
 	job->poll_timer.data = job;
 	ev_timer_start(job->loop, &job->poll_timer);
+	job->src_running = job->src_was_running;
 	if (qm_qmp_subscribe(job->src, "MIGRATION", migration_event, job) < 0 ||
-	    qm_qmp_subscribe(job->src, "MIGRATION_PASS", migration_event, job) < 0)
+	    qm_qmp_subscribe(job->src, "MIGRATION_PASS", migration_event, job) < 0 ||
+	    qm_qmp_subscribe(job->src, "STOP", run_state_event, job) < 0 ||
+	    qm_qmp_subscribe(job->src, "RESUME", run_state_event, job) < 0)
 		qm_warn(job->ctx, "cannot subscribe to migration events; polling only");
 }
 
 void qm_monitor_stop(struct qm_job *job)
 {
 	ev_timer_stop(job->loop, &job->poll_timer);
-	if (job->src)
+	if (job->src) {
 		qm_qmp_unsubscribe(job->src, migration_event, job);
+		qm_qmp_unsubscribe(job->src, run_state_event, job);
+	}
 }

@@ -115,16 +115,32 @@ void qm_source_begin(struct qm_job *job)
 
 /* ---- perform -------------------------------------------------------------------- */
 
+/* Perform is over, whichever way: one exit, taken once. */
+static void perform_end(struct qm_job *job)
+{
+	if (job->phase != QM_PHASE_PERFORM || job->perform_done)
+		return;
+	job->perform_done = true;
+	qm_monitor_stop(job);
+	qm_job_enter(job, QM_PHASE_FINISH);
+}
+
+void qm_source_perform_lost(struct qm_job *job)
+{
+	perform_end(job);
+}
+
 static void migrate_sent(struct qm_qmp *q, json_t *ret, const struct qm_error *err, void *ud)
 {
 	struct qm_job *job = ud;
 
+	if (job->phase != QM_PHASE_PERFORM || job->perform_done)
+		return;
 	if (err) {
-		qm_job_fail(job, err);
-		/* No migration started: nothing to wait for. */
+		/* No migration started: nothing to cancel, nothing to wait for. */
 		job->migrate_issued = false;
-		qm_monitor_stop(job);
-		qm_job_enter(job, QM_PHASE_FINISH);
+		qm_job_fail(job, err);
+		perform_end(job);
 	}
 }
 
@@ -135,18 +151,19 @@ static void perform_configured(void *opaque, json_t **res, const struct qm_error
 
 	if (err)
 		qm_job_fail(job, err);
+	if (job->phase != QM_PHASE_PERFORM || job->perform_done)
+		return;
 	if (qm_job_failed(job)) {
-		qm_job_enter(job, QM_PHASE_FINISH);
+		perform_end(job);
 		return;
 	}
 	qm_monitor_start(job);
 	r = qm_qmp_command(job->src, "migrate", json_pack("{s:s}", "uri", job->migrate_uri), -1,
 			   0, migrate_sent, job);
 	if (r < 0) {
-		qm_monitor_stop(job);
 		qm_job_failf(job, r, "ConnectionClosed", "cannot send migrate to the source: %s",
 			     strerror(-r));
-		qm_job_enter(job, QM_PHASE_FINISH);
+		perform_end(job);
 		return;
 	}
 	job->migrate_issued = true;
@@ -234,8 +251,9 @@ void qm_source_migration_ended(struct qm_job *job, json_t *info)
 	struct qm_result *r = &job->result;
 	struct qm_cookie c = { 0 };
 
-	qm_monitor_stop(job);
-	job->perform_done = true;
+	if (job->phase != QM_PHASE_PERFORM || job->perform_done)
+		return;
+	job->migrate_issued = false; /* it ended: nothing left to cancel */
 	if (status && strcmp(status, "completed") == 0) {
 		r->total_ms = json_integer_value(json_object_get(info, "total-time"));
 		r->downtime_ms = json_integer_value(json_object_get(info, "downtime"));
@@ -262,7 +280,7 @@ void qm_source_migration_ended(struct qm_job *job, json_t *info)
 		qm_job_failf(job, -EIO, "MigrationFailed", "migration failed%s%s",
 			     desc ? ": " : "", desc ? desc : " (QEMU gave no reason)");
 	}
-	qm_job_enter(job, QM_PHASE_FINISH);
+	perform_end(job);
 }
 
 /* ---- confirm -------------------------------------------------------------------- */

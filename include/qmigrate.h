@@ -81,6 +81,7 @@ struct qm_qmp_options {
 	double connect_timeout; /* seconds to retry a socket that is not there yet; 0: 10 s */
 	double command_timeout; /* default seconds before a command fails; 0: 30 s, <0: none */
 	size_t max_message;	/* bytes in one incoming message; 0: 64 MiB */
+	const char *label;	/* names this QEMU in connection errors, e.g. "source QEMU"; copied */
 };
 
 /*

@@ -65,6 +65,7 @@ struct qm_qmp {
 	enum qmp_state state;
 	int fd;
 	char *path;
+	char *label; /* prefixes connection errors */
 	ev_io rio, wio;
 	ev_timer connect_timer; /* retries while the socket is not there */
 	ev_timer handshake_timer;
@@ -129,7 +130,12 @@ static void qmp_fail(struct qm_qmp *q, const struct qm_error *err)
 	if (q->state == QMP_CLOSED)
 		return;
 	q->state = QMP_CLOSED;
-	qm_error_copy(&q->close_err, err);
+	/* Every way the connection ends comes through here: say whose it was. */
+	if (q->label)
+		qm_error_set(&q->close_err, err->code, err->error_class, "%s: %s", q->label,
+			     err->text);
+	else
+		qm_error_copy(&q->close_err, err);
 	qm_dbg(q->ctx, "QMP %s closed: %s", q->path ? q->path : "(fd)", q->close_err.text);
 	stop_io(q);
 	/* Written commands are the older ones: they fail first. */
@@ -717,6 +723,11 @@ _public_ struct qm_qmp *qm_qmp_new(struct qm_ctx *ctx, struct ev_loop *loop,
 	q->loop = loop;
 	if (opts)
 		q->opts = *opts;
+	q->opts.label = NULL;
+	if (opts && opts->label && !(q->label = strdup(opts->label))) {
+		free(q);
+		return NULL;
+	}
 	if (q->opts.connect_timeout <= 0)
 		q->opts.connect_timeout = DEFAULT_CONNECT_TIMEOUT;
 	if (q->opts.command_timeout == 0)
@@ -764,6 +775,7 @@ static void free_all(struct qm_qmp *q)
 	json_decref(q->greeting);
 	qm_ctx_unref(q->ctx);
 	free(q->path);
+	free(q->label);
 	free(q);
 }
 

@@ -146,6 +146,21 @@ check "help qmp prints the usage" \
 run qmp --help
 check "qmp --help prints the same usage" eval '[ $rc -eq 0 ] && [[ $out == "Usage: qmigrate qmp "* ]]'
 
+run help migrate
+check "help migrate documents every option" eval '[ $rc -eq 0 ] &&
+	for o in --src-qmp --dst-qmp --transport --bandwidth --max-downtime --keep-source --json; do
+		[[ $out == *"$o"* ]] || exit 1; done'
+run migrate
+check "migrate without sockets exits 2" eval '[ $rc -eq 2 ] && [[ $err == *"--src-qmp and --dst-qmp are required"* ]]'
+run migrate --src-qmp a --dst-qmp b --transport carrier-pigeon
+check "migrate with an unknown transport exits 2" eval '[ $rc -eq 2 ] && [[ $err == *"unknown transport"* ]]'
+run migrate --src-qmp a --dst-qmp b --bandwidth -3
+check "migrate with a bad bandwidth exits 2" eval '[ $rc -eq 2 ] && [[ $err == *"invalid bandwidth"* ]]'
+run migrate --src-qmp "$dir/nonexistent.sock" --dst-qmp "$sock"
+# Never reached, the source's state cannot be vouched for: 3, "check both QEMUs".
+check "migrate from a missing source exits 3 naming it" \
+	eval '[ $rc -eq 3 ] && [[ $err == *"nonexistent.sock"* ]] && [[ $err == *UNCERTAIN* ]]'
+
 version=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"$/\1/p' "$top_builddir/config.h")
 run --version
 check "--version prints the package version ($version)" \

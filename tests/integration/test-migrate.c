@@ -136,7 +136,7 @@ struct cli_run {
 	int progress_lines;
 };
 
-enum mid_action { MID_NONE, MID_SIGINT, MID_KILL_DST };
+enum mid_action { MID_NONE, MID_SIGINT, MID_SIGTERM, MID_KILL_DST, MID_KILL_SRC };
 
 static void run_cli(const char *const extra[], enum mid_action mid, struct cli_run *out)
 {
@@ -163,8 +163,12 @@ static void run_cli(const char *const extra[], enum mid_action mid, struct cli_r
 			out->progress_lines++;
 			if (!acted && mid == MID_SIGINT)
 				cr_assert_eq(tp_signal(&p, SIGINT), 0);
+			if (!acted && mid == MID_SIGTERM)
+				cr_assert_eq(tp_signal(&p, SIGTERM), 0);
 			if (!acted && mid == MID_KILL_DST)
 				cr_assert_eq(tq_qemu_kill(&pair.dst, SIGKILL), 0);
+			if (!acted && mid == MID_KILL_SRC)
+				cr_assert_eq(tq_qemu_kill(&pair.src, SIGKILL), 0);
 			acted = true;
 		}
 		json_decref(out->result);
@@ -242,14 +246,14 @@ Test(migrate, tcp_1gib_completes_with_memory_intact)
 	migrate_and_verify(1024, "tcp");
 }
 
-Test(migrate, sigint_mid_migration_keeps_vm_on_source_and_quits_destination)
+static void cancel_mid_migration(enum mid_action signal_action)
 {
 	const char *const extra[] = { "--bandwidth", "16", NULL };
 	struct cli_run run;
 	char *status;
 
 	start_pair(256);
-	run_cli(extra, MID_SIGINT, &run);
+	run_cli(extra, signal_action, &run);
 	cr_assert_eq(run.exit_code, 1, "exit %d", run.exit_code);
 	cr_assert_str_eq(field(run.result, "status"), "cancelled");
 	cr_assert_str_eq(field(run.result, "vm"), "source");
@@ -259,6 +263,39 @@ Test(migrate, sigint_mid_migration_keeps_vm_on_source_and_quits_destination)
 	free(status);
 	assert_guest_runs(&pair.src);
 	check_memory(&pair.src);
+	json_decref(run.result);
+}
+
+Test(migrate, sigint_mid_migration_keeps_vm_on_source_and_quits_destination)
+{
+	cancel_mid_migration(MID_SIGINT);
+}
+
+Test(migrate, sigterm_mid_migration_keeps_vm_on_source_and_quits_destination)
+{
+	cancel_mid_migration(MID_SIGTERM);
+}
+
+Test(migrate, source_killed_mid_migration_exits_3_with_state_uncertain)
+{
+	const char *const extra[] = { "--bandwidth", "16", NULL };
+	struct cli_run run;
+	const char *message;
+
+	start_pair(256);
+	run_cli(extra, MID_KILL_SRC, &run);
+	cr_assert_eq(run.exit_code, 3, "exit %d", run.exit_code);
+	cr_assert_str_eq(field(run.result, "status"), "failed");
+	cr_assert_str_eq(field(run.result, "vm"), "unknown");
+	/*
+	 * Both connections close from the one kill: the destination's load fails
+	 * and QEMU exits at once, so either side's error may be the first.
+	 */
+	message = field(json_object_get(run.result, "error"), "message");
+	cr_assert(strstr(message, "source QEMU") || strstr(message, "destination QEMU"),
+		  "the error names no QEMU: %s", message);
+	/* The half-filled destination does not stay behind. */
+	cr_assert_eq(tq_qemu_wait_exit(&pair.dst, 20), 0, "a destination QEMU remains");
 	json_decref(run.result);
 }
 

@@ -5,7 +5,9 @@
  * MIGRATION events drive the monitor and every script is deterministic.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <ev.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +45,13 @@
 		FQ_EXPECT("migrate-set-capabilities", 3), FQ_EXPECT("migrate-incoming", 4),  \
 		R(3, "{}"), R(4, "{}")
 /* Perform on the source up to the migrate command. */
+/* Without --bandwidth the stream is not capped: QEMU's own 128 MiB/s default is lifted. */
 #define SRC_MIGRATE                                                                        \
-	FQ_EXPECT("migrate-set-capabilities", 0), FQ_EXPECT("migrate-set-parameters", 1),    \
+	FQ_EXPECT("migrate-set-capabilities", 0),                                          \
+		{ .op = FQ_OP_EXPECT,                                                      \
+		  .name = "migrate-set-parameters",                                        \
+		  .slot = 1,                                                               \
+		  .args = "{\"max-bandwidth\": 9223372036853727232}" },                     \
 		R(0, "{}"), R(1, "{}"), FQ_EXPECT("migrate", 2), R(2, "{}")
 #define QUIT_AND_GO(slot) FQ_EXPECT("quit", slot), R(slot, "{}"), FQ_HANGUP
 
@@ -54,10 +61,33 @@ struct run {
 	enum qm_phase phases[16];
 	int n_phases;
 	int n_progress;
+	const char *dir;      /* the parent of the job's runtime directory */
+	int runtime_mode;     /* its permission bits, seen when perform starts */
 	bool cancel_on_progress;
 	struct fq *resume_on_progress;
 	struct qm_job *job;
 };
+
+/* The mode of the one qmigrate-* directory in @dir, or -1. */
+static int runtime_dir_mode(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[256];
+	struct stat st;
+	int mode = -1;
+
+	cr_assert(d);
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, "qmigrate-", 9) == 0) {
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			cr_assert_eq(lstat(path, &st), 0);
+			cr_assert(S_ISDIR(st.st_mode));
+			mode = st.st_mode & 07777;
+		}
+	closedir(d);
+	return mode;
+}
 
 static void on_phase(struct qm_job *job, enum qm_phase phase, void *ud)
 {
@@ -65,6 +95,8 @@ static void on_phase(struct qm_job *job, enum qm_phase phase, void *ud)
 
 	cr_assert_lt(run->n_phases, 16);
 	run->phases[run->n_phases++] = phase;
+	if (phase == QM_PHASE_PERFORM)
+		run->runtime_mode = runtime_dir_mode(run->dir);
 }
 
 static void on_progress(struct qm_job *job, const struct qm_progress *p, void *ud)
@@ -102,6 +134,8 @@ static void migrate_with(struct run *run, const struct fq_step *src_script,
 	snprintf(dst, sizeof(dst), "%s/dst", dir);
 	fsrc = fq_listen(loop, src, src_script);
 	fdst = fq_listen(loop, dst, dst_script);
+	run->dir = dir;
+	run->runtime_mode = -1;
 	if (dst_waits)
 		run->resume_on_progress = fdst;
 	struct qm_job_options opts = {
@@ -176,6 +210,8 @@ Test(engine, completed_migration_runs_all_phases_and_reports_qemu_figures)
 	for (int i = 0; i < QM_PHASE_DONE; i++)
 		cr_assert_geq(run.result.phase_ms[i], 0, "phase %d has no time", i);
 	cr_assert_not(qm_error_is_set(&run.result.error));
+	/* The stream's socket lives in a private directory only this user can enter. */
+	cr_assert_eq(run.runtime_mode, 0700, "runtime directory mode %o", run.runtime_mode);
 }
 
 Test(engine, failed_finish_quits_destination_and_resumes_source)
@@ -403,4 +439,28 @@ Test(engine, destination_with_another_vms_name_is_refused)
 	cr_assert_eq(run.result.status, QM_JOB_FAILED);
 	cr_assert_str_eq(run.result.error.error_class, "NameMismatch");
 	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
+}
+
+Test(engine, source_gone_mid_perform_leaves_the_vm_location_unknown)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN,
+		SRC_MIGRATE,
+		EVENT("MIGRATION", "{\"status\": \"active\"}"),
+		FQ_EXPECT("query-migrate", 3),
+		R(3, ACTIVE),
+		FQ_HANGUP,
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		DST_PREPARE,
+		QUIT_AND_GO(5),
+		FQ_END,
+	};
+	struct run run = { 0 };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_assert_eq(run.result.vm, QM_VM_UNKNOWN);
+	cr_assert(strstr(run.result.error.text, "source QEMU"), "%s", run.result.error.text);
 }
