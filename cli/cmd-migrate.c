@@ -116,7 +116,7 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		{},
 	};
 	struct qm_job_options opts = { .transport = QM_TRANSPORT_UNIX };
-	struct qm_job_callbacks cbs = { on_phase, on_progress, on_done };
+	struct qm_job_callbacks cbs = { .phase = on_phase, .progress = on_progress, .done = on_done };
 	struct run state = { 0 };
 	struct qm_error err = { 0 };
 	unsigned long long mib;

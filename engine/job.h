@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <limits.h>
 
+#include "engine/policy.h"
 #include "qmigrate.h"
 #include "xml/cookie.h"
 
@@ -53,6 +54,7 @@ struct qm_job {
 	ev_timer poll_timer;
 	bool poll_inflight, poll_again;
 	bool src_running; /* from STOP and RESUME events during perform */
+	struct qm_policy_state policy_state;
 	int final_retries;
 	struct qm_progress progress;
 	char qemu_status[32];
@@ -81,6 +83,12 @@ int qm_job_take_cookie(struct qm_job *job, const struct qm_cookie_check *check,
 struct qm_batch_cmd;
 void qm_job_batch(struct qm_job *job, struct qm_qmp *qmp, struct qm_batch_cmd *cmds, size_t n,
 		  void (*done)(void *job, json_t **results, const struct qm_error *err));
+
+/* actions.c: a policy's or a command's action (enum qm_policy_action_type) */
+int qm_job_apply(struct qm_job *job, int type, long long value, const char *policy,
+		 const char *reason);
+/* Evaluates the policies on the latest progress sample and applies their actions. */
+void qm_job_run_policies(struct qm_job *job);
 
 /* source.c */
 void qm_source_begin(struct qm_job *job);

@@ -53,48 +53,7 @@
  * negative value parsed from the command line reaches the validator, which
  * refuses it with a clear message.
  */
-struct qm_policy_settings {
-	/* The highest downtime limit the ladder or the doubling may set (--max-downtime).
-	 * 0: QM_POLICY_DEFAULT_MAX_DOWNTIME_MS. */
-	long long max_downtime_ms;
-	/* The limit in force when the migration starts: what the caller set, or 0 for
-	 * QEMU's default (QM_POLICY_QEMU_DOWNTIME_MS).  Doubling starts from it, and no
-	 * policy sets a value equal to the limit already in force. */
-	long long initial_downtime_ms;
-
-	/* Ladder, nova-style (--downtime-steps N): step i of N, for i = 0..N, happens
-	 * step_delay * GiB * i seconds after the start and sets the limit to
-	 * base + offset * i, base = max / N, offset = (max - base) / N, rounded down
-	 * to whole ms but at least 1; step N sets max exactly.  The GiB are not
-	 * rounded up: a 256 MiB guest steps every step_delay / 4 seconds. */
-	int downtime_steps;
-	/* Seconds per GiB of guest RAM between steps; 0: QM_POLICY_DEFAULT_STEP_DELAY. */
-	double step_delay;
-
-	/* Doubling, Proxmox-style (--downtime-double N): after N consecutive samples in
-	 * which the remaining bytes did not fall, double the limit (up to max). */
-	int downtime_double;
-
-	/* Completion timeout (--timeout SEC): cancel once the migration has run longer.
-	 * With timeout_per_gib, the limit is timeout * GiB of guest RAM. */
-	double timeout;
-	bool timeout_per_gib;
-	/* Stall timeout (--stall-timeout SEC): cancel when the remaining bytes reach
-	 * no new low for this long. */
-	double stall_timeout;
-	/* Pause-after (--pause-after SEC): stop the source's CPUs once the migration
-	 * has run longer, so that it converges. */
-	double pause_after;
-
-	/* The postcopy-ram capability is on for this migration (--postcopy). */
-	bool postcopy;
-	/* Switch to post-copy once QEMU has made this many passes (dirty-sync-count). */
-	int postcopy_after_passes;
-
-	/* Guest RAM in bytes, for the per-GiB scaling; 0: the first sample's
-	 * total_bytes (query-migrate's ram.total). */
-	unsigned long long ram_bytes;
-};
+/* struct qm_policy_settings is public: include/qmigrate.h. */
 
 /*
  * What persists between samples.  Owned by the caller; set up by

@@ -196,6 +196,62 @@ enum qm_transport {
 	QM_TRANSPORT_TCP,  /* loopback, an ephemeral port */
 };
 
+/*
+ * Convergence policies, decided on every progress sample (units: ms, seconds,
+ * bytes).  Zero switches a policy off or takes its default.
+ */
+struct qm_policy_settings {
+	/* The highest downtime limit the ladder or the doubling may set (--max-downtime).
+	 * 0: QM_POLICY_DEFAULT_MAX_DOWNTIME_MS. */
+	long long max_downtime_ms;
+	/* The limit in force when the migration starts: what the caller set, or 0 for
+	 * QEMU's default (QM_POLICY_QEMU_DOWNTIME_MS).  Doubling starts from it, and no
+	 * policy sets a value equal to the limit already in force. */
+	long long initial_downtime_ms;
+
+	/* Ladder, nova-style (--downtime-steps N): step i of N, for i = 0..N, happens
+	 * step_delay * GiB * i seconds after the start and sets the limit to
+	 * base + offset * i, base = max / N, offset = (max - base) / N, rounded down
+	 * to whole ms but at least 1; step N sets max exactly.  The GiB are not
+	 * rounded up: a 256 MiB guest steps every step_delay / 4 seconds. */
+	int downtime_steps;
+	/* Seconds per GiB of guest RAM between steps; 0: QM_POLICY_DEFAULT_STEP_DELAY. */
+	double step_delay;
+
+	/* Doubling, Proxmox-style (--downtime-double N): after N consecutive samples in
+	 * which the remaining bytes did not fall, double the limit (up to max). */
+	int downtime_double;
+
+	/* Completion timeout (--timeout SEC): cancel once the migration has run longer.
+	 * With timeout_per_gib, the limit is timeout * GiB of guest RAM. */
+	double timeout;
+	bool timeout_per_gib;
+	/* Stall timeout (--stall-timeout SEC): cancel when the remaining bytes reach
+	 * no new low for this long. */
+	double stall_timeout;
+	/* Pause-after (--pause-after SEC): stop the source's CPUs once the migration
+	 * has run longer, so that it converges. */
+	double pause_after;
+
+	/* The postcopy-ram capability is on for this migration (--postcopy). */
+	bool postcopy;
+	/* Switch to post-copy once QEMU has made this many passes (dirty-sync-count). */
+	int postcopy_after_passes;
+
+	/* Guest RAM in bytes, for the per-GiB scaling; 0: the first sample's
+	 * total_bytes (query-migrate's ram.total). */
+	unsigned long long ram_bytes;
+};
+
+/* A decision a policy took, as reported to the caller (and logged). */
+struct qm_policy_decision {
+	const char *policy; /* "ladder", "double", "timeout", "stall", "pause-after", "postcopy",
+			     * "force-complete" */
+	const char *action; /* "set-downtime", "cancel", "pause-source", "start-postcopy" */
+	long long value;    /* set-downtime: ms; else -1 */
+	const char *reason;
+};
+
 struct qm_job_options {
 	const char *src_qmp; /* QMP socket of the running source QEMU */
 	const char *dst_qmp; /* QMP socket of a destination started with -incoming defer */
@@ -205,6 +261,17 @@ struct qm_job_options {
 	const char *runtime_dir; /* parent of the private directory; NULL: $XDG_RUNTIME_DIR or /tmp */
 	double poll_interval; /* seconds between query-migrate polls; 0: 0.1 */
 	bool keep_source;     /* leave the source QEMU paused after success instead of quitting it */
+	bool paused;	      /* leave the VM paused on the destination */
+
+	/* capabilities and parameters, set on the side(s) that need them */
+	bool auto_converge;
+	int throttle_initial;	/* auto-converge's first throttle, %; 0: QEMU's (20) */
+	int throttle_increment; /* its step, %; 0: QEMU's (10) */
+	bool xbzrle;
+	unsigned long long xbzrle_cache; /* bytes; 0: QEMU's (64 MiB) */
+	unsigned multifd_channels;	 /* 0: no multifd */
+	/* policy.postcopy turns on postcopy-ram on both sides */
+	struct qm_policy_settings policy;
 };
 
 /* A sample of the migration's progress, from the source's query-migrate. */
@@ -237,6 +304,8 @@ struct qm_job_callbacks {
 	void (*progress)(struct qm_job *job, const struct qm_progress *p, void *userdata);
 	/* Runs once, from the loop; the job may be unreferenced inside it. */
 	void (*done)(struct qm_job *job, const struct qm_result *r, void *userdata);
+	/* A policy or a control command took a decision (may be NULL). */
+	void (*policy)(struct qm_job *job, const struct qm_policy_decision *d, void *userdata);
 };
 
 /* Copies @opts and @cbs; returns NULL with @err filled when they are invalid. */
@@ -255,6 +324,17 @@ int qm_job_start(struct qm_job *job, struct qm_error *err) QM_MUST_CHECK;
  */
 int qm_job_cancel(struct qm_job *job);
 const struct qm_progress *qm_job_progress(const struct qm_job *job);
+
+/*
+ * Commands for a running job; each returns 0 once the command is on its way,
+ * -EBUSY when the job is not migrating (before perform, or after), -EALREADY
+ * when it finished.  Force-complete switches to post-copy when it is enabled,
+ * else pauses the source so that the migration converges.
+ */
+int qm_job_force_complete(struct qm_job *job);
+int qm_job_set_downtime(struct qm_job *job, unsigned long long ms);
+int qm_job_set_bandwidth(struct qm_job *job, unsigned long long bytes_per_s);
+
 const char *qm_phase_name(enum qm_phase phase);
 const char *qm_job_status_name(enum qm_job_status status);
 const char *qm_vm_location_name(enum qm_vm_location vm);
