@@ -33,6 +33,30 @@ static const char usage[] =
 	"                        (default: QEMU's, 300 ms)\n"
 	"  --keep-source         leave the source QEMU paused after success instead\n"
 	"                        of quitting it\n"
+	"  --paused              leave the VM paused on the destination\n"
+	"\n"
+	"Convergence (a busy guest may never converge on its own):\n"
+	"  --downtime-steps N    raise the downtime limit in N steps up to\n"
+	"                        --max-downtime (default 500 ms), nova-style\n"
+	"  --downtime-delay SEC  seconds between steps per GiB of guest RAM (75)\n"
+	"  --downtime-double N   double the downtime limit (up to --max-downtime)\n"
+	"                        whenever remaining bytes did not fall for N samples\n"
+	"  --timeout SEC         cancel and roll back after SEC seconds of migration\n"
+	"  --timeout-per-gib     ...counting SEC per GiB of guest RAM\n"
+	"  --stall-timeout SEC   cancel and roll back when remaining bytes reach no\n"
+	"                        new low for SEC seconds\n"
+	"  --pause-after SEC     pause the source after SEC seconds so that the\n"
+	"                        migration converges (resumed again on rollback)\n"
+	"  --postcopy            enable post-copy on both sides (switch with\n"
+	"                        --postcopy-after-passes or force-complete)\n"
+	"  --postcopy-after-passes N  switch to post-copy after N passes\n"
+	"  --auto-converge       let QEMU throttle the guest's CPUs\n"
+	"  --throttle-initial P  auto-converge's first throttle, percent (20)\n"
+	"  --throttle-increment P  and its step, percent (10)\n"
+	"  --xbzrle              send pages as deltas against a cache\n"
+	"  --xbzrle-cache MIB    the cache's size (64)\n"
+	"  --multifd N           N parallel streams, on both sides\n"
+	"Every decision a policy takes is a {\"event\":\"policy\"} line with --json.\n"
 	"  --json                one JSON object per line on stdout (events phase,\n"
 	"                        progress and result) instead of the bar and summary\n"
 	"  -h, --help            show this help\n"
@@ -52,6 +76,22 @@ enum {
 	OPT_DOWNTIME,
 	OPT_KEEP_SOURCE,
 	OPT_JSON,
+	OPT_PAUSED,
+	OPT_STEPS,
+	OPT_STEP_DELAY,
+	OPT_DOUBLE,
+	OPT_TIMEOUT,
+	OPT_TIMEOUT_PER_GIB,
+	OPT_STALL,
+	OPT_PAUSE_AFTER,
+	OPT_POSTCOPY,
+	OPT_POSTCOPY_PASSES,
+	OPT_AUTO_CONVERGE,
+	OPT_THROTTLE_INITIAL,
+	OPT_THROTTLE_INCREMENT,
+	OPT_XBZRLE,
+	OPT_XBZRLE_CACHE,
+	OPT_MULTIFD,
 };
 
 struct run {
@@ -73,6 +113,11 @@ static void on_progress(struct qm_job *job, const struct qm_progress *p, void *u
 	progress_sample(&((struct run *)ud)->view, p);
 }
 
+static void on_policy(struct qm_job *job, const struct qm_policy_decision *d, void *ud)
+{
+	progress_policy(&((struct run *)ud)->view, d);
+}
+
 static void on_done(struct qm_job *job, const struct qm_result *r, void *ud)
 {
 	struct run *run = ud;
@@ -89,6 +134,28 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 		cli_error("too late to cancel: the migration is finishing");
 	else
 		cli_error("cancelling: the VM stays on the source");
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || *end || !(v > 0) || v > 1e9)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_int(const char *s, int min, int max, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (end == s || *end || v < min || v > max)
+		return -1;
+	*out = (int)v;
+	return 0;
 }
 
 static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
@@ -112,11 +179,34 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		{ "max-downtime", required_argument, NULL, OPT_DOWNTIME },
 		{ "keep-source", no_argument, NULL, OPT_KEEP_SOURCE },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "paused", no_argument, NULL, OPT_PAUSED },
+		{ "downtime-steps", required_argument, NULL, OPT_STEPS },
+		{ "downtime-delay", required_argument, NULL, OPT_STEP_DELAY },
+		{ "downtime-double", required_argument, NULL, OPT_DOUBLE },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "timeout-per-gib", no_argument, NULL, OPT_TIMEOUT_PER_GIB },
+		{ "stall-timeout", required_argument, NULL, OPT_STALL },
+		{ "pause-after", required_argument, NULL, OPT_PAUSE_AFTER },
+		{ "postcopy", no_argument, NULL, OPT_POSTCOPY },
+		{ "postcopy-after-passes", required_argument, NULL, OPT_POSTCOPY_PASSES },
+		{ "auto-converge", no_argument, NULL, OPT_AUTO_CONVERGE },
+		{ "throttle-initial", required_argument, NULL, OPT_THROTTLE_INITIAL },
+		{ "throttle-increment", required_argument, NULL, OPT_THROTTLE_INCREMENT },
+		{ "xbzrle", no_argument, NULL, OPT_XBZRLE },
+		{ "xbzrle-cache", required_argument, NULL, OPT_XBZRLE_CACHE },
+		{ "multifd", required_argument, NULL, OPT_MULTIFD },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	struct qm_job_options opts = { .transport = QM_TRANSPORT_UNIX };
-	struct qm_job_callbacks cbs = { .phase = on_phase, .progress = on_progress, .done = on_done };
+	struct qm_job_callbacks cbs = {
+		.phase = on_phase,
+		.progress = on_progress,
+		.done = on_done,
+		.policy = on_policy,
+	};
+	struct qm_policy_settings *pol = &opts.policy;
+	int channels;
 	struct run state = { 0 };
 	struct qm_error err = { 0 };
 	unsigned long long mib;
@@ -159,6 +249,67 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		case OPT_JSON:
 			state.view.json = true;
 			break;
+		case OPT_PAUSED:
+			opts.paused = true;
+			break;
+		case OPT_STEPS:
+			if (parse_int(optarg, 1, 1000, &pol->downtime_steps) < 0)
+				return cli_usage_error(&cmd_migrate, "invalid --downtime-steps '%s' (1..1000)", optarg);
+			break;
+		case OPT_STEP_DELAY:
+			if (parse_seconds(optarg, &pol->step_delay) < 0)
+				return cli_usage_error(&cmd_migrate, "invalid --downtime-delay '%s' (seconds)", optarg);
+			break;
+		case OPT_DOUBLE:
+			if (parse_int(optarg, 1, 1000, &pol->downtime_double) < 0)
+				return cli_usage_error(&cmd_migrate, "invalid --downtime-double '%s' (samples)", optarg);
+			break;
+		case OPT_TIMEOUT:
+			if (parse_seconds(optarg, &pol->timeout) < 0)
+				return cli_usage_error(&cmd_migrate, "invalid --timeout '%s' (seconds)", optarg);
+			break;
+		case OPT_TIMEOUT_PER_GIB:
+			pol->timeout_per_gib = true;
+			break;
+		case OPT_STALL:
+			if (parse_seconds(optarg, &pol->stall_timeout) < 0)
+				return cli_usage_error(&cmd_migrate, "invalid --stall-timeout '%s' (seconds)", optarg);
+			break;
+		case OPT_PAUSE_AFTER:
+			if (parse_seconds(optarg, &pol->pause_after) < 0)
+				return cli_usage_error(&cmd_migrate, "invalid --pause-after '%s' (seconds)", optarg);
+			break;
+		case OPT_POSTCOPY:
+			pol->postcopy = true;
+			break;
+		case OPT_POSTCOPY_PASSES:
+			if (parse_int(optarg, 1, 1000000, &pol->postcopy_after_passes) < 0)
+				return cli_usage_error(&cmd_migrate, "invalid --postcopy-after-passes '%s'", optarg);
+			break;
+		case OPT_AUTO_CONVERGE:
+			opts.auto_converge = true;
+			break;
+		case OPT_THROTTLE_INITIAL:
+			if (parse_int(optarg, 1, 99, &opts.throttle_initial) < 0)
+				return cli_usage_error(&cmd_migrate, "invalid --throttle-initial '%s' (1..99)", optarg);
+			break;
+		case OPT_THROTTLE_INCREMENT:
+			if (parse_int(optarg, 1, 99, &opts.throttle_increment) < 0)
+				return cli_usage_error(&cmd_migrate, "invalid --throttle-increment '%s' (1..99)", optarg);
+			break;
+		case OPT_XBZRLE:
+			opts.xbzrle = true;
+			break;
+		case OPT_XBZRLE_CACHE:
+			if (parse_u64(optarg, 1 << 20, &mib) < 0 || mib == 0)
+				return cli_usage_error(&cmd_migrate, "invalid --xbzrle-cache '%s' (MiB)", optarg);
+			opts.xbzrle_cache = mib * 1024 * 1024;
+			break;
+		case OPT_MULTIFD:
+			if (parse_int(optarg, 1, 255, &channels) < 0)
+				return cli_usage_error(&cmd_migrate, "invalid --multifd '%s' (1..255 streams)", optarg);
+			opts.multifd_channels = (unsigned)channels;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return EXIT_OK;
@@ -170,6 +321,10 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		return cli_usage_error(&cmd_migrate, "unexpected argument '%s'", argv[optind]);
 	if (!opts.src_qmp || !opts.dst_qmp)
 		return cli_usage_error(&cmd_migrate, "--src-qmp and --dst-qmp are required");
+	if ((opts.throttle_initial || opts.throttle_increment) && !opts.auto_converge)
+		return cli_usage_error(&cmd_migrate, "--throttle-* need --auto-converge");
+	if (opts.xbzrle_cache && !opts.xbzrle)
+		return cli_usage_error(&cmd_migrate, "--xbzrle-cache needs --xbzrle");
 	state.view.bar = !state.view.json && isatty(STDERR_FILENO);
 
 	loop = ev_loop_new(EVFLAG_AUTO);
@@ -179,6 +334,10 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	}
 	state.view.t0 = ev_time();
 	job = qm_job_new(ctx, loop, &opts, &cbs, &state, &err);
+	if (!job && strcmp(err.error_class, "Usage") == 0) {
+		ev_loop_destroy(loop);
+		return cli_usage_error(&cmd_migrate, "%s", err.text);
+	}
 	if (!job || qm_job_start(job, &err) < 0) {
 		cli_error("%s", err.text);
 		qm_job_unref(job);

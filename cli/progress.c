@@ -38,6 +38,22 @@ void progress_phase(struct progress_view *v, enum qm_phase phase, double elapsed
 				    (json_int_t)(elapsed * 1000)));
 }
 
+void progress_policy(struct progress_view *v, const struct qm_policy_decision *d)
+{
+	json_t *obj;
+
+	if (!v->json) {
+		clear_bar(v);
+		fprintf(stderr, "%s: %s (%s)\n", d->policy, d->action, d->reason);
+		return;
+	}
+	obj = json_pack("{s:s, s:s, s:s, s:s}", "event", "policy", "policy", d->policy, "action",
+			d->action, "reason", d->reason);
+	if (obj && d->value >= 0)
+		json_object_set_new(obj, "value", json_integer(d->value));
+	emit_json(obj);
+}
+
 static void format_eta(char *buf, size_t len, const struct qm_progress *p)
 {
 	/* QEMU's mbps is 10^6 bits/s; remaining is bytes. */

@@ -17,6 +17,7 @@ struct progress_view {
 
 void progress_phase(struct progress_view *v, enum qm_phase phase, double elapsed);
 void progress_sample(struct progress_view *v, const struct qm_progress *p);
+void progress_policy(struct progress_view *v, const struct qm_policy_decision *d);
 void progress_result(struct progress_view *v, const struct qm_result *r);
 /* The exit code a script can trust for @r (see qmigrate --help). */
 int progress_exit_code(const struct qm_result *r);

@@ -92,7 +92,9 @@ static void prepare_checked(void *opaque, json_t **res, const struct qm_error *e
 {
 	struct qm_job *job = opaque;
 	const char *state;
-	struct qm_batch_cmd cmds[2];
+	struct qm_batch_cmd cmds[3];
+	json_t *params;
+	size_t n = 0;
 
 	if (err)
 		qm_job_fail(job, err);
@@ -105,7 +107,7 @@ static void prepare_checked(void *opaque, json_t **res, const struct qm_error *e
 			     state ? state : "in an unknown state");
 		goto rollback;
 	}
-	if (check_identity(job, res[1], res[2]) < 0)
+	if (check_identity(job, res[1], res[2]) < 0 || qm_caps_check(job, res[3], false) < 0)
 		goto rollback;
 	if (job->opts.transport == QM_TRANSPORT_UNIX) {
 		if (qm_runtime_dir_create(job) < 0)
@@ -115,16 +117,17 @@ static void prepare_checked(void *opaque, json_t **res, const struct qm_error *e
 	} else {
 		snprintf(job->migrate_uri, sizeof(job->migrate_uri), "tcp:127.0.0.1:0");
 	}
-	cmds[0] = (struct qm_batch_cmd){
-		.name = "migrate-set-capabilities",
-		.args = json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", "events", "state", 1),
-	};
-	cmds[1] = (struct qm_batch_cmd){
+	cmds[n++] = (struct qm_batch_cmd){ .name = "migrate-set-capabilities",
+					   .args = qm_caps_args(job, false) };
+	params = qm_params_args(job, false);
+	if (params)
+		cmds[n++] = (struct qm_batch_cmd){ .name = "migrate-set-parameters", .args = params };
+	cmds[n++] = (struct qm_batch_cmd){
 		.name = "migrate-incoming",
 		.args = json_pack("{s:s}", "uri", job->migrate_uri),
 	};
 	job->incoming_started = true;
-	qm_job_batch(job, job->dst, cmds, ARRAY_SIZE(cmds), incoming_started);
+	qm_job_batch(job, job->dst, cmds, n, incoming_started);
 	return;
 rollback:
 	qm_job_enter(job, QM_PHASE_FINISH);
@@ -137,6 +140,7 @@ void qm_dest_prepare(struct qm_job *job)
 		{ .name = "query-status" },
 		{ .name = "query-name", .optional = true },
 		{ .name = "query-uuid", .optional = true },
+		{ .name = "query-migrate-capabilities" },
 	};
 
 	/* Local mode: both sides share this host on purpose, so no same-host check. */
@@ -196,6 +200,12 @@ static void dest_abort(struct qm_job *job)
 
 	ev_timer_stop(job->loop, &job->finish_timer);
 	if (job->dst_gone) {
+		qm_job_enter(job, QM_PHASE_CONFIRM);
+		return;
+	}
+	if (job->postcopy_entered) {
+		/* The destination holds the newest state of the running VM: never kill it. */
+		qm_err(job->ctx, "post-copy had started: the destination QEMU is left as it is");
 		qm_job_enter(job, QM_PHASE_CONFIRM);
 		return;
 	}
@@ -272,7 +282,7 @@ static void finish_polled(void *opaque, json_t **res, const struct qm_error *err
 		ev_timer_start(job->loop, &job->finish_timer);
 		return;
 	}
-	if (!job->src_was_running) {
+	if (!job->src_was_running || job->opts.paused) {
 		finish_emit(job);
 		return;
 	}

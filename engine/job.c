@@ -226,6 +226,13 @@ _public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 		qm_error_set(err, -EINVAL, "Usage", "unknown transport %d", opts->transport);
 		return NULL;
 	}
+	struct qm_policy_settings policy = opts->policy;
+
+	/* The ladder and doubling climb up to the one --max-downtime. */
+	if (!policy.max_downtime_ms && (policy.downtime_steps || policy.downtime_double))
+		policy.max_downtime_ms = (long long)opts->max_downtime_ms;
+	if (qm_policy_settings_validate(&policy, err) < 0)
+		return NULL;
 	job = calloc(1, sizeof(*job));
 	if (!job) {
 		qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
@@ -244,6 +251,7 @@ _public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 		qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
 		return NULL;
 	}
+	job->opts.policy = policy;
 	job->opts.src_qmp = job->src_qmp;
 	job->opts.dst_qmp = job->dst_qmp;
 	job->opts.runtime_dir = job->runtime_parent;

@@ -55,6 +55,7 @@ struct qm_job {
 	bool poll_inflight, poll_again;
 	bool src_running; /* from STOP and RESUME events during perform */
 	struct qm_policy_state policy_state;
+	bool postcopy_entered; /* the destination runs the VM: no rollback any more */
 	int final_retries;
 	struct qm_progress progress;
 	char qemu_status[32];
@@ -112,6 +113,12 @@ void qm_source_migration_ended(struct qm_job *job, json_t *info);
 void qm_progress_from_json(json_t *info, struct qm_progress *p, char *status, size_t status_len);
 /* True for the statuses in which a migration is still under way. */
 bool qm_migration_status_active(const char *status);
+
+/* caps.c: capabilities and parameters for one side (source or destination) */
+int qm_caps_check(struct qm_job *job, json_t *available, bool source);
+json_t *qm_caps_args(const struct qm_job *job, bool source);
+/* migrate-set-parameters' arguments, or NULL when that side needs none. */
+json_t *qm_params_args(const struct qm_job *job, bool source);
 
 /* runtime.c */
 int qm_runtime_dir_create(struct qm_job *job);

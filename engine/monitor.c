@@ -44,6 +44,10 @@ static void polled(struct qm_qmp *q, json_t *info, const struct qm_error *err, v
 		return;
 	}
 	qm_progress_from_json(info, &job->progress, job->qemu_status, sizeof(job->qemu_status));
+	if (strncmp(job->qemu_status, "postcopy", 8) == 0 && !job->postcopy_entered) {
+		job->postcopy_entered = true;
+		qm_info(job->ctx, "post-copy: the destination runs the VM from now on");
+	}
 	job->progress.elapsed = ev_time() - job->t_start;
 	if (final_figures_pending(job, info))
 		return;
@@ -54,6 +58,9 @@ static void polled(struct qm_qmp *q, json_t *info, const struct qm_error *err, v
 	}
 	if (job->cbs.progress)
 		job->cbs.progress(job, &job->progress, job->userdata);
+	if (job->phase != QM_PHASE_PERFORM || job->perform_done)
+		return; /* the callback cancelled, and the cancel already ended perform */
+	qm_job_run_policies(job);
 	if (job->poll_again) {
 		job->poll_again = false;
 		poll_now(job);

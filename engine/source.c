@@ -10,8 +10,6 @@
 #include "util/host.h"
 #include "util/log.h"
 
-/* QMP's max-bandwidth is bytes/s; this is libvirt's "unlimited" too (INT64_MAX rounded to MiB). */
-#define UNLIMITED_BANDWIDTH ((long long)(INT64_MAX / (1024 * 1024)) * 1024 * 1024)
 #define ZERO_UUID "00000000-0000-0000-0000-000000000000"
 
 /* ---- begin ---------------------------------------------------------------------- */
@@ -77,7 +75,7 @@ static void begin_done(void *opaque, json_t **res, const struct qm_error *err)
 		goto rollback;
 	}
 	check_blockers(job, res[1]);
-	if (qm_job_failed(job))
+	if (qm_job_failed(job) || qm_caps_check(job, res[4], true) < 0)
 		goto rollback;
 	job->src_was_running = strcmp(state, "running") == 0;
 	name = json_string_value(json_object_get(res[2], "name"));
@@ -108,6 +106,7 @@ void qm_source_begin(struct qm_job *job)
 		{ .name = "query-migrate" },
 		{ .name = "query-name", .optional = true },
 		{ .name = "query-uuid", .optional = true },
+		{ .name = "query-migrate-capabilities" },
 	};
 
 	qm_job_batch(job, job->src, cmds, ARRAY_SIZE(cmds), begin_done);
@@ -167,18 +166,7 @@ static void perform_configured(void *opaque, json_t **res, const struct qm_error
 		return;
 	}
 	job->migrate_issued = true;
-}
-
-static json_t *migrate_parameters(const struct qm_job *job)
-{
-	json_t *p = json_pack("{s:I}", "max-bandwidth",
-			      (json_int_t)(job->opts.bandwidth ? job->opts.bandwidth
-							       : UNLIMITED_BANDWIDTH));
-
-	if (p && job->opts.max_downtime_ms)
-		json_object_set_new(p, "downtime-limit",
-				    json_integer((json_int_t)job->opts.max_downtime_ms));
-	return p;
+	qm_policy_state_init(&job->policy_state, &job->opts.policy, ev_time());
 }
 
 static json_t *spice_relocation(const struct qm_cookie *c)
@@ -217,11 +205,10 @@ void qm_source_perform(struct qm_job *job)
 		qm_job_enter(job, QM_PHASE_FINISH);
 		return;
 	}
-	cmds[n++] = (struct qm_batch_cmd){
-		.name = "migrate-set-capabilities",
-		.args = json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", "events", "state", 1),
-	};
-	cmds[n++] = (struct qm_batch_cmd){ .name = "migrate-set-parameters", .args = migrate_parameters(job) };
+	cmds[n++] = (struct qm_batch_cmd){ .name = "migrate-set-capabilities",
+					   .args = qm_caps_args(job, true) };
+	cmds[n++] = (struct qm_batch_cmd){ .name = "migrate-set-parameters",
+					   .args = qm_params_args(job, true) };
 	/* SPICE clients follow the VM; a failure here must not stop the migration. */
 	spice = spice_relocation(&c);
 	if (spice)
@@ -354,7 +341,8 @@ void qm_source_confirm(struct qm_job *job)
 	struct qm_error err = { 0 };
 
 	if (qm_job_failed(job)) {
-		if (job->src_gone) {
+		/* After post-copy began the source's state is stale: resuming it would fork the VM. */
+		if (job->src_gone || job->postcopy_entered) {
 			job->result.vm = QM_VM_UNKNOWN;
 			qm_job_enter(job, QM_PHASE_DONE);
 			return;

@@ -23,6 +23,8 @@
 #define STATUS(s) "{\"status\": \"" s "\", \"singlestep\": false, \"running\": false}"
 #define RUNNING "{\"status\": \"running\", \"singlestep\": false, \"running\": true}"
 #define UUID "4c6f7e2a-1b3d-4e5f-8a9b-0c1d2e3f4a5b"
+#define CAPS "[{\"state\": false, \"capability\": \"events\"}," \
+	" {\"state\": false, \"capability\": \"postcopy-ram\"}]"
 #define COMPLETED                                                                          \
 	"{\"status\": \"completed\", \"setup-time\": 3, \"downtime\": 17, \"total-time\": 1234," \
 	" \"ram\": {\"transferred\": 268435456, \"remaining\": 0, \"total\": 268435456,"       \
@@ -35,13 +37,15 @@
 /* Begin on the source: the VM runs, is named vm1 and has a uuid. */
 #define SRC_BEGIN                                                                          \
 	FQ_HANDSHAKE, FQ_EXPECT("query-status", 0), FQ_EXPECT("query-migrate", 1),          \
-		FQ_EXPECT("query-name", 2), FQ_EXPECT("query-uuid", 3), R(0, RUNNING), R(1, "{}"), \
-		R(2, "{\"name\": \"vm1\"}"), R(3, "{\"UUID\": \"" UUID "\"}")
+		FQ_EXPECT("query-name", 2), FQ_EXPECT("query-uuid", 3),                   \
+		FQ_EXPECT("query-migrate-capabilities", 4), R(0, RUNNING), R(1, "{}"),      \
+		R(2, "{\"name\": \"vm1\"}"), R(3, "{\"UUID\": \"" UUID "\"}"), R(4, CAPS)
 /* Prepare on the destination: a QEMU waiting with -incoming defer, no name or uuid. */
 #define DST_PREPARE                                                                        \
 	FQ_HANDSHAKE, FQ_EXPECT("query-status", 0), FQ_EXPECT("query-name", 1),             \
-		FQ_EXPECT("query-uuid", 2), R(0, STATUS("inmigrate")), R(1, "{}"),          \
-		R(2, "{\"UUID\": \"00000000-0000-0000-0000-000000000000\"}"),               \
+		FQ_EXPECT("query-uuid", 2), FQ_EXPECT("query-migrate-capabilities", 10),    \
+		R(0, STATUS("inmigrate")), R(1, "{}"),                                     \
+		R(2, "{\"UUID\": \"00000000-0000-0000-0000-000000000000\"}"), R(10, CAPS),    \
 		FQ_EXPECT("migrate-set-capabilities", 3), FQ_EXPECT("migrate-incoming", 4),  \
 		R(3, "{}"), R(4, "{}")
 /* Perform on the source up to the migrate command. */
@@ -357,10 +361,12 @@ Test(engine, begin_refuses_a_source_waiting_for_incoming_and_stops_the_waiting_d
 		FQ_EXPECT("query-migrate", 1),
 		FQ_EXPECT("query-name", 2),
 		FQ_EXPECT("query-uuid", 3),
+		FQ_EXPECT("query-migrate-capabilities", 10),
 		R(0, STATUS("inmigrate")),
 		R(1, "{}"),
 		R(2, "{}"),
 		R(3, "{\"UUID\": \"" UUID "\"}"),
+		R(10, CAPS),
 		FQ_EXPECT("query-status", 4),
 		R(4, STATUS("inmigrate")),
 		FQ_END,
@@ -395,9 +401,11 @@ Test(engine, prepare_refuses_a_running_destination_and_leaves_it_alone)
 		FQ_EXPECT("query-status", 0),
 		FQ_EXPECT("query-name", 1),
 		FQ_EXPECT("query-uuid", 2),
+		FQ_EXPECT("query-migrate-capabilities", 10),
 		R(0, RUNNING),
 		R(1, "{}"),
 		R(2, "{}"),
+		R(10, CAPS),
 		/* rollback looks again, sees a running VM, and sends nothing more */
 		FQ_EXPECT("query-status", 3),
 		R(3, RUNNING),
@@ -425,9 +433,11 @@ Test(engine, destination_with_another_vms_name_is_refused)
 		FQ_EXPECT("query-status", 0),
 		FQ_EXPECT("query-name", 1),
 		FQ_EXPECT("query-uuid", 2),
+		FQ_EXPECT("query-migrate-capabilities", 10),
 		R(0, STATUS("inmigrate")),
 		R(1, "{\"name\": \"vm2\"}"),
 		R(2, "{}"),
+		R(10, CAPS),
 		FQ_EXPECT("query-status", 3),
 		R(3, STATUS("inmigrate")),
 		QUIT_AND_GO(4),
