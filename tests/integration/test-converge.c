@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Convergence policies, capabilities and job commands with real QEMU and the
+ * test guest, through the embedding API.  The guest dirties every page on
+ * every pass, so a capped migration never converges by itself: when one
+ * completes, the lever under test made it so.  Every test ends with the
+ * guest's memory checked on the side that has the VM.
+ */
+#include <criterion/criterion.h>
+#include <ev.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qmigrate.h"
+#include "tests/helpers/pair.h"
+
+#define MIB (1024ULL * 1024)
+
+struct run {
+	void (*first_progress)(struct qm_job *job);
+	bool acted, done;
+	int progress;
+	struct qm_result result;
+	char policy[32], action[32]; /* the last decision */
+	int decisions;
+};
+
+static void on_progress(struct qm_job *job, const struct qm_progress *p, void *ud)
+{
+	struct run *r = ud;
+
+	r->progress++;
+	if (r->first_progress && !r->acted) {
+		r->acted = true;
+		r->first_progress(job);
+	}
+}
+
+static void on_policy(struct qm_job *job, const struct qm_policy_decision *d, void *ud)
+{
+	struct run *r = ud;
+
+	snprintf(r->policy, sizeof(r->policy), "%s", d->policy);
+	snprintf(r->action, sizeof(r->action), "%s", d->action);
+	r->decisions++;
+}
+
+static void on_done(struct qm_job *job, const struct qm_result *res, void *ud)
+{
+	struct run *r = ud;
+
+	r->result = *res;
+	r->done = true;
+}
+
+static void run_job(struct qm_job_options *opts, struct run *r)
+{
+	struct qm_job_callbacks cbs = {
+		.progress = on_progress,
+		.policy = on_policy,
+		.done = on_done,
+	};
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct qm_ctx *ctx = qm_ctx_new();
+	struct qm_error err = { 0 };
+	struct qm_job *job;
+
+	opts->src_qmp = pair.src.qmp_path;
+	opts->dst_qmp = pair.dst.qmp_path;
+	job = qm_job_new(ctx, loop, opts, &cbs, r, &err);
+	cr_assert(job, "%s", err.text);
+	cr_assert_eq(qm_job_start(job, &err), 0, "%s", err.text);
+	while (!r->done)
+		ev_run(loop, EVRUN_ONCE);
+	qm_job_unref(job);
+	qm_ctx_unref(ctx);
+	ev_loop_destroy(loop);
+	if (r->first_progress)
+		cr_assert(r->acted, "the migration ended before any progress was reported");
+}
+
+/* Completed on the destination, which runs the guest with its memory intact. */
+static void assert_completed(const struct run *r, const char *want_status)
+{
+	char *status;
+
+	cr_assert_eq(r->result.status, QM_JOB_COMPLETED, "%s", r->result.error.text);
+	cr_assert_eq(r->result.vm, QM_VM_DESTINATION);
+	cr_assert_eq(tq_qemu_wait_exit(&pair.src, 20), 0, "the source QEMU is still there");
+	status = vm_status(&pair.dst);
+	cr_assert_str_eq(status, want_status);
+	free(status);
+	if (strcmp(want_status, "running") == 0)
+		assert_guest_runs(&pair.dst);
+	check_memory(&pair.dst);
+}
+
+/* Rolled back: the source runs the guest, memory intact; no destination left. */
+static void assert_rolled_back(const struct run *r, const char *policy)
+{
+	char *status;
+
+	cr_assert_eq(r->result.status, QM_JOB_FAILED);
+	cr_assert_str_eq(r->result.error.error_class, "PolicyCancelled");
+	cr_assert(strstr(r->result.error.text, policy), "%s", r->result.error.text);
+	cr_assert_eq(r->result.vm, QM_VM_SOURCE);
+	cr_assert_str_eq(r->policy, policy);
+	cr_assert_str_eq(r->action, "cancel");
+	cr_assert_eq(tq_qemu_wait_exit(&pair.dst, 20), 0, "a destination QEMU remains");
+	status = vm_status(&pair.src);
+	cr_assert_str_eq(status, "running");
+	free(status);
+	assert_guest_runs(&pair.src);
+	check_memory(&pair.src);
+}
+
+TestSuite(converge, .timeout = 300, .fini = stop_pair);
+
+Test(converge, completion_timeout_cancels_and_rolls_back)
+{
+	struct qm_job_options o = { .bandwidth = 16 * MIB, .policy = { .timeout = 2 } };
+	struct run r = { 0 };
+
+	start_pair(256);
+	run_job(&o, &r);
+	assert_rolled_back(&r, "timeout");
+}
+
+Test(converge, stall_timeout_cancels_a_bandwidth_starved_migration)
+{
+	/* After the first pass the remaining bytes never beat that pass's low again. */
+	struct qm_job_options o = { .bandwidth = 48 * MIB, .policy = { .stall_timeout = 2 } };
+	struct run r = { 0 };
+
+	start_pair(256);
+	run_job(&o, &r);
+	assert_rolled_back(&r, "stall");
+}
+
+Test(converge, pause_after_forces_completion_of_a_guest_that_does_not_converge)
+{
+	struct qm_job_options o = { .bandwidth = 32 * MIB, .policy = { .pause_after = 1 } };
+	struct run r = { 0 };
+
+	start_pair(256);
+	run_job(&o, &r);
+	cr_assert_str_eq(r.policy, "pause-after");
+	cr_assert_str_eq(r.action, "pause-source");
+	/* It ran before the migration, so it runs again on the destination. */
+	assert_completed(&r, "running");
+}
+
+Test(converge, auto_converge_throttles_a_capped_migration_to_completion)
+{
+	struct qm_job_options o = {
+		.bandwidth = 64 * MIB,
+		.auto_converge = true,
+		.throttle_initial = 90,
+		.throttle_increment = 9,
+	};
+	struct run r = { 0 };
+
+	start_pair(256);
+	run_job(&o, &r);
+	assert_completed(&r, "running");
+}
+
+Test(converge, xbzrle_keeps_memory_intact)
+{
+	struct qm_job_options o = { .xbzrle = true, .xbzrle_cache = 64 * MIB };
+	struct run r = { 0 };
+
+	start_pair(256);
+	run_job(&o, &r);
+	assert_completed(&r, "running");
+}
+
+Test(converge, multifd_4_keeps_memory_intact)
+{
+	struct qm_job_options o = { .multifd_channels = 4 };
+	struct run r = { 0 };
+
+	start_pair(256);
+	run_job(&o, &r);
+	assert_completed(&r, "running");
+}
+
+Test(converge, postcopy_after_one_pass_completes)
+{
+	struct qm_job_options o = {
+		.bandwidth = 32 * MIB,
+		.policy = { .postcopy = true, .postcopy_after_passes = 1 },
+	};
+	struct run r = { 0 };
+
+	start_pair(256);
+	run_job(&o, &r);
+	cr_assert_str_eq(r.policy, "postcopy");
+	cr_assert_str_eq(r.action, "start-postcopy");
+	assert_completed(&r, "running");
+}
+
+static void force_complete(struct qm_job *job)
+{
+	cr_assert_eq(qm_job_force_complete(job), 0);
+}
+
+Test(converge, force_complete_with_postcopy_switches_to_postcopy)
+{
+	struct qm_job_options o = { .bandwidth = 32 * MIB, .policy = { .postcopy = true } };
+	struct run r = { .first_progress = force_complete };
+
+	start_pair(256);
+	run_job(&o, &r);
+	cr_assert_str_eq(r.policy, "force-complete");
+	cr_assert_str_eq(r.action, "start-postcopy");
+	assert_completed(&r, "running");
+}
+
+Test(converge, force_complete_without_postcopy_pauses_the_source)
+{
+	struct qm_job_options o = { .bandwidth = 32 * MIB };
+	struct run r = { .first_progress = force_complete };
+
+	start_pair(256);
+	run_job(&o, &r);
+	cr_assert_str_eq(r.policy, "force-complete");
+	cr_assert_str_eq(r.action, "pause-source");
+	assert_completed(&r, "running");
+}
+
+static void raise_bandwidth(struct qm_job *job)
+{
+	cr_assert_eq(qm_job_set_bandwidth(job, 64ULL * 1024 * MIB), 0);
+}
+
+Test(converge, set_bandwidth_raised_mid_migration_takes_effect)
+{
+	/* At 8 MiB/s this guest never converges; raised, it completes. */
+	struct qm_job_options o = { .bandwidth = 8 * MIB };
+	struct run r = { .first_progress = raise_bandwidth };
+
+	start_pair(256);
+	run_job(&o, &r);
+	cr_assert_str_eq(r.action, "set-bandwidth");
+	assert_completed(&r, "running");
+}
+
+Test(converge, paused_option_leaves_the_vm_paused_on_the_destination)
+{
+	struct qm_job_options o = { .paused = true };
+	struct run r = { 0 };
+
+	start_pair(256);
+	run_job(&o, &r);
+	cr_assert(r.result.was_running);
+	assert_completed(&r, "paused");
+}
