@@ -86,6 +86,9 @@ void *qm_flow_main(void *arg)
 	struct qm_pump *p = f->pump;
 	int r = QM_FLOW_FALLBACK;
 
+	/* for top -H and debuggers; at most 15 characters */
+	pthread_setname_np(pthread_self(),
+			   f->dir == QM_PUMP_FORWARD ? "qm-pump" : "qm-pump-return");
 	if (p->mode != QM_PUMP_READWRITE)
 		r = qm_copy_splice(f);
 	if (r == QM_FLOW_FALLBACK)
