@@ -19,6 +19,8 @@
  * amortises them (1 MiB is 100 us of data at 10 GB/s, against a few us of
  * calls); it is also the largest pipe an unprivileged process gets by
  * default (/proc/sys/fs/pipe-max-size).  Bigger only grows the footprint.
+ * It is a ceiling: a socket gives what it holds (a few hundred KiB by
+ * default), so most transfers are smaller.
  */
 #define PUMP_CHUNK (1u << 20)
 #define PUMP_CHUNK_MAX (64u << 20)
@@ -39,6 +41,22 @@ static void adopt_fd(struct qm_pump *p, int fd)
 		if (p->fds[i] == fd)
 			return;
 	p->fds[p->nfds++] = fd;
+}
+
+/* Closes each descriptor named in @o once, however many times it is named. */
+static void close_option_fds(const struct qm_pump_options *o)
+{
+	const int fds[] = { o->forward.in, o->forward.out, o->back.in, o->back.out };
+	unsigned n = o->bidirectional ? 4 : 2;
+
+	for (unsigned i = 0; i < n; i++) {
+		bool seen = fds[i] < 0;
+
+		for (unsigned j = 0; j < i; j++)
+			seen |= fds[j] == fds[i];
+		if (!seen)
+			close(fds[i]);
+	}
 }
 
 static int check_options(const struct qm_pump_options *o, struct qm_error *err)
@@ -134,8 +152,7 @@ static int flow_setup(struct qm_pump *p, enum qm_pump_dir dir,
 					    "cannot make the pump's pipe: %s",
 					    strerror(-r));
 	}
-	/* In auto mode the buffer is only needed if splice is refused: the thread makes
-	 * it then. */
+	/* Auto mode needs it only if splice is refused; the thread makes it then. */
 	if (p->mode == QM_PUMP_READWRITE && !(f->buf = malloc(chunk)))
 		return qm_error_set(err, -ENOMEM, "TunnelFailed", "out of memory");
 	return 0;
@@ -181,12 +198,7 @@ struct qm_pump *qm_pump_new(struct ev_loop *loop, const struct qm_pump_options *
 	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {
-		const int fds[] = { opts->forward.in, opts->forward.out, opts->back.in,
-				    opts->back.out };
-
-		for (unsigned i = 0; i < (opts->bidirectional ? 4u : 2u); i++)
-			if (fds[i] >= 0)
-				close(fds[i]);
+		close_option_fds(opts);
 		qm_error_set(err, -ENOMEM, "TunnelFailed", "out of memory");
 		return NULL;
 	}
