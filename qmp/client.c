@@ -517,8 +517,15 @@ static void handle_greeting(struct qm_qmp *q, json_t *msg)
 	int r;
 
 	if (!json_is_object(greeting)) {
-		fail_errno(q, -EPROTO, "ProtocolError",
-			   "the first message is not a QMP greeting (is this a QMP socket?)");
+		char *text = json_dumps(msg, JSON_COMPACT);
+		char what[256];
+
+		/* Say what came instead: it tells a wrong socket from a confused peer. */
+		snprintf(what, sizeof(what),
+			 "the first message is not a QMP greeting (is this a QMP socket?): %.120s",
+			 text ? text : "?");
+		free(text);
+		fail_errno(q, -EPROTO, "ProtocolError", what);
 		return;
 	}
 	q->greeting = json_incref(greeting);
