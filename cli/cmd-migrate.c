@@ -26,8 +26,10 @@ static const char usage[] =
 	"Options:\n"
 	"  --src-qmp PATH        QMP socket of the source QEMU\n"
 	"  --dst-qmp PATH        QMP socket of the destination QEMU\n"
-	"  --transport unix|tcp  how the stream goes: a private UNIX socket (default)\n"
-	"                        or TCP on loopback with an ephemeral port\n"
+	"  --transport unix|tcp|tunnel\n"
+	"                        how the stream goes: a private UNIX socket (default),\n"
+	"                        TCP on loopback with an ephemeral port, or through\n"
+	"                        qmigrate's own pump threads (one per stream, splice)\n"
 	"  --bandwidth MIB       cap the stream at MIB MiB/s (default: not capped)\n"
 	"  --max-downtime MS     the longest pause QEMU may take to switch over\n"
 	"                        (default: QEMU's, 300 ms)\n"
@@ -228,8 +230,11 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 				opts.transport = QM_TRANSPORT_UNIX;
 			else if (strcmp(optarg, "tcp") == 0)
 				opts.transport = QM_TRANSPORT_TCP;
+			else if (strcmp(optarg, "tunnel") == 0)
+				opts.transport = QM_TRANSPORT_TUNNEL;
 			else
-				return cli_usage_error(&cmd_migrate, "unknown transport '%s' (unix or tcp)",
+				return cli_usage_error(&cmd_migrate,
+						       "unknown transport '%s' (unix, tcp or tunnel)",
 						       optarg);
 			break;
 		case OPT_BANDWIDTH:

@@ -70,18 +70,19 @@ static void format_eta(char *buf, size_t len, const struct qm_progress *p)
 
 void progress_sample(struct progress_view *v, const struct qm_progress *p)
 {
-	char bar[BAR_WIDTH + 1], eta[32], downtime[32];
+	char bar[BAR_WIDTH + 1], eta[32], downtime[32], tunnel[48] = "";
 	int filled = (int)(p->percent / 100 * BAR_WIDTH);
 
 	if (v->json) {
-		emit_json(json_pack("{s:s, s:s, s:I, s:f, s:I, s:I, s:I, s:f, s:I, s:I}",
+		emit_json(json_pack("{s:s, s:s, s:I, s:f, s:I, s:I, s:I, s:f, s:I, s:I, s:I}",
 				    "event", "progress", "status", p->status, "elapsed_ms",
 				    (json_int_t)(p->elapsed * 1000), "percent", p->percent,
 				    "transferred_bytes", (json_int_t)p->transferred_bytes,
 				    "remaining_bytes", (json_int_t)p->remaining_bytes,
 				    "total_bytes", (json_int_t)p->total_bytes, "mbps", p->mbps,
 				    "passes", (json_int_t)p->passes, "expected_downtime_ms",
-				    (json_int_t)p->expected_downtime_ms));
+				    (json_int_t)p->expected_downtime_ms, "tunnel_bytes",
+				    (json_int_t)p->tunnel_bytes));
 		return;
 	}
 	if (!v->bar)
@@ -94,10 +95,12 @@ void progress_sample(struct progress_view *v, const struct qm_progress *p)
 		snprintf(downtime, sizeof(downtime), "%lld ms", p->expected_downtime_ms);
 	else
 		snprintf(downtime, sizeof(downtime), "?");
+	if (p->tunnel_bytes)
+		snprintf(tunnel, sizeof(tunnel), "  tunnel %.1f MiB", p->tunnel_bytes / MIB);
 	fprintf(stderr,
-		"\r\033[K[%s] %5.1f%%  %7.1f MiB/s  pass %llu  remaining %.1f MiB  downtime ~%s  ETA %s",
+		"\r\033[K[%s] %5.1f%%  %7.1f MiB/s  pass %llu  remaining %.1f MiB  downtime ~%s  ETA %s%s",
 		bar, p->percent, p->mbps * 1e6 / 8 / MIB, p->passes, p->remaining_bytes / MIB,
-		downtime, eta);
+		downtime, eta, tunnel);
 	fflush(stderr);
 	v->bar_drawn = true;
 }

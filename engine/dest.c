@@ -67,6 +67,16 @@ static void incoming_started(void *opaque, json_t **res, const struct qm_error *
 		qm_job_batch(job, job->dst, cmds, ARRAY_SIZE(cmds), incoming_port);
 		return;
 	}
+	if (job->opts.transport == QM_TRANSPORT_TUNNEL) {
+		/* The source sends into the tunnel; the pumps carry it to migrate.sock. */
+		char dst_path[sizeof(job->migrate_uri)];
+
+		snprintf(dst_path, sizeof(dst_path), "%s", job->migrate_uri + strlen("unix:"));
+		if (qm_tunnel_open(job, dst_path, job->migrate_uri, sizeof(job->migrate_uri)) < 0) {
+			qm_job_enter(job, QM_PHASE_FINISH);
+			return;
+		}
+	}
 	prepare_emit(job);
 }
 
@@ -109,7 +119,7 @@ static void prepare_checked(void *opaque, json_t **res, const struct qm_error *e
 	}
 	if (check_identity(job, res[1], res[2]) < 0 || qm_caps_check(job, res[3], false) < 0)
 		goto rollback;
-	if (job->opts.transport == QM_TRANSPORT_UNIX) {
+	if (job->opts.transport != QM_TRANSPORT_TCP) {
 		if (qm_runtime_dir_create(job) < 0)
 			goto rollback;
 		snprintf(job->migrate_uri, sizeof(job->migrate_uri), "unix:%s/migrate.sock",

@@ -154,6 +154,7 @@ static void job_done(struct qm_job *job)
 	}
 	if (r->total_ms > 0)
 		r->throughput_mbps = (double)r->transferred_bytes * 8 / 1e6 / (r->total_ms / 1000.0);
+	qm_tunnel_close(job);
 	qm_runtime_dir_remove(job);
 	job->finished = true;
 	qm_monitor_stop(job);
@@ -222,7 +223,8 @@ _public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 		qm_error_set(err, -EINVAL, "Usage", "both QMP sockets are needed");
 		return NULL;
 	}
-	if (opts->transport != QM_TRANSPORT_UNIX && opts->transport != QM_TRANSPORT_TCP) {
+	if (opts->transport != QM_TRANSPORT_UNIX && opts->transport != QM_TRANSPORT_TCP &&
+	    opts->transport != QM_TRANSPORT_TUNNEL) {
 		qm_error_set(err, -EINVAL, "Usage", "unknown transport %d", opts->transport);
 		return NULL;
 	}
@@ -283,6 +285,7 @@ _public_ struct qm_job *qm_job_unref(struct qm_job *job)
 	ev_timer_stop(job->loop, &job->kick);
 	ev_timer_stop(job->loop, &job->poll_timer);
 	ev_timer_stop(job->loop, &job->finish_timer);
+	qm_tunnel_close(job);
 	qm_runtime_dir_remove(job);
 	qm_qmp_unref(job->src);
 	qm_qmp_unref(job->dst);

@@ -60,6 +60,9 @@ struct qm_job {
 	struct qm_progress progress;
 	char qemu_status[32];
 
+	/* the tunnelled transport (tunnel.c) */
+	struct qm_tunnel *tunnel;
+
 	/* finish */
 	ev_timer finish_timer;
 	bool finish_inflight;
@@ -119,6 +122,13 @@ int qm_caps_check(struct qm_job *job, json_t *available, bool source);
 json_t *qm_caps_args(const struct qm_job *job, bool source);
 /* migrate-set-parameters' arguments, or NULL when that side needs none. */
 json_t *qm_params_args(const struct qm_job *job, bool source);
+
+/* tunnel.c: listens for the source's streams and pumps each to @dst_path */
+int qm_tunnel_open(struct qm_job *job, const char *dst_path, char *uri, size_t uri_len);
+/* Lets go of every stream now: before migrate_cancel, so QEMU cannot block on it. */
+void qm_tunnel_hangup(struct qm_job *job);
+unsigned long long qm_tunnel_bytes(const struct qm_job *job);
+void qm_tunnel_close(struct qm_job *job);
 
 /* runtime.c */
 int qm_runtime_dir_create(struct qm_job *job);

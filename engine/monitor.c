@@ -49,6 +49,7 @@ static void polled(struct qm_qmp *q, json_t *info, const struct qm_error *err, v
 		qm_info(job->ctx, "post-copy: the destination runs the VM from now on");
 	}
 	job->progress.elapsed = ev_time() - job->t_start;
+	job->progress.tunnel_bytes = qm_tunnel_bytes(job);
 	if (final_figures_pending(job, info))
 		return;
 	if (!qm_migration_status_active(job->qemu_status) &&

@@ -9,7 +9,7 @@
 #include "engine/job.h"
 #include "util/log.h"
 
-static const char *const runtime_files[] = { "migrate.sock" };
+static const char *const runtime_files[] = { "migrate.sock", "tunnel.sock" };
 
 int qm_runtime_dir_create(struct qm_job *job)
 {

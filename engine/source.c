@@ -226,6 +226,8 @@ void qm_source_abort_perform(struct qm_job *job)
 {
 	if (!job->migrate_issued || job->perform_done || job->src_gone)
 		return;
+	/* First let go of the tunnel, or QEMU can block flushing into it (libvirt's lesson). */
+	qm_tunnel_hangup(job);
 	qm_info(job->ctx, "cancelling the migration on the source");
 	if (qm_qmp_command(job->src, "migrate_cancel", NULL, -1, 0, cancel_sent, job) < 0)
 		qm_warn(job->ctx, "cannot send migrate_cancel");

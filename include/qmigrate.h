@@ -194,6 +194,7 @@ enum qm_vm_location {
 enum qm_transport {
 	QM_TRANSPORT_UNIX, /* a private socket in a 0700 runtime directory */
 	QM_TRANSPORT_TCP,  /* loopback, an ephemeral port */
+	QM_TRANSPORT_TUNNEL, /* through the engine: a pump thread per stream */
 };
 
 /*
@@ -284,6 +285,7 @@ struct qm_progress {
 	unsigned long long passes; /* dirty-sync-count */
 	long long expected_downtime_ms; /* -1 when QEMU does not say */
 	double percent;	    /* 0..100, of RAM no longer dirty */
+	unsigned long long tunnel_bytes; /* bytes the tunnel delivered; 0 when not tunnelled */
 };
 
 struct qm_result {

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The tunnelled transport, local mode: the engine listens on a private UNIX
+ * socket and the source QEMU migrates to it; every connection QEMU opens (the
+ * main stream, then one per multifd channel) is joined to a connection of its
+ * own to the destination's incoming socket by a bidirectional pump, so that
+ * post-copy's return path flows back too.  The pumps run in their own threads
+ * and never touch QMP; this file runs on the loop.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "engine/job.h"
+#include "qmp/socket.h"
+#include "tunnel/pump.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#define MAX_STREAMS 64 /* one main stream and up to 63 multifd channels */
+
+struct qm_tunnel {
+	struct qm_job *job;
+	int listen_fd;
+	ev_io accept_io;
+	char dst_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct qm_pump *pumps[MAX_STREAMS];
+	size_t n_pumps;
+	unsigned long long bytes_ended; /* moved by pumps that already ended */
+};
+
+static void pump_done(struct qm_pump *pump, const struct qm_pump_result *r, void *ud)
+{
+	struct qm_tunnel *t = ud;
+
+	for (size_t i = 0; i < t->n_pumps; i++)
+		if (t->pumps[i] == pump)
+			t->pumps[i] = NULL;
+	t->bytes_ended += r->stats[QM_PUMP_FORWARD].bytes_written;
+	if (r->end == QM_PUMP_FAILED && !t->job->finished) {
+		qm_job_failf(t->job, r->error.code, "TunnelFailed", "tunnel: %s", r->error.text);
+		/* Nothing flows any more: QEMU must not block flushing into it. */
+		qm_tunnel_hangup(t->job);
+	}
+	qm_pump_free(pump);
+}
+
+static int join(struct qm_tunnel *t, int in, struct qm_error *err)
+{
+	struct qm_pump_options o = { .bidirectional = true, .mode = QM_PUMP_AUTO };
+	int in_progress, out;
+	struct qm_pump *p;
+
+	if (t->n_pumps == MAX_STREAMS) {
+		close(in);
+		return qm_error_set(err, -EMFILE, "TunnelFailed",
+				    "tunnel: more than %d streams", MAX_STREAMS);
+	}
+	out = qm_unix_connect(t->dst_path, &in_progress);
+	if (out < 0) {
+		close(in);
+		return qm_error_set(err, out, "TunnelFailed",
+				    "tunnel: cannot reach the destination's incoming socket: %s",
+				    strerror(-out));
+	}
+	o.forward = (struct qm_pump_fds){ .in = in, .out = out };
+	o.back = (struct qm_pump_fds){ .in = out, .out = in };
+	p = qm_pump_new(t->job->loop, &o, pump_done, t, err);
+	if (!p)
+		return err->code;
+	if (qm_pump_start(p, err) < 0) {
+		qm_pump_free(p);
+		return err->code;
+	}
+	t->pumps[t->n_pumps++] = p;
+	qm_dbg(t->job->ctx, "tunnel: stream %zu joined", t->n_pumps);
+	return 0;
+}
+
+static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct qm_tunnel *t = w->data;
+	struct qm_error err = { 0 };
+	int fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			qm_job_failf(t->job, -errno, "TunnelFailed", "tunnel: accept: %s",
+				     strerror(errno));
+		return;
+	}
+	if (join(t, fd, &err) < 0)
+		qm_job_fail(t->job, &err);
+}
+
+int qm_tunnel_open(struct qm_job *job, const char *dst_path, char *uri, size_t uri_len)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct qm_tunnel *t = calloc(1, sizeof(*t));
+	mode_t old;
+	int r;
+
+	if (!t)
+		return qm_job_failf(job, -ENOMEM, "GenericError", "out of memory");
+	t->job = job;
+	t->listen_fd = -1;
+	job->tunnel = t;
+	snprintf(t->dst_path, sizeof(t->dst_path), "%s", dst_path);
+	r = snprintf(t->listen_path, sizeof(t->listen_path), "%s/tunnel.sock", job->runtime_dir);
+	if (r < 0 || (size_t)r >= sizeof(t->listen_path))
+		return qm_job_failf(job, -ENAMETOOLONG, "GenericError", "tunnel socket path too long");
+	strcpy(addr.sun_path, t->listen_path);
+	t->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (t->listen_fd < 0)
+		return qm_job_failf(job, -errno, "TunnelFailed", "tunnel: socket: %s", strerror(errno));
+	/* 0600 from the start: the directory is 0700 already, this is belt and braces. */
+	old = umask(0177);
+	r = bind(t->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old);
+	if (r < 0 || listen(t->listen_fd, MAX_STREAMS) < 0)
+		return qm_job_failf(job, -errno, "TunnelFailed", "tunnel: cannot listen on %s: %s",
+				    t->listen_path, strerror(errno));
+	ev_io_init(&t->accept_io, accept_cb, t->listen_fd, EV_READ);
+	t->accept_io.data = t;
+	ev_io_start(job->loop, &t->accept_io);
+	snprintf(uri, uri_len, "unix:%s", t->listen_path);
+	return 0;
+}
+
+void qm_tunnel_hangup(struct qm_job *job)
+{
+	struct qm_tunnel *t = job->tunnel;
+
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n_pumps; i++)
+		if (t->pumps[i])
+			qm_pump_hangup(t->pumps[i]);
+}
+
+unsigned long long qm_tunnel_bytes(const struct qm_job *job)
+{
+	const struct qm_tunnel *t = job->tunnel;
+	unsigned long long n;
+
+	if (!t)
+		return 0;
+	n = t->bytes_ended;
+	for (size_t i = 0; i < t->n_pumps; i++) {
+		struct qm_pump_stats st;
+
+		if (!t->pumps[i])
+			continue;
+		qm_pump_get_stats(t->pumps[i], QM_PUMP_FORWARD, &st);
+		n += st.bytes_written;
+	}
+	return n;
+}
+
+void qm_tunnel_close(struct qm_job *job)
+{
+	struct qm_tunnel *t = job->tunnel;
+
+	if (!t)
+		return;
+	job->tunnel = NULL;
+	ev_io_stop(job->loop, &t->accept_io);
+	for (size_t i = 0; i < t->n_pumps; i++)
+		qm_pump_free(t->pumps[i]);
+	if (t->listen_fd >= 0) {
+		close(t->listen_fd);
+		unlink(t->listen_path);
+	}
+	free(t);
+}
