@@ -110,3 +110,75 @@ void assert_guest_runs(struct tq_qemu *vm)
 	cr_assert_geq(serial_bytes(vm), before + 2, "the guest makes no progress on %s", vm->dir);
 }
 
+
+static void on_progress(struct qm_job *job, const struct qm_progress *p, void *ud)
+{
+	struct run *r = ud;
+
+	r->progress++;
+	r->tunnel_bytes = p->tunnel_bytes;
+	if (r->first_progress && !r->acted) {
+		r->acted = true;
+		r->first_progress(job);
+	}
+}
+
+static void on_policy(struct qm_job *job, const struct qm_policy_decision *d, void *ud)
+{
+	struct run *r = ud;
+
+	snprintf(r->policy, sizeof(r->policy), "%s", d->policy);
+	snprintf(r->action, sizeof(r->action), "%s", d->action);
+	r->decisions++;
+}
+
+static void on_done(struct qm_job *job, const struct qm_result *res, void *ud)
+{
+	struct run *r = ud;
+
+	r->result = *res;
+	r->done = true;
+}
+
+void run_job(struct qm_job_options *opts, struct run *r)
+{
+	struct qm_job_callbacks cbs = {
+		.progress = on_progress,
+		.policy = on_policy,
+		.done = on_done,
+	};
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct qm_ctx *ctx = qm_ctx_new();
+	struct qm_error err = { 0 };
+	struct qm_job *job;
+
+	opts->src_qmp = pair.src.qmp_path;
+	opts->dst_qmp = pair.dst.qmp_path;
+	job = qm_job_new(ctx, loop, opts, &cbs, r, &err);
+	cr_assert(job, "%s", err.text);
+	cr_assert_eq(qm_job_start(job, &err), 0, "%s", err.text);
+	while (!r->done)
+		ev_run(loop, EVRUN_ONCE);
+	qm_job_unref(job);
+	qm_ctx_unref(ctx);
+	ev_loop_destroy(loop);
+	if (r->first_progress)
+		cr_assert(r->acted, "the migration ended before any progress was reported");
+}
+
+/* Completed on the destination, which runs the guest with its memory intact. */
+void assert_completed(const struct run *r, const char *want_status)
+{
+	char *status;
+
+	cr_assert_eq(r->result.status, QM_JOB_COMPLETED, "%s", r->result.error.text);
+	cr_assert_eq(r->result.vm, QM_VM_DESTINATION);
+	cr_assert_eq(tq_qemu_wait_exit(&pair.src, 20), 0, "the source QEMU is still there");
+	status = vm_status(&pair.dst);
+	cr_assert_str_eq(status, want_status);
+	free(status);
+	if (strcmp(want_status, "running") == 0)
+		assert_guest_runs(&pair.dst);
+	check_memory(&pair.dst);
+}
+

@@ -10,7 +10,10 @@
 
 #include <jansson.h>
 
+#include "qmigrate.h"
 #include "tests/helpers/qemu.h"
+
+#define MIB (1024ULL * 1024)
 
 struct pair {
 	struct tq_qemu src, dst;
@@ -31,5 +34,21 @@ char *vm_status(struct tq_qemu *vm);
 void check_memory(struct tq_qemu *vm);
 /* The guest keeps making passes on @vm (bounded wait). */
 void assert_guest_runs(struct tq_qemu *vm);
+
+/* A job run through the embedding API on the pair. */
+struct run {
+	void (*first_progress)(struct qm_job *job); /* called once, on the first sample */
+	bool acted, done;
+	int progress;
+	struct qm_result result;
+	char policy[32], action[32]; /* the last decision */
+	int decisions;
+	unsigned long long tunnel_bytes; /* the last sample's */
+};
+
+/* Runs a job with @opts (the QMP paths are filled in) until it ends. */
+void run_job(struct qm_job_options *opts, struct run *r);
+/* Completed on the destination, in @want_status, memory intact; no source left. */
+void assert_completed(const struct run *r, const char *want_status);
 
 #endif
