@@ -30,6 +30,9 @@ static const char usage[] =
 	"                        how the stream goes: a private UNIX socket (default),\n"
 	"                        TCP on loopback with an ephemeral port, or through\n"
 	"                        qmigrate's own pump threads (one per stream, splice)\n"
+	"  --tunnel-copy auto|splice|readwrite\n"
+	"                        how the pumps copy (default auto: splice where the\n"
+	"                        kernel allows); for measurements and diagnosis\n"
 	"  --bandwidth MIB       cap the stream at MIB MiB/s (default: not capped)\n"
 	"  --max-downtime MS     the longest pause QEMU may take to switch over\n"
 	"                        (default: QEMU's, 300 ms)\n"
@@ -94,6 +97,7 @@ enum {
 	OPT_XBZRLE,
 	OPT_XBZRLE_CACHE,
 	OPT_MULTIFD,
+	OPT_TUNNEL_COPY,
 };
 
 struct run {
@@ -197,6 +201,7 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		{ "xbzrle", no_argument, NULL, OPT_XBZRLE },
 		{ "xbzrle-cache", required_argument, NULL, OPT_XBZRLE_CACHE },
 		{ "multifd", required_argument, NULL, OPT_MULTIFD },
+		{ "tunnel-copy", required_argument, NULL, OPT_TUNNEL_COPY },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -309,6 +314,18 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 			if (parse_u64(optarg, 1 << 20, &mib) < 0 || mib == 0)
 				return cli_usage_error(&cmd_migrate, "invalid --xbzrle-cache '%s' (MiB)", optarg);
 			opts.xbzrle_cache = mib * 1024 * 1024;
+			break;
+		case OPT_TUNNEL_COPY:
+			if (strcmp(optarg, "auto") == 0)
+				opts.tunnel_copy = QM_TUNNEL_COPY_AUTO;
+			else if (strcmp(optarg, "splice") == 0)
+				opts.tunnel_copy = QM_TUNNEL_COPY_SPLICE;
+			else if (strcmp(optarg, "readwrite") == 0)
+				opts.tunnel_copy = QM_TUNNEL_COPY_READWRITE;
+			else
+				return cli_usage_error(&cmd_migrate,
+						       "unknown --tunnel-copy '%s' (auto, splice or readwrite)",
+						       optarg);
 			break;
 		case OPT_MULTIFD:
 			if (parse_int(optarg, 1, 255, &channels) < 0)

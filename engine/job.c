@@ -235,6 +235,10 @@ _public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 		policy.max_downtime_ms = (long long)opts->max_downtime_ms;
 	if (qm_policy_settings_validate(&policy, err) < 0)
 		return NULL;
+	if ((unsigned)opts->tunnel_copy > QM_TUNNEL_COPY_READWRITE) {
+		qm_error_set(err, -EINVAL, "Usage", "unknown tunnel copy mode %d", opts->tunnel_copy);
+		return NULL;
+	}
 	job = calloc(1, sizeof(*job));
 	if (!job) {
 		qm_error_set(err, -ENOMEM, "GenericError", "out of memory");

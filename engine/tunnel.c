@@ -52,7 +52,15 @@ static void pump_done(struct qm_pump *pump, const struct qm_pump_result *r, void
 
 static int join(struct qm_tunnel *t, int in, struct qm_error *err)
 {
-	struct qm_pump_options o = { .bidirectional = true, .mode = QM_PUMP_AUTO };
+	static const enum qm_pump_mode modes[] = {
+		[QM_TUNNEL_COPY_AUTO] = QM_PUMP_AUTO,
+		[QM_TUNNEL_COPY_SPLICE] = QM_PUMP_SPLICE,
+		[QM_TUNNEL_COPY_READWRITE] = QM_PUMP_READWRITE,
+	};
+	struct qm_pump_options o = {
+		.bidirectional = true,
+		.mode = modes[t->job->opts.tunnel_copy],
+	};
 	int in_progress, out;
 	struct qm_pump *p;
 

@@ -197,6 +197,13 @@ enum qm_transport {
 	QM_TRANSPORT_TUNNEL, /* through the engine: a pump thread per stream */
 };
 
+/* How the tunnel's pumps copy: splice(2) where the kernel allows, or always through a buffer. */
+enum qm_tunnel_copy {
+	QM_TUNNEL_COPY_AUTO,
+	QM_TUNNEL_COPY_SPLICE,
+	QM_TUNNEL_COPY_READWRITE,
+};
+
 /*
  * Convergence policies, decided on every progress sample (units: ms, seconds,
  * bytes).  Zero switches a policy off or takes its default.
@@ -257,6 +264,7 @@ struct qm_job_options {
 	const char *src_qmp; /* QMP socket of the running source QEMU */
 	const char *dst_qmp; /* QMP socket of a destination started with -incoming defer */
 	enum qm_transport transport;
+	enum qm_tunnel_copy tunnel_copy; /* with QM_TRANSPORT_TUNNEL */
 	unsigned long long bandwidth; /* bytes/s; 0: not capped */
 	unsigned long long max_downtime_ms; /* 0: QEMU's default (300 ms) */
 	const char *runtime_dir; /* parent of the private directory; NULL: $XDG_RUNTIME_DIR or /tmp */
