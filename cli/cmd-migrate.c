@@ -33,6 +33,8 @@ static const char usage[] =
 	"                        (default: QEMU's, 300 ms)\n"
 	"  --keep-source         leave the source QEMU paused after success instead\n"
 	"                        of quitting it\n"
+	"  --control PATH        listen on a UNIX socket at PATH (mode 0600) for\n"
+	"                        'qmigrate job PATH VERB' while the migration runs\n"
 	"  --json                one JSON object per line on stdout (events phase,\n"
 	"                        progress and result) instead of the bar and summary\n"
 	"  -h, --help            show this help\n"
@@ -52,6 +54,7 @@ enum {
 	OPT_DOWNTIME,
 	OPT_KEEP_SOURCE,
 	OPT_JSON,
+	OPT_CONTROL,
 };
 
 struct run {
@@ -112,6 +115,7 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		{ "max-downtime", required_argument, NULL, OPT_DOWNTIME },
 		{ "keep-source", no_argument, NULL, OPT_KEEP_SOURCE },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -123,6 +127,7 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	struct ev_loop *loop;
 	ev_signal sigint, sigterm;
 	struct qm_job *job;
+	const char *control = NULL;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -159,6 +164,9 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		case OPT_JSON:
 			state.view.json = true;
 			break;
+		case OPT_CONTROL:
+			control = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return EXIT_OK;
@@ -179,7 +187,8 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	}
 	state.view.t0 = ev_time();
 	job = qm_job_new(ctx, loop, &opts, &cbs, &state, &err);
-	if (!job || qm_job_start(job, &err) < 0) {
+	if (!job || (control && qm_job_listen_control(job, control, &err) < 0) ||
+	    qm_job_start(job, &err) < 0) {
 		cli_error("%s", err.text);
 		qm_job_unref(job);
 		ev_loop_destroy(loop);
