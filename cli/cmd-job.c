@@ -32,7 +32,7 @@ static const char usage[] =
 	"The commands only work while the migration runs (phase perform).\n"
 	"\n"
 	"Options:\n"
-	"  -t, --timeout SEC   give up waiting for the reply after SEC seconds (default 10)\n"
+	"  -t, --timeout SEC   wait at most SEC seconds for the reply (default: 10)\n"
 	"  -p, --pretty        indent the output (the default on a terminal)\n"
 	"  -c, --compact       print the output on one line\n"
 	"  -h, --help          show this help\n"
@@ -44,12 +44,16 @@ static const char usage[] =
 	"  qmigrate migrate --src-qmp src.sock --dst-qmp dst.sock --control ctl.sock &\n"
 	"  qmigrate job ctl.sock set-downtime 500\n";
 
+/* The server checks the range; here only the shape of the command line. */
 static const struct verb {
 	const char *name;
-	bool value;
+	const char *value; /* what VALUE is, or NULL when the verb takes none */
 } verbs[] = {
-	{ "query", false },	    { "cancel", false },	 { "force-complete", false },
-	{ "set-downtime", true }, { "set-bandwidth", true },
+	{ "query", NULL },
+	{ "cancel", NULL },
+	{ "force-complete", NULL },
+	{ "set-downtime", "MS" },
+	{ "set-bandwidth", "MIB (MiB/s)" },
 };
 
 static const struct verb *find_verb(const char *name)
@@ -217,7 +221,8 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		case 't':
 			timeout = strtod(optarg, &end);
 			if (*end || !(timeout > 0))
-				return cli_usage_error(&cmd_job, "invalid timeout '%s'", optarg);
+				return cli_usage_error(&cmd_job, "invalid timeout '%s'",
+						       optarg);
 			break;
 		case 'p':
 			pretty = 1;
@@ -237,9 +242,11 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	verb = find_verb(argv[optind + 1]);
 	if (!verb)
 		return cli_usage_error(&cmd_job, "unknown verb '%s'", argv[optind + 1]);
-	if (argc - optind != 2 + verb->value)
-		return cli_usage_error(&cmd_job, verb->value ? "%s needs a VALUE" : "%s takes no VALUE",
-				       verb->name);
+	if (verb->value && argc - optind != 3)
+		return cli_usage_error(&cmd_job, "%s needs a VALUE: %s", verb->name,
+				       verb->value);
+	if (!verb->value && argc - optind != 2)
+		return cli_usage_error(&cmd_job, "%s takes no VALUE", verb->name);
 	r = build_request(verb, verb->value ? argv[optind + 2] : NULL, &request);
 	if (r == -EINVAL)
 		return cli_usage_error(&cmd_job, "invalid value '%s' (a whole number)",
@@ -257,7 +264,8 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		cli_error("%s: %s", verb->name, msg ? msg : "refused, no reason given");
 		return EXIT_FAILED;
 	}
-	text = json_dumps(reply, JSON_PRESERVE_ORDER | (pretty ? JSON_INDENT(2) : JSON_COMPACT));
+	text = json_dumps(reply,
+			  JSON_PRESERVE_ORDER | (pretty ? JSON_INDENT(2) : JSON_COMPACT));
 	if (!text) {
 		cli_error("out of memory");
 		return EXIT_FAILED;

@@ -43,10 +43,12 @@ static const struct qm_control_ops job_ops = {
 	.set_bandwidth = job_set_bandwidth,
 };
 
-_public_ int qm_job_listen_control(struct qm_job *job, const char *path, struct qm_error *err)
+_public_ int qm_job_listen_control(struct qm_job *job, const char *path,
+				   struct qm_error *err)
 {
 	if (job->control)
-		return qm_error_set(err, -EALREADY, "Usage", "the job already listens on %s",
+		return qm_error_set(err, -EALREADY, "Usage",
+				    "the job already listens on %s",
 				    qm_control_path(job->control));
 	/* The server holds no reference: the job frees it in its last unref. */
 	job->control = qm_control_new(job->loop, path, &job_ops, job, err);

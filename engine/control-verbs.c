@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The control protocol: one request line in, one reply line out.
- *   {"verb":"query"}                        -> {"ok":true,"phase":..,"status":..,"progress":{..}}
- *   {"verb":"cancel"} / {"verb":"force-complete"}
- *   {"verb":"set-downtime","value":MS}
- *   {"verb":"set-bandwidth","value":MIB_PER_S}
+ *   {"verb":"query"}  ->  {"ok":true,"phase":..,"status":..,"progress":{..}}
+ *   {"verb":"cancel"}, {"verb":"force-complete"}  ->  {"ok":true}
+ *   {"verb":"set-downtime","value":MS}, {"verb":"set-bandwidth","value":MIB_PER_S}
  * Failures reply {"ok":false,"error":"..."}; the connection stays usable.
  */
 #include <errno.h>
@@ -28,7 +27,8 @@ struct verb {
 	enum value_kind value;
 	long long max; /* the largest value accepted (the smallest is 1) */
 	/* Returns a reply for success, NULL with @r set for a failed command. */
-	json_t *(*run)(const struct qm_control_ops *ops, void *ud, unsigned long long v, int *r);
+	json_t *(*run)(const struct qm_control_ops *ops, void *ud, unsigned long long v,
+		       int *r);
 };
 
 static json_t *ok(int r, int *rp)
@@ -43,8 +43,9 @@ static json_t *progress_json(const struct qm_progress *p)
 			 qm_phase_name(p->phase), "status", p->status ? p->status : "",
 			 "elapsed", p->elapsed, "transferred_bytes",
 			 (json_int_t)p->transferred_bytes, "remaining_bytes",
-			 (json_int_t)p->remaining_bytes, "total_bytes", (json_int_t)p->total_bytes,
-			 "mbps", p->mbps, "passes", (json_int_t)p->passes, "expected_downtime_ms",
+			 (json_int_t)p->remaining_bytes, "total_bytes",
+			 (json_int_t)p->total_bytes, "mbps", p->mbps, "passes",
+			 (json_int_t)p->passes, "expected_downtime_ms",
 			 (json_int_t)p->expected_downtime_ms, "percent", p->percent);
 }
 
@@ -81,7 +82,7 @@ static json_t *do_set_downtime(const struct qm_control_ops *ops, void *ud,
 static json_t *do_set_bandwidth(const struct qm_control_ops *ops, void *ud,
 				unsigned long long v, int *r)
 {
-	/* The protocol speaks MiB/s, as `migrate --bandwidth` does; the job wants bytes/s. */
+	/* The protocol speaks MiB/s, as `migrate --bandwidth` does; the job bytes/s. */
 	return ok(ops->set_bandwidth(ud, v * 1024 * 1024), r);
 }
 
@@ -122,15 +123,16 @@ static json_t *error_json(const char *fmt, ...)
 }
 
 /* The message for a command the job refused. */
-static json_t *refused(const struct qm_control_ops *ops, void *ud, const struct verb *verb,
-		       int r)
+static json_t *refused(const struct qm_control_ops *ops, void *ud,
+		       const struct verb *verb, int r)
 {
 	struct qm_control_query q = { 0 };
 
 	switch (r) {
 	case -EBUSY:
 		ops->query(ud, &q);
-		return error_json("not migrating right now (phase %s)", qm_phase_name(q.phase));
+		return error_json("not migrating right now (phase %s)",
+				  qm_phase_name(q.phase));
 	case -EALREADY:
 		return error_json("the job has finished");
 	case -EINVAL:
@@ -162,7 +164,8 @@ static json_t *check_value(const struct verb *verb, json_t *value, unsigned long
 	if (!value)
 		return error_json("%s needs a \"value\" (%s)", verb->name, unit);
 	if (!json_is_integer(value))
-		return error_json("%s: \"value\" must be an integer (%s)", verb->name, unit);
+		return error_json("%s: \"value\" must be an integer (%s)", verb->name,
+				  unit);
 	n = json_integer_value(value);
 	if (n < 1 || n > verb->max)
 		return error_json("%s: value %lld out of range (1..%lld %s)", verb->name,
@@ -211,8 +214,8 @@ static char *dump_line(json_t *obj)
 	return line;
 }
 
-char *qm_control_handle(const struct qm_control_ops *ops, void *userdata, const char *line,
-			size_t len)
+char *qm_control_handle(const struct qm_control_ops *ops, void *userdata,
+			const char *line, size_t len)
 {
 	return dump_line(handle(ops, userdata, line, len));
 }

@@ -87,7 +87,7 @@ static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct client *c = w->data;
 	ssize_t n;
 
-	/* MSG_NOSIGNAL: a client that went away must not kill the process with SIGPIPE. */
+	/* MSG_NOSIGNAL: a client that went away must not kill us with SIGPIPE. */
 	n = send(w->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -127,8 +127,8 @@ static int client_dispatch(struct client *c)
 		if (len > 0 && start[len - 1] == '\r')
 			len--;
 		/* A blank line is no request: it gets no reply. */
-		if (len > 0 &&
-		    client_queue(c, qm_control_handle(&srv->ops, srv->userdata, start, len)) < 0)
+		if (len > 0 && client_queue(c, qm_control_handle(&srv->ops, srv->userdata,
+								 start, len)) < 0)
 			return -ENOMEM;
 		start = nl + 1;
 	}
@@ -157,7 +157,7 @@ static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	if (n == 0) {
-		/* End of requests: a partial line is dropped, queued replies still go out. */
+		/* No more requests: a partial line is dropped, queued replies go out. */
 		client_close(c);
 		return;
 	}
@@ -170,7 +170,7 @@ static void refuse_client(int fd)
 {
 	char *line = qm_control_error_reply("too many control clients; try again later");
 
-	/* Best effort, never waiting: the socket is fresh, so a short line fits its buffer. */
+	/* Best effort, never waiting: a fresh socket's buffer holds a short line. */
 	if (line)
 		send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
 	free(line);
@@ -206,7 +206,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 /* ---- the socket file ---------------------------------------------------------- */
 
 /* Clears the way for bind: nothing there, or a stale socket that is removed. */
-static int clear_path(const char *path, const struct sockaddr_un *sa, struct qm_error *err)
+static int clear_path(const char *path, const struct sockaddr_un *sa,
+		      struct qm_error *err)
 {
 	struct stat st;
 	int fd, r;
@@ -214,15 +215,17 @@ static int clear_path(const char *path, const struct sockaddr_un *sa, struct qm_
 	if (lstat(path, &st) < 0) {
 		if (errno == ENOENT)
 			return 0;
-		return qm_error_set(err, -errno, "ControlSocket", "cannot check %s: %s", path,
-				    strerror(errno));
+		return qm_error_set(err, -errno, "ControlSocket", "cannot check %s: %s",
+				    path, strerror(errno));
 	}
 	if (!S_ISSOCK(st.st_mode))
 		return qm_error_set(err, -EEXIST, "ControlSocket",
-				    "%s exists and is not a socket; not replacing it", path);
+				    "%s exists and is not a socket; not replacing it",
+				    path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return qm_error_set(err, -errno, "ControlSocket", "socket: %s", strerror(errno));
+		return qm_error_set(err, -errno, "ControlSocket", "socket: %s",
+				    strerror(errno));
 	/* A socket that still accepts belongs to a live server (another job). */
 	r = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
 	close(fd);
@@ -230,8 +233,8 @@ static int clear_path(const char *path, const struct sockaddr_un *sa, struct qm_
 		return qm_error_set(err, -EADDRINUSE, "ControlSocket",
 				    "%s is in use by another process", path);
 	if (unlink(path) < 0 && errno != ENOENT)
-		return qm_error_set(err, -errno, "ControlSocket", "cannot remove stale %s: %s",
-				    path, strerror(errno));
+		return qm_error_set(err, -errno, "ControlSocket",
+				    "cannot remove stale %s: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -252,7 +255,8 @@ static int listen_at(struct qm_control *srv, struct qm_error *err)
 		return r;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return qm_error_set(err, -errno, "ControlSocket", "socket: %s", strerror(errno));
+		return qm_error_set(err, -errno, "ControlSocket", "socket: %s",
+				    strerror(errno));
 	/*
 	 * Whoever can connect can cancel the migration: the file is born 0600.
 	 * fchmod on a socket fd does not reach the file, hence the umask (the
@@ -262,8 +266,8 @@ static int listen_at(struct qm_control *srv, struct qm_error *err)
 	r = bind(fd, (const struct sockaddr *)&sa, sizeof(sa));
 	umask(old_mask);
 	if (r < 0) {
-		r = qm_error_set(err, -errno, "ControlSocket", "cannot bind %s: %s", srv->path,
-				 strerror(errno));
+		r = qm_error_set(err, -errno, "ControlSocket", "cannot bind %s: %s",
+				 srv->path, strerror(errno));
 		goto fail;
 	}
 	if (stat(srv->path, &st) < 0 || listen(fd, 8) < 0) {
@@ -287,9 +291,10 @@ struct qm_control *qm_control_new(struct ev_loop *loop, const char *path,
 	struct qm_control *srv;
 	int fd;
 
-	if (!path || !*path || !ops || !ops->query || !ops->cancel || !ops->force_complete ||
-	    !ops->set_downtime || !ops->set_bandwidth) {
-		qm_error_set(err, -EINVAL, "Usage", "a control socket needs a path and every op");
+	if (!path || !*path || !ops || !ops->query || !ops->cancel ||
+	    !ops->force_complete || !ops->set_downtime || !ops->set_bandwidth) {
+		qm_error_set(err, -EINVAL, "Usage",
+			     "a control socket needs a path and every op");
 		return NULL;
 	}
 	srv = calloc(1, sizeof(*srv));

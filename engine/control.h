@@ -21,7 +21,7 @@
 
 struct qm_control_query {
 	enum qm_phase phase;
-	enum qm_job_status status; /* QM_JOB_RUNNING until the job is done */
+	enum qm_job_status status;   /* QM_JOB_RUNNING until the job is done */
 	struct qm_progress progress; /* progress.status stays the callee's */
 };
 
@@ -61,9 +61,9 @@ size_t qm_control_clients(const struct qm_control *srv);
  * @ops.  Returns the reply, one compact JSON object ending in a newline, for
  * the caller to free; NULL when out of memory.
  */
-char *qm_control_handle(const struct qm_control_ops *ops, void *userdata, const char *line,
-			size_t len) _must_check_;
-/* The reply to a line longer than QM_CONTROL_MAX_LINE, or when there are too many clients. */
+char *qm_control_handle(const struct qm_control_ops *ops, void *userdata,
+			const char *line, size_t len) _must_check_;
+/* An error reply that no request caused: a line too long, too many clients. */
 char *qm_control_error_reply(const char *message) _must_check_;
 
 #endif

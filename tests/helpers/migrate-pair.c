@@ -105,5 +105,6 @@ void assert_guest_runs(struct tq_qemu *vm)
 
 	for (int i = 0; i < 6000 && serial_bytes(vm) < before + 2; i++)
 		usleep(10000);
-	cr_assert_geq(serial_bytes(vm), before + 2, "the guest makes no progress on %s", vm->dir);
+	cr_assert_geq(serial_bytes(vm), before + 2, "the guest makes no progress on %s",
+		      vm->dir);
 }

@@ -23,7 +23,7 @@ extern struct pair pair;
 void start_pair(unsigned mib);
 /* Stops both QEMUs (a suite's .fini). */
 void stop_pair(void);
-/* One QMP command on @vm on a private loop; returns the "return" value (new reference). */
+/* One QMP command on @vm, on a private loop; returns "return" (a new reference). */
 json_t *qmp_once(struct tq_qemu *vm, const char *cmd, json_t *args);
 /* query-status's "status" of @vm, to free. */
 char *vm_status(struct tq_qemu *vm);

@@ -46,11 +46,21 @@ static int job(const char *path, const char *verb, json_t **reply)
 	return code;
 }
 
+/* qmigrate migrate with a control socket at @path, capped so that it runs a while. */
+static void spawn_migrate(struct tp_proc *p, const char *path)
+{
+	const char *const argv[] = {
+		getenv("QMIGRATE"), "migrate", "--json", "--bandwidth", "16", "--control", path,
+		"--src-qmp", pair.src.qmp_path, "--dst-qmp", pair.dst.qmp_path, NULL,
+	};
+
+	cr_assert(argv[0], "QMIGRATE is not set");
+	cr_assert_eq(tp_spawn(p, argv), 0);
+}
+
 Test(control, query_then_cancel_through_the_control_socket_keeps_vm_on_source)
 {
 	char dir[] = "/tmp/qm-control-XXXXXX", path[64];
-	const char *argv[] = { getenv("QMIGRATE"), "migrate", "--json", "--bandwidth", "16",
-			       "--control", path, "--src-qmp", NULL, "--dst-qmp", NULL, NULL };
 	json_t *reply, *result = NULL;
 	struct tp_proc p;
 	char line[8192];
@@ -58,13 +68,10 @@ Test(control, query_then_cancel_through_the_control_socket_keeps_vm_on_source)
 	char *status;
 	int code;
 
-	cr_assert(argv[0], "QMIGRATE is not set");
 	cr_assert(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/ctl.sock", dir);
 	start_pair(256);
-	argv[8] = pair.src.qmp_path;
-	argv[10] = pair.dst.qmp_path;
-	cr_assert_eq(tp_spawn(&p, argv), 0);
+	spawn_migrate(&p, path);
 	while (tp_read_line(&p, line, sizeof(line), 240) == 1) {
 		json_error_t jerr;
 		json_t *obj = json_loads(line, 0, &jerr);

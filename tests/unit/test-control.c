@@ -115,7 +115,7 @@ static void teardown(void)
 
 TestSuite(control, .init = setup, .fini = teardown, .timeout = 10);
 
-/* ---- a test client --------------------------------------------------------------- */
+/* ---- a test client ---------------------------------------------------------------- */
 
 struct tc {
 	int fd;
@@ -143,7 +143,8 @@ static void tc_send(struct tc *c, const char *s)
 /* Reads what is there without waiting; returns what read returned. */
 static ssize_t tc_pull(struct tc *c)
 {
-	ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, MSG_DONTWAIT);
+	ssize_t n =
+		recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, MSG_DONTWAIT);
 
 	if (n > 0)
 		c->len += (size_t)n;
@@ -181,7 +182,8 @@ static void tc_wait_eof(struct tc *c)
 	while ((n = tc_pull(c)) != 0) {
 		if (n < 0 && errno == ECONNRESET)
 			break;
-		cr_assert(n < 0 && errno == EAGAIN, "unexpected bytes or error: %s", strerror(errno));
+		cr_assert(n < 0 && errno == EAGAIN, "unexpected bytes or error: %s",
+			  strerror(errno));
 		ev_run(loop, EVRUN_ONCE);
 	}
 }
@@ -222,7 +224,7 @@ static json_t *request(const char *line)
 	return reply;
 }
 
-/* ---- the socket file --------------------------------------------------------------- */
+/* ---- the socket file -------------------------------------------------------------- */
 
 Test(control, socket_is_created_0600_whatever_the_umask)
 {
@@ -262,7 +264,8 @@ Test(control, existing_regular_file_is_refused_and_left_intact)
 	close(fd);
 	cr_assert_null(listen_here(&err));
 	cr_assert_eq(err.code, -EEXIST);
-	cr_assert(strstr(err.text, path) && strstr(err.text, "not a socket"), "%s", err.text);
+	cr_assert(strstr(err.text, path) && strstr(err.text, "not a socket"), "%s",
+		  err.text);
 	fd = open(path, O_RDONLY);
 	cr_assert_eq(read(fd, buf, sizeof(buf) - 1), 8);
 	close(fd);
@@ -277,7 +280,7 @@ Test(control, stale_socket_is_replaced)
 
 	qm_control_free(srv);
 	srv = NULL;
-	/* A socket file that nobody listens on any more, as a crashed process leaves it. */
+	/* A socket file nobody listens on any more, as a crashed process leaves it. */
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
@@ -296,7 +299,7 @@ Test(control, live_socket_of_another_server_is_refused)
 	assert_ok(request("{\"verb\":\"cancel\"}\n")); /* the first one still serves */
 }
 
-/* ---- verbs ----------------------------------------------------------------------------- */
+/* ---- verbs ------------------------------------------------------------------------ */
 
 Test(control, query_reports_phase_status_and_progress)
 {
@@ -338,7 +341,8 @@ Test(control, busy_job_says_it_is_not_migrating_and_names_the_phase)
 {
 	fake.r = -EBUSY;
 	fake.phase = QM_PHASE_PREPARE;
-	assert_error(request("{\"verb\":\"cancel\"}\n"), "not migrating right now (phase prepare)");
+	assert_error(request("{\"verb\":\"cancel\"}\n"),
+		     "not migrating right now (phase prepare)");
 	fake.phase = QM_PHASE_CONFIRM;
 	assert_error(request("{\"verb\":\"set-downtime\",\"value\":5}\n"),
 		     "not migrating right now (phase confirm)");
@@ -348,16 +352,18 @@ Test(control, finished_job_says_so)
 {
 	fake.r = -EALREADY;
 	assert_error(request("{\"verb\":\"force-complete\"}\n"), "the job has finished");
-	assert_error(request("{\"verb\":\"set-bandwidth\",\"value\":5}\n"), "the job has finished");
+	assert_error(request("{\"verb\":\"set-bandwidth\",\"value\":5}\n"),
+		     "the job has finished");
 }
 
 Test(control, other_errors_name_the_verb_and_the_errno)
 {
 	fake.r = -EIO;
-	assert_error(request("{\"verb\":\"cancel\"}\n"), "cancel failed: Input/output error");
+	assert_error(request("{\"verb\":\"cancel\"}\n"),
+		     "cancel failed: Input/output error");
 }
 
-/* ---- bad requests ------------------------------------------------------------------- */
+/* ---- bad requests ----------------------------------------------------------------- */
 
 Test(control, bad_requests_get_error_replies_and_the_connection_stays_usable)
 {
@@ -370,14 +376,18 @@ Test(control, bad_requests_get_error_replies_and_the_connection_stays_usable)
 		{ "[\"query\"]\n", "must be a JSON object" },
 		{ "{}\n", "no \"verb\"" },
 		{ "{\"verb\":7}\n", "no \"verb\"" },
-		{ "{\"verb\":\"set-downtime\"}\n", "set-downtime needs a \"value\" (ms)" },
+		{ "{\"verb\":\"set-downtime\"}\n",
+		  "set-downtime needs a \"value\" (ms)" },
 		{ "{\"verb\":\"set-bandwidth\"}\n", "needs a \"value\" (MiB/s)" },
-		{ "{\"verb\":\"set-downtime\",\"value\":-5}\n", "out of range (1..2000000 ms)" },
+		{ "{\"verb\":\"set-downtime\",\"value\":-5}\n",
+		  "out of range (1..2000000 ms)" },
 		{ "{\"verb\":\"set-downtime\",\"value\":0}\n", "out of range" },
 		{ "{\"verb\":\"set-downtime\",\"value\":2000001}\n", "out of range" },
-		{ "{\"verb\":\"set-bandwidth\",\"value\":1099511627777}\n", "out of range" },
+		{ "{\"verb\":\"set-bandwidth\",\"value\":1099511627777}\n",
+		  "out of range" },
 		{ "{\"verb\":\"set-downtime\",\"value\":1.5}\n", "must be an integer" },
-		{ "{\"verb\":\"set-downtime\",\"value\":\"300\"}\n", "must be an integer" },
+		{ "{\"verb\":\"set-downtime\",\"value\":\"300\"}\n",
+		  "must be an integer" },
 		{ "{\"verb\":\"set-downtime\",\"value\":null}\n", "must be an integer" },
 		{ "{\"verb\":\"cancel\",\"value\":1}\n", "cancel takes no value" },
 	};
@@ -437,7 +447,7 @@ Test(control, blank_lines_and_crlf_are_tolerated)
 	tc_close(&c);
 }
 
-/* ---- clients ------------------------------------------------------------------------------ */
+/* ---- clients ---------------------------------------------------------------------- */
 
 Test(control, pipelined_requests_get_replies_in_order)
 {
