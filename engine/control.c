@@ -19,6 +19,8 @@
 
 /* Past this many unsent bytes a client is not read until it catches up. */
 #define OUT_HIGH_WATER 65536
+/* Seconds without accepting after running out of fds, rather than spin. */
+#define ACCEPT_BACKOFF 0.5
 
 struct client {
 	struct qm_list node;
@@ -36,6 +38,7 @@ struct qm_control {
 	struct qm_control_ops ops;
 	void *userdata;
 	ev_io accept_io;
+	ev_timer accept_again;
 	struct qm_list clients;
 	size_t n_clients;
 	char *path;
@@ -201,6 +204,18 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		srv->n_clients++;
 		ev_io_start(loop, &c->rd);
 	}
+	/* The listener stays readable while a connection waits: pause, not spin. */
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+		ev_io_stop(loop, w);
+		ev_timer_start(loop, &srv->accept_again);
+	}
+}
+
+static void accept_again_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct qm_control *srv = w->data;
+
+	ev_io_start(loop, &srv->accept_io);
 }
 
 /* ---- the socket file ---------------------------------------------------------- */
@@ -316,6 +331,8 @@ struct qm_control *qm_control_new(struct ev_loop *loop, const char *path,
 	ev_io_init(&srv->accept_io, accept_cb, fd, EV_READ);
 	srv->accept_io.data = srv;
 	ev_io_start(loop, &srv->accept_io);
+	ev_timer_init(&srv->accept_again, accept_again_cb, ACCEPT_BACKOFF, 0.);
+	srv->accept_again.data = srv;
 	return srv;
 }
 
@@ -328,6 +345,7 @@ void qm_control_free(struct qm_control *srv)
 	while (!qm_list_empty(&srv->clients))
 		client_free(qm_container_of(srv->clients.next, struct client, node));
 	ev_io_stop(srv->loop, &srv->accept_io);
+	ev_timer_stop(srv->loop, &srv->accept_again);
 	close(srv->accept_io.fd);
 	/* Someone may have put another file there since: leave that one alone. */
 	if (lstat(srv->path, &st) == 0 && st.st_dev == srv->dev && st.st_ino == srv->ino)

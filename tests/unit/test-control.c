@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -538,5 +539,46 @@ Test(control, freeing_the_server_with_clients_connected_hangs_them_up)
 	qm_control_free(srv);
 	srv = NULL;
 	cr_assert_eq(tc_pull(&c), 0);
+	tc_close(&c);
+}
+
+static bool ticked;
+
+static void tick_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	ticked = true;
+}
+
+Test(control, running_out_of_fds_pauses_accepting_and_then_recovers)
+{
+	struct rlimit old, low;
+	ev_timer tick;
+	unsigned before;
+	struct tc c;
+	int fd;
+
+	tc_connect(&c);
+	/* The lowest free fd becomes the limit: the server's accept gets EMFILE. */
+	fd = open("/dev/null", O_RDONLY);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)fd;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	ev_run(loop, EVRUN_ONCE);
+	cr_assert_eq(qm_control_clients(srv), 0);
+	/* A server that kept trying would wake the loop on every iteration meanwhile. */
+	ev_timer_init(&tick, tick_cb, 0.05, 0.);
+	ev_timer_start(loop, &tick);
+	before = ev_iteration(loop);
+	while (!ticked)
+		ev_run(loop, EVRUN_ONCE);
+	cr_assert_lt(ev_iteration(loop) - before, 10, "the loop spun %u times",
+		     ev_iteration(loop) - before);
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+	/* Accepting resumes after the back-off, and the waiting client is served. */
+	tc_send(&c, "{\"verb\":\"cancel\"}\n");
+	assert_ok(tc_reply(&c));
 	tc_close(&c);
 }
