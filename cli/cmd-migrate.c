@@ -62,6 +62,8 @@ static const char usage[] =
 	"  --xbzrle-cache MIB    the cache's size (64)\n"
 	"  --multifd N           N parallel streams, on both sides\n"
 	"Every decision a policy takes is a {\"event\":\"policy\"} line with --json.\n"
+	"  --control PATH        listen on a UNIX socket at PATH (mode 0600) for\n"
+	"                        'qmigrate job PATH VERB' while the migration runs\n"
 	"  --json                one JSON object per line on stdout (events phase,\n"
 	"                        progress and result) instead of the bar and summary\n"
 	"  -h, --help            show this help\n"
@@ -98,6 +100,7 @@ enum {
 	OPT_XBZRLE_CACHE,
 	OPT_MULTIFD,
 	OPT_TUNNEL_COPY,
+	OPT_CONTROL,
 };
 
 struct run {
@@ -202,6 +205,7 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		{ "xbzrle-cache", required_argument, NULL, OPT_XBZRLE_CACHE },
 		{ "multifd", required_argument, NULL, OPT_MULTIFD },
 		{ "tunnel-copy", required_argument, NULL, OPT_TUNNEL_COPY },
+		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -220,6 +224,7 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	struct ev_loop *loop;
 	ev_signal sigint, sigterm;
 	struct qm_job *job;
+	const char *control = NULL;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -332,6 +337,9 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 				return cli_usage_error(&cmd_migrate, "invalid --multifd '%s' (1..255 streams)", optarg);
 			opts.multifd_channels = (unsigned)channels;
 			break;
+		case OPT_CONTROL:
+			control = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return EXIT_OK;
@@ -360,7 +368,8 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		ev_loop_destroy(loop);
 		return cli_usage_error(&cmd_migrate, "%s", err.text);
 	}
-	if (!job || qm_job_start(job, &err) < 0) {
+	if (!job || (control && qm_job_listen_control(job, control, &err) < 0) ||
+	    qm_job_start(job, &err) < 0) {
 		cli_error("%s", err.text);
 		qm_job_unref(job);
 		ev_loop_destroy(loop);

@@ -10,6 +10,7 @@
 
 static const struct subcommand *const subcommands[] = {
 	&cmd_migrate,
+	&cmd_job,
 	&cmd_qmp,
 };
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/batch.h"
+#include "engine/control.h"
 #include "engine/job.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -290,6 +291,7 @@ _public_ struct qm_job *qm_job_unref(struct qm_job *job)
 	ev_timer_stop(job->loop, &job->poll_timer);
 	ev_timer_stop(job->loop, &job->finish_timer);
 	qm_tunnel_close(job);
+	qm_control_free(job->control);
 	qm_runtime_dir_remove(job);
 	qm_qmp_unref(job->src);
 	qm_qmp_unref(job->dst);

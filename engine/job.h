@@ -66,6 +66,8 @@ struct qm_job {
 	/* finish */
 	ev_timer finish_timer;
 	bool finish_inflight;
+
+	struct qm_control *control; /* control-job.c: the socket of qm_job_listen_control */
 };
 
 /* job.c */

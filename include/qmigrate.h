@@ -345,6 +345,20 @@ int qm_job_force_complete(struct qm_job *job);
 int qm_job_set_downtime(struct qm_job *job, unsigned long long ms);
 int qm_job_set_bandwidth(struct qm_job *job, unsigned long long bytes_per_s);
 
+/*
+ * Serves the commands above, and a query of the progress, on a new UNIX stream
+ * socket at @path (mode 0600), on the job's loop, for `qmigrate job` and other
+ * processes: one JSON request per line, one JSON reply per line, e.g.
+ *   {"verb":"set-downtime","value":500}   ->  {"ok":true}
+ * (verbs: query, cancel, force-complete, set-downtime (ms), set-bandwidth (MiB/s)).
+ * A stale socket at @path is replaced; a live one or a file that is not a socket
+ * is refused and left alone.  The job owns the socket: its last unref closes it
+ * and removes the file.  @path is copied.  Returns 0, -EALREADY when the job
+ * already listens, or another negative errno with @err filled.
+ */
+int qm_job_listen_control(struct qm_job *job, const char *path,
+			  struct qm_error *err) QM_MUST_CHECK;
+
 const char *qm_phase_name(enum qm_phase phase);
 const char *qm_job_status_name(enum qm_job_status status);
 const char *qm_vm_location_name(enum qm_vm_location vm);

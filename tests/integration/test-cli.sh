@@ -148,7 +148,8 @@ check "qmp --help prints the same usage" eval '[ $rc -eq 0 ] && [[ $out == "Usag
 
 run help migrate
 check "help migrate documents every option" eval '[ $rc -eq 0 ] &&
-	for o in --src-qmp --dst-qmp --transport --bandwidth --max-downtime --keep-source --json; do
+	for o in --src-qmp --dst-qmp --transport --bandwidth --max-downtime --keep-source --json \
+		--control; do
 		[[ $out == *"$o"* ]] || exit 1; done'
 run migrate
 check "migrate without sockets exits 2" eval '[ $rc -eq 2 ] && [[ $err == *"--src-qmp and --dst-qmp are required"* ]]'
@@ -160,6 +161,27 @@ run migrate --src-qmp "$dir/nonexistent.sock" --dst-qmp "$sock"
 # Never reached, the source's state cannot be vouched for: 3, "check both QEMUs".
 check "migrate from a missing source exits 3 naming it" \
 	eval '[ $rc -eq 3 ] && [[ $err == *"nonexistent.sock"* ]] && [[ $err == *UNCERTAIN* ]]'
+
+# ---- job control (the protocol itself: tests/unit/test-control.c) ---------
+run help job
+check "help job documents every verb and its unit" eval '[ $rc -eq 0 ] &&
+	for w in query cancel force-complete "set-downtime MS" "set-bandwidth MIB" \
+		milliseconds MiB/s; do [[ $out == *"$w"* ]] || exit 1; done'
+for args in "" "$dir/ctl.sock" "$dir/ctl.sock reboot" "$dir/ctl.sock set-downtime" \
+	"$dir/ctl.sock set-bandwidth 1.5" "$dir/ctl.sock set-downtime -3" \
+	"$dir/ctl.sock cancel 5" "--timeout 0 $dir/ctl.sock query"; do
+	# shellcheck disable=SC2086 # the words are the arguments
+	run job $args
+	check "job $args: usage error exits 2 pointing to the help" \
+		eval '[ $rc -eq 2 ] && [ -z "$out" ] && [[ $err == *"qmigrate help job"* ]]'
+done
+run job "$dir/nonexistent/ctl.sock" query
+check "job on a missing socket exits 1 naming the path" \
+	eval '[ $rc -eq 1 ] && [ -z "$out" ] && [[ $err == *"$dir/nonexistent/ctl.sock"* ]]'
+: >"$dir/not-a-socket"
+run migrate --src-qmp "$sock" --dst-qmp "$sock" --control "$dir/not-a-socket"
+check "migrate --control refuses a file that is not a socket and leaves it" \
+	eval '[ $rc -eq 1 ] && [[ $err == *"not a socket"* ]] && [ -f "$dir/not-a-socket" ]'
 
 version=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"$/\1/p' "$top_builddir/config.h")
 run --version
