@@ -18,13 +18,9 @@
 
 static void prepare_emit(struct qm_job *job)
 {
-	struct qm_cookie c = { 0 };
+	struct qm_cookie c;
 
-	snprintf(c.name, sizeof(c.name), "%s", job->name);
-	snprintf(c.uuid, sizeof(c.uuid), "%s", job->uuid);
-	snprintf(c.hostname, sizeof(c.hostname), "%s", job->hostname);
-	snprintf(c.host_uuid, sizeof(c.host_uuid), "%s", job->host_uuid);
-	c.features = QM_COOKIE_MIGRATE;
+	qm_job_cookie_init(job, &c, QM_COOKIE_MIGRATE);
 	snprintf(c.migrate_uri, sizeof(c.migrate_uri), "%s", job->migrate_uri);
 	if (qm_job_emit_cookie(job, &c) < 0) {
 		qm_job_enter(job, QM_PHASE_FINISH);
@@ -229,19 +225,9 @@ static void dest_abort(struct qm_job *job)
 
 static void finish_emit(struct qm_job *job)
 {
-	struct qm_cookie c = { 0 };
-	const struct qm_result *r = &job->result;
+	struct qm_cookie c;
 
-	snprintf(c.name, sizeof(c.name), "%s", job->name);
-	snprintf(c.uuid, sizeof(c.uuid), "%s", job->uuid);
-	snprintf(c.hostname, sizeof(c.hostname), "%s", job->hostname);
-	snprintf(c.host_uuid, sizeof(c.host_uuid), "%s", job->host_uuid);
-	c.features = QM_COOKIE_STATS;
-	c.stats.total_ms = r->total_ms;
-	c.stats.downtime_ms = r->downtime_ms;
-	c.stats.setup_ms = r->setup_ms;
-	c.stats.transferred_bytes = r->transferred_bytes;
-	c.stats.passes = r->passes;
+	qm_job_cookie_init(job, &c, QM_COOKIE_STATS);
 	if (qm_job_emit_cookie(job, &c) < 0) {
 		dest_abort(job);
 		return;

@@ -52,6 +52,25 @@ void qm_job_set_cookie(struct qm_job *job, char *xml)
 	job->cookie = xml;
 }
 
+void qm_job_cookie_init(const struct qm_job *job, struct qm_cookie *c, unsigned features)
+{
+	const struct qm_result *r = &job->result;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "%s", job->name);
+	snprintf(c->uuid, sizeof(c->uuid), "%s", job->uuid);
+	snprintf(c->hostname, sizeof(c->hostname), "%s", job->hostname);
+	snprintf(c->host_uuid, sizeof(c->host_uuid), "%s", job->host_uuid);
+	c->features = features;
+	if (!(features & QM_COOKIE_STATS))
+		return;
+	c->stats.total_ms = r->total_ms;
+	c->stats.downtime_ms = r->downtime_ms;
+	c->stats.setup_ms = r->setup_ms;
+	c->stats.transferred_bytes = r->transferred_bytes;
+	c->stats.passes = r->passes;
+}
+
 int qm_job_emit_cookie(struct qm_job *job, const struct qm_cookie *c)
 {
 	struct qm_error err = { 0 };

@@ -80,6 +80,9 @@ int qm_job_failf(struct qm_job *job, int code, const char *error_class, const ch
 void qm_job_enter(struct qm_job *job, enum qm_phase phase);
 /* Replaces the cookie passed to the next phase; takes @xml. */
 void qm_job_set_cookie(struct qm_job *job, char *xml);
+/* Starts a cookie with the VM's and this host's identity, the given features, and
+ * with QM_COOKIE_STATS the result's figures. */
+void qm_job_cookie_init(const struct qm_job *job, struct qm_cookie *c, unsigned features);
 /* Formats @c into the job's cookie; fails the job on error.  Returns 0 or -errno. */
 int qm_job_emit_cookie(struct qm_job *job, const struct qm_cookie *c);
 /* Parses the job's cookie into @c, checked against @check; fails the job on error. */

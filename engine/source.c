@@ -45,7 +45,7 @@ static void check_blockers(struct qm_job *job, json_t *migrate)
 static void begin_done(void *opaque, json_t **res, const struct qm_error *err)
 {
 	struct qm_job *job = opaque;
-	struct qm_cookie c = { 0 };
+	struct qm_cookie c;
 	struct qm_error herr = { 0 };
 	const char *state, *mig, *name, *uuid;
 
@@ -86,10 +86,7 @@ static void begin_done(void *opaque, json_t **res, const struct qm_error *err)
 		qm_job_fail(job, &herr);
 		goto rollback;
 	}
-	snprintf(c.name, sizeof(c.name), "%s", job->name);
-	snprintf(c.uuid, sizeof(c.uuid), "%s", job->uuid);
-	snprintf(c.hostname, sizeof(c.hostname), "%s", job->hostname);
-	snprintf(c.host_uuid, sizeof(c.host_uuid), "%s", job->host_uuid);
+	qm_job_cookie_init(job, &c, 0);
 	if (qm_job_emit_cookie(job, &c) < 0)
 		goto rollback;
 	qm_job_enter(job, QM_PHASE_PREPARE);
@@ -249,16 +246,7 @@ void qm_source_migration_ended(struct qm_job *job, json_t *info)
 		r->setup_ms = json_integer_value(json_object_get(info, "setup-time"));
 		r->transferred_bytes = json_integer_value(json_object_get(ram, "transferred"));
 		r->passes = json_integer_value(json_object_get(ram, "dirty-sync-count"));
-		snprintf(c.name, sizeof(c.name), "%s", job->name);
-		snprintf(c.uuid, sizeof(c.uuid), "%s", job->uuid);
-		snprintf(c.hostname, sizeof(c.hostname), "%s", job->hostname);
-		snprintf(c.host_uuid, sizeof(c.host_uuid), "%s", job->host_uuid);
-		c.features = QM_COOKIE_STATS;
-		c.stats.total_ms = r->total_ms;
-		c.stats.downtime_ms = r->downtime_ms;
-		c.stats.setup_ms = r->setup_ms;
-		c.stats.transferred_bytes = r->transferred_bytes;
-		c.stats.passes = r->passes;
+		qm_job_cookie_init(job, &c, QM_COOKIE_STATS);
 		c.stats.total_bytes = json_integer_value(json_object_get(ram, "total"));
 		qm_job_emit_cookie(job, &c);
 	} else if (status && strcmp(status, "cancelled") == 0) {
