@@ -147,10 +147,13 @@ run qmp --help
 check "qmp --help prints the same usage" eval '[ $rc -eq 0 ] && [[ $out == "Usage: qmigrate qmp "* ]]'
 
 run help migrate
-check "help migrate documents every option" eval '[ $rc -eq 0 ] &&
+check "help migrate documents every option" eval '[ $rc -eq 0 ] && (
 	for o in --src-qmp --dst-qmp --transport --bandwidth --max-downtime --keep-source --json \
-		--control; do
-		[[ $out == *"$o"* ]] || exit 1; done'
+		--paused --control --tunnel-copy --downtime-steps --downtime-delay --downtime-double \
+		--timeout --timeout-per-gib --stall-timeout --pause-after --postcopy \
+		--postcopy-after-passes --auto-converge --throttle-initial --throttle-increment \
+		--xbzrle --xbzrle-cache --multifd; do
+		[[ $out == *"$o"* ]] || exit 1; done )'
 run migrate
 check "migrate without sockets exits 2" eval '[ $rc -eq 2 ] && [[ $err == *"--src-qmp and --dst-qmp are required"* ]]'
 run migrate --src-qmp a --dst-qmp b --transport carrier-pigeon

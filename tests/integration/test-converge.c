@@ -175,3 +175,24 @@ Test(converge, paused_option_leaves_the_vm_paused_on_the_destination)
 	cr_assert(r.result.was_running);
 	assert_completed(&r, "paused");
 }
+
+Test(converge, keep_source_leaves_the_source_qemu_paused_after_success)
+{
+	struct qm_job_options o = { .keep_source = true };
+	struct run r = { 0 };
+	char *status;
+
+	start_pair(256);
+	run_job(&o, &r);
+	cr_assert_eq(r.result.status, QM_JOB_COMPLETED, "%s", r.result.error.text);
+	cr_assert_eq(r.result.vm, QM_VM_DESTINATION);
+	/* Still there, holding the migrated-away state, not running it. */
+	cr_assert(tq_qemu_alive(&pair.src), "the source QEMU was quit");
+	status = vm_status(&pair.src);
+	cr_assert_str_eq(status, "postmigrate");
+	free(status);
+	status = vm_status(&pair.dst);
+	cr_assert_str_eq(status, "running");
+	free(status);
+	check_memory(&pair.dst);
+}

@@ -32,6 +32,8 @@ struct cli_run {
 	int exit_code;
 	json_t *result; /* the last line, {"event":"result", ...} */
 	int progress_lines;
+	int policy_lines;
+	char policy[32]; /* the last policy line's "policy" */
 };
 
 enum mid_action { MID_NONE, MID_SIGINT, MID_SIGTERM, MID_KILL_DST, MID_KILL_SRC };
@@ -57,6 +59,15 @@ static void run_cli(const char *const extra[], enum mid_action mid, struct cli_r
 
 		cr_assert(obj, "not JSON: %s", line);
 		cr_assert(json_is_string(json_object_get(obj, "event")), "no event: %s", line);
+		if (strcmp(json_string_value(json_object_get(obj, "event")), "policy") == 0) {
+			const char *pol = json_string_value(json_object_get(obj, "policy"));
+
+			cr_assert(pol && json_is_string(json_object_get(obj, "action")) &&
+					  json_is_string(json_object_get(obj, "reason")),
+				  "incomplete policy line: %s", line);
+			snprintf(out->policy, sizeof(out->policy), "%s", pol);
+			out->policy_lines++;
+		}
 		if (strcmp(json_string_value(json_object_get(obj, "event")), "progress") == 0) {
 			out->progress_lines++;
 			if (!acted && mid == MID_SIGINT)
@@ -333,4 +344,25 @@ Test(migrate, embedding_api_runs_a_job_on_the_callers_loop)
 	cr_assert_eq(r.result.vm, QM_VM_DESTINATION);
 	cr_assert_gt(r.progress, 0, "no progress callback");
 	check_memory(&pair.dst);
+}
+
+Test(migrate, policy_decisions_are_json_lines_and_a_timeout_rolls_back)
+{
+	const char *const extra[] = { "--bandwidth", "16", "--timeout", "1", NULL };
+	struct cli_run run;
+	char *status;
+
+	start_pair(256);
+	run_cli(extra, MID_NONE, &run);
+	cr_assert_eq(run.exit_code, 1, "exit %d", run.exit_code);
+	cr_assert_str_eq(field(run.result, "status"), "failed");
+	cr_assert_str_eq(field(run.result, "vm"), "source");
+	cr_assert_eq(run.policy_lines, 1);
+	cr_assert_str_eq(run.policy, "timeout");
+	cr_assert_str_eq(field(json_object_get(run.result, "error"), "class"), "PolicyCancelled");
+	status = vm_status(&pair.src);
+	cr_assert_str_eq(status, "running");
+	free(status);
+	check_memory(&pair.src);
+	json_decref(run.result);
 }

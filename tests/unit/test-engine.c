@@ -40,6 +40,12 @@
 		FQ_EXPECT("query-name", 2), FQ_EXPECT("query-uuid", 3),                   \
 		FQ_EXPECT("query-migrate-capabilities", 4), R(0, RUNNING), R(1, "{}"),      \
 		R(2, "{\"name\": \"vm1\"}"), R(3, "{\"UUID\": \"" UUID "\"}"), R(4, CAPS)
+/* Begin with the source offering the capabilities @caps (a JSON array). */
+#define SRC_BEGIN_WITH_CAPS(caps)                                                          \
+	FQ_HANDSHAKE, FQ_EXPECT("query-status", 0), FQ_EXPECT("query-migrate", 1),          \
+		FQ_EXPECT("query-name", 2), FQ_EXPECT("query-uuid", 3),                   \
+		FQ_EXPECT("query-migrate-capabilities", 4), R(0, RUNNING), R(1, "{}"),      \
+		R(2, "{\"name\": \"vm1\"}"), R(3, "{\"UUID\": \"" UUID "\"}"), R(4, caps)
 /* Prepare on the destination: a QEMU waiting with -incoming defer, no name or uuid. */
 #define DST_PREPARE                                                                        \
 	FQ_HANDSHAKE, FQ_EXPECT("query-status", 0), FQ_EXPECT("query-name", 1),             \
@@ -68,6 +74,7 @@ struct run {
 	const char *dir;      /* the parent of the job's runtime directory */
 	int runtime_mode;     /* its permission bits, seen when perform starts */
 	bool cancel_on_progress;
+	unsigned multifd; /* --multifd for this run */
 	struct fq *resume_on_progress;
 	struct qm_job *job;
 };
@@ -148,6 +155,7 @@ static void migrate_with(struct run *run, const struct fq_step *src_script,
 		.transport = QM_TRANSPORT_UNIX,
 		.runtime_dir = dir,
 		.poll_interval = 1e6,
+		.multifd_channels = run->multifd,
 	};
 	run->job = qm_job_new(ctx, loop, &opts, &cbs, run, &err);
 	cr_assert(run->job, "%s", err.text);
@@ -473,4 +481,66 @@ Test(engine, source_gone_mid_perform_leaves_the_vm_location_unknown)
 	cr_assert_eq(run.result.status, QM_JOB_FAILED);
 	cr_assert_eq(run.result.vm, QM_VM_UNKNOWN);
 	cr_assert(strstr(run.result.error.text, "source QEMU"), "%s", run.result.error.text);
+}
+
+Test(engine, capability_the_destination_lacks_is_refused_before_anything_starts)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN_WITH_CAPS("[{\"state\": false, \"capability\": \"events\"},"
+				    " {\"state\": false, \"capability\": \"multifd\"}]"),
+		FQ_EXPECT("query-status", 4),
+		R(4, RUNNING),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		FQ_HANDSHAKE,
+		FQ_EXPECT("query-status", 0),
+		FQ_EXPECT("query-name", 1),
+		FQ_EXPECT("query-uuid", 2),
+		FQ_EXPECT("query-migrate-capabilities", 10),
+		R(0, STATUS("inmigrate")),
+		R(1, "{}"),
+		R(2, "{}"),
+		R(10, CAPS), /* no multifd here */
+		/* nothing was started: the waiting destination is stopped, nothing else */
+		FQ_EXPECT("query-status", 3),
+		R(3, STATUS("inmigrate")),
+		QUIT_AND_GO(4),
+		FQ_END,
+	};
+	struct run run = { .multifd = 4 };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_assert_str_eq(run.result.error.error_class, "CapabilityMissing");
+	cr_assert(strstr(run.result.error.text, "destination") &&
+			  strstr(run.result.error.text, "'multifd'"),
+		  "%s", run.result.error.text);
+	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
+	cr_assert_eq(run.result.phase_ms[QM_PHASE_PERFORM], -1, "perform ran");
+}
+
+Test(engine, capability_the_source_lacks_is_refused_in_begin)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN, /* CAPS has no multifd */
+		FQ_EXPECT("query-status", 4),
+		R(4, RUNNING),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		FQ_HANDSHAKE,
+		FQ_EXPECT("query-status", 0),
+		R(0, STATUS("inmigrate")),
+		QUIT_AND_GO(1),
+		FQ_END,
+	};
+	struct run run = { .multifd = 4 };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_str_eq(run.result.error.error_class, "CapabilityMissing");
+	cr_assert(strstr(run.result.error.text, "source QEMU lacks") &&
+			  strstr(run.result.error.text, "'multifd'"),
+		  "%s", run.result.error.text);
+	cr_assert_eq(run.result.phase_ms[QM_PHASE_PREPARE], -1, "prepare ran");
 }
