@@ -51,6 +51,8 @@ struct qm_job {
 
 	/* perform */
 	bool migrate_issued, perform_done;
+	bool perform_ending;	     /* the migration ended; perform is wrapping up */
+	char migration_error[256]; /* QEMU's error-desc when it failed */
 	ev_timer poll_timer;
 	bool poll_inflight, poll_again;
 	bool src_running; /* from STOP and RESUME events during perform */

@@ -230,16 +230,33 @@ void qm_source_abort_perform(struct qm_job *job)
 		qm_warn(job->ctx, "cannot send migrate_cancel");
 }
 
+/* The migration failed: record why, unless the destination's going was the cause. */
+static void failure_checked(void *opaque, json_t **res, const struct qm_error *err)
+{
+	struct qm_job *job = opaque;
+
+	/* A destination that vanished is the cause; the broken stream only its effect. */
+	if (err)
+		qm_job_fail(job, err);
+	qm_job_failf(job, -EIO, "MigrationFailed", "migration failed: %s", job->migration_error);
+	perform_end(job);
+}
+
 void qm_source_migration_ended(struct qm_job *job, json_t *info)
 {
 	const char *status = json_string_value(json_object_get(info, "status"));
 	json_t *ram = json_object_get(info, "ram");
 	struct qm_result *r = &job->result;
-	struct qm_cookie c = { 0 };
+	struct qm_batch_cmd check[] = { { .name = "query-status" } };
+	struct qm_error err = { 0 };
+	const char *desc;
+	struct qm_cookie c;
 
-	if (job->phase != QM_PHASE_PERFORM || job->perform_done)
+	if (job->phase != QM_PHASE_PERFORM || job->perform_done || job->perform_ending)
 		return;
+	job->perform_ending = true;
 	job->migrate_issued = false; /* it ended: nothing left to cancel */
+	qm_monitor_stop(job);
 	if (status && strcmp(status, "completed") == 0) {
 		r->total_ms = json_integer_value(json_object_get(info, "total-time"));
 		r->downtime_ms = json_integer_value(json_object_get(info, "downtime"));
@@ -252,10 +269,13 @@ void qm_source_migration_ended(struct qm_job *job, json_t *info)
 	} else if (status && strcmp(status, "cancelled") == 0) {
 		qm_job_failf(job, -ECANCELED, "Cancelled", "the migration was cancelled");
 	} else {
-		const char *desc = json_string_value(json_object_get(info, "error-desc"));
-
-		qm_job_failf(job, -EIO, "MigrationFailed", "migration failed%s%s",
-			     desc ? ": " : "", desc ? desc : " (QEMU gave no reason)");
+		desc = json_string_value(json_object_get(info, "error-desc"));
+		snprintf(job->migration_error, sizeof(job->migration_error), "%s",
+			 desc ? desc : "QEMU gave no reason");
+		if (!job->dst_gone && qm_batch_run(job->dst, check, 1, failure_checked, job, &err) == 0)
+			return;
+		failure_checked(job, NULL, NULL);
+		return;
 	}
 	perform_end(job);
 }

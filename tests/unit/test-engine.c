@@ -283,6 +283,9 @@ Test(engine, perform_error_wins_over_later_finish_and_confirm_errors)
 	};
 	static const struct fq_step dst[] = {
 		DST_PREPARE,
+		/* before blaming the stream, the engine checks the destination is there */
+		FQ_EXPECT("query-status", 7),
+		R(7, STATUS("inmigrate")),
 		FQ_EXPECT("quit", 5),
 		FQ_REPLY_TEXT(5, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"quit refused\"}}"),
 		FQ_END,
@@ -543,4 +546,31 @@ Test(engine, capability_the_source_lacks_is_refused_in_begin)
 			  strstr(run.result.error.text, "'multifd'"),
 		  "%s", run.result.error.text);
 	cr_assert_eq(run.result.phase_ms[QM_PHASE_PREPARE], -1, "prepare ran");
+}
+
+Test(engine, migration_failure_with_the_destination_gone_names_the_destination)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN,
+		SRC_MIGRATE,
+		EVENT("MIGRATION", "{\"status\": \"failed\"}"),
+		FQ_EXPECT("query-migrate", 3),
+		R(3, "{\"status\": \"failed\", \"error-desc\": \"Unable to write to socket: Broken pipe\"}"),
+		FQ_EXPECT("query-status", 4),
+		R(4, RUNNING),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		DST_PREPARE,
+		/* asked whether it is still there, it is not: its going is the cause */
+		FQ_EXPECT("query-status", 7),
+		FQ_HANGUP,
+		FQ_END,
+	};
+	struct run run = { 0 };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
+	cr_assert(strstr(run.result.error.text, "destination QEMU"), "%s", run.result.error.text);
 }
