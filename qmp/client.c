@@ -13,78 +13,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "qmp/frame.h"
+#include "qmp/client-private.h"
+#include "qmp/internal.h"
 #include "qmp/socket.h"
 #include "util/error.h"
-#include "util/list.h"
 #include "util/log.h"
-#include "qmp/internal.h"
-
-#define DEFAULT_CONNECT_TIMEOUT 10.0
-#define DEFAULT_COMMAND_TIMEOUT 30.0
-#define DEFAULT_MAX_MESSAGE ((size_t)64 << 20)
-#define CONNECT_RETRY 0.02
-#define READ_CHUNK 65536
-#define MAX_IOV 64
-
-enum qmp_state {
-	QMP_IDLE,	  /* nothing asked yet */
-	QMP_CONNECTING,	  /* socket not there yet, or connect in progress */
-	QMP_GREETING,	  /* connected, waiting for the greeting */
-	QMP_NEGOTIATING,  /* qmp_capabilities sent */
-	QMP_READY,	  /* user commands flow */
-	QMP_CLOSED,
-};
-
-struct pending {
-	struct qm_list link;
-	struct qm_qmp *qmp;
-	ev_timer timer;
-	long long id;
-	char *text; /* the serialized command, while not fully sent */
-	size_t len, off;
-	double timeout;
-	int fd;	      /* our dup of the fd to pass, or -1 */
-	bool internal; /* qmp_capabilities: may go before READY */
-	qm_qmp_reply_fn cb;
-	void *userdata;
-};
-
-struct subscriber {
-	struct qm_list link;
-	char *name;
-	qm_qmp_event_fn cb; /* NULL once unsubscribed during a dispatch */
-	void *userdata;
-};
-
-struct qm_qmp {
-	int refcount;
-	struct qm_ctx *ctx;
-	struct ev_loop *loop;
-	struct qm_qmp_options opts;
-	enum qmp_state state;
-	int fd;
-	char *path;
-	char *label; /* prefixes connection errors */
-	ev_io rio, wio;
-	ev_timer connect_timer; /* retries while the socket is not there */
-	ev_timer handshake_timer;
-	ev_timer fail_timer; /* delivers failures from the loop, never inline */
-	ev_tstamp deadline;
-	int connect_errno; /* why the last attempt failed */
-	struct qm_frame frame;
-	long long next_id;
-	struct qm_list sendq;  /* not fully written yet */
-	struct qm_list waitq;  /* written, waiting for the reply */
-	struct qm_list failq;  /* to be failed from fail_timer */
-	struct qm_list subscribers;
-	unsigned dispatching; /* event dispatches under way: unsubscribing only marks */
-	json_t *greeting;
-	struct qm_error close_err;
-	bool close_notified;
-	qm_qmp_close_fn close_cb;
-	void *close_data;
-};
 
 static void pending_free(struct pending *p)
 {
@@ -96,13 +29,6 @@ static void pending_free(struct pending *p)
 		close(p->fd);
 	free(p->text);
 	free(p);
-}
-
-static void subscriber_free(struct subscriber *s)
-{
-	qm_list_del(&s->link);
-	free(s->name);
-	free(s);
 }
 
 /* ---- closing -------------------------------------------------------------- */
@@ -123,7 +49,7 @@ static void stop_io(struct qm_qmp *q)
  * Closes the connection with @err (the first reason is kept) and schedules
  * every pending command to fail with it.  Never calls back directly.
  */
-static void qmp_fail(struct qm_qmp *q, const struct qm_error *err)
+void qm_qmp_fail(struct qm_qmp *q, const struct qm_error *err)
 {
 	struct pending *p;
 
@@ -170,13 +96,13 @@ static void fail_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	qm_qmp_unref(q);
 }
 
-static void fail_errno(struct qm_qmp *q, int code, const char *error_class, const char *what)
+void qm_qmp_fail_errno(struct qm_qmp *q, int code, const char *error_class, const char *what)
 {
 	struct qm_error err = { 0 };
 
 	qm_error_set(&err, code, error_class, "QMP connection %s: %s",
 		     q->path ? q->path : "(adopted fd)", what);
-	qmp_fail(q, &err);
+	qm_qmp_fail(q, &err);
 }
 
 /* ---- writing -------------------------------------------------------------- */
@@ -214,7 +140,7 @@ static void flush_out(struct qm_qmp *q)
 			return;
 		}
 		if (sent < 0) {
-			fail_errno(q, (int)sent, "ConnectionClosed", strerror((int)-sent));
+			qm_qmp_fail_errno(q, (int)sent, "ConnectionClosed", strerror((int)-sent));
 			return;
 		}
 		while (sent > 0) {
@@ -250,7 +176,7 @@ static void wio_cb(struct ev_loop *loop, ev_io *w, int revents)
 		ev_io_stop(loop, w);
 		getsockopt(q->fd, SOL_SOCKET, SO_ERROR, &so_error, &sl);
 		if (so_error) {
-			fail_errno(q, -so_error, "ConnectionFailed", strerror(so_error));
+			qm_qmp_fail_errno(q, -so_error, "ConnectionFailed", strerror(so_error));
 			return;
 		}
 		q->state = QMP_GREETING;
@@ -465,41 +391,11 @@ static void handle_reply(struct qm_qmp *q, json_t *msg)
 	}
 }
 
-static void handle_event(struct qm_qmp *q, json_t *msg, const char *name)
-{
-	json_t *data = json_object_get(msg, "data");
-	json_t *ts = json_object_get(msg, "timestamp");
-	double when = json_number_value(json_object_get(ts, "seconds")) +
-		      json_number_value(json_object_get(ts, "microseconds")) / 1e6;
-	struct subscriber *s, *next, *last;
-
-	if (qm_list_empty(&q->subscribers))
-		return;
-	/*
-	 * A callback may unsubscribe anyone, itself or the next one: entries are
-	 * only marked until the dispatch ends.  Those it adds start with the next
-	 * event.
-	 */
-	last = qm_container_of(q->subscribers.prev, struct subscriber, link);
-	q->dispatching++;
-	qm_list_for_each(s, &q->subscribers, link) {
-		if (s->cb && (!s->name || strcmp(s->name, name) == 0))
-			s->cb(q, name, data, when, s->userdata);
-		if (s == last || q->state == QMP_CLOSED || q->refcount == 1)
-			break;
-	}
-	if (--q->dispatching > 0)
-		return;
-	qm_list_for_each_safe(s, next, &q->subscribers, link)
-		if (!s->cb)
-			subscriber_free(s);
-}
-
 static void capabilities_cb(struct qm_qmp *q, json_t *ret, const struct qm_error *err,
 			    void *userdata)
 {
 	if (err) {
-		qmp_fail(q, err);
+		qm_qmp_fail(q, err);
 		return;
 	}
 	struct pending *p;
@@ -525,14 +421,14 @@ static void handle_greeting(struct qm_qmp *q, json_t *msg)
 			 "the first message is not a QMP greeting (is this a QMP socket?): %.120s",
 			 text ? text : "?");
 		free(text);
-		fail_errno(q, -EPROTO, "ProtocolError", what);
+		qm_qmp_fail_errno(q, -EPROTO, "ProtocolError", what);
 		return;
 	}
 	q->greeting = json_incref(greeting);
 	q->state = QMP_NEGOTIATING;
 	r = queue_command(q, "qmp_capabilities", NULL, -1, 0, true, capabilities_cb, NULL);
 	if (r < 0)
-		fail_errno(q, r, "GenericError", "cannot queue qmp_capabilities");
+		qm_qmp_fail_errno(q, r, "GenericError", "cannot queue qmp_capabilities");
 }
 
 static void dispatch(struct qm_qmp *q, const char *text, size_t len)
@@ -550,14 +446,14 @@ static void dispatch(struct qm_qmp *q, const char *text, size_t len)
 		qm_error_set(&err, -EPROTO, "ProtocolError",
 			     "malformed JSON from QEMU at byte %d: %s", jerr.position, jerr.text);
 		json_decref(msg);
-		qmp_fail(q, &err);
+		qm_qmp_fail(q, &err);
 		return;
 	}
 	event = json_string_value(json_object_get(msg, "event"));
 	if (q->state == QMP_GREETING)
 		handle_greeting(q, msg);
 	else if (event)
-		handle_event(q, msg, event);
+		qm_qmp_handle_event(q, msg, event);
 	else
 		handle_reply(q, msg);
 	json_decref(msg);
@@ -574,18 +470,18 @@ static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	space = qm_frame_space(&q->frame, READ_CHUNK);
 	if (!space) {
-		fail_errno(q, -ENOMEM, "GenericError", "out of memory");
+		qm_qmp_fail_errno(q, -ENOMEM, "GenericError", "out of memory");
 		return;
 	}
 	n = read(q->fd, space, READ_CHUNK);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
-		fail_errno(q, -errno, "ConnectionClosed", strerror(errno));
+		qm_qmp_fail_errno(q, -errno, "ConnectionClosed", strerror(errno));
 		return;
 	}
 	if (n == 0) {
-		fail_errno(q, -ECONNRESET, "ConnectionClosed",
+		qm_qmp_fail_errno(q, -ECONNRESET, "ConnectionClosed",
 			   "QEMU closed the connection (did it exit?)");
 		return;
 	}
@@ -600,120 +496,14 @@ static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 			qm_error_set(&err, r, "ProtocolError",
 				     "QMP message larger than %zu bytes; closing", q->opts.max_message);
-			qmp_fail(q, &err);
+			qm_qmp_fail(q, &err);
 		} else if (r < 0) {
-			fail_errno(q, r, "ProtocolError", "malformed JSON from QEMU (not an object)");
+			qm_qmp_fail_errno(q, r, "ProtocolError", "malformed JSON from QEMU (not an object)");
 		} else {
 			dispatch(q, msg, len);
 		}
 	}
 	qm_qmp_unref(q);
-}
-
-/* ---- connecting -------------------------------------------------------------- */
-
-static void start_connected(struct qm_qmp *q, int fd, bool in_progress)
-{
-	q->fd = fd;
-	ev_io_set(&q->rio, fd, EV_READ);
-	ev_io_set(&q->wio, fd, EV_WRITE);
-	if (in_progress) {
-		ev_io_start(q->loop, &q->wio);
-		return;
-	}
-	q->state = QMP_GREETING;
-	ev_io_start(q->loop, &q->rio);
-}
-
-static void try_connect(struct qm_qmp *q)
-{
-	int in_progress;
-	int fd = qm_unix_connect(q->path, &in_progress);
-
-	if (fd >= 0) {
-		ev_timer_stop(q->loop, &q->connect_timer);
-		start_connected(q, fd, in_progress);
-		return;
-	}
-	q->connect_errno = -fd;
-	if ((fd == -ENOENT || fd == -ECONNREFUSED) && ev_now(q->loop) < q->deadline) {
-		ev_timer_set(&q->connect_timer, CONNECT_RETRY, 0.);
-		ev_timer_start(q->loop, &q->connect_timer);
-		return;
-	}
-	struct qm_error err = { 0 };
-	qm_error_set(&err, fd, "ConnectionFailed",
-		     "cannot connect to QMP socket %s: %s%s", q->path, strerror(-fd),
-		     fd == -ENOENT || fd == -ECONNREFUSED ? " (is QEMU running with -qmp unix:PATH,server=on?)" : "");
-	qmp_fail(q, &err);
-}
-
-static void connect_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	try_connect(w->data);
-}
-
-static void handshake_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct qm_qmp *q = w->data;
-	struct qm_error err = { 0 };
-
-	if (q->state == QMP_CONNECTING && q->connect_errno) {
-		qm_error_set(&err, -q->connect_errno, "ConnectionFailed",
-			     "cannot connect to QMP socket %s: %s (waited %.1f s; is QEMU running with -qmp unix:PATH,server=on?)",
-			     q->path, strerror(q->connect_errno), q->opts.connect_timeout);
-		qmp_fail(q, &err);
-		return;
-	}
-	qm_error_set(&err, -ETIMEDOUT, "ConnectionFailed",
-		     "no QMP greeting from %s within %.1f s (is another client connected to this monitor?)",
-		     q->path ? q->path : "the QMP socket", q->opts.connect_timeout);
-	qmp_fail(q, &err);
-}
-
-static int check_idle(const struct qm_qmp *q, struct qm_error *err)
-{
-	if (q->state != QMP_IDLE)
-		return qm_error_set(err, -EALREADY, "Usage", "QMP connection already started");
-	return 0;
-}
-
-static void begin(struct qm_qmp *q)
-{
-	q->state = QMP_CONNECTING;
-	q->deadline = ev_now(q->loop) + q->opts.connect_timeout;
-	ev_timer_set(&q->handshake_timer, q->opts.connect_timeout, 0.);
-	ev_timer_start(q->loop, &q->handshake_timer);
-}
-
-_public_ int qm_qmp_connect(struct qm_qmp *q, const char *path, struct qm_error *err)
-{
-	int r = check_idle(q, err);
-
-	if (r < 0)
-		return r;
-	q->path = strdup(path);
-	if (!q->path)
-		return qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
-	begin(q);
-	/* Try at once; retries and failures are reported from the loop. */
-	try_connect(q);
-	return 0;
-}
-
-_public_ int qm_qmp_adopt_fd(struct qm_qmp *q, int fd, struct qm_error *err)
-{
-	int flags, r = check_idle(q, err);
-
-	if (r < 0)
-		return r;
-	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-		return qm_error_set(err, -errno, "GenericError", "cannot adopt fd %d: %s", fd,
-				    strerror(errno));
-	begin(q);
-	start_connected(q, fd, false);
-	return 0;
 }
 
 /* ---- lifetime ----------------------------------------------------------------- */
@@ -750,11 +540,9 @@ _public_ struct qm_qmp *qm_qmp_new(struct qm_ctx *ctx, struct ev_loop *loop,
 	qm_list_init(&q->subscribers);
 	ev_io_init(&q->rio, rio_cb, -1, EV_READ);
 	ev_io_init(&q->wio, wio_cb, -1, EV_WRITE);
-	ev_timer_init(&q->connect_timer, connect_timer_cb, CONNECT_RETRY, 0.);
-	ev_timer_init(&q->handshake_timer, handshake_timer_cb, 1., 0.);
 	ev_timer_init(&q->fail_timer, fail_timer_cb, 0., 0.);
-	q->rio.data = q->wio.data = q->connect_timer.data = q->handshake_timer.data =
-		q->fail_timer.data = q;
+	q->rio.data = q->wio.data = q->fail_timer.data = q;
+	qm_qmp_init_connect(q);
 	return q;
 }
 
@@ -768,7 +556,6 @@ _public_ struct qm_qmp *qm_qmp_ref(struct qm_qmp *q)
 static void free_all(struct qm_qmp *q)
 {
 	struct pending *p, *pn;
-	struct subscriber *s, *sn;
 
 	stop_io(q);
 	ev_timer_stop(q->loop, &q->fail_timer);
@@ -776,8 +563,7 @@ static void free_all(struct qm_qmp *q)
 	qm_list_splice_tail(&q->failq, &q->waitq);
 	qm_list_for_each_safe(p, pn, &q->failq, link)
 		pending_free(p);
-	qm_list_for_each_safe(s, sn, &q->subscribers, link)
-		subscriber_free(s);
+	qm_qmp_free_subscribers(q);
 	qm_frame_release(&q->frame);
 	json_decref(q->greeting);
 	qm_ctx_unref(q->ctx);
@@ -802,41 +588,7 @@ _public_ void qm_qmp_close(struct qm_qmp *q, const struct qm_error *why)
 		qm_error_copy(&err, why);
 	else
 		qm_error_set(&err, -ECANCELED, "ConnectionClosed", "QMP connection closed by caller");
-	qmp_fail(q, &err);
-}
-
-_public_ int qm_qmp_subscribe(struct qm_qmp *q, const char *name, qm_qmp_event_fn cb,
-			     void *userdata)
-{
-	struct subscriber *s;
-
-	if (!cb)
-		return -EINVAL;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	if (name && !(s->name = strdup(name))) {
-		free(s);
-		return -ENOMEM;
-	}
-	s->cb = cb;
-	s->userdata = userdata;
-	qm_list_add_tail(&q->subscribers, &s->link);
-	return 0;
-}
-
-_public_ void qm_qmp_unsubscribe(struct qm_qmp *q, qm_qmp_event_fn cb, void *userdata)
-{
-	struct subscriber *s, *next;
-
-	qm_list_for_each_safe(s, next, &q->subscribers, link) {
-		if (s->cb != cb || s->userdata != userdata)
-			continue;
-		if (q->dispatching)
-			s->cb = NULL;
-		else
-			subscriber_free(s);
-	}
+	qm_qmp_fail(q, &err);
 }
 
 _public_ void qm_qmp_set_close_fn(struct qm_qmp *q, qm_qmp_close_fn cb, void *userdata)
