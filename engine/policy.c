@@ -179,7 +179,13 @@ static void doubling(const struct qm_policy_settings *s, struct qm_policy_state 
 
 	st->have_prev = true;
 	st->prev_remaining = p->remaining_bytes;
-	st->flat_samples = flat ? st->flat_samples + 1 : 0;
+	/*
+	 * Counted since the last doubling, not reset by a fall: within a pass the
+	 * remaining bytes always fall, and it is each new pass's jump back up
+	 * that says the guest outpaces the stream (Proxmox counts the same way).
+	 */
+	if (flat)
+		st->flat_samples++;
 	if (s->downtime_double <= 0 || st->flat_samples < s->downtime_double)
 		return;
 	st->flat_samples = 0;

@@ -226,8 +226,9 @@ struct qm_policy_settings {
 	/* Seconds per GiB of guest RAM between steps; 0: QM_POLICY_DEFAULT_STEP_DELAY. */
 	double step_delay;
 
-	/* Doubling, Proxmox-style (--downtime-double N): after N consecutive samples in
-	 * which the remaining bytes did not fall, double the limit (up to max). */
+	/* Doubling, Proxmox-style (--downtime-double N): after N samples in which the
+	 * remaining bytes did not fall (counted since the last doubling; a new pass's
+	 * jump back up counts), double the limit (up to max). */
 	int downtime_double;
 
 	/* Completion timeout (--timeout SEC): cancel once the migration has run longer.

@@ -361,7 +361,7 @@ Test(doubling, waits_for_n_flat_samples)
 	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_DOUBLE, 1200);
 }
 
-Test(doubling, count_resets_when_remaining_falls)
+Test(doubling, count_survives_falls_within_a_pass)
 {
 	struct qm_policy_settings s = { .max_downtime_ms = 2000, .downtime_double = 2 };
 	struct qm_policy_state st;
@@ -369,14 +369,16 @@ Test(doubling, count_resets_when_remaining_falls)
 
 	start(&st, &s);
 	eval(&s, &st, active(100 * MIB), 1);
-	r = eval(&s, &st, active(100 * MIB), 2); /* flat 1 */
+	r = eval(&s, &st, active(50 * MIB), 2); /* fell: the pass goes on */
 	assert_none(&r);
-	r = eval(&s, &st, active(99 * MIB), 3); /* fell: back to 0 */
+	r = eval(&s, &st, active(200 * MIB), 3); /* a new pass jumps back up: 1 */
 	assert_none(&r);
-	r = eval(&s, &st, active(99 * MIB), 4); /* flat 1 */
+	r = eval(&s, &st, active(100 * MIB), 4); /* fell: still 1 */
 	assert_none(&r);
-	r = eval(&s, &st, active(99 * MIB), 5); /* flat 2 */
+	r = eval(&s, &st, active(200 * MIB), 5); /* another pass: 2 */
 	assert_one(&r, QM_POLICY_SET_DOWNTIME, QM_POLICY_DOUBLE, 600);
+	r = eval(&s, &st, active(250 * MIB), 6); /* the count starts again after doubling */
+	assert_none(&r);
 }
 
 Test(doubling, caps_at_max_downtime)
