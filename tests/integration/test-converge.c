@@ -196,3 +196,27 @@ Test(converge, keep_source_leaves_the_source_qemu_paused_after_success)
 	free(status);
 	check_memory(&pair.dst);
 }
+
+static const struct qm_policy_settings pause_then_timeout = { .pause_after = 1, .timeout = 3 };
+
+Test(converge, pause_after_is_undone_when_the_migration_rolls_back)
+{
+	/* At 1 MiB/s even a paused guest cannot finish in 3 s: the timeout rolls back. */
+	struct qm_job_options o = { .bandwidth = 1 * MIB, .policy = pause_then_timeout };
+	struct run r = { 0 };
+	char *status;
+
+	start_pair(256);
+	run_job(&o, &r);
+	cr_assert_eq(r.decisions, 2, "expected pause-after then timeout, got %d", r.decisions);
+	cr_assert_eq(r.result.status, QM_JOB_FAILED);
+	cr_assert_str_eq(r.policy, "timeout");
+	cr_assert_eq(r.result.vm, QM_VM_SOURCE);
+	/* It was running before pause-after stopped it: it runs again. */
+	status = vm_status(&pair.src);
+	cr_assert_str_eq(status, "running");
+	free(status);
+	cr_assert_eq(tq_qemu_wait_exit(&pair.dst, 20), 0, "a destination QEMU remains");
+	assert_guest_runs(&pair.src);
+	check_memory(&pair.src);
+}
