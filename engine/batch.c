@@ -66,7 +66,8 @@ int qm_batch_run(struct qm_qmp *qmp, struct qm_batch_cmd *cmds, size_t n, qm_bat
 			json_decref(cmds[i].args);
 			continue;
 		}
-		r = qm_qmp_command(qmp, cmds[i].name, cmds[i].args, -1, 0, batch_reply,
+		r = qm_qmp_command(qmp, cmds[i].name, cmds[i].args,
+				   cmds[i].pass_fd ? cmds[i].fd : -1, 0, batch_reply,
 				   &b->slots[i]);
 		if (r == 0)
 			queued++;

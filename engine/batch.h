@@ -11,6 +11,8 @@ struct qm_batch_cmd {
 	const char *name;
 	json_t *args;  /* stolen */
 	bool optional; /* an error leaves its result NULL instead of failing the batch */
+	bool pass_fd;  /* sends @fd along (SCM_RIGHTS), as getfd wants; the caller keeps it */
+	int fd;
 };
 
 /*

@@ -63,7 +63,7 @@ static void incoming_started(void *opaque, json_t **res, const struct qm_error *
 		qm_job_batch(job, job->dst, cmds, ARRAY_SIZE(cmds), incoming_port);
 		return;
 	}
-	if (job->opts.transport == QM_TRANSPORT_TUNNEL) {
+	if (job->opts.transport == QM_TRANSPORT_TUNNEL && !qm_tunnel_uses_pipes(job)) {
 		/* The source sends into the tunnel; the pumps carry it to migrate.sock. */
 		char dst_path[sizeof(job->migrate_uri)];
 
@@ -98,7 +98,7 @@ static void prepare_checked(void *opaque, json_t **res, const struct qm_error *e
 {
 	struct qm_job *job = opaque;
 	const char *state;
-	struct qm_batch_cmd cmds[3];
+	struct qm_batch_cmd cmds[4];
 	json_t *params;
 	size_t n = 0;
 
@@ -115,7 +115,11 @@ static void prepare_checked(void *opaque, json_t **res, const struct qm_error *e
 	}
 	if (check_identity(job, res[1], res[2]) < 0 || qm_caps_check(job, res[3], false) < 0)
 		goto rollback;
-	if (job->opts.transport != QM_TRANSPORT_TCP) {
+	if (qm_tunnel_uses_pipes(job)) {
+		if (qm_tunnel_open_pipes(job) < 0)
+			goto rollback;
+		snprintf(job->migrate_uri, sizeof(job->migrate_uri), "fd:%s", QM_TUNNEL_FDNAME);
+	} else if (job->opts.transport != QM_TRANSPORT_TCP) {
 		if (qm_runtime_dir_create(job) < 0)
 			goto rollback;
 		snprintf(job->migrate_uri, sizeof(job->migrate_uri), "unix:%s/migrate.sock",
@@ -128,12 +132,21 @@ static void prepare_checked(void *opaque, json_t **res, const struct qm_error *e
 	params = qm_params_args(job, false);
 	if (params)
 		cmds[n++] = (struct qm_batch_cmd){ .name = "migrate-set-parameters", .args = params };
+	if (qm_tunnel_qemu_fd(job, QM_TUNNEL_DESTINATION) >= 0)
+		cmds[n++] = (struct qm_batch_cmd){
+			.name = "getfd",
+			.args = json_pack("{s:s}", "fdname", QM_TUNNEL_FDNAME),
+			.pass_fd = true,
+			.fd = qm_tunnel_qemu_fd(job, QM_TUNNEL_DESTINATION),
+		};
 	cmds[n++] = (struct qm_batch_cmd){
 		.name = "migrate-incoming",
 		.args = json_pack("{s:s}", "uri", job->migrate_uri),
 	};
 	job->incoming_started = true;
 	qm_job_batch(job, job->dst, cmds, n, incoming_started);
+	/* The connection sends a copy of its own. */
+	qm_tunnel_qemu_fd_passed(job, QM_TUNNEL_DESTINATION);
 	return;
 rollback:
 	qm_job_enter(job, QM_PHASE_FINISH);

@@ -130,7 +130,16 @@ json_t *qm_caps_args(const struct qm_job *job, bool source);
 /* migrate-set-parameters' arguments, or NULL when that side needs none. */
 json_t *qm_params_args(const struct qm_job *job, bool source);
 
-/* tunnel.c: listens for the source's streams and pumps each to @dst_path */
+/* tunnel.c: one stream one way goes pipe to pipe; else over sockets */
+enum qm_tunnel_side { QM_TUNNEL_SOURCE, QM_TUNNEL_DESTINATION };
+#define QM_TUNNEL_FDNAME "qmigrate-tunnel"
+bool qm_tunnel_uses_pipes(const struct qm_job *job);
+/* Two pipes and the pump between them; each QEMU gets its end with getfd. */
+int qm_tunnel_open_pipes(struct qm_job *job);
+/* The pipe end @side's QEMU gets, or -1; then passed: our copy is closed. */
+int qm_tunnel_qemu_fd(const struct qm_job *job, enum qm_tunnel_side side);
+void qm_tunnel_qemu_fd_passed(struct qm_job *job, enum qm_tunnel_side side);
+/* Listens for the source's streams and pumps each to @dst_path. */
 int qm_tunnel_open(struct qm_job *job, const char *dst_path, char *uri, size_t uri_len);
 /* Lets go of every stream now: before migrate_cancel, so QEMU cannot block on it. */
 void qm_tunnel_hangup(struct qm_job *job);

@@ -187,9 +187,10 @@ void qm_source_perform(struct qm_job *job)
 {
 	struct qm_cookie_check check = { .name = job->name, .uuid = job->uuid };
 	struct qm_cookie c;
-	struct qm_batch_cmd cmds[3];
+	struct qm_batch_cmd cmds[4];
 	size_t n = 0;
 	json_t *spice;
+	int tunnel_fd = qm_tunnel_qemu_fd(job, QM_TUNNEL_SOURCE);
 
 	if (qm_job_take_cookie(job, &check, &c) < 0) {
 		qm_job_enter(job, QM_PHASE_FINISH);
@@ -202,6 +203,15 @@ void qm_source_perform(struct qm_job *job)
 		qm_job_enter(job, QM_PHASE_FINISH);
 		return;
 	}
+	/* fd: names the pipe this engine passes, and nothing else. */
+	if ((strncmp(job->migrate_uri, "fd:", 3) == 0) !=
+	    (tunnel_fd >= 0 && strcmp(job->migrate_uri, "fd:" QM_TUNNEL_FDNAME) == 0)) {
+		qm_job_failf(job, -EPROTO, "CookieInvalid",
+			     "the destination's cookie names the descriptor '%s', which this engine did not open",
+			     job->migrate_uri);
+		qm_job_enter(job, QM_PHASE_FINISH);
+		return;
+	}
 	cmds[n++] = (struct qm_batch_cmd){ .name = "migrate-set-capabilities",
 					   .args = qm_caps_args(job, true) };
 	cmds[n++] = (struct qm_batch_cmd){ .name = "migrate-set-parameters",
@@ -210,7 +220,16 @@ void qm_source_perform(struct qm_job *job)
 	spice = spice_relocation(&c);
 	if (spice)
 		cmds[n++] = (struct qm_batch_cmd){ .name = "client_migrate_info", .args = spice, .optional = true };
+	if (tunnel_fd >= 0)
+		cmds[n++] = (struct qm_batch_cmd){
+			.name = "getfd",
+			.args = json_pack("{s:s}", "fdname", QM_TUNNEL_FDNAME),
+			.pass_fd = true,
+			.fd = tunnel_fd,
+		};
 	qm_job_batch(job, job->src, cmds, n, perform_configured);
+	/* The connection sends a copy of its own. */
+	qm_tunnel_qemu_fd_passed(job, QM_TUNNEL_SOURCE);
 }
 
 static void cancel_sent(struct qm_qmp *q, json_t *ret, const struct qm_error *err, void *ud)

@@ -1,13 +1,21 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The tunnelled transport, local mode: the engine listens on a private UNIX
+ * The tunnelled transport, local mode.  The pumps run in their own threads
+ * and never touch QMP; this file runs on the loop.
+ *
+ * One stream, one way (no multifd, no post-copy): QEMU writes into a pipe
+ * passed with getfd, the pump carries the bytes into another pipe that the
+ * destination reads as its fd: incoming.  Pipe to pipe, splice only moves
+ * page references, so the stream is copied no more often than QEMU to QEMU.
+ *
+ * Several streams, or a return path: the engine listens on a private UNIX
  * socket and the source QEMU migrates to it; every connection QEMU opens (the
  * main stream, then one per multifd channel) is joined to a connection of its
  * own to the destination's incoming socket by a bidirectional pump, so that
- * post-copy's return path flows back too.  The pumps run in their own threads
- * and never touch QMP; this file runs on the loop.
+ * post-copy's return path flows back too.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,6 +30,7 @@
 #include "util/log.h"
 
 #define MAX_STREAMS 64 /* one main stream and up to 63 multifd channels */
+#define QEMU_PIPE_SIZE (1u << 20) /* what an unprivileged process may have */
 
 struct qm_tunnel {
 	struct qm_job *job;
@@ -32,6 +41,7 @@ struct qm_tunnel {
 	struct qm_pump *pumps[MAX_STREAMS];
 	size_t n_pumps;
 	unsigned long long bytes_ended; /* moved by pumps that already ended */
+	int qemu_fd[2];			/* pipes: the ends QEMU gets, until they are passed */
 };
 
 static void pump_done(struct qm_pump *pump, const struct qm_pump_result *r, void *ud)
@@ -50,19 +60,37 @@ static void pump_done(struct qm_pump *pump, const struct qm_pump_result *r, void
 	qm_pump_free(pump);
 }
 
-static int join(struct qm_tunnel *t, int in, struct qm_error *err)
+static enum qm_pump_mode pump_mode(const struct qm_tunnel *t)
 {
 	static const enum qm_pump_mode modes[] = {
 		[QM_TUNNEL_COPY_AUTO] = QM_PUMP_AUTO,
 		[QM_TUNNEL_COPY_SPLICE] = QM_PUMP_SPLICE,
 		[QM_TUNNEL_COPY_READWRITE] = QM_PUMP_READWRITE,
 	};
-	struct qm_pump_options o = {
-		.bidirectional = true,
-		.mode = modes[t->job->opts.tunnel_copy],
-	};
+
+	return modes[t->job->opts.tunnel_copy];
+}
+
+/* Starts a pump on @o's descriptors (it owns them from here, even on failure). */
+static int pump_add(struct qm_tunnel *t, const struct qm_pump_options *o, struct qm_error *err)
+{
+	struct qm_pump *p = qm_pump_new(t->job->loop, o, pump_done, t, err);
+
+	if (!p)
+		return err->code;
+	if (qm_pump_start(p, err) < 0) {
+		qm_pump_free(p);
+		return err->code;
+	}
+	t->pumps[t->n_pumps++] = p;
+	qm_dbg(t->job->ctx, "tunnel: stream %zu joined", t->n_pumps);
+	return 0;
+}
+
+static int join(struct qm_tunnel *t, int in, struct qm_error *err)
+{
+	struct qm_pump_options o = { .bidirectional = true, .mode = pump_mode(t) };
 	int in_progress, out;
-	struct qm_pump *p;
 
 	if (t->n_pumps == MAX_STREAMS) {
 		close(in);
@@ -78,16 +106,7 @@ static int join(struct qm_tunnel *t, int in, struct qm_error *err)
 	}
 	o.forward = (struct qm_pump_fds){ .in = in, .out = out };
 	o.back = (struct qm_pump_fds){ .in = out, .out = in };
-	p = qm_pump_new(t->job->loop, &o, pump_done, t, err);
-	if (!p)
-		return err->code;
-	if (qm_pump_start(p, err) < 0) {
-		qm_pump_free(p);
-		return err->code;
-	}
-	t->pumps[t->n_pumps++] = p;
-	qm_dbg(t->job->ctx, "tunnel: stream %zu joined", t->n_pumps);
-	return 0;
+	return pump_add(t, &o, err);
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -106,18 +125,81 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		qm_job_fail(t->job, &err);
 }
 
+bool qm_tunnel_uses_pipes(const struct qm_job *job)
+{
+	return job->opts.transport == QM_TRANSPORT_TUNNEL && !job->opts.multifd_channels &&
+	       !job->opts.policy.postcopy;
+}
+
+static struct qm_tunnel *tunnel_new(struct qm_job *job)
+{
+	struct qm_tunnel *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		qm_job_failf(job, -ENOMEM, "GenericError", "out of memory");
+		return NULL;
+	}
+	t->job = job;
+	t->listen_fd = -1;
+	t->qemu_fd[0] = t->qemu_fd[1] = -1;
+	job->tunnel = t;
+	return t;
+}
+
+int qm_tunnel_open_pipes(struct qm_job *job)
+{
+	struct qm_tunnel *t = tunnel_new(job);
+	struct qm_pump_options o = { .mode = pump_mode(t) };
+	struct qm_error err = { 0 };
+	int from_src[2], to_dst[2];
+
+	if (!t)
+		return -ENOMEM;
+	if (pipe2(from_src, O_CLOEXEC) < 0)
+		return qm_job_failf(job, -errno, "TunnelFailed", "tunnel: pipe: %s", strerror(errno));
+	if (pipe2(to_dst, O_CLOEXEC) < 0) {
+		int r = -errno;
+
+		close(from_src[0]);
+		close(from_src[1]);
+		return qm_job_failf(job, r, "TunnelFailed", "tunnel: pipe: %s", strerror(-r));
+	}
+	/* Big pipes: fewer wake-ups for QEMU and for the pump; a small one still works. */
+	qm_pipe_grow(from_src[1], QEMU_PIPE_SIZE);
+	qm_pipe_grow(to_dst[1], QEMU_PIPE_SIZE);
+	t->qemu_fd[QM_TUNNEL_SOURCE] = from_src[1];
+	t->qemu_fd[QM_TUNNEL_DESTINATION] = to_dst[0];
+	o.forward = (struct qm_pump_fds){ .in = from_src[0], .out = to_dst[1] };
+	if (pump_add(t, &o, &err) < 0)
+		qm_job_fail(job, &err);
+	return err.code;
+}
+
+int qm_tunnel_qemu_fd(const struct qm_job *job, enum qm_tunnel_side side)
+{
+	return job->tunnel ? job->tunnel->qemu_fd[side] : -1;
+}
+
+void qm_tunnel_qemu_fd_passed(struct qm_job *job, enum qm_tunnel_side side)
+{
+	struct qm_tunnel *t = job->tunnel;
+
+	/* Ours closed, QEMU's is the only end left: its close is the pump's EOF or EPIPE. */
+	if (t && t->qemu_fd[side] >= 0) {
+		close(t->qemu_fd[side]);
+		t->qemu_fd[side] = -1;
+	}
+}
+
 int qm_tunnel_open(struct qm_job *job, const char *dst_path, char *uri, size_t uri_len)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	struct qm_tunnel *t = calloc(1, sizeof(*t));
+	struct qm_tunnel *t = tunnel_new(job);
 	mode_t old;
 	int r;
 
 	if (!t)
-		return qm_job_failf(job, -ENOMEM, "GenericError", "out of memory");
-	t->job = job;
-	t->listen_fd = -1;
-	job->tunnel = t;
+		return -ENOMEM;
 	snprintf(t->dst_path, sizeof(t->dst_path), "%s", dst_path);
 	r = snprintf(t->listen_path, sizeof(t->listen_path), "%s/tunnel.sock", job->runtime_dir);
 	if (r < 0 || (size_t)r >= sizeof(t->listen_path))
@@ -180,6 +262,9 @@ void qm_tunnel_close(struct qm_job *job)
 	ev_io_stop(job->loop, &t->accept_io);
 	for (size_t i = 0; i < t->n_pumps; i++)
 		qm_pump_free(t->pumps[i]);
+	for (int side = 0; side < 2; side++)
+		if (t->qemu_fd[side] >= 0)
+			close(t->qemu_fd[side]);
 	if (t->listen_fd >= 0) {
 		close(t->listen_fd);
 		unlink(t->listen_path);

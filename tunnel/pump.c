@@ -109,25 +109,29 @@ static bool fd_is_socket(const struct qm_pump *p, int fd)
 	return false;
 }
 
-/*
- * The private pipe holds one chunk: ask for that much, halving while the
- * kernel refuses (unprivileged users are held to pipe-max-size and, past
- * pipe-user-pages-soft, to small pipes); what it grants is the transfer size.
- */
-static int pipe_setup(struct qm_flow *f)
+size_t qm_pipe_grow(int fd, size_t size)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	int cap;
 
+	for (; size >= (size_t)page; size /= 2)
+		if (fcntl(fd, F_SETPIPE_SZ, (int)size) >= 0)
+			break;
+	cap = fcntl(fd, F_GETPIPE_SZ);
+	return cap > 0 ? (size_t)cap : 0;
+}
+
+/* The private pipe holds one chunk; what the kernel grants is the transfer size. */
+static int pipe_setup(struct qm_flow *f)
+{
+	size_t cap;
+
 	if (pipe2(f->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
 		return -errno;
-	for (size_t size = f->chunk; size >= (size_t)page; size /= 2)
-		if (fcntl(f->pipe[1], F_SETPIPE_SZ, (int)size) >= 0)
-			break;
-	cap = fcntl(f->pipe[1], F_GETPIPE_SZ);
-	if (cap <= 0)
+	cap = qm_pipe_grow(f->pipe[1], f->chunk);
+	if (!cap)
 		return -errno;
-	f->pipe_cap = (size_t)cap < f->chunk ? (size_t)cap : f->chunk;
+	f->pipe_cap = cap < f->chunk ? cap : f->chunk;
 	return 0;
 }
 

@@ -156,6 +156,13 @@ void qm_pump_get_stats(const struct qm_pump *pump, enum qm_pump_dir dir,
 /* Aborts a running pump, joins its threads; @done does not run.  NULL is fine. */
 void qm_pump_free(struct qm_pump *pump);
 
+/*
+ * Asks for a pipe of @size bytes, halving while the kernel refuses
+ * (unprivileged users are held to pipe-max-size and, past
+ * pipe-user-pages-soft, to small pipes).  Returns what it holds now, or 0.
+ */
+size_t qm_pipe_grow(int fd, size_t size);
+
 const char *qm_pump_mode_name(enum qm_pump_mode mode);
 const char *qm_pump_strategy_name(enum qm_pump_strategy strategy);
 const char *qm_pump_end_name(enum qm_pump_end end);
