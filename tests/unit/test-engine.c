@@ -75,6 +75,7 @@ struct run {
 	int runtime_mode;     /* its permission bits, seen when perform starts */
 	bool cancel_on_progress;
 	unsigned multifd; /* --multifd for this run */
+	enum qm_transport transport;
 	struct fq *resume_on_progress;
 	struct qm_job *job;
 };
@@ -152,7 +153,7 @@ static void migrate_with(struct run *run, const struct fq_step *src_script,
 	struct qm_job_options opts = {
 		.src_qmp = src,
 		.dst_qmp = dst,
-		.transport = QM_TRANSPORT_UNIX,
+		.transport = run->transport,
 		.runtime_dir = dir,
 		.poll_interval = 1e6,
 		.multifd_channels = run->multifd,
@@ -224,6 +225,67 @@ Test(engine, completed_migration_runs_all_phases_and_reports_qemu_figures)
 	cr_assert_not(qm_error_is_set(&run.result.error));
 	/* The stream's socket lives in a private directory only this user can enter. */
 	cr_assert_eq(run.runtime_mode, 0700, "runtime directory mode %o", run.runtime_mode);
+}
+
+/* getfd with a pipe, checked to be one, for the fd: URI below. */
+#define GETFD_PIPE(s)                                                                   \
+	{ .op = FQ_OP_EXPECT,                                                              \
+	  .name = "getfd",                                                                 \
+	  .slot = (s),                                                                     \
+	  .args = "{\"fdname\": \"qmigrate-tunnel\"}",                                      \
+	  .fd = true,                                                                      \
+	  .fd_type = S_IFIFO }
+#define FD_URI "{\"uri\": \"fd:qmigrate-tunnel\"}"
+
+Test(engine, plain_tunnel_passes_each_qemu_a_pipe_for_an_fd_uri)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN,
+		FQ_EXPECT("migrate-set-capabilities", 0),
+		FQ_EXPECT("migrate-set-parameters", 1),
+		GETFD_PIPE(2),
+		R(0, "{}"),
+		R(1, "{}"),
+		R(2, "{}"),
+		{ .op = FQ_OP_EXPECT, .name = "migrate", .slot = 3, .args = FD_URI },
+		R(3, "{}"),
+		EVENT("MIGRATION", "{\"status\": \"completed\"}"),
+		FQ_EXPECT("query-migrate", 4),
+		R(4, COMPLETED),
+		QUIT_AND_GO(5),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		FQ_HANDSHAKE,
+		FQ_EXPECT("query-status", 0),
+		FQ_EXPECT("query-name", 1),
+		FQ_EXPECT("query-uuid", 2),
+		FQ_EXPECT("query-migrate-capabilities", 10),
+		R(0, STATUS("inmigrate")),
+		R(1, "{}"),
+		R(2, "{}"),
+		R(10, CAPS),
+		FQ_EXPECT("migrate-set-capabilities", 3),
+		GETFD_PIPE(11),
+		{ .op = FQ_OP_EXPECT, .name = "migrate-incoming", .slot = 4, .args = FD_URI },
+		R(3, "{}"),
+		R(11, "{}"),
+		R(4, "{}"),
+		FQ_EXPECT("query-status", 5),
+		FQ_EXPECT("query-migrate", 6),
+		R(5, STATUS("paused")),
+		R(6, "{\"status\": \"completed\"}"),
+		FQ_EXPECT("cont", 7),
+		FQ_EXPECT("query-status", 8),
+		R(7, "{}"),
+		R(8, RUNNING),
+		FQ_END,
+	};
+	struct run run = { .transport = QM_TRANSPORT_TUNNEL };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_COMPLETED, "%s", run.result.error.text);
+	cr_assert_eq(run.result.vm, QM_VM_DESTINATION);
 }
 
 Test(engine, failed_finish_quits_destination_and_resumes_source)
