@@ -47,13 +47,19 @@
 		FQ_EXPECT("query-migrate-capabilities", 4), R(0, RUNNING), R(1, "{}"),      \
 		R(2, "{\"name\": \"vm1\"}"), R(3, "{\"UUID\": \"" UUID "\"}"), R(4, caps)
 /* Prepare on the destination: a QEMU waiting with -incoming defer, no name or uuid. */
-#define DST_PREPARE                                                                        \
+#define DST_CHECKS                                                                         \
 	FQ_HANDSHAKE, FQ_EXPECT("query-status", 0), FQ_EXPECT("query-name", 1),             \
 		FQ_EXPECT("query-uuid", 2), FQ_EXPECT("query-migrate-capabilities", 10),    \
 		R(0, STATUS("inmigrate")), R(1, "{}"),                                     \
-		R(2, "{\"UUID\": \"00000000-0000-0000-0000-000000000000\"}"), R(10, CAPS),    \
-		FQ_EXPECT("migrate-set-capabilities", 3), FQ_EXPECT("migrate-incoming", 4),  \
-		R(3, "{}"), R(4, "{}")
+		R(2, "{\"UUID\": \"00000000-0000-0000-0000-000000000000\"}"), R(10, CAPS)
+#define DST_PREPARE                                                                        \
+	DST_CHECKS, FQ_EXPECT("migrate-set-capabilities", 3),                              \
+		FQ_EXPECT("migrate-incoming", 4), R(3, "{}"), R(4, "{}")
+/* Finish on a destination that completed: it is resumed. */
+#define DST_RESUMES                                                                        \
+	FQ_EXPECT("query-status", 5), FQ_EXPECT("query-migrate", 6), R(5, STATUS("paused")), \
+		R(6, "{\"status\": \"completed\"}"), FQ_EXPECT("cont", 7),                \
+		FQ_EXPECT("query-status", 8), R(7, "{}"), R(8, RUNNING)
 /* Perform on the source up to the migrate command. */
 /* Without --bandwidth the stream is not capped: QEMU's own 128 MiB/s default is lifted. */
 #define SRC_MIGRATE                                                                        \
@@ -197,14 +203,7 @@ Test(engine, completed_migration_runs_all_phases_and_reports_qemu_figures)
 	};
 	static const struct fq_step dst[] = {
 		DST_PREPARE,
-		FQ_EXPECT("query-status", 5),
-		FQ_EXPECT("query-migrate", 6),
-		R(5, STATUS("paused")),
-		R(6, "{\"status\": \"completed\"}"),
-		FQ_EXPECT("cont", 7),
-		FQ_EXPECT("query-status", 8),
-		R(7, "{}"),
-		R(8, RUNNING),
+		DST_RESUMES,
 		FQ_END,
 	};
 	struct run run = { 0 };
@@ -256,29 +255,14 @@ Test(engine, plain_tunnel_passes_each_qemu_a_pipe_for_an_fd_uri)
 		FQ_END,
 	};
 	static const struct fq_step dst[] = {
-		FQ_HANDSHAKE,
-		FQ_EXPECT("query-status", 0),
-		FQ_EXPECT("query-name", 1),
-		FQ_EXPECT("query-uuid", 2),
-		FQ_EXPECT("query-migrate-capabilities", 10),
-		R(0, STATUS("inmigrate")),
-		R(1, "{}"),
-		R(2, "{}"),
-		R(10, CAPS),
+		DST_CHECKS,
 		FQ_EXPECT("migrate-set-capabilities", 3),
 		GETFD_PIPE(11),
 		{ .op = FQ_OP_EXPECT, .name = "migrate-incoming", .slot = 4, .args = FD_URI },
 		R(3, "{}"),
 		R(11, "{}"),
 		R(4, "{}"),
-		FQ_EXPECT("query-status", 5),
-		FQ_EXPECT("query-migrate", 6),
-		R(5, STATUS("paused")),
-		R(6, "{\"status\": \"completed\"}"),
-		FQ_EXPECT("cont", 7),
-		FQ_EXPECT("query-status", 8),
-		R(7, "{}"),
-		R(8, RUNNING),
+		DST_RESUMES,
 		FQ_END,
 	};
 	struct run run = { .transport = QM_TRANSPORT_TUNNEL };
@@ -558,15 +542,7 @@ Test(engine, capability_the_destination_lacks_is_refused_before_anything_starts)
 		FQ_END,
 	};
 	static const struct fq_step dst[] = {
-		FQ_HANDSHAKE,
-		FQ_EXPECT("query-status", 0),
-		FQ_EXPECT("query-name", 1),
-		FQ_EXPECT("query-uuid", 2),
-		FQ_EXPECT("query-migrate-capabilities", 10),
-		R(0, STATUS("inmigrate")),
-		R(1, "{}"),
-		R(2, "{}"),
-		R(10, CAPS), /* no multifd here */
+		DST_CHECKS, /* no multifd here */
 		/* nothing was started: the waiting destination is stopped, nothing else */
 		FQ_EXPECT("query-status", 3),
 		R(3, STATUS("inmigrate")),
