@@ -11,8 +11,8 @@
  * Several streams, or a return path: the engine listens on a private UNIX
  * socket and the source QEMU migrates to it; every connection QEMU opens (the
  * main stream, then one per multifd channel) is joined to a connection of its
- * own to the destination's incoming socket by a bidirectional pump, so that
- * post-copy's return path flows back too.
+ * own to the destination's incoming socket by a pump: one thread each way
+ * with post-copy, whose return path flows back, else one thread per stream.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -89,7 +89,10 @@ static int pump_add(struct qm_tunnel *t, const struct qm_pump_options *o, struct
 
 static int join(struct qm_tunnel *t, int in, struct qm_error *err)
 {
-	struct qm_pump_options o = { .bidirectional = true, .mode = pump_mode(t) };
+	struct qm_pump_options o = {
+		.bidirectional = t->job->opts.policy.postcopy,
+		.mode = pump_mode(t),
+	};
 	int in_progress, out;
 
 	if (t->n_pumps == MAX_STREAMS) {
