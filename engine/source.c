@@ -291,7 +291,13 @@ void qm_source_migration_ended(struct qm_job *job, json_t *info)
 		desc = json_string_value(json_object_get(info, "error-desc"));
 		snprintf(job->migration_error, sizeof(job->migration_error), "%s",
 			 desc ? desc : "QEMU gave no reason");
-		if (!job->dst_gone && qm_batch_run(job->dst, check, 1, failure_checked, job, &err) == 0)
+		/*
+		 * Only a job with no cause yet asks: otherwise the first error has won
+		 * already, and a hung destination would hold the rollback until the
+		 * command timed out.
+		 */
+		if (!qm_job_failed(job) && !job->dst_gone &&
+		    qm_batch_run(job->dst, check, 1, failure_checked, job, &err) == 0)
 			return;
 		failure_checked(job, NULL, NULL);
 		return;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <criterion/criterion.h>
 #include <ev.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,17 +111,24 @@ void assert_guest_runs(struct tq_qemu *vm)
 	cr_assert_geq(serial_bytes(vm), before + 2, "the guest makes no progress on %s", vm->dir);
 }
 
-
 static void on_progress(struct qm_job *job, const struct qm_progress *p, void *ud)
 {
 	struct run *r = ud;
 
 	r->progress++;
 	r->tunnel_bytes = p->tunnel_bytes;
-	if (r->first_progress && !r->acted) {
+	if (r->first_progress && !r->acted && p->tunnel_bytes >= r->act_at_tunnel_bytes) {
 		r->acted = true;
 		r->first_progress(job);
 	}
+}
+
+static void on_phase(struct qm_job *job, enum qm_phase phase, void *ud)
+{
+	struct run *r = ud;
+
+	if (r->phase)
+		r->phase(job, phase);
 }
 
 static void on_policy(struct qm_job *job, const struct qm_policy_decision *d, void *ud)
@@ -140,9 +148,19 @@ static void on_done(struct qm_job *job, const struct qm_result *res, void *ud)
 	r->done = true;
 }
 
+/* The engine's log in the test's (QMIGRATE_LOG=debug tells everything). */
+static void log_to_stderr(void *ud, int priority, const char *file, int line,
+			  const char *fn, const char *format, va_list args)
+{
+	fprintf(stderr, "qmigrate: ");
+	vfprintf(stderr, format, args);
+	fputc('\n', stderr);
+}
+
 void run_job(struct qm_job_options *opts, struct run *r)
 {
 	struct qm_job_callbacks cbs = {
+		.phase = on_phase,
 		.progress = on_progress,
 		.policy = on_policy,
 		.done = on_done,
@@ -152,6 +170,7 @@ void run_job(struct qm_job_options *opts, struct run *r)
 	struct qm_error err = { 0 };
 	struct qm_job *job;
 
+	qm_ctx_set_log_fn(ctx, log_to_stderr, NULL);
 	opts->src_qmp = pair.src.qmp_path;
 	opts->dst_qmp = pair.dst.qmp_path;
 	job = qm_job_new(ctx, loop, opts, &cbs, r, &err);

@@ -37,7 +37,10 @@ void assert_guest_runs(struct tq_qemu *vm);
 
 /* A job run through the embedding API on the pair. */
 struct run {
-	void (*first_progress)(struct qm_job *job); /* called once, on the first sample */
+	/* Called once, on the first sample by which the tunnel carried act_at_tunnel_bytes. */
+	void (*first_progress)(struct qm_job *job);
+	unsigned long long act_at_tunnel_bytes;
+	void (*phase)(struct qm_job *job, enum qm_phase phase); /* on entering each phase */
 	bool acted, done;
 	int progress;
 	struct qm_result result;

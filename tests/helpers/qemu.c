@@ -188,6 +188,34 @@ int tq_qemu_kill(struct tq_qemu *vm, int sig)
 	return kill(vm->pid, sig) < 0 ? -errno : 0;
 }
 
+int tq_qemu_freeze(struct tq_qemu *vm, double timeout)
+{
+	double deadline = now() + timeout;
+	int status, r = tq_qemu_kill(vm, SIGSTOP);
+	pid_t w;
+
+	if (r < 0)
+		return r;
+	/* The group stop is reported to the parent once the last thread stopped. */
+	while ((w = waitpid(vm->pid, &status, WNOHANG | WUNTRACED)) == 0) {
+		if (now() > deadline)
+			return -ETIMEDOUT;
+		pause_ms(1);
+	}
+	if (w < 0)
+		return -errno;
+	if (WIFSTOPPED(status))
+		return 0;
+	vm->exit_status = status;
+	vm->pid = -1;
+	return -ECHILD;
+}
+
+int tq_qemu_thaw(struct tq_qemu *vm)
+{
+	return tq_qemu_kill(vm, SIGCONT);
+}
+
 /* Empties and removes the private directory: QEMU may have left anything in it. */
 static void remove_dir(const char *dir)
 {
@@ -207,6 +235,7 @@ void tq_qemu_stop(struct tq_qemu *vm)
 {
 	if (tq_qemu_alive(vm)) {
 		tq_qemu_kill(vm, SIGTERM);
+		tq_qemu_thaw(vm); /* a frozen QEMU only acts on SIGTERM once continued */
 		if (tq_qemu_wait_exit(vm, 5) < 0) {
 			tq_qemu_kill(vm, SIGKILL);
 			tq_qemu_wait_exit(vm, 5);

@@ -53,5 +53,13 @@ bool tq_qemu_alive(struct tq_qemu *vm);
 void tq_qemu_stop(struct tq_qemu *vm);
 /* Sends @sig to the QEMU process by its pid. */
 int tq_qemu_kill(struct tq_qemu *vm, int sig);
+/*
+ * SIGSTOP, then waits at most @timeout seconds until every thread has
+ * stopped (a stopped QEMU reacts to nothing).  0, -ECHILD if it exited
+ * instead, -ETIMEDOUT.  tq_qemu_stop() ends a frozen QEMU too.
+ */
+int tq_qemu_freeze(struct tq_qemu *vm, double timeout);
+/* SIGCONT. */
+int tq_qemu_thaw(struct tq_qemu *vm);
 
 #endif

@@ -32,6 +32,7 @@ struct cli_run {
 	int exit_code;
 	json_t *result; /* the last line, {"event":"result", ...} */
 	int progress_lines;
+	unsigned long long tunnel_bytes; /* the last progress line's */
 	int policy_lines;
 	char policy[32]; /* the last policy line's "policy" */
 };
@@ -69,6 +70,13 @@ static void run_cli(const char *const extra[], enum mid_action mid, struct cli_r
 			out->policy_lines++;
 		}
 		if (strcmp(json_string_value(json_object_get(obj, "event")), "progress") == 0) {
+			json_t *tunnel = json_object_get(obj, "tunnel_bytes");
+			json_int_t bytes = json_integer_value(tunnel);
+
+			cr_assert(json_is_integer(tunnel), "no tunnel_bytes: %s", line);
+			cr_assert_geq(bytes, (json_int_t)out->tunnel_bytes,
+				      "the tunnel counter went back: %s", line);
+			out->tunnel_bytes = (unsigned long long)bytes;
 			out->progress_lines++;
 			if (!acted && mid == MID_SIGINT)
 				cr_assert_eq(tp_signal(&p, SIGINT), 0);
@@ -118,6 +126,7 @@ static void migrate_and_verify(unsigned mib, const char *transport)
 	cr_assert_gt(json_integer_value(json_object_get(run.result, "passes")), 0);
 	cr_assert_gt(json_real_value(json_object_get(run.result, "throughput_mbps")), 0);
 	cr_assert_null(json_object_get(run.result, "error"));
+	cr_assert_eq(run.tunnel_bytes, 0, "a direct migration counted tunnel bytes");
 	phases = json_object_get(run.result, "phases");
 	for (int i = 0; i < QM_PHASE_DONE; i++) {
 		char key[32];
@@ -249,22 +258,17 @@ Test(migrate, paused_source_stays_paused_on_destination)
 	json_decref(run.result);
 }
 
-Test(migrate, terminal_shows_progress_bar_and_summary)
+/*
+ * Runs @argv on a terminal of its own (so that qmigrate draws its bar) until
+ * it closes it; the output goes into @out.  Returns the wait status.
+ */
+static int run_on_terminal(const char *const argv[], char *out, size_t size)
 {
-	/*
-	 * Capped so that progress is certainly sampled; the generous downtime
-	 * limit lets it switch over after the first pass although the guest
-	 * dirties memory faster than the cap.
-	 */
-	const char *const argv[] = { getenv("QMIGRATE"), "migrate", "--bandwidth", "64",
-				     "--max-downtime", "60000", "--src-qmp", pair.src.qmp_path,
-				     "--dst-qmp", pair.dst.qmp_path, NULL };
-	static char out[1 << 20];
 	size_t len = 0;
 	int master, status;
 	pid_t pid;
 
-	start_pair(256);
+	cr_assert(argv[0], "QMIGRATE is not set");
 	pid = forkpty(&master, NULL, NULL, NULL);
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
@@ -276,21 +280,82 @@ Test(migrate, terminal_shows_progress_bar_and_summary)
 		ssize_t n;
 
 		cr_assert_gt(poll(&pfd, 1, 240000), 0, "qmigrate printed nothing for 240 s");
-		n = read(master, out + len, sizeof(out) - 1 - len);
+		n = read(master, out + len, size - 1 - len);
 		if (n <= 0)
 			break; /* EIO once the child closed the terminal */
 		len += (size_t)n;
-		cr_assert_lt(len, sizeof(out) - 1);
+		cr_assert_lt(len, size - 1);
 	}
 	out[len] = '\0';
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	close(master);
+	return status;
+}
+
+/*
+ * Capped so that progress is certainly sampled; the generous downtime limit
+ * lets it switch over after the first pass although the guest dirties memory
+ * faster than the cap.
+ */
+#define SAMPLED "--bandwidth", "64", "--max-downtime", "60000"
+
+Test(migrate, terminal_shows_progress_bar_and_summary)
+{
+	const char *const argv[] = { getenv("QMIGRATE"), "migrate", SAMPLED,
+				     "--src-qmp", pair.src.qmp_path,
+				     "--dst-qmp", pair.dst.qmp_path, NULL };
+	static char out[1 << 20];
+	int status;
+
+	start_pair(256);
+	status = run_on_terminal(argv, out, sizeof(out));
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
 	cr_assert(strstr(out, "MiB/s") && strstr(out, "pass ") && strstr(out, "remaining") &&
 			  strstr(out, "downtime ~") && strstr(out, "ETA"),
 		  "no progress bar in: %s", out);
+	cr_assert_null(strstr(out, "tunnel "), "a direct migration shows a tunnel in: %s",
+		       out);
 	cr_assert(strstr(out, "migration completed"), "no summary in: %s", out);
 	check_memory(&pair.dst);
+}
+
+Test(migrate, terminal_bar_shows_the_tunnel_counter)
+{
+	const char *const argv[] = { getenv("QMIGRATE"), "migrate",
+				     "--transport", "tunnel", SAMPLED,
+				     "--src-qmp", pair.src.qmp_path,
+				     "--dst-qmp", pair.dst.qmp_path, NULL };
+	static char out[1 << 20];
+	const char *last = NULL;
+	double mib = 0;
+	int status, end = 0;
+
+	start_pair(256);
+	status = run_on_terminal(argv, out, sizeof(out));
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
+	for (const char *s = out; (s = strstr(s, "  tunnel ")); s++)
+		last = s;
+	cr_assert(last, "no tunnel counter in the bar: %s", out);
+	cr_assert(sscanf(last, "  tunnel %lf MiB%n", &mib, &end) == 1 && end > 0,
+		  "no MiB figure after 'tunnel': %.40s", last);
+	cr_assert_gt(mib, 0, "%.40s", last);
+	cr_assert(strstr(out, "migration completed"), "no summary in: %s", out);
+	check_memory(&pair.dst);
+}
+
+Test(migrate, tunnel_progress_lines_count_the_tunnel_bytes)
+{
+	const char *const extra[] = { "--transport", "tunnel", SAMPLED, NULL };
+	struct cli_run run;
+
+	start_pair(256);
+	run_cli(extra, MID_NONE, &run);
+	cr_assert_eq(run.exit_code, 0, "exit %d", run.exit_code);
+	cr_assert_str_eq(field(run.result, "status"), "completed");
+	cr_assert_gt(run.progress_lines, 0, "no progress line");
+	cr_assert_gt(run.tunnel_bytes, 0, "no progress line counted a tunnelled byte");
+	check_memory(&pair.dst);
+	json_decref(run.result);
 }
 
 struct api_run {

@@ -5,11 +5,15 @@
  * memory checked on the side that has the VM.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "tests/helpers/pair.h"
+#include "tests/helpers/sockfd.h"
 
 TestSuite(tunnel, .timeout = 300, .fini = stop_pair);
 
@@ -105,4 +109,93 @@ Test(tunnel, destination_killed_mid_stream_fails_and_rolls_back)
 	cr_assert(strstr(r.result.error.text, "tunnel") ||
 			  strstr(r.result.error.text, "destination QEMU"),
 		  "%s", r.result.error.text);
+}
+
+/*
+ * The destination QEMU's end of the one tunnel stream, waited for (bounded)
+ * while it runs.
+ */
+static int destination_stream_fd(void)
+{
+	int fds[8], n = 0;
+
+	for (int i = 0; i < 1000 && n == 0; i++) {
+		n = ts_accepted_fds(pair.dst.pid, "/migrate.sock", fds, 8);
+		cr_assert_geq(n, 0, "cannot list the destination's sockets: %s",
+			      strerror(-n));
+		if (n == 0)
+			usleep(10000);
+	}
+	cr_assert_eq(n, 1, "the destination QEMU holds %d streams, not one", n);
+	return fds[0];
+}
+
+/*
+ * Closes the far end of the pump's connection for real, through a copy of
+ * the destination's descriptor: it stops reading and drops what it had not
+ * read, as a close would.  The pump's next write fails with EPIPE, and a
+ * pump blocked on the full socket wakes to the room the drop makes.  Not
+ * SHUT_WR: the pump's return direction would read an EOF and pass it on to
+ * the source QEMU's return path, which could react before the pump fails.
+ * The QEMU is frozen first so that it cannot notice either (it would read
+ * its EOF and exit, and its going could be what the job hears first).
+ */
+static void close_far_end(struct qm_job *job)
+{
+	static char drop[1 << 16];
+	int fd = destination_stream_fd(), copy, r;
+	ssize_t n;
+
+	r = tq_qemu_freeze(&pair.dst, 10);
+	cr_assert_eq(r, 0, "cannot freeze the destination QEMU: %s", strerror(-r));
+	copy = ts_copy_fd(pair.dst.pid, fd);
+	cr_assert_geq(copy, 0, "cannot copy the destination's fd %d: %s", fd,
+		      strerror(-copy));
+	cr_assert_eq(shutdown(copy, SHUT_RD), 0, "shutdown: %s", strerror(errno));
+	while ((n = recv(copy, drop, sizeof(drop), MSG_DONTWAIT)) > 0)
+		;
+	cr_assert(n == 0 || errno == EAGAIN, "dropping what it had not read: %s",
+		  strerror(errno));
+	close(copy);
+}
+
+static bool thawed;
+
+/* The job failed before finish: the destination may go on, see its EOF or the quit. */
+static void thaw_in_finish(struct qm_job *job, enum qm_phase phase)
+{
+	if (phase != QM_PHASE_FINISH)
+		return;
+	cr_assert_eq(tq_qemu_thaw(&pair.dst), 0, "the destination went while frozen");
+	thawed = true;
+}
+
+Test(tunnel, far_end_closed_mid_stream_fails_with_the_tunnels_cause_and_rolls_back)
+{
+	/*
+	 * postcopy-ram (never started) keeps one socket stream with a return
+	 * path, whatever the plain tunnel uses.  Not multifd: QEMU 7.2's
+	 * destination can hang for good in multifd_recv_sync_main() when a
+	 * channel ends mid-stream, deaf to QMP and SIGTERM alike.
+	 */
+	struct qm_job_options o = {
+		.transport = QM_TRANSPORT_TUNNEL,
+		.bandwidth = 16 * MIB,
+		.policy = { .postcopy = true },
+	};
+	struct run r = {
+		.first_progress = close_far_end,
+		.act_at_tunnel_bytes = 1, /* the stream reached the destination */
+		.phase = thaw_in_finish,
+	};
+
+	start_pair(256);
+	run_job(&o, &r);
+	cr_assert(thawed, "the job never entered finish");
+	/* The pump's write was the first failure; nothing else may be blamed. */
+	cr_assert_str_eq(r.result.error.error_class, "TunnelFailed", "%s: %s",
+			 r.result.error.error_class, r.result.error.text);
+	cr_assert(strstr(r.result.error.text, "tunnel"), "%s", r.result.error.text);
+	cr_assert(strstr(r.result.error.text, "EPIPE"), "%s", r.result.error.text);
+	assert_on_source(&r, QM_JOB_FAILED);
 }

@@ -378,6 +378,38 @@ Test(engine, cancel_during_perform_cancels_migration_and_keeps_vm_on_source)
 	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
 }
 
+/* QEMU may report a cancelled migration as failed: the cancel was first, and it is the cause. */
+Test(engine, migration_failing_after_the_job_failed_does_not_ask_the_destination)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN,
+		SRC_MIGRATE,
+		EVENT("MIGRATION", "{\"status\": \"active\"}"),
+		FQ_EXPECT("query-migrate", 3),
+		R(3, ACTIVE),
+		FQ_EXPECT("migrate_cancel", 4),
+		R(4, "{}"),
+		EVENT("MIGRATION", "{\"status\": \"failed\"}"),
+		FQ_EXPECT("query-migrate", 5),
+		R(5, "{\"status\": \"failed\", \"error-desc\": \"Broken pipe\"}"),
+		FQ_EXPECT("query-status", 6),
+		R(6, RUNNING),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		DST_PREPARE,
+		/* no query-status first: a failed job's cause is known already */
+		QUIT_AND_GO(5),
+		FQ_END,
+	};
+	struct run run = { .cancel_on_progress = true };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_CANCELLED);
+	cr_assert_str_eq(run.result.error.error_class, "Cancelled");
+	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
+}
+
 Test(engine, destination_gone_mid_perform_cancels_and_names_the_cause)
 {
 	static const struct fq_step src[] = {

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
+
+#include "tests/helpers/sockfd.h"
+
+#define MAX_INODES 256
+#define MAX_FDS 64
+#define SS_CONNECTED 3 /* /proc/net/unix's St column: the struct socket's state */
+#define STREAM 1       /* its Type column: SOCK_STREAM */
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Inodes of the connected stream sockets bound to a path ending in @suffix. */
+static int connected_inodes(const char *suffix, unsigned long *inodes, size_t max)
+{
+	FILE *f = fopen("/proc/net/unix", "re");
+	char line[512], path[256];
+	unsigned type, state;
+	unsigned long inode;
+	size_t n = 0;
+
+	if (!f)
+		return -errno;
+	/* Num RefCount Protocol Flags Type St Inode [Path] */
+	while (n < max && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %*x %*x %*x %x %x %lu %255s", &type, &state, &inode,
+			   path) == 4 &&
+		    type == STREAM && state == SS_CONNECTED && ends_with(path, suffix))
+			inodes[n++] = inode;
+	fclose(f);
+	return (int)n;
+}
+
+static bool listed(unsigned long inode, const unsigned long *inodes, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (inodes[i] == inode)
+			return true;
+	return false;
+}
+
+static int by_number(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+int ts_accepted_fds(pid_t pid, const char *suffix, int *fds, size_t max)
+{
+	unsigned long inodes[MAX_INODES], inode;
+	int found[MAX_FDS], n_found = 0, n_inodes;
+	char dir[64], link[64];
+	struct dirent *e;
+	DIR *d;
+
+	n_inodes = connected_inodes(suffix, inodes, MAX_INODES);
+	if (n_inodes < 0)
+		return n_inodes;
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)) && n_found < MAX_FDS) {
+		ssize_t len = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
+
+		if (len <= 0)
+			continue; /* "." and "..", or a descriptor closed meanwhile */
+		link[len] = '\0';
+		if (sscanf(link, "socket:[%lu]", &inode) == 1 &&
+		    listed(inode, inodes, n_inodes))
+			found[n_found++] = atoi(e->d_name);
+	}
+	closedir(d);
+	qsort(found, (size_t)n_found, sizeof(found[0]), by_number);
+	for (int i = 0; i < n_found && (size_t)i < max; i++)
+		fds[i] = found[i];
+	return n_found < (int)max ? n_found : (int)max;
+}
+
+int ts_copy_fd(pid_t pid, int fd)
+{
+	int pidfd = pidfd_open(pid, 0), copy, r;
+
+	if (pidfd < 0)
+		return -errno;
+	copy = pidfd_getfd(pidfd, fd, 0);
+	r = copy < 0 ? -errno : copy;
+	close(pidfd);
+	return r;
+}
