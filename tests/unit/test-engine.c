@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <limits.h>
 #include <ev.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -91,7 +92,7 @@ static int runtime_dir_mode(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
-	char path[256];
+	char path[PATH_MAX];
 	struct stat st;
 	int mode = -1;
 
@@ -140,7 +141,7 @@ static void on_done(struct qm_job *job, const struct qm_result *r, void *ud)
 static void migrate_with(struct run *run, const struct fq_step *src_script,
 			 const struct fq_step *dst_script, bool dst_waits)
 {
-	struct qm_job_callbacks cbs = { on_phase, on_progress, on_done };
+	struct qm_job_callbacks cbs = { .phase = on_phase, .progress = on_progress, .done = on_done };
 	char dir[] = "/tmp/qmigrate-engine-XXXXXX", src[64], dst[64];
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct qm_error err = { 0 };
