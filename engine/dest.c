@@ -1,17 +1,24 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The destination side's phases: prepare and finish. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
 
 #include "engine/batch.h"
 #include "engine/job.h"
+#include "qmp/internal.h"
 #include "util/error.h"
 #include "util/host.h"
 #include "util/log.h"
 
 #define FINISH_POLL 0.005
+/* A waiting QEMU quits at once; one that does not is stuck (see dest_kill). */
+#define QUIT_TIMEOUT 10.0
+#define KILL_TIMEOUT 5.0
 #define ZERO_UUID "00000000-0000-0000-0000-000000000000"
 
 /* ---- prepare -------------------------------------------------------------------- */
@@ -172,11 +179,58 @@ void qm_dest_prepare(struct qm_job *job)
 
 /* ---- finish --------------------------------------------------------------------- */
 
+/*
+ * The destination took no notice of quit.  QEMU 7.2's incoming side can
+ * block its main loop for good when a multifd stream breaks (it waits for a
+ * sync that never comes), and then only SIGKILL ends it.  It is a QEMU we
+ * had already decided to stop, waiting for a migration that failed, holding
+ * nothing of the VM's: the source keeps all of it.
+ */
+static void kill_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct qm_job *job = w->data;
+
+	if (job->phase != QM_PHASE_FINISH)
+		return;
+	qm_err(job->ctx, "the killed destination QEMU still holds its QMP socket after %.0f s",
+	       KILL_TIMEOUT);
+	qm_job_enter(job, QM_PHASE_CONFIRM);
+}
+
+static bool dest_kill(struct qm_job *job)
+{
+	int pidfd = qm_qmp_peer_pidfd(job->dst);
+	int r;
+
+	if (pidfd < 0) {
+		qm_err(job->ctx, "the destination QEMU did not quit, and cannot be killed: %s",
+		       strerror(-pidfd));
+		return false;
+	}
+	r = pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+	if (r < 0)
+		qm_err(job->ctx, "the destination QEMU did not quit, and cannot be killed: %s",
+		       strerror(errno));
+	else
+		qm_warn(job->ctx, "the destination QEMU did not quit within %.0f s: killed it",
+			QUIT_TIMEOUT);
+	close(pidfd);
+	if (r < 0)
+		return false;
+	ev_timer_init(&job->kill_timer, kill_timer_cb, KILL_TIMEOUT, 0.);
+	job->kill_timer.data = job;
+	ev_timer_start(job->loop, &job->kill_timer);
+	return true;
+}
+
 static void dest_quit_sent(struct qm_qmp *q, json_t *ret, const struct qm_error *err, void *ud)
 {
 	struct qm_job *job = ud;
 
 	/* Normally the close callback moves on once QEMU has gone. */
+	if (err && job->phase == QM_PHASE_FINISH && !job->dst_gone &&
+	    strcmp(err->error_class, "CommandTimeout") == 0 && dest_kill(job))
+		return; /* the connection closes when it dies */
 	if (err && job->phase == QM_PHASE_FINISH) {
 		/* A connection closed under the quit means QEMU went: what we wanted. */
 		if (!job->dst_gone && strcmp(err->error_class, "ConnectionClosed") != 0)
@@ -189,7 +243,7 @@ static void dest_quit(struct qm_job *job)
 {
 	qm_info(job->ctx, "stopping the destination QEMU");
 	job->dst_quitting = true;
-	if (qm_qmp_command(job->dst, "quit", NULL, -1, 0, dest_quit_sent, job) < 0)
+	if (qm_qmp_command(job->dst, "quit", NULL, -1, QUIT_TIMEOUT, dest_quit_sent, job) < 0)
 		qm_job_enter(job, QM_PHASE_CONFIRM);
 }
 

@@ -292,6 +292,8 @@ _public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 	job->kick.data = job;
 	ev_timer_init(&job->poll_timer, NULL, 0., 0.);
 	ev_timer_init(&job->finish_timer, NULL, 0., 0.);
+	ev_timer_init(&job->kill_timer, NULL, 0., 0.);
+	ev_timer_init(&job->cancel_timer, NULL, 0., 0.);
 	return job;
 }
 
@@ -309,6 +311,8 @@ _public_ struct qm_job *qm_job_unref(struct qm_job *job)
 	ev_timer_stop(job->loop, &job->kick);
 	ev_timer_stop(job->loop, &job->poll_timer);
 	ev_timer_stop(job->loop, &job->finish_timer);
+	ev_timer_stop(job->loop, &job->kill_timer);
+	ev_timer_stop(job->loop, &job->cancel_timer);
 	qm_tunnel_close(job);
 	qm_control_free(job->control);
 	qm_runtime_dir_remove(job);

@@ -52,6 +52,7 @@ struct qm_job {
 	/* perform */
 	bool migrate_issued, perform_done;
 	bool perform_ending;	     /* the migration ended; perform is wrapping up */
+	ev_timer cancel_timer;	     /* migrate_cancel went: the migration must end by then */
 	char migration_error[256]; /* QEMU's error-desc when it failed */
 	ev_timer poll_timer;
 	bool poll_inflight, poll_again;
@@ -68,6 +69,7 @@ struct qm_job {
 	/* finish */
 	ev_timer finish_timer;
 	bool finish_inflight;
+	ev_timer kill_timer; /* a killed destination's connection must close by then */
 
 	struct qm_control *control; /* control-job.c: the socket of qm_job_listen_control */
 };

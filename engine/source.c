@@ -10,6 +10,9 @@
 #include "util/host.h"
 #include "util/log.h"
 
+/* A healthy QEMU cancels within a second; one that does not is stuck (cancel_timer_cb). */
+#define CANCEL_TIMEOUT 20.0
+
 #define ZERO_UUID "00000000-0000-0000-0000-000000000000"
 
 /* ---- begin ---------------------------------------------------------------------- */
@@ -117,6 +120,7 @@ static void perform_end(struct qm_job *job)
 	if (job->phase != QM_PHASE_PERFORM || job->perform_done)
 		return;
 	job->perform_done = true;
+	ev_timer_stop(job->loop, &job->cancel_timer);
 	qm_monitor_stop(job);
 	qm_job_enter(job, QM_PHASE_FINISH);
 }
@@ -238,6 +242,25 @@ static void cancel_sent(struct qm_qmp *q, json_t *ret, const struct qm_error *er
 		qm_warn(((struct qm_job *)ud)->ctx, "migrate_cancel: %s", err->text);
 }
 
+/*
+ * QEMU 7.2's migration thread can wait for good in multifd_send_sync_main()
+ * once a multifd channel broke, and then never says "cancelled".  The VM is
+ * on the source all the same (confirm finds out whether it runs); only that
+ * QEMU's migration stays stuck, so the job goes on without waiting.
+ */
+static void cancel_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct qm_job *job = w->data;
+
+	if (job->phase != QM_PHASE_PERFORM || job->perform_done)
+		return;
+	qm_err(job->ctx,
+	       "the source QEMU did not finish cancelling the migration within %.0f s; going on: "
+	       "the VM stays there, but that QEMU may refuse another migration until it restarts",
+	       CANCEL_TIMEOUT);
+	perform_end(job);
+}
+
 void qm_source_abort_perform(struct qm_job *job)
 {
 	if (!job->migrate_issued || job->perform_done || job->src_gone)
@@ -247,6 +270,11 @@ void qm_source_abort_perform(struct qm_job *job)
 	qm_info(job->ctx, "cancelling the migration on the source");
 	if (qm_qmp_command(job->src, "migrate_cancel", NULL, -1, 0, cancel_sent, job) < 0)
 		qm_warn(job->ctx, "cannot send migrate_cancel");
+	if (!ev_is_active(&job->cancel_timer)) {
+		ev_timer_init(&job->cancel_timer, cancel_timer_cb, CANCEL_TIMEOUT, 0.);
+		job->cancel_timer.data = job;
+		ev_timer_start(job->loop, &job->cancel_timer);
+	}
 }
 
 /* The migration failed: record why, unless the destination's going was the cause. */

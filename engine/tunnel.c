@@ -225,12 +225,25 @@ int qm_tunnel_open(struct qm_job *job, const char *dst_path, char *uri, size_t u
 	return 0;
 }
 
+/* No stream joins any more: QEMU's next connection is refused, not fed in. */
+static void stop_listening(struct qm_tunnel *t)
+{
+	ev_io_stop(t->job->loop, &t->accept_io);
+	if (t->listen_fd >= 0) {
+		close(t->listen_fd);
+		unlink(t->listen_path);
+		t->listen_fd = -1;
+	}
+}
+
 void qm_tunnel_hangup(struct qm_job *job)
 {
 	struct qm_tunnel *t = job->tunnel;
 
 	if (!t)
 		return;
+	/* A multifd channel that connects after this must not block on a pump. */
+	stop_listening(t);
 	for (size_t i = 0; i < t->n_pumps; i++)
 		if (t->pumps[i])
 			qm_pump_hangup(t->pumps[i]);
@@ -262,15 +275,11 @@ void qm_tunnel_close(struct qm_job *job)
 	if (!t)
 		return;
 	job->tunnel = NULL;
-	ev_io_stop(job->loop, &t->accept_io);
+	stop_listening(t);
 	for (size_t i = 0; i < t->n_pumps; i++)
 		qm_pump_free(t->pumps[i]);
 	for (int side = 0; side < 2; side++)
 		if (t->qemu_fd[side] >= 0)
 			close(t->qemu_fd[side]);
-	if (t->listen_fd >= 0) {
-		close(t->listen_fd);
-		unlink(t->listen_path);
-	}
 	free(t);
 }

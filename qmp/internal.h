@@ -5,5 +5,7 @@
 #include "qmigrate.h"
 
 struct ev_loop *qm_qmp_loop(const struct qm_qmp *qmp);
+/* The QEMU at the other end of the open connection, as a pidfd to close(), or -errno. */
+int qm_qmp_peer_pidfd(const struct qm_qmp *qmp);
 
 #endif

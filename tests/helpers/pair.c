@@ -117,7 +117,8 @@ static void on_progress(struct qm_job *job, const struct qm_progress *p, void *u
 
 	r->progress++;
 	r->tunnel_bytes = p->tunnel_bytes;
-	if (r->first_progress && !r->acted && p->tunnel_bytes >= r->act_at_tunnel_bytes) {
+	if (r->first_progress && !r->acted && p->tunnel_bytes >= r->act_at_tunnel_bytes &&
+	    (!r->ready || r->ready())) {
 		r->acted = true;
 		r->first_progress(job);
 	}

@@ -40,6 +40,7 @@ struct run {
 	/* Called once, on the first sample by which the tunnel carried act_at_tunnel_bytes. */
 	void (*first_progress)(struct qm_job *job);
 	unsigned long long act_at_tunnel_bytes;
+	bool (*ready)(void); /* and, when set, on which this also holds */
 	void (*phase)(struct qm_job *job, enum qm_phase phase); /* on entering each phase */
 	bool acted, done;
 	int progress;
