@@ -54,6 +54,14 @@ static void polled(struct qm_qmp *q, json_t *info, const struct qm_error *err, v
 		return;
 	if (!qm_migration_status_active(job->qemu_status) &&
 	    strcmp(job->qemu_status, "none") != 0) {
+		/*
+		 * The last sample, at 100%: the bar ends full, and its figures
+		 * (the tunnel's counter among them) are the final ones rather than
+		 * whatever the last poll happened to catch.  A cancel from the
+		 * callback still rolls back: the destination has not resumed.
+		 */
+		if (strcmp(job->qemu_status, "completed") == 0 && job->cbs.progress)
+			job->cbs.progress(job, &job->progress, job->userdata);
 		qm_source_migration_ended(job, info);
 		return;
 	}

@@ -33,6 +33,7 @@ struct cli_run {
 	json_t *result; /* the last line, {"event":"result", ...} */
 	int progress_lines;
 	unsigned long long tunnel_bytes; /* the last progress line's */
+	char last_status[32];		 /* the last progress line's status */
 	int policy_lines;
 	char policy[32]; /* the last policy line's "policy" */
 };
@@ -77,6 +78,8 @@ static void run_cli(const char *const extra[], enum mid_action mid, struct cli_r
 			cr_assert_geq(bytes, (json_int_t)out->tunnel_bytes,
 				      "the tunnel counter went back: %s", line);
 			out->tunnel_bytes = (unsigned long long)bytes;
+			snprintf(out->last_status, sizeof(out->last_status), "%s",
+				 json_string_value(json_object_get(obj, "status")));
 			out->progress_lines++;
 			if (!acted && mid == MID_SIGINT)
 				cr_assert_eq(tp_signal(&p, SIGINT), 0);
@@ -353,6 +356,12 @@ Test(migrate, tunnel_progress_lines_count_the_tunnel_bytes)
 	cr_assert_eq(run.exit_code, 0, "exit %d", run.exit_code);
 	cr_assert_str_eq(field(run.result, "status"), "completed");
 	cr_assert_gt(run.progress_lines, 0, "no progress line");
+	/*
+	 * The last line is the final sample, whenever the polls fell: the
+	 * source QEMU cannot complete before all but the pipes' and the pump's
+	 * few MiB went through the tunnel.
+	 */
+	cr_assert_str_eq(run.last_status, "completed");
 	cr_assert_gt(run.tunnel_bytes, 0, "no progress line counted a tunnelled byte");
 	check_memory(&pair.dst);
 	json_decref(run.result);

@@ -78,6 +78,8 @@ struct run {
 	enum qm_phase phases[16];
 	int n_phases;
 	int n_progress;
+	struct qm_progress last;  /* the last sample reported */
+	char last_status[32];	  /* its status */
 	const char *dir;      /* the parent of the job's runtime directory */
 	int runtime_mode;     /* its permission bits, seen when perform starts */
 	bool cancel_on_progress;
@@ -123,6 +125,8 @@ static void on_progress(struct qm_job *job, const struct qm_progress *p, void *u
 	struct run *run = ud;
 
 	run->n_progress++;
+	run->last = *p;
+	snprintf(run->last_status, sizeof(run->last_status), "%s", p->status);
 	if (run->cancel_on_progress)
 		cr_assert_eq(qm_job_cancel(job), 0);
 	if (run->resume_on_progress)
@@ -223,6 +227,12 @@ Test(engine, completed_migration_runs_all_phases_and_reports_qemu_figures)
 	for (int i = 0; i < QM_PHASE_DONE; i++)
 		cr_assert_geq(run.result.phase_ms[i], 0, "phase %d has no time", i);
 	cr_assert_not(qm_error_is_set(&run.result.error));
+	/* The one sample is the final one, full, with QEMU's final figures. */
+	cr_assert_eq(run.n_progress, 1);
+	cr_assert_str_eq(run.last_status, "completed");
+	cr_assert_float_eq(run.last.percent, 100.0, 1e-9);
+	cr_assert_eq(run.last.transferred_bytes, 268435456ULL);
+	cr_assert_eq(run.last.remaining_bytes, 0);
 	/* The stream's socket lives in a private directory only this user can enter. */
 	cr_assert_eq(run.runtime_mode, 0700, "runtime directory mode %o", run.runtime_mode);
 }
@@ -409,6 +419,40 @@ Test(engine, migration_failing_after_the_job_failed_does_not_ask_the_destination
 	cr_assert_eq(run.result.status, QM_JOB_CANCELLED);
 	cr_assert_str_eq(run.result.error.error_class, "Cancelled");
 	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
+}
+
+/* QEMU 7.2 can stay "cancelling" for good after a broken multifd stream. */
+Test(engine, a_source_that_never_finishes_cancelling_is_not_waited_for_forever,
+     .timeout = 60)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN,
+		SRC_MIGRATE,
+		EVENT("MIGRATION", "{\"status\": \"active\"}"),
+		FQ_EXPECT("query-migrate", 3),
+		R(3, ACTIVE),
+		FQ_EXPECT("migrate_cancel", 4),
+		R(4, "{}"),
+		EVENT("MIGRATION", "{\"status\": \"cancelling\"}"),
+		FQ_EXPECT("query-migrate", 5),
+		R(5, "{\"status\": \"cancelling\"}"),
+		/* ...and nothing more, until the engine gives up waiting */
+		FQ_EXPECT("query-status", 6),
+		R(6, RUNNING),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		DST_PREPARE,
+		QUIT_AND_GO(5),
+		FQ_END,
+	};
+	struct run run = { .cancel_on_progress = true };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_CANCELLED);
+	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
+	cr_assert_geq(run.result.phase_ms[QM_PHASE_PERFORM], 20000, "perform took %lld ms",
+		      (long long)run.result.phase_ms[QM_PHASE_PERFORM]);
 }
 
 Test(engine, destination_gone_mid_perform_cancels_and_names_the_cause)
