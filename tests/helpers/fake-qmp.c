@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -34,6 +35,7 @@ struct fq {
 	size_t out_n;
 	int fds[MAX_FDS]; /* received, not yet claimed by an EXPECT step */
 	int nfds;
+	int kept_fd; /* the fd a step said to keep, or -1 */
 	json_t *slots[FQ_SLOTS];
 	json_t *ids; /* every command id seen, to check they are unique */
 };
@@ -213,7 +215,12 @@ static void check_fd(struct fq *f, const struct fq_step *s)
 	fd = f->fds[0];
 	memmove(f->fds, f->fds + 1, --f->nfds * sizeof(int));
 	cr_assert(fstat(fd, &st) == 0, "fake QMP: fstat: %s", strerror(errno));
-	close(fd);
+	if (s->fd_keep) {
+		cr_assert_eq(f->kept_fd, -1, "fake QMP: a script keeps one fd at most");
+		f->kept_fd = fd;
+	} else {
+		close(fd);
+	}
 	if (s->fd_type)
 		cr_assert_eq(st.st_mode & S_IFMT, s->fd_type,
 			     "fake QMP: the fd sent with %s has type 0%o, not 0%o",
@@ -223,6 +230,18 @@ static void check_fd(struct fq *f, const struct fq_step *s)
 				  st.st_ino == s->fd_same->st_ino,
 			  "fake QMP: the fd sent with %s is not the expected file",
 			  s->name);
+}
+
+/* A pipe's writer sees POLLERR once no reader is left, its reader POLLHUP. */
+static void check_orphaned(struct fq *f, const struct fq_step *s)
+{
+	struct pollfd pfd = { .fd = f->kept_fd };
+
+	cr_assert_geq(f->kept_fd, 0, "fake QMP: %s: no fd was kept", s->name);
+	cr_assert_eq(poll(&pfd, 1, 0), 1,
+		     "fake QMP: when %s came, the kept fd's other end was open", s->name);
+	cr_assert(pfd.revents & (POLLERR | POLLHUP), "fake QMP: %s: revents %#x", s->name,
+		  pfd.revents);
 }
 
 static void check_args(const struct fq_step *s, json_t *cmd)
@@ -259,6 +278,8 @@ static void handle_command(struct fq *f, const char *line, size_t len)
 		check_args(s, cmd);
 	if (s->fd)
 		check_fd(f, s);
+	if (s->kept_fd_orphaned)
+		check_orphaned(f, s);
 	json_decref(f->slots[s->slot]);
 	f->slots[s->slot] = json_incref(id);
 	json_decref(cmd);
@@ -340,7 +361,7 @@ static struct fq *fq_alloc(struct ev_loop *loop, const struct fq_step *script)
 	cr_assert(f);
 	f->loop = loop;
 	f->script = f->step = script;
-	f->fd = f->client_fd = f->listen_fd = -1;
+	f->fd = f->client_fd = f->listen_fd = f->kept_fd = -1;
 	f->ids = json_array();
 	return f;
 }
@@ -448,6 +469,8 @@ void fq_free(struct fq *f)
 	ev_io_stop(f->loop, &f->lio);
 	for (int i = 0; i < f->nfds; i++)
 		close(f->fds[i]);
+	if (f->kept_fd >= 0)
+		close(f->kept_fd);
 	if (f->client_fd >= 0)
 		close(f->client_fd);
 	if (f->listen_fd >= 0)

@@ -38,6 +38,9 @@ struct fq_step {
 	bool fd;	  /* EXPECT: an fd comes with the command... */
 	mode_t fd_type;	  /* ...of this S_IFMT type, e.g. S_IFIFO (0: any)... */
 	const struct stat *fd_same; /* ...and is this very file (device and inode) */
+	bool fd_keep;	  /* ...and is kept open, as QEMU would, until fq_free() */
+	/* EXPECT: when the command comes, the other end of the kept fd is closed */
+	bool kept_fd_orphaned;
 };
 
 #define FQ_SLOTS 16

@@ -389,6 +389,59 @@ Test(engine, cancel_during_perform_cancels_migration_and_keeps_vm_on_source)
 	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
 }
 
+/*
+ * libvirt's lesson: the tunnel lets go of its ends before migrate_cancel, or
+ * QEMU can block flushing into a pipe nobody reads.  The fake keeps the pipe
+ * it was given, as QEMU does, and checks when migrate_cancel comes that
+ * nobody reads it any more.
+ */
+Test(engine, cancel_hangs_up_the_tunnel_before_migrate_cancel)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN,
+		FQ_EXPECT("migrate-set-capabilities", 0),
+		FQ_EXPECT("migrate-set-parameters", 1),
+		{ .op = FQ_OP_EXPECT,
+		  .name = "getfd",
+		  .slot = 2,
+		  .fd = true,
+		  .fd_type = S_IFIFO,
+		  .fd_keep = true },
+		R(0, "{}"),
+		R(1, "{}"),
+		R(2, "{}"),
+		{ .op = FQ_OP_EXPECT, .name = "migrate", .slot = 3, .args = FD_URI },
+		R(3, "{}"),
+		EVENT("MIGRATION", "{\"status\": \"active\"}"),
+		FQ_EXPECT("query-migrate", 4),
+		R(4, ACTIVE),
+		{ .op = FQ_OP_EXPECT, .name = "migrate_cancel", .slot = 5, .kept_fd_orphaned = true },
+		R(5, "{}"),
+		EVENT("MIGRATION", "{\"status\": \"cancelled\"}"),
+		FQ_EXPECT("query-migrate", 6),
+		R(6, "{\"status\": \"cancelled\"}"),
+		FQ_EXPECT("query-status", 7),
+		R(7, RUNNING),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		DST_CHECKS,
+		FQ_EXPECT("migrate-set-capabilities", 3),
+		GETFD_PIPE(11),
+		{ .op = FQ_OP_EXPECT, .name = "migrate-incoming", .slot = 4, .args = FD_URI },
+		R(3, "{}"),
+		R(11, "{}"),
+		R(4, "{}"),
+		QUIT_AND_GO(5),
+		FQ_END,
+	};
+	struct run run = { .transport = QM_TRANSPORT_TUNNEL, .cancel_on_progress = true };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_CANCELLED, "%s", run.result.error.text);
+	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
+}
+
 /* QEMU may report a cancelled migration as failed: the cancel was first, and it is the cause. */
 Test(engine, migration_failing_after_the_job_failed_does_not_ask_the_destination)
 {
