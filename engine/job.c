@@ -13,6 +13,8 @@
 #include "util/log.h"
 
 #define DEFAULT_POLL_INTERVAL 0.1
+/* A healthy QEMU cancels within a second; one that does not is stuck (see source.c). */
+#define DEFAULT_CANCEL_TIMEOUT 20.0
 
 bool qm_job_failed(const struct qm_job *job)
 {
@@ -283,6 +285,8 @@ _public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 	job->opts.runtime_dir = job->runtime_parent;
 	if (job->opts.poll_interval <= 0)
 		job->opts.poll_interval = DEFAULT_POLL_INTERVAL;
+	if (job->opts.cancel_timeout <= 0)
+		job->opts.cancel_timeout = DEFAULT_CANCEL_TIMEOUT;
 	job->result.total_ms = job->result.downtime_ms = job->result.setup_ms = -1;
 	for (int i = 0; i < QM_PHASE_DONE; i++)
 		job->result.phase_ms[i] = -1;

@@ -10,9 +10,6 @@
 #include "util/host.h"
 #include "util/log.h"
 
-/* A healthy QEMU cancels within a second; one that does not is stuck (cancel_timer_cb). */
-#define CANCEL_TIMEOUT 20.0
-
 #define ZERO_UUID "00000000-0000-0000-0000-000000000000"
 
 /* ---- begin ---------------------------------------------------------------------- */
@@ -255,9 +252,9 @@ static void cancel_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (job->phase != QM_PHASE_PERFORM || job->perform_done)
 		return;
 	qm_err(job->ctx,
-	       "the source QEMU did not finish cancelling the migration within %.0f s; going on: "
+	       "the source QEMU did not finish cancelling the migration within %g s; going on: "
 	       "the VM stays there, but that QEMU may refuse another migration until it restarts",
-	       CANCEL_TIMEOUT);
+	       job->opts.cancel_timeout);
 	perform_end(job);
 }
 
@@ -271,7 +268,7 @@ void qm_source_abort_perform(struct qm_job *job)
 	if (qm_qmp_command(job->src, "migrate_cancel", NULL, -1, 0, cancel_sent, job) < 0)
 		qm_warn(job->ctx, "cannot send migrate_cancel");
 	if (!ev_is_active(&job->cancel_timer)) {
-		ev_timer_init(&job->cancel_timer, cancel_timer_cb, CANCEL_TIMEOUT, 0.);
+		ev_timer_init(&job->cancel_timer, cancel_timer_cb, job->opts.cancel_timeout, 0.);
 		job->cancel_timer.data = job;
 		ev_timer_start(job->loop, &job->cancel_timer);
 	}

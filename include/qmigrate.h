@@ -270,6 +270,9 @@ struct qm_job_options {
 	unsigned long long max_downtime_ms; /* 0: QEMU's default (300 ms) */
 	const char *runtime_dir; /* parent of the private directory; NULL: $XDG_RUNTIME_DIR or /tmp */
 	double poll_interval; /* seconds between query-migrate polls; 0: 0.1 */
+	/* seconds the source QEMU gets to end a cancelled migration before the job
+	 * goes on without it (the VM stays there); 0: 20 */
+	double cancel_timeout;
 	bool keep_source;     /* leave the source QEMU paused after success instead of quitting it */
 	bool paused;	      /* leave the VM paused on the destination */
 
