@@ -252,6 +252,11 @@ Test(engine, completed_migration_runs_all_phases_and_reports_qemu_figures)
 	  .fd = true,                                                                      \
 	  .fd_type = S_IFIFO }
 #define FD_URI "{\"uri\": \"fd:qmigrate-tunnel\"}"
+/* Prepare on a destination that reads the tunnel's pipe as its fd: incoming. */
+#define DST_PREPARE_PIPE                                                                   \
+	DST_CHECKS, FQ_EXPECT("migrate-set-capabilities", 3), GETFD_PIPE(11),               \
+		{ .op = FQ_OP_EXPECT, .name = "migrate-incoming", .slot = 4, .args = FD_URI }, \
+		R(3, "{}"), R(11, "{}"), R(4, "{}")
 
 Test(engine, plain_tunnel_passes_each_qemu_a_pipe_for_an_fd_uri)
 {
@@ -272,13 +277,7 @@ Test(engine, plain_tunnel_passes_each_qemu_a_pipe_for_an_fd_uri)
 		FQ_END,
 	};
 	static const struct fq_step dst[] = {
-		DST_CHECKS,
-		FQ_EXPECT("migrate-set-capabilities", 3),
-		GETFD_PIPE(11),
-		{ .op = FQ_OP_EXPECT, .name = "migrate-incoming", .slot = 4, .args = FD_URI },
-		R(3, "{}"),
-		R(11, "{}"),
-		R(4, "{}"),
+		DST_PREPARE_PIPE,
 		DST_RESUMES,
 		FQ_END,
 	};
@@ -427,13 +426,7 @@ Test(engine, cancel_hangs_up_the_tunnel_before_migrate_cancel)
 		FQ_END,
 	};
 	static const struct fq_step dst[] = {
-		DST_CHECKS,
-		FQ_EXPECT("migrate-set-capabilities", 3),
-		GETFD_PIPE(11),
-		{ .op = FQ_OP_EXPECT, .name = "migrate-incoming", .slot = 4, .args = FD_URI },
-		R(3, "{}"),
-		R(11, "{}"),
-		R(4, "{}"),
+		DST_PREPARE_PIPE,
 		QUIT_AND_GO(5),
 		FQ_END,
 	};
