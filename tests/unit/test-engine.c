@@ -393,8 +393,10 @@ Test(engine, cancel_during_perform_cancels_migration_and_keeps_vm_on_source)
 /*
  * libvirt's lesson: the tunnel lets go of its ends before migrate_cancel, or
  * QEMU can block flushing into a pipe nobody reads.  The fake keeps the pipe
- * it was given, as QEMU does, and checks when migrate_cancel comes that
- * nobody reads it any more.
+ * it was given, as QEMU does, and checks when migrate_cancel comes that no
+ * descriptor holds the pump's end any more and that writing would fail.
+ * (Both calls fall in one loop turn, so their order inside it is not seen
+ * from here; what is seen is what QEMU sees when it reads the command.)
  */
 Test(engine, cancel_hangs_up_the_tunnel_before_migrate_cancel)
 {
