@@ -145,7 +145,9 @@ void qm_pump_abort(struct qm_pump *pump);
 /*
  * Aborts and lets go of every descriptor now, while the threads may still
  * run: sockets are shut down and every file is released, so whoever is at
- * the other end (a QEMU flushing into the tunnel) gets EOF or EPIPE at once.
+ * the other end (a QEMU flushing into the tunnel) gets EOF or EPIPE at once;
+ * for a pipe a thread sleeps on in poll(), as soon as that thread wakes (the
+ * abort wakes it now): until then the sleeping poll holds the file.
  * Call it before QMP migrate_cancel.  The numbers stay reserved (they name
  * an inert file) until the pump closes them.
  */
