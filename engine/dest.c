@@ -199,24 +199,19 @@ static void kill_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static bool dest_kill(struct qm_job *job)
 {
-	int pidfd = qm_qmp_peer_pidfd(job->dst);
-	int r;
+	int pidfd = qm_qmp_peer_pidfd(job->dst), r = pidfd;
 
-	if (pidfd < 0) {
+	if (pidfd >= 0) {
+		r = pidfd_send_signal(pidfd, SIGKILL, NULL, 0) < 0 ? -errno : 0;
+		close(pidfd);
+	}
+	if (r < 0) {
 		qm_err(job->ctx, "the destination QEMU did not quit, and cannot be killed: %s",
-		       strerror(-pidfd));
+		       strerror(-r));
 		return false;
 	}
-	r = pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-	if (r < 0)
-		qm_err(job->ctx, "the destination QEMU did not quit, and cannot be killed: %s",
-		       strerror(errno));
-	else
-		qm_warn(job->ctx, "the destination QEMU did not quit within %.0f s: killed it",
-			QUIT_TIMEOUT);
-	close(pidfd);
-	if (r < 0)
-		return false;
+	qm_warn(job->ctx, "the destination QEMU did not quit within %.0f s: killed it",
+		QUIT_TIMEOUT);
 	ev_timer_init(&job->kill_timer, kill_timer_cb, KILL_TIMEOUT, 0.);
 	job->kill_timer.data = job;
 	ev_timer_start(job->loop, &job->kill_timer);
