@@ -56,17 +56,18 @@ static int by_number(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
-int ts_accepted_fds(pid_t pid, const char *suffix, int *fds, size_t max)
+/*
+ * The descriptor numbers of process @pid, lowest first, whose /proc link
+ * @match accepts; fills at most @max, returns how many, or -errno.
+ */
+static int fds_where(pid_t pid, bool (*match)(const char *link, const void *ud),
+		     const void *ud, int *fds, size_t max)
 {
-	unsigned long inodes[MAX_INODES], inode;
-	int found[MAX_FDS], n_found = 0, n_inodes;
+	int found[MAX_FDS], n_found = 0;
 	char dir[64], link[64];
 	struct dirent *e;
 	DIR *d;
 
-	n_inodes = connected_inodes(suffix, inodes, MAX_INODES);
-	if (n_inodes < 0)
-		return n_inodes;
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
 	d = opendir(dir);
 	if (!d)
@@ -77,8 +78,7 @@ int ts_accepted_fds(pid_t pid, const char *suffix, int *fds, size_t max)
 		if (len <= 0)
 			continue; /* "." and "..", or a descriptor closed meanwhile */
 		link[len] = '\0';
-		if (sscanf(link, "socket:[%lu]", &inode) == 1 &&
-		    listed(inode, inodes, n_inodes))
+		if (match(link, ud) && atoi(e->d_name) != dirfd(d))
 			found[n_found++] = atoi(e->d_name);
 	}
 	closedir(d);
@@ -86,6 +86,39 @@ int ts_accepted_fds(pid_t pid, const char *suffix, int *fds, size_t max)
 	for (int i = 0; i < n_found && (size_t)i < max; i++)
 		fds[i] = found[i];
 	return n_found < (int)max ? n_found : (int)max;
+}
+
+struct inode_set {
+	const unsigned long *inodes;
+	int n;
+};
+
+static bool is_listed_socket(const char *link, const void *ud)
+{
+	const struct inode_set *set = ud;
+	unsigned long inode;
+
+	return sscanf(link, "socket:[%lu]", &inode) == 1 && listed(inode, set->inodes, set->n);
+}
+
+int ts_accepted_fds(pid_t pid, const char *suffix, int *fds, size_t max)
+{
+	unsigned long inodes[MAX_INODES];
+	struct inode_set set = { inodes, connected_inodes(suffix, inodes, MAX_INODES) };
+
+	if (set.n < 0)
+		return set.n;
+	return fds_where(pid, is_listed_socket, &set, fds, max);
+}
+
+static bool is_named(const char *link, const void *ud)
+{
+	return strcmp(link, ud) == 0;
+}
+
+int ts_fds_naming(pid_t pid, const char *name, int *fds, size_t max)
+{
+	return fds_where(pid, is_named, name, fds, max);
 }
 
 int ts_copy_fd(pid_t pid, int fd)

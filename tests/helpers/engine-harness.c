@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <ev.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/helpers/engine-harness.h"
+
+/* The mode of the one qmigrate-* directory in @dir, or -1. */
+static int runtime_dir_mode(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[PATH_MAX];
+	struct stat st;
+	int mode = -1;
+
+	cr_assert(d);
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, "qmigrate-", 9) == 0) {
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			cr_assert_eq(lstat(path, &st), 0);
+			cr_assert(S_ISDIR(st.st_mode));
+			mode = st.st_mode & 07777;
+		}
+	closedir(d);
+	return mode;
+}
+
+static void on_phase(struct qm_job *job, enum qm_phase phase, void *ud)
+{
+	struct run *run = ud;
+
+	cr_assert_lt(run->n_phases, 16);
+	run->phases[run->n_phases++] = phase;
+	if (phase == QM_PHASE_PERFORM)
+		run->runtime_mode = runtime_dir_mode(run->dir);
+}
+
+static void on_progress(struct qm_job *job, const struct qm_progress *p, void *ud)
+{
+	struct run *run = ud;
+
+	run->n_progress++;
+	run->last = *p;
+	snprintf(run->last_status, sizeof(run->last_status), "%s", p->status);
+	if (run->cancel_on_progress)
+		cr_assert_eq(qm_job_cancel(job), 0);
+	if (run->resume_on_progress)
+		fq_resume(run->resume_on_progress);
+}
+
+static void on_done(struct qm_job *job, const struct qm_result *r, void *ud)
+{
+	struct run *run = ud;
+
+	cr_assert_not(run->done, "done called twice");
+	run->result = *r;
+	run->done = true;
+}
+
+void migrate_with(struct run *run, const struct fq_step *src_script,
+			 const struct fq_step *dst_script, bool dst_waits)
+{
+	struct qm_job_callbacks cbs = { .phase = on_phase, .progress = on_progress, .done = on_done };
+	char dir[] = "/tmp/qmigrate-engine-XXXXXX", src[64], dst[64];
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct qm_error err = { 0 };
+	struct qm_ctx *ctx = qm_ctx_new();
+	struct fq *fsrc, *fdst;
+
+	cr_assert(mkdtemp(dir));
+	snprintf(src, sizeof(src), "%s/src", dir);
+	snprintf(dst, sizeof(dst), "%s/dst", dir);
+	fsrc = fq_listen(loop, src, src_script);
+	fdst = fq_listen(loop, dst, dst_script);
+	run->dir = dir;
+	run->runtime_mode = -1;
+	if (dst_waits)
+		run->resume_on_progress = fdst;
+	struct qm_job_options opts = {
+		.src_qmp = src,
+		.dst_qmp = dst,
+		.transport = run->transport,
+		.runtime_dir = dir,
+		.poll_interval = 1e6,
+		.multifd_channels = run->multifd,
+		.cancel_timeout = run->cancel_timeout,
+	};
+	run->job = qm_job_new(ctx, loop, &opts, &cbs, run, &err);
+	cr_assert(run->job, "%s", err.text);
+	cr_assert_eq(qm_job_start(run->job, &err), 0, "%s", err.text);
+	cr_assert_not(run->done, "the result came inside qm_job_start");
+	while (!run->done)
+		ev_run(loop, EVRUN_ONCE);
+	/* Let the servers see the last bytes and hang-ups. */
+	while (!fq_finished(fsrc) || !fq_finished(fdst))
+		ev_run(loop, EVRUN_NOWAIT);
+	qm_job_unref(run->job);
+	fq_free(fsrc);
+	fq_free(fdst);
+	qm_ctx_unref(ctx);
+	ev_loop_destroy(loop);
+	unlink(src);
+	unlink(dst);
+	/* The job removed its private runtime directory inside ours. */
+	cr_assert_eq(rmdir(dir), 0, "runtime directory left behind");
+	/* Phases only move forward. */
+	for (int i = 1; i < run->n_phases; i++)
+		cr_assert_gt(run->phases[i], run->phases[i - 1]);
+	cr_assert_eq(run->phases[run->n_phases - 1], QM_PHASE_DONE);
+}
+

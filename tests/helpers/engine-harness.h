@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The migration job's phases against two scripted fake QMP servers, one per
+ * side: script pieces recorded from QEMU and a runner.  Polling is switched
+ * off (a huge interval) so that only the scripted MIGRATION events drive the
+ * monitor and every script is deterministic.
+ */
+#ifndef QM_TESTS_ENGINE_HARNESS_H
+#define QM_TESTS_ENGINE_HARNESS_H
+
+#include <sys/stat.h>
+
+#include "qmigrate.h"
+#include "tests/helpers/fake-qmp.h"
+
+#define R(slot, json) FQ_REPLY_TEXT(slot, "{\"return\": " json "}")
+#define EVENT(name, data)                                                                  \
+	FQ_SEND_TEXT("{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, \"event\": \"" name \
+		     "\", \"data\": " data "}")
+#define STATUS(s) "{\"status\": \"" s "\", \"singlestep\": false, \"running\": false}"
+#define RUNNING "{\"status\": \"running\", \"singlestep\": false, \"running\": true}"
+#define UUID "4c6f7e2a-1b3d-4e5f-8a9b-0c1d2e3f4a5b"
+#define CAPS "[{\"state\": false, \"capability\": \"events\"}," \
+	" {\"state\": false, \"capability\": \"postcopy-ram\"}]"
+#define COMPLETED                                                                          \
+	"{\"status\": \"completed\", \"setup-time\": 3, \"downtime\": 17, \"total-time\": 1234," \
+	" \"ram\": {\"transferred\": 268435456, \"remaining\": 0, \"total\": 268435456,"       \
+	" \"dirty-sync-count\": 4, \"mbps\": 1000}}"
+#define ACTIVE                                                                             \
+	"{\"status\": \"active\", \"total-time\": 10, \"expected-downtime\": 300,"             \
+	" \"ram\": {\"transferred\": 1000, \"remaining\": 3000, \"total\": 4000,"              \
+	" \"dirty-sync-count\": 1, \"mbps\": 800}}"
+
+/* Begin on the source: the VM runs, is named vm1 and has a uuid. */
+#define SRC_BEGIN                                                                          \
+	FQ_HANDSHAKE, FQ_EXPECT("query-status", 0), FQ_EXPECT("query-migrate", 1),          \
+		FQ_EXPECT("query-name", 2), FQ_EXPECT("query-uuid", 3),                   \
+		FQ_EXPECT("query-migrate-capabilities", 4), R(0, RUNNING), R(1, "{}"),      \
+		R(2, "{\"name\": \"vm1\"}"), R(3, "{\"UUID\": \"" UUID "\"}"), R(4, CAPS)
+/* Begin with the source offering the capabilities @caps (a JSON array). */
+#define SRC_BEGIN_WITH_CAPS(caps)                                                          \
+	FQ_HANDSHAKE, FQ_EXPECT("query-status", 0), FQ_EXPECT("query-migrate", 1),          \
+		FQ_EXPECT("query-name", 2), FQ_EXPECT("query-uuid", 3),                   \
+		FQ_EXPECT("query-migrate-capabilities", 4), R(0, RUNNING), R(1, "{}"),      \
+		R(2, "{\"name\": \"vm1\"}"), R(3, "{\"UUID\": \"" UUID "\"}"), R(4, caps)
+/* Prepare on the destination: a QEMU waiting with -incoming defer, no name or uuid. */
+#define DST_CHECKS                                                                         \
+	FQ_HANDSHAKE, FQ_EXPECT("query-status", 0), FQ_EXPECT("query-name", 1),             \
+		FQ_EXPECT("query-uuid", 2), FQ_EXPECT("query-migrate-capabilities", 10),    \
+		R(0, STATUS("inmigrate")), R(1, "{}"),                                     \
+		R(2, "{\"UUID\": \"00000000-0000-0000-0000-000000000000\"}"), R(10, CAPS)
+#define DST_PREPARE                                                                        \
+	DST_CHECKS, FQ_EXPECT("migrate-set-capabilities", 3),                              \
+		FQ_EXPECT("migrate-incoming", 4), R(3, "{}"), R(4, "{}")
+/* Finish on a destination that completed: it is resumed. */
+#define DST_RESUMES                                                                        \
+	FQ_EXPECT("query-status", 5), FQ_EXPECT("query-migrate", 6), R(5, STATUS("paused")), \
+		R(6, "{\"status\": \"completed\"}"), FQ_EXPECT("cont", 7),                \
+		FQ_EXPECT("query-status", 8), R(7, "{}"), R(8, RUNNING)
+/* Perform on the source up to the migrate command. */
+/* Without --bandwidth the stream is not capped: QEMU's own 128 MiB/s default is lifted. */
+#define SRC_MIGRATE                                                                        \
+	FQ_EXPECT("migrate-set-capabilities", 0),                                          \
+		{ .op = FQ_OP_EXPECT,                                                      \
+		  .name = "migrate-set-parameters",                                        \
+		  .slot = 1,                                                               \
+		  .args = "{\"max-bandwidth\": 9223372036853727232}" },                     \
+		R(0, "{}"), R(1, "{}"), FQ_EXPECT("migrate", 2), R(2, "{}")
+/* The first sample shows an active migration; the test cancels on it. */
+#define SRC_ACTIVE_THEN_CANCEL                                                             \
+	EVENT("MIGRATION", "{\"status\": \"active\"}"), FQ_EXPECT("query-migrate", 3),       \
+		R(3, ACTIVE), FQ_EXPECT("migrate_cancel", 4), R(4, "{}")
+#define QUIT_AND_GO(slot) FQ_EXPECT("quit", slot), R(slot, "{}"), FQ_HANGUP
+
+/* getfd with a pipe, checked to be one, for the fd: URI below. */
+#define GETFD_PIPE(s)                                                                   \
+	{ .op = FQ_OP_EXPECT,                                                              \
+	  .name = "getfd",                                                                 \
+	  .slot = (s),                                                                     \
+	  .args = "{\"fdname\": \"qmigrate-tunnel\"}",                                      \
+	  .fd = true,                                                                      \
+	  .fd_type = S_IFIFO }
+#define FD_URI "{\"uri\": \"fd:qmigrate-tunnel\"}"
+/* Prepare on a destination that reads the tunnel's pipe as its fd: incoming. */
+#define DST_PREPARE_PIPE                                                                   \
+	DST_CHECKS, FQ_EXPECT("migrate-set-capabilities", 3), GETFD_PIPE(11),               \
+		{ .op = FQ_OP_EXPECT, .name = "migrate-incoming", .slot = 4, .args = FD_URI }, \
+		R(3, "{}"), R(11, "{}"), R(4, "{}")
+
+
+struct run {
+	struct qm_result result;
+	bool done;
+	enum qm_phase phases[16];
+	int n_phases;
+	int n_progress;
+	struct qm_progress last;  /* the last sample reported */
+	char last_status[32];	  /* its status */
+	const char *dir;      /* the parent of the job's runtime directory */
+	int runtime_mode;     /* its permission bits, seen when perform starts */
+	bool cancel_on_progress;
+	unsigned multifd; /* --multifd for this run */
+	double cancel_timeout;
+	enum qm_transport transport;
+	struct fq *resume_on_progress;
+	struct qm_job *job;
+};
+
+
+/*
+ * Runs a job against the two scripts until it is done, then checks that the
+ * servers consumed them, the runtime directory went and phases only moved
+ * forward.  With @dst_waits, the first progress sample resumes the
+ * destination's script at its WAIT step.
+ */
+void migrate_with(struct run *run, const struct fq_step *src_script,
+		  const struct fq_step *dst_script, bool dst_waits);
+
+#endif
