@@ -190,8 +190,10 @@ static void wio_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 static void start_timer(struct qm_qmp *q, struct pending *p)
 {
-	if (p->timeout > 0 && !ev_is_active(&p->timer))
-		ev_timer_start(q->loop, &p->timer);
+	if (p->timeout <= 0 || ev_is_active(&p->timer))
+		return;
+	ev_now_update(q->loop); /* the caller may have blocked since the loop ran (connect.c) */
+	ev_timer_start(q->loop, &p->timer);
 }
 
 static void command_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)

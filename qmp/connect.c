@@ -78,6 +78,11 @@ static int check_idle(const struct qm_qmp *q, struct qm_error *err)
 
 static void begin(struct qm_qmp *q)
 {
+	/*
+	 * A caller may come here long after the loop last ran (it started
+	 * QEMU, say): from a stale ev_now the deadline would be past already.
+	 */
+	ev_now_update(q->loop);
 	q->state = QMP_CONNECTING;
 	q->deadline = ev_now(q->loop) + q->opts.connect_timeout;
 	ev_timer_set(&q->handshake_timer, q->opts.connect_timeout, 0.);

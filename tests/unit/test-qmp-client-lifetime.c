@@ -298,6 +298,30 @@ Test(qmp_client, connect_to_a_missing_path_fails_after_the_timeout_naming_the_pa
 	rmdir(sock_dir);
 }
 
+/*
+ * A caller that blocked for a while before connecting (a harness starting
+ * QEMU, say) leaves the loop's clock behind: the timeout still counts from
+ * the connect, not from when the loop last looked at the time.  The sleep
+ * makes the clock stale; nothing waits on it.
+ */
+Test(qmp_client, a_connect_after_the_loop_sat_idle_still_waits_its_whole_timeout)
+{
+	struct qm_qmp_options opts = { .connect_timeout = 0.25 };
+	struct qm_error err = { 0 };
+	ev_tstamp start;
+
+	make_sock_dir();
+	qmp = new_client(&opts);
+	ev_now_update(loop);
+	usleep(400000);
+	start = ev_time();
+	cr_assert_eq(qm_qmp_connect(qmp, sock_path, &err), 0, "%s", err.text);
+	spin_until(closed.calls);
+	cr_assert_geq(ev_time() - start, 0.245, "gave up after %f s", ev_time() - start);
+	cr_assert_eq(closed.err.code, -ENOENT, "%s", closed.err.text);
+	rmdir(sock_dir);
+}
+
 Test(qmp_client, a_second_connect_is_refused_and_keeps_the_first_path)
 {
 	struct qm_qmp_options opts = { .connect_timeout = 0.05 };

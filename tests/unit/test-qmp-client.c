@@ -169,6 +169,29 @@ Test(qmp_client, a_command_timeout_fails_that_command_alone)
 	fq_free(fake);
 }
 
+/* As for the connect (test-qmp-client-lifetime): a stale loop clock does not shorten it. */
+Test(qmp_client, a_command_sent_after_the_loop_sat_idle_waits_its_whole_timeout)
+{
+	static const struct fq_step script[] = {
+		FQ_HANDSHAKE,
+		FQ_EXPECT("query-status", 0), /* never answered */
+		FQ_END,
+	};
+	struct reply slow = { .label = "slow" };
+	ev_tstamp start;
+
+	serve(script, NULL);
+	spin_until(qm_qmp_is_ready(qmp));
+	ev_now_update(loop);
+	usleep(400000); /* makes the clock stale; nothing waits on it */
+	start = ev_time();
+	command_timeout("query-status", NULL, 0.25, &slow);
+	spin_until(slow.calls);
+	cr_assert_geq(ev_time() - start, 0.245, "timed out after %f s", ev_time() - start);
+	expect_error(&slow, -ETIMEDOUT, "CommandTimeout");
+	fq_free(fake);
+}
+
 /* ---- events ---------------------------------------------------------------------- */
 
 Test(qmp_client, events_interleaved_with_replies_keep_the_stream_order)
