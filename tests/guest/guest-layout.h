@@ -56,7 +56,17 @@
 #define QMG_OFF_BYTE 0x18     /* u32: QMG_BYTE_OFFSET */
 #define QMG_OFF_CHECKSUM 0x1c /* u32 */
 #define QMG_OFF_PASSES 0x20   /* u64: passes completed */
+#define QMG_OFF_DIRTY_RATE 0x28 /* u32: the dirty-rate cap in MiB/s, 0 for none */
 #define QMG_OFF_RANGES 0x30   /* u64 start, u64 end (exclusive): sorted, disjoint */
 #define QMG_MAX_RANGES 32
+
+/*
+ * The dirty-rate cap: QEMU's -fw_cfg name=QMG_FWCFG_DIRTY_RATE,string=N makes
+ * every pass after the first increment at most N MiB of pages (4 KiB each)
+ * per second, in chunks of QMG_PACE_PAGES pages.  Without it, or with 0, the
+ * guest goes as fast as its CPU does.  Pass 1 is never paced.
+ */
+#define QMG_FWCFG_DIRTY_RATE "opt/org.qmigrate/dirty-rate"
+#define QMG_PACE_PAGES 256
 
 #endif

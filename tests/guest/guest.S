@@ -8,8 +8,15 @@
  * Real mode (stage 2): read the E820 map, check for long mode, enable A20.
  * Protected mode: build identity page tables (2 MiB pages, 0-64 GiB).
  * Long mode: turn the E820 map into the page ranges to increment, publish
- * them in the layout page, print them on COM1, then loop forever: one pass
- * over every page, then one '.' on COM1.
+ * them in the layout page, read the dirty-rate cap from fw_cfg, print them
+ * on COM1, then loop forever: one pass over every page, then one '.' on COM1.
+ *
+ * The dirty-rate cap (guest-layout.h, QMG_FWCFG_DIRTY_RATE) bounds how fast
+ * passes after the first dirty memory, so that a migration test can know its
+ * guest converges: after every QMG_PACE_PAGES pages incremented, the guest
+ * spins on the PIT until 1/rate s has passed since the previous chunk was let
+ * go.  Time it does not see (a vCPU descheduled or throttled for longer than
+ * one PIT period) only makes it wait longer: the rate is an upper bound.
  *
  * The guest never enables interrupts after leaving real mode and has no IDT:
  * any exception triple-faults, and QEMU resets it, which prints the banner
@@ -32,6 +39,16 @@
 #define CODE32 0x08
 #define DATA 0x10
 #define CODE64 0x18
+#define FW_CFG_PORT_SEL 0x510	/* 16-bit selector */
+#define FW_CFG_PORT_DATA 0x511	/* one byte at a time */
+#define FW_CFG_FILE_DIR 0x19	/* big-endian count, then 64-byte entries */
+#define FW_CFG_ENTRY_SIZE 64	/* u32 size, u16 select (both big-endian), u16, name[56] */
+#define FW_CFG_ENTRY_NAME 8
+#define PIT_CH0 0x40
+#define PIT_CMD 0x43
+#define PIT_CH0_MODE2 0x34	/* channel 0, low then high byte, rate generator */
+#define PIT_HZ 1193182
+#define PACE_OFF (1 << 62)	/* a page count the loop never runs down */
 
 /* ---- boot sector: 510 bytes at 0x7c00 (the linker script adds 0xaa55) ---- */
 
@@ -242,10 +259,30 @@ lm64:
 	mov %ax, %ss
 	mov $QMG_STACK_TOP, %esp
 	call build_layout
+	call read_dirty_rate
+	mov %eax, QMG_LAYOUT_ADDR + QMG_OFF_DIRTY_RATE
 	call print_banner
 
+	/*
+	 * Pacing state, kept in registers the pass loop leaves alone:
+	 * %r8 pages left in this chunk, %r9 PIT ticks a chunk must take,
+	 * %r13 PIT ticks seen so far, %r14 the last counter read, %r15 when
+	 * the next chunk may go.
+	 */
 	mov $QMG_LAYOUT_ADDR, %ebx
-	xor %r12d, %r12d	/* 0 during pass 1: store, do not increment */
+	mov $PACE_OFF, %r8
+	mov QMG_OFF_DIRTY_RATE(%rbx), %ecx
+	test %ecx, %ecx
+	jz 1f
+	mov $(PIT_HZ * QMG_PACE_PAGES / 256), %eax /* a chunk is QMG_PACE_PAGES / 256 MiB */
+	xor %edx, %edx
+	div %ecx
+	mov %rax, %r9
+	mov $QMG_PACE_PAGES, %r8d
+	call pit_start
+	xor %r13d, %r13d
+	xor %r15d, %r15d
+1:	xor %r12d, %r12d	/* 0 during pass 1: store, do not increment */
 pass:
 	lea QMG_OFF_RANGES(%rbx), %rsi
 	mov QMG_OFF_NRANGES(%rbx), %ecx
@@ -267,7 +304,10 @@ pass:
 	jmp 4f
 3:	incb QMG_BYTE_OFFSET(%rdi)
 	add $QMG_PAGE_SIZE, %rdi
-	cmp %rdx, %rdi
+	dec %r8
+	jnz 6f
+	call pace
+6:	cmp %rdx, %rdi
 	jb 3b
 4:	add $16, %rsi
 	dec %ecx
@@ -277,6 +317,103 @@ pass:
 	mov $'.', %al
 	call putc64
 	jmp pass
+
+/*
+ * Waits until the chunk just done may be followed by the next one.
+ * Preserves every register but %rax, %r8 and the pacing registers.
+ */
+pace:
+	mov $QMG_PACE_PAGES, %r8d
+1:	call pit_read
+	cmp %r15, %r13
+	jb 1b
+	lea (%r13, %r9), %r15	/* from now: no credit for time spent behind */
+	ret
+
+/* Sets PIT channel 0 counting down from 65536, and reads it once. */
+pit_start:
+	mov $PIT_CMD, %dx
+	mov $PIT_CH0_MODE2, %al
+	out %al, %dx
+	mov $PIT_CH0, %dx
+	xor %eax, %eax
+	out %al, %dx
+	out %al, %dx
+	xor %r14d, %r14d
+	/* fall through */
+
+/*
+ * Adds the PIT ticks since the last read to %r13.  The counter wraps every
+ * 55 ms; a longer gap between reads is counted short.  Clobbers %rax.
+ */
+pit_read:
+	push %rdx
+	mov $PIT_CMD, %dx
+	xor %eax, %eax		/* latch channel 0 */
+	out %al, %dx
+	mov $PIT_CH0, %dx
+	in %dx, %al
+	mov %al, %ah
+	in %dx, %al
+	xchg %al, %ah
+	movzwl %ax, %eax
+	mov %r14, %rdx
+	sub %rax, %rdx		/* it counts down */
+	and $0xffff, %edx
+	add %rdx, %r13
+	mov %rax, %r14
+	pop %rdx
+	ret
+
+/*
+ * The decimal number in the fw_cfg file QMG_FWCFG_DIRTY_RATE, in %eax: 0
+ * when there is no such file or it does not start with a digit.
+ */
+read_dirty_rate:
+	mov $FW_CFG_PORT_SEL, %dx
+	mov $FW_CFG_FILE_DIR, %ax
+	out %ax, %dx
+	mov $FW_CFG_PORT_DATA, %dx
+	xor %eax, %eax
+	mov $4, %ecx
+1:	shl $8, %eax
+	in %dx, %al
+	loop 1b
+	mov %eax, %r10d		/* entries left (shifted in most significant first) */
+2:	test %r10d, %r10d
+	jz 5f
+	dec %r10d
+	mov $fwcfg_entry, %edi
+	mov $FW_CFG_ENTRY_SIZE, %ecx
+	rep insb
+	mov $fwcfg_entry + FW_CFG_ENTRY_NAME, %esi
+	mov $dirty_rate_file, %edi
+	mov $dirty_rate_file_len, %ecx
+	repe cmpsb
+	jne 2b
+	movzwl fwcfg_entry + 4, %eax
+	xchg %al, %ah
+	mov $FW_CFG_PORT_SEL, %dx
+	out %ax, %dx
+	mov fwcfg_entry, %ecx
+	bswap %ecx		/* the file's size */
+	mov $FW_CFG_PORT_DATA, %dx
+	xor %esi, %esi
+3:	test %ecx, %ecx
+	jz 4f
+	dec %ecx
+	xor %eax, %eax
+	in %dx, %al
+	sub $'0', %al
+	cmp $9, %al
+	ja 4f
+	imul $10, %esi, %esi
+	add %eax, %esi
+	jmp 3b
+4:	mov %esi, %eax
+	ret
+5:	xor %eax, %eax
+	ret
 
 /*
  * Fills the layout page from the E820 map: usable regions clipped to
@@ -446,7 +583,16 @@ print_banner:
 	add $16, %r13
 	dec %r14d
 	jnz 3b
-4:	mov $'\n', %al
+4:	mov QMG_OFF_DIRTY_RATE(%rbx), %eax
+	test %eax, %eax
+	jz 5f
+	mov $msg_dirty_rate, %esi
+	call puts64
+	mov QMG_OFF_DIRTY_RATE(%rbx), %eax
+	call putdec64
+	mov $msg_mibps, %esi
+	call puts64
+5:	mov $'\n', %al
 	jmp putc64
 
 /* Writes %al to COM1.  Preserves every register but %rax. */
@@ -545,7 +691,16 @@ msg_ram_top:
 	.asciz " ram_top="
 msg_ranges:
 	.asciz " ranges="
+msg_dirty_rate:
+	.asciz " dirty-rate="
+msg_mibps:
+	.asciz "MiB/s"
+dirty_rate_file:
+	.asciz QMG_FWCFG_DIRTY_RATE
+dirty_rate_file_len = . - dirty_rate_file
 
 	.data
 e820_count:
 	.word 0
+fwcfg_entry:
+	.skip FW_CFG_ENTRY_SIZE

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/guest/guest-layout.h"
 #include "tests/helpers/qemu.h"
 
 #define MAX_ARGS 64
@@ -31,19 +32,79 @@ static void pause_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-bool tq_kvm_usable(void)
+/* $top_srcdir/scripts/accel: the environment's (make check sets it), or the build's. */
+static const char *accel_script(void)
 {
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	static char path[4096];
+	const char *top = getenv("top_srcdir");
 
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
+	snprintf(path, sizeof(path), "%s/scripts/accel", top && *top ? top : ABS_TOP_SRCDIR);
+	return path;
+}
+
+/*
+ * Runs scripts/accel, the project's one KVM probe (shared with the demo and
+ * the benchmarks), and reads the word it prints.  Returns 0, or -1 with its
+ * message on stderr.
+ */
+static int run_accel_script(char *out, size_t size)
+{
+	const char *argv[] = { accel_script(), NULL };
+	int fds[2], status;
+	ssize_t n, len = 0;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		execv(argv[0], (char *const *)argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(fds[1]);
+	while (len < (ssize_t)size - 1 && (n = read(fds[0], out + len, size - 1 - len)) > 0)
+		len += n;
+	close(fds[0]);
+	out[len] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+		return -1;
+	return strcmp(out, "kvm") == 0 || strcmp(out, "tcg") == 0 ? 0 : -1;
 }
 
 const char *tq_accel(void)
 {
-	return tq_kvm_usable() ? "kvm" : "tcg";
+	static char accel[16];
+	static bool done;
+
+	if (!done) {
+		done = true;
+		if (run_accel_script(accel, sizeof(accel)) < 0) {
+			fprintf(stderr, "%s failed: no accelerator for QEMU\n", accel_script());
+			accel[0] = '\0';
+		} else {
+			const char *forced = getenv("QMIGRATE_TEST_ACCEL");
+
+			fprintf(stderr, "tests: QEMU runs with accel=%s%s%s\n", accel,
+				forced && *forced ? ", forced by QMIGRATE_TEST_ACCEL=" : "",
+				forced && *forced ? forced : "");
+		}
+	}
+	return accel[0] ? accel : NULL;
+}
+
+bool tq_kvm_usable(void)
+{
+	const char *accel = tq_accel();
+
+	return accel && strcmp(accel, "kvm") == 0;
 }
 
 static const char *qemu_binary(void)
@@ -56,9 +117,10 @@ static const char *qemu_binary(void)
 int tq_qemu_start(struct tq_qemu *vm, const struct tq_qemu_opts *opts)
 {
 	char qmp_arg[256], qmp2_arg[256], serial_arg[256], drive_arg[512];
-	char mem_arg[32], machine_arg[64];
+	char mem_arg[32], machine_arg[64], fw_cfg_arg[96];
 	const char *argv[MAX_ARGS];
 	pid_t parent = getpid();
+	const char *accel = opts->accel ? opts->accel : tq_accel();
 	const char *sock;
 	int argc = 0;
 	double deadline;
@@ -66,6 +128,8 @@ int tq_qemu_start(struct tq_qemu *vm, const struct tq_qemu_opts *opts)
 
 	memset(vm, 0, sizeof(*vm));
 	vm->pid = -1;
+	if (!accel)
+		return -ENODEV;
 	snprintf(vm->dir, sizeof(vm->dir), "%s/qmigrate-test-XXXXXX",
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(vm->dir)) {
@@ -79,8 +143,7 @@ int tq_qemu_start(struct tq_qemu *vm, const struct tq_qemu_opts *opts)
 	snprintf(vm->qmp2_path, sizeof(vm->qmp2_path), "%s/qmp2.sock", vm->dir);
 	snprintf(qmp2_arg, sizeof(qmp2_arg), "unix:%s,server=on,wait=off", vm->qmp2_path);
 	snprintf(machine_arg, sizeof(machine_arg), "%s,accel=%s",
-		 opts->machine ? opts->machine : "none",
-		 opts->accel ? opts->accel : tq_accel());
+		 opts->machine ? opts->machine : "none", accel);
 
 	argv[argc++] = qemu_binary();
 	argv[argc++] = "-nodefaults";
@@ -106,6 +169,12 @@ int tq_qemu_start(struct tq_qemu *vm, const struct tq_qemu_opts *opts)
 			 "file=%s,format=raw,if=ide,snapshot=on", opts->boot_image);
 		argv[argc++] = "-drive";
 		argv[argc++] = drive_arg;
+	}
+	if (opts->dirty_rate) {
+		snprintf(fw_cfg_arg, sizeof(fw_cfg_arg), "name=%s,string=%u",
+			 QMG_FWCFG_DIRTY_RATE, opts->dirty_rate);
+		argv[argc++] = "-fw_cfg";
+		argv[argc++] = fw_cfg_arg;
 	}
 	if (opts->paused)
 		argv[argc++] = "-S";

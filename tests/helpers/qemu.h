@@ -24,6 +24,8 @@ struct tq_qemu_opts {
 	bool second_qmp;	/* a second QMP monitor at qmp2_path, for an observer */
 	const char *const *extra_args; /* NULL-terminated, appended last */
 	const char *accel;	       /* "kvm" or "tcg"; NULL: tq_accel() */
+	/* The test guest's dirty-rate cap in MiB/s (tests/guest/guest-layout.h); 0: none */
+	unsigned dirty_rate;
 };
 
 struct tq_qemu {
@@ -35,10 +37,15 @@ struct tq_qemu {
 	int exit_status;       /* after it was reaped: the wait status */
 };
 
-/* True when /dev/kvm can be opened read-write: tests then add -accel kvm. */
-bool tq_kvm_usable(void);
-/* The accelerator argument tests use: "kvm" or "tcg". */
+/*
+ * The accelerator tests use, "kvm" or "tcg", as scripts/accel prints it
+ * (QMIGRATE_TEST_ACCEL=tcg|kvm forces one); said once on stderr.  NULL, with
+ * the script's message on stderr, when it fails (kvm forced but not usable):
+ * tq_qemu_start() then fails.
+ */
 const char *tq_accel(void);
+/* True when tq_accel() is "kvm". */
+bool tq_kvm_usable(void);
 
 /*
  * Starts QEMU and waits (at most 20 s) until its QMP socket exists.

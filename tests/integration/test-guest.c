@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "qmigrate.h"
@@ -48,13 +49,15 @@ static void qmp(struct vm *vm, const char *command)
 	json_decref(ret);
 }
 
-static void boot(struct vm *vm, const char *machine, unsigned mib, const char *accel)
+static void boot_paced(struct vm *vm, const char *machine, unsigned mib, const char *accel,
+		       unsigned dirty_rate)
 {
 	struct tq_qemu_opts opts = {
 	    .machine = machine,
 	    .mem_mib = mib,
 	    .boot_image = tg_guest_image(),
 	    .accel = accel,
+	    .dirty_rate = dirty_rate,
 	};
 	struct qm_error err = { 0 };
 
@@ -73,6 +76,11 @@ static void boot(struct vm *vm, const char *machine, unsigned mib, const char *a
 	cr_assert_eq(qm_qmp_connect(vm->qmp, vm->qemu.qmp_path, &err), 0, "%s", err.text);
 	/* Handshake now: the connect timeout runs on the loop, idle while we wait. */
 	qmp(vm, "query-status");
+}
+
+static void boot(struct vm *vm, const char *machine, unsigned mib, const char *accel)
+{
+	boot_paced(vm, machine, mib, accel, 0);
 }
 
 static void shutdown_vm(void)
@@ -223,6 +231,53 @@ Test(guest, q35_256mib_keeps_every_page)
 Test(guest, pc_256mib_under_tcg_keeps_every_page)
 {
 	guest_keeps_every_page("pc", 256, "tcg");
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * The dirty-rate cap is an upper bound whatever the load: the guest's clock
+ * (the PIT) never runs ahead of the host's, so over t seconds of wall time
+ * it completes at most t * rate / size passes, plus the one in progress.
+ * How fast it goes below the cap depends on the machine, and is not tested.
+ */
+Test(guest, the_dirty_rate_cap_bounds_the_passes)
+{
+	const unsigned mib = 256, rate = 64;
+	struct qm_memcheck_result res;
+	struct vm *vm = &the_vm;
+	char banner[512] = "";
+	long first, later;
+	double t0, bound;
+	FILE *f;
+
+	boot_paced(vm, "pc", mib, NULL, rate);
+	first = tg_guest_wait_passes(&vm->qemu, 1, 90); /* pass 1 is never paced */
+	cr_assert_geq(first, 1, "no first pass (%ld)", first);
+	t0 = now();
+	later = tg_guest_wait_passes(&vm->qemu, first + 2, 90);
+	cr_assert_geq(later, first + 2, "the paced guest stopped making passes (%ld)", later);
+	later = tg_guest_passes(&vm->qemu);
+	bound = (now() - t0) * rate / (mib - 4) + 1;
+	cr_assert_leq(later - first, bound, "%ld passes of %u MiB in %.1f s: faster than %u MiB/s",
+		      later - first, mib, now() - t0, rate);
+
+	f = fopen(vm->qemu.serial_path, "r");
+	cr_assert(f && fgets(banner, sizeof(banner), f));
+	fclose(f);
+	cr_assert(strstr(banner, " dirty-rate=64MiB/s\n"), "banner: %s", banner);
+
+	qmp(vm, "stop");
+	cr_assert_eq(tg_guest_dump(vm->qmp, mib, vm->dump), 0);
+	cr_assert_eq(qm_memcheck_file(vm->dump, mib * MIB, &res), 0, "%s", res.message);
+	cr_assert(res.ok, "%s", res.message);
+	shutdown_vm();
 }
 
 /*
