@@ -8,8 +8,8 @@ make -s -C "$build" tests/guest/guest.img scripts/bench/maxrss >&2
 qm=$build/qmigrate
 image=$build/tests/guest/guest.img
 maxrss=$build/scripts/bench/maxrss
-accel=tcg
-{ exec 9<>/dev/kvm; } 2>/dev/null && { exec 9>&-; accel=kvm; }
+accel=$("$top/scripts/accel") # QMIGRATE_TEST_ACCEL=tcg|kvm forces one
+echo "bench: QEMU accelerator: $accel${QMIGRATE_TEST_ACCEL:+ (QMIGRATE_TEST_ACCEL=$QMIGRATE_TEST_ACCEL)}" >&2
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/qmigrate-bench.XXXXXX") # 0700
 pids=()
