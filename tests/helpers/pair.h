@@ -18,12 +18,29 @@
 struct pair {
 	struct tq_qemu src, dst;
 	unsigned mib;
+	unsigned dirty_rate; /* the guest's cap, MiB/s; 0: as fast as its CPU goes */
 };
 
 extern struct pair pair;
 
-/* Starts both and waits until the guest has made two passes (bounded). */
+/*
+ * The gentle guest: it dirties at most GENTLE MiB/s (tests/guest/guest-layout.h,
+ * the dirty-rate cap), far less than any transport here sends even under TCG
+ * on a loaded machine, so that an uncapped migration of it converges with
+ * QEMU's default downtime limit whatever the accelerator.  Without the cap,
+ * the guest re-dirties all its RAM 20-100 times a second under TCG, faster
+ * than any stream: only a lever (a cap below the stream, pause, post-copy,
+ * a downtime limit above the whole transfer) ends such a migration.
+ */
+#define GENTLE 64
+
+/*
+ * Starts both and waits until the guest has made its first pass (bounded):
+ * the guest runs as fast as its CPU goes.
+ */
 void start_pair(unsigned mib);
+/* The same with the guest's dirty rate capped at @dirty_rate MiB/s (0: none). */
+void start_pair_paced(unsigned mib, unsigned dirty_rate);
 /* Stops both QEMUs (a criterion .fini). */
 void stop_pair(void);
 /* One QMP command on a fresh connection; fails the test on an error. */

@@ -43,7 +43,7 @@ Test(tunnel, tunnel_with_multifd_4_streams_completes)
 	struct qm_job_options o = { .transport = QM_TRANSPORT_TUNNEL, .multifd_channels = 4 };
 	struct run r = { 0 };
 
-	start_pair(256);
+	start_pair_paced(256, GENTLE); /* uncapped: the gentle guest converges */
 	run_job(&o, &r);
 	assert_completed(&r, "running");
 }
