@@ -9,6 +9,7 @@
 #include "engine/batch.h"
 #include "engine/control.h"
 #include "engine/job.h"
+#include "qmp/internal.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -106,9 +107,17 @@ int qm_job_take_cookie(struct qm_job *job, const struct qm_cookie_check *check,
 void qm_job_batch(struct qm_job *job, struct qm_qmp *qmp, struct qm_batch_cmd *cmds, size_t n,
 		  void (*done)(void *job, json_t **results, const struct qm_error *err))
 {
+	const struct qm_error *closed = qm_qmp_close_error(qmp);
 	struct qm_error err = { 0 };
 
 	if (qm_batch_run(qmp, cmds, n, done, job, &err) < 0) {
+		/*
+		 * A connection that just failed (a socket path that does not exist)
+		 * reports it from the loop, maybe after this: its reason, not
+		 * "cannot send", is the error the user must see.
+		 */
+		if (closed)
+			qm_job_fail(job, closed);
 		qm_job_fail(job, &err);
 		done(job, NULL, &err);
 	}
@@ -339,7 +348,11 @@ static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static struct qm_qmp *open_side(struct qm_job *job, const char *path, const char *label,
 				qm_qmp_close_fn closed, struct qm_error *err)
 {
-	struct qm_qmp_options opts = { .label = label };
+	struct qm_qmp_options opts = {
+		.label = label,
+		.connect_timeout = job->opts.connect_timeout,
+		.wait_for_path = job->opts.wait_for_qmp,
+	};
 	struct qm_qmp *q = qm_qmp_new(job->ctx, job->loop, &opts);
 
 	if (!q) {

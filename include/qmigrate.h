@@ -272,6 +272,12 @@ struct qm_policy_decision {
 struct qm_job_options {
 	const char *src_qmp; /* QMP socket of the running source QEMU */
 	const char *dst_qmp; /* QMP socket of a destination started with -incoming defer */
+	/* seconds to wait for a QMP socket that does not exist yet (QEMUs about to
+	 * start); 0: a missing socket fails the job at once */
+	double wait_for_qmp;
+	/* seconds each QMP connection gets, once its socket exists, to connect and
+	 * greet; 0: 10 */
+	double connect_timeout;
 	enum qm_transport transport;
 	enum qm_tunnel_copy tunnel_copy; /* with QM_TRANSPORT_TUNNEL */
 	unsigned long long bandwidth; /* bytes/s; 0: not capped */
@@ -311,6 +317,10 @@ struct qm_progress {
 struct qm_result {
 	enum qm_job_status status;
 	enum qm_vm_location vm;
+	/* A command that changes a QEMU went to either side.  When false the job
+	 * failed before it changed anything: both QEMUs are as they were, and vm is
+	 * QM_VM_SOURCE even when the source could not be reached. */
+	bool changed;
 	bool was_running;  /* the VM was running when begin looked */
 	long long wall_ms; /* the engine's time from begin to the end of confirm */
 	/* QEMU's own figures from the final query-migrate (-1 when unknown) */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The engine's phases when all goes well, and the refusals before anything
- * starts (engine-harness.h drives the two fake QEMUs).
+ * starts (engine-harness.h drives the two fake QEMUs): bad input fails at
+ * once, "at once" checked against a bound (BOUND_MS) far below the 10 s a
+ * QMP connection gets by default.
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -9,6 +11,8 @@
 #include "tests/helpers/engine-harness.h"
 
 TestSuite(engine, .timeout = 20);
+
+#define BOUND_MS 5000
 
 Test(engine, completed_migration_runs_all_phases_and_reports_qemu_figures)
 {
@@ -232,4 +236,107 @@ Test(engine, capability_the_source_lacks_is_refused_in_begin)
 			  strstr(run.result.error.text, "'multifd'"),
 		  "%s", run.result.error.text);
 	cr_assert_eq(run.result.phase_ms[QM_PHASE_PREPARE], -1, "prepare ran");
+}
+
+/* ---- bad input: nothing changes ------------------------------------------------- */
+
+/* Failed with nothing changed, the VM where it was, and @what in the error. */
+static void assert_nothing_changed(const struct run *run, const char *side, const char *what)
+{
+	const struct qm_result *r = &run->result;
+
+	cr_assert_eq(r->status, QM_JOB_FAILED, "%s", r->error.text);
+	cr_assert_not(r->changed, "the job says it changed something");
+	cr_assert_eq(r->vm, QM_VM_SOURCE, "vm %s", qm_vm_location_name(r->vm));
+	cr_assert_str_eq(r->error.error_class, "ConnectionFailed");
+	cr_assert(strstr(r->error.text, side) && strstr(r->error.text, what), "%s",
+		  r->error.text);
+	cr_assert_eq(r->phase_ms[QM_PHASE_PREPARE], -1, "prepare ran");
+	cr_assert_eq(r->phase_ms[QM_PHASE_PERFORM], -1, "perform ran");
+}
+
+Test(engine, a_missing_source_socket_fails_at_once_and_changes_nothing)
+{
+	static const struct fq_step dst[] = { FQ_END };
+	struct run run = { 0 };
+
+	migrate_with(&run, NULL, dst, false);
+	assert_nothing_changed(&run, "source QEMU", "/src does not exist");
+	cr_assert_lt(run.result.wall_ms, BOUND_MS);
+}
+
+Test(engine, a_missing_destination_socket_fails_at_once_and_changes_nothing)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN,
+		FQ_EXPECT("query-status", 5),
+		R(5, RUNNING),
+		FQ_END,
+	};
+	struct run run = { 0 };
+
+	migrate_with(&run, src, NULL, false);
+	assert_nothing_changed(&run, "destination QEMU", "/dst does not exist");
+	cr_assert_lt(run.result.wall_ms, BOUND_MS);
+}
+
+/*
+ * A socket that accepts and never greets (a monitor busy with another
+ * client): nothing went to it.  The destination finished its handshake long
+ * before the source's connect timeout, and any command to it now would fail
+ * the test: the job never reached the VM, so it leaves that QEMU alone.
+ */
+Test(engine, a_source_that_never_greets_changes_nothing_and_leaves_the_destination_alone)
+{
+	static const struct fq_step src[] = { FQ_END };
+	static const struct fq_step dst[] = { FQ_HANDSHAKE, FQ_END };
+	struct run run = { .connect_timeout = 0.5 };
+
+	migrate_with(&run, src, dst, false);
+	assert_nothing_changed(&run, "source QEMU", "no QMP greeting");
+	cr_assert_geq(run.result.wall_ms, 450, "gave up after %lld ms", run.result.wall_ms);
+}
+
+Test(engine, a_source_that_refuses_qmp_capabilities_changes_nothing)
+{
+	static const struct fq_step src[] = {
+		FQ_SEND_FILE("greeting.json"),
+		FQ_EXPECT("qmp_capabilities", 0),
+		FQ_REPLY_TEXT(0, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"busy\"}}"),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = { FQ_END };
+	struct run run = { 0 };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_assert_not(run.result.changed);
+	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
+	cr_assert_str_eq(run.result.error.error_class, "GenericError");
+	cr_assert(strstr(run.result.error.text, "source QEMU: busy"), "%s",
+		  run.result.error.text);
+}
+
+/* A refusal once the source answered still stops the waiting destination: a change. */
+Test(engine, a_refusal_in_begin_that_stops_the_destination_says_so)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN, /* CAPS has no multifd */
+		FQ_EXPECT("query-status", 4),
+		R(4, RUNNING),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		FQ_HANDSHAKE,
+		FQ_EXPECT("query-status", 0),
+		R(0, STATUS("inmigrate")),
+		QUIT_AND_GO(1),
+		FQ_END,
+	};
+	struct run run = { .multifd = 4 };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_str_eq(run.result.error.error_class, "CapabilityMissing");
+	cr_assert(run.result.changed, "the destination was stopped");
+	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
 }
