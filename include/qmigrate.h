@@ -270,8 +270,12 @@ struct qm_policy_decision {
 };
 
 struct qm_job_options {
-	const char *src_qmp; /* QMP socket of the running source QEMU */
-	const char *dst_qmp; /* QMP socket of a destination started with -incoming defer */
+	/* QMP socket of the running source QEMU */
+	const char *src_qmp;
+	/* QMP socket of a destination started with -incoming defer: another QEMU, so
+	 * not the source's socket under another name (a link); qm_job_new and
+	 * qm_job_start refuse that with a "Usage" error */
+	const char *dst_qmp;
 	/* seconds to wait for a QMP socket that does not exist yet (QEMUs about to
 	 * start); 0: a missing socket fails the job at once */
 	double wait_for_qmp;

@@ -6,7 +6,14 @@
  * QMP connection gets by default.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "tests/helpers/engine-harness.h"
 
@@ -339,4 +346,96 @@ Test(engine, a_refusal_in_begin_that_stops_the_destination_says_so)
 	cr_assert_str_eq(run.result.error.error_class, "CapabilityMissing");
 	cr_assert(run.result.changed, "the destination was stopped");
 	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
+}
+
+/* ---- the same socket for both sides ----------------------------------------------- */
+
+static char sock_dir[64];
+
+static void path_in_dir(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", sock_dir, name);
+}
+
+/* A listening socket at @name in a fresh directory; returns its fd. */
+static int socket_in_dir(const char *name)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	snprintf(sock_dir, sizeof(sock_dir), "/tmp/qmigrate-engine-XXXXXX");
+	cr_assert(mkdtemp(sock_dir));
+	path_in_dir(addr.sun_path, sizeof(addr.sun_path), name);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	cr_assert_eq(listen(fd, 1), 0);
+	return fd;
+}
+
+static void expect_same_socket_refused(const char *src, const char *dst)
+{
+	struct qm_job_options opts = { .src_qmp = src, .dst_qmp = dst };
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct qm_ctx *ctx = qm_ctx_new();
+	struct qm_error err = { 0 };
+
+	cr_assert_null(qm_job_new(ctx, loop, &opts, NULL, NULL, &err), "%s and %s accepted",
+		       src, dst);
+	cr_assert_eq(err.code, -EINVAL);
+	cr_assert_str_eq(err.error_class, "Usage");
+	cr_assert(strstr(err.text, src) && strstr(err.text, "two QEMUs"), "%s", err.text);
+	qm_ctx_unref(ctx);
+	ev_loop_destroy(loop);
+}
+
+Test(engine, the_same_socket_for_both_sides_is_refused_by_any_name)
+{
+	char sock[128], sym[128], hard[128];
+	int fd = socket_in_dir("qmp.sock");
+
+	path_in_dir(sock, sizeof(sock), "qmp.sock");
+	path_in_dir(sym, sizeof(sym), "sym.sock");
+	path_in_dir(hard, sizeof(hard), "hard.sock");
+	cr_assert_eq(symlink(sock, sym), 0);
+	cr_assert_eq(link(sock, hard), 0);
+	expect_same_socket_refused(sock, sock);
+	expect_same_socket_refused(sock, sym);
+	expect_same_socket_refused(hard, sock);
+	/* Two sockets that do not exist yet are two names: the wait finds out. */
+	expect_same_socket_refused("/nonexistent/a.sock", "/nonexistent/a.sock");
+	close(fd);
+	unlink(sym);
+	unlink(hard);
+	unlink(sock);
+	rmdir(sock_dir);
+}
+
+/* A socket waited for may appear after qm_job_new, as a link to the other one. */
+Test(engine, start_refuses_sockets_that_became_one_after_new)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct qm_ctx *ctx = qm_ctx_new();
+	struct qm_error err = { 0 };
+	char sock[128], sym[128];
+	struct qm_job *job;
+	int fd = socket_in_dir("qmp.sock");
+
+	path_in_dir(sock, sizeof(sock), "qmp.sock");
+	path_in_dir(sym, sizeof(sym), "later.sock");
+	struct qm_job_options opts = { .src_qmp = sock, .dst_qmp = sym, .wait_for_qmp = 30 };
+
+	job = qm_job_new(ctx, loop, &opts, NULL, NULL, &err);
+	cr_assert(job, "%s", err.text);
+	cr_assert_eq(symlink(sock, sym), 0);
+	cr_assert_eq(qm_job_start(job, &err), -EINVAL);
+	cr_assert_str_eq(err.error_class, "Usage");
+	cr_assert(strstr(err.text, "same socket"), "%s", err.text);
+	qm_job_unref(job);
+	qm_ctx_unref(ctx);
+	ev_loop_destroy(loop);
+	close(fd);
+	unlink(sym);
+	unlink(sock);
+	rmdir(sock_dir);
 }
