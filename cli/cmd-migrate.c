@@ -21,11 +21,16 @@ static const char usage[] =
 	"Start the destination with the same devices and '-S -incoming defer'.\n"
 	"After success the source QEMU is quit and the destination runs the VM\n"
 	"(or holds it paused, if it was paused). On failure or Ctrl-C the source\n"
-	"keeps the VM (resumed if it was running) and the destination QEMU is quit.\n"
+	"keeps the VM (resumed if it was running) and the destination QEMU is quit;\n"
+	"when the source was never reached, nothing is changed on either side.\n"
 	"\n"
 	"Options:\n"
 	"  --src-qmp PATH        QMP socket of the source QEMU\n"
-	"  --dst-qmp PATH        QMP socket of the destination QEMU\n"
+	"  --dst-qmp PATH        QMP socket of the destination QEMU (another QEMU:\n"
+	"                        the same socket twice is a usage error)\n"
+	"  --wait SEC            wait up to SEC seconds for the QMP sockets to appear,\n"
+	"                        for QEMUs still starting (default: a socket that does\n"
+	"                        not exist fails at once)\n"
 	"  --transport unix|tcp|tunnel\n"
 	"                        how the stream goes: a private UNIX socket (default),\n"
 	"                        TCP on loopback with an ephemeral port, or through\n"
@@ -73,8 +78,10 @@ static const char usage[] =
 	"expected downtime and ETA; the run ends with a summary.\n"
 	"\n"
 	"Exit codes: 0 completed; 1 failed or cancelled, the VM runs on the source\n"
-	"(or is paused there, as it was before); 3 state uncertain (the message says\n"
-	"what to check); 2 usage error.\n";
+	"(or is paused there, as it was before), or nothing was changed (a socket\n"
+	"that does not exist, a QEMU that does not answer: both QEMUs are left as\n"
+	"they were); 3 state uncertain (the message says what to check); 2 usage\n"
+	"error.\n";
 
 enum {
 	OPT_SRC = 256,
@@ -102,6 +109,7 @@ enum {
 	OPT_MULTIFD,
 	OPT_TUNNEL_COPY,
 	OPT_CONTROL,
+	OPT_WAIT,
 };
 
 struct run {
@@ -207,6 +215,7 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		{ "multifd", required_argument, NULL, OPT_MULTIFD },
 		{ "tunnel-copy", required_argument, NULL, OPT_TUNNEL_COPY },
 		{ "control", required_argument, NULL, OPT_CONTROL },
+		{ "wait", required_argument, NULL, OPT_WAIT },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -341,6 +350,10 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		case OPT_CONTROL:
 			control = optarg;
 			break;
+		case OPT_WAIT:
+			if (parse_seconds(optarg, &opts.wait_for_qmp) < 0)
+				return cli_usage_error(&cmd_migrate, "invalid --wait '%s' (seconds)", optarg);
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return EXIT_OK;
@@ -365,15 +378,14 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	}
 	state.view.t0 = ev_time();
 	job = qm_job_new(ctx, loop, &opts, &cbs, &state, &err);
-	if (!job && strcmp(err.error_class, "Usage") == 0) {
-		ev_loop_destroy(loop);
-		return cli_usage_error(&cmd_migrate, "%s", err.text);
-	}
 	if (!job || (control && qm_job_listen_control(job, control, &err) < 0) ||
 	    qm_job_start(job, &err) < 0) {
-		cli_error("%s", err.text);
 		qm_job_unref(job);
 		ev_loop_destroy(loop);
+		/* The library's usage errors (the same socket twice) are the user's. */
+		if (strcmp(err.error_class, "Usage") == 0)
+			return cli_usage_error(&cmd_migrate, "%s", err.text);
+		cli_error("%s", err.text);
 		return EXIT_FAILED;
 	}
 	signal(SIGPIPE, SIG_IGN);

@@ -107,6 +107,8 @@ void progress_sample(struct progress_view *v, const struct qm_progress *p)
 
 static const char *vm_sentence(const struct qm_result *r)
 {
+	if (!r->changed)
+		return "nothing was changed: the VM and both QEMUs are as they were";
 	switch (r->vm) {
 	case QM_VM_DESTINATION:
 		return "the VM is on the destination";
@@ -134,11 +136,13 @@ static void result_json(const struct qm_result *r)
 				    r->phase_ms[i] >= 0 ? json_integer(r->phase_ms[i])
 							: json_null());
 	}
-	obj = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:o}", "event",
-			"result", "status", qm_job_status_name(r->status), "vm",
-			qm_vm_location_name(r->vm), "wall_ms", (json_int_t)r->wall_ms,
-			"total_ms", (json_int_t)r->total_ms, "downtime_ms",
-			(json_int_t)r->downtime_ms, "setup_ms", (json_int_t)r->setup_ms,
+	obj = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:o}",
+			"event", "result", "status", qm_job_status_name(r->status), "vm",
+			qm_vm_location_name(r->vm), "changed", (int)r->changed,
+			"wall_ms", (json_int_t)r->wall_ms,
+			"total_ms", (json_int_t)r->total_ms,
+			"downtime_ms", (json_int_t)r->downtime_ms,
+			"setup_ms", (json_int_t)r->setup_ms,
 			"transferred_bytes", (json_int_t)r->transferred_bytes,
 			"throughput_mbps", r->throughput_mbps, "passes", (json_int_t)r->passes,
 			"phases", phases);
@@ -178,6 +182,9 @@ int progress_exit_code(const struct qm_result *r)
 {
 	if (r->status == QM_JOB_COMPLETED)
 		return EXIT_OK;
+	/* It failed before it changed anything: there is nothing to check. */
+	if (!r->changed)
+		return EXIT_FAILED;
 	if (r->vm == QM_VM_SOURCE || (r->vm == QM_VM_SOURCE_PAUSED && !r->was_running))
 		return EXIT_FAILED;
 	return EXIT_UNCERTAIN;

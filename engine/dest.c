@@ -151,6 +151,7 @@ static void prepare_checked(void *opaque, json_t **res, const struct qm_error *e
 		.args = json_pack("{s:s}", "uri", job->migrate_uri),
 	};
 	job->incoming_started = true;
+	job->result.changed = true;
 	qm_job_batch(job, job->dst, cmds, n, incoming_started);
 	/* The connection sends a copy of its own. */
 	qm_tunnel_qemu_fd_passed(job, QM_TUNNEL_DESTINATION);
@@ -238,6 +239,7 @@ static void dest_quit(struct qm_job *job)
 {
 	qm_info(job->ctx, "stopping the destination QEMU");
 	job->dst_quitting = true;
+	job->result.changed = true;
 	if (qm_qmp_command(job->dst, "quit", NULL, -1, QUIT_TIMEOUT, dest_quit_sent, job) < 0)
 		qm_job_enter(job, QM_PHASE_CONFIRM);
 }
@@ -268,6 +270,17 @@ static void dest_abort(struct qm_job *job)
 
 	ev_timer_stop(job->loop, &job->finish_timer);
 	if (job->dst_gone) {
+		qm_job_enter(job, QM_PHASE_CONFIRM);
+		return;
+	}
+	if (!job->src_answered) {
+		/*
+		 * The job never reached the VM (a wrong source path, say): whatever the
+		 * destination waits for, this job has not touched it.  The caller may
+		 * fix the source and try again with it.
+		 */
+		qm_info(job->ctx, "the source QEMU was never reached: "
+			"the destination QEMU is left as it is");
 		qm_job_enter(job, QM_PHASE_CONFIRM);
 		return;
 	}

@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "engine/batch.h"
 #include "engine/control.h"
 #include "engine/job.h"
+#include "qmp/internal.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -106,9 +108,17 @@ int qm_job_take_cookie(struct qm_job *job, const struct qm_cookie_check *check,
 void qm_job_batch(struct qm_job *job, struct qm_qmp *qmp, struct qm_batch_cmd *cmds, size_t n,
 		  void (*done)(void *job, json_t **results, const struct qm_error *err))
 {
+	const struct qm_error *closed = qm_qmp_close_error(qmp);
 	struct qm_error err = { 0 };
 
 	if (qm_batch_run(qmp, cmds, n, done, job, &err) < 0) {
+		/*
+		 * A connection that just failed (a socket path that does not exist)
+		 * reports it from the loop, maybe after this: its reason, not
+		 * "cannot send", is the error the user must see.
+		 */
+		if (closed)
+			qm_job_fail(job, closed);
 		qm_job_fail(job, &err);
 		done(job, NULL, &err);
 	}
@@ -226,6 +236,27 @@ static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* ---- public API ------------------------------------------------------------------ */
 
+/*
+ * QEMU's monitor serves one client at a time: the side that connects second
+ * would wait for a greeting until the first lets go.  Either name may be a
+ * link to the other, hence the device and inode.
+ */
+static int check_two_sockets(const char *src, const char *dst, struct qm_error *err)
+{
+	struct stat a, b;
+
+	if (strcmp(src, dst) == 0)
+		return qm_error_set(err, -EINVAL, "Usage",
+				    "the source and destination QMP sockets are both %s: a migration needs two QEMUs",
+				    src);
+	if (stat(src, &a) == 0 && stat(dst, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		return qm_error_set(err, -EINVAL, "Usage",
+				    "the source and destination QMP sockets %s and %s are the same socket: a migration needs two QEMUs",
+				    src, dst);
+	return 0;
+}
+
 static bool dup_opt(char **dst, const char *src)
 {
 	if (!src)
@@ -245,6 +276,8 @@ _public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 		qm_error_set(err, -EINVAL, "Usage", "both QMP sockets are needed");
 		return NULL;
 	}
+	if (check_two_sockets(opts->src_qmp, opts->dst_qmp, err) < 0)
+		return NULL;
 	if (opts->transport != QM_TRANSPORT_UNIX && opts->transport != QM_TRANSPORT_TCP &&
 	    opts->transport != QM_TRANSPORT_TUNNEL) {
 		qm_error_set(err, -EINVAL, "Usage", "unknown transport %d", opts->transport);
@@ -339,7 +372,11 @@ static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static struct qm_qmp *open_side(struct qm_job *job, const char *path, const char *label,
 				qm_qmp_close_fn closed, struct qm_error *err)
 {
-	struct qm_qmp_options opts = { .label = label };
+	struct qm_qmp_options opts = {
+		.label = label,
+		.connect_timeout = job->opts.connect_timeout,
+		.wait_for_path = job->opts.wait_for_qmp,
+	};
 	struct qm_qmp *q = qm_qmp_new(job->ctx, job->loop, &opts);
 
 	if (!q) {
@@ -354,8 +391,14 @@ static struct qm_qmp *open_side(struct qm_job *job, const char *path, const char
 
 _public_ int qm_job_start(struct qm_job *job, struct qm_error *err)
 {
+	int r;
+
 	if (job->started)
 		return qm_error_set(err, -EALREADY, "Usage", "the job was already started");
+	/* A socket waited for may have appeared since qm_job_new, a link to the other. */
+	r = check_two_sockets(job->opts.src_qmp, job->opts.dst_qmp, err);
+	if (r < 0)
+		return r;
 	job->t_start = ev_time();
 	job->src = open_side(job, job->opts.src_qmp, "source QEMU", src_closed, err);
 	if (!job->src)

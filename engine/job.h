@@ -37,6 +37,7 @@ struct qm_job {
 	struct qm_result result;
 
 	/* what begin learnt about the VM */
+	bool src_answered; /* the source answered begin: the job has reached the VM */
 	bool src_was_running;
 	char name[256], uuid[37];
 	char hostname[256], host_uuid[37];

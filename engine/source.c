@@ -49,6 +49,8 @@ static void begin_done(void *opaque, json_t **res, const struct qm_error *err)
 	struct qm_error herr = { 0 };
 	const char *state, *mig, *name, *uuid;
 
+	if (res && res[0])
+		job->src_answered = true;
 	if (err)
 		qm_job_fail(job, err);
 	if (qm_job_failed(job))
@@ -217,6 +219,7 @@ void qm_source_perform(struct qm_job *job)
 					   .args = qm_caps_args(job, true) };
 	cmds[n++] = (struct qm_batch_cmd){ .name = "migrate-set-parameters",
 					   .args = qm_params_args(job, true) };
+	job->result.changed = true;
 	/* SPICE clients follow the VM; a failure here must not stop the migration. */
 	spice = spice_relocation(&c);
 	if (spice)
@@ -332,13 +335,20 @@ void qm_source_migration_ended(struct qm_job *job, json_t *info)
 
 /* ---- confirm -------------------------------------------------------------------- */
 
+/* Where the VM is when the source cannot say. */
+static enum qm_vm_location unlocated(const struct qm_job *job)
+{
+	/* Nothing that could move or stop it went to either QEMU: it is where it was. */
+	return job->result.changed ? QM_VM_UNKNOWN : QM_VM_SOURCE;
+}
+
 static void confirm_located(void *opaque, json_t **res, const struct qm_error *err)
 {
 	struct qm_job *job = opaque;
 	const char *state = res ? json_string_value(json_object_get(res[0], "status")) : NULL;
 
 	if (!state)
-		job->result.vm = QM_VM_UNKNOWN;
+		job->result.vm = unlocated(job);
 	else if (strcmp(state, "running") == 0)
 		job->result.vm = QM_VM_SOURCE;
 	else
@@ -380,6 +390,7 @@ static void rollback_status(void *opaque, json_t **res, const struct qm_error *e
 		return;
 	}
 	qm_info(job->ctx, "resuming the source (it was running before the migration)");
+	job->result.changed = true;
 	if (qm_batch_run(job->src, cmds, 1, source_resumed, job, &serr) < 0)
 		confirm_located(job, NULL, &serr);
 }
@@ -403,7 +414,7 @@ void qm_source_confirm(struct qm_job *job)
 	if (qm_job_failed(job)) {
 		/* After post-copy began the source's state is stale: resuming it would fork the VM. */
 		if (job->src_gone || job->postcopy_entered) {
-			job->result.vm = QM_VM_UNKNOWN;
+			job->result.vm = unlocated(job);
 			qm_job_enter(job, QM_PHASE_DONE);
 			return;
 		}

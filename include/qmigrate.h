@@ -78,7 +78,12 @@ const char *qm_version(void);
 struct qm_qmp;
 
 struct qm_qmp_options {
-	double connect_timeout; /* seconds to retry a socket that is not there yet; 0: 10 s */
+	/* seconds to connect and get the greeting once the path exists, retrying a
+	 * socket that refuses (QEMU still starting, its backlog full); 0: 10 s */
+	double connect_timeout;
+	/* seconds to wait for a path that does not exist yet (a QEMU about to
+	 * start); 0: a missing path fails at once */
+	double wait_for_path;
 	double command_timeout; /* default seconds before a command fails; 0: 30 s, <0: none */
 	size_t max_message;	/* bytes in one incoming message; 0: 64 MiB */
 	const char *label;	/* names this QEMU in connection errors, e.g. "source QEMU"; copied */
@@ -109,9 +114,12 @@ struct qm_qmp *qm_qmp_ref(struct qm_qmp *qmp);
 struct qm_qmp *qm_qmp_unref(struct qm_qmp *qmp);
 
 /*
- * Starts connecting to the UNIX socket at @path; while it does not exist or
- * refuses, retries until the connect timeout.  Commands may be queued at
- * once; they go out after the greeting and qmp_capabilities.
+ * Starts connecting to the UNIX socket at @path.  A path that does not exist
+ * fails at once, unless wait_for_path gives it time to appear; a path that is
+ * not a socket fails at once; a socket that refuses is retried until the
+ * connect timeout.  Failures come from the loop: pending commands fail and
+ * the close callback runs.  Commands may be queued at once; they go out after
+ * the greeting and qmp_capabilities.
  */
 int qm_qmp_connect(struct qm_qmp *qmp, const char *path, struct qm_error *err) QM_MUST_CHECK;
 /* Adopts an fd already connected to a QMP server; the connection owns it. */
@@ -262,8 +270,18 @@ struct qm_policy_decision {
 };
 
 struct qm_job_options {
-	const char *src_qmp; /* QMP socket of the running source QEMU */
-	const char *dst_qmp; /* QMP socket of a destination started with -incoming defer */
+	/* QMP socket of the running source QEMU */
+	const char *src_qmp;
+	/* QMP socket of a destination started with -incoming defer: another QEMU, so
+	 * not the source's socket under another name (a link); qm_job_new and
+	 * qm_job_start refuse that with a "Usage" error */
+	const char *dst_qmp;
+	/* seconds to wait for a QMP socket that does not exist yet (QEMUs about to
+	 * start); 0: a missing socket fails the job at once */
+	double wait_for_qmp;
+	/* seconds each QMP connection gets, once its socket exists, to connect and
+	 * greet; 0: 10 */
+	double connect_timeout;
 	enum qm_transport transport;
 	enum qm_tunnel_copy tunnel_copy; /* with QM_TRANSPORT_TUNNEL */
 	unsigned long long bandwidth; /* bytes/s; 0: not capped */
@@ -303,6 +321,10 @@ struct qm_progress {
 struct qm_result {
 	enum qm_job_status status;
 	enum qm_vm_location vm;
+	/* A command that changes a QEMU went to either side.  When false the job
+	 * failed before it changed anything: both QEMUs are as they were, and vm is
+	 * QM_VM_SOURCE even when the source could not be reached. */
+	bool changed;
 	bool was_running;  /* the VM was running when begin looked */
 	long long wall_ms; /* the engine's time from begin to the end of confirm */
 	/* QEMU's own figures from the final query-migrate (-1 when unknown) */

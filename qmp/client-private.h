@@ -64,7 +64,8 @@ struct qm_qmp {
 	ev_timer connect_timer; /* retries while the socket is not there */
 	ev_timer handshake_timer;
 	ev_timer fail_timer; /* delivers failures from the loop, never inline */
-	ev_tstamp deadline;
+	ev_tstamp path_deadline; /* until then a missing path is waited for */
+	bool path_found;	 /* it existed once: the handshake timer runs */
 	int connect_errno; /* why the last attempt failed */
 	struct qm_frame frame;
 	long long next_id;

@@ -613,3 +613,8 @@ struct ev_loop *qm_qmp_loop(const struct qm_qmp *q)
 {
 	return q->loop;
 }
+
+const struct qm_error *qm_qmp_close_error(const struct qm_qmp *q)
+{
+	return q->state == QMP_CLOSED ? &q->close_err : NULL;
+}

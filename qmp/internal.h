@@ -7,5 +7,10 @@
 struct ev_loop *qm_qmp_loop(const struct qm_qmp *qmp);
 /* The QEMU at the other end of the open connection, as a pidfd to close(), or -errno. */
 int qm_qmp_peer_pidfd(const struct qm_qmp *qmp);
+/*
+ * Why the connection closed (borrowed), or NULL while it is not closed; set
+ * before the close callback runs, as soon as a command can no longer be queued.
+ */
+const struct qm_error *qm_qmp_close_error(const struct qm_qmp *qmp);
 
 #endif

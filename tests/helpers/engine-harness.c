@@ -77,8 +77,8 @@ void migrate_with(struct run *run, const struct fq_step *src_script,
 	cr_assert(mkdtemp(dir));
 	snprintf(src, sizeof(src), "%s/src", dir);
 	snprintf(dst, sizeof(dst), "%s/dst", dir);
-	fsrc = fq_listen(loop, src, src_script);
-	fdst = fq_listen(loop, dst, dst_script);
+	fsrc = src_script ? fq_listen(loop, src, src_script) : NULL;
+	fdst = dst_script ? fq_listen(loop, dst, dst_script) : NULL;
 	run->dir = dir;
 	run->runtime_mode = -1;
 	if (dst_waits)
@@ -91,6 +91,7 @@ void migrate_with(struct run *run, const struct fq_step *src_script,
 		.poll_interval = 1e6,
 		.multifd_channels = run->multifd,
 		.cancel_timeout = run->cancel_timeout,
+		.connect_timeout = run->connect_timeout,
 	};
 	run->job = qm_job_new(ctx, loop, &opts, &cbs, run, &err);
 	cr_assert(run->job, "%s", err.text);
@@ -99,7 +100,7 @@ void migrate_with(struct run *run, const struct fq_step *src_script,
 	while (!run->done)
 		ev_run(loop, EVRUN_ONCE);
 	/* Let the servers see the last bytes and hang-ups. */
-	while (!fq_finished(fsrc) || !fq_finished(fdst))
+	while ((fsrc && !fq_finished(fsrc)) || (fdst && !fq_finished(fdst)))
 		ev_run(loop, EVRUN_NOWAIT);
 	qm_job_unref(run->job);
 	fq_free(fsrc);

@@ -101,6 +101,7 @@ struct run {
 	bool cancel_on_progress;
 	unsigned multifd; /* --multifd for this run */
 	double cancel_timeout;
+	double connect_timeout;
 	enum qm_transport transport;
 	struct fq *resume_on_progress;
 	struct qm_job *job;
@@ -110,8 +111,9 @@ struct run {
 /*
  * Runs a job against the two scripts until it is done, then checks that the
  * servers consumed them, the runtime directory went and phases only moved
- * forward.  With @dst_waits, the first progress sample resumes the
- * destination's script at its WAIT step.
+ * forward.  A NULL script leaves nothing at that side's path.  With
+ * @dst_waits, the first progress sample resumes the destination's script at
+ * its WAIT step.
  */
 void migrate_with(struct run *run, const struct fq_step *src_script,
 		  const struct fq_step *dst_script, bool dst_waits);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The qmigrate command against a real QEMU (-machine none): output formats,
-# arguments, QMP errors, exit codes, help and version, and a silent library.
+# arguments, QMP errors, bad sockets, exit codes, help and version, and a
+# silent library.
 # make check sets QMIGRATE, QEMU, top_srcdir and top_builddir.  QEMU is
 # started here, tracked by its pid and killed by it; every wait is bounded.
 set -euo pipefail
@@ -148,7 +149,7 @@ check "qmp --help prints the same usage" eval '[ $rc -eq 0 ] && [[ $out == "Usag
 
 run help migrate
 check "help migrate documents every option" eval '[ $rc -eq 0 ] && (
-	for o in --src-qmp --dst-qmp --transport --bandwidth --max-downtime --keep-source --json \
+	for o in --src-qmp --dst-qmp --wait --transport --bandwidth --max-downtime --keep-source --json \
 		--paused --control --tunnel-copy --downtime-steps --downtime-delay --downtime-double \
 		--timeout --timeout-per-gib --stall-timeout --pause-after --postcopy \
 		--postcopy-after-passes --auto-converge --throttle-initial --throttle-increment \
@@ -160,10 +161,64 @@ run migrate --src-qmp a --dst-qmp b --transport carrier-pigeon
 check "migrate with an unknown transport exits 2" eval '[ $rc -eq 2 ] && [[ $err == *"unknown transport"* ]]'
 run migrate --src-qmp a --dst-qmp b --bandwidth -3
 check "migrate with a bad bandwidth exits 2" eval '[ $rc -eq 2 ] && [[ $err == *"invalid bandwidth"* ]]'
-run migrate --src-qmp "$dir/nonexistent.sock" --dst-qmp "$sock"
-# Never reached, the source's state cannot be vouched for: 3, "check both QEMUs".
-check "migrate from a missing source exits 3 naming it" \
-	eval '[ $rc -eq 3 ] && [[ $err == *"nonexistent.sock"* ]] && [[ $err == *UNCERTAIN* ]]'
+
+# ---- bad sockets fail at once and change nothing ----------------------------
+# "At once" is a bound, far below the 10 s a QMP connection gets: not a timing.
+# run_timed ARGS...: run, and $elapsed_ms.
+run_timed() {
+	local start
+	start=$(date +%s%N)
+	run "$@"
+	elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+}
+# Exit 1, the reason and "nothing was changed" on stderr, within the bound.
+unchanged() {
+	[ $rc -eq 1 ] && [[ $err == *"$1"* ]] && [[ $err == *"nothing was changed"* ]] &&
+		[ $elapsed_ms -lt 5000 ]
+}
+mkdir "$dir/a-directory"
+: >"$dir/a-file"
+
+run_timed migrate --src-qmp "$dir/nonexistent.sock" --dst-qmp "$sock"
+check "migrate from a missing source exits 1 at once: nothing was changed" \
+	unchanged "source QEMU: QMP socket $dir/nonexistent.sock does not exist"
+run_timed migrate --json --src-qmp "$dir/nonexistent.sock" --dst-qmp "$sock"
+check "...and its JSON result says failed, vm source, changed false, and why" \
+	eval '[ $rc -eq 1 ] && [ $elapsed_ms -lt 5000 ] && last=$(tail -n 1 "$dir/out") &&
+	      [[ $last == "{\"event\":\"result\",\"status\":\"failed\",\"vm\":\"source\",\"changed\":false,"* ]] &&
+	      [[ $last == *"\"error\":{\"class\":\"ConnectionFailed\",\"message\":\"source QEMU: QMP socket $dir/nonexistent.sock does not exist"* ]]'
+run_timed migrate --src-qmp "$sock" --dst-qmp "$dir/nonexistent.sock"
+check "migrate to a missing destination exits 1 at once: nothing was changed" \
+	unchanged "destination QEMU: QMP socket $dir/nonexistent.sock does not exist"
+run_timed migrate --src-qmp "$dir/a-file" --dst-qmp "$sock"
+check "a source path that is a regular file exits 1 at once: not a socket" \
+	unchanged "$dir/a-file is not a socket (it is a regular file)"
+run_timed migrate --src-qmp "$sock" --dst-qmp "$dir/a-directory"
+check "a destination path that is a directory exits 1 at once: not a socket" \
+	unchanged "$dir/a-directory is not a socket (it is a directory)"
+
+run_timed migrate --src-qmp "$sock" --dst-qmp "$sock"
+check "the same socket for both sides is a usage error, found at once" \
+	eval '[ $rc -eq 2 ] && [[ $err == *"sockets are both $sock"* ]] &&
+	      [[ $err == *"qmigrate help migrate"* ]] && [ $elapsed_ms -lt 5000 ]'
+ln -s "$sock" "$dir/symlink.sock"
+ln "$sock" "$dir/hardlink.sock"
+for other in symlink hardlink; do
+	run_timed migrate --src-qmp "$dir/$other.sock" --dst-qmp "$sock"
+	check "the same socket under a $other is a usage error, found at once" \
+		eval '[ $rc -eq 2 ] && [[ $err == *"are the same socket"* ]] &&
+		      [ $elapsed_ms -lt 5000 ]'
+done
+
+run_timed migrate --wait 1 --src-qmp "$dir/never-src.sock" --dst-qmp "$dir/never-dst.sock"
+check "--wait 1 for sockets that never appear exits 1 after a second: nothing was changed" \
+	eval '[ $rc -eq 1 ] && [[ $err == *"did not appear within 1.0 s"* ]] &&
+	      [[ $err == *"nothing was changed"* ]] &&
+	      [ $elapsed_ms -ge 1000 ] && [ $elapsed_ms -lt 5000 ]'
+for bad in 0 -1 soon; do
+	run migrate --wait "$bad" --src-qmp a --dst-qmp b
+	check "--wait $bad is a usage error" eval '[ $rc -eq 2 ] && [[ $err == *"invalid --wait"* ]]'
+done
 
 # ---- job control (the protocol itself: tests/unit/test-control.c) ---------
 run help job
@@ -182,7 +237,7 @@ run job "$dir/nonexistent/ctl.sock" query
 check "job on a missing socket exits 1 naming the path" \
 	eval '[ $rc -eq 1 ] && [ -z "$out" ] && [[ $err == *"$dir/nonexistent/ctl.sock"* ]]'
 : >"$dir/not-a-socket"
-run migrate --src-qmp "$sock" --dst-qmp "$sock" --control "$dir/not-a-socket"
+run migrate --src-qmp "$sock" --dst-qmp "$dir/nonexistent.sock" --control "$dir/not-a-socket"
 check "migrate --control refuses a file that is not a socket and leaves it" \
 	eval '[ $rc -eq 1 ] && [[ $err == *"not a socket"* ]] && [ -f "$dir/not-a-socket" ]'
 

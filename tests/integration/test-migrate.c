@@ -267,6 +267,48 @@ Test(migrate, paused_source_stays_paused_on_destination)
 }
 
 /*
+ * --wait: qmigrate starts before the QEMUs do.  Its first line (begin) comes
+ * before the test starts them, so it certainly waited for their sockets,
+ * which appear as links once the guest runs.  The wait is only a bound,
+ * longer than starting the pair may take.
+ */
+Test(migrate, wait_connects_to_sockets_that_appear_after_qmigrate_started)
+{
+	char dir[] = "/tmp/qmigrate-wait-XXXXXX", src[64], dst[64], line[8192];
+	const char *const argv[] = { getenv("QMIGRATE"), "migrate", "--json", "--wait", "280",
+				     "--src-qmp", src, "--dst-qmp", dst, NULL };
+	json_t *result = NULL;
+	struct tp_proc p;
+	int exit_code;
+
+	cr_assert(argv[0], "QMIGRATE is not set");
+	cr_assert(mkdtemp(dir));
+	snprintf(src, sizeof(src), "%s/src.sock", dir);
+	snprintf(dst, sizeof(dst), "%s/dst.sock", dir);
+	cr_assert_eq(tp_spawn(&p, argv), 0);
+	cr_assert_eq(tp_read_line(&p, line, sizeof(line), 60), 1, "qmigrate printed nothing");
+	cr_assert(strstr(line, "\"phase\":\"begin\""), "%s", line);
+	start_pair(256);
+	cr_assert_eq(symlink(pair.src.qmp_path, src), 0);
+	cr_assert_eq(symlink(pair.dst.qmp_path, dst), 0);
+	while (tp_read_line(&p, line, sizeof(line), 240) == 1) {
+		json_decref(result);
+		result = json_loads(line, 0, NULL);
+		cr_assert(result, "not JSON: %s", line);
+	}
+	exit_code = tp_wait(&p, 60);
+	tp_cleanup(&p);
+	unlink(src);
+	unlink(dst);
+	rmdir(dir);
+	cr_assert_eq(exit_code, 0, "exit %d", exit_code);
+	cr_assert_str_eq(field(result, "status"), "completed");
+	cr_assert_str_eq(field(result, "vm"), "destination");
+	check_memory(&pair.dst);
+	json_decref(result);
+}
+
+/*
  * Runs @argv on a terminal of its own (so that qmigrate draws its bar) until
  * it closes it; the output goes into @out.  Returns the wait status.
  */

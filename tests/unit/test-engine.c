@@ -1,14 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The engine's phases when all goes well, and the refusals before anything
- * starts (engine-harness.h drives the two fake QEMUs).
+ * starts (engine-harness.h drives the two fake QEMUs): bad input fails at
+ * once, "at once" checked against a bound (BOUND_MS) far below the 10 s a
+ * QMP connection gets by default.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "tests/helpers/engine-harness.h"
 
 TestSuite(engine, .timeout = 20);
+
+#define BOUND_MS 5000
 
 Test(engine, completed_migration_runs_all_phases_and_reports_qemu_figures)
 {
@@ -232,4 +243,199 @@ Test(engine, capability_the_source_lacks_is_refused_in_begin)
 			  strstr(run.result.error.text, "'multifd'"),
 		  "%s", run.result.error.text);
 	cr_assert_eq(run.result.phase_ms[QM_PHASE_PREPARE], -1, "prepare ran");
+}
+
+/* ---- bad input: nothing changes ------------------------------------------------- */
+
+/* Failed with nothing changed, the VM where it was, and @what in the error. */
+static void assert_nothing_changed(const struct run *run, const char *side, const char *what)
+{
+	const struct qm_result *r = &run->result;
+
+	cr_assert_eq(r->status, QM_JOB_FAILED, "%s", r->error.text);
+	cr_assert_not(r->changed, "the job says it changed something");
+	cr_assert_eq(r->vm, QM_VM_SOURCE, "vm %s", qm_vm_location_name(r->vm));
+	cr_assert_str_eq(r->error.error_class, "ConnectionFailed");
+	cr_assert(strstr(r->error.text, side) && strstr(r->error.text, what), "%s",
+		  r->error.text);
+	cr_assert_eq(r->phase_ms[QM_PHASE_PREPARE], -1, "prepare ran");
+	cr_assert_eq(r->phase_ms[QM_PHASE_PERFORM], -1, "perform ran");
+}
+
+Test(engine, a_missing_source_socket_fails_at_once_and_changes_nothing)
+{
+	static const struct fq_step dst[] = { FQ_END };
+	struct run run = { 0 };
+
+	migrate_with(&run, NULL, dst, false);
+	assert_nothing_changed(&run, "source QEMU", "/src does not exist");
+	cr_assert_lt(run.result.wall_ms, BOUND_MS);
+}
+
+Test(engine, a_missing_destination_socket_fails_at_once_and_changes_nothing)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN,
+		FQ_EXPECT("query-status", 5),
+		R(5, RUNNING),
+		FQ_END,
+	};
+	struct run run = { 0 };
+
+	migrate_with(&run, src, NULL, false);
+	assert_nothing_changed(&run, "destination QEMU", "/dst does not exist");
+	cr_assert_lt(run.result.wall_ms, BOUND_MS);
+}
+
+/*
+ * A socket that accepts and never greets (a monitor busy with another
+ * client): nothing went to it.  The destination finished its handshake long
+ * before the source's connect timeout, and any command to it now would fail
+ * the test: the job never reached the VM, so it leaves that QEMU alone.
+ */
+Test(engine, a_source_that_never_greets_changes_nothing_and_leaves_the_destination_alone)
+{
+	static const struct fq_step src[] = { FQ_END };
+	static const struct fq_step dst[] = { FQ_HANDSHAKE, FQ_END };
+	struct run run = { .connect_timeout = 0.5 };
+
+	migrate_with(&run, src, dst, false);
+	assert_nothing_changed(&run, "source QEMU", "no QMP greeting");
+	cr_assert_geq(run.result.wall_ms, 450, "gave up after %lld ms", run.result.wall_ms);
+}
+
+Test(engine, a_source_that_refuses_qmp_capabilities_changes_nothing)
+{
+	static const struct fq_step src[] = {
+		FQ_SEND_FILE("greeting.json"),
+		FQ_EXPECT("qmp_capabilities", 0),
+		FQ_REPLY_TEXT(0, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"busy\"}}"),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = { FQ_END };
+	struct run run = { 0 };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_assert_not(run.result.changed);
+	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
+	cr_assert_str_eq(run.result.error.error_class, "GenericError");
+	cr_assert(strstr(run.result.error.text, "source QEMU: busy"), "%s",
+		  run.result.error.text);
+}
+
+/* A refusal once the source answered still stops the waiting destination: a change. */
+Test(engine, a_refusal_in_begin_that_stops_the_destination_says_so)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN, /* CAPS has no multifd */
+		FQ_EXPECT("query-status", 4),
+		R(4, RUNNING),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		FQ_HANDSHAKE,
+		FQ_EXPECT("query-status", 0),
+		R(0, STATUS("inmigrate")),
+		QUIT_AND_GO(1),
+		FQ_END,
+	};
+	struct run run = { .multifd = 4 };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_str_eq(run.result.error.error_class, "CapabilityMissing");
+	cr_assert(run.result.changed, "the destination was stopped");
+	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
+}
+
+/* ---- the same socket for both sides ----------------------------------------------- */
+
+static char sock_dir[64];
+
+static void path_in_dir(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", sock_dir, name);
+}
+
+/* A listening socket at @name in a fresh directory; returns its fd. */
+static int socket_in_dir(const char *name)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	snprintf(sock_dir, sizeof(sock_dir), "/tmp/qmigrate-engine-XXXXXX");
+	cr_assert(mkdtemp(sock_dir));
+	path_in_dir(addr.sun_path, sizeof(addr.sun_path), name);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	cr_assert_eq(listen(fd, 1), 0);
+	return fd;
+}
+
+static void expect_same_socket_refused(const char *src, const char *dst)
+{
+	struct qm_job_options opts = { .src_qmp = src, .dst_qmp = dst };
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct qm_ctx *ctx = qm_ctx_new();
+	struct qm_error err = { 0 };
+
+	cr_assert_null(qm_job_new(ctx, loop, &opts, NULL, NULL, &err), "%s and %s accepted",
+		       src, dst);
+	cr_assert_eq(err.code, -EINVAL);
+	cr_assert_str_eq(err.error_class, "Usage");
+	cr_assert(strstr(err.text, src) && strstr(err.text, "two QEMUs"), "%s", err.text);
+	qm_ctx_unref(ctx);
+	ev_loop_destroy(loop);
+}
+
+Test(engine, the_same_socket_for_both_sides_is_refused_by_any_name)
+{
+	char sock[128], sym[128], hard[128];
+	int fd = socket_in_dir("qmp.sock");
+
+	path_in_dir(sock, sizeof(sock), "qmp.sock");
+	path_in_dir(sym, sizeof(sym), "sym.sock");
+	path_in_dir(hard, sizeof(hard), "hard.sock");
+	cr_assert_eq(symlink(sock, sym), 0);
+	cr_assert_eq(link(sock, hard), 0);
+	expect_same_socket_refused(sock, sock);
+	expect_same_socket_refused(sock, sym);
+	expect_same_socket_refused(hard, sock);
+	/* Two sockets that do not exist yet are two names: the wait finds out. */
+	expect_same_socket_refused("/nonexistent/a.sock", "/nonexistent/a.sock");
+	close(fd);
+	unlink(sym);
+	unlink(hard);
+	unlink(sock);
+	rmdir(sock_dir);
+}
+
+/* A socket waited for may appear after qm_job_new, as a link to the other one. */
+Test(engine, start_refuses_sockets_that_became_one_after_new)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct qm_ctx *ctx = qm_ctx_new();
+	struct qm_error err = { 0 };
+	char sock[128], sym[128];
+	struct qm_job *job;
+	int fd = socket_in_dir("qmp.sock");
+
+	path_in_dir(sock, sizeof(sock), "qmp.sock");
+	path_in_dir(sym, sizeof(sym), "later.sock");
+	struct qm_job_options opts = { .src_qmp = sock, .dst_qmp = sym, .wait_for_qmp = 30 };
+
+	job = qm_job_new(ctx, loop, &opts, NULL, NULL, &err);
+	cr_assert(job, "%s", err.text);
+	cr_assert_eq(symlink(sock, sym), 0);
+	cr_assert_eq(qm_job_start(job, &err), -EINVAL);
+	cr_assert_str_eq(err.error_class, "Usage");
+	cr_assert(strstr(err.text, "same socket"), "%s", err.text);
+	qm_job_unref(job);
+	qm_ctx_unref(ctx);
+	ev_loop_destroy(loop);
+	close(fd);
+	unlink(sym);
+	unlink(sock);
+	rmdir(sock_dir);
 }
