@@ -61,30 +61,56 @@ void qm_policy_force_complete(struct qm_policy_state *st)
 
 /* ---- cancelling policies ----------------------------------------------------- */
 
+/*
+ * The completion timeout in seconds, or 0 when there is none (yet); @how
+ * says where a limit other than a plain --timeout comes from.
+ */
+static double timeout_limit(const struct qm_policy_settings *s,
+			    const struct qm_policy_state *st, char *how, size_t len)
+{
+	double limit;
+
+	how[0] = '\0';
+	if (s->timeout < 0)
+		return 0;
+	if (s->timeout == 0) {
+		char ram[64] = "";
+
+		limit = QM_POLICY_DEFAULT_TIMEOUT_PER_GIB * ram_gib(st);
+		if (limit < QM_POLICY_DEFAULT_TIMEOUT_MIN)
+			limit = QM_POLICY_DEFAULT_TIMEOUT_MIN;
+		if (st->ram_bytes)
+			snprintf(ram, sizeof(ram), "%g s per GiB of %.2f GiB of RAM, ",
+				 QM_POLICY_DEFAULT_TIMEOUT_PER_GIB, ram_gib(st));
+		snprintf(how, len,
+			 " (the default: %sat least %g s; change it with --timeout SEC, "
+			 "or --timeout 0 for none)",
+			 ram, QM_POLICY_DEFAULT_TIMEOUT_MIN);
+		return limit;
+	}
+	if (!s->timeout_per_gib)
+		return s->timeout;
+	/* Until the RAM size is known there is no limit to compare with. */
+	if (!st->ram_bytes)
+		return 0;
+	snprintf(how, len, " (%g s per GiB of %.2f GiB)", s->timeout, ram_gib(st));
+	return s->timeout * ram_gib(st);
+}
+
 static bool timeout_due(const struct qm_policy_settings *s,
 			const struct qm_policy_state *st, double age,
 			struct actions *acts)
 {
-	double limit = s->timeout;
 	struct qm_policy_action *a;
-	char per_gib[64] = "";
+	char how[200];
+	double limit = timeout_limit(s, st, how, sizeof(how));
 
-	if (s->timeout <= 0)
-		return false;
-	if (s->timeout_per_gib) {
-		/* Until the RAM size is known there is no limit to compare with. */
-		if (!st->ram_bytes)
-			return false;
-		limit *= ram_gib(st);
-		snprintf(per_gib, sizeof(per_gib), " (%g s per GiB of %.2f GiB)",
-			 s->timeout, ram_gib(st));
-	}
-	if (age <= limit)
+	if (limit <= 0 || age <= limit)
 		return false;
 	a = add(acts, QM_POLICY_CANCEL, QM_POLICY_TIMEOUT, 0);
 	snprintf(a->reason, sizeof(a->reason),
 		 "timeout: still migrating after %.0f s, limit %.0f s%s", age, limit,
-		 per_gib);
+		 how);
 	return true;
 }
 

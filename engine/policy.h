@@ -41,6 +41,16 @@
 /* Nova's defaults (nova.conf [libvirt] live_migration_downtime*). */
 #define QM_POLICY_DEFAULT_MAX_DOWNTIME_MS 500
 #define QM_POLICY_DEFAULT_STEP_DELAY 75.0 /* seconds per GiB of guest RAM */
+/*
+ * The completion timeout nobody set: nova's live_migration_completion_timeout,
+ * 800 s per GiB.  Nova counts at least 2 GiB (1600 s); our floor is lower
+ * because a small guest's time goes to fixed costs (setup, device state,
+ * switch-over) that take seconds, and a test harness should not wait half an
+ * hour for a small guest that cannot converge.  Until QEMU sized the RAM, the
+ * floor is the limit.
+ */
+#define QM_POLICY_DEFAULT_TIMEOUT_PER_GIB 800.0
+#define QM_POLICY_DEFAULT_TIMEOUT_MIN 120.0
 /* What QEMU's downtime-limit is when nobody set it. */
 #define QM_POLICY_QEMU_DOWNTIME_MS 300
 /* QEMU refuses a downtime-limit above 2000 s. */
@@ -51,7 +61,8 @@
  * The settings, one field per command-line option.  Zero turns a policy off
  * (or picks the default where one is named).  Fields are signed so that a
  * negative value parsed from the command line reaches the validator, which
- * refuses it with a clear message.
+ * refuses it with a clear message; the one exception is a negative timeout,
+ * which means none.
  */
 /* struct qm_policy_settings is public: include/qmigrate.h. */
 
@@ -104,7 +115,7 @@ struct qm_policy_action {
 	long long value; /* SET_DOWNTIME: the new limit in ms; otherwise 0 */
 	/* Why, for people and logs.  A CANCEL's reason starts with "timeout" or
 	 * "stalled", then ": " and the figures. */
-	char reason[160];
+	char reason[320];
 };
 
 /* The most actions one sample can produce. */
@@ -112,9 +123,10 @@ struct qm_policy_action {
 
 /*
  * Checks @s.  Returns 0, or -EINVAL with @err filled (class "Usage"; the text
- * names the command-line option).  Refuses negative or non-finite values, a
- * downtime over QEMU's limit, the ladder together with doubling, and options
- * that need another one (--postcopy-after-passes without --postcopy...).
+ * names the command-line option).  Refuses non-finite values, negative ones
+ * (but a negative timeout, which is none), a downtime over QEMU's limit, the
+ * ladder together with doubling, and options that need another one
+ * (--postcopy-after-passes without --postcopy...).
  */
 int qm_policy_settings_validate(const struct qm_policy_settings *s,
 				struct qm_error *err) QM_MUST_CHECK;

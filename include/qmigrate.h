@@ -204,6 +204,9 @@ enum qm_tunnel_copy {
 	QM_TUNNEL_COPY_READWRITE,
 };
 
+/* qm_policy_settings.timeout for no completion timeout at all. */
+#define QM_POLICY_NO_TIMEOUT (-1.0)
+
 /*
  * Convergence policies, decided on every progress sample (units: ms, seconds,
  * bytes).  Zero switches a policy off or takes its default.
@@ -232,7 +235,11 @@ struct qm_policy_settings {
 	int downtime_double;
 
 	/* Completion timeout (--timeout SEC): cancel once the migration has run longer.
-	 * With timeout_per_gib, the limit is timeout * GiB of guest RAM. */
+	 * 0: the default, 800 s per GiB of guest RAM (nova's
+	 * live_migration_completion_timeout) but at least 120 s, so that a migration
+	 * that cannot converge ends; negative (QM_POLICY_NO_TIMEOUT): none, the
+	 * migration runs until it ends or is cancelled.  With timeout_per_gib, the
+	 * limit is timeout * GiB of guest RAM (timeout must then be above 0). */
 	double timeout;
 	bool timeout_per_gib;
 	/* Stall timeout (--stall-timeout SEC): cancel when the remaining bytes reach

@@ -71,6 +71,90 @@ Test(timeout, applies_during_setup)
 	assert_one(&r, QM_POLICY_CANCEL, QM_POLICY_TIMEOUT, 0);
 }
 
+Test(timeout, default_scales_with_ram)
+{
+	struct qm_policy_settings s = { 0 };
+	struct qm_policy_state st;
+	struct run r;
+
+	/* 800 s per GiB of a 4 GiB guest, like nova. */
+	start(&st, &s);
+	r = eval(&s, &st, sample("active", GIB, 4 * GIB, 1), 3200);
+	assert_none(&r);
+	r = eval(&s, &st, sample("active", GIB, 4 * GIB, 1), 3201);
+	assert_one(&r, QM_POLICY_CANCEL, QM_POLICY_TIMEOUT, 0);
+	cr_assert_str_eq(
+		r.a[0].reason,
+		"timeout: still migrating after 3201 s, limit 3200 s (the default: "
+		"800 s per GiB of 4.00 GiB of RAM, at least 120 s; change it with "
+		"--timeout SEC, or --timeout 0 for none)");
+}
+
+Test(timeout, default_has_a_floor_for_small_guests)
+{
+	struct qm_policy_settings s = { 0 };
+	struct qm_policy_state st;
+	struct run r;
+
+	/* 800 s per GiB of 64 MiB would be 50 s. */
+	start(&st, &s);
+	r = eval(&s, &st, sample("active", MIB, 64 * MIB, 1), 120);
+	assert_none(&r);
+	r = eval(&s, &st, sample("active", MIB, 64 * MIB, 1), 121);
+	assert_one(&r, QM_POLICY_CANCEL, QM_POLICY_TIMEOUT, 0);
+	cr_assert(strstr(r.a[0].reason,
+			 "limit 120 s (the default: 800 s per GiB of 0.06 GiB"),
+		  "%s", r.a[0].reason);
+}
+
+Test(timeout, default_applies_before_ram_is_sized)
+{
+	struct qm_policy_settings s = { 0 };
+	struct qm_policy_state st;
+	struct run r;
+
+	/* A migration stuck in setup does not run forever either. */
+	start(&st, &s);
+	r = eval(&s, &st, sample("setup", 0, 0, 0), 120);
+	assert_none(&r);
+	r = eval(&s, &st, sample("setup", 0, 0, 0), 121);
+	assert_one(&r, QM_POLICY_CANCEL, QM_POLICY_TIMEOUT, 0);
+	cr_assert_str_eq(
+		r.a[0].reason,
+		"timeout: still migrating after 121 s, limit 120 s (the default: at "
+		"least 120 s; change it with --timeout SEC, or --timeout 0 for none)");
+}
+
+Test(timeout, negative_means_none)
+{
+	struct qm_policy_settings s = { .timeout = QM_POLICY_NO_TIMEOUT };
+	struct qm_policy_state st;
+	struct run r;
+
+	start(&st, &s);
+	r = eval(&s, &st, sample("setup", 0, 0, 0), 1000);
+	assert_none(&r);
+	r = eval(&s, &st, sample("active", GIB, 4 * GIB, 1), 1e7);
+	assert_none(&r);
+	cr_assert_not(st.cancelled);
+}
+
+Test(timeout, explicit_value_wins_over_the_default)
+{
+	struct qm_policy_settings s = { .timeout = 5000 };
+	struct qm_policy_state st;
+	struct run r;
+
+	/* Above the default for 4 GiB (3200 s), and it says nothing of a default. */
+	start(&st, &s);
+	r = eval(&s, &st, sample("active", GIB, 4 * GIB, 1), 5000);
+	assert_none(&r);
+	r = eval(&s, &st, sample("active", GIB, 4 * GIB, 1), 5001);
+	assert_one(&r, QM_POLICY_CANCEL, QM_POLICY_TIMEOUT, 0);
+	cr_assert_str_eq(r.a[0].reason,
+			 "timeout: still migrating after 5001 s, limit 5000 s");
+}
+
 /* ---- stall timeout ----------------------------------------------------------- */
 
 Test(stall, cancels_without_new_low_for_that_long)
@@ -567,7 +651,6 @@ Test(validate, refuses_negative_values_naming_the_option)
 		{ { .downtime_steps = -2 }, "--downtime-steps" },
 		{ { .downtime_double = -1 }, "--downtime-double" },
 		{ { .downtime_steps = 3, .step_delay = -0.5 }, "--downtime-delay" },
-		{ { .timeout = -1 }, "--timeout" },
 		{ { .stall_timeout = -10 }, "--stall-timeout" },
 		{ { .pause_after = -3 }, "--pause-after" },
 		{ { .postcopy = true, .postcopy_after_passes = -1 },
@@ -581,10 +664,21 @@ Test(validate, refuses_negative_values_naming_the_option)
 Test(validate, refuses_non_finite_seconds)
 {
 	struct qm_policy_settings nan_ = { .timeout = NAN };
+	struct qm_policy_settings minus_inf = { .timeout = -INFINITY };
 	struct qm_policy_settings inf = { .pause_after = INFINITY };
 
 	assert_refused(&nan_, "--timeout");
+	assert_refused(&minus_inf, "--timeout");
 	assert_refused(&inf, "--pause-after");
+}
+
+Test(validate, accepts_a_negative_timeout_as_none)
+{
+	struct qm_policy_settings none = { .timeout = QM_POLICY_NO_TIMEOUT };
+	struct qm_policy_settings minus_five = { .timeout = -5 };
+
+	assert_accepted(&none);
+	assert_accepted(&minus_five);
 }
 
 Test(validate, refuses_downtime_above_qemu_limit)
@@ -609,10 +703,13 @@ Test(validate, refuses_options_missing_the_one_they_need)
 {
 	struct qm_policy_settings delay = { .step_delay = 30 };
 	struct qm_policy_settings per_gib = { .timeout_per_gib = true };
+	struct qm_policy_settings per_gib_none = { .timeout = QM_POLICY_NO_TIMEOUT,
+						   .timeout_per_gib = true };
 	struct qm_policy_settings passes = { .postcopy_after_passes = 3 };
 
 	assert_refused(&delay, "--downtime-delay needs --downtime-steps");
 	assert_refused(&per_gib, "needs --timeout");
+	assert_refused(&per_gib_none, "needs --timeout");
 	assert_refused(&passes, "--postcopy-after-passes needs --postcopy");
 }
 
