@@ -571,12 +571,14 @@ Test(json, names_come_from_tables)
 	cr_assert_str_eq(qm_policy_name(QM_POLICY_PAUSE_AFTER), "pause-after");
 	cr_assert_str_eq(qm_policy_name(QM_POLICY_POSTCOPY), "postcopy");
 	cr_assert_str_eq(qm_policy_name(QM_POLICY_FORCE_COMPLETE), "force-complete");
+	cr_assert_str_eq(qm_policy_name(QM_POLICY_ADVICE), "advise");
 	cr_assert_str_eq(qm_policy_name((enum qm_policy)99), "?");
 	cr_assert_str_eq(qm_policy_action_name(QM_POLICY_SET_DOWNTIME), "set-downtime");
 	cr_assert_str_eq(qm_policy_action_name(QM_POLICY_CANCEL), "cancel");
 	cr_assert_str_eq(qm_policy_action_name(QM_POLICY_PAUSE_SOURCE), "pause-source");
 	cr_assert_str_eq(qm_policy_action_name(QM_POLICY_START_POSTCOPY),
 			 "start-postcopy");
+	cr_assert_str_eq(qm_policy_action_name(QM_POLICY_ADVISE), "advise");
 	cr_assert_str_eq(qm_policy_action_name((enum qm_policy_action_type) - 1), "?");
 }
 
