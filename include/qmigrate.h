@@ -259,11 +259,18 @@ struct qm_policy_settings {
 	unsigned long long ram_bytes;
 };
 
-/* A decision a policy took, as reported to the caller (and logged). */
+/*
+ * A decision a policy took, as reported to the caller (and logged).  Policy
+ * and action "advise" ask nothing of QEMU: it comes once, when QEMU's expected
+ * downtime has stayed above the downtime limit for 5 passes, and its reason
+ * tells the user, with the figures, which options would make the migration
+ * converge.
+ */
 struct qm_policy_decision {
-	const char *policy; /* "ladder", "double", "timeout", "stall", "pause-after", "postcopy",
-			     * "force-complete" */
-	const char *action; /* "set-downtime", "cancel", "pause-source", "start-postcopy" */
+	const char *policy; /* "ladder", "double", "timeout", "stall", "pause-after",
+			     * "postcopy", "force-complete", "advise" */
+	const char *action; /* "set-downtime", "cancel", "pause-source", "start-postcopy",
+			     * "advise" */
 	long long value;    /* set-downtime: ms; else -1 */
 	const char *reason;
 };
