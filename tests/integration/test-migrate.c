@@ -36,7 +36,17 @@ struct cli_run {
 	char last_status[32];		 /* the last progress line's status */
 	int policy_lines;
 	char policy[32]; /* the last policy line's "policy" */
+	int advice_lines;
+	char advice[512]; /* the last "advise" line's reason */
 };
+
+static const char *field(json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	cr_assert(s, "no %s in the line", key);
+	return s;
+}
 
 enum mid_action { MID_NONE, MID_SIGINT, MID_SIGTERM, MID_KILL_DST, MID_KILL_SRC };
 
@@ -69,6 +79,14 @@ static void run_cli(const char *const extra[], enum mid_action mid, struct cli_r
 				  "incomplete policy line: %s", line);
 			snprintf(out->policy, sizeof(out->policy), "%s", pol);
 			out->policy_lines++;
+			if (strcmp(pol, "advise") == 0) {
+				cr_assert_str_eq(field(obj, "action"), "advise", "%s",
+						 line);
+				cr_assert_null(json_object_get(obj, "value"), "%s", line);
+				snprintf(out->advice, sizeof(out->advice), "%s",
+					 field(obj, "reason"));
+				out->advice_lines++;
+			}
 		}
 		if (strcmp(json_string_value(json_object_get(obj, "event")), "progress") == 0) {
 			json_t *tunnel = json_object_get(obj, "tunnel_bytes");
@@ -100,14 +118,6 @@ static void run_cli(const char *const extra[], enum mid_action mid, struct cli_r
 	cr_assert_str_eq(json_string_value(json_object_get(out->result, "event")), "result");
 	if (mid != MID_NONE)
 		cr_assert(acted, "the migration ended before any progress was reported");
-}
-
-static const char *field(json_t *obj, const char *key)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-
-	cr_assert(s, "no %s in the result", key);
-	return s;
 }
 
 static void migrate_and_verify(unsigned mib, const char *transport)
@@ -344,6 +354,85 @@ Test(migrate, terminal_bar_shows_the_tunnel_counter)
 	cr_assert_gt(mib, 0, "%.40s", last);
 	cr_assert(strstr(out, "migration completed"), "no summary in: %s", out);
 	check_memory(&pair.dst);
+}
+
+/*
+ * The guest re-dirties all its RAM on every pass, which takes 2 s at this cap:
+ * QEMU expects a downtime of about 2 s, above its default 300 ms, pass after
+ * pass.  The advice comes at about the 7th pass, 14 s in; the timeout ends it.
+ */
+#define NOT_CONVERGING "--bandwidth", "64", "--timeout", "45"
+#define NOT_CONVERGING_MIB 128
+
+/* Rolled back by the timeout: the source runs the guest, memory intact. */
+static void assert_timed_out_on_source(void)
+{
+	char *status;
+
+	cr_assert_eq(tq_qemu_wait_exit(&pair.dst, 20), 0, "a destination QEMU remains");
+	status = vm_status(&pair.src);
+	cr_assert_str_eq(status, "running");
+	free(status);
+	assert_guest_runs(&pair.src);
+	check_memory(&pair.src);
+}
+
+Test(migrate, not_converging_advises_once_in_a_policy_line_then_times_out)
+{
+	const char *const extra[] = { NOT_CONVERGING, NULL };
+	struct cli_run run;
+
+	start_pair(NOT_CONVERGING_MIB);
+	run_cli(extra, MID_NONE, &run);
+	cr_assert_eq(run.exit_code, 1, "exit %d", run.exit_code);
+	cr_assert_str_eq(field(run.result, "status"), "failed");
+	cr_assert_str_eq(field(run.result, "vm"), "source");
+	cr_assert(strstr(field(json_object_get(run.result, "error"), "message"),
+			 "timeout"));
+	cr_assert_eq(run.advice_lines, 1, "%d advice lines", run.advice_lines);
+	cr_assert(strstr(run.advice, "stays above the limit 300 ms after 5 passes") &&
+			  strstr(run.advice, "--max-downtime ") &&
+			  strstr(run.advice, "or a higher --bandwidth (now 64 MiB/s)"),
+		  "%s", run.advice);
+	/* The advice, then the timeout's cancel, and nothing else. */
+	cr_assert_eq(run.policy_lines, 2);
+	cr_assert_str_eq(run.policy, "timeout");
+	assert_timed_out_on_source();
+	json_decref(run.result);
+}
+
+Test(migrate, not_converging_terminal_shows_the_advice_on_a_line_of_its_own)
+{
+	const char *const argv[] = {
+		getenv("QMIGRATE"), "migrate",	 NOT_CONVERGING,    "--src-qmp",
+		pair.src.qmp_path,  "--dst-qmp", pair.dst.qmp_path, NULL,
+	};
+	static char out[1 << 20];
+	const char *advice, *end;
+	int status;
+
+	start_pair(NOT_CONVERGING_MIB);
+	status = run_on_terminal(argv, out, sizeof(out));
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "%s", out);
+	advice = strstr(out, "advice: the guest dirties memory faster than it is sent: ");
+	cr_assert(advice, "no advice in: %s", out);
+	cr_assert_null(strstr(advice + 1, "advice: "), "advice twice in: %s", out);
+	/* It starts a line: the bar before it was erased, not written over. */
+	cr_assert(advice - out >= 4 && memcmp(advice - 4, "\r\033[K", 4) == 0,
+		  "the advice does not start a line: %.80s",
+		  advice - 4 > out ? advice - 4 : out);
+	/* And ends one before any redraw (the terminal turns \n into \r\n). */
+	end = strstr(advice, "\r\n");
+	cr_assert(end, "the advice line does not end: %s", advice);
+	cr_assert_null(memchr(advice, '\r', (size_t)(end - advice)), "garbled: %s",
+		       advice);
+	cr_assert_null(memchr(advice, '\033', (size_t)(end - advice)), "garbled: %s",
+		       advice);
+	cr_assert(strstr(out, "pass ") && strstr(out, "downtime ~"), "no bar in: %s",
+		  out);
+	cr_assert(strstr(out, "timeout: cancel"), "no timeout in: %s", out);
+	cr_assert(strstr(out, "migration failed"), "no summary in: %s", out);
+	assert_timed_out_on_source();
 }
 
 Test(migrate, tunnel_progress_lines_count_the_tunnel_bytes)
