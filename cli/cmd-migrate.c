@@ -58,6 +58,8 @@ static const char usage[] =
 	"                        after N samples in which the remaining bytes did not\n"
 	"                        fall (since the last doubling), Proxmox-style\n"
 	"  --timeout SEC         cancel and roll back after SEC seconds of migration\n"
+	"                        (default: nova's 800 s per GiB of guest RAM, at\n"
+	"                        least 120 s; 0: never)\n"
 	"  --timeout-per-gib     ...counting SEC per GiB of guest RAM\n"
 	"  --stall-timeout SEC   cancel and roll back when remaining bytes reach no\n"
 	"                        new low for SEC seconds\n"
@@ -73,6 +75,10 @@ static const char usage[] =
 	"  --xbzrle-cache MIB    the cache's size (64)\n"
 	"  --multifd N           N parallel streams, on both sides\n"
 	"Every decision a policy takes is a {\"event\":\"policy\"} line with --json.\n"
+	"When QEMU's expected downtime stays above the limit for 5 passes, the\n"
+	"migration cannot converge as it is: qmigrate says so once, with the figures\n"
+	"and the options above that would help (an \"advice:\" line, or policy\n"
+	"\"advise\" with --json); it changes nothing by itself.\n"
 	"\n"
 	"A terminal shows a progress bar on stderr: percent, MiB/s, pass, remaining,\n"
 	"expected downtime and ETA; the run ends with a summary.\n"
@@ -154,12 +160,12 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 		cli_error("cancelling: the VM stays on the source");
 }
 
-static int parse_seconds(const char *s, double *out)
+static int parse_seconds(const char *s, bool zero_ok, double *out)
 {
 	char *end;
 	double v = strtod(s, &end);
 
-	if (end == s || *end || !(v > 0) || v > 1e9)
+	if (end == s || *end || !(v > 0 || (zero_ok && v == 0)) || v > 1e9)
 		return -1;
 	*out = v;
 	return 0;
@@ -282,7 +288,7 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 				return cli_usage_error(&cmd_migrate, "invalid --downtime-steps '%s' (1..1000)", optarg);
 			break;
 		case OPT_STEP_DELAY:
-			if (parse_seconds(optarg, &pol->step_delay) < 0)
+			if (parse_seconds(optarg, false, &pol->step_delay) < 0)
 				return cli_usage_error(&cmd_migrate, "invalid --downtime-delay '%s' (seconds)", optarg);
 			break;
 		case OPT_DOUBLE:
@@ -290,18 +296,21 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 				return cli_usage_error(&cmd_migrate, "invalid --downtime-double '%s' (samples)", optarg);
 			break;
 		case OPT_TIMEOUT:
-			if (parse_seconds(optarg, &pol->timeout) < 0)
+			if (parse_seconds(optarg, true, &pol->timeout) < 0)
 				return cli_usage_error(&cmd_migrate, "invalid --timeout '%s' (seconds)", optarg);
+			/* The library's 0 is the default; the user's 0 is none. */
+			if (pol->timeout == 0)
+				pol->timeout = QM_POLICY_NO_TIMEOUT;
 			break;
 		case OPT_TIMEOUT_PER_GIB:
 			pol->timeout_per_gib = true;
 			break;
 		case OPT_STALL:
-			if (parse_seconds(optarg, &pol->stall_timeout) < 0)
+			if (parse_seconds(optarg, false, &pol->stall_timeout) < 0)
 				return cli_usage_error(&cmd_migrate, "invalid --stall-timeout '%s' (seconds)", optarg);
 			break;
 		case OPT_PAUSE_AFTER:
-			if (parse_seconds(optarg, &pol->pause_after) < 0)
+			if (parse_seconds(optarg, false, &pol->pause_after) < 0)
 				return cli_usage_error(&cmd_migrate, "invalid --pause-after '%s' (seconds)", optarg);
 			break;
 		case OPT_POSTCOPY:
@@ -351,7 +360,7 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 			control = optarg;
 			break;
 		case OPT_WAIT:
-			if (parse_seconds(optarg, &opts.wait_for_qmp) < 0)
+			if (parse_seconds(optarg, false, &opts.wait_for_qmp) < 0)
 				return cli_usage_error(&cmd_migrate, "invalid --wait '%s' (seconds)", optarg);
 			break;
 		case 'h':

@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "cli/progress.h"
@@ -43,8 +44,12 @@ void progress_policy(struct progress_view *v, const struct qm_policy_decision *d
 	json_t *obj;
 
 	if (!v->json) {
+		/* A line of its own; the next sample draws the bar again below it. */
 		clear_bar(v);
-		fprintf(stderr, "%s: %s (%s)\n", d->policy, d->action, d->reason);
+		if (strcmp(d->action, "advise") == 0)
+			fprintf(stderr, "advice: %s\n", d->reason);
+		else
+			fprintf(stderr, "%s: %s (%s)\n", d->policy, d->action, d->reason);
 		return;
 	}
 	obj = json_pack("{s:s, s:s, s:s, s:s}", "event", "policy", "policy", d->policy, "action",

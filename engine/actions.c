@@ -75,6 +75,9 @@ int qm_job_apply(struct qm_job *job, int type, long long value, const char *poli
 		qm_job_failf(job, -ETIMEDOUT, "PolicyCancelled", "cancelled by the %s policy: %s",
 			     policy, reason);
 		break;
+	case QM_POLICY_ADVISE:
+		/* For the user to read and act on: nothing goes to QEMU. */
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -115,6 +118,7 @@ _public_ int qm_job_set_bandwidth(struct qm_job *job, unsigned long long bytes_p
 		return -EINVAL;
 	r = send_src(job, "migrate-set-parameters",
 		     json_pack("{s:I}", "max-bandwidth", (json_int_t)bytes_per_s));
+	job->policy_state.bandwidth = bytes_per_s;
 	snprintf(reason, sizeof(reason), "bandwidth set to %.1f MiB/s by command",
 		 bytes_per_s / 1048576.0);
 	report(job, "control", "set-bandwidth", (long long)bytes_per_s, reason);

@@ -285,9 +285,17 @@ _public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 	}
 	struct qm_policy_settings policy = opts->policy;
 
-	/* The ladder and doubling climb up to the one --max-downtime. */
-	if (!policy.max_downtime_ms && (policy.downtime_steps || policy.downtime_double))
-		policy.max_downtime_ms = (long long)opts->max_downtime_ms;
+	/*
+	 * The ladder and doubling climb up to the one --max-downtime.  Without
+	 * them it is the limit from the start (qm_params_args), which the
+	 * policies compare QEMU's expected downtime with.
+	 */
+	if (policy.downtime_steps || policy.downtime_double) {
+		if (!policy.max_downtime_ms)
+			policy.max_downtime_ms = (long long)opts->max_downtime_ms;
+	} else if (!policy.initial_downtime_ms) {
+		policy.initial_downtime_ms = (long long)opts->max_downtime_ms;
+	}
 	if (qm_policy_settings_validate(&policy, err) < 0)
 		return NULL;
 	if ((unsigned)opts->tunnel_copy > QM_TUNNEL_COPY_READWRITE) {

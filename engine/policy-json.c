@@ -11,6 +11,7 @@ static const char *const policy_names[] = {
 	[QM_POLICY_PAUSE_AFTER] = "pause-after",
 	[QM_POLICY_POSTCOPY] = "postcopy",
 	[QM_POLICY_FORCE_COMPLETE] = "force-complete",
+	[QM_POLICY_ADVICE] = "advise",
 };
 
 static const char *const action_names[] = {
@@ -18,6 +19,7 @@ static const char *const action_names[] = {
 	[QM_POLICY_CANCEL] = "cancel",
 	[QM_POLICY_PAUSE_SOURCE] = "pause-source",
 	[QM_POLICY_START_POSTCOPY] = "start-postcopy",
+	[QM_POLICY_ADVISE] = "advise",
 };
 
 const char *qm_policy_name(enum qm_policy policy)

@@ -26,7 +26,6 @@ static int check_ranges(const struct qm_policy_settings *s, struct qm_error *err
 		const char *option;
 	} seconds[] = {
 		{ s->step_delay, "--downtime-delay" },
-		{ s->timeout, "--timeout" },
 		{ s->stall_timeout, "--stall-timeout" },
 		{ s->pause_after, "--pause-after" },
 	};
@@ -39,6 +38,10 @@ static int check_ranges(const struct qm_policy_settings *s, struct qm_error *err
 		{ s->postcopy_after_passes, "--postcopy-after-passes" },
 	};
 
+	/* A negative timeout is the caller's way to say "none" (QM_POLICY_NO_TIMEOUT). */
+	if (!isfinite(s->timeout))
+		return USAGE(err, "--timeout must be a number of seconds (not %g)",
+			     s->timeout);
 	for (size_t i = 0; i < ARRAY_SIZE(seconds); i++)
 		if (!isfinite(seconds[i].v) || seconds[i].v < 0)
 			return USAGE(err,
@@ -77,7 +80,7 @@ int qm_policy_settings_validate(const struct qm_policy_settings *s, struct qm_er
 			     "limit starts at %lld ms, --max-downtime is %lld ms",
 			     initial, max);
 	if (s->timeout_per_gib && s->timeout <= 0)
-		return USAGE(err, "a timeout per GiB needs --timeout");
+		return USAGE(err, "a timeout per GiB needs --timeout SEC above 0");
 	if (s->postcopy_after_passes && !s->postcopy)
 		return USAGE(err, "--postcopy-after-passes needs --postcopy");
 	return 0;

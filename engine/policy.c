@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/policy.h"
+#include "util/macros.h"
 
 #define GIB (1024.0 * 1024 * 1024)
 #define MIB (1024.0 * 1024)
@@ -61,30 +62,56 @@ void qm_policy_force_complete(struct qm_policy_state *st)
 
 /* ---- cancelling policies ----------------------------------------------------- */
 
+/*
+ * The completion timeout in seconds, or 0 when there is none (yet); @how
+ * says where a limit other than a plain --timeout comes from.
+ */
+static double timeout_limit(const struct qm_policy_settings *s,
+			    const struct qm_policy_state *st, char *how, size_t len)
+{
+	double limit;
+
+	how[0] = '\0';
+	if (s->timeout < 0)
+		return 0;
+	if (s->timeout == 0) {
+		char ram[64] = "";
+
+		limit = QM_POLICY_DEFAULT_TIMEOUT_PER_GIB * ram_gib(st);
+		if (limit < QM_POLICY_DEFAULT_TIMEOUT_MIN)
+			limit = QM_POLICY_DEFAULT_TIMEOUT_MIN;
+		if (st->ram_bytes)
+			snprintf(ram, sizeof(ram), "%g s per GiB of %.2f GiB of RAM, ",
+				 QM_POLICY_DEFAULT_TIMEOUT_PER_GIB, ram_gib(st));
+		snprintf(how, len,
+			 " (the default: %sat least %g s; change it with --timeout SEC, "
+			 "or --timeout 0 for none)",
+			 ram, QM_POLICY_DEFAULT_TIMEOUT_MIN);
+		return limit;
+	}
+	if (!s->timeout_per_gib)
+		return s->timeout;
+	/* Until the RAM size is known there is no limit to compare with. */
+	if (!st->ram_bytes)
+		return 0;
+	snprintf(how, len, " (%g s per GiB of %.2f GiB)", s->timeout, ram_gib(st));
+	return s->timeout * ram_gib(st);
+}
+
 static bool timeout_due(const struct qm_policy_settings *s,
 			const struct qm_policy_state *st, double age,
 			struct actions *acts)
 {
-	double limit = s->timeout;
 	struct qm_policy_action *a;
-	char per_gib[64] = "";
+	char how[200];
+	double limit = timeout_limit(s, st, how, sizeof(how));
 
-	if (s->timeout <= 0)
-		return false;
-	if (s->timeout_per_gib) {
-		/* Until the RAM size is known there is no limit to compare with. */
-		if (!st->ram_bytes)
-			return false;
-		limit *= ram_gib(st);
-		snprintf(per_gib, sizeof(per_gib), " (%g s per GiB of %.2f GiB)",
-			 s->timeout, ram_gib(st));
-	}
-	if (age <= limit)
+	if (limit <= 0 || age <= limit)
 		return false;
 	a = add(acts, QM_POLICY_CANCEL, QM_POLICY_TIMEOUT, 0);
 	snprintf(a->reason, sizeof(a->reason),
 		 "timeout: still migrating after %.0f s, limit %.0f s%s", age, limit,
-		 per_gib);
+		 how);
 	return true;
 }
 
@@ -262,6 +289,112 @@ static void pause_after(const struct qm_policy_settings *s, struct qm_policy_sta
 		 "still migrating after %.0f s, pause-after %.0f s", age, s->pause_after);
 }
 
+/* ---- advice ------------------------------------------------------------------ */
+
+/*
+ * The highest limit the policies will set by themselves: the ladder and
+ * doubling climb to the maximum, so an expected downtime within their reach
+ * needs no advice.
+ */
+static long long reachable_downtime(const struct qm_policy_settings *s,
+				    const struct qm_policy_state *st)
+{
+	long long max = max_downtime(s);
+
+	if ((s->downtime_steps > 0 || s->downtime_double > 0) && max > st->downtime_ms)
+		return max;
+	return st->downtime_ms;
+}
+
+/* @levers, the ones that apply, into @buf: "a, b, or c". */
+static void join_levers(char *buf, size_t len, const char *const *levers, size_t n)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && used < len; i++) {
+		const char *sep = i == 0 ? "" : i + 1 < n ? ", " : ", or ";
+
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", sep, levers[i]);
+	}
+}
+
+/* The options that would make the migration converge and are not in use yet. */
+static void advice_levers(const struct qm_policy_settings *s,
+			  const struct qm_policy_state *st, long long expected, char *buf,
+			  size_t len)
+{
+	/* Enough to cover what QEMU expects, rounded up to the next 100 ms. */
+	long long downtime = (expected / 100 + 1) * 100;
+	char max_downtime_opt[48], bandwidth_opt[64];
+	const struct {
+		bool applies;
+		const char *text;
+	} all[] = {
+		{ downtime <= QM_POLICY_MAX_DOWNTIME_LIMIT_MS, max_downtime_opt },
+		{ !st->auto_converge, "--auto-converge" },
+		{ s->pause_after <= 0, "--pause-after SEC" },
+		{ !s->postcopy, "--postcopy" },
+		{ s->postcopy && s->postcopy_after_passes <= 0,
+		  "--postcopy-after-passes N" },
+		{ st->bandwidth > 0, bandwidth_opt },
+	};
+	const char *levers[ARRAY_SIZE(all)];
+	size_t n = 0;
+
+	snprintf(max_downtime_opt, sizeof(max_downtime_opt), "--max-downtime %lld",
+		 downtime);
+	snprintf(bandwidth_opt, sizeof(bandwidth_opt),
+		 "a higher --bandwidth (now %.0f MiB/s)", (double)st->bandwidth / MIB);
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
+		if (all[i].applies)
+			levers[n++] = all[i].text;
+	if (!n) {
+		snprintf(buf, len, "every option that would help is in use");
+		return;
+	}
+	join_levers(buf, len, levers, n);
+}
+
+/*
+ * Tells the user, once, that the guest outpaces the stream: QEMU's expected
+ * downtime has stayed above the limit for QM_POLICY_ADVISE_PASSES passes.
+ * For a counted sample only.
+ */
+static void advise(const struct qm_policy_settings *s, struct qm_policy_state *st,
+		   const struct qm_progress *p, struct actions *acts)
+{
+	long long limit = reachable_downtime(s, st), expected = p->expected_downtime_ms;
+	struct qm_policy_action *a;
+	char ceiling[48] = "", levers[200];
+
+	/* Forcing converges by itself; a sample without an estimate says nothing. */
+	if (st->advised || forcing(st) || expected < 0)
+		return;
+	if (expected <= limit) {
+		st->have_above = false;
+		return;
+	}
+	if (!st->have_above || p->passes < st->above_from) {
+		st->have_above = true;
+		st->above_from = p->passes;
+	}
+	if (p->passes - st->above_from < QM_POLICY_ADVISE_PASSES)
+		return;
+	st->advised = true;
+	if (limit != st->downtime_ms)
+		snprintf(ceiling, sizeof(ceiling), " (rising to %lld ms)", limit);
+	advice_levers(s, st, expected, levers, sizeof(levers));
+	a = add(acts, QM_POLICY_ADVISE, QM_POLICY_ADVICE, 0);
+	/* QEMU's mbps is 10^6 bits/s. */
+	snprintf(a->reason, sizeof(a->reason),
+		 "the guest dirties memory faster than it is sent: expected downtime "
+		 "%lld ms stays above the limit %lld ms%s after %llu passes (sending "
+		 "%.1f MiB/s); to converge: %s",
+		 expected, st->downtime_ms, ceiling, p->passes - st->above_from,
+		 p->mbps * 1e6 / 8 / MIB, levers);
+}
+
 /* ---- one sample -------------------------------------------------------------- */
 
 static void track_low(struct qm_policy_state *st, const struct qm_progress *p, double now)
@@ -308,5 +441,7 @@ size_t qm_policy_evaluate(const struct qm_policy_settings *s, struct qm_policy_s
 	postcopy_after(s, st, p, &acts);
 	force_complete(s, st, &acts);
 	pause_after(s, st, age, &acts);
+	if (counted)
+		advise(s, st, p, &acts);
 	return acts.n;
 }

@@ -167,6 +167,8 @@ static void perform_configured(void *opaque, json_t **res, const struct qm_error
 	}
 	job->migrate_issued = true;
 	qm_policy_state_init(&job->policy_state, &job->opts.policy, ev_time());
+	job->policy_state.bandwidth = job->opts.bandwidth;
+	job->policy_state.auto_converge = job->opts.auto_converge;
 }
 
 static json_t *spice_relocation(const struct qm_cookie *c)

@@ -212,6 +212,9 @@ enum qm_tunnel_copy {
 	QM_TUNNEL_COPY_READWRITE,
 };
 
+/* qm_policy_settings.timeout for no completion timeout at all. */
+#define QM_POLICY_NO_TIMEOUT (-1.0)
+
 /*
  * Convergence policies, decided on every progress sample (units: ms, seconds,
  * bytes).  Zero switches a policy off or takes its default.
@@ -240,7 +243,11 @@ struct qm_policy_settings {
 	int downtime_double;
 
 	/* Completion timeout (--timeout SEC): cancel once the migration has run longer.
-	 * With timeout_per_gib, the limit is timeout * GiB of guest RAM. */
+	 * 0: the default, 800 s per GiB of guest RAM (nova's
+	 * live_migration_completion_timeout) but at least 120 s, so that a migration
+	 * that cannot converge ends; negative (QM_POLICY_NO_TIMEOUT): none, the
+	 * migration runs until it ends or is cancelled.  With timeout_per_gib, the
+	 * limit is timeout * GiB of guest RAM (timeout must then be above 0). */
 	double timeout;
 	bool timeout_per_gib;
 	/* Stall timeout (--stall-timeout SEC): cancel when the remaining bytes reach
@@ -260,11 +267,18 @@ struct qm_policy_settings {
 	unsigned long long ram_bytes;
 };
 
-/* A decision a policy took, as reported to the caller (and logged). */
+/*
+ * A decision a policy took, as reported to the caller (and logged).  Policy
+ * and action "advise" ask nothing of QEMU: it comes once, when QEMU's expected
+ * downtime has stayed above the downtime limit for 5 passes, and its reason
+ * tells the user, with the figures, which options would make the migration
+ * converge.
+ */
 struct qm_policy_decision {
-	const char *policy; /* "ladder", "double", "timeout", "stall", "pause-after", "postcopy",
-			     * "force-complete" */
-	const char *action; /* "set-downtime", "cancel", "pause-source", "start-postcopy" */
+	const char *policy; /* "ladder", "double", "timeout", "stall", "pause-after",
+			     * "postcopy", "force-complete", "advise" */
+	const char *action; /* "set-downtime", "cancel", "pause-source", "start-postcopy",
+			     * "advise" */
 	long long value;    /* set-downtime: ms; else -1 */
 	const char *reason;
 };

@@ -55,6 +55,15 @@ static void on_progress(struct qm_job *job, const struct qm_progress *p, void *u
 		fq_resume(run->resume_on_progress);
 }
 
+static void on_policy(struct qm_job *job, const struct qm_policy_decision *d, void *ud)
+{
+	struct run *run = ud;
+
+	run->decisions++;
+	snprintf(run->decision, sizeof(run->decision), "%s %s", d->policy, d->action);
+	snprintf(run->reason, sizeof(run->reason), "%s", d->reason);
+}
+
 static void on_done(struct qm_job *job, const struct qm_result *r, void *ud)
 {
 	struct run *run = ud;
@@ -67,7 +76,12 @@ static void on_done(struct qm_job *job, const struct qm_result *r, void *ud)
 void migrate_with(struct run *run, const struct fq_step *src_script,
 			 const struct fq_step *dst_script, bool dst_waits)
 {
-	struct qm_job_callbacks cbs = { .phase = on_phase, .progress = on_progress, .done = on_done };
+	struct qm_job_callbacks cbs = {
+		.phase = on_phase,
+		.progress = on_progress,
+		.done = on_done,
+		.policy = on_policy,
+	};
 	char dir[] = "/tmp/qmigrate-engine-XXXXXX", src[64], dst[64];
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct qm_error err = { 0 };
@@ -92,6 +106,9 @@ void migrate_with(struct run *run, const struct fq_step *src_script,
 		.multifd_channels = run->multifd,
 		.cancel_timeout = run->cancel_timeout,
 		.connect_timeout = run->connect_timeout,
+		.policy = run->policy,
+		.max_downtime_ms = run->max_downtime_ms,
+		.bandwidth = run->bandwidth,
 	};
 	run->job = qm_job_new(ctx, loop, &opts, &cbs, run, &err);
 	cr_assert(run->job, "%s", err.text);

@@ -105,6 +105,12 @@ struct run {
 	enum qm_transport transport;
 	struct fq *resume_on_progress;
 	struct qm_job *job;
+	/* the job's policies, --max-downtime and --bandwidth for this run */
+	struct qm_policy_settings policy;
+	unsigned long long max_downtime_ms, bandwidth;
+	int decisions;	   /* policy decisions reported */
+	char decision[64]; /* the last one, "policy action" */
+	char reason[512];  /* and its reason */
 };
 
 

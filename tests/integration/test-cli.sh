@@ -155,6 +155,10 @@ check "help migrate documents every option" eval '[ $rc -eq 0 ] && (
 		--postcopy-after-passes --auto-converge --throttle-initial --throttle-increment \
 		--xbzrle --xbzrle-cache --multifd; do
 		[[ $out == *"$o"* ]] || exit 1; done )'
+check "help migrate documents the default timeout and --timeout 0" \
+	eval '[[ $out == *"800 s per GiB of guest RAM"* ]] && [[ $out == *"0: never"* ]]'
+run migrate --src-qmp a --dst-qmp b --timeout -1
+check "migrate with a negative timeout exits 2" eval '[ $rc -eq 2 ] && [[ $err == *"invalid --timeout"* ]]'
 run migrate
 check "migrate without sockets exits 2" eval '[ $rc -eq 2 ] && [[ $err == *"--src-qmp and --dst-qmp are required"* ]]'
 run migrate --src-qmp a --dst-qmp b --transport carrier-pigeon

@@ -36,9 +36,50 @@ struct cli_run {
 	char last_status[32];		 /* the last progress line's status */
 	int policy_lines;
 	char policy[32]; /* the last policy line's "policy" */
+	int advice_lines;
+	char advice[512]; /* the last "advise" line's reason */
 };
 
-enum mid_action { MID_NONE, MID_SIGINT, MID_SIGTERM, MID_KILL_DST, MID_KILL_SRC };
+static const char *field(json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	cr_assert(s, "no %s in the line", key);
+	return s;
+}
+
+/* What the test does mid-migration: on the first progress line, or on the advice. */
+enum mid_action {
+	MID_NONE,
+	MID_SIGINT,
+	MID_SIGTERM,
+	MID_KILL_DST,
+	MID_KILL_SRC,
+	MID_SIGINT_ON_ADVICE,
+};
+
+/* Does @mid to qmigrate (@p) or a QEMU; true once acted (MID_NONE: at once). */
+static bool act(struct tp_proc *p, enum mid_action mid)
+{
+	switch (mid) {
+	case MID_SIGINT:
+	case MID_SIGINT_ON_ADVICE:
+		cr_assert_eq(tp_signal(p, SIGINT), 0);
+		break;
+	case MID_SIGTERM:
+		cr_assert_eq(tp_signal(p, SIGTERM), 0);
+		break;
+	case MID_KILL_DST:
+		cr_assert_eq(tq_qemu_kill(&pair.dst, SIGKILL), 0);
+		break;
+	case MID_KILL_SRC:
+		cr_assert_eq(tq_qemu_kill(&pair.src, SIGKILL), 0);
+		break;
+	case MID_NONE:
+		break;
+	}
+	return true;
+}
 
 static void run_cli(const char *const extra[], enum mid_action mid, struct cli_run *out)
 {
@@ -69,6 +110,16 @@ static void run_cli(const char *const extra[], enum mid_action mid, struct cli_r
 				  "incomplete policy line: %s", line);
 			snprintf(out->policy, sizeof(out->policy), "%s", pol);
 			out->policy_lines++;
+			if (strcmp(pol, "advise") == 0) {
+				cr_assert_str_eq(field(obj, "action"), "advise", "%s",
+						 line);
+				cr_assert_null(json_object_get(obj, "value"), "%s", line);
+				snprintf(out->advice, sizeof(out->advice), "%s",
+					 field(obj, "reason"));
+				out->advice_lines++;
+				if (!acted && mid == MID_SIGINT_ON_ADVICE)
+					acted = act(&p, mid);
+			}
 		}
 		if (strcmp(json_string_value(json_object_get(obj, "event")), "progress") == 0) {
 			json_t *tunnel = json_object_get(obj, "tunnel_bytes");
@@ -81,15 +132,8 @@ static void run_cli(const char *const extra[], enum mid_action mid, struct cli_r
 			snprintf(out->last_status, sizeof(out->last_status), "%s",
 				 json_string_value(json_object_get(obj, "status")));
 			out->progress_lines++;
-			if (!acted && mid == MID_SIGINT)
-				cr_assert_eq(tp_signal(&p, SIGINT), 0);
-			if (!acted && mid == MID_SIGTERM)
-				cr_assert_eq(tp_signal(&p, SIGTERM), 0);
-			if (!acted && mid == MID_KILL_DST)
-				cr_assert_eq(tq_qemu_kill(&pair.dst, SIGKILL), 0);
-			if (!acted && mid == MID_KILL_SRC)
-				cr_assert_eq(tq_qemu_kill(&pair.src, SIGKILL), 0);
-			acted = true;
+			if (!acted && mid != MID_SIGINT_ON_ADVICE)
+				acted = act(&p, mid);
 		}
 		json_decref(out->result);
 		out->result = obj;
@@ -100,14 +144,6 @@ static void run_cli(const char *const extra[], enum mid_action mid, struct cli_r
 	cr_assert_str_eq(json_string_value(json_object_get(out->result, "event")), "result");
 	if (mid != MID_NONE)
 		cr_assert(acted, "the migration ended before any progress was reported");
-}
-
-static const char *field(json_t *obj, const char *key)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-
-	cr_assert(s, "no %s in the result", key);
-	return s;
 }
 
 /*
@@ -310,10 +346,13 @@ Test(migrate, wait_connects_to_sockets_that_appear_after_qmigrate_started)
 
 /*
  * Runs @argv on a terminal of its own (so that qmigrate draws its bar) until
- * it closes it; the output goes into @out.  Returns the wait status.
+ * it closes it; the output goes into @out.  When @interrupt_at is not NULL,
+ * qmigrate gets a SIGINT once that text has appeared.  Returns the wait status.
  */
-static int run_on_terminal(const char *const argv[], char *out, size_t size)
+static int run_on_terminal(const char *const argv[], char *out, size_t size,
+			   const char *interrupt_at)
 {
+	bool interrupted = false;
 	size_t len = 0;
 	int master, status;
 	pid_t pid;
@@ -335,6 +374,11 @@ static int run_on_terminal(const char *const argv[], char *out, size_t size)
 			break; /* EIO once the child closed the terminal */
 		len += (size_t)n;
 		cr_assert_lt(len, size - 1);
+		out[len] = '\0';
+		if (interrupt_at && !interrupted && strstr(out, interrupt_at)) {
+			cr_assert_eq(kill(pid, SIGINT), 0);
+			interrupted = true;
+		}
 	}
 	out[len] = '\0';
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
@@ -358,7 +402,7 @@ Test(migrate, terminal_shows_progress_bar_and_summary)
 	int status;
 
 	start_pair(256);
-	status = run_on_terminal(argv, out, sizeof(out));
+	status = run_on_terminal(argv, out, sizeof(out), NULL);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
 	cr_assert(strstr(out, "MiB/s") && strstr(out, "pass ") && strstr(out, "remaining") &&
 			  strstr(out, "downtime ~") && strstr(out, "ETA"),
@@ -381,7 +425,7 @@ Test(migrate, terminal_bar_shows_the_tunnel_counter)
 	int status, end = 0;
 
 	start_pair(256);
-	status = run_on_terminal(argv, out, sizeof(out));
+	status = run_on_terminal(argv, out, sizeof(out), NULL);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
 	for (const char *s = out; (s = strstr(s, "  tunnel ")); s++)
 		last = s;
@@ -391,6 +435,83 @@ Test(migrate, terminal_bar_shows_the_tunnel_counter)
 	cr_assert_gt(mib, 0, "%.40s", last);
 	cr_assert(strstr(out, "migration completed"), "no summary in: %s", out);
 	check_memory(&pair.dst);
+}
+
+/*
+ * The full-speed guest re-dirties all its RAM on every pass, which takes 2 s
+ * at this cap: QEMU expects a downtime of about 2 s, above its default
+ * 300 ms, pass after pass.  The advice comes at about the 7th pass; the test
+ * then interrupts qmigrate, as a user would.  Should the advice never come,
+ * the default completion timeout (120 s for this guest) still ends the run.
+ */
+#define NOT_CONVERGING "--bandwidth", "64"
+#define NOT_CONVERGING_MIB 128
+
+/* Rolled back: the source runs the guest, memory intact; no destination left. */
+static void assert_rolled_back_to_source(void)
+{
+	char *status;
+
+	cr_assert_eq(tq_qemu_wait_exit(&pair.dst, 20), 0, "a destination QEMU remains");
+	status = vm_status(&pair.src);
+	cr_assert_str_eq(status, "running");
+	free(status);
+	assert_guest_runs(&pair.src);
+	check_memory(&pair.src);
+}
+
+Test(migrate, not_converging_advises_once_in_a_policy_line)
+{
+	const char *const extra[] = { NOT_CONVERGING, NULL };
+	struct cli_run run;
+
+	start_pair(NOT_CONVERGING_MIB);
+	run_cli(extra, MID_SIGINT_ON_ADVICE, &run);
+	cr_assert_eq(run.exit_code, 1, "exit %d", run.exit_code);
+	cr_assert_str_eq(field(run.result, "status"), "cancelled");
+	cr_assert_str_eq(field(run.result, "vm"), "source");
+	cr_assert_eq(run.advice_lines, 1, "%d advice lines", run.advice_lines);
+	cr_assert(strstr(run.advice, "stays above the limit 300 ms after 5 passes") &&
+			  strstr(run.advice, "--max-downtime ") &&
+			  strstr(run.advice, "or a higher --bandwidth (now 64 MiB/s)"),
+		  "%s", run.advice);
+	/* The advice is the only decision: it acts on nothing. */
+	cr_assert_eq(run.policy_lines, 1);
+	assert_rolled_back_to_source();
+	json_decref(run.result);
+}
+
+Test(migrate, not_converging_terminal_shows_the_advice_on_a_line_of_its_own)
+{
+	const char *const argv[] = {
+		getenv("QMIGRATE"), "migrate",	 NOT_CONVERGING,    "--src-qmp",
+		pair.src.qmp_path,  "--dst-qmp", pair.dst.qmp_path, NULL,
+	};
+	static char out[1 << 20];
+	const char *advice, *end;
+	int status;
+
+	start_pair(NOT_CONVERGING_MIB);
+	status = run_on_terminal(argv, out, sizeof(out), "advice: ");
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "%s", out);
+	advice = strstr(out, "advice: the guest dirties memory faster than it is sent: ");
+	cr_assert(advice, "no advice in: %s", out);
+	cr_assert_null(strstr(advice + 1, "advice: "), "advice twice in: %s", out);
+	/* It starts a line: the bar before it was erased, not written over. */
+	cr_assert(advice - out >= 4 && memcmp(advice - 4, "\r\033[K", 4) == 0,
+		  "the advice does not start a line: %.80s",
+		  advice - 4 > out ? advice - 4 : out);
+	/* And ends one before any redraw (the terminal turns \n into \r\n). */
+	end = strstr(advice, "\r\n");
+	cr_assert(end, "the advice line does not end: %s", advice);
+	cr_assert_null(memchr(advice, '\r', (size_t)(end - advice)), "garbled: %s",
+		       advice);
+	cr_assert_null(memchr(advice, '\033', (size_t)(end - advice)), "garbled: %s",
+		       advice);
+	cr_assert(strstr(out, "pass ") && strstr(out, "downtime ~"), "no bar in: %s",
+		  out);
+	cr_assert(strstr(out, "migration cancelled"), "no summary in: %s", out);
+	assert_rolled_back_to_source();
 }
 
 Test(migrate, tunnel_progress_lines_count_the_tunnel_bytes)

@@ -439,3 +439,105 @@ Test(engine, start_refuses_sockets_that_became_one_after_new)
 	unlink(sock);
 	rmdir(sock_dir);
 }
+
+/* query-migrate in pass @n, QEMU expecting a downtime of @ms. */
+#define ACTIVE_IN_PASS(n, ms)                                                            \
+	"{\"status\": \"active\", \"total-time\": 10, \"expected-downtime\": " #ms ","   \
+	" \"ram\": {\"transferred\": 1000, \"remaining\": 3000, \"total\": 4000,"        \
+	" \"dirty-sync-count\": " #n ", \"mbps\": 800}}"
+/* That sample, polled on a MIGRATION_PASS event. */
+#define PASS_SAMPLE(n, ms)                                                               \
+	EVENT("MIGRATION_PASS", "{\"pass\": " #n "}"), FQ_EXPECT("query-migrate", 3),    \
+		R(3, ACTIVE_IN_PASS(n, ms))
+#define END_COMPLETED                                                                    \
+	EVENT("MIGRATION", "{\"status\": \"completed\"}"),                               \
+		FQ_EXPECT("query-migrate", 4), R(4, COMPLETED), QUIT_AND_GO(5)
+
+Test(engine, advice_is_a_policy_decision_and_sends_nothing_to_qemu)
+{
+	/* Any command after migrate but the polls would be unexpected: the fake fails. */
+	static const struct fq_step src[] = {
+		SRC_BEGIN,
+		SRC_MIGRATE,
+		PASS_SAMPLE(1, 300),
+		PASS_SAMPLE(2, 2400),
+		PASS_SAMPLE(3, 2400),
+		PASS_SAMPLE(4, 2400),
+		PASS_SAMPLE(5, 2400),
+		PASS_SAMPLE(6, 2400),
+		PASS_SAMPLE(7, 2400),
+		PASS_SAMPLE(8, 2400),
+		END_COMPLETED,
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		DST_PREPARE,
+		DST_RESUMES,
+		FQ_END,
+	};
+	struct run run = { 0 };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_COMPLETED, "%s", run.result.error.text);
+	cr_assert_eq(run.decisions, 1, "%d decisions, the last %s", run.decisions,
+		     run.decision);
+	cr_assert_str_eq(run.decision, "advise advise");
+	/* QEMU's default limit; not capped, so a higher bandwidth is no lever. */
+	cr_assert(strstr(run.reason,
+			 "expected downtime 2400 ms stays above the limit 300 ms "
+			 "after 5 passes (sending 95.4 MiB/s); to converge: "
+			 "--max-downtime 2500, --auto-converge, --pause-after SEC, "
+			 "or --postcopy"),
+		  "%s", run.reason);
+}
+
+Test(engine, advice_knows_the_max_downtime_and_bandwidth_the_job_set)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN,
+		FQ_EXPECT("migrate-set-capabilities", 0),
+		{ .op = FQ_OP_EXPECT,
+		  .name = "migrate-set-parameters",
+		  .slot = 1,
+		  .args = "{\"max-bandwidth\": 16777216, \"downtime-limit\": 3000}" },
+		R(0, "{}"),
+		R(1, "{}"),
+		FQ_EXPECT("migrate", 2),
+		R(2, "{}"),
+		/* Within --max-downtime: no advice however long. */
+		PASS_SAMPLE(2, 2400),
+		PASS_SAMPLE(3, 2400),
+		PASS_SAMPLE(4, 2400),
+		PASS_SAMPLE(5, 2400),
+		PASS_SAMPLE(6, 2400),
+		PASS_SAMPLE(7, 2400),
+		PASS_SAMPLE(8, 3500),
+		PASS_SAMPLE(9, 3500),
+		PASS_SAMPLE(10, 3500),
+		PASS_SAMPLE(11, 3500),
+		PASS_SAMPLE(12, 3500),
+		PASS_SAMPLE(13, 3500),
+		END_COMPLETED,
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		DST_PREPARE,
+		DST_RESUMES,
+		FQ_END,
+	};
+	struct run run = { .max_downtime_ms = 3000, .bandwidth = 16 * 1024 * 1024 };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_COMPLETED, "%s", run.result.error.text);
+	cr_assert_eq(run.decisions, 1, "%d decisions, the last %s", run.decisions,
+		     run.decision);
+	cr_assert_str_eq(run.decision, "advise advise");
+	cr_assert(strstr(run.reason,
+			 "expected downtime 3500 ms stays above the limit 3000 ms "
+			 "after 5 passes"),
+		  "%s", run.reason);
+	cr_assert(strstr(run.reason,
+			 "--max-downtime 3600, --auto-converge, --pause-after SEC, "
+			 "--postcopy, or a higher --bandwidth (now 16 MiB/s)"),
+		  "%s", run.reason);
+}

@@ -50,9 +50,11 @@ Test(ladder, follows_nova_documented_progression)
 Test(ladder, reaches_max_downtime_at_last_step)
 {
 	/* 500 / 3 is not whole: the last step must still land on 500 exactly. */
+	/* Without a timeout: the default one would end it before 10000 s. */
 	struct qm_policy_settings s = { .max_downtime_ms = 500,
 					.downtime_steps = 3,
 					.step_delay = 10,
+					.timeout = QM_POLICY_NO_TIMEOUT,
 					.ram_bytes = GIB };
 	struct qm_policy_state st;
 	struct run r;
@@ -111,7 +113,10 @@ Test(ladder, fractional_gib_gives_fractional_delay)
 
 Test(ladder, takes_ram_size_from_first_sized_sample)
 {
-	struct qm_policy_settings s = { .downtime_steps = 10, .step_delay = 10 };
+	/* Without a timeout: the default one's floor would end it before 500 s. */
+	struct qm_policy_settings s = { .downtime_steps = 10,
+					.step_delay = 10,
+					.timeout = QM_POLICY_NO_TIMEOUT };
 	struct qm_policy_state st;
 	struct run r;
 
