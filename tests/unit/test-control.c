@@ -31,13 +31,17 @@ struct fake {
 static struct fake fake;
 static struct ev_loop *loop;
 static struct qm_control *srv;
-static char dir[64], path[128];
+static char dir[64], path[96]; /* fits sun_path (108) */
 
-static void logf_(const char *fmt, unsigned long long v)
+/* Appends "@what;" or "@what=@v;" to the fake's log. */
+static void log_call(const char *what, bool with_value, unsigned long long v)
 {
 	size_t len = strlen(fake.log);
 
-	snprintf(fake.log + len, sizeof(fake.log) - len, fmt, v);
+	if (with_value)
+		snprintf(fake.log + len, sizeof(fake.log) - len, "%s=%llu;", what, v);
+	else
+		snprintf(fake.log + len, sizeof(fake.log) - len, "%s;", what);
 }
 
 static void fake_query(void *ud, struct qm_control_query *q)
@@ -57,25 +61,25 @@ static void fake_query(void *ud, struct qm_control_query *q)
 
 static int fake_cancel(void *ud)
 {
-	logf_("cancel;", 0);
+	log_call("cancel", false, 0);
 	return fake.r;
 }
 
 static int fake_force(void *ud)
 {
-	logf_("force;", 0);
+	log_call("force", false, 0);
 	return fake.r;
 }
 
 static int fake_downtime(void *ud, unsigned long long ms)
 {
-	logf_("downtime=%llu;", ms);
+	log_call("downtime", true, ms);
 	return fake.r;
 }
 
 static int fake_bandwidth(void *ud, unsigned long long bytes)
 {
-	logf_("bandwidth=%llu;", bytes);
+	log_call("bandwidth", true, bytes);
 	return fake.r;
 }
 
