@@ -125,6 +125,18 @@ void assert_guest_runs(struct tq_qemu *vm)
 	cr_assert_geq(serial_bytes(vm), before + 1, "the guest makes no progress on %s", vm->dir);
 }
 
+void assert_back_on_source(void)
+{
+	char *status;
+
+	cr_assert_eq(tq_qemu_wait_exit(&pair.dst, 20), 0, "a destination QEMU remains");
+	status = vm_status(&pair.src);
+	cr_assert_str_eq(status, "running");
+	free(status);
+	assert_guest_runs(&pair.src);
+	check_memory(&pair.src);
+}
+
 static void on_progress(struct qm_job *job, const struct qm_progress *p, void *ud)
 {
 	struct run *r = ud;

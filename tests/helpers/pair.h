@@ -51,6 +51,11 @@ char *vm_status(struct tq_qemu *vm);
 void check_memory(struct tq_qemu *vm);
 /* The guest keeps making passes on @vm (bounded wait). */
 void assert_guest_runs(struct tq_qemu *vm);
+/*
+ * Rolled back: the destination QEMU is gone, the source runs the guest and
+ * keeps making passes, its memory intact.
+ */
+void assert_back_on_source(void);
 
 /* A job run through the embedding API on the pair. */
 struct run {

@@ -447,19 +447,6 @@ Test(migrate, terminal_bar_shows_the_tunnel_counter)
 #define NOT_CONVERGING "--bandwidth", "64"
 #define NOT_CONVERGING_MIB 128
 
-/* Rolled back: the source runs the guest, memory intact; no destination left. */
-static void assert_rolled_back_to_source(void)
-{
-	char *status;
-
-	cr_assert_eq(tq_qemu_wait_exit(&pair.dst, 20), 0, "a destination QEMU remains");
-	status = vm_status(&pair.src);
-	cr_assert_str_eq(status, "running");
-	free(status);
-	assert_guest_runs(&pair.src);
-	check_memory(&pair.src);
-}
-
 Test(migrate, not_converging_advises_once_in_a_policy_line)
 {
 	const char *const extra[] = { NOT_CONVERGING, NULL };
@@ -477,7 +464,7 @@ Test(migrate, not_converging_advises_once_in_a_policy_line)
 		  "%s", run.advice);
 	/* The advice is the only decision: it acts on nothing. */
 	cr_assert_eq(run.policy_lines, 1);
-	assert_rolled_back_to_source();
+	assert_back_on_source();
 	json_decref(run.result);
 }
 
@@ -511,7 +498,7 @@ Test(migrate, not_converging_terminal_shows_the_advice_on_a_line_of_its_own)
 	cr_assert(strstr(out, "pass ") && strstr(out, "downtime ~"), "no bar in: %s",
 		  out);
 	cr_assert(strstr(out, "migration cancelled"), "no summary in: %s", out);
-	assert_rolled_back_to_source();
+	assert_back_on_source();
 }
 
 Test(migrate, tunnel_progress_lines_count_the_tunnel_bytes)

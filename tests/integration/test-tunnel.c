@@ -76,17 +76,10 @@ static void kill_destination(struct qm_job *job)
 /* The source runs the guest, memory intact, and no destination is left. */
 static void assert_on_source(const struct run *r, enum qm_job_status status)
 {
-	char *state;
-
 	cr_assert_eq(r->result.status, status, "%s", r->result.error.text);
 	cr_assert_eq(r->result.vm, QM_VM_SOURCE, "the VM is %s: %s",
 		     qm_vm_location_name(r->result.vm), r->result.error.text);
-	cr_assert_eq(tq_qemu_wait_exit(&pair.dst, 20), 0, "a destination QEMU remains");
-	state = vm_status(&pair.src);
-	cr_assert_str_eq(state, "running");
-	free(state);
-	assert_guest_runs(&pair.src);
-	check_memory(&pair.src);
+	assert_back_on_source();
 }
 
 Test(tunnel, cancel_mid_stream_hangs_up_and_keeps_the_vm_on_the_source)
