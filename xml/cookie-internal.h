@@ -3,11 +3,8 @@
 #ifndef QM_XML_COOKIE_INTERNAL_H
 #define QM_XML_COOKIE_INTERNAL_H
 
-#include <libxml/tree.h>
-#include <libxml/xmlmemory.h>
-#include <libxml/xmlstring.h>
-
 #include "xml/cookie.h"
+#include "xml/read.h"
 
 #define QM_COOKIE_ROOT "qemu-migration"
 #define QM_COOKIE_KNOWN                                                                  \
@@ -51,23 +48,16 @@ unsigned qm_cookie_sections(const struct qm_cookie *c);
 int qm_cookie_validate(const struct qm_cookie *c, struct qm_error *err) _must_check_;
 
 /*
- * Reads @len bytes of untrusted XML into a tree in *@out (xmlFreeDoc it):
- * at most QM_COOKIE_MAX bytes, UTF-8, no DTD or entity declaration at all,
- * nothing fetched, nothing printed.  Fails with class CookieTooLarge,
- * CookieUnsafe or CookieMalformed.
+ * Reads @len bytes of untrusted XML into a tree in *@out (xmlFreeDoc it),
+ * as qm_xml_read does: at most QM_COOKIE_MAX bytes.  Fails with class
+ * CookieTooLarge, CookieUnsafe or CookieMalformed.
  */
-int qm_cookie_read_xml(const char *xml, size_t len, xmlDocPtr *out,
-		       struct qm_error *err) _must_check_;
-
-static inline void doc_freep(xmlDocPtr *d)
+static inline _must_check_ int qm_cookie_read_xml(const char *xml, size_t len,
+						  xmlDocPtr *out, struct qm_error *err)
 {
-	xmlFreeDoc(*d);
-}
+	static const struct qm_xml_source cookie = { "cookie", "Cookie", QM_COOKIE_MAX };
 
-static inline void xml_freep(xmlChar **p)
-{
-	xmlFree(*p);
+	return qm_xml_read(&cookie, xml, len, out, err);
 }
-#define _cleanup_xmlfree_ _cleanup_(xml_freep)
 
 #endif

@@ -15,6 +15,7 @@
 #include "util/error.h"
 #include "util/uuid.h"
 #include "xml/cookie-internal.h"
+#include "xml/text.h"
 
 /* An element of ours: no namespace. */
 static bool is_element(const xmlNode *n, const char *name)
@@ -68,22 +69,6 @@ static int get_attr(xmlNode *n, const char *attr, bool required, char *dst, size
 	return v ? copy_value(label, v, dst, size, err) : 0;
 }
 
-/* Decimal digits only: no sign, space, '+' or empty string. */
-static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!s[0] || s[strspn(s, "0123456789")] != '\0')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 /* An absent port is -1, "none". */
 static int get_port(xmlNode *n, const char *attr, int *port, struct qm_error *err)
 {
@@ -94,7 +79,7 @@ static int get_port(xmlNode *n, const char *attr, int *port, struct qm_error *er
 	*port = -1;
 	if (!s || strcmp(s, "-1") == 0)
 		return 0;
-	if (!parse_u64(s, 65535, &u))
+	if (!qm_text_to_u64(s, 65535, &u))
 		return qm_error_set(err, -ERANGE, "CookieInvalid",
 				    "cookie <%s %s='%.32s'> is not an "
 				    "integer in -1..65535",
@@ -199,7 +184,7 @@ static int parse_stat(xmlNode *n, const struct qm_cookie_stat_info *f,
 
 	if (!text)
 		return qm_error_set(err, -ENOMEM, "CookieMalformed", "out of memory");
-	if (!parse_u64((const char *)text, f->is_signed ? INT64_MAX : UINT64_MAX, &v))
+	if (!qm_text_to_u64((const char *)text, f->is_signed ? INT64_MAX : UINT64_MAX, &v))
 		return qm_error_set(err, -ERANGE, "CookieInvalid",
 				    "cookie statistic <%s>%.32s</%s> is not "
 				    "a non-negative integer",

@@ -9,6 +9,7 @@
 #include "util/host.h"
 #include "util/uuid.h"
 #include "xml/cookie-internal.h"
+#include "xml/text.h"
 
 const struct qm_cookie_feature_info qm_cookie_features[4] = {
 	{ QM_COOKIE_GRAPHICS, "graphics", "graphics" },
@@ -66,23 +67,15 @@ struct text_field {
 	enum text_rule rule;
 };
 
-static bool has_bad_char(const char *s, bool or_space)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f || (or_space && *s == ' '))
-			return true;
-	return false;
-}
-
 static bool rule_ok(const char *s, enum text_rule rule)
 {
 	switch (rule) {
 	case TEXT_PLAIN:
-		return !has_bad_char(s, false);
+		return !qm_text_has_control(s, false);
 	case TEXT_NOSPACE:
-		return !has_bad_char(s, true);
+		return !qm_text_has_control(s, true);
 	case TEXT_PATH:
-		return s[0] == '/' && !has_bad_char(s, false);
+		return s[0] == '/' && !qm_text_has_control(s, false);
 	case TEXT_TOKEN:
 		return s[strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-")] == '\0';
 	case TEXT_HOST:
@@ -102,17 +95,6 @@ static const char *const rule_text[] = {
 	[TEXT_UUID] = "is not a uuid in 8-4-4-4-12 form",
 };
 
-/* @s for an error message: control characters shown as '?', at most @size - 1 bytes. */
-static const char *printable(const char *s, char *buf, size_t size)
-{
-	size_t i;
-
-	for (i = 0; s[i] && i < size - 1; i++)
-		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-	buf[i] = '\0';
-	return buf;
-}
-
 static int check_text(const struct text_field *f, struct qm_error *err)
 {
 	char shown[128];
@@ -131,7 +113,7 @@ static int check_text(const struct text_field *f, struct qm_error *err)
 				    "cookie %s is not valid UTF-8", f->label);
 	if (!rule_ok(f->s, f->rule))
 		return qm_error_set(err, -EINVAL, "CookieInvalid", "cookie %s '%s' %s",
-				    f->label, printable(f->s, shown, sizeof(shown)),
+				    f->label, qm_text_printable(f->s, shown, sizeof(shown)),
 				    rule_text[f->rule]);
 	return 0;
 }

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Untrusted bytes to an XML tree, safely: the first half of reading a cookie. */
+/*
+ * Untrusted bytes to an XML tree, safely: the first half of reading a cookie
+ * or a domain description.
+ */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <libxml/parser.h>
 
 #include "util/error.h"
-#include "xml/cookie-internal.h"
+#include "xml/read.h"
 
 /*
  * No network, no entity substitution, no DTD loading, defaulting or
@@ -76,22 +80,37 @@ static void parser_freep(xmlParserCtxtPtr *p)
 	xmlFreeParserCtxt(*p);
 }
 
-int qm_cookie_read_xml(const char *xml, size_t len, xmlDocPtr *out, struct qm_error *err)
+/* Fails with class @src->prefix + @suffix, e.g. "CookieUnsafe". */
+static _printf_(5, 6) int fail(const struct qm_xml_source *src, struct qm_error *err,
+			       int code, const char *suffix, const char *fmt, ...)
+{
+	char cls[64], text[sizeof(err->text)];
+	va_list ap;
+
+	snprintf(cls, sizeof(cls), "%s%s", src->prefix, suffix);
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	return qm_error_set(err, code, cls, "%s", text);
+}
+
+int qm_xml_read(const struct qm_xml_source *src, const char *xml, size_t len,
+		xmlDocPtr *out, struct qm_error *err)
 {
 	_cleanup_(parser_freep) xmlParserCtxtPtr ctxt = NULL;
 	_cleanup_(doc_freep) xmlDocPtr doc = NULL;
 	struct read_state st = { 0 };
 
-	if (len > QM_COOKIE_MAX)
-		return qm_error_set(err, -E2BIG, "CookieTooLarge",
-				    "cookie is %zu bytes, more than the %d accepted", len,
-				    QM_COOKIE_MAX);
+	if (len > src->max)
+		return fail(src, err, -E2BIG, "TooLarge",
+			    "%s is %zu bytes, more than the %zu accepted", src->what, len,
+			    src->max);
 	if (len == 0)
-		return qm_error_set(err, -EBADMSG, "CookieMalformed", "cookie is empty");
+		return fail(src, err, -EBADMSG, "Malformed", "%s is empty", src->what);
 
 	ctxt = xmlNewParserCtxt();
 	if (!ctxt || !ctxt->sax)
-		return qm_error_set(err, -ENOMEM, "CookieMalformed", "out of memory");
+		return fail(src, err, -ENOMEM, "Malformed", "out of memory");
 	ctxt->_private = &st;
 	ctxt->sax->internalSubset = on_doctype;
 	ctxt->sax->externalSubset = on_doctype;
@@ -100,14 +119,14 @@ int qm_cookie_read_xml(const char *xml, size_t len, xmlDocPtr *out, struct qm_er
 
 	doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, "UTF-8", PARSE_OPTIONS);
 	if (st.dtd || (doc && (doc->intSubset || doc->extSubset)))
-		return qm_error_set(err, -EBADMSG, "CookieUnsafe",
-				    "cookie has a document type declaration: "
-				    "a cookie may not carry a DTD or declare "
-				    "entities");
+		return fail(src, err, -EBADMSG, "Unsafe",
+			    "%s has a document type declaration: a %s may not carry a "
+			    "DTD or declare entities",
+			    src->what, src->what);
 	if (!doc || st.failed)
-		return qm_error_set(err, -EBADMSG, "CookieMalformed",
-				    "cookie is not well-formed XML (line %d): %s",
-				    st.line, st.failed ? st.message : "unknown error");
+		return fail(src, err, -EBADMSG, "Malformed",
+			    "%s is not well-formed XML (line %d): %s", src->what, st.line,
+			    st.failed ? st.message : "unknown error");
 	*out = steal_pointer(&doc);
 	return 0;
 }
