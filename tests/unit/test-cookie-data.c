@@ -50,16 +50,6 @@ static const struct qm_cookie_check *read_check(const char *dir, const char *bas
 	return &cf->check;
 }
 
-/* DIR/NAME with its ".xml" replaced by @ext. */
-static char *sibling(const char *dir, const char *name, const char *ext)
-{
-	char *path;
-
-	cr_assert(asprintf(&path, "%s/%.*s%s", dir, (int)(strlen(name) - 4), name, ext) >=
-		  0);
-	return path;
-}
-
 static bool is_zero(const void *p, size_t n)
 {
 	const unsigned char *b = p;
@@ -72,55 +62,38 @@ static bool is_zero(const void *p, size_t n)
 
 static void run_hostile(const char *dir, const char *name)
 {
-	_cleanup_free_ char *xml_path = sibling(dir, name, ".xml");
-	_cleanup_free_ char *err_path = sibling(dir, name, ".error");
-	_cleanup_free_ char *xml = NULL, *expected = NULL;
 	_cleanup_free_ char *base = strndup(name, strlen(name) - 4);
-	char cls[64] = "", text[256] = "";
 	const struct qm_cookie_check *check;
 	struct check_file cf;
 	struct qm_error err = { 0 };
+	struct td_hostile h;
 	struct qm_cookie c;
-	size_t len, elen;
 	int r;
 
-	xml = td_read(xml_path, &len);
-	expected = td_read(err_path, &elen);
-	cr_assert(xml, "%s: %s", xml_path, strerror(errno));
-	cr_assert(expected, "%s: %s", err_path, strerror(errno));
-	cr_assert(sscanf(expected, "%63[^\n]\n%255[^\n]", cls, text) == 2,
-		  "%s: want the class on line 1 and a piece of the text on line 2",
-		  err_path);
+	td_read_hostile(dir, name, &h);
 	check = read_check(dir, base, &cf);
 
 	memset(&c, 0xa5, sizeof(c));
-	r = qm_cookie_parse(xml, len, check, &c, &err);
-	cr_expect_lt(r, 0, "%s: parsed, but should fail with %s", name, cls);
+	r = qm_cookie_parse(h.xml, h.len, check, &c, &err);
+	free(h.xml);
+	cr_expect_lt(r, 0, "%s: parsed, but should fail with %s", name, h.cls);
 	cr_expect_eq(r, err.code, "%s: returned %d, error says %d", name, r, err.code);
-	cr_expect_str_eq(err.error_class, cls, "%s: class %s (%s), expected %s", name,
-			 err.error_class, err.text, cls);
-	cr_expect(strstr(err.text, text), "%s: error '%s' lacks '%s'", name, err.text,
-		  text);
+	cr_expect_str_eq(err.error_class, h.cls, "%s: class %s (%s), expected %s", name,
+			 err.error_class, err.text, h.cls);
+	cr_expect(strstr(err.text, h.text), "%s: error '%s' lacks '%s'", name, err.text,
+		  h.text);
 	cr_expect(is_zero(&c, sizeof(c)), "%s: a refused cookie must be left zeroed",
 		  name);
 }
 
 Test(cookie_parse, refuses_every_hostile_input)
 {
-	_cleanup_free_ char *dir = td_path("cookie/hostile");
-	char **names = td_list(dir, ".xml");
-	size_t n = 0;
-
-	for (char **p = names; *p; p++, n++)
-		run_hostile(dir, *p);
-	/* An empty or misplaced folder must not pass silently. */
-	cr_expect_geq(n, 30, "only %zu hostile inputs in %s", n, dir);
-	td_free_list(names);
+	td_each("cookie/hostile", ".xml", 30, run_hostile);
 }
 
 static void run_good(const char *dir, const char *name)
 {
-	_cleanup_free_ char *xml_path = sibling(dir, name, ".xml");
+	_cleanup_free_ char *xml_path = td_sibling(dir, name, ".xml");
 	_cleanup_free_ char *base = strndup(name, strlen(name) - 4);
 	_cleanup_free_ char *xml = NULL, *out = NULL, *rel = NULL;
 	const struct qm_cookie_check *check;
@@ -146,14 +119,7 @@ static void run_good(const char *dir, const char *name)
 
 Test(cookie_parse, reads_every_good_input)
 {
-	_cleanup_free_ char *dir = td_path("cookie/good");
-	char **names = td_list(dir, ".xml");
-	size_t n = 0;
-
-	for (char **p = names; *p; p++, n++)
-		run_good(dir, *p);
-	cr_expect_geq(n, 8, "only %zu good inputs in %s", n, dir);
-	td_free_list(names);
+	td_each("cookie/good", ".xml", 8, run_good);
 }
 
 static struct qm_cookie parse_good(const char *rel)
@@ -230,20 +196,11 @@ Test(cookie_parse, decodes_references_and_cdata)
 /* A well-formed cookie padded with a comment to exactly @size bytes. */
 static char *padded_cookie(size_t size)
 {
-	static const char head[] =
-	    "<qemu-migration><name>vm1</name>"
-	    "<uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>"
-	    "<hostname>h</hostname>"
-	    "<hostuuid>3d1219c7-c4c5-404a-aa1f-6d2a48adfda4</hostuuid><!--";
-	static const char tail[] = "--></qemu-migration>";
-	char *xml = malloc(size + 1);
-
-	cr_assert(xml && size > sizeof(head) + sizeof(tail));
-	memset(xml, 'x', size);
-	memcpy(xml, head, sizeof(head) - 1);
-	memcpy(xml + size - (sizeof(tail) - 1), tail, sizeof(tail) - 1);
-	xml[size] = '\0';
-	return xml;
+	return td_padded("<qemu-migration><name>vm1</name>"
+			 "<uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>"
+			 "<hostname>h</hostname>"
+			 "<hostuuid>3d1219c7-c4c5-404a-aa1f-6d2a48adfda4</hostuuid><!--",
+			 "--></qemu-migration>", size);
 }
 
 Test(cookie_parse, accepts_exactly_the_maximum_size_and_refuses_one_byte_more)

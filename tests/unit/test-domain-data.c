@@ -23,61 +23,33 @@
 
 #define MARK "s3cret"
 
-/* DIR/NAME with its ".xml" replaced by @ext. */
-static char *sibling(const char *dir, const char *name, const char *ext)
-{
-	char *path;
-
-	cr_assert(asprintf(&path, "%s/%.*s%s", dir, (int)(strlen(name) - 4), name, ext) >=
-		  0);
-	return path;
-}
-
 static void run_hostile(const char *dir, const char *name)
 {
-	_cleanup_free_ char *xml_path = sibling(dir, name, ".xml");
-	_cleanup_free_ char *err_path = sibling(dir, name, ".error");
-	_cleanup_free_ char *xml = NULL, *expected = NULL;
-	char cls[64] = "", text[256] = "";
 	static struct qm_domain sentinel;
 	struct qm_error err = { 0 };
 	struct qm_domain *d = &sentinel;
-	size_t len, elen;
+	struct td_hostile h;
 	int r;
 
-	xml = td_read(xml_path, &len);
-	expected = td_read(err_path, &elen);
-	cr_assert(xml, "%s: %s", xml_path, strerror(errno));
-	cr_assert(expected, "%s: %s", err_path, strerror(errno));
-	cr_assert(sscanf(expected, "%63[^\n]\n%255[^\n]", cls, text) == 2,
-		  "%s: want the class on line 1 and a piece of the text on line 2",
-		  err_path);
-
-	r = qm_domain_parse(xml, len, &d, &err);
-	cr_expect_lt(r, 0, "%s: parsed, but should fail with %s", name, cls);
+	td_read_hostile(dir, name, &h);
+	r = qm_domain_parse(h.xml, h.len, &d, &err);
+	free(h.xml);
+	cr_expect_lt(r, 0, "%s: parsed, but should fail with %s", name, h.cls);
 	cr_expect_null(d, "%s: a refused description must leave *out NULL", name);
 	if (d != &sentinel)
 		qm_domain_free(d);
 	cr_expect_eq(r, err.code, "%s: returned %d, error says %d", name, r, err.code);
-	cr_expect_str_eq(err.error_class, cls, "%s: class %s (%s), expected %s", name,
-			 err.error_class, err.text, cls);
-	cr_expect(strstr(err.text, text), "%s: error '%s' lacks '%s'", name, err.text,
-		  text);
+	cr_expect_str_eq(err.error_class, h.cls, "%s: class %s (%s), expected %s", name,
+			 err.error_class, err.text, h.cls);
+	cr_expect(strstr(err.text, h.text), "%s: error '%s' lacks '%s'", name, err.text,
+		  h.text);
 	cr_expect_null(strstr(err.text, MARK), "%s: the error shows a secret: %s", name,
 		       err.text);
 }
 
 Test(domain_data, refuses_every_hostile_input)
 {
-	_cleanup_free_ char *dir = td_path("domain/hostile");
-	char **names = td_list(dir, ".xml");
-	size_t n = 0;
-
-	for (char **p = names; *p; p++, n++)
-		run_hostile(dir, *p);
-	/* An empty or misplaced folder must not pass silently. */
-	cr_expect_geq(n, 100, "only %zu hostile inputs in %s", n, dir);
-	td_free_list(names);
+	td_each("domain/hostile", ".xml", 100, run_hostile);
 }
 
 /* Layout is the whitespace-only text that formatting replaces. */
@@ -183,7 +155,7 @@ static void expect_stable(const char *name, const char *xml, bool migratable)
 
 static void run_good(const char *dir, const char *name)
 {
-	_cleanup_free_ char *xml_path = sibling(dir, name, ".xml");
+	_cleanup_free_ char *xml_path = td_sibling(dir, name, ".xml");
 	_cleanup_free_ char *base = strndup(name, strlen(name) - 4);
 	_cleanup_free_ char *xml = NULL, *full = NULL, *mig = NULL, *rel = NULL;
 	_cleanup_free_ char *mig_rel = NULL;
@@ -229,14 +201,7 @@ static void run_good(const char *dir, const char *name)
 
 Test(domain_data, reads_and_writes_back_every_good_input)
 {
-	_cleanup_free_ char *dir = td_path("domain/good");
-	char **names = td_list(dir, ".xml");
-	size_t n = 0;
-
-	for (char **p = names; *p; p++, n++)
-		run_good(dir, *p);
-	cr_expect_geq(n, 10, "only %zu good inputs in %s", n, dir);
-	td_free_list(names);
+	td_each("domain/good", ".xml", 10, run_good);
 }
 
 /* The example is in the form qmigrate writes, and the documentation shows it verbatim. */

@@ -393,18 +393,10 @@ Test(domain, the_migratable_form_holds_no_password_but_the_view_does)
 /* A well-formed description padded with a comment to exactly @size bytes. */
 static char *padded(size_t size)
 {
-	static const char head[] = "<domain type='kvm'><name>vm1</name><uuid>" UUID
-				   "</uuid><memory>1024</memory>"
-				   "<os><type>hvm</type></os><!--";
-	static const char tail[] = "--></domain>";
-	char *xml = malloc(size + 1);
-
-	cr_assert(xml && size > sizeof(head) + sizeof(tail));
-	memset(xml, 'x', size);
-	memcpy(xml, head, sizeof(head) - 1);
-	memcpy(xml + size - (sizeof(tail) - 1), tail, sizeof(tail) - 1);
-	xml[size] = '\0';
-	return xml;
+	return td_padded("<domain type='kvm'><name>vm1</name><uuid>" UUID
+			 "</uuid><memory>1024</memory>"
+			 "<os><type>hvm</type></os><!--",
+			 "--></domain>", size);
 }
 
 Test(domain, accepts_exactly_the_maximum_size_and_refuses_one_byte_more)

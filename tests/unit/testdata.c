@@ -82,6 +82,58 @@ void td_free_list(char **names)
 	free(names);
 }
 
+char *td_sibling(const char *dir, const char *name, const char *ext)
+{
+	char *path;
+
+	cr_assert(asprintf(&path, "%s/%.*s%s", dir, (int)(strlen(name) - 4), name, ext) >=
+		  0);
+	return path;
+}
+
+void td_each(const char *rel, const char *suffix, size_t min,
+	     void (*fn)(const char *dir, const char *name))
+{
+	_cleanup_free_ char *dir = td_path(rel);
+	char **names = td_list(dir, suffix);
+	size_t n = 0;
+
+	for (char **p = names; *p; p++, n++)
+		fn(dir, *p);
+	cr_expect_geq(n, min, "only %zu inputs in %s", n, dir);
+	td_free_list(names);
+}
+
+void td_read_hostile(const char *dir, const char *name, struct td_hostile *h)
+{
+	_cleanup_free_ char *xml_path = td_sibling(dir, name, ".xml");
+	_cleanup_free_ char *err_path = td_sibling(dir, name, ".error");
+	_cleanup_free_ char *expected = NULL;
+	size_t elen;
+
+	memset(h, 0, sizeof(*h));
+	h->xml = td_read(xml_path, &h->len);
+	expected = td_read(err_path, &elen);
+	cr_assert(h->xml, "%s: %s", xml_path, strerror(errno));
+	cr_assert(expected, "%s: %s", err_path, strerror(errno));
+	cr_assert(sscanf(expected, "%63[^\n]\n%255[^\n]", h->cls, h->text) == 2,
+		  "%s: want the class on line 1 and a piece of the text on line 2",
+		  err_path);
+}
+
+char *td_padded(const char *head, const char *tail, size_t size)
+{
+	size_t hl = strlen(head), tl = strlen(tail);
+	char *xml = malloc(size + 1);
+
+	cr_assert(xml && size > hl + tl);
+	memset(xml, 'x', size);
+	memcpy(xml, head, hl);
+	memcpy(xml + size - tl, tail, tl);
+	xml[size] = '\0';
+	return xml;
+}
+
 bool td_regenerate(void)
 {
 	const char *v = getenv("QMIGRATE_REGENERATE_GOLDEN");

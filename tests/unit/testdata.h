@@ -17,6 +17,27 @@ char *td_read(const char *path, size_t *len);
 /* Names in @dir ending in @suffix, sorted, NULL-terminated; free with td_free_list. */
 char **td_list(const char *dir, const char *suffix);
 void td_free_list(char **names);
+/* DIR/NAME with NAME's ".xml" replaced by @ext, in a new string. */
+char *td_sibling(const char *dir, const char *name, const char *ext);
+/*
+ * Calls @fn(dir, name) for every NAME in $top_srcdir/tests/data/@rel that
+ * ends in @suffix, in order; fails the test when there are fewer than @min
+ * (an empty or misplaced folder must not pass silently).
+ */
+void td_each(const char *rel, const char *suffix, size_t min,
+	     void (*fn)(const char *dir, const char *name));
+/*
+ * A hostile input: DIR/NAME.xml, and NAME.error with the error class on
+ * line 1 and a piece of the message on line 2.  Free xml.
+ */
+struct td_hostile {
+	char *xml;
+	size_t len;
+	char cls[64], text[256];
+};
+void td_read_hostile(const char *dir, const char *name, struct td_hostile *h);
+/* @head, then 'x' up to exactly @size bytes with @tail, NUL-terminated; to free(). */
+char *td_padded(const char *head, const char *tail, size_t size);
 /* True when golden files are to be written rather than compared. */
 bool td_regenerate(void);
 /*
