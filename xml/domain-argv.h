@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A domain description as the QEMU command line that starts it; private to
+ * qmigrate.  docs/domain.md ("The command line") says what each part
+ * becomes.
+ *
+ * Every element of the result is one argument for execv(): no shell and no
+ * quoting.  A value that lands inside QEMU's comma-separated option syntax
+ * (a path, a name, an address) has each ',' doubled, QEMU's own escape, so
+ * that no value can add an option.  The <qemu:arg> passthrough comes last
+ * and verbatim: it is the description's own command line.
+ *
+ * No password is ever in the result (CVE-2015-3252: a command line is
+ * readable by every user of the host).  A display with a password starts
+ * locked and the caller sets the password over QMP with set_password.
+ */
+#ifndef QM_XML_DOMAIN_ARGV_H
+#define QM_XML_DOMAIN_ARGV_H
+
+#include <stdbool.h>
+
+#include "qmigrate.h"
+#include "util/macros.h"
+#include "xml/domain.h"
+
+#define QM_DOMAIN_DEFAULT_EMULATOR "qemu-system-x86_64"
+
+struct qm_domain_argv_opts {
+	/*
+	 * The QMP socket QEMU creates (server, no wait); required.  Usually
+	 * inside a private 0700 runtime directory (engine/launch.h makes one).
+	 */
+	const char *qmp_path;
+	bool paused;   /* -S: the CPUs wait for "cont" */
+	bool incoming; /* -S -incoming defer: a migration destination */
+};
+
+/*
+ * Builds the command line of @d into a new NULL-terminated array in *@out
+ * (qm_argv_free it); argv[0] is the emulator, <emulator> or
+ * QM_DOMAIN_DEFAULT_EMULATOR.  Fails with class DomainUnsupported, naming
+ * the element by its path and line, when the description holds anything
+ * this builder cannot express (nothing is silently dropped); Usage when
+ * @opts lacks the QMP path; DomainArgv when out of memory.  *@out is NULL
+ * on failure.
+ */
+int qm_domain_argv(const struct qm_domain *d, const struct qm_domain_argv_opts *opts,
+		   char ***out, struct qm_error *err) _must_check_;
+
+void qm_argv_free(char **argv);
+
+static inline void qm_argv_freep(char ***argv)
+{
+	qm_argv_free(*argv);
+}
+#define _cleanup_argv_ _cleanup_(qm_argv_freep)
+
+/* True when some display of @d has a password that must be set over QMP. */
+bool qm_domain_has_password(const struct qm_domain *d);
+
+#endif
