@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A domain description as a QEMU command line.  tests/data/domain/argv/
+ * NAME.xml gives the golden NAME.argv, one argument per line
+ * (QMIGRATE_REGENERATE_GOLDEN=1 rewrites them); tests/data/domain/argv-refused/
+ * NAME.xml with NAME.error (line 1: the class; line 2: a piece of the text)
+ * must be refused.  Every password in those inputs contains "s3cret", which
+ * must never be in an argument.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "tests/unit/testdata.h"
+#include "xml/domain-argv.h"
+
+#define MARK "s3cret"
+#define QMP "/run/qmigrate-test/qmp.sock"
+
+static const struct qm_domain_argv_opts golden_opts = { .qmp_path = QMP };
+
+static struct qm_domain *parse_path(const char *path)
+{
+	struct qm_error err = { 0 };
+	struct qm_domain *d;
+
+	cr_assert_eq(qm_domain_parse_file(path, &d, &err), 0, "%s: %s: %s", path,
+		     err.error_class, err.text);
+	return d;
+}
+
+static struct qm_domain *parse_string(const char *xml)
+{
+	struct qm_error err = { 0 };
+	struct qm_domain *d;
+
+	cr_assert_eq(qm_domain_parse(xml, strlen(xml), &d, &err), 0, "%s: %s\n%s",
+		     err.error_class, err.text, xml);
+	return d;
+}
+
+static void expect_no_secret(const char *name, char **argv)
+{
+	for (char **a = argv; *a; a++)
+		cr_expect_null(strstr(*a, MARK), "%s: a password in argument '%s'", name, *a);
+}
+
+/* One argument per line; an argument holding a newline would be ambiguous. */
+static char *joined(char **argv)
+{
+	char *buf = NULL;
+	size_t size;
+	FILE *f = open_memstream(&buf, &size);
+
+	cr_assert(f);
+	for (char **a = argv; *a; a++) {
+		cr_expect_null(strchr(*a, '\n'), "argument with a newline: %s", *a);
+		fprintf(f, "%s\n", *a);
+	}
+	cr_assert_eq(fclose(f), 0);
+	return buf;
+}
+
+static void run_golden(const char *dir, const char *name)
+{
+	_cleanup_free_ char *path = NULL, *rel = NULL, *text = NULL;
+	_cleanup_domain_ struct qm_domain *d = NULL;
+	_cleanup_argv_ char **argv = NULL;
+	struct qm_error err = { 0 };
+	size_t len = strlen(name) - strlen(".xml");
+
+	cr_assert(asprintf(&path, "%s/%s", dir, name) >= 0);
+	cr_assert(asprintf(&rel, "domain/argv/%.*s.argv", (int)len, name) >= 0);
+	d = parse_path(path);
+	cr_assert_eq(qm_domain_argv(d, &golden_opts, &argv, &err), 0, "%s: %s: %s", name,
+		     err.error_class, err.text);
+	expect_no_secret(name, argv);
+	text = joined(argv);
+	td_golden(rel, text);
+}
+
+Test(domain_argv, builds_every_golden_command_line)
+{
+	td_each("domain/argv", ".xml", 10, run_golden);
+}
+
+static void run_refused(const char *dir, const char *name)
+{
+	_cleanup_domain_ struct qm_domain *d = NULL;
+	struct qm_error err = { 0 };
+	char **argv = (char **)&err; /* a sentinel: must come back NULL */
+	struct td_hostile h;
+	int r;
+
+	td_read_hostile(dir, name, &h);
+	d = parse_string(h.xml);
+	free(h.xml);
+	r = qm_domain_argv(d, &golden_opts, &argv, &err);
+	cr_expect_lt(r, 0, "%s: built, but should fail with %s", name, h.cls);
+	cr_expect_null(argv, "%s: a refusal must leave *out NULL", name);
+	cr_expect_eq(r, err.code, "%s: returned %d, error says %d", name, r, err.code);
+	cr_expect_str_eq(err.error_class, h.cls, "%s: class %s (%s), expected %s", name,
+			 err.error_class, err.text, h.cls);
+	cr_expect(strstr(err.text, h.text), "%s: error '%s' lacks '%s'", name, err.text,
+		  h.text);
+	cr_expect_null(strstr(err.text, MARK), "%s: the error shows a secret", name);
+}
+
+Test(domain_argv, refuses_what_it_cannot_express)
+{
+	td_each("domain/argv-refused", ".xml", 10, run_refused);
+}
+
+#define HEAD                                                                             \
+	"<domain type='qemu'><name>vm1</name>"                                           \
+	"<uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>"                              \
+	"<memory unit='MiB'>64</memory><os><type>hvm</type></os>"
+
+static char **build(const char *xml, const struct qm_domain_argv_opts *opts)
+{
+	_cleanup_domain_ struct qm_domain *d = parse_string(xml);
+	struct qm_error err = { 0 };
+	char **argv;
+
+	cr_assert_eq(qm_domain_argv(d, opts, &argv, &err), 0, "%s: %s", err.error_class,
+		     err.text);
+	return argv;
+}
+
+static size_t find(char **argv, const char *arg)
+{
+	for (size_t i = 0; argv[i]; i++)
+		if (strcmp(argv[i], arg) == 0)
+			return i;
+	return (size_t)-1;
+}
+
+Test(domain_argv, incoming_adds_paused_and_defer_before_the_passthrough)
+{
+	struct qm_domain_argv_opts opts = { .qmp_path = QMP, .incoming = true };
+	_cleanup_argv_ char **argv = build(
+		HEAD "<qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+		     "<qemu:arg value='-no-reboot'/></qemu:commandline></domain>",
+		&opts);
+	size_t s = find(argv, "-S"), inc = find(argv, "-incoming"), pass = find(argv, "-no-reboot");
+
+	cr_assert_neq(s, (size_t)-1);
+	cr_assert_neq(inc, (size_t)-1);
+	cr_expect_str_eq(argv[inc + 1], "defer");
+	cr_expect_null(argv[pass + 1], "the passthrough comes last");
+	cr_expect_lt(inc, pass);
+}
+
+Test(domain_argv, paused_adds_only_S)
+{
+	struct qm_domain_argv_opts opts = { .qmp_path = QMP, .paused = true };
+	_cleanup_argv_ char **argv = build(HEAD "</domain>", &opts);
+
+	cr_expect_neq(find(argv, "-S"), (size_t)-1);
+	cr_expect_eq(find(argv, "-incoming"), (size_t)-1);
+}
+
+Test(domain_argv, running_has_neither)
+{
+	_cleanup_argv_ char **argv = build(HEAD "</domain>", &golden_opts);
+
+	cr_expect_eq(find(argv, "-S"), (size_t)-1);
+	cr_expect_str_eq(argv[0], QM_DOMAIN_DEFAULT_EMULATOR);
+}
+
+Test(domain_argv, a_comma_in_the_qmp_path_is_doubled)
+{
+	struct qm_domain_argv_opts opts = { .qmp_path = "/run/a,server=off/qmp.sock" };
+	_cleanup_argv_ char **argv = build(HEAD "</domain>", &opts);
+	size_t i = find(argv, "-qmp");
+
+	cr_assert_neq(i, (size_t)-1);
+	cr_expect_str_eq(argv[i + 1], "unix:/run/a,,server=off/qmp.sock,server=on,wait=off");
+}
+
+Test(domain_argv, no_qmp_path_is_a_usage_error)
+{
+	_cleanup_domain_ struct qm_domain *d = parse_string(HEAD "</domain>");
+	struct qm_domain_argv_opts opts = { 0 };
+	struct qm_error err = { 0 };
+	char **argv;
+
+	cr_expect_eq(qm_domain_argv(d, &opts, &argv, &err), -EINVAL);
+	cr_expect_null(argv);
+	cr_expect_str_eq(err.error_class, "Usage");
+}
+
+Test(domain_argv, has_password_sees_vnc_and_spice)
+{
+	_cleanup_domain_ struct qm_domain *none = parse_string(HEAD "</domain>");
+	_cleanup_domain_ struct qm_domain *vnc = parse_string(
+		HEAD "<devices><graphics type='vnc' passwd='s3cret'/></devices></domain>");
+
+	cr_expect_not(qm_domain_has_password(none));
+	cr_expect(qm_domain_has_password(vnc));
+}
