@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Starting QEMU in a private runtime directory and owning the process. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/launch.h"
+#include "util/error.h"
+#include "xml/domain-argv.h"
+
+#define STOP_GRACE 5.0 /* seconds between SIGTERM and SIGKILL */
+#define LOG_TAIL 400   /* bytes of QEMU's log quoted in an error */
+#define POLL_MS 10
+
+struct qm_launch {
+	pid_t pid; /* -1 once reaped */
+	char dir[108];
+	char qmp_path[128];
+	char log_path[128];
+};
+
+static const char *const dir_files[] = { "qmp.sock", "qemu.log" };
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void pause_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = ms * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* mkdtemp makes it 0700; checked anyway, since the QMP socket's safety rests on it. */
+static int make_dir(struct qm_launch *l, const struct qm_launch_opts *opts,
+		    struct qm_error *err)
+{
+	const char *parent = opts->runtime_parent;
+	struct stat st;
+	int n;
+
+	if (!parent)
+		parent = secure_getenv("XDG_RUNTIME_DIR");
+	if (!parent || !*parent)
+		parent = "/tmp";
+	/* The socket path must fit sun_path (108 bytes) with "/qmp.sock". */
+	n = snprintf(l->dir, sizeof(l->dir) - 10, "%s/qmigrate-vm-XXXXXX", parent);
+	if (n < 0 || (size_t)n >= sizeof(l->dir) - 10) {
+		l->dir[0] = '\0';
+		return qm_error_set(err, -ENAMETOOLONG, "LaunchDir",
+				    "%s is too long a path for a QMP socket", parent);
+	}
+	if (!mkdtemp(l->dir)) {
+		int r = -errno;
+
+		l->dir[0] = '\0';
+		return qm_error_set(err, r, "LaunchDir", "cannot create a directory in %s: %s",
+				    parent, strerror(-r));
+	}
+	if (lstat(l->dir, &st) < 0 || !S_ISDIR(st.st_mode) || (st.st_mode & 07777) != 0700 ||
+	    st.st_uid != geteuid())
+		return qm_error_set(err, -EPERM, "LaunchDir",
+				    "%s is not a 0700 directory of this user", l->dir);
+	snprintf(l->qmp_path, sizeof(l->qmp_path), "%s/qmp.sock", l->dir);
+	snprintf(l->log_path, sizeof(l->log_path), "%s/qemu.log", l->dir);
+	return 0;
+}
+
+/* In the child: never returns.  Only async-signal-safe calls after fork. */
+static void exec_child(char **argv, int log_fd, int null_fd, bool detach, pid_t parent)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (detach) {
+		setsid();
+	} else {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent) /* the parent died before prctl */
+			_exit(127);
+	}
+	/*
+	 * QEMU binds its socket with the umask's mode (0777 masked), and files
+	 * it makes (a serial log) likewise: 0600 for both, whatever the
+	 * caller's umask.  No one else could pass the 0700 directory anyway.
+	 */
+	umask(0177);
+	if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(log_fd, STDOUT_FILENO) < 0 ||
+	    dup2(log_fd, STDERR_FILENO) < 0)
+		_exit(127);
+	execvp(argv[0], argv);
+	dprintf(STDERR_FILENO, "qmigrate: cannot run %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* The last LOG_TAIL bytes of QEMU's log on one line, for an error message. */
+static void log_tail(const struct qm_launch *l, char *out, size_t size)
+{
+	char buf[LOG_TAIL + 1];
+	ssize_t n = -1;
+	int fd = open(l->log_path, O_RDONLY | O_CLOEXEC);
+
+	out[0] = '\0';
+	if (fd >= 0) {
+		off_t end = lseek(fd, 0, SEEK_END);
+
+		if (end >= 0 && lseek(fd, end > LOG_TAIL ? end - LOG_TAIL : 0, SEEK_SET) >= 0)
+			n = read(fd, buf, LOG_TAIL);
+		close(fd);
+	}
+	if (n <= 0)
+		return;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	for (char *p = buf; *p; p++)
+		if (*p == '\n' || (unsigned char)*p < ' ')
+			*p = *p == '\n' ? '|' : '?';
+	snprintf(out, size, ": %s", buf);
+}
+
+static bool reaped(struct qm_launch *l, int *status)
+{
+	pid_t r = waitpid(l->pid, status, WNOHANG);
+
+	if (r == l->pid || (r < 0 && errno == ECHILD)) {
+		l->pid = -1;
+		return true;
+	}
+	return false;
+}
+
+static int wait_socket(struct qm_launch *l, double timeout, struct qm_error *err)
+{
+	double deadline = now() + timeout;
+	char tail[LOG_TAIL + 8];
+	struct stat st;
+	int status = 0;
+
+	while (stat(l->qmp_path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		if (reaped(l, &status)) {
+			log_tail(l, tail, sizeof(tail));
+			if (WIFSIGNALED(status))
+				return qm_error_set(err, -ECHILD, "LaunchExited",
+						    "QEMU was killed by signal %d before "
+						    "creating its QMP socket%s",
+						    WTERMSIG(status), tail);
+			return qm_error_set(err, -ECHILD, "LaunchExited",
+					    "QEMU exited with status %d before creating "
+					    "its QMP socket%s",
+					    WEXITSTATUS(status), tail);
+		}
+		if (now() > deadline) {
+			log_tail(l, tail, sizeof(tail));
+			return qm_error_set(err, -ETIMEDOUT, "LaunchTimeout",
+					    "QEMU did not create its QMP socket within "
+					    "%.0f s%s",
+					    timeout, tail);
+		}
+		pause_ms(POLL_MS);
+	}
+	return 0;
+}
+
+static int spawn(struct qm_launch *l, char **argv, bool detach, struct qm_error *err)
+{
+	_cleanup_close_ int log_fd = -1, null_fd = -1;
+	pid_t parent = getpid();
+
+	log_fd = open(l->log_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (log_fd < 0 || null_fd < 0)
+		return qm_error_set(err, -errno, "LaunchDir", "cannot open %s: %s",
+				    log_fd < 0 ? l->log_path : "/dev/null", strerror(errno));
+	l->pid = fork();
+	if (l->pid < 0)
+		return qm_error_set(err, -errno, "Launch", "fork: %s", strerror(errno));
+	if (l->pid == 0)
+		exec_child(argv, log_fd, null_fd, detach, parent);
+	return 0;
+}
+
+int qm_launch_new(const struct qm_domain *d, const struct qm_launch_opts *opts,
+		  struct qm_launch **out, struct qm_error *err)
+{
+	_cleanup_launch_ struct qm_launch *l = calloc(1, sizeof(*l));
+	_cleanup_argv_ char **argv = NULL;
+	struct qm_domain_argv_opts aopts = { .paused = opts->paused,
+					     .incoming = opts->incoming };
+	int r;
+
+	*out = NULL;
+	if (!l)
+		return qm_error_set(err, -ENOMEM, "Launch", "out of memory");
+	l->pid = -1;
+	r = make_dir(l, opts, err);
+	if (r < 0)
+		return r;
+	aopts.qmp_path = l->qmp_path;
+	r = qm_domain_argv(d, &aopts, &argv, err);
+	if (r < 0)
+		return r;
+	r = spawn(l, argv, opts->detach, err);
+	if (r < 0)
+		return r;
+	r = wait_socket(l, opts->timeout > 0 ? opts->timeout : QM_LAUNCH_TIMEOUT, err);
+	if (r < 0)
+		return r;
+	*out = steal_pointer(&l);
+	return 0;
+}
+
+pid_t qm_launch_pid(const struct qm_launch *l)
+{
+	return l->pid;
+}
+
+const char *qm_launch_qmp_path(const struct qm_launch *l)
+{
+	return l->qmp_path;
+}
+
+const char *qm_launch_dir(const struct qm_launch *l)
+{
+	return l->dir;
+}
+
+const char *qm_launch_log_path(const struct qm_launch *l)
+{
+	return l->log_path;
+}
+
+int qm_launch_wait(struct qm_launch *l, int *status)
+{
+	if (l->pid <= 0)
+		return -ECHILD;
+	if (waitpid(l->pid, status, 0) < 0)
+		return -errno;
+	l->pid = -1;
+	return 0;
+}
+
+static void stop(struct qm_launch *l)
+{
+	double deadline = now() + STOP_GRACE;
+	int status;
+
+	if (l->pid <= 0)
+		return;
+	kill(l->pid, SIGTERM);
+	while (!reaped(l, &status)) {
+		if (now() > deadline) {
+			kill(l->pid, SIGKILL);
+			waitpid(l->pid, &status, 0);
+			l->pid = -1;
+			return;
+		}
+		pause_ms(POLL_MS);
+	}
+}
+
+void qm_launch_free(struct qm_launch *l)
+{
+	char path[sizeof(l->dir) + 16];
+
+	if (!l)
+		return;
+	stop(l);
+	if (l->dir[0]) {
+		for (size_t i = 0; i < ARRAY_SIZE(dir_files); i++) {
+			snprintf(path, sizeof(path), "%s/%s", l->dir, dir_files[i]);
+			unlink(path);
+		}
+		rmdir(l->dir);
+	}
+	free(l);
+}
+
+void qm_launch_release(struct qm_launch *l)
+{
+	free(l);
+}
