@@ -20,6 +20,7 @@ struct subcommand {
 };
 
 extern const struct subcommand cmd_job;
+extern const struct subcommand cmd_launch;
 extern const struct subcommand cmd_migrate;
 extern const struct subcommand cmd_qmp;
 

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* qmigrate launch FILE: start QEMU from a domain description. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "engine/launch.h"
+#include "xml/domain-argv.h"
+
+static const char usage[] =
+	"Usage: qmigrate launch [OPTIONS] FILE\n"
+	"\n"
+	"Starts QEMU from the domain description FILE (docs/domain.md) and prints\n"
+	"its QMP socket and its pid. QEMU runs in a new private directory (0700)\n"
+	"that holds the QMP socket and qemu.log, QEMU's output.\n"
+	"\n"
+	"By default QEMU is left running in a session of its own and qmigrate\n"
+	"exits: QEMU is yours to stop (by its pid, or with 'quit' over QMP), and\n"
+	"the directory is yours to remove after it stopped. With --foreground,\n"
+	"qmigrate stays until QEMU exits; Ctrl-C or SIGTERM stop QEMU; the\n"
+	"directory is removed either way.\n"
+	"\n"
+	"No password ever goes on QEMU's command line, where every user of the\n"
+	"host can read it: a display with a password starts locked, and the\n"
+	"password is set over QMP with set_password.\n"
+	"\n"
+	"Options:\n"
+	"  -p, --paused           start with the CPUs stopped (QMP 'cont' starts them)\n"
+	"  -i, --incoming         start as a migration destination (-S -incoming defer)\n"
+	"  -f, --foreground       stay until QEMU exits; stop it on Ctrl-C\n"
+	"  -j, --json             print one JSON object {\"qmp\", \"pid\", \"dir\", \"log\"}\n"
+	"  -r, --runtime-dir DIR  make the directory in DIR (default: $XDG_RUNTIME_DIR,\n"
+	"                         else /tmp)\n"
+	"  -t, --timeout SEC      wait at most SEC seconds for the QMP socket (default 20)\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Example:\n"
+	"  qmigrate launch vm1.xml\n"
+	"  qmigrate qmp /run/user/1000/qmigrate-vm-Ab12Cd/qmp.sock query-status\n";
+
+struct launch_args {
+	struct qm_launch_opts opts;
+	bool json, foreground;
+	const char *file;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static int parse_args(int argc, char *argv[], struct launch_args *a)
+{
+	static const struct option longopts[] = {
+		{ "paused", no_argument, NULL, 'p' },
+		{ "incoming", no_argument, NULL, 'i' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "runtime-dir", required_argument, NULL, 'r' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "pifjr:t:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			a->opts.paused = true;
+			break;
+		case 'i':
+			a->opts.incoming = true;
+			break;
+		case 'f':
+			a->foreground = true;
+			break;
+		case 'j':
+			a->json = true;
+			break;
+		case 'r':
+			a->opts.runtime_parent = optarg;
+			break;
+		case 't':
+			a->opts.timeout = strtod(optarg, &end);
+			if (*end || a->opts.timeout <= 0)
+				return cli_usage_error(&cmd_launch, "invalid timeout '%s'",
+						       optarg);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return EXIT_OK;
+		default:
+			return cli_usage_error(&cmd_launch, "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error(&cmd_launch, "expected one FILE");
+	a->file = argv[optind];
+	a->opts.detach = !a->foreground;
+	return -1;
+}
+
+static int print_started(const struct qm_launch *l, bool json)
+{
+	if (json) {
+		json_t *o = json_pack("{s:s, s:I, s:s, s:s}", "qmp", qm_launch_qmp_path(l),
+				      "pid", (json_int_t)qm_launch_pid(l), "dir",
+				      qm_launch_dir(l), "log", qm_launch_log_path(l));
+		char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+		json_decref(o);
+		if (!text)
+			return -ENOMEM;
+		puts(text);
+		free(text);
+	} else {
+		printf("qmp: %s\npid: %d\ndir: %s\nlog: %s\n", qm_launch_qmp_path(l),
+		       (int)qm_launch_pid(l), qm_launch_dir(l), qm_launch_log_path(l));
+	}
+	return fflush(stdout) == 0 ? 0 : -EIO;
+}
+
+/* --foreground: wait for QEMU; a signal stops it (free does, on the way out). */
+static int foreground(struct qm_launch *l)
+{
+	struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: wait returns */
+	int status, r;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	while ((r = qm_launch_wait(l, &status)) == -EINTR && !stop_signal)
+		;
+	if (stop_signal) {
+		cli_error("stopping QEMU (pid %d) on signal %d", (int)qm_launch_pid(l),
+			  (int)stop_signal);
+		return EXIT_FAILED;
+	}
+	if (r < 0) {
+		cli_error("waiting for QEMU: %s", strerror(-r));
+		return EXIT_FAILED;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return EXIT_OK;
+	cli_error("QEMU ended with %s %d; its log was %s", WIFEXITED(status) ? "status" : "signal",
+		  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+		  qm_launch_log_path(l));
+	return EXIT_FAILED;
+}
+
+static int run(struct qm_ctx *ctx, int argc, char *argv[])
+{
+	struct launch_args a = { 0 };
+	_cleanup_domain_ struct qm_domain *d = NULL;
+	struct qm_error err = { 0 };
+	struct qm_launch *l;
+	int r;
+
+	(void)ctx;
+	r = parse_args(argc, argv, &a);
+	if (r >= 0)
+		return r;
+	if (qm_domain_parse_file(a.file, &d, &err) < 0 ||
+	    qm_launch_new(d, &a.opts, &l, &err) < 0) {
+		fprintf(stderr, "qmigrate launch: %s: %s\n", err.error_class, err.text);
+		return EXIT_FAILED;
+	}
+	if (qm_domain_has_password(d))
+		cli_error("the display starts locked: set its password over QMP, e.g. "
+			  "qmigrate qmp %s set_password '{\"protocol\": \"vnc\", "
+			  "\"password\": ...}'",
+			  qm_launch_qmp_path(l));
+	if (print_started(l, a.json) < 0) {
+		cli_error("cannot write to stdout; stopping QEMU");
+		qm_launch_free(l);
+		return EXIT_FAILED;
+	}
+	if (!a.foreground) {
+		qm_launch_release(l);
+		return EXIT_OK;
+	}
+	r = foreground(l);
+	qm_launch_free(l);
+	return r;
+}
+
+const struct subcommand cmd_launch = {
+	.name = "launch",
+	.run = run,
+	.summary = "start QEMU from a domain description",
+	.usage = usage,
+};
