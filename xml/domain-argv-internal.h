@@ -38,6 +38,9 @@ void qm_ab_addf(struct qm_argv_build *b, const char *fmt, ...) _printf_(2, 3);
 FILE *qm_ab_open(struct qm_argv_build *b, char **buf, size_t *size);
 void qm_ab_esc(FILE *f, const char *value);
 void qm_ab_close(struct qm_argv_build *b, FILE *f, char **buf);
+/* The common case: one argument @prefix, @value with each ',' doubled, @suffix. */
+void qm_ab_add_esc(struct qm_argv_build *b, const char *prefix, const char *value,
+		   const char *suffix);
 
 /* Fails the build with class DomainUnsupported, naming @n by its path and line. */
 int qm_ab_refuse(struct qm_argv_build *b, const xmlNode *n, const char *fmt, ...)

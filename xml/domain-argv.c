@@ -98,6 +98,21 @@ void qm_ab_close(struct qm_argv_build *b, FILE *f, char **buf)
 	push(b, *buf);
 }
 
+void qm_ab_add_esc(struct qm_argv_build *b, const char *prefix, const char *value,
+		   const char *suffix)
+{
+	char *buf;
+	size_t size;
+	FILE *f = qm_ab_open(b, &buf, &size);
+
+	if (f) {
+		fputs(prefix, f);
+		qm_ab_esc(f, value);
+		fputs(suffix, f);
+	}
+	qm_ab_close(b, f, &buf);
+}
+
 int qm_ab_refuse(struct qm_argv_build *b, const xmlNode *n, const char *fmt, ...)
 {
 	_cleanup_xmlfree_ xmlChar *path = xmlGetNodePath(n);
@@ -281,35 +296,16 @@ static void memory_and_cpus(struct qm_argv_build *b)
 
 static void identity(struct qm_argv_build *b)
 {
-	char *buf;
-	size_t size;
-	FILE *f;
-
 	qm_ab_add(b, "-name");
-	f = qm_ab_open(b, &buf, &size);
-	if (f) {
-		fputs("guest=", f);
-		qm_ab_esc(f, b->d->name);
-	}
-	qm_ab_close(b, f, &buf);
+	qm_ab_add_esc(b, "guest=", b->d->name, "");
 	qm_ab_add(b, "-uuid");
 	qm_ab_add(b, b->d->uuid);
 }
 
 static void qmp(struct qm_argv_build *b)
 {
-	char *buf;
-	size_t size;
-	FILE *f;
-
 	qm_ab_add(b, "-qmp");
-	f = qm_ab_open(b, &buf, &size);
-	if (f) {
-		fputs("unix:", f);
-		qm_ab_esc(f, b->opts->qmp_path);
-		fputs(",server=on,wait=off", f);
-	}
-	qm_ab_close(b, f, &buf);
+	qm_ab_add_esc(b, "unix:", b->opts->qmp_path, ",server=on,wait=off");
 }
 
 static void run_state(struct qm_argv_build *b)
