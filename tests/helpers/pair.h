@@ -56,6 +56,11 @@ void assert_guest_runs(struct tq_qemu *vm);
  * keeps making passes, its memory intact.
  */
 void assert_back_on_source(void);
+/*
+ * Moved: the source QEMU is gone, the destination holds the VM in
+ * @want_status (and, running, keeps making passes), its memory intact.
+ */
+void assert_on_destination(const char *want_status);
 
 /* A job run through the embedding API on the pair. */
 struct run {

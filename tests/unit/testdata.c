@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <criterion/criterion.h>
@@ -132,6 +135,27 @@ char *td_padded(const char *head, const char *tail, size_t size)
 	memcpy(xml + size - tl, tail, tl);
 	xml[size] = '\0';
 	return xml;
+}
+
+int td_listen_loopback(int *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t salen = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(fd >= 0);
+	cr_assert(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	cr_assert(listen(fd, 8) == 0);
+	cr_assert(getsockname(fd, (struct sockaddr *)&sa, &salen) == 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+void td_expect_no_connection(int fd)
+{
+	cr_expect_lt(accept(fd, NULL, NULL), 0, "the reader connected to the listener");
+	cr_expect_eq(errno, EAGAIN);
 }
 
 bool td_regenerate(void)

@@ -38,6 +38,13 @@ struct td_hostile {
 void td_read_hostile(const char *dir, const char *name, struct td_hostile *h);
 /* @head, then 'x' up to exactly @size bytes with @tail, NUL-terminated; to free(). */
 char *td_padded(const char *head, const char *tail, size_t size);
+/*
+ * A non-blocking TCP listener on 127.0.0.1 and an ephemeral port (in @port),
+ * for readers that must never fetch: td_expect_no_connection() then checks
+ * that nobody connected.
+ */
+int td_listen_loopback(int *port);
+void td_expect_no_connection(int fd);
 /* True when golden files are to be written rather than compared. */
 bool td_regenerate(void);
 /*
