@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/batch.h"
+#include "qmp/internal.h"
 #include "util/error.h"
 
 struct batch {
@@ -73,8 +74,18 @@ int qm_batch_run(struct qm_qmp *qmp, struct qm_batch_cmd *cmds, size_t n, qm_bat
 			queued++;
 	}
 	if (r < 0) {
-		qm_error_set(&b->err, r, "ConnectionClosed", "cannot send %s: %s",
-			     cmds[queued].name, strerror(-r));
+		/*
+		 * A connection that already failed (a socket path that does not
+		 * exist) reports it from the loop, maybe only after this: its
+		 * reason, not "cannot send", is what the caller must see.
+		 */
+		const struct qm_error *closed = qm_qmp_close_error(qmp);
+
+		if (closed)
+			qm_error_copy(&b->err, closed);
+		else
+			qm_error_set(&b->err, r, "ConnectionClosed", "cannot send %s: %s",
+				     cmds[queued].name, strerror(-r));
 		if (queued == 0) {
 			qm_error_copy(err, &b->err);
 			free(b->slots);

@@ -10,7 +10,6 @@
 #include "engine/batch.h"
 #include "engine/control.h"
 #include "engine/job.h"
-#include "qmp/internal.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -108,17 +107,9 @@ int qm_job_take_cookie(struct qm_job *job, const struct qm_cookie_check *check,
 void qm_job_batch(struct qm_job *job, struct qm_qmp *qmp, struct qm_batch_cmd *cmds, size_t n,
 		  void (*done)(void *job, json_t **results, const struct qm_error *err))
 {
-	const struct qm_error *closed = qm_qmp_close_error(qmp);
 	struct qm_error err = { 0 };
 
 	if (qm_batch_run(qmp, cmds, n, done, job, &err) < 0) {
-		/*
-		 * A connection that just failed (a socket path that does not exist)
-		 * reports it from the loop, maybe after this: its reason, not
-		 * "cannot send", is the error the user must see.
-		 */
-		if (closed)
-			qm_job_fail(job, closed);
 		qm_job_fail(job, &err);
 		done(job, NULL, &err);
 	}
