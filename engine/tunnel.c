@@ -152,12 +152,13 @@ static struct qm_tunnel *tunnel_new(struct qm_job *job)
 int qm_tunnel_open_pipes(struct qm_job *job)
 {
 	struct qm_tunnel *t = tunnel_new(job);
-	struct qm_pump_options o = { .mode = pump_mode(t) };
+	struct qm_pump_options o = { 0 };
 	struct qm_error err = { 0 };
 	int from_src[2], to_dst[2];
 
 	if (!t)
 		return -ENOMEM;
+	o.mode = pump_mode(t);
 	if (pipe2(from_src, O_CLOEXEC) < 0)
 		return qm_job_failf(job, -errno, "TunnelFailed", "tunnel: pipe: %s", strerror(errno));
 	if (pipe2(to_dst, O_CLOEXEC) < 0) {
