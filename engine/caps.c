@@ -74,13 +74,19 @@ int qm_caps_check(const struct qm_job *job, json_t *available, bool source,
 	for (size_t i = 0; i < ARRAY_SIZE(caps); i++) {
 		if (!(caps[i].sides & side) || !caps[i].wanted(&job->opts))
 			continue;
-		if (!listed(available, caps[i].name))
-			return qm_error_set(err, -ENOTSUP, "CapabilityMissing",
-					    "the %s QEMU lacks the migration capability '%s': "
-					    "%s%s, or use a newer QEMU there",
-					    source ? "source" : "destination", caps[i].name,
-					    caps[i].option ? "migrate without " : "qmigrate needs it",
-					    caps[i].option ? caps[i].option : "");
+		if (listed(available, caps[i].name))
+			continue;
+		if (!caps[i].option)
+			return qm_error_set(
+				err, -ENOTSUP, "CapabilityMissing",
+				"the %s QEMU lacks the migration capability '%s', "
+				"which qmigrate needs: use a newer QEMU there",
+				source ? "source" : "destination", caps[i].name);
+		return qm_error_set(
+			err, -ENOTSUP, "CapabilityMissing",
+			"the %s QEMU lacks the migration capability '%s': migrate "
+			"without %s, or use a newer QEMU there",
+			source ? "source" : "destination", caps[i].name, caps[i].option);
 	}
 	return 0;
 }

@@ -85,6 +85,7 @@ static void incoming_started(void *opaque, json_t **res, const struct qm_error *
 static void prepare_checked(void *opaque, json_t **res, const struct qm_error *err)
 {
 	struct qm_job *job = opaque;
+	const char *state;
 	struct qm_batch_cmd cmds[4];
 	struct qm_qemu_facts dst;
 	struct qm_error perr = { 0 };
@@ -95,7 +96,8 @@ static void prepare_checked(void *opaque, json_t **res, const struct qm_error *e
 		qm_job_fail(job, err);
 	if (qm_job_failed(job))
 		goto rollback;
-	if (qm_precheck_incoming(json_string_value(json_object_get(res[0], "status")), &perr) < 0 ||
+	state = json_string_value(json_object_get(res[0], "status"));
+	if (qm_precheck_incoming(state, &perr) < 0 ||
 	    qm_qemu_facts_read(&dst, "destination", res[4], res[5], res[6], &perr) < 0 ||
 	    qm_precheck_same_machine(&job->src_facts, &dst, res[7], &perr) < 0 ||
 	    qm_precheck_identity(job->name, job->uuid, res[1], res[2], &perr) < 0 ||

@@ -33,7 +33,7 @@ struct qm_job {
 	bool started, finished;
 	ev_timer kick; /* starts begin from the loop */
 	struct qm_error error; /* the first error wins */
-	bool refused; /* a precheck failed first: nothing changed, both QEMUs are left alone */
+	bool refused; /* a precheck failed first: nothing changed, both QEMUs left alone */
 	bool cancel_requested;
 	ev_tstamp t_start, t_phase;
 	struct qm_result result;
@@ -84,7 +84,7 @@ bool qm_job_failed(const struct qm_job *job);
 void qm_job_fail(struct qm_job *job, const struct qm_error *err);
 int qm_job_failf(struct qm_job *job, int code, const char *error_class, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-/* Fails the job with a precheck's @err; first, it leaves both QEMUs as they are.  Returns its code. */
+/* Fails the job with a precheck's @err; first, both QEMUs are left as they are. */
 int qm_job_refuse(struct qm_job *job, const struct qm_error *err);
 /* Moves forward to @phase (never back) and runs it. */
 void qm_job_enter(struct qm_job *job, enum qm_phase phase);

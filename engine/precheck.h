@@ -17,7 +17,8 @@
 /* What must be the same in both QEMUs. */
 struct qm_qemu_facts {
 	char arch[32];	   /* query-target's "arch", e.g. "x86_64" */
-	char machine[128]; /* the machine type as query-machines names it, e.g. "pc-i440fx-7.2" */
+	char machine[128]; /* the machine type as query-machines names it, e.g.
+			      "pc-i440fx-7.2" */
 	bool kvm;	   /* query-kvm's "enabled" */
 };
 
@@ -29,8 +30,8 @@ json_t *qm_machine_type_args(void);
  * (qm_machine_type_args).  @side ("source", "destination") names the QEMU in
  * a ProtocolError.
  */
-int qm_qemu_facts_read(struct qm_qemu_facts *f, const char *side, json_t *target, json_t *kvm,
-		       json_t *type, struct qm_error *err) _must_check_;
+int qm_qemu_facts_read(struct qm_qemu_facts *f, const char *side, json_t *target,
+		       json_t *kvm, json_t *type, struct qm_error *err) _must_check_;
 
 /*
  * The source VM's run state (query-status' "status") lets it migrate: running,
@@ -55,8 +56,9 @@ int qm_precheck_incoming(const char *state, struct qm_error *err) _must_check_;
  * by name or alias in query-machines' return value @machines
  * (MachineTypeMissing), and the destination runs it (MachineTypeMismatch).
  */
-int qm_precheck_same_machine(const struct qm_qemu_facts *src, const struct qm_qemu_facts *dst,
-			     json_t *machines, struct qm_error *err) _must_check_;
+int qm_precheck_same_machine(const struct qm_qemu_facts *src,
+			     const struct qm_qemu_facts *dst, json_t *machines,
+			     struct qm_error *err) _must_check_;
 
 /*
  * The destination QEMU is this VM's: its -name and -uuid (the return values

@@ -28,9 +28,11 @@ static void begin_done(void *opaque, json_t **res, const struct qm_error *err)
 	if (qm_job_failed(job))
 		goto rollback;
 	state = json_string_value(json_object_get(res[0], "status"));
-	if (qm_precheck_run_state(state, &herr) < 0 || qm_precheck_migration(res[1], &herr) < 0 ||
+	if (qm_precheck_run_state(state, &herr) < 0 ||
+	    qm_precheck_migration(res[1], &herr) < 0 ||
 	    qm_caps_check(job, res[4], true, &herr) < 0 ||
-	    qm_qemu_facts_read(&job->src_facts, "source", res[5], res[6], res[7], &herr) < 0) {
+	    qm_qemu_facts_read(&job->src_facts, "source", res[5], res[6], res[7],
+			       &herr) < 0) {
 		qm_job_refuse(job, &herr);
 		goto rollback;
 	}

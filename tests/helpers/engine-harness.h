@@ -75,9 +75,11 @@
 		FQ_REPLY_FILE(8, "query-machines.json")
 /* Prepare on the destination: a QEMU waiting with -incoming defer, no name or uuid. */
 #define DST_CHECKS DST_QUERIES, DST_ANSWERS(STATUS("inmigrate"), "{}", NIL_UUID), DST_FACTS
-#define DST_PREPARE                                                                        \
-	DST_CHECKS, FQ_EXPECT("migrate-set-capabilities", 3),                              \
-		FQ_EXPECT("migrate-incoming", 4), R(3, "{}"), R(4, "{}")
+/* After the checks: the destination starts listening. */
+#define DST_INCOMING                                                                       \
+	FQ_EXPECT("migrate-set-capabilities", 3), FQ_EXPECT("migrate-incoming", 4),        \
+		R(3, "{}"), R(4, "{}")
+#define DST_PREPARE DST_CHECKS, DST_INCOMING
 /* Finish on a destination that completed: it is resumed. */
 #define DST_RESUMES                                                                        \
 	FQ_EXPECT("query-status", 5), FQ_EXPECT("query-migrate", 6), R(5, STATUS("paused")), \
@@ -97,6 +99,10 @@
 	EVENT("MIGRATION", "{\"status\": \"active\"}"), FQ_EXPECT("query-migrate", 3),       \
 		R(3, ACTIVE), FQ_EXPECT("migrate_cancel", 4), R(4, "{}")
 #define QUIT_AND_GO(slot) FQ_EXPECT("quit", slot), R(slot, "{}"), FQ_HANGUP
+/* After SRC_MIGRATE: the migration completed, and the source is quit. */
+#define SRC_COMPLETES                                                                      \
+	EVENT("MIGRATION", "{\"status\": \"completed\"}"), FQ_EXPECT("query-migrate", 3),  \
+		R(3, COMPLETED), QUIT_AND_GO(4)
 
 /* getfd with a pipe, checked to be one, for the fd: URI below. */
 #define GETFD_PIPE(s)                                                                   \

@@ -25,8 +25,8 @@ static void stop_both(void)
 
 TestSuite(precheck_qemu, .timeout = 240, .fini = stop_both);
 
-static void start(struct tq_qemu *vm, const char *machine, const char *accel, bool incoming,
-		  const char *const *extra)
+static void start(struct tq_qemu *vm, const char *machine, const char *accel,
+		  bool incoming, const char *const *extra)
 {
 	struct tq_qemu_opts o = {
 		.machine = machine,
@@ -76,7 +76,8 @@ static void on_done(struct qm_job *job, const struct qm_result *r, void *ud)
  * Migrates from @src_qmp to @dst_qmp on @loop (on which a fake destination
  * may listen) and returns the result.
  */
-static struct qm_result run_job(struct ev_loop *loop, const char *src_qmp, const char *dst_qmp)
+static struct qm_result run_job(struct ev_loop *loop, const char *src_qmp,
+				const char *dst_qmp)
 {
 	struct qm_job_callbacks cbs = { .done = on_done };
 	struct qm_job_options opts = { .src_qmp = src_qmp, .dst_qmp = dst_qmp };
@@ -94,7 +95,7 @@ static struct qm_result run_job(struct ev_loop *loop, const char *src_qmp, const
 	return r;
 }
 
-/* Refused with @cls and @what in the message, nothing changed, the VM still on the source. */
+/* Refused with @cls and @what in the message; nothing changed, the VM on the source. */
 static void assert_refused(const struct qm_result *r, const char *cls, const char *what)
 {
 	cr_assert_eq(r->status, QM_JOB_FAILED, "%s", r->error.text);
@@ -122,12 +123,13 @@ static struct qm_result migrate_real(void)
 	return r;
 }
 
-/* ivshmem in peer mode (ivshmem-plain's default) blocks migration, with KVM and TCG alike. */
+/* ivshmem in peer mode (ivshmem-plain's default) blocks migration, KVM or TCG. */
 Test(precheck_qemu, a_real_migration_blocker_is_refused_with_qemus_reason)
 {
 	static const char *const ivshmem[] = {
 		"-object", "memory-backend-ram,id=shm,size=1M,share=on",
-		"-device", "ivshmem-plain,memdev=shm", NULL,
+		"-device", "ivshmem-plain,memdev=shm",
+		NULL,
 	};
 	struct qm_result r;
 
@@ -146,7 +148,8 @@ Test(precheck_qemu, a_destination_with_another_machine_type_is_refused_before_mi
 	start(&dst, "q35", NULL, true, NULL);
 	r = migrate_real();
 	assert_refused(&r, "MachineTypeMismatch", "runs machine type 'pc-q35-");
-	cr_assert(strstr(r.error.text, "the source VM uses 'pc-i440fx-"), "%s", r.error.text);
+	cr_assert(strstr(r.error.text, "the source VM uses 'pc-i440fx-"), "%s",
+		  r.error.text);
 	assert_untouched();
 }
 
@@ -176,7 +179,8 @@ Test(precheck_qemu, another_accelerator_on_the_destination_is_refused)
 		start(&src, "none", "kvm", false, NULL);
 		start(&dst, "none", "tcg", true, NULL);
 		r = run_job(loop, src.qmp_path, dst.qmp_path);
-		assert_refused(&r, "AccelMismatch", "with KVM but the destination QEMU uses TCG");
+		assert_refused(&r, "AccelMismatch",
+			       "with KVM but the destination QEMU uses TCG");
 		assert_untouched();
 	} else {
 		fprintf(stderr, "no KVM here: a fake destination says it runs KVM\n");
@@ -187,7 +191,8 @@ Test(precheck_qemu, another_accelerator_on_the_destination_is_refused)
 		while (!fq_finished(fake))
 			ev_run(loop, EVRUN_NOWAIT);
 		fq_free(fake); /* fails the test if the job sent it anything more */
-		assert_refused(&r, "AccelMismatch", "with TCG (no KVM) but the destination QEMU uses KVM");
+		assert_refused(&r, "AccelMismatch",
+			       "with TCG (no KVM) but the destination QEMU uses KVM");
 		assert_status(src.qmp_path, "running");
 	}
 	ev_loop_destroy(loop);

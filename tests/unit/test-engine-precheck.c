@@ -15,13 +15,24 @@
 
 TestSuite(engine_precheck, .timeout = 20);
 
-/* A source refused in prepare: the rollback finds it running, as it was. */
-static const struct fq_step src_stays[] = {
-	SRC_BEGIN,
-	FQ_EXPECT("query-status", 9),
-	R(9, RUNNING),
-	FQ_END,
-};
+/*
+ * A running source whose query-migrate gives @migrate and whose capabilities
+ * are @caps; then the reply steps of its facts.  Refused in begin or prepare,
+ * the rollback finds it running, as it was.
+ */
+#define SRC_STAYS(migrate, caps, ...)                                                    \
+	{                                                                                \
+		SRC_QUERIES, SRC_ANSWERS(RUNNING, migrate, caps), __VA_ARGS__,           \
+			FQ_EXPECT("query-status", 9), R(9, RUNNING), FQ_END,             \
+	}
+#define TARGET_X86 FQ_REPLY_FILE(5, "query-target.json")
+#define KVM_OFF_AT(s) FQ_REPLY_FILE(s, "query-kvm.json")
+#define MACHINE_NONE FQ_REPLY_FILE(7, "qom-get-machine-type.json")
+
+static const struct fq_step src_stays[] = SRC_STAYS("{}", CAPS, SRC_FACTS);
+/* A source that migrates its running VM. */
+static const struct fq_step src_completes[] = { SRC_BEGIN, SRC_MIGRATE, SRC_COMPLETES,
+						FQ_END };
 /* A destination that begin's refusal never reaches. */
 static const struct fq_step dst_untouched[] = { FQ_HANDSHAKE, FQ_END };
 
@@ -29,7 +40,8 @@ static const struct fq_step dst_untouched[] = { FQ_HANDSHAKE, FQ_END };
  * Failed with @cls before perform, nothing changed, the VM at @vm, and each
  * of the NULL-terminated words in the message.
  */
-static void assert_refused(const struct run *run, const char *cls, enum qm_vm_location vm, ...)
+static void assert_refused(const struct run *run, const char *cls, enum qm_vm_location vm,
+			   ...)
 {
 	const struct qm_result *r = &run->result;
 	const char *word;
@@ -42,7 +54,8 @@ static void assert_refused(const struct run *run, const char *cls, enum qm_vm_lo
 	cr_assert_eq(r->phase_ms[QM_PHASE_PERFORM], -1, "perform ran");
 	va_start(ap, vm);
 	while ((word = va_arg(ap, const char *)))
-		cr_assert(strstr(r->error.text, word), "'%s' not in: %s", word, r->error.text);
+		cr_assert(strstr(r->error.text, word), "'%s' not in: %s", word,
+			  r->error.text);
 	va_end(ap);
 }
 
@@ -74,12 +87,14 @@ static void refuse_source_in(const char *state, const char *advice)
 	cr_assert_eq(run.result.phase_ms[QM_PHASE_PREPARE], -1, "prepare ran");
 }
 
-Test(engine_precheck, begin_refuses_a_source_waiting_for_incoming_and_leaves_the_destination_alone)
+Test(engine_precheck,
+     begin_refuses_a_source_waiting_for_incoming_and_leaves_the_destination_alone)
 {
 	refuse_source_in("inmigrate", "swapped --src-qmp and --dst-qmp?");
 }
 
-Test(engine_precheck, every_state_but_running_paused_and_prelaunch_is_refused_with_what_to_do)
+Test(engine_precheck,
+     every_state_but_running_paused_and_prelaunch_is_refused_with_what_to_do)
 {
 	static const char *const refused[][2] = {
 		{ "postmigrate", "migrate it from there" },
@@ -101,19 +116,13 @@ Test(engine_precheck, every_state_but_running_paused_and_prelaunch_is_refused_wi
 		refuse_source_in(refused[i][0], refused[i][1]);
 }
 
-/* QEMU migrates a VM started with -S that never ran; it arrives in prelaunch, not resumed. */
+/* QEMU migrates a VM started with -S that never ran: it arrives in prelaunch. */
 Test(engine_precheck, a_prelaunch_source_migrates_and_is_not_resumed_on_the_destination)
 {
 	static const struct fq_step src[] = {
-		SRC_QUERIES,
-		SRC_ANSWERS(STATUS("prelaunch"), "{}", CAPS),
-		SRC_FACTS,
-		SRC_MIGRATE,
-		EVENT("MIGRATION", "{\"status\": \"completed\"}"),
-		FQ_EXPECT("query-migrate", 3),
-		R(3, COMPLETED),
-		QUIT_AND_GO(4),
-		FQ_END,
+		SRC_QUERIES,   SRC_ANSWERS(STATUS("prelaunch"), "{}", CAPS),
+		SRC_FACTS,     SRC_MIGRATE,
+		SRC_COMPLETES, FQ_END,
 	};
 	static const struct fq_step dst[] = {
 		DST_PREPARE,
@@ -133,50 +142,40 @@ Test(engine_precheck, a_prelaunch_source_migrates_and_is_not_resumed_on_the_dest
 
 /* ---- query-migrate: blockers, another migration --------------------------------- */
 
-/* A running source whose query-migrate gives @migrate, refused in begin. */
-#define REFUSED_MIGRATE_SCRIPT(migrate)                                                    \
-	{                                                                                  \
-		SRC_QUERIES, SRC_ANSWERS(RUNNING, migrate, CAPS), SRC_FACTS,                 \
-			FQ_EXPECT("query-status", 9), R(9, RUNNING), FQ_END,                 \
-	}
-
 #define IVSHMEM "Migration is disabled when using feature 'peer mode' in device 'ivshmem'"
 
 Test(engine_precheck, one_migration_blocker_is_refused_with_qemus_reason)
 {
 	static const struct fq_step src[] =
-		REFUSED_MIGRATE_SCRIPT("{\"blocked-reasons\": [\"" IVSHMEM "\"]}");
+		SRC_STAYS("{\"blocked-reasons\": [\"" IVSHMEM "\"]}", CAPS, SRC_FACTS);
 	struct run run = { 0 };
 
 	migrate_with(&run, src, dst_untouched, false);
-	assert_refused(&run, "MigrationBlocked", QM_VM_SOURCE, IVSHMEM, "unplug the device",
-		       NULL);
+	assert_refused(&run, "MigrationBlocked", QM_VM_SOURCE, IVSHMEM,
+		       "unplug the device", NULL);
 }
 
 Test(engine_precheck, every_migration_blocker_is_in_the_message)
 {
-	static const struct fq_step src[] = REFUSED_MIGRATE_SCRIPT(
-		"{\"blocked-reasons\": [\"" IVSHMEM "\", \"non-migratable device: 0000:00:05.0/vfio\","
-		" \"State blocked by non-migratable CPU device (invtsc flag)\"]}");
+	static const struct fq_step src[] = SRC_STAYS(
+		"{\"blocked-reasons\": [\"" IVSHMEM
+		"\", \"non-migratable device: 0000:00:05.0/vfio\","
+		" \"State blocked by non-migratable CPU device (invtsc flag)\"]}",
+		CAPS, SRC_FACTS);
 	struct run run = { 0 };
 
 	migrate_with(&run, src, dst_untouched, false);
-	assert_refused(&run, "MigrationBlocked", QM_VM_SOURCE, IVSHMEM "; non-migratable device",
-		       "vfio; State blocked by non-migratable CPU device (invtsc flag)", NULL);
+	assert_refused(
+		&run, "MigrationBlocked", QM_VM_SOURCE, IVSHMEM "; non-migratable device",
+		"vfio; State blocked by non-migratable CPU device (invtsc flag)", NULL);
 }
 
 Test(engine_precheck, an_empty_blocker_list_does_not_refuse)
 {
 	static const struct fq_step src[] = {
-		SRC_QUERIES,
-		SRC_ANSWERS(RUNNING, "{\"blocked-reasons\": []}", CAPS),
-		SRC_FACTS,
-		SRC_MIGRATE,
-		EVENT("MIGRATION", "{\"status\": \"completed\"}"),
-		FQ_EXPECT("query-migrate", 3),
-		R(3, COMPLETED),
-		QUIT_AND_GO(4),
-		FQ_END,
+		SRC_QUERIES,   SRC_ANSWERS(RUNNING, "{\"blocked-reasons\": []}", CAPS),
+		SRC_FACTS,     SRC_MIGRATE,
+		SRC_COMPLETES, FQ_END,
 	};
 	static const struct fq_step dst[] = { DST_PREPARE, DST_RESUMES, FQ_END };
 	struct run run = { 0 };
@@ -187,15 +186,16 @@ Test(engine_precheck, an_empty_blocker_list_does_not_refuse)
 
 Test(engine_precheck, a_migration_under_way_on_the_source_is_refused)
 {
-	static const struct fq_step src[] = REFUSED_MIGRATE_SCRIPT(ACTIVE);
+	static const struct fq_step src[] = SRC_STAYS(ACTIVE, CAPS, SRC_FACTS);
 	struct run run = { 0 };
 
 	migrate_with(&run, src, dst_untouched, false);
-	assert_refused(&run, "MigrationActive", QM_VM_SOURCE, "already under way", "active",
-		       "migrate_cancel", NULL);
+	assert_refused(&run, "MigrationActive", QM_VM_SOURCE, "already under way",
+		       "active", "migrate_cancel", NULL);
 }
 
-/* ---- the two QEMUs ------------------------------------------------------------------ */
+/* ---- the two QEMUs ------------------------------------------------------------------
+ */
 
 Test(engine_precheck, another_arch_on_the_destination_is_refused)
 {
@@ -203,8 +203,8 @@ Test(engine_precheck, another_arch_on_the_destination_is_refused)
 		DST_QUERIES,
 		DST_ANSWERS(STATUS("inmigrate"), "{}", NIL_UUID),
 		R(5, "{\"arch\": \"aarch64\"}"),
-		FQ_REPLY_FILE(6, "query-kvm.json"),
-		FQ_REPLY_FILE(7, "qom-get-machine-type.json"),
+		KVM_OFF_AT(6),
+		MACHINE_NONE,
 		FQ_REPLY_FILE(8, "query-machines.json"),
 		FQ_END,
 	};
@@ -217,64 +217,42 @@ Test(engine_precheck, another_arch_on_the_destination_is_refused)
 
 Test(engine_precheck, kvm_on_the_source_and_tcg_on_the_destination_is_refused)
 {
-	static const struct fq_step src[] = {
-		SRC_QUERIES,
-		SRC_ANSWERS(RUNNING, "{}", CAPS),
-		FQ_REPLY_FILE(5, "query-target.json"),
-		R(6, KVM_ON),
-		FQ_REPLY_FILE(7, "qom-get-machine-type.json"),
-		FQ_EXPECT("query-status", 9),
-		R(9, RUNNING),
-		FQ_END,
-	};
+	static const struct fq_step src[] =
+		SRC_STAYS("{}", CAPS, TARGET_X86, R(6, KVM_ON), MACHINE_NONE);
 	static const struct fq_step dst[] = { DST_CHECKS, FQ_END }; /* recorded: TCG */
 	struct run run = { 0 };
 
 	migrate_with(&run, src, dst, false);
-	assert_refused(&run, "AccelMismatch", QM_VM_SOURCE, "source QEMU runs the VM with KVM",
-		       "destination QEMU uses TCG", "-accel kvm", NULL);
+	assert_refused(&run, "AccelMismatch", QM_VM_SOURCE,
+		       "source QEMU runs the VM with KVM", "destination QEMU uses TCG",
+		       "-accel kvm", NULL);
 }
 
 Test(engine_precheck, a_machine_type_the_destination_qemu_lacks_is_refused)
 {
 	/* A source on a newer QEMU than the destination's 7.2. */
-	static const struct fq_step src[] = {
-		SRC_QUERIES,
-		SRC_ANSWERS(RUNNING, "{}", CAPS),
-		FQ_REPLY_FILE(5, "query-target.json"),
-		FQ_REPLY_FILE(6, "query-kvm.json"),
-		R(7, "\"pc-q35-9.2-machine\""),
-		FQ_EXPECT("query-status", 9),
-		R(9, RUNNING),
-		FQ_END,
-	};
+	static const struct fq_step src[] = SRC_STAYS(
+		"{}", CAPS, TARGET_X86, KVM_OFF_AT(6), R(7, "\"pc-q35-9.2-machine\""));
 	static const struct fq_step dst[] = { DST_CHECKS, FQ_END };
 	struct run run = { 0 };
 
 	migrate_with(&run, src, dst, false);
-	assert_refused(&run, "MachineTypeMissing", QM_VM_SOURCE, "no machine type 'pc-q35-9.2'",
-		       "qemu-system-x86_64 -machine help", NULL);
+	assert_refused(&run, "MachineTypeMissing", QM_VM_SOURCE,
+		       "no machine type 'pc-q35-9.2'", "qemu-system-x86_64 -machine help",
+		       NULL);
 }
 
 Test(engine_precheck, a_destination_started_with_another_machine_type_is_refused)
 {
-	static const struct fq_step src[] = {
-		SRC_QUERIES,
-		SRC_ANSWERS(RUNNING, "{}", CAPS),
-		FQ_REPLY_FILE(5, "query-target.json"),
-		FQ_REPLY_FILE(6, "query-kvm.json"),
-		R(7, "\"pc-i440fx-7.2-machine\""),
-		FQ_EXPECT("query-status", 9),
-		R(9, RUNNING),
-		FQ_END,
-	};
+	static const struct fq_step src[] = SRC_STAYS(
+		"{}", CAPS, TARGET_X86, KVM_OFF_AT(6), R(7, "\"pc-i440fx-7.2-machine\""));
 	static const struct fq_step dst[] = { DST_CHECKS, FQ_END }; /* recorded: none */
 	struct run run = { 0 };
 
 	migrate_with(&run, src, dst, false);
 	assert_refused(&run, "MachineTypeMismatch", QM_VM_SOURCE,
-		       "destination QEMU runs machine type 'none'", "source VM uses 'pc-i440fx-7.2'",
-		       "-machine pc-i440fx-7.2", NULL);
+		       "destination QEMU runs machine type 'none'",
+		       "source VM uses 'pc-i440fx-7.2'", "-machine pc-i440fx-7.2", NULL);
 }
 
 /* ---- the destination: its state, its identity ----------------------------------- */
@@ -330,41 +308,29 @@ Test(engine_precheck, a_destination_named_like_the_vm_is_accepted)
 {
 	static const struct fq_step dst[] = {
 		DST_QUERIES,
-		DST_ANSWERS(STATUS("inmigrate"), "{\"name\": \"vm1\"}", "{\"UUID\": \"" UUID "\"}"),
+		DST_ANSWERS(STATUS("inmigrate"), "{\"name\": \"vm1\"}",
+			    "{\"UUID\": \"" UUID "\"}"),
 		DST_FACTS,
-		FQ_EXPECT("migrate-set-capabilities", 3),
-		FQ_EXPECT("migrate-incoming", 4),
-		R(3, "{}"),
-		R(4, "{}"),
+		DST_INCOMING,
 		DST_RESUMES,
-		FQ_END,
-	};
-	static const struct fq_step src[] = {
-		SRC_BEGIN,
-		SRC_MIGRATE,
-		EVENT("MIGRATION", "{\"status\": \"completed\"}"),
-		FQ_EXPECT("query-migrate", 3),
-		R(3, COMPLETED),
-		QUIT_AND_GO(4),
 		FQ_END,
 	};
 	struct run run = { 0 };
 
-	migrate_with(&run, src, dst, false);
+	migrate_with(&run, src_completes, dst, false);
 	cr_assert_eq(run.result.status, QM_JOB_COMPLETED, "%s", run.result.error.text);
 }
 
-/* ---- capabilities ------------------------------------------------------------------- */
+/* ---- capabilities -------------------------------------------------------------------
+ */
 
 Test(engine_precheck, capability_the_destination_lacks_is_refused_before_anything_starts)
 {
-	static const struct fq_step src[] = {
-		SRC_BEGIN_WITH_CAPS("[{\"state\": false, \"capability\": \"events\"},"
-				    " {\"state\": false, \"capability\": \"multifd\"}]"),
-		FQ_EXPECT("query-status", 9),
-		R(9, RUNNING),
-		FQ_END,
-	};
+	static const struct fq_step src[] =
+		SRC_STAYS("{}",
+			  "[{\"state\": false, \"capability\": \"events\"},"
+			  " {\"state\": false, \"capability\": \"multifd\"}]",
+			  SRC_FACTS);
 	static const struct fq_step dst[] = { DST_CHECKS, FQ_END }; /* no multifd here */
 	struct run run = { .multifd = 4 };
 
@@ -375,16 +341,10 @@ Test(engine_precheck, capability_the_destination_lacks_is_refused_before_anythin
 
 Test(engine_precheck, capability_the_source_lacks_is_refused_in_begin)
 {
-	static const struct fq_step src[] = {
-		SRC_BEGIN, /* CAPS has no multifd */
-		FQ_EXPECT("query-status", 9),
-		R(9, RUNNING),
-		FQ_END,
-	};
-	struct run run = { .multifd = 4 };
+	struct run run = { .multifd = 4 }; /* CAPS has no multifd */
 
-	migrate_with(&run, src, dst_untouched, false);
-	assert_refused(&run, "CapabilityMissing", QM_VM_SOURCE, "source QEMU lacks", "'multifd'",
-		       NULL);
+	migrate_with(&run, src_stays, dst_untouched, false);
+	assert_refused(&run, "CapabilityMissing", QM_VM_SOURCE, "source QEMU lacks",
+		       "'multifd'", NULL);
 	cr_assert_eq(run.result.phase_ms[QM_PHASE_PREPARE], -1, "prepare ran");
 }

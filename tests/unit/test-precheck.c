@@ -24,7 +24,7 @@ static void expect_error(const struct qm_error *err, const char *cls, const char
 	cr_expect(strstr(err->text, word), "'%s' not in: %s", word, err->text);
 }
 
-/* Reads facts from @target, @kvm and @type (JSON texts); returns what the call returned. */
+/* Reads facts from @target, @kvm and @type (JSON texts); returns the call's result. */
 static int read_facts(struct qm_qemu_facts *f, const char *target, const char *kvm,
 		      const char *type, struct qm_error *err)
 {
@@ -48,13 +48,15 @@ Test(precheck, facts_strip_the_qom_suffix_from_the_machine_type)
 	cr_expect_str_eq(f.arch, "x86_64");
 	cr_expect(f.kvm);
 	cr_expect_str_eq(f.machine, "pc-i440fx-7.2");
-	/* A type without the suffix is taken as it is; the suffix alone is not stripped. */
+	/* A type without the suffix is taken as it is; the suffix alone stays too. */
 	cr_assert_eq(read_facts(&f, "{\"arch\": \"s390x\"}", "{\"enabled\": false}",
-				"\"s390-ccw-virtio\"", &err), 0);
+				"\"s390-ccw-virtio\"", &err),
+		     0);
 	cr_expect_str_eq(f.machine, "s390-ccw-virtio");
 	cr_expect_not(f.kvm);
 	cr_assert_eq(read_facts(&f, "{\"arch\": \"x86_64\"}", "{\"enabled\": false}",
-				"\"-machine\"", &err), 0);
+				"\"-machine\"", &err),
+		     0);
 	cr_expect_str_eq(f.machine, "-machine");
 }
 
@@ -63,12 +65,13 @@ Test(precheck, facts_missing_or_malformed_are_a_protocol_error_naming_the_side)
 	static const char *const bad[][4] = {
 		{ "{}", "{\"enabled\": true}", "\"none-machine\"", "arch" },
 		{ "{\"arch\": 3}", "{\"enabled\": true}", "\"none-machine\"", "arch" },
-		{ "{\"arch\": \"x86_64\"}", "{\"enabled\": \"yes\"}", "\"none-machine\"", "KVM" },
+		{ "{\"arch\": \"x86_64\"}", "{\"enabled\": \"yes\"}", "\"none-machine\"",
+		  "KVM" },
 		{ "{\"arch\": \"x86_64\"}", "{}", "\"none-machine\"", "KVM" },
 		{ "{\"arch\": \"x86_64\"}", "{\"enabled\": true}", "\"\"", "machine" },
 		{ "{\"arch\": \"x86_64\"}", "{\"enabled\": true}", "{}", "machine" },
-		{ "{\"arch\": \"x86_64xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}", "{\"enabled\": true}",
-		  "\"none-machine\"", "arch" },
+		{ "{\"arch\": \"x86_64xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
+		  "{\"enabled\": true}", "\"none-machine\"", "arch" },
 	};
 	char long_type[300];
 	struct qm_qemu_facts f;
@@ -76,8 +79,8 @@ Test(precheck, facts_missing_or_malformed_are_a_protocol_error_naming_the_side)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct qm_error err = { 0 };
 
-		cr_expect_eq(read_facts(&f, bad[i][0], bad[i][1], bad[i][2], &err), -EPROTO,
-			     "case %zu", i);
+		cr_expect_eq(read_facts(&f, bad[i][0], bad[i][1], bad[i][2], &err),
+			     -EPROTO, "case %zu", i);
 		expect_error(&err, "ProtocolError", bad[i][3]);
 		expect_error(&err, "ProtocolError", "destination QEMU");
 	}
@@ -86,8 +89,9 @@ Test(precheck, facts_missing_or_malformed_are_a_protocol_error_naming_the_side)
 	strcpy(long_type + sizeof(long_type) - 2, "\"");
 	struct qm_error err = { 0 };
 
-	cr_expect_eq(read_facts(&f, "{\"arch\": \"x86_64\"}", "{\"enabled\": true}", long_type,
-				&err), -EPROTO);
+	cr_expect_eq(read_facts(&f, "{\"arch\": \"x86_64\"}", "{\"enabled\": true}",
+				long_type, &err),
+		     -EPROTO);
 }
 
 Test(precheck, running_paused_and_prelaunch_may_migrate)
@@ -103,15 +107,17 @@ Test(precheck, running_paused_and_prelaunch_may_migrate)
 Test(precheck, other_run_states_are_refused_naming_the_state)
 {
 	static const char *const states[] = {
-		"inmigrate", "postmigrate", "finish-migrate", "save-vm", "restore-vm",
-		"suspended", "shutdown", "guest-panicked", "internal-error", "io-error",
-		"watchdog", "debug", "colo", "something-new",
+		"inmigrate",	  "postmigrate",   "finish-migrate", "save-vm",
+		"restore-vm",	  "suspended",	   "shutdown",	     "guest-panicked",
+		"internal-error", "io-error",	   "watchdog",	     "debug",
+		"colo",		  "something-new",
 	};
 
 	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
 		struct qm_error err = { 0 };
 
-		cr_expect_eq(qm_precheck_run_state(states[i], &err), -EINVAL, "%s", states[i]);
+		cr_expect_eq(qm_precheck_run_state(states[i], &err), -EINVAL, "%s",
+			     states[i]);
 		expect_error(&err, "InvalidState", states[i]);
 		expect_error(&err, "InvalidState", "the source VM is ");
 	}
@@ -150,11 +156,15 @@ Test(precheck, every_blocker_reason_is_listed_in_order)
 {
 	struct qm_error err = { 0 };
 
-	cr_assert_eq(check_migration("{\"blocked-reasons\": [\"first\", \"second\", 7, \"third\"]}",
-				     &err),
-		     -EPERM);
-	expect_error(&err, "MigrationBlocked", "QEMU says: first; second; (no reason given); third");
-	cr_expect(strstr(err.text, "third") + strlen("third") == err.text + strlen(err.text),
+	cr_assert_eq(
+		check_migration(
+			"{\"blocked-reasons\": [\"first\", \"second\", 7, \"third\"]}",
+			&err),
+		-EPERM);
+	expect_error(&err, "MigrationBlocked",
+		     "QEMU says: first; second; (no reason given); third");
+	cr_expect(strstr(err.text, "third") + strlen("third") ==
+			  err.text + strlen(err.text),
 		  "%s", err.text);
 }
 
@@ -165,7 +175,8 @@ Test(precheck, a_blocker_list_too_long_for_the_message_ends_with_an_ellipsis)
 
 	for (int i = 0; i < 20; i++)
 		snprintf(info + strlen(info), sizeof(info) - strlen(info),
-			 "%s\"device %02d blocks migration for a reason\"", i ? ", " : "", i);
+			 "%s\"device %02d blocks migration for a reason\"", i ? ", " : "",
+			 i);
 	strcat(info, "]}");
 	cr_assert_eq(check_migration(info, &err), -EPERM);
 	expect_error(&err, "MigrationBlocked", "unplug the device");
@@ -176,7 +187,8 @@ Test(precheck, a_blocker_list_too_long_for_the_message_ends_with_an_ellipsis)
 
 Test(precheck, a_migration_under_way_is_refused)
 {
-	static const char *const busy[] = { "setup", "active", "postcopy-active", "cancelling" };
+	static const char *const busy[] = { "setup", "active", "postcopy-active",
+					    "cancelling" };
 
 	for (size_t i = 0; i < sizeof(busy) / sizeof(busy[0]); i++) {
 		char info[64];
@@ -204,7 +216,8 @@ Test(precheck, only_a_waiting_destination_passes)
 
 static const struct qm_qemu_facts src_pc = { "x86_64", "pc-i440fx-7.2", true };
 
-static int compare(const struct qm_qemu_facts *dst, const char *machines, struct qm_error *err)
+static int compare(const struct qm_qemu_facts *dst, const char *machines,
+		   struct qm_error *err)
 {
 	json_t *m = json(machines);
 	int r = qm_precheck_same_machine(&src_pc, dst, m, err);
@@ -213,7 +226,9 @@ static int compare(const struct qm_qemu_facts *dst, const char *machines, struct
 	return r;
 }
 
-#define MACHINES "[{\"name\": \"pc-q35-7.2\", \"alias\": \"q35\"}, {\"name\": \"pc-i440fx-7.2\"}]"
+#define MACHINES                                                                         \
+	"[{\"name\": \"pc-q35-7.2\", \"alias\": \"q35\"}, {\"name\": "                   \
+	"\"pc-i440fx-7.2\"}]"
 
 Test(precheck, the_same_arch_accel_and_machine_pass)
 {
@@ -243,7 +258,8 @@ Test(precheck, either_accelerator_mismatch_is_refused_saying_which_to_use)
 	expect_error(&err, "AccelMismatch", "-accel kvm");
 	qm_error_clear(&err);
 	cr_expect_eq(qm_precheck_same_machine(&src_tcg, &src_pc, m, &err), -EINVAL);
-	expect_error(&err, "AccelMismatch", "with TCG (no KVM) but the destination QEMU uses KVM");
+	expect_error(&err, "AccelMismatch",
+		     "with TCG (no KVM) but the destination QEMU uses KVM");
 	expect_error(&err, "AccelMismatch", "-accel tcg");
 	json_decref(m);
 }
@@ -255,10 +271,13 @@ Test(precheck, a_machine_type_is_found_by_name_or_alias)
 	json_t *m = json("[{\"name\": \"pc-q35-7.2\", \"alias\": \"q35\"}]");
 	struct qm_error err = { 0 };
 
-	/* Its own type, not its alias, is what a QEMU says it runs; an alias is still found. */
+	/* Its own type, not its alias, is what a QEMU says it runs; an alias is still
+	 * found. */
 	cr_expect_eq(qm_precheck_same_machine(&q35, &q35, m, &err), 0, "%s", err.text);
-	cr_expect_eq(compare(&dst, "[{\"name\": \"pc-q35-7.2\", \"alias\": \"pc-i440fx-7.2\"}]",
-			     &err), 0, "%s", err.text);
+	cr_expect_eq(compare(&dst,
+			     "[{\"name\": \"pc-q35-7.2\", \"alias\": \"pc-i440fx-7.2\"}]",
+			     &err),
+		     0, "%s", err.text);
 	json_decref(m);
 }
 
@@ -267,13 +286,15 @@ Test(precheck, a_missing_machine_type_comes_before_a_different_one)
 	const struct qm_qemu_facts dst = { "x86_64", "pc-q35-7.2", true };
 	struct qm_error err = { 0 };
 
-	cr_expect_eq(compare(&dst, "[{\"name\": \"pc-q35-7.2\", \"alias\": \"q35\"}]", &err),
-		     -ENOTSUP);
+	cr_expect_eq(
+		compare(&dst, "[{\"name\": \"pc-q35-7.2\", \"alias\": \"q35\"}]", &err),
+		-ENOTSUP);
 	expect_error(&err, "MachineTypeMissing", "no machine type 'pc-i440fx-7.2'");
 	qm_error_clear(&err);
 	cr_expect_eq(compare(&dst, MACHINES, &err), -EINVAL);
-	expect_error(&err, "MachineTypeMismatch",
-		     "runs machine type 'pc-q35-7.2' but the source VM uses 'pc-i440fx-7.2'");
+	expect_error(
+		&err, "MachineTypeMismatch",
+		"runs machine type 'pc-q35-7.2' but the source VM uses 'pc-i440fx-7.2'");
 	expect_error(&err, "MachineTypeMismatch", "-machine pc-i440fx-7.2");
 }
 
@@ -300,10 +321,13 @@ Test(precheck, a_destination_without_name_or_uuid_or_with_the_vms_passes)
 	cr_expect_eq(identity("vm1", VM_UUID, "{}", "{\"UUID\": \"" NIL "\"}", &err), 0);
 	cr_expect_eq(identity("vm1", VM_UUID, "{\"name\": \"\"}", "{}", &err), 0);
 	cr_expect_eq(identity("vm1", VM_UUID, "{\"name\": \"vm1\"}",
-			      "{\"UUID\": \"4C6F7E2A-1B3D-4E5F-8A9B-0C1D2E3F4A5B\"}", &err), 0);
+			      "{\"UUID\": \"4C6F7E2A-1B3D-4E5F-8A9B-0C1D2E3F4A5B\"}",
+			      &err),
+		     0);
 	/* A VM with no name or no uuid of its own matches any destination. */
-	cr_expect_eq(identity("unnamed", NIL, "{\"name\": \"vm2\"}", "{\"UUID\": \"" VM_UUID "\"}",
-			      &err), 0);
+	cr_expect_eq(identity("unnamed", NIL, "{\"name\": \"vm2\"}",
+			      "{\"UUID\": \"" VM_UUID "\"}", &err),
+		     0);
 	cr_expect_not(qm_error_is_set(&err), "%s", err.text);
 }
 
@@ -311,10 +335,13 @@ Test(precheck, another_vms_name_or_uuid_is_refused)
 {
 	struct qm_error err = { 0 };
 
-	cr_expect_eq(identity("vm1", VM_UUID, "{\"name\": \"vm2\"}", "{}", &err), -EINVAL);
+	cr_expect_eq(identity("vm1", VM_UUID, "{\"name\": \"vm2\"}", "{}", &err),
+		     -EINVAL);
 	expect_error(&err, "NameMismatch", "-name 'vm2', but the VM to migrate is 'vm1'");
 	qm_error_clear(&err);
-	cr_expect_eq(identity("vm1", VM_UUID, "{\"name\": \"vm1\"}", "{\"UUID\": \"" NIL "1\"}",
-			      &err), -EINVAL);
-	expect_error(&err, "UuidMismatch", "-uuid " NIL "1, but the VM to migrate has uuid");
+	cr_expect_eq(identity("vm1", VM_UUID, "{\"name\": \"vm1\"}",
+			      "{\"UUID\": \"" NIL "1\"}", &err),
+		     -EINVAL);
+	expect_error(&err, "UuidMismatch",
+		     "-uuid " NIL "1, but the VM to migrate has uuid");
 }
