@@ -22,7 +22,10 @@ static const char usage[] =
 	"After success the source QEMU is quit and the destination runs the VM\n"
 	"(or holds it paused, if it was paused). On failure or Ctrl-C the source\n"
 	"keeps the VM (resumed if it was running) and the destination QEMU is quit;\n"
-	"when the source was never reached, nothing is changed on either side.\n"
+	"when the source was never reached, or a precheck refuses the migration\n"
+	"(the VM's state, migration blockers, another arch, accelerator, machine\n"
+	"type, name or uuid on the destination: docs/prechecks.md), nothing is\n"
+	"changed on either side.\n"
 	"\n"
 	"Options:\n"
 	"  --src-qmp PATH        QMP socket of the source QEMU\n"
@@ -85,9 +88,9 @@ static const char usage[] =
 	"\n"
 	"Exit codes: 0 completed; 1 failed or cancelled, the VM runs on the source\n"
 	"(or is paused there, as it was before), or nothing was changed (a socket\n"
-	"that does not exist, a QEMU that does not answer: both QEMUs are left as\n"
-	"they were); 3 state uncertain (the message says what to check); 2 usage\n"
-	"error.\n";
+	"that does not exist, a QEMU that does not answer, a precheck's refusal:\n"
+	"both QEMUs are left as they were); 3 state uncertain (the message says\n"
+	"what to check); 2 usage error.\n";
 
 enum {
 	OPT_SRC = 256,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine/job.h"
+#include "util/error.h"
 #include "util/macros.h"
 
 /* QMP's max-bandwidth is bytes/s; this is libvirt's "unlimited" too (INT64_MAX rounded to MiB). */
@@ -45,12 +46,13 @@ static const struct {
 	const char *name;
 	int sides;
 	bool (*wanted)(const struct qm_job_options *o);
+	const char *option; /* the command's option that wants it, or NULL: always */
 } caps[] = {
-	{ "events", SRC | DST, always },
-	{ "auto-converge", SRC, want_auto_converge },
-	{ "xbzrle", SRC, want_xbzrle },
-	{ "multifd", SRC | DST, want_multifd },
-	{ "postcopy-ram", SRC | DST, want_postcopy },
+	{ "events", SRC | DST, always, NULL },
+	{ "auto-converge", SRC, want_auto_converge, "--auto-converge" },
+	{ "xbzrle", SRC, want_xbzrle, "--xbzrle" },
+	{ "multifd", SRC | DST, want_multifd, "--multifd" },
+	{ "postcopy-ram", SRC | DST, want_postcopy, "--postcopy" },
 };
 
 static bool listed(json_t *available, const char *name)
@@ -64,17 +66,27 @@ static bool listed(json_t *available, const char *name)
 	return false;
 }
 
-int qm_caps_check(struct qm_job *job, json_t *available, bool source)
+int qm_caps_check(const struct qm_job *job, json_t *available, bool source,
+		  struct qm_error *err)
 {
 	int side = source ? SRC : DST;
 
 	for (size_t i = 0; i < ARRAY_SIZE(caps); i++) {
 		if (!(caps[i].sides & side) || !caps[i].wanted(&job->opts))
 			continue;
-		if (!listed(available, caps[i].name))
-			return qm_job_failf(job, -ENOTSUP, "CapabilityMissing",
-					    "the %s QEMU lacks the migration capability '%s'",
-					    source ? "source" : "destination", caps[i].name);
+		if (listed(available, caps[i].name))
+			continue;
+		if (!caps[i].option)
+			return qm_error_set(
+				err, -ENOTSUP, "CapabilityMissing",
+				"the %s QEMU lacks the migration capability '%s', "
+				"which qmigrate needs: use a newer QEMU there",
+				source ? "source" : "destination", caps[i].name);
+		return qm_error_set(
+			err, -ENOTSUP, "CapabilityMissing",
+			"the %s QEMU lacks the migration capability '%s': migrate "
+			"without %s, or use a newer QEMU there",
+			source ? "source" : "destination", caps[i].name, caps[i].option);
 	}
 	return 0;
 }

@@ -19,7 +19,6 @@
 /* A waiting QEMU quits at once; one that does not is stuck (see dest_kill). */
 #define QUIT_TIMEOUT 10.0
 #define KILL_TIMEOUT 5.0
-#define ZERO_UUID "00000000-0000-0000-0000-000000000000"
 
 /* ---- prepare -------------------------------------------------------------------- */
 
@@ -83,29 +82,13 @@ static void incoming_started(void *opaque, json_t **res, const struct qm_error *
 	prepare_emit(job);
 }
 
-static int check_identity(struct qm_job *job, json_t *name_ret, json_t *uuid_ret)
-{
-	const char *name = json_string_value(json_object_get(name_ret, "name"));
-	const char *uuid = json_string_value(json_object_get(uuid_ret, "UUID"));
-
-	/* A destination started without -name or -uuid takes the source's. */
-	if (name && *name && strcmp(job->name, "unnamed") != 0 && strcmp(name, job->name) != 0)
-		return qm_job_failf(job, -EINVAL, "NameMismatch",
-				    "the destination QEMU is named '%s' but the VM is '%s'", name,
-				    job->name);
-	if (uuid && strcmp(uuid, ZERO_UUID) != 0 && strcmp(job->uuid, ZERO_UUID) != 0 &&
-	    strcasecmp(uuid, job->uuid) != 0)
-		return qm_job_failf(job, -EINVAL, "UuidMismatch",
-				    "the destination QEMU has uuid %s but the VM has %s", uuid,
-				    job->uuid);
-	return 0;
-}
-
 static void prepare_checked(void *opaque, json_t **res, const struct qm_error *err)
 {
 	struct qm_job *job = opaque;
 	const char *state;
 	struct qm_batch_cmd cmds[4];
+	struct qm_qemu_facts dst;
+	struct qm_error perr = { 0 };
 	json_t *params;
 	size_t n = 0;
 
@@ -114,14 +97,14 @@ static void prepare_checked(void *opaque, json_t **res, const struct qm_error *e
 	if (qm_job_failed(job))
 		goto rollback;
 	state = json_string_value(json_object_get(res[0], "status"));
-	if (!state || strcmp(state, "inmigrate") != 0) {
-		qm_job_failf(job, -EINVAL, "InvalidState",
-			     "the destination QEMU is %s, not waiting for a migration: start it with -incoming defer (and -S)",
-			     state ? state : "in an unknown state");
+	if (qm_precheck_incoming(state, &perr) < 0 ||
+	    qm_qemu_facts_read(&dst, "destination", res[4], res[5], res[6], &perr) < 0 ||
+	    qm_precheck_same_machine(&job->src_facts, &dst, res[7], &perr) < 0 ||
+	    qm_precheck_identity(job->name, job->uuid, res[1], res[2], &perr) < 0 ||
+	    qm_caps_check(job, res[3], false, &perr) < 0) {
+		qm_job_refuse(job, &perr);
 		goto rollback;
 	}
-	if (check_identity(job, res[1], res[2]) < 0 || qm_caps_check(job, res[3], false) < 0)
-		goto rollback;
 	if (qm_tunnel_uses_pipes(job)) {
 		if (qm_tunnel_open_pipes(job) < 0)
 			goto rollback;
@@ -160,22 +143,33 @@ rollback:
 	qm_job_enter(job, QM_PHASE_FINISH);
 }
 
-void qm_dest_prepare(struct qm_job *job)
+/* What the prechecks need to know of the destination, in one round trip. */
+static void prepare_query(struct qm_job *job)
 {
-	struct qm_cookie c;
 	struct qm_batch_cmd cmds[] = {
 		{ .name = "query-status" },
 		{ .name = "query-name", .optional = true },
 		{ .name = "query-uuid", .optional = true },
 		{ .name = "query-migrate-capabilities" },
+		{ .name = "query-target" },
+		{ .name = "query-kvm" },
+		{ .name = "qom-get", .args = qm_machine_type_args() },
+		{ .name = "query-machines" },
 	};
+
+	qm_job_batch(job, job->dst, cmds, ARRAY_SIZE(cmds), prepare_checked);
+}
+
+void qm_dest_prepare(struct qm_job *job)
+{
+	struct qm_cookie c;
 
 	/* Local mode: both sides share this host on purpose, so no same-host check. */
 	if (qm_job_take_cookie(job, NULL, &c) < 0) {
 		qm_job_enter(job, QM_PHASE_FINISH);
 		return;
 	}
-	qm_job_batch(job, job->dst, cmds, ARRAY_SIZE(cmds), prepare_checked);
+	prepare_query(job);
 }
 
 /* ---- finish --------------------------------------------------------------------- */
@@ -270,6 +264,12 @@ static void dest_abort(struct qm_job *job)
 
 	ev_timer_stop(job->loop, &job->finish_timer);
 	if (job->dst_gone) {
+		qm_job_enter(job, QM_PHASE_CONFIRM);
+		return;
+	}
+	if (job->refused) {
+		qm_info(job->ctx, "refused before anything changed: "
+			"the destination QEMU is left as it is");
 		qm_job_enter(job, QM_PHASE_CONFIRM);
 		return;
 	}

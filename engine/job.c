@@ -49,6 +49,14 @@ int qm_job_failf(struct qm_job *job, int code, const char *error_class, const ch
 	return err.code;
 }
 
+int qm_job_refuse(struct qm_job *job, const struct qm_error *err)
+{
+	if (!qm_job_failed(job))
+		job->refused = true;
+	qm_job_fail(job, err);
+	return err->code;
+}
+
 void qm_job_set_cookie(struct qm_job *job, char *xml)
 {
 	free(job->cookie);

@@ -12,6 +12,7 @@
 #include <limits.h>
 
 #include "engine/policy.h"
+#include "engine/precheck.h"
 #include "qmigrate.h"
 #include "xml/cookie.h"
 
@@ -32,6 +33,7 @@ struct qm_job {
 	bool started, finished;
 	ev_timer kick; /* starts begin from the loop */
 	struct qm_error error; /* the first error wins */
+	bool refused; /* a precheck failed first: nothing changed, both QEMUs left alone */
 	bool cancel_requested;
 	ev_tstamp t_start, t_phase;
 	struct qm_result result;
@@ -39,6 +41,7 @@ struct qm_job {
 	/* what begin learnt about the VM */
 	bool src_answered; /* the source answered begin: the job has reached the VM */
 	bool src_was_running;
+	struct qm_qemu_facts src_facts; /* for prepare's comparison with the destination */
 	char name[256], uuid[37];
 	char hostname[256], host_uuid[37];
 
@@ -81,6 +84,8 @@ bool qm_job_failed(const struct qm_job *job);
 void qm_job_fail(struct qm_job *job, const struct qm_error *err);
 int qm_job_failf(struct qm_job *job, int code, const char *error_class, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* Fails the job with a precheck's @err; first, both QEMUs are left as they are. */
+int qm_job_refuse(struct qm_job *job, const struct qm_error *err);
 /* Moves forward to @phase (never back) and runs it. */
 void qm_job_enter(struct qm_job *job, enum qm_phase phase);
 /* Replaces the cookie passed to the next phase; takes @xml. */
@@ -128,7 +133,9 @@ void qm_progress_from_json(json_t *info, struct qm_progress *p, char *status, si
 bool qm_migration_status_active(const char *status);
 
 /* caps.c: capabilities and parameters for one side (source or destination) */
-int qm_caps_check(struct qm_job *job, json_t *available, bool source);
+/* Every capability the job needs is in @available (CapabilityMissing). */
+int qm_caps_check(const struct qm_job *job, json_t *available, bool source,
+		  struct qm_error *err);
 json_t *qm_caps_args(const struct qm_job *job, bool source);
 /* migrate-set-parameters' arguments, or NULL when that side needs none. */
 json_t *qm_params_args(const struct qm_job *job, bool source);

@@ -14,40 +14,12 @@
 
 /* ---- begin ---------------------------------------------------------------------- */
 
-static const char *const migratable_states[] = { "running", "paused" };
-
-static bool state_migratable(const char *state)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(migratable_states); i++)
-		if (strcmp(state, migratable_states[i]) == 0)
-			return true;
-	return false;
-}
-
-static void check_blockers(struct qm_job *job, json_t *migrate)
-{
-	json_t *reasons = json_object_get(migrate, "blocked-reasons");
-	char text[400] = "";
-	size_t i;
-	json_t *r;
-
-	if (!json_is_array(reasons) || json_array_size(reasons) == 0)
-		return;
-	json_array_foreach(reasons, i, r) {
-		size_t len = strlen(text);
-
-		snprintf(text + len, sizeof(text) - len, "%s%s", i ? "; " : "",
-			 json_string_value(r) ? json_string_value(r) : "?");
-	}
-	qm_job_failf(job, -EPERM, "MigrationBlocked", "the VM cannot migrate: %s", text);
-}
-
 static void begin_done(void *opaque, json_t **res, const struct qm_error *err)
 {
 	struct qm_job *job = opaque;
 	struct qm_cookie c;
 	struct qm_error herr = { 0 };
-	const char *state, *mig, *name, *uuid;
+	const char *state, *name, *uuid;
 
 	if (res && res[0])
 		job->src_answered = true;
@@ -56,29 +28,14 @@ static void begin_done(void *opaque, json_t **res, const struct qm_error *err)
 	if (qm_job_failed(job))
 		goto rollback;
 	state = json_string_value(json_object_get(res[0], "status"));
-	mig = json_string_value(json_object_get(res[1], "status"));
-	if (!state) {
-		qm_job_failf(job, -EPROTO, "ProtocolError", "query-status gave no status");
+	if (qm_precheck_run_state(state, &herr) < 0 ||
+	    qm_precheck_migration(res[1], &herr) < 0 ||
+	    qm_caps_check(job, res[4], true, &herr) < 0 ||
+	    qm_qemu_facts_read(&job->src_facts, "source", res[5], res[6], res[7],
+			       &herr) < 0) {
+		qm_job_refuse(job, &herr);
 		goto rollback;
 	}
-	if (strcmp(state, "inmigrate") == 0) {
-		qm_job_failf(job, -EINVAL, "InvalidState",
-			     "the source QEMU is waiting for an incoming migration: it has no VM to send (swapped --src-qmp and --dst-qmp?)");
-		goto rollback;
-	}
-	if (!state_migratable(state)) {
-		qm_job_failf(job, -EINVAL, "InvalidState",
-			     "the source VM is %s; only a running or paused VM can migrate", state);
-		goto rollback;
-	}
-	if (qm_migration_status_active(mig)) {
-		qm_job_failf(job, -EBUSY, "InvalidState",
-			     "a migration is already under way on the source (status %s)", mig);
-		goto rollback;
-	}
-	check_blockers(job, res[1]);
-	if (qm_job_failed(job) || qm_caps_check(job, res[4], true) < 0)
-		goto rollback;
 	job->src_was_running = strcmp(state, "running") == 0;
 	name = json_string_value(json_object_get(res[2], "name"));
 	uuid = json_string_value(json_object_get(res[3], "UUID"));
@@ -106,6 +63,9 @@ void qm_source_begin(struct qm_job *job)
 		{ .name = "query-name", .optional = true },
 		{ .name = "query-uuid", .optional = true },
 		{ .name = "query-migrate-capabilities" },
+		{ .name = "query-target" },
+		{ .name = "query-kvm" },
+		{ .name = "qom-get", .args = qm_machine_type_args() },
 	};
 
 	qm_job_batch(job, job->src, cmds, ARRAY_SIZE(cmds), begin_done);

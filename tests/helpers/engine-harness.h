@@ -31,27 +31,55 @@
 	" \"ram\": {\"transferred\": 1000, \"remaining\": 3000, \"total\": 4000,"              \
 	" \"dirty-sync-count\": 1, \"mbps\": 800}}"
 
+/* qom-get of the machine's QOM type, as the prechecks ask on both sides. */
+#define EXPECT_MACHINE_TYPE(s)                                                             \
+	{ .op = FQ_OP_EXPECT,                                                              \
+	  .name = "qom-get",                                                               \
+	  .slot = (s),                                                                     \
+	  .args = "{\"path\": \"/machine\", \"property\": \"type\"}" }
+#define KVM_OFF "{\"enabled\": false, \"present\": true}"
+#define KVM_ON "{\"enabled\": true, \"present\": true}"
+#define NIL_UUID "{\"UUID\": \"00000000-0000-0000-0000-000000000000\"}"
+
+/* Begin's queries on the source, in the order the engine sends them. */
+#define SRC_QUERIES                                                                        \
+	FQ_HANDSHAKE, FQ_EXPECT("query-status", 0), FQ_EXPECT("query-migrate", 1),          \
+		FQ_EXPECT("query-name", 2), FQ_EXPECT("query-uuid", 3),                   \
+		FQ_EXPECT("query-migrate-capabilities", 4), FQ_EXPECT("query-target", 5),   \
+		FQ_EXPECT("query-kvm", 6), EXPECT_MACHINE_TYPE(7)
+/* The VM vm1, with a uuid, in run state @status; query-migrate gives @migrate. */
+#define SRC_ANSWERS(status, migrate, caps)                                                 \
+	R(0, status), R(1, migrate), R(2, "{\"name\": \"vm1\"}"),                           \
+		R(3, "{\"UUID\": \"" UUID "\"}"), R(4, caps)
+/* The source's facts as recorded: x86_64, TCG, -machine none. */
+#define SRC_FACTS                                                                          \
+	FQ_REPLY_FILE(5, "query-target.json"), FQ_REPLY_FILE(6, "query-kvm.json"),        \
+		FQ_REPLY_FILE(7, "qom-get-machine-type.json")
 /* Begin on the source: the VM runs, is named vm1 and has a uuid. */
-#define SRC_BEGIN                                                                          \
-	FQ_HANDSHAKE, FQ_EXPECT("query-status", 0), FQ_EXPECT("query-migrate", 1),          \
-		FQ_EXPECT("query-name", 2), FQ_EXPECT("query-uuid", 3),                   \
-		FQ_EXPECT("query-migrate-capabilities", 4), R(0, RUNNING), R(1, "{}"),      \
-		R(2, "{\"name\": \"vm1\"}"), R(3, "{\"UUID\": \"" UUID "\"}"), R(4, CAPS)
+#define SRC_BEGIN SRC_QUERIES, SRC_ANSWERS(RUNNING, "{}", CAPS), SRC_FACTS
 /* Begin with the source offering the capabilities @caps (a JSON array). */
-#define SRC_BEGIN_WITH_CAPS(caps)                                                          \
-	FQ_HANDSHAKE, FQ_EXPECT("query-status", 0), FQ_EXPECT("query-migrate", 1),          \
-		FQ_EXPECT("query-name", 2), FQ_EXPECT("query-uuid", 3),                   \
-		FQ_EXPECT("query-migrate-capabilities", 4), R(0, RUNNING), R(1, "{}"),      \
-		R(2, "{\"name\": \"vm1\"}"), R(3, "{\"UUID\": \"" UUID "\"}"), R(4, caps)
-/* Prepare on the destination: a QEMU waiting with -incoming defer, no name or uuid. */
-#define DST_CHECKS                                                                         \
+#define SRC_BEGIN_WITH_CAPS(caps) SRC_QUERIES, SRC_ANSWERS(RUNNING, "{}", caps), SRC_FACTS
+
+/* Prepare's queries on the destination, in the order the engine sends them. */
+#define DST_QUERIES                                                                        \
 	FQ_HANDSHAKE, FQ_EXPECT("query-status", 0), FQ_EXPECT("query-name", 1),             \
 		FQ_EXPECT("query-uuid", 2), FQ_EXPECT("query-migrate-capabilities", 10),    \
-		R(0, STATUS("inmigrate")), R(1, "{}"),                                     \
-		R(2, "{\"UUID\": \"00000000-0000-0000-0000-000000000000\"}"), R(10, CAPS)
-#define DST_PREPARE                                                                        \
-	DST_CHECKS, FQ_EXPECT("migrate-set-capabilities", 3),                              \
-		FQ_EXPECT("migrate-incoming", 4), R(3, "{}"), R(4, "{}")
+		FQ_EXPECT("query-target", 5), FQ_EXPECT("query-kvm", 6),                  \
+		EXPECT_MACHINE_TYPE(7), FQ_EXPECT("query-machines", 8)
+/* A destination in run state @status, with query-name @name and query-uuid @uuid. */
+#define DST_ANSWERS(status, name, uuid) R(0, status), R(1, name), R(2, uuid), R(10, CAPS)
+/* The destination's facts as recorded: the source's, and every machine type of QEMU 7.2. */
+#define DST_FACTS                                                                          \
+	FQ_REPLY_FILE(5, "query-target.json"), FQ_REPLY_FILE(6, "query-kvm.json"),        \
+		FQ_REPLY_FILE(7, "qom-get-machine-type.json"),                            \
+		FQ_REPLY_FILE(8, "query-machines.json")
+/* Prepare on the destination: a QEMU waiting with -incoming defer, no name or uuid. */
+#define DST_CHECKS DST_QUERIES, DST_ANSWERS(STATUS("inmigrate"), "{}", NIL_UUID), DST_FACTS
+/* After the checks: the destination starts listening. */
+#define DST_INCOMING                                                                       \
+	FQ_EXPECT("migrate-set-capabilities", 3), FQ_EXPECT("migrate-incoming", 4),        \
+		R(3, "{}"), R(4, "{}")
+#define DST_PREPARE DST_CHECKS, DST_INCOMING
 /* Finish on a destination that completed: it is resumed. */
 #define DST_RESUMES                                                                        \
 	FQ_EXPECT("query-status", 5), FQ_EXPECT("query-migrate", 6), R(5, STATUS("paused")), \
@@ -71,6 +99,10 @@
 	EVENT("MIGRATION", "{\"status\": \"active\"}"), FQ_EXPECT("query-migrate", 3),       \
 		R(3, ACTIVE), FQ_EXPECT("migrate_cancel", 4), R(4, "{}")
 #define QUIT_AND_GO(slot) FQ_EXPECT("quit", slot), R(slot, "{}"), FQ_HANGUP
+/* After SRC_MIGRATE: the migration completed, and the source is quit. */
+#define SRC_COMPLETES                                                                      \
+	EVENT("MIGRATION", "{\"status\": \"completed\"}"), FQ_EXPECT("query-migrate", 3),  \
+		R(3, COMPLETED), QUIT_AND_GO(4)
 
 /* getfd with a pipe, checked to be one, for the fd: URI below. */
 #define GETFD_PIPE(s)                                                                   \

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The engine's phases when all goes well, and the refusals before anything
- * starts (engine-harness.h drives the two fake QEMUs): bad input fails at
- * once, "at once" checked against a bound (BOUND_MS) far below the 10 s a
- * QMP connection gets by default.
+ * The engine's phases when all goes well, and bad input before anything
+ * starts (engine-harness.h drives the two fake QEMUs; the prechecks'
+ * refusals are in test-engine-precheck.c): bad input fails at once, "at
+ * once" checked against a bound (BOUND_MS) far below the 10 s a QMP
+ * connection gets by default.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -91,161 +92,6 @@ Test(engine, plain_tunnel_passes_each_qemu_a_pipe_for_an_fd_uri)
 	migrate_with(&run, src, dst, false);
 	cr_assert_eq(run.result.status, QM_JOB_COMPLETED, "%s", run.result.error.text);
 	cr_assert_eq(run.result.vm, QM_VM_DESTINATION);
-}
-
-Test(engine, begin_refuses_a_source_waiting_for_incoming_and_stops_the_waiting_destination)
-{
-	static const struct fq_step src[] = {
-		FQ_HANDSHAKE,
-		FQ_EXPECT("query-status", 0),
-		FQ_EXPECT("query-migrate", 1),
-		FQ_EXPECT("query-name", 2),
-		FQ_EXPECT("query-uuid", 3),
-		FQ_EXPECT("query-migrate-capabilities", 10),
-		R(0, STATUS("inmigrate")),
-		R(1, "{}"),
-		R(2, "{}"),
-		R(3, "{\"UUID\": \"" UUID "\"}"),
-		R(10, CAPS),
-		FQ_EXPECT("query-status", 4),
-		R(4, STATUS("inmigrate")),
-		FQ_END,
-	};
-	static const struct fq_step dst[] = {
-		FQ_HANDSHAKE,
-		FQ_EXPECT("query-status", 0),
-		R(0, STATUS("inmigrate")),
-		QUIT_AND_GO(1),
-		FQ_END,
-	};
-	struct run run = { 0 };
-
-	migrate_with(&run, src, dst, false);
-	cr_assert_eq(run.result.status, QM_JOB_FAILED);
-	cr_assert_str_eq(run.result.error.error_class, "InvalidState");
-	cr_assert(strstr(run.result.error.text, "swapped"), "%s", run.result.error.text);
-	cr_assert_eq(run.result.phase_ms[QM_PHASE_PREPARE], -1);
-	cr_assert_eq(run.result.phase_ms[QM_PHASE_PERFORM], -1);
-}
-
-Test(engine, prepare_refuses_a_running_destination_and_leaves_it_alone)
-{
-	static const struct fq_step src[] = {
-		SRC_BEGIN,
-		FQ_EXPECT("query-status", 4),
-		R(4, RUNNING),
-		FQ_END,
-	};
-	static const struct fq_step dst[] = {
-		FQ_HANDSHAKE,
-		FQ_EXPECT("query-status", 0),
-		FQ_EXPECT("query-name", 1),
-		FQ_EXPECT("query-uuid", 2),
-		FQ_EXPECT("query-migrate-capabilities", 10),
-		R(0, RUNNING),
-		R(1, "{}"),
-		R(2, "{}"),
-		R(10, CAPS),
-		/* rollback looks again, sees a running VM, and sends nothing more */
-		FQ_EXPECT("query-status", 3),
-		R(3, RUNNING),
-		FQ_END,
-	};
-	struct run run = { 0 };
-
-	migrate_with(&run, src, dst, false);
-	cr_assert_eq(run.result.status, QM_JOB_FAILED);
-	cr_assert_str_eq(run.result.error.error_class, "InvalidState");
-	cr_assert(strstr(run.result.error.text, "-incoming defer"), "%s", run.result.error.text);
-	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
-}
-
-Test(engine, destination_with_another_vms_name_is_refused)
-{
-	static const struct fq_step src[] = {
-		SRC_BEGIN,
-		FQ_EXPECT("query-status", 4),
-		R(4, RUNNING),
-		FQ_END,
-	};
-	static const struct fq_step dst[] = {
-		FQ_HANDSHAKE,
-		FQ_EXPECT("query-status", 0),
-		FQ_EXPECT("query-name", 1),
-		FQ_EXPECT("query-uuid", 2),
-		FQ_EXPECT("query-migrate-capabilities", 10),
-		R(0, STATUS("inmigrate")),
-		R(1, "{\"name\": \"vm2\"}"),
-		R(2, "{}"),
-		R(10, CAPS),
-		FQ_EXPECT("query-status", 3),
-		R(3, STATUS("inmigrate")),
-		QUIT_AND_GO(4),
-		FQ_END,
-	};
-	struct run run = { 0 };
-
-	migrate_with(&run, src, dst, false);
-	cr_assert_eq(run.result.status, QM_JOB_FAILED);
-	cr_assert_str_eq(run.result.error.error_class, "NameMismatch");
-	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
-}
-
-Test(engine, capability_the_destination_lacks_is_refused_before_anything_starts)
-{
-	static const struct fq_step src[] = {
-		SRC_BEGIN_WITH_CAPS("[{\"state\": false, \"capability\": \"events\"},"
-				    " {\"state\": false, \"capability\": \"multifd\"}]"),
-		FQ_EXPECT("query-status", 4),
-		R(4, RUNNING),
-		FQ_END,
-	};
-	static const struct fq_step dst[] = {
-		DST_CHECKS, /* no multifd here */
-		/* nothing was started: the waiting destination is stopped, nothing else */
-		FQ_EXPECT("query-status", 3),
-		R(3, STATUS("inmigrate")),
-		QUIT_AND_GO(4),
-		FQ_END,
-	};
-	struct run run = { .multifd = 4 };
-
-	migrate_with(&run, src, dst, false);
-	cr_assert_eq(run.result.status, QM_JOB_FAILED);
-	cr_assert_str_eq(run.result.error.error_class, "CapabilityMissing");
-	cr_assert(strstr(run.result.error.text, "destination") &&
-			  strstr(run.result.error.text, "'multifd'"),
-		  "%s", run.result.error.text);
-	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
-	cr_assert_eq(run.result.phase_ms[QM_PHASE_PERFORM], -1, "perform ran");
-}
-
-Test(engine, capability_the_source_lacks_is_refused_in_begin)
-{
-	static const struct fq_step src[] = {
-		SRC_BEGIN, /* CAPS has no multifd */
-		FQ_EXPECT("query-status", 4),
-		R(4, RUNNING),
-		FQ_END,
-	};
-	static const struct fq_step dst[] = {
-		FQ_HANDSHAKE,
-		FQ_EXPECT("query-status", 0),
-		R(0, STATUS("inmigrate")),
-		QUIT_AND_GO(1),
-		FQ_END,
-	};
-	struct run run = { .multifd = 4 };
-
-	migrate_with(&run, src, dst, false);
-	cr_assert_str_eq(run.result.error.error_class, "CapabilityMissing");
-	cr_assert(strstr(run.result.error.text, "source QEMU lacks") &&
-			  strstr(run.result.error.text, "'multifd'"),
-		  "%s", run.result.error.text);
-	cr_assert_eq(run.result.phase_ms[QM_PHASE_PREPARE], -1, "prepare ran");
-	/* The source answered, so the waiting destination was stopped: a change. */
-	cr_assert(run.result.changed, "the destination was stopped");
-	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
 }
 
 /* ---- bad input: nothing changes ------------------------------------------------- */
