@@ -33,9 +33,10 @@ static int parse_service(xmlNode *source, struct qm_domain_chr *chr, struct qm_e
 	if (r < 0)
 		return r;
 	if (port == 0 && chr->mode != QM_DOMAIN_CHR_BIND)
-		return qm_dom_invalid(source, err,
-				      "service='0' is not a port to connect to: only a "
-				      "listening socket (mode='bind') may let QEMU pick one");
+		return qm_dom_invalid(
+			source, err,
+			"service='0' is not a port to connect to: only a "
+			"listening socket (mode='bind') may let QEMU pick one");
 	return 0;
 }
 
@@ -56,7 +57,8 @@ static int parse_source(xmlNode *n, struct qm_domain_chr *chr, struct qm_error *
 		r = qm_dom_enum(source, "mode", qm_domain_chr_mode_names,
 				ARRAY_SIZE(qm_domain_chr_mode_names), mode, &mode, err);
 	chr->mode = (enum qm_domain_chr_mode)mode;
-	if (r == 0 && (chr->type == QM_DOMAIN_CHR_FILE || chr->type == QM_DOMAIN_CHR_UNIX))
+	if (r == 0 &&
+	    (chr->type == QM_DOMAIN_CHR_FILE || chr->type == QM_DOMAIN_CHR_UNIX))
 		r = qm_dom_string(source, "path", &path_text, &chr->path, err);
 	if (r == 0 && chr->type == QM_DOMAIN_CHR_TCP)
 		r = qm_dom_string(source, "host", &host_text, &chr->host, err);
@@ -129,7 +131,8 @@ int qm_dom_console_serial(const struct qm_domain *d, const struct qm_domain_chr 
 	if (!qm_dom_chr_serial_target(c->target_type))
 		return -1;
 	for (size_t i = 0; i < d->n_serials; i++) {
-		int p = d->serials[i].target_port >= 0 ? d->serials[i].target_port : (int)i;
+		int p = d->serials[i].target_port >= 0 ? d->serials[i].target_port
+						       : (int)i;
 
 		if (p == port)
 			return (int)i;
