@@ -84,16 +84,6 @@ static void opts_read(const char *path, struct opts_file *f)
 			opts_line(f, path, line);
 }
 
-static struct qm_domain *parse_string(const char *xml)
-{
-	struct qm_error err = { 0 };
-	struct qm_domain *d;
-
-	cr_assert_eq(qm_domain_parse(xml, strlen(xml), &d, &err), 0, "%s: %s\n%s",
-		     err.error_class, err.text, xml);
-	return d;
-}
-
 static char *format(const struct qm_domain *d)
 {
 	struct qm_error err = { 0 };
@@ -206,7 +196,7 @@ static void run_golden(const char *dir, const char *name)
 
 	xml = td_read(in, &len);
 	cr_assert(xml, "%s: %s", in, strerror(errno));
-	d = parse_string(xml);
+	d = td_domain(xml);
 	argv_before = builds_argv(d);
 	opts_read(opts_path, &f);
 	r = qm_domain_rewrite(d, &f.o, &err);
@@ -215,7 +205,7 @@ static void run_golden(const char *dir, const char *name)
 	out = format(d);
 	td_golden(rel, out);
 
-	back = parse_string(out);
+	back = td_domain(out);
 	again = format(back);
 	cr_expect_str_eq(again, out, "%s: the output does not read back the same", name);
 	expect_same_view(d, back);
@@ -251,7 +241,7 @@ static void run_refused(const char *dir, const char *name)
 	cr_assert(xml && expected, "%s: %s", name, strerror(errno));
 	cr_assert(sscanf(expected, "%63[^\n]\n%255[^\n]", cls, text) == 2, "%s",
 		  err_path);
-	d = parse_string(xml);
+	d = td_domain(xml);
 	before = format(d);
 	doc = d->doc;
 	opts_read(opts_path, &f);
@@ -376,7 +366,7 @@ Test(disk_map, takes_a_path_of_the_maximum_length_and_refuses_one_byte_more)
 
 Test(domain_rewrite, cuts_an_11_character_vnc_password_to_8_and_not_spice)
 {
-	_cleanup_domain_ struct qm_domain *d = parse_string(TWO_DISPLAYS);
+	_cleanup_domain_ struct qm_domain *d = td_domain(TWO_DISPLAYS);
 	struct qm_domain_rewrite o = { .vnc_cut = true };
 	struct qm_error err = { 0 };
 
@@ -388,7 +378,7 @@ Test(domain_rewrite, cuts_an_11_character_vnc_password_to_8_and_not_spice)
 
 Test(domain_rewrite, leaves_vnc_passwords_whole_without_the_flag)
 {
-	_cleanup_domain_ struct qm_domain *d = parse_string(TWO_DISPLAYS);
+	_cleanup_domain_ struct qm_domain *d = td_domain(TWO_DISPLAYS);
 	struct qm_domain_rewrite o = { .graphics_listen = "0.0.0.0" };
 	struct qm_error err = { 0 };
 
@@ -400,7 +390,7 @@ Test(domain_rewrite, leaves_vnc_passwords_whole_without_the_flag)
 
 Test(domain_rewrite, counts_every_vnc_password_it_cuts_once)
 {
-	_cleanup_domain_ struct qm_domain *d = parse_string(
+	_cleanup_domain_ struct qm_domain *d = td_domain(
 		HEAD "<graphics type='vnc' autoport='yes' passwd='s3cret-12'/>" TAIL);
 	struct qm_domain_rewrite o = { .vnc_cut = true };
 	struct qm_error err = { 0 };
@@ -415,10 +405,10 @@ Test(domain_rewrite, cuts_in_characters_not_bytes)
 {
 	/* Eight two-byte characters and a ninth: 18 bytes, cut to 16. */
 	_cleanup_domain_ struct qm_domain *d =
-		parse_string(HEAD "<graphics type='vnc' autoport='yes' "
-				  "passwd='"
-				  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3"
-				  "\xa9\xc3\xa9x'/>" TAIL);
+		td_domain(HEAD "<graphics type='vnc' autoport='yes' "
+			       "passwd='"
+			       "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3"
+			       "\xa9\xc3\xa9x'/>" TAIL);
 	struct qm_domain_rewrite o = { .vnc_cut = true };
 	struct qm_error err = { 0 };
 
@@ -428,7 +418,7 @@ Test(domain_rewrite, cuts_in_characters_not_bytes)
 
 Test(domain_rewrite, the_migratable_form_of_the_result_holds_no_password)
 {
-	_cleanup_domain_ struct qm_domain *d = parse_string(TWO_DISPLAYS);
+	_cleanup_domain_ struct qm_domain *d = td_domain(TWO_DISPLAYS);
 	struct qm_domain_rewrite o = { .vnc_cut = true, .graphics_listen = "::" };
 	_cleanup_free_ char *mig = NULL;
 	struct qm_error err = { 0 };
@@ -458,7 +448,7 @@ Test(domain_rewrite, no_option_changes_nothing)
 Test(domain_rewrite, a_listening_tcp_device_gets_port_0_and_qemu_picks_one)
 {
 	static const struct qm_domain_argv_opts argv_opts = { .qmp_path = QMP };
-	_cleanup_domain_ struct qm_domain *d = parse_string(
+	_cleanup_domain_ struct qm_domain *d = td_domain(
 		HEAD
 		"<serial type='tcp'><source mode='bind' host='127.0.0.1' service='4555'/>"
 		"<target port='0'/></serial>" TAIL);
@@ -479,7 +469,7 @@ Test(domain_rewrite, a_listening_tcp_device_gets_port_0_and_qemu_picks_one)
 
 Test(domain_rewrite, a_failed_rewrite_keeps_the_view_and_the_tree)
 {
-	_cleanup_domain_ struct qm_domain *d = parse_string(
+	_cleanup_domain_ struct qm_domain *d = td_domain(
 		HEAD
 		"<disk><source file='/img/a'/><target dev='vda'/></disk>"
 		"<graphics type='vnc' autoport='yes' passwd='s3cret-long-one'/>" TAIL);
@@ -500,7 +490,7 @@ Test(domain_rewrite, a_failed_rewrite_keeps_the_view_and_the_tree)
 
 Test(domain_rewrite, refuses_a_map_with_entries_but_no_array_and_too_many_entries)
 {
-	_cleanup_domain_ struct qm_domain *d = parse_string(
+	_cleanup_domain_ struct qm_domain *d = td_domain(
 		HEAD "<disk><source file='/img/a'/><target dev='vda'/></disk>" TAIL);
 	struct qm_disk_map_entry map[QM_DOMAIN_MAX_DISKS + 1];
 	struct qm_domain_rewrite o = { .n_disk_map = 1 };
@@ -519,7 +509,7 @@ Test(domain_rewrite, refuses_a_map_with_entries_but_no_array_and_too_many_entrie
 
 Test(domain_rewrite, a_map_of_one_source_moves_every_disk_on_it)
 {
-	_cleanup_domain_ struct qm_domain *d = parse_string(
+	_cleanup_domain_ struct qm_domain *d = td_domain(
 		HEAD
 		"<disk device='cdrom'><source file='/iso/seed.iso'/><target dev='hdc'/>"
 		"</disk><disk device='cdrom'><source file='/iso/seed.iso'/>"
