@@ -75,8 +75,9 @@ void qm_disk_map_entry_clear(struct qm_disk_map_entry *e);
 
 /*
  * Rewrites @d for the destination as @opts says, in the tree and then in
- * the view, which agree afterwards.  All or nothing: on failure @d is as it
- * was.  Returns how many VNC passwords were cut (so that the caller can
+ * the view, which agree afterwards; the view's lists are new then, so a
+ * pointer into the old ones must not be kept.  All or nothing: on failure
+ * @d is as it was.  Returns how many VNC passwords were cut (so that the caller can
  * warn; no password is ever in a message), or a negative errno with class
  * DomainRewrite: an option that is not a valid value, a disk-map source
  * that no disk has, two entries with one source, two disks that would use
