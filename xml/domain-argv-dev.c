@@ -109,17 +109,12 @@ static void chardev(struct qm_argv_build *b, const struct qm_domain_chr *c, cons
 	qm_ab_close(b, f, &buf);
 }
 
-static bool is_serial_target(const char *type)
-{
-	return !type || strcmp(type, "serial") == 0 || strcmp(type, "isa-serial") == 0;
-}
-
 static void serial(struct qm_argv_build *b, const struct qm_domain_chr *c, size_t i)
 {
 	unsigned port = c->target_port >= 0 ? (unsigned)c->target_port : (unsigned)i;
 	char id[32];
 
-	if (!is_serial_target(c->target_type)) {
+	if (!qm_dom_chr_serial_target(c->target_type)) {
 		qm_ab_refuse(b, c->node, "target type='%s' is not supported", c->target_type);
 		return;
 	}
@@ -134,27 +129,14 @@ static void serial(struct qm_argv_build *b, const struct qm_domain_chr *c, size_
 	qm_ab_addf(b, "isa-serial,chardev=%s,id=serial%zu,index=%u", id, i, port);
 }
 
-/* libvirt writes a serial console twice, as <serial> and as <console>: one port. */
-static bool console_is_a_serial(const struct qm_domain *d, const struct qm_domain_chr *c)
-{
-	int port = c->target_port >= 0 ? c->target_port : 0;
-
-	for (size_t i = 0; i < d->n_serials; i++) {
-		int p = d->serials[i].target_port >= 0 ? d->serials[i].target_port : (int)i;
-
-		if (p == port)
-			return true;
-	}
-	return false;
-}
-
 static void console(struct qm_argv_build *b, const struct qm_domain_chr *c, size_t i,
 		    bool *bus)
 {
 	char id[32];
 
-	if (is_serial_target(c->target_type)) {
-		if (!console_is_a_serial(b->d, c))
+	/* libvirt writes a serial console twice, as <serial> and <console>: one port. */
+	if (qm_dom_chr_serial_target(c->target_type)) {
+		if (qm_dom_console_serial(b->d, c) < 0)
 			qm_ab_refuse(b, c->node, "a serial console needs the <serial> of "
 						 "its port");
 		return;

@@ -75,6 +75,15 @@ int qm_dom_enum(xmlNode *n, const char *attr, const char *const *names, size_t n
 int qm_dom_number(xmlNode *n, const char *attr, uint64_t max, bool hex, uint64_t *out,
 		  struct qm_error *err) _must_check_;
 
+/*
+ * A new description in *@out (qm_domain_free it) whose tree is @doc, taken
+ * in every case, and whose view is read from it under the same rules as
+ * qm_domain_parse.  A step that edits a description reads its view again
+ * this way.  *@out is NULL on failure.
+ */
+int qm_dom_from_doc(xmlDocPtr doc, struct qm_domain **out,
+		    struct qm_error *err) _must_check_;
+
 /* The parts of the tree, each into its own piece of the view. */
 int qm_dom_parse_devices(xmlNode *devices, struct qm_domain *d,
 			 struct qm_error *err) _must_check_;
@@ -88,6 +97,16 @@ int qm_dom_parse_graphics(xmlNode *n, struct qm_domain_graphics *g,
 			  struct qm_error *err) _must_check_;
 int qm_dom_parse_chr(xmlNode *n, struct qm_domain_chr *chr,
 		     struct qm_error *err) _must_check_;
+
+/* True when a character device's <target type> is a serial port's (absent, too). */
+bool qm_dom_chr_serial_target(const char *type);
+/*
+ * libvirt writes a serial console twice, as <serial> and as <console> with
+ * the same source: the index of the <serial> whose port the <console> @c
+ * of @d stands for, or -1 when @c is no serial console or no <serial> has
+ * its port.
+ */
+int qm_dom_console_serial(const struct qm_domain *d, const struct qm_domain_chr *c);
 
 /*
  * Secrets: every attribute named passwd and every element carrying

@@ -370,18 +370,12 @@ static int read_view(struct qm_domain *d, struct qm_error *err)
 	return r;
 }
 
-int qm_domain_parse(const char *xml, size_t len, struct qm_domain **out,
-		    struct qm_error *err)
+int qm_dom_from_doc(xmlDocPtr doc, struct qm_domain **out, struct qm_error *err)
 {
-	_cleanup_domain_ struct qm_domain *d = NULL;
-	xmlDocPtr doc;
+	_cleanup_domain_ struct qm_domain *d = calloc(1, sizeof(*d));
 	int r;
 
 	*out = NULL;
-	r = qm_xml_read(&domain_source, xml, len, &doc, err);
-	if (r < 0)
-		return r;
-	d = calloc(1, sizeof(*d));
 	if (!d) {
 		xmlFreeDoc(doc);
 		return qm_error_set(err, -ENOMEM, "DomainInvalid", "out of memory");
@@ -392,6 +386,19 @@ int qm_domain_parse(const char *xml, size_t len, struct qm_domain **out,
 		return r;
 	*out = steal_pointer(&d);
 	return 0;
+}
+
+int qm_domain_parse(const char *xml, size_t len, struct qm_domain **out,
+		    struct qm_error *err)
+{
+	xmlDocPtr doc;
+	int r;
+
+	*out = NULL;
+	r = qm_xml_read(&domain_source, xml, len, &doc, err);
+	if (r < 0)
+		return r;
+	return qm_dom_from_doc(doc, out, err);
 }
 
 static void free_chrs(struct qm_domain_chr *chrs, size_t n)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # qmigrate launch boots the test guest from a domain description: the guest
-# prints its banner and makes passes, the image is not written, and the
-# QEMU left running is then killed here by its pid.
+# prints its banner and makes passes, the image is not written, a serial
+# port listening on tcp port 0 (what the destination rewrite gives) gets a
+# free port from QEMU, and the QEMU left running is then killed here by its
+# pid.
 #
 # The guest image is raw and IDE cannot attach a read-only drive, so the
 # description's disk is a qcow2 overlay made in this test's directory with
@@ -76,6 +78,10 @@ cat >"$dir/vm.xml" <<XML
       <source path="$dir/serial.log"/>
       <target port="0"/>
     </serial>
+    <serial type="tcp">
+      <source mode="bind" host="127.0.0.1" service="0"/>
+      <target port="1"/>
+    </serial>
   </devices>
 </domain>
 XML
@@ -109,6 +115,11 @@ rest=$(sed -n '2,$p' "$dir/serial.log" | tr -d '\n.')
 
 "$QMIGRATE" qmp -c "$qmp" query-status | grep -q '"running"' || fail "the VM is not running"
 
+# service="0": QEMU bound a free port, and query-chardev tells which.
+chardevs=$("$QMIGRATE" qmp -c "$qmp" query-chardev)
+port=$(grep -o 'tcp:127\.0\.0\.1:[0-9]*,server=on' <<<"$chardevs" | sed 's/.*:\([0-9]*\),.*/\1/')
+[ -n "$port" ] && [ "$port" -gt 0 ] || fail "no listening port in query-chardev: $chardevs"
+
 kill -TERM "$pid"
 for _ in $(seq 100); do
 	kill -0 "$pid" 2>/dev/null || break
@@ -117,4 +128,4 @@ done
 ! kill -0 "$pid" 2>/dev/null || fail "QEMU $pid survived SIGTERM for 10 s"
 pid=
 [ "$(sha256sum <"$image")" = "$before" ] || fail "the guest image was written"
-echo "PASS: launched, $passes passes, killed by pid"
+echo "PASS: launched, $passes passes, serial 1 on port $port, killed by pid"

@@ -14,6 +14,7 @@
 
 #include "tests/unit/testdata.h"
 #include "util/macros.h"
+#include "xml/domain.h"
 
 char *td_path(const char *rel)
 {
@@ -187,4 +188,14 @@ void td_golden(const char *rel, const char *actual)
 			       "(QMIGRATE_REGENERATE_GOLDEN=1 rewrites "
 			       "it)\n--- expected\n%s--- actual\n%s",
 			       rel, expected, actual);
+}
+
+struct qm_domain *td_domain(const char *xml)
+{
+	struct qm_error err = { 0 };
+	struct qm_domain *d;
+
+	cr_assert_eq(qm_domain_parse(xml, strlen(xml), &d, &err), 0, "%s: %s\n%s",
+		     err.error_class, err.text, xml);
+	return d;
 }
