@@ -434,7 +434,8 @@ static void compare_children(struct walk *w, const xmlNode *s, const xmlNode *d)
 			i1++;
 		while (j1 < nd && name_cmp(dc[j1].n, name) == 0)
 			j1++;
-		compare_group(w, sc + i, i1 - i, dc + j, j1 - j);
+		/* A side with no children has no array to point into. */
+		compare_group(w, sc ? sc + i : NULL, i1 - i, dc ? dc + j : NULL, j1 - j);
 		i = i1;
 		j = j1;
 	}
