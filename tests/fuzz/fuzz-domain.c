@@ -3,8 +3,9 @@
  * libFuzzer harness for the domain description reader.  Besides not
  * crashing: a description that is read must be writable in both forms
  * (unless too large once indented), its migratable form must hold no
- * secret and be readable, and formatting what was formatted must give the
- * same bytes.
+ * secret and be readable, formatting what was formatted must give the
+ * same bytes, and the ABI check must find nothing between a description
+ * and what it was written as, either way round.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xml/domain-abi.h"
 #include "xml/domain.h"
 #include "xml/read.h"
 
@@ -74,6 +76,17 @@ static void expect_stable(const char *xml, int (*format)(const struct qm_domain 
 		    again);
 }
 
+/* @d and @xml, the full form it was written as, are the same machine to a guest. */
+static void expect_same_abi(const struct qm_domain *d, const char *xml)
+{
+	_cleanup_domain_ struct qm_domain *again = NULL;
+	struct qm_error err = { 0 };
+
+	fuzz_assert(qm_domain_parse(xml, strlen(xml), &again, &err) == 0, "%s", err.text);
+	fuzz_assert(qm_domain_abi_check(d, again, &err) == 0, "%s\n%s", err.text, xml);
+	fuzz_assert(qm_domain_abi_check(again, d, &err) == 0, "%s\n%s", err.text, xml);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	_cleanup_domain_ struct qm_domain *d = NULL;
@@ -101,5 +114,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	expect_stable(full, qm_domain_format);
 	expect_stable(mig, qm_domain_migratable_format);
 	expect_stable(mig, qm_domain_format);
+	expect_same_abi(d, full);
 	return 0;
 }
