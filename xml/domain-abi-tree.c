@@ -26,7 +26,8 @@ enum how {
 };
 
 struct rule {
-	const char *path; /* from <domain>, names without indices; "" is <domain> */
+	/* From <domain>, names without indices; "" is <domain>, "*" any one name. */
+	const char *path;
 	enum how how;
 	/*
 	 * Its presence alone says nothing the view has not compared (absent,
@@ -83,6 +84,11 @@ static const struct rule rules[] = {
 	{ .path = "cpu/model", .parts = true, .view_text = true },
 	{ .path = "devices", .parts = true },
 	{ .path = "devices/emulator", .how = HOST },
+	/*
+	 * The name libvirt gives a device on QEMU's command line: never seen
+	 * by the guest, and not used on qmigrate's.
+	 */
+	{ .path = "devices/*/alias", .how = HOST },
 
 	/* snapshot: libvirt's policy for the host's snapshots. */
 	{ .path = "devices/disk", .list = QM_ABI_DISKS, .view = L("device"),
@@ -139,12 +145,26 @@ static const char *here(const struct walk *w)
 	return w->path[0] ? w->path : "domain";
 }
 
+/* @path against @pattern, where a segment "*" stands for any one name. */
+static bool matches(const char *pattern, const char *path)
+{
+	while (*pattern && *path) {
+		size_t p = strcspn(pattern, "/"), n = strcspn(path, "/");
+
+		if (!(p == 1 && *pattern == '*') && (p != n || strncmp(pattern, path, n)))
+			return false;
+		pattern += p + (pattern[p] == '/');
+		path += n + (path[n] == '/');
+	}
+	return !*pattern && !*path;
+}
+
 static const struct rule *find_rule(const struct walk *w)
 {
 	if (w->foreign)
 		return &plain;
 	for (size_t i = 0; i < ARRAY_SIZE(rules); i++)
-		if (strcmp(rules[i].path, w->rule) == 0)
+		if (matches(rules[i].path, w->rule))
 			return &rules[i];
 	return &plain;
 }
