@@ -205,20 +205,10 @@ Test(domain_abi, every_good_description_matches_itself)
 	"<memory unit='MiB'>64</memory><os><type>hvm</type></os><devices>"
 #define TAIL "</devices></domain>"
 
-static struct qm_domain *parse_string(const char *xml)
-{
-	struct qm_error err = { 0 };
-	struct qm_domain *d;
-
-	cr_assert_eq(qm_domain_parse(xml, strlen(xml), &d, &err), 0, "%s: %s\n%s",
-		     err.error_class, err.text, xml);
-	return d;
-}
-
 static void check_strings(const char *src, const char *dst, struct qm_error *err)
 {
-	_cleanup_domain_ struct qm_domain *a = parse_string(src);
-	_cleanup_domain_ struct qm_domain *b = parse_string(dst);
+	_cleanup_domain_ struct qm_domain *a = td_domain(src);
+	_cleanup_domain_ struct qm_domain *b = td_domain(dst);
 
 	cr_assert_eq(check("inline", a, b, err), -EINVAL, "passed:\n%s\n%s", src, dst);
 }
@@ -304,14 +294,14 @@ Test(domain_abi, nothing_inside_a_secret_element_is_shown)
 
 Test(domain_abi, an_address_compares_as_numbers)
 {
-	_cleanup_domain_ struct qm_domain *a = parse_string(
+	_cleanup_domain_ struct qm_domain *a = td_domain(
 		HEAD "<controller type='usb' index='0'>"
 		     "<address type='pci' domain='0x0000' bus='0x00' slot='0x1f'/>"
 		     "</controller>" TAIL);
 	_cleanup_domain_ struct qm_domain *b =
-		parse_string(HEAD "<controller index='0' type='usb'>"
-				  "<address type='pci' slot='31' bus='0' domain='0'/>"
-				  "</controller>" TAIL);
+		td_domain(HEAD "<controller index='0' type='usb'>"
+			       "<address type='pci' slot='31' bus='0' domain='0'/>"
+			       "</controller>" TAIL);
 	struct qm_error err;
 
 	cr_expect_eq(check("address", a, b, &err), 0, "%s", err.text);

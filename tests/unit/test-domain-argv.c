@@ -31,16 +31,6 @@ static struct qm_domain *parse_path(const char *path)
 	return d;
 }
 
-static struct qm_domain *parse_string(const char *xml)
-{
-	struct qm_error err = { 0 };
-	struct qm_domain *d;
-
-	cr_assert_eq(qm_domain_parse(xml, strlen(xml), &d, &err), 0, "%s: %s\n%s",
-		     err.error_class, err.text, xml);
-	return d;
-}
-
 static void expect_no_secret(const char *name, char **argv)
 {
 	for (char **a = argv; *a; a++)
@@ -95,7 +85,7 @@ static void run_refused(const char *dir, const char *name)
 	int r;
 
 	td_read_hostile(dir, name, &h);
-	d = parse_string(h.xml);
+	d = td_domain(h.xml);
 	free(h.xml);
 	r = qm_domain_argv(d, &golden_opts, &argv, &err);
 	cr_expect_lt(r, 0, "%s: built, but should fail with %s", name, h.cls);
@@ -120,7 +110,7 @@ Test(domain_argv, refuses_what_it_cannot_express)
 
 static char **build(const char *xml, const struct qm_domain_argv_opts *opts)
 {
-	_cleanup_domain_ struct qm_domain *d = parse_string(xml);
+	_cleanup_domain_ struct qm_domain *d = td_domain(xml);
 	struct qm_error err = { 0 };
 	char **argv;
 
@@ -182,7 +172,7 @@ Test(domain_argv, a_comma_in_the_qmp_path_is_doubled)
 
 Test(domain_argv, no_qmp_path_is_a_usage_error)
 {
-	_cleanup_domain_ struct qm_domain *d = parse_string(HEAD "</domain>");
+	_cleanup_domain_ struct qm_domain *d = td_domain(HEAD "</domain>");
 	struct qm_domain_argv_opts opts = { 0 };
 	struct qm_error err = { 0 };
 	char **argv;
@@ -194,8 +184,8 @@ Test(domain_argv, no_qmp_path_is_a_usage_error)
 
 Test(domain_argv, has_password_sees_vnc_and_spice)
 {
-	_cleanup_domain_ struct qm_domain *none = parse_string(HEAD "</domain>");
-	_cleanup_domain_ struct qm_domain *vnc = parse_string(
+	_cleanup_domain_ struct qm_domain *none = td_domain(HEAD "</domain>");
+	_cleanup_domain_ struct qm_domain *vnc = td_domain(
 		HEAD "<devices><graphics type='vnc' passwd='s3cret'/></devices></domain>");
 
 	cr_expect_not(qm_domain_has_password(none));

@@ -42,21 +42,11 @@ static char *domain_with(const char *extra, const char *devices)
 	return xml;
 }
 
-static struct qm_domain *parse_string(const char *xml)
-{
-	struct qm_error err = { 0 };
-	struct qm_domain *d;
-
-	cr_assert_eq(qm_domain_parse(xml, strlen(xml), &d, &err), 0, "%s: %s\n%s",
-		     err.error_class, err.text, xml);
-	return d;
-}
-
 static struct qm_domain *parse_with(const char *extra, const char *devices)
 {
 	_cleanup_free_ char *xml = domain_with(extra, devices);
 
-	return parse_string(xml);
+	return td_domain(xml);
 }
 
 Test(domain, reads_the_identity_of_the_example)
@@ -189,7 +179,7 @@ Test(domain, reads_memory_in_every_unit_as_kib_rounded_up)
 				   "</uuid>"
 				   "%s<os><type>hvm</type></os></domain>",
 				   cases[i].memory) >= 0);
-		d = parse_string(xml);
+		d = td_domain(xml);
 		cr_expect_eq(d->memory_kib, cases[i].kib, "%s: %llu KiB, expected %llu",
 			     cases[i].memory, (unsigned long long)d->memory_kib,
 			     (unsigned long long)cases[i].kib);
@@ -442,7 +432,7 @@ Test(domain, refuses_to_write_what_no_reader_would_take)
 		strcat(extra, chain);
 	xml = domain_with(extra, "");
 	cr_assert_lt(strlen(xml), QM_DOMAIN_MAX);
-	d = parse_string(xml);
+	d = td_domain(xml);
 	cr_expect_eq(qm_domain_format(d, &out, &err), -E2BIG);
 	cr_expect_str_eq(err.error_class, "DomainTooLarge", "%s", err.text);
 	cr_expect_null(out);

@@ -14,6 +14,7 @@
 
 #include "tests/unit/testdata.h"
 #include "util/macros.h"
+#include "xml/domain.h"
 
 char *td_path(const char *rel)
 {
@@ -156,6 +157,16 @@ void td_expect_no_connection(int fd)
 {
 	cr_expect_lt(accept(fd, NULL, NULL), 0, "the reader connected to the listener");
 	cr_expect_eq(errno, EAGAIN);
+}
+
+struct qm_domain *td_domain(const char *xml)
+{
+	struct qm_error err = { 0 };
+	struct qm_domain *d;
+
+	cr_assert_eq(qm_domain_parse(xml, strlen(xml), &d, &err), 0, "%s: %s\n%s",
+		     err.error_class, err.text, xml);
+	return d;
 }
 
 bool td_regenerate(void)

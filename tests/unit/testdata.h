@@ -45,6 +45,8 @@ char *td_padded(const char *head, const char *tail, size_t size);
  */
 int td_listen_loopback(int *port);
 void td_expect_no_connection(int fd);
+/* @xml read as a domain description (qm_domain_free it); fails the test when refused. */
+struct qm_domain *td_domain(const char *xml);
 /* True when golden files are to be written rather than compared. */
 bool td_regenerate(void);
 /*
