@@ -15,6 +15,7 @@
 #define QM_ABI_ITEM 200	 /* bytes of one difference's text */
 #define QM_ABI_VALUE 48	 /* bytes of one value shown, quotes and "..." included */
 #define QM_ABI_PATH 2048 /* bytes of an element's path: deep enough for any sane tree */
+#define QM_ABI_NAME 100	 /* bytes of an element's or attribute's name in a message */
 #define QM_ABI_SHOWN 100 /* bytes of a path in a message: its end, when longer */
 
 /* The device lists of the typed view, as bits of qm_abi.reordered. */
@@ -47,6 +48,9 @@ void qm_abi_diff(struct qm_abi *abi, const char *fmt, ...) _printf_(2, 3);
  * "..." when long; "none" when @s is NULL.  Returns @buf.
  */
 const char *qm_abi_quote(const char *s, char *buf);
+
+/* "prefix:name" in @buf of QM_ABI_NAME bytes, cut between characters when long. */
+void qm_abi_name(char *buf, const xmlNs *ns, const xmlChar *name);
 
 /* @path, or when it is long ".../" and its end, in @buf of QM_ABI_SHOWN bytes. */
 const char *qm_abi_path(const char *path, char *buf);

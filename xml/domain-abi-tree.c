@@ -182,14 +182,6 @@ static const char *ns_href(const xmlNs *ns)
 	return ns && ns->href ? (const char *)ns->href : "";
 }
 
-/* "prefix:name" as the document spells it; the namespace itself is what is compared. */
-static void shown_name(char *buf, size_t size, const xmlNs *ns, const xmlChar *name)
-{
-	snprintf(buf, size, "%.32s%s%.64s",
-		 ns && ns->prefix ? (const char *)ns->prefix : "",
-		 ns && ns->prefix ? ":" : "", (const char *)name);
-}
-
 /* ---- attributes --------------------------------------------------------- */
 
 struct attr_filter {
@@ -264,11 +256,11 @@ static void compare_attr(struct walk *w, const xmlNode *element, const xmlAttr *
 	const xmlAttr *a = sa ? sa : da;
 	_cleanup_xmlfree_ xmlChar *sv = attr_value(w, sa);
 	_cleanup_xmlfree_ xmlChar *dv = attr_value(w, da);
-	char name[100];
+	char name[QM_ABI_NAME];
 
 	if ((sa && !sv) || (da && !dv) || same_value(element, (char *)sv, (char *)dv))
 		return;
-	shown_name(name, sizeof(name), a->ns, a->name);
+	qm_abi_name(name, a->ns, a->name);
 	/* A password, wherever it is, is never shown. */
 	qm_abi_strings(w->abi, here(w), name, (char *)sv, (char *)dv,
 		       w->secret || (!a->ns && xmlStrEqual(a->name, BAD_CAST "passwd")));
@@ -381,9 +373,9 @@ static void enter(struct walk *w, const xmlNode *n, size_t index, bool indexed)
 {
 	size_t pl = strlen(w->path), rl = strlen(w->rule);
 	bool devices = !w->foreign && strcmp(w->rule, "devices") == 0;
-	char name[100];
+	char name[QM_ABI_NAME];
 
-	shown_name(name, sizeof(name), n->ns, n->name);
+	qm_abi_name(name, n->ns, n->name);
 	if (devices)
 		qm_abi_device_path(w->path, n, index);
 	else
@@ -415,9 +407,9 @@ static void compare_group(struct walk *w, const struct child *s, size_t ns,
 	    (r->list && (ns != nd || (w->abi->unpaired & r->list)))) {
 		/* Host-side, the view's, or a list whose count the view reported. */
 	} else if (ns != nd && !r->parts) {
-		char name[100], shown[QM_ABI_SHOWN];
+		char name[QM_ABI_NAME], shown[QM_ABI_SHOWN];
 
-		shown_name(name, sizeof(name), first->ns, first->name);
+		qm_abi_name(name, first->ns, first->name);
 		qm_abi_diff(w->abi, "%s%s%s: %zu on the source, %zu on the destination",
 			    qm_abi_path(w->path, shown), pl ? "/" : "", name, ns, nd);
 	} else {

@@ -98,6 +98,17 @@ void qm_abi_strings(struct qm_abi *abi, const char *path, const char *what, cons
 		    qm_abi_quote(b, qb));
 }
 
+void qm_abi_name(char *buf, const xmlNs *ns, const xmlChar *name)
+{
+	bool prefix = ns && ns->prefix;
+	int n = snprintf(buf, QM_ABI_NAME, "%s%s%s",
+			 prefix ? (const char *)ns->prefix : "", prefix ? ":" : "",
+			 (const char *)name);
+
+	if (n >= QM_ABI_NAME)
+		trim_partial_utf8(buf, QM_ABI_NAME - 1);
+}
+
 /* The attribute @attr of @n's first child of ours named @child; to xmlFree. */
 static xmlChar *child_attr(const xmlNode *n, const char *child, const char *attr)
 {
@@ -111,6 +122,7 @@ static xmlChar *child_attr(const xmlNode *n, const char *child, const char *attr
 void qm_abi_device_path(char *buf, const xmlNode *n, size_t index)
 {
 	_cleanup_xmlfree_ xmlChar *label = NULL;
+	char name[QM_ABI_NAME];
 
 	if (qm_abi_secret(n))
 		; /* even its name */
@@ -118,9 +130,9 @@ void qm_abi_device_path(char *buf, const xmlNode *n, size_t index)
 		label = child_attr(n, "target", "dev");
 	else if (qm_dom_is(n, "interface"))
 		label = child_attr(n, "mac", "address");
-	snprintf(buf, QM_ABI_PATH, "devices/%.32s%s%.64s[%zu]%s%.32s%s",
-		 n->ns && n->ns->prefix ? (const char *)n->ns->prefix : "",
-		 n->ns && n->ns->prefix ? ":" : "", (const char *)n->name, index + 1,
+	qm_abi_name(name, n->ns, n->name);
+	/* The parser checked both labels: a token and a MAC address, short and ASCII. */
+	snprintf(buf, QM_ABI_PATH, "devices/%s[%zu]%s%.32s%s", name, index + 1,
 		 label ? " (" : "", label ? (const char *)label : "", label ? ")" : "");
 }
 

@@ -325,3 +325,18 @@ Test(domain_abi, a_deep_path_shows_its_end)
 				   "destination"),
 		  "%s", err.text);
 }
+
+Test(domain_abi, a_long_name_is_cut_between_characters)
+{
+	char name[200] = "x"; /* so that no even cut falls between characters */
+	_cleanup_free_ char *d = NULL;
+	struct qm_error err;
+
+	for (int i = 0; i < 60; i++)
+		strcat(name, "\xc3\xa9"); /* é */
+	cr_assert(asprintf(&d, HEAD "<%s/>" TAIL, name) >= 0);
+	check_strings(HEAD TAIL, d, &err);
+	cr_expect(strstr(err.text, ": 0 on the source, 1 on the destination"), "%s",
+		  err.text);
+	cr_expect(valid_utf8((const unsigned char *)err.text), "%s", err.text);
+}
