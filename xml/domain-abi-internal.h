@@ -18,7 +18,7 @@
 #define QM_ABI_NAME 100	 /* bytes of an element's or attribute's name in a message */
 #define QM_ABI_SHOWN 100 /* bytes of a path in a message: its end, when longer */
 
-/* The device lists of the typed view, as bits of qm_abi.reordered. */
+/* The device lists of the typed view, as bits of qm_abi.unpaired. */
 enum qm_abi_list {
 	QM_ABI_DISKS = 1u << 0,
 	QM_ABI_NETS = 1u << 1,
@@ -39,6 +39,37 @@ struct qm_abi {
 	unsigned unpaired;
 };
 
+/* How the tree walk treats an element, by its path from <domain>. */
+enum qm_abi_how {
+	QM_ABI_COMPARE, /* attributes, text and children, but for the rule's lists */
+	QM_ABI_HOST, /* the host's business, with all it holds: may differ, or be absent
+		      */
+	QM_ABI_VIEW, /* the typed view compares all of it */
+};
+
+struct qm_abi_rule {
+	/* From <domain>, names without indices; "" is <domain>, "*" any one name. */
+	const char *path;
+	enum qm_abi_how how;
+	/*
+	 * Its presence alone says nothing the view has not compared (absent,
+	 * it has defaults): on one side only, its parts are compared with
+	 * nothing, one by one.  Without it, an element on one side only is a
+	 * difference in itself.
+	 */
+	bool parts;
+	bool view_text; /* its text is the view's */
+	unsigned list;	/* a list of the view (enum qm_abi_list): paired as it did */
+	const char *const *view; /* attributes the view compares */
+	const char *const *host; /* attributes that may differ */
+};
+
+/* An element with no rule: compared as it is written. */
+extern const struct qm_abi_rule qm_abi_plain;
+
+/* The rule for the element at @path ("devices/disk/target"), else &qm_abi_plain. */
+const struct qm_abi_rule *qm_abi_find_rule(const char *path);
+
 /* Records one difference: "PATH: what on the source, what on the destination". */
 void qm_abi_diff(struct qm_abi *abi, const char *fmt, ...) _printf_(2, 3);
 
@@ -55,8 +86,7 @@ void qm_abi_name(char *buf, const xmlNs *ns, const xmlChar *name);
 /* @path, or when it is long ".../" and its end, in @buf of QM_ABI_SHOWN bytes. */
 const char *qm_abi_path(const char *path, char *buf);
 
-/* True when @n (may be NULL) is marked secret="yes"; and with an element that holds it.
- */
+/* @n (may be NULL) is marked secret="yes"; or, for the second, an element holding it. */
 bool qm_abi_marked_secret(const xmlNode *n);
 bool qm_abi_secret(const xmlNode *n);
 

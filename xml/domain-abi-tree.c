@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The whole tree, compared element by element: every attribute, every text
- * and every child, whether qmigrate knows it or not.  The rules below list
- * the exceptions, by the element's path from <domain>: what is host-side
- * (may differ), and what the typed view compares in its own terms (a
- * memory size in any unit, a uuid in either case).  An element with no
- * rule is compared as it is written; so is everything inside an element in
- * a namespace other than ours and libvirt's QEMU one.
+ * and every child, whether qmigrate knows it or not.  The rules
+ * (domain-abi-rules.c) list the exceptions: what is host-side (may
+ * differ), and what the typed view compares in its own terms.  An element
+ * with no rule is compared as it is written; so is everything inside an
+ * element in a namespace other than ours and libvirt's QEMU one.
  *
  * Children are paired by name (and namespace) in order: the nth <controller>
  * with the nth <controller>.  The order of different kinds of element is
@@ -18,118 +17,6 @@
 
 #include "xml/domain-abi-internal.h"
 #include "xml/domain-internal.h"
-
-enum how {
-	COMPARE, /* attributes, text and children, but for the rule's lists */
-	HOST,	 /* the host's business, with all it holds: may differ, or be absent */
-	VIEW,	 /* the typed view compares all of it */
-};
-
-struct rule {
-	/* From <domain>, names without indices; "" is <domain>, "*" any one name. */
-	const char *path;
-	enum how how;
-	/*
-	 * Its presence alone says nothing the view has not compared (absent,
-	 * it has defaults): on one side only, its parts are compared with
-	 * nothing, one by one.  Without it, an element on one side only is a
-	 * difference in itself.
-	 */
-	bool parts;
-	bool view_text; /* its text is the view's */
-	unsigned list;	/* a device list of the view: paired only as the view did */
-	const char *const *view; /* attributes the view compares */
-	const char *const *host; /* attributes that may differ */
-};
-
-/* clang-format off */
-#define L(...) ((const char *const[]){ __VA_ARGS__, NULL })
-#define CHR_HOST_PARTS(kind)                                                             \
-	{ .path = "devices/" kind "/source", .how = HOST },                              \
-	{ .path = "devices/" kind "/protocol", .how = HOST },                            \
-	{ .path = "devices/" kind "/log", .how = HOST },                                 \
-	{ .path = "devices/" kind "/target", .parts = true, .view = L("port", "type") }
-
-static const struct rule rules[] = {
-	/* id is the host's running number for the domain. */
-	{ .path = "", .view = L("type"), .host = L("id") },
-	{ .path = "name", .parts = true, .view_text = true },
-	{ .path = "uuid", .parts = true, .view_text = true },
-	/* Words for people and programs on the host; the guest never sees them. */
-	{ .path = "title", .how = HOST },
-	{ .path = "description", .how = HOST },
-	{ .path = "metadata", .how = HOST },
-	/* dumpCore: whether the host's core dumps hold guest memory. */
-	{ .path = "memory", .parts = true, .view_text = true, .view = L("unit"),
-	  .host = L("dumpCore") },
-	/* The balloon's target: run-time state, which migrates with the balloon. */
-	{ .path = "currentMemory", .how = HOST },
-	/* placement and cpuset pin vCPUs to host CPUs. */
-	{ .path = "vcpu", .parts = true, .view_text = true, .view = L("current"),
-	  .host = L("placement", "cpuset") },
-	/* Host resources: cgroups, pinning, limits, security labels. */
-	{ .path = "resource", .how = HOST },
-	{ .path = "cputune", .how = HOST },
-	{ .path = "memtune", .how = HOST },
-	{ .path = "blkiotune", .how = HOST },
-	{ .path = "numatune", .how = HOST },
-	{ .path = "seclabel", .how = HOST },
-	/* What the host does once the guest has powered off, rebooted or crashed. */
-	{ .path = "on_poweroff", .how = HOST },
-	{ .path = "on_reboot", .how = HOST },
-	{ .path = "on_crash", .how = HOST },
-	{ .path = "os/type", .parts = true, .view_text = true, .view = L("arch", "machine") },
-	/* check: how libvirt checks the host's CPU against the model. */
-	{ .path = "cpu", .parts = true, .view = L("mode"), .host = L("check") },
-	{ .path = "cpu/model", .parts = true, .view_text = true },
-	{ .path = "devices", .parts = true },
-	{ .path = "devices/emulator", .how = HOST },
-	/*
-	 * The name libvirt gives a device on QEMU's command line: never seen
-	 * by the guest, and not used on qmigrate's.
-	 */
-	{ .path = "devices/*/alias", .how = HOST },
-
-	/* snapshot: libvirt's policy for the host's snapshots. */
-	{ .path = "devices/disk", .list = QM_ABI_DISKS, .view = L("device"),
-	  .host = L("type", "snapshot") },
-	/* The image's container and how the host reads and caches it. */
-	{ .path = "devices/disk/driver", .parts = true,
-	  .host = L("name", "type", "cache", "io") },
-	{ .path = "devices/disk/source", .how = HOST },
-	{ .path = "devices/disk/backingStore", .how = HOST },
-	{ .path = "devices/disk/target", .parts = true, .view = L("dev", "bus") },
-	{ .path = "devices/disk/readonly", .how = VIEW },
-	{ .path = "devices/disk/serial", .parts = true, .view_text = true },
-	{ .path = "devices/disk/address", .how = VIEW },
-
-	/* user or ethernet, the tap's name, a host network: the host's end. */
-	{ .path = "devices/interface", .list = QM_ABI_NETS, .host = L("type") },
-	{ .path = "devices/interface/target", .how = HOST },
-	{ .path = "devices/interface/source", .how = HOST },
-	{ .path = "devices/interface/mac", .parts = true, .view = L("address") },
-	{ .path = "devices/interface/model", .parts = true, .view = L("type") },
-	{ .path = "devices/interface/address", .how = VIEW },
-
-	/* Where and how clients reach the display: the host's server. */
-	{ .path = "devices/graphics", .list = QM_ABI_GRAPHICS, .view = L("type"),
-	  .host = L("listen", "port", "autoport", "tlsPort", "websocket", "passwd",
-		    "passwdValidTo", "connected", "sharePolicy") },
-	{ .path = "devices/graphics/listen", .how = HOST },
-
-	/* The chr type (pty, file, unix, tcp), its source and its log: the host's end. */
-	{ .path = "devices/serial", .list = QM_ABI_SERIALS, .host = L("type") },
-	CHR_HOST_PARTS("serial"),
-	{ .path = "devices/console", .list = QM_ABI_CONSOLES, .host = L("type", "tty") },
-	CHR_HOST_PARTS("console"),
-
-	{ .path = "qemu:commandline", .parts = true },
-	{ .path = "qemu:commandline/qemu:arg", .parts = true, .view = L("value") },
-};
-/* clang-format on */
-
-/* An element with no rule: compared as it is written. */
-static const struct rule plain = { .path = NULL };
 
 struct walk {
 	struct qm_abi *abi;
@@ -145,28 +32,9 @@ static const char *here(const struct walk *w)
 	return w->path[0] ? w->path : "domain";
 }
 
-/* @path against @pattern, where a segment "*" stands for any one name. */
-static bool matches(const char *pattern, const char *path)
+static const struct qm_abi_rule *find_rule(const struct walk *w)
 {
-	while (*pattern && *path) {
-		size_t p = strcspn(pattern, "/"), n = strcspn(path, "/");
-
-		if (!(p == 1 && *pattern == '*') && (p != n || strncmp(pattern, path, n)))
-			return false;
-		pattern += p + (pattern[p] == '/');
-		path += n + (path[n] == '/');
-	}
-	return !*pattern && !*path;
-}
-
-static const struct rule *find_rule(const struct walk *w)
-{
-	if (w->foreign)
-		return &plain;
-	for (size_t i = 0; i < ARRAY_SIZE(rules); i++)
-		if (matches(rules[i].path, w->rule))
-			return &rules[i];
-	return &plain;
+	return w->foreign ? &qm_abi_plain : qm_abi_find_rule(w->rule);
 }
 
 static bool listed(const char *const *list, const xmlChar *name)
@@ -185,7 +53,7 @@ static const char *ns_href(const xmlNs *ns)
 /* ---- attributes --------------------------------------------------------- */
 
 struct attr_filter {
-	const struct rule *rule;
+	const struct qm_abi_rule *rule;
 	const char *const *skip; /* also skipped: what a caller has compared */
 };
 
@@ -365,64 +233,73 @@ static struct child *children_of(struct walk *w, const xmlNode *n, size_t *count
 	return list;
 }
 
-static void compare_node(struct walk *w, const struct rule *r, const xmlNode *s,
+static void compare_node(struct walk *w, const struct qm_abi_rule *r, const xmlNode *s,
 			 const xmlNode *d);
 
-/* The part of the paths for one child, and whether rules still apply under it. */
-static void enter(struct walk *w, const xmlNode *n, size_t index, bool indexed)
+/* The rule path of the children named as @n, and whether rules still apply there. */
+static void enter_rule(struct walk *w, const xmlNode *n)
 {
-	size_t pl = strlen(w->path), rl = strlen(w->rule);
-	bool devices = !w->foreign && strcmp(w->rule, "devices") == 0;
-	char name[QM_ABI_NAME];
+	size_t rl = strlen(w->rule);
 
-	qm_abi_name(name, n->ns, n->name);
-	if (devices)
-		qm_abi_device_path(w->path, n, index);
-	else
-		snprintf(w->path + pl, sizeof(w->path) - pl, "%s%s", pl ? "/" : "", name);
-	pl = strlen(w->path);
-	if (indexed && !devices)
-		snprintf(w->path + pl, sizeof(w->path) - pl, "[%zu]", index + 1);
 	if (n->ns && strcmp(ns_href(n->ns), QM_DOMAIN_QEMU_NS) != 0)
 		w->foreign = true;
 	snprintf(w->rule + rl, sizeof(w->rule) - rl, "%s%s%s", rl ? "/" : "",
 		 n->ns ? "qemu:" : "", (const char *)n->name);
 }
 
-/* One name's children on both sides: @ns of @s with @nd of @d. */
+/* The path of @n in messages; a device goes by its place and its name. */
+static void enter_path(struct walk *w, const xmlNode *n, size_t index, bool indexed,
+		       bool device)
+{
+	size_t pl = strlen(w->path);
+	char name[QM_ABI_NAME];
+
+	if (device) {
+		qm_abi_device_path(w->path, n, index);
+		return;
+	}
+	qm_abi_name(name, n->ns, n->name);
+	if (indexed)
+		snprintf(w->path + pl, sizeof(w->path) - pl, "%s%s[%zu]", pl ? "/" : "",
+			 name, index + 1);
+	else
+		snprintf(w->path + pl, sizeof(w->path) - pl, "%s%s", pl ? "/" : "", name);
+}
+
+/* One name's children on both sides under @r: @ns of @s with @nd of @d. */
+static void compare_members(struct walk *w, const struct qm_abi_rule *r,
+			    const struct child *s, size_t ns, const struct child *d,
+			    size_t nd, bool device)
+{
+	size_t pl = strlen(w->path);
+	char shown[QM_ABI_SHOWN];
+
+	/* Host-side, the view's, or a list the view could not pair and said so. */
+	if (r->how != QM_ABI_COMPARE ||
+	    (r->list && (ns != nd || (w->abi->unpaired & r->list))))
+		return;
+	if (ns != nd && !r->parts) {
+		enter_path(w, ns ? s[0].n : d[0].n, 0, false, false);
+		qm_abi_diff(w->abi, "%s: %zu on the source, %zu on the destination",
+			    qm_abi_path(w->path, shown), ns, nd);
+		w->path[pl] = '\0';
+		return;
+	}
+	for (size_t i = 0; i < ns || i < nd; i++) {
+		enter_path(w, i < ns ? s[i].n : d[i].n, i, ns > 1 || nd > 1, device);
+		compare_node(w, r, i < ns ? s[i].n : NULL, i < nd ? d[i].n : NULL);
+		w->path[pl] = '\0';
+	}
+}
+
 static void compare_group(struct walk *w, const struct child *s, size_t ns,
 			  const struct child *d, size_t nd)
 {
-	const xmlNode *first = ns ? s[0].n : d[0].n;
-	size_t pl = strlen(w->path), rl = strlen(w->rule);
-	bool foreign = w->foreign;
-	const struct rule *r;
+	size_t rl = strlen(w->rule);
+	bool foreign = w->foreign, device = !foreign && strcmp(w->rule, "devices") == 0;
 
-	enter(w, first, 0, false);
-	r = find_rule(w);
-	w->path[pl] = '\0';
-	w->rule[rl] = '\0';
-	w->foreign = foreign;
-	if (r->how != COMPARE ||
-	    (r->list && (ns != nd || (w->abi->unpaired & r->list)))) {
-		/* Host-side, the view's, or a list whose count the view reported. */
-	} else if (ns != nd && !r->parts) {
-		char name[QM_ABI_NAME], shown[QM_ABI_SHOWN];
-
-		qm_abi_name(name, first->ns, first->name);
-		qm_abi_diff(w->abi, "%s%s%s: %zu on the source, %zu on the destination",
-			    qm_abi_path(w->path, shown), pl ? "/" : "", name, ns, nd);
-	} else {
-		for (size_t i = 0; i < ns || i < nd; i++) {
-			w->path[pl] = '\0';
-			w->rule[rl] = '\0';
-			w->foreign = foreign;
-			enter(w, i < ns ? s[i].n : d[i].n, i, ns > 1 || nd > 1);
-			compare_node(w, r, i < ns ? s[i].n : NULL,
-				     i < nd ? d[i].n : NULL);
-		}
-	}
-	w->path[pl] = '\0';
+	enter_rule(w, ns ? s[0].n : d[0].n);
+	compare_members(w, find_rule(w), s, ns, d, nd, device);
 	w->rule[rl] = '\0';
 	w->foreign = foreign;
 }
@@ -454,7 +331,7 @@ static void compare_children(struct walk *w, const xmlNode *s, const xmlNode *d)
 }
 
 /* @s or @d may be NULL, when the rule compares the element part by part. */
-static void compare_node(struct walk *w, const struct rule *r, const xmlNode *s,
+static void compare_node(struct walk *w, const struct qm_abi_rule *r, const xmlNode *s,
 			 const xmlNode *d)
 {
 	struct attr_filter f = { .rule = r };
@@ -473,7 +350,7 @@ void qm_abi_tree(struct qm_abi *abi, const struct qm_domain *src,
 {
 	struct walk w = { .abi = abi };
 
-	compare_node(&w, &rules[0], xmlDocGetRootElement(src->doc),
+	compare_node(&w, qm_abi_find_rule(""), xmlDocGetRootElement(src->doc),
 		     xmlDocGetRootElement(dst->doc));
 }
 
@@ -481,7 +358,7 @@ void qm_abi_element(struct qm_abi *abi, const char *path, xmlNode *src, xmlNode 
 		    const char *const *skip)
 {
 	struct walk w = { .abi = abi, .foreign = true };
-	struct attr_filter f = { .rule = &plain, .skip = skip };
+	struct attr_filter f = { .rule = &qm_abi_plain, .skip = skip };
 
 	snprintf(w.path, sizeof(w.path), "%s", path);
 	w.secret = qm_abi_secret(src) || qm_abi_secret(dst);
