@@ -3,9 +3,11 @@
  * libFuzzer harness for the domain description reader.  Besides not
  * crashing: a description that is read must be writable in both forms
  * (unless too large once indented), its migratable form must hold no
- * secret and be readable, and formatting what was formatted must give the
- * same bytes.  Then the destination rewrite with every option but the
- * disk map must succeed on it, and what it gives must hold to the same.
+ * secret and be readable, formatting what was formatted must give the
+ * same bytes, and the ABI check must find nothing between a description
+ * and what it was written as, either way round.  Then the destination
+ * rewrite with every option but the disk map must succeed on it, and
+ * what it gives must hold to the same.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xml/domain-abi.h"
 #include "xml/domain-rewrite.h"
 #include "xml/domain.h"
 #include "xml/read.h"
@@ -76,6 +79,17 @@ static void expect_stable(const char *xml, int (*format)(const struct qm_domain 
 		    again);
 }
 
+/* @d and @xml, the full form it was written as, are the same machine to a guest. */
+static void expect_same_abi(const struct qm_domain *d, const char *xml)
+{
+	_cleanup_domain_ struct qm_domain *again = NULL;
+	struct qm_error err = { 0 };
+
+	fuzz_assert(qm_domain_parse(xml, strlen(xml), &again, &err) == 0, "%s", err.text);
+	fuzz_assert(qm_domain_abi_check(d, again, &err) == 0, "%s\n%s", err.text, xml);
+	fuzz_assert(qm_domain_abi_check(again, d, &err) == 0, "%s\n%s", err.text, xml);
+}
+
 /* Every rule but the disk map, which needs the disks' own paths. */
 static void rewrite(struct qm_domain *d)
 {
@@ -127,6 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	expect_stable(full, qm_domain_format);
 	expect_stable(mig, qm_domain_migratable_format);
 	expect_stable(mig, qm_domain_format);
+	expect_same_abi(d, full);
 	rewrite(d);
 	return 0;
 }

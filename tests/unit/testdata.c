@@ -159,6 +159,16 @@ void td_expect_no_connection(int fd)
 	cr_expect_eq(errno, EAGAIN);
 }
 
+struct qm_domain *td_domain(const char *xml)
+{
+	struct qm_error err = { 0 };
+	struct qm_domain *d;
+
+	cr_assert_eq(qm_domain_parse(xml, strlen(xml), &d, &err), 0, "%s: %s\n%s",
+		     err.error_class, err.text, xml);
+	return d;
+}
+
 bool td_regenerate(void)
 {
 	const char *v = getenv("QMIGRATE_REGENERATE_GOLDEN");
@@ -188,14 +198,4 @@ void td_golden(const char *rel, const char *actual)
 			       "(QMIGRATE_REGENERATE_GOLDEN=1 rewrites "
 			       "it)\n--- expected\n%s--- actual\n%s",
 			       rel, expected, actual);
-}
-
-struct qm_domain *td_domain(const char *xml)
-{
-	struct qm_error err = { 0 };
-	struct qm_domain *d;
-
-	cr_assert_eq(qm_domain_parse(xml, strlen(xml), &d, &err), 0, "%s: %s\n%s",
-		     err.error_class, err.text, xml);
-	return d;
 }
