@@ -21,7 +21,7 @@ static const char *const prio_names[] = {
 	[LOG_INFO] = "info",   [LOG_DEBUG] = "debug",
 };
 
-static void log_stderr(void *userdata, int priority, const char *file, int line,
+static _printf_(6, 0) void log_stderr(void *userdata, int priority, const char *file, int line,
 		       const char *fn, const char *format, va_list args)
 {
 	const char *name = priority >= 0 && priority <= LOG_DEBUG ? prio_names[priority] : "log";
