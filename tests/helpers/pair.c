@@ -12,6 +12,7 @@
 #include "tests/guest/memcheck.h"
 #include "tests/helpers/guest.h"
 #include "tests/helpers/pair.h"
+#include "util/macros.h"
 
 struct pair pair;
 
@@ -176,7 +177,7 @@ static void on_done(struct qm_job *job, const struct qm_result *res, void *ud)
 }
 
 /* The engine's log in the test's (QMIGRATE_LOG=debug tells everything). */
-static void log_to_stderr(void *ud, int priority, const char *file, int line,
+static _printf_(6, 0) void log_to_stderr(void *ud, int priority, const char *file, int line,
 			  const char *fn, const char *format, va_list args)
 {
 	fprintf(stderr, "qmigrate: ");

@@ -21,6 +21,7 @@
 
 #include "qmigrate.h"
 #include "tests/helpers/qemu.h"
+#include "util/macros.h"
 
 #define WAIT_SECONDS 20.0
 #define QEMU_VM_FILE_MAGIC 0x5145564d /* "QEVM", big-endian, first in every stream */
@@ -31,7 +32,7 @@ static struct ev_loop *loop;
 static struct qm_ctx *ctx;
 static struct qm_qmp *qmp;
 
-static void log_to_stderr(void *userdata, int priority, const char *file, int line,
+static _printf_(6, 0) void log_to_stderr(void *userdata, int priority, const char *file, int line,
 			  const char *fn, const char *format, va_list args)
 {
 	fprintf(stderr, "libqmigrate: %s:%d %s: ", file, line, fn);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tests/helpers/qmp-harness.h"
+#include "util/macros.h"
 
 TestSuite(qmp_client, .init = harness_setup, .fini = harness_teardown, .timeout = 10);
 
@@ -321,7 +322,7 @@ Test(qmp_client, the_close_callback_may_drop_the_last_reference)
 
 static char logged[65536]; /* one line per message */
 
-static void record_log(void *userdata, int priority, const char *file, int line,
+static _printf_(6, 0) void record_log(void *userdata, int priority, const char *file, int line,
 		       const char *fn, const char *format, va_list args)
 {
 	size_t len = strlen(logged);

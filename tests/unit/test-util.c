@@ -251,7 +251,7 @@ Test(list, for_each_safe_allows_deleting_the_current_node)
 static char logged[4096];
 static int log_calls;
 
-static void record_log(void *userdata, int priority, const char *file, int line,
+static _printf_(6, 0) void record_log(void *userdata, int priority, const char *file, int line,
 		       const char *fn, const char *format, va_list args)
 {
 	size_t len = strlen(logged);
