@@ -61,10 +61,11 @@ static int parse_args(int argc, char *argv[], struct describe_args *a)
 			a->qmp = optarg;
 			break;
 		case 't':
-			a->opts.command_timeout = a->opts.connect_timeout = strtod(optarg, &end);
+			a->opts.command_timeout = a->opts.connect_timeout =
+				strtod(optarg, &end);
 			if (*end || a->opts.command_timeout <= 0)
-				return cli_usage_error(&cmd_describe, "invalid timeout '%s'",
-						       optarg);
+				return cli_usage_error(&cmd_describe,
+						       "invalid timeout '%s'", optarg);
 			break;
 		case 'f':
 			a->facts = true;
@@ -77,7 +78,8 @@ static int parse_args(int argc, char *argv[], struct describe_args *a)
 		}
 	}
 	if (optind != argc)
-		return cli_usage_error(&cmd_describe, "unexpected argument '%s'", argv[optind]);
+		return cli_usage_error(&cmd_describe, "unexpected argument '%s'",
+				       argv[optind]);
 	if (!a->qmp)
 		return cli_usage_error(&cmd_describe, "--qmp PATH is required");
 	return -1;
@@ -107,9 +109,9 @@ static int print(struct qm_domain *d, json_t *facts, bool want_facts)
 
 static int run(struct qm_ctx *ctx, int argc, char *argv[])
 {
-	struct describe_args a = { .opts = { .connect_timeout = 5,
-					     .command_timeout = 30,
-					     .label = "QEMU" } };
+	struct describe_args a = {
+		.opts = { .connect_timeout = 5, .command_timeout = 30, .label = "QEMU" }
+	};
 	struct qm_domain *d = NULL;
 	struct qm_error err = { 0 };
 	json_t *facts = NULL;

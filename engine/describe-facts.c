@@ -29,7 +29,7 @@ static const char *str(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
-/* "pc-i440fx-7.2-machine" is the type of machine "pc-i440fx-7.2"; it must be one QEMU has. */
+/* "pc-i440fx-7.2-machine" is the type of machine "pc-i440fx-7.2", one QEMU must list. */
 static int machine(json_t *r, struct qm_describe_facts *f, struct qm_error *err)
 {
 	const char *type = json_string_value(json_object_get(r, "machine-type"));
@@ -44,17 +44,20 @@ static int machine(json_t *r, struct qm_describe_facts *f, struct qm_error *err)
 	if (!name)
 		return qm_error_set(err, -ENOMEM, "DescribeInvalid", "out of memory");
 	f->machine = name;
-	json_array_foreach (machines, i, m)
-		if (json_is_string(json_object_get(m, "name")) && strcmp(str(m, "name"), name) == 0)
+	json_array_foreach(machines, i, m)
+		if (json_is_string(json_object_get(m, "name")) &&
+		    strcmp(str(m, "name"), name) == 0)
 			return 0;
-	return qm_error_set(err, -EINVAL, "DescribeInvalid",
-			    "QEMU runs machine type '%.64s', which query-machines does not list",
-			    name);
+	return qm_error_set(
+		err, -EINVAL, "DescribeInvalid",
+		"QEMU runs machine type '%.64s', which query-machines does not list",
+		name);
 }
 
 static void display(json_t *o, struct qm_describe_display *d, const char *port_key)
 {
-	json_t *port = json_object_get(o, port_key), *tls = json_object_get(o, "tls-port");
+	json_t *port = json_object_get(o, port_key),
+	       *tls = json_object_get(o, "tls-port");
 	const char *auth = str(o, "auth");
 
 	d->port = d->tls_port = -1;
@@ -64,7 +67,8 @@ static void display(json_t *o, struct qm_describe_display *d, const char *port_k
 	d->host = str(o, "host");
 	if (json_is_integer(port))
 		d->port = (int)json_integer_value(port);
-	else if (json_is_string(port)) /* query-vnc gives its port as a "service" string */
+	else if (json_is_string(
+			 port)) /* query-vnc gives its port as a "service" string */
 		d->port = atoi(json_string_value(port));
 	if (json_is_integer(tls))
 		d->tls_port = (int)json_integer_value(tls);
@@ -108,11 +112,12 @@ static int media(json_t *r, struct qm_describe_facts *f, struct qm_error *err)
 	if (!m)
 		return qm_error_set(err, -ENOMEM, "DescribeInvalid", "out of memory");
 	f->media = m;
-	json_array_foreach (block, i, dev) {
+	json_array_foreach(block, i, dev) {
 		if (!json_object_get(dev, "inserted"))
 			continue;
 		if (medium(dev, &m[f->n_media++]) < 0)
-			return qm_error_set(err, -ENOMEM, "DescribeInvalid", "out of memory");
+			return qm_error_set(err, -ENOMEM, "DescribeInvalid",
+					    "out of memory");
 	}
 	return 0;
 }
@@ -131,7 +136,7 @@ static int names(json_t *r, const char *name, const char *key, bool children,
 	*out = calloc(json_array_size(list) + 1, sizeof(**out));
 	if (!*out)
 		return qm_error_set(err, -ENOMEM, "DescribeInvalid", "out of memory");
-	json_array_foreach (list, i, e) {
+	json_array_foreach(list, i, e) {
 		const char *type = str(e, "type");
 
 		if (children && (!type || strncmp(type, "child<", 6) != 0))
@@ -144,18 +149,22 @@ static int names(json_t *r, const char *name, const char *key, bool children,
 
 static int numbers(json_t *r, struct qm_describe_facts *f, struct qm_error *err)
 {
-	json_t *pid = json_object_get(r, "pid"), *mem = json_object_get(r, "query-memory-size-summary");
-	json_t *base = json_object_get(mem, "base-memory"), *cpus = json_object_get(r, "query-cpus-fast");
+	json_t *pid = json_object_get(r, "pid"),
+	       *mem = json_object_get(r, "query-memory-size-summary");
+	json_t *base = json_object_get(mem, "base-memory"),
+	       *cpus = json_object_get(r, "query-cpus-fast");
 	json_t *kvm = json_object_get(json_object_get(r, "query-kvm"), "enabled");
 	const char *acpi = json_string_value(json_object_get(r, "machine-acpi"));
 
-	if (!json_is_integer(pid) || !json_is_integer(base) || json_integer_value(base) < 0 ||
-	    !json_is_array(cpus) || !json_is_boolean(kvm))
-		return invalid(err, "pid, base-memory, query-cpus-fast or query-kvm is missing");
+	if (!json_is_integer(pid) || !json_is_integer(base) ||
+	    json_integer_value(base) < 0 || !json_is_array(cpus) || !json_is_boolean(kvm))
+		return invalid(
+			err, "pid, base-memory, query-cpus-fast or query-kvm is missing");
 	f->pid = (pid_t)json_integer_value(pid);
 	f->memory = (uint64_t)json_integer_value(base);
 	if (json_integer_value(json_object_get(mem, "plugged-memory")) > 0)
-		f->plugged_memory = (uint64_t)json_integer_value(json_object_get(mem, "plugged-memory"));
+		f->plugged_memory = (uint64_t)json_integer_value(
+			json_object_get(mem, "plugged-memory"));
 	f->vcpus = (unsigned)json_array_size(cpus);
 	f->kvm = json_is_true(kvm);
 	f->acpi = !acpi ? -1 : strcmp(acpi, "off") != 0;
@@ -186,11 +195,14 @@ int qm_describe_facts_read(json_t *r, struct qm_describe_facts *f, struct qm_err
 	if (ret == 0)
 		ret = media(r, f, err);
 	if (ret == 0)
-		ret = names(r, "query-chardev", "label", false, &f->chardevs, &f->n_chardevs, err);
+		ret = names(r, "query-chardev", "label", false, &f->chardevs,
+			    &f->n_chardevs, err);
 	if (ret == 0)
-		ret = names(r, "peripheral", "name", true, &f->peripherals, &f->n_peripherals, err);
+		ret = names(r, "peripheral", "name", true, &f->peripherals,
+			    &f->n_peripherals, err);
 	if (ret == 0)
-		ret = names(r, "peripheral-anon", "name", true, &anonymous, &f->n_anonymous, err);
+		ret = names(r, "peripheral-anon", "name", true, &anonymous,
+			    &f->n_anonymous, err);
 	free(anonymous);
 	return ret;
 }

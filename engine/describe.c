@@ -39,10 +39,13 @@ static const struct {
 	{ "query-spice", "query-spice", NULL, true },
 	{ "query-chardev", "query-chardev", NULL, false },
 	{ "query-machines", "query-machines", NULL, false },
-	{ "machine-type", "qom-get", "{\"path\": \"/machine\", \"property\": \"type\"}", false },
-	{ "machine-acpi", "qom-get", "{\"path\": \"/machine\", \"property\": \"acpi\"}", true },
+	{ "machine-type", "qom-get", "{\"path\": \"/machine\", \"property\": \"type\"}",
+	  false },
+	{ "machine-acpi", "qom-get", "{\"path\": \"/machine\", \"property\": \"acpi\"}",
+	  true },
 	{ "peripheral", "qom-list", "{\"path\": \"/machine/peripheral\"}", false },
-	{ "peripheral-anon", "qom-list", "{\"path\": \"/machine/peripheral-anon\"}", false },
+	{ "peripheral-anon", "qom-list", "{\"path\": \"/machine/peripheral-anon\"}",
+	  false },
 };
 
 struct describe {
@@ -53,7 +56,8 @@ struct describe {
 	struct qm_error err;
 };
 
-/* Who is at the other end: a pidfd, with the pid and uid, or an error that says why not. */
+/* Who is at the other end: a pidfd, with the pid and uid, or an error that says why not.
+ */
 static int peer(struct describe *ds, pid_t *pid)
 {
 	uid_t uid;
@@ -62,13 +66,14 @@ static int peer(struct describe *ds, pid_t *pid)
 	if (pidfd >= 0)
 		return pidfd;
 	if (pidfd == -ESRCH && *pid == 0)
-		return qm_error_set(&ds->err, pidfd, "DescribePeer",
-				    "the QEMU at the other end of the QMP socket runs in "
-				    "another PID namespace (a container?), where its process "
-				    "and command line cannot be seen from here" TAIL);
+		return qm_error_set(
+			&ds->err, pidfd, "DescribePeer",
+			"the QEMU at the other end of the QMP socket runs in "
+			"another PID namespace (a container?), where its process "
+			"and command line cannot be seen from here" TAIL);
 	if (pidfd == -ESRCH)
-		return qm_error_set(&ds->err, pidfd, "DescribePeer", "QEMU (pid %ld) has exited",
-				    (long)*pid);
+		return qm_error_set(&ds->err, pidfd, "DescribePeer",
+				    "QEMU (pid %ld) has exited", (long)*pid);
 	return qm_error_set(&ds->err, pidfd, "DescribePeer",
 			    "cannot tell which process is at the other end of the QMP "
 			    "socket: %s" TAIL,
@@ -88,10 +93,11 @@ static int read_process(struct describe *ds, pid_t pid, char ***argv, char **exe
 	snprintf(path, sizeof(path), "%s/%ld/exe", ds->proc_root, (long)pid);
 	r = qm_proc_read_exe(path, exe, NULL);
 	if (r == -EACCES || r == -EPERM)
-		return qm_error_set(&ds->err, r, "DescribePeer",
-				    "QEMU (pid %ld) runs as another user: qmigrate (uid %ld) "
-				    "cannot read %s; run qmigrate as QEMU's user" TAIL,
-				    (long)pid, (long)geteuid(), path);
+		return qm_error_set(
+			&ds->err, r, "DescribePeer",
+			"QEMU (pid %ld) runs as another user: qmigrate (uid %ld) "
+			"cannot read %s; run qmigrate as QEMU's user" TAIL,
+			(long)pid, (long)geteuid(), path);
 	if (r < 0)
 		return qm_proc_read_exe(path, exe, &ds->err);
 	return 0;
@@ -146,7 +152,8 @@ static void batch_done(void *userdata, json_t **results, const struct qm_error *
 	else if (!replies)
 		qm_error_set(&ds->err, -ENOMEM, "Describe", "out of memory");
 	for (size_t i = 0; replies && i < ARRAY_SIZE(questions); i++)
-		if (results[i] && json_object_set(replies, questions[i].key, results[i]) < 0)
+		if (results[i] &&
+		    json_object_set(replies, questions[i].key, results[i]) < 0)
 			qm_error_set(&ds->err, -ENOMEM, "Describe", "out of memory");
 	if (!qm_error_is_set(&ds->err))
 		describe_replies(ds, replies, &d);
@@ -172,7 +179,8 @@ int qm_describe_start(struct qm_qmp *qmp, const struct qm_describe_opts *opts,
 	for (size_t i = 0; i < ARRAY_SIZE(questions); i++)
 		cmds[i] = (struct qm_batch_cmd){
 			.name = questions[i].command,
-			.args = questions[i].args ? json_loads(questions[i].args, 0, NULL) : NULL,
+			.args = questions[i].args ? json_loads(questions[i].args, 0, NULL)
+						  : NULL,
 			.optional = questions[i].optional,
 		};
 	r = qm_batch_run(qmp, cmds, ARRAY_SIZE(questions), batch_done, ds, err);

@@ -37,7 +37,8 @@ typedef void (*qm_describe_fn)(void *userdata, struct qm_domain *d, json_t *fact
  * DescribeArgv (engine/proc.h).
  */
 int qm_describe_start(struct qm_qmp *qmp, const struct qm_describe_opts *opts,
-		      qm_describe_fn done, void *userdata, struct qm_error *err) _must_check_;
+		      qm_describe_fn done, void *userdata,
+		      struct qm_error *err) _must_check_;
 
 /*
  * The same, running @qmp's loop until it is done.  *@out is the description
@@ -45,7 +46,8 @@ int qm_describe_start(struct qm_qmp *qmp, const struct qm_describe_opts *opts,
  * what was gathered (or NULL).  Not for use inside a loop callback.
  */
 int qm_describe_sync(struct qm_qmp *qmp, const struct qm_describe_opts *opts,
-		     struct qm_domain **out, json_t **facts, struct qm_error *err) _must_check_;
+		     struct qm_domain **out, json_t **facts,
+		     struct qm_error *err) _must_check_;
 
 /*
  * Reads @replies (the object qm_describe_fn's @facts is) into @f: strings

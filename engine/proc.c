@@ -57,7 +57,8 @@ static int split(const char *path, const char *buf, size_t len, char ***out,
 		argv[i] = strndup(buf + p, n);
 		if (!argv[i]) {
 			qm_argv_free(argv);
-			return qm_error_set(err, -ENOMEM, "DescribeArgv", "out of memory");
+			return qm_error_set(err, -ENOMEM, "DescribeArgv",
+					    "out of memory");
 		}
 		p += n + 1;
 	}
@@ -74,25 +75,27 @@ int qm_proc_read_argv(const char *path, char ***out, struct qm_error *err)
 
 	*out = NULL;
 	if (fd < 0)
-		return qm_error_set(err, -errno, "DescribeArgv", "cannot open %s: %s", path,
-				    strerror(errno));
+		return qm_error_set(err, -errno, "DescribeArgv", "cannot open %s: %s",
+				    path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return qm_error_set(err, -EINVAL, "DescribeArgv", "%s is not a regular file",
-				    path);
+		return qm_error_set(err, -EINVAL, "DescribeArgv",
+				    "%s is not a regular file", path);
 	buf = malloc(QM_PROC_CMDLINE_MAX + 1);
 	if (!buf)
 		return qm_error_set(err, -ENOMEM, "DescribeArgv", "out of memory");
 	len = read_bounded(fd, buf, QM_PROC_CMDLINE_MAX + 1);
 	if (len < 0)
-		return qm_error_set(err, (int)len, "DescribeArgv", "cannot read %s: %s", path,
-				    strerror((int)-len));
+		return qm_error_set(err, (int)len, "DescribeArgv", "cannot read %s: %s",
+				    path, strerror((int)-len));
 	if (len == 0)
-		return qm_error_set(err, -ESRCH, "DescribeArgv",
-				    "%s is empty: the process has exited, or is a kernel thread",
-				    path);
+		return qm_error_set(
+			err, -ESRCH, "DescribeArgv",
+			"%s is empty: the process has exited, or is a kernel thread",
+			path);
 	if (len > QM_PROC_CMDLINE_MAX)
 		return qm_error_set(err, -E2BIG, "DescribeArgv",
-				    "%s is longer than %d bytes", path, QM_PROC_CMDLINE_MAX);
+				    "%s is longer than %d bytes", path,
+				    QM_PROC_CMDLINE_MAX);
 	return split(path, buf, (size_t)len, out, err);
 }
 
@@ -104,11 +107,12 @@ int qm_proc_read_exe(const char *path, char **out, struct qm_error *err)
 
 	*out = NULL;
 	if (n < 0)
-		return qm_error_set(err, -errno, "DescribeArgv", "cannot read %s: %s", path,
-				    strerror(errno));
+		return qm_error_set(err, -errno, "DescribeArgv", "cannot read %s: %s",
+				    path, strerror(errno));
 	if ((size_t)n >= sizeof(buf))
 		return qm_error_set(err, -ENAMETOOLONG, "DescribeArgv",
-				    "%s links to a path longer than %d bytes", path, PATH_MAX);
+				    "%s links to a path longer than %d bytes", path,
+				    PATH_MAX);
 	buf[n] = '\0';
 	if ((size_t)n > d && strcmp(buf + n - d, DELETED) == 0)
 		buf[n - d] = '\0';

@@ -32,30 +32,33 @@ static const struct qm_kv *find_key(const struct qm_kvlist *kv, const char *cons
 static void netdev_kv(struct qm_describe *ds, const struct qm_dentry *e,
 		      const struct qm_kvlist *kv)
 {
-	static const char *const user_host_keys[] = { "hostfwd", "guestfwd", "smb",
-						      "smbserver", "tftp", NULL };
+	static const char *const user_host_keys[] = { "hostfwd",   "guestfwd", "smb",
+						      "smbserver", "tftp",     NULL };
 	const char *type = qm_kv_get(kv, "type");
 	const struct qm_kv *p;
 
 	if (!type) {
-		qm_ds_fail(ds, -EINVAL, "DescribeInvalid", "-%s without a type", e->o->name);
+		qm_ds_fail(ds, -EINVAL, "DescribeInvalid", "-%s without a type",
+			   e->o->name);
 		return;
 	}
 	if (strcmp(e->o->name, "nic") == 0 && strcmp(type, "none") == 0)
 		return; /* no network card at all: nothing to keep */
 	if (strcmp(type, "user") == 0 && (p = find_key(kv, user_host_keys)))
-		qm_ds_refuse(ds, "-%s user,%s= names a host resource (a host port or "
-				 "directory)",
+		qm_ds_refuse(ds,
+			     "-%s user,%s= names a host resource (a host port or "
+			     "directory)",
 			     e->o->name, p->key);
 	else if (strcmp(type, "user") == 0 || strcmp(type, "hubport") == 0)
 		qm_ds_keep(ds, e->o->name, e->value);
 	else
-		qm_ds_refuse(ds, "-%s %s names a host resource (a tap, a bridge, a socket, "
-				 "vhost, ...), which qmigrate cannot choose for another QEMU",
+		qm_ds_refuse(ds,
+			     "-%s %s names a host resource (a tap, a bridge, a socket, "
+			     "vhost, ...), which qmigrate cannot choose for another QEMU",
 			     e->o->name, type);
 }
 
-/* -netdev TYPE,... and -nic TYPE,...: user (without host ports or directories) and hubport. */
+/* -netdev and -nic: user (without host ports or directories) and hubport. */
 void qm_ds_netdev(struct qm_describe *ds, struct qm_dentry *e)
 {
 	struct qm_kvlist kv;
@@ -98,12 +101,15 @@ static void object_key(struct qm_describe *ds, const char *type, size_t t,
 		       const struct qm_kv *p)
 {
 	if (listed(objects[t].refused, p->key) && strcmp(p->key, "data") == 0)
-		qm_ds_refuse(ds, "-object %s,data=: a secret on the command line, which the "
-				 "description would carry; give it in a file (file=)",
+		qm_ds_refuse(ds,
+			     "-object %s,data=: a secret on the command line, which the "
+			     "description would carry; give it in a file (file=)",
 			     type);
 	else if (listed(objects[t].refused, p->key))
-		qm_ds_refuse(ds, "-object %s,%s=: binds guest memory to this host's NUMA nodes",
-			     type, p->key);
+		qm_ds_refuse(
+			ds,
+			"-object %s,%s=: binds guest memory to this host's NUMA nodes",
+			type, p->key);
 	else if (listed(objects[t].files, p->key))
 		qm_ds_absolute(ds, "object", p->key, p->value);
 	else if (strcmp(type, "rng-random") == 0 && strcmp(p->key, "filename") == 0 &&
@@ -131,8 +137,9 @@ void qm_ds_object(struct qm_describe *ds, struct qm_dentry *e)
 	if (!type) {
 		qm_ds_fail(ds, -EINVAL, "DescribeInvalid", "-object without a type");
 	} else if (strcmp(type, "memory-backend-file") == 0) {
-		qm_ds_refuse(ds, "-object memory-backend-file: guest memory in a host file "
-				 "(mem-path)");
+		qm_ds_refuse(ds,
+			     "-object memory-backend-file: guest memory in a host file "
+			     "(mem-path)");
 	} else if (t == ARRAY_SIZE(objects)) {
 		qm_ds_fail(ds, -EOPNOTSUPP, "DescribeUnknown",
 			   "qmigrate does not know whether -object %.64s names a host "
@@ -159,6 +166,7 @@ void qm_ds_audiodev(struct qm_describe *ds, struct qm_dentry *e)
 	if (driver && strcmp(driver, "none") == 0)
 		qm_ds_keep(ds, e->o->name, e->value);
 	else
-		qm_ds_refuse(ds, "-%s %s: the host's sound", e->o->name, driver ? driver : "");
+		qm_ds_refuse(ds, "-%s %s: the host's sound", e->o->name,
+			     driver ? driver : "");
 	qm_kv_free(&kv);
 }

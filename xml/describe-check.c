@@ -40,8 +40,10 @@ static void check_cpus(struct qm_describe *ds)
 		started = f->vcpus;
 	if (f->vcpus != started)
 		qm_ds_fail(ds, -EINVAL, "DescribeFacts",
-			   "QEMU runs %u vCPUs, its command line started %u: CPUs were plugged "
-			   "or unplugged at run time, which the command line does not show" TAIL,
+			   "QEMU runs %u vCPUs, its command line started %u: CPUs were "
+			   "plugged "
+			   "or unplugged at run time, which the command line does not "
+			   "show" TAIL,
 			   f->vcpus, started);
 	else if (ds->smp_max && ds->smp_max < started)
 		qm_ds_fail(ds, -EINVAL, "DescribeInvalid", "-smp maxcpus=%u is below %u",
@@ -54,7 +56,8 @@ static void check_memory(struct qm_describe *ds)
 
 	if (f->plugged_memory && !ds->has_memory_devices)
 		qm_ds_fail(ds, -EINVAL, "DescribeFacts",
-			   "QEMU has %llu bytes of plugged memory and no memory device on its "
+			   "QEMU has %llu bytes of plugged memory and no memory device "
+			   "on its "
 			   "command line: memory was plugged at run time" TAIL,
 			   (unsigned long long)f->plugged_memory);
 	else if (f->memory == 0 && strcmp(f->machine, "none") != 0)
@@ -69,18 +72,21 @@ static void check_devices(struct qm_describe *ds)
 	for (size_t i = 0; i < f->n_peripherals && ds->r == 0; i++)
 		if (!has(ds->ids, ds->n_ids, f->peripherals[i]))
 			qm_ds_fail(ds, -EINVAL, "DescribeFacts",
-				   "device '%.64s' is not on QEMU's command line: it was added "
+				   "device '%.64s' is not on QEMU's command line: it was "
+				   "added "
 				   "at run time (device_add)" TAIL,
 				   f->peripherals[i]);
 	for (size_t i = 0; i < ds->n_ids && ds->r == 0; i++)
 		if (!has_const(f->peripherals, f->n_peripherals, ds->ids[i]))
-			qm_ds_fail(ds, -EINVAL, "DescribeFacts",
-				   "device '%.64s' of QEMU's command line is gone: it was "
-				   "removed at run time (device_del)" TAIL,
-				   ds->ids[i]);
+			qm_ds_fail(
+				ds, -EINVAL, "DescribeFacts",
+				"device '%.64s' of QEMU's command line is gone: it was "
+				"removed at run time (device_del)" TAIL,
+				ds->ids[i]);
 	if (ds->r == 0 && f->n_anonymous != ds->n_anonymous)
 		qm_ds_fail(ds, -EINVAL, "DescribeFacts",
-			   "QEMU has %zu devices without an id, its command line %zu: devices "
+			   "QEMU has %zu devices without an id, its command line %zu: "
+			   "devices "
 			   "were added or removed at run time" TAIL,
 			   f->n_anonymous, ds->n_anonymous);
 }
@@ -92,7 +98,8 @@ static void check_chardevs(struct qm_describe *ds)
 	for (size_t i = 0; i < f->n_chardevs && ds->r == 0; i++)
 		if (!has(ds->chardevs, ds->n_chardevs, f->chardevs[i]))
 			qm_ds_fail(ds, -EINVAL, "DescribeFacts",
-				   "chardev '%.64s' is not on QEMU's command line: it was added "
+				   "chardev '%.64s' is not on QEMU's command line: it "
+				   "was added "
 				   "at run time (chardev-add)" TAIL,
 				   f->chardevs[i]);
 }
@@ -110,8 +117,10 @@ static void check_media(struct qm_describe *ds)
 			found = has(ds->paths, ds->n_paths, m->files[j]);
 		if (!found)
 			qm_ds_fail(ds, -EINVAL, "DescribeFacts",
-				   "block device '%.64s' holds %.200s, which QEMU's command line "
-				   "does not name: a medium was changed or a disk added at run "
+				   "block device '%.64s' holds %.200s, which QEMU's "
+				   "command line "
+				   "does not name: a medium was changed or a disk added "
+				   "at run "
 				   "time" TAIL,
 				   m->device ? m->device : "",
 				   m->n_files ? m->files[m->n_files - 1] : "a medium");

@@ -16,8 +16,8 @@
 
 #define LIST(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
-/* Back-ends that name nothing on the host, kept for a device that is not a serial port. */
-static const char *const harmless_backends[] = { "null",    "ringbuf",	"memory", "pty",
+/* Back-ends that name nothing on the host: kept for a device other than a serial port. */
+static const char *const harmless_backends[] = { "null",    "ringbuf",	"memory",  "pty",
 						 "msmouse", "wctablet", "testdev", NULL };
 
 static bool listed(const char *const *list, const char *s)
@@ -34,9 +34,8 @@ static void mark(struct qm_describe *ds, const char *id, enum qm_dchr_use use)
 
 	if (!c)
 		return; /* QEMU would not have started: nothing to describe */
-	if (c->use != QM_DCHR_NONE && c->use != (int)use)
-		c->shared = true;
-	if (c->use != QM_DCHR_NONE && c->use == QM_DCHR_SERIAL && use == QM_DCHR_SERIAL)
+	/* A second user: a monitor and a port on one mux=on chardev, or two devices. */
+	if (c->use != QM_DCHR_NONE)
 		c->shared = true;
 	c->use = use;
 }
@@ -71,7 +70,8 @@ void qm_ds_chardev_uses(struct qm_describe *ds)
 		struct qm_dentry *e = &ds->e[i];
 		const char *name = e->o->name, *ref = chardev_ref(e->value);
 
-		if (!strcmp(name, "qmp") || !strcmp(name, "qmp-pretty") || !strcmp(name, "monitor")) {
+		if (!strcmp(name, "qmp") || !strcmp(name, "qmp-pretty") ||
+		    !strcmp(name, "monitor")) {
 			if (ref)
 				mark(ds, ref, QM_DCHR_MONITOR);
 		} else if (!strcmp(name, "serial")) {
@@ -87,7 +87,7 @@ void qm_ds_chardev_uses(struct qm_describe *ds)
 	}
 }
 
-/* A label the command line makes ("serial0", "compat_monitor1"); the facts hold no other. */
+/* A chardev label the command line makes ("serial0", "compat_monitor1"). */
 static void label(struct qm_describe *ds, const char *prefix, size_t n)
 {
 	char buf[32];
@@ -107,21 +107,20 @@ void qm_ds_monitor(struct qm_describe *ds, struct qm_dentry *e)
 	ds->n_monitors++;
 }
 
-void qm_ds_mon(struct qm_describe *ds, struct qm_dentry *e)
-{
-}
-
 void qm_ds_parallel(struct qm_describe *ds, struct qm_dentry *e)
 {
 	if (strcmp(e->value, "none") != 0)
-		qm_ds_refuse(ds, "-parallel %s: a parallel port on a host character device",
+		qm_ds_refuse(ds,
+			     "-parallel %s: a parallel port on a host character device",
 			     e->value);
 }
 
 static void refuse_shared(struct qm_describe *ds, const char *id)
 {
-	qm_ds_refuse(ds, "-chardev id=%s: shared by a monitor and the guest, or by two devices",
-		     id);
+	qm_ds_refuse(
+		ds,
+		"-chardev id=%s: shared by a monitor and the guest, or by two devices",
+		id);
 }
 
 /* The chardev a serial port is on: refused when missing or shared. */
@@ -130,7 +129,8 @@ static struct qm_dentry *serial_chardev(struct qm_describe *ds, const char *id)
 	struct qm_dentry *c = id ? qm_ds_chardev(ds, id) : NULL;
 
 	if (!c)
-		qm_ds_refuse(ds, "a serial port on no -chardev: nothing qmigrate can move");
+		qm_ds_refuse(ds,
+			     "a serial port on no -chardev: nothing qmigrate can move");
 	else if (c->shared)
 		refuse_shared(ds, c->id);
 	return c && !c->shared ? c : NULL;
@@ -139,26 +139,35 @@ static struct qm_dentry *serial_chardev(struct qm_describe *ds, const char *id)
 /* ISA serial ports: only the PC machines have them. */
 static bool has_isa_serial(const char *machine)
 {
-	return machine && (!strncmp(machine, "pc-i440fx-", 10) || !strncmp(machine, "pc-q35-", 7) ||
-			   !strcmp(machine, "isapc"));
+	return machine && (!strncmp(machine, "pc-i440fx-", 10) ||
+			   !strncmp(machine, "pc-q35-", 7) || !strcmp(machine, "isapc"));
 }
 
 /* "server=on,wait=off" and friends, for a socket a serial port is on. */
-static bool socket_opts(struct qm_describe *ds, const char *opt, const struct qm_kvlist *kv,
-			const char *const *known, struct qm_dserial *s)
+static bool socket_opts(struct qm_describe *ds, const char *opt,
+			const struct qm_kvlist *kv, const char *const *known,
+			struct qm_dserial *s)
 {
 	const struct qm_kv *p = qm_kv_unknown(kv, known);
 
 	if (p) {
-		qm_ds_refuse(ds,
-			     "-%s ... %s=: qmigrate moves a serial port's socket with server, "
-			     "wait and telnet only",
-			     opt, p->key);
+		qm_ds_refuse(
+			ds,
+			"-%s ... %s=: qmigrate moves a serial port's socket with server, "
+			"wait and telnet only",
+			opt, p->key);
 		return false;
 	}
 	s->bind = qm_kv_on(kv, "server");
 	s->telnet = qm_kv_on(kv, "telnet");
 	return true;
+}
+
+static void serial_clear(struct qm_dserial *s)
+{
+	free(s->path);
+	free(s->host);
+	free(s->service);
 }
 
 static bool dup_str(struct qm_describe *ds, char **out, const char *s)
@@ -176,10 +185,13 @@ static bool tcp_endpoint(struct qm_describe *ds, struct qm_dserial *s, const cha
 	size_t n = port ? strspn(port, "0123456789") : 0;
 
 	/* Port 0 (QEMU picks one) and service names: nothing a <serial> can hold. */
-	if (!port || n == 0 || n > 5 || port[n] || atoi(port) == 0 || atoi(port) > 65535) {
-		qm_ds_refuse(ds, "-serial or -chardev port=%.16s: a serial port's TCP port must "
-				 "be a number from 1 to 65535",
-			     port ? port : "");
+	if (!port || n == 0 || n > 5 || port[n] || atoi(port) == 0 ||
+	    atoi(port) > 65535) {
+		qm_ds_refuse(
+			ds,
+			"-serial or -chardev port=%.16s: a serial port's TCP port must "
+			"be a number from 1 to 65535",
+			port ? port : "");
 		return false;
 	}
 	s->type = QM_DOMAIN_CHR_TCP;
@@ -218,18 +230,20 @@ static bool chardev_endpoint(struct qm_describe *ds, const struct qm_kvlist *kv,
 					"telnet"),
 				   s) &&
 		       tcp_endpoint(ds, s, qm_kv_get(kv, "host"), qm_kv_get(kv, "port"));
-	qm_ds_refuse(ds,
-		     "-chardev %s,id=%s: a serial port on it cannot be given its own "
-		     "endpoint: qmigrate moves a file, a unix or tcp socket or a pty, with no "
-		     "other option",
-		     backend ? backend : "", qm_kv_get(kv, "id"));
+	qm_ds_refuse(
+		ds,
+		"-chardev %s,id=%s: a serial port on it cannot be given its own "
+		"endpoint: qmigrate moves a file, a unix or tcp socket or a pty, with no "
+		"other option",
+		backend ? backend : "", qm_kv_get(kv, "id"));
 	return false;
 }
 
 void qm_ds_isa_serial(struct qm_describe *ds, struct qm_dentry *e, struct qm_kvlist *kv)
 {
 	const char *id = qm_kv_get(kv, "chardev"), *index = qm_kv_get(kv, "index");
-	const struct qm_kv *p = qm_kv_unknown(kv, LIST("driver", "chardev", "id", "index"));
+	const struct qm_kv *p =
+		qm_kv_unknown(kv, LIST("driver", "chardev", "id", "index"));
 	struct qm_dserial s = { .index = ds->serial_index };
 	struct qm_dentry *c;
 	struct qm_kvlist ckv;
@@ -237,8 +251,9 @@ void qm_ds_isa_serial(struct qm_describe *ds, struct qm_dentry *e, struct qm_kvl
 	/* QEMU counts every ISA serial port it realizes, numbered or not. */
 	ds->serial_index++;
 	if (p) {
-		qm_ds_refuse(ds, "-device isa-serial,%s=: qmigrate describes an ISA serial "
-				 "port by its index and chardev only",
+		qm_ds_refuse(ds,
+			     "-device isa-serial,%s=: qmigrate describes an ISA serial "
+			     "port by its index and chardev only",
 			     p->key);
 		return;
 	}
@@ -247,7 +262,8 @@ void qm_ds_isa_serial(struct qm_describe *ds, struct qm_dentry *e, struct qm_kvl
 		return;
 	if (index && (strlen(index) != 1 || index[0] < '0' || index[0] > '3')) {
 		qm_ds_fail(ds, -EINVAL, "DescribeInvalid",
-			   "-device isa-serial,index=%.8s is not an ISA serial port (0 to 3)",
+			   "-device isa-serial,index=%.8s is not an ISA serial port (0 "
+			   "to 3)",
 			   index);
 		return;
 	}
@@ -257,10 +273,12 @@ void qm_ds_isa_serial(struct qm_describe *ds, struct qm_dentry *e, struct qm_kvl
 		return;
 	if (chardev_endpoint(ds, &ckv, &s))
 		qm_ds_serial(ds, &s);
+	else
+		serial_clear(&s);
 	qm_kv_free(&ckv);
 }
 
-/* -serial file:PATH | unix:PATH,... | tcp:HOST:PORT,... | telnet:... | pty | chardev:ID | none */
+/* -serial file:PATH, unix:PATH,..., tcp:HOST:PORT,..., telnet:HOST:PORT,... or pty. */
 static bool serial_endpoint(struct qm_describe *ds, const char *v, struct qm_dserial *s)
 {
 	struct qm_kvlist kv = { 0 };
@@ -284,23 +302,28 @@ static bool serial_endpoint(struct qm_describe *ds, const char *v, struct qm_dse
 		}
 		s->type = QM_DOMAIN_CHR_UNIX;
 		p = qm_kv_get(&kv, "path");
-		ok = socket_opts(ds, "serial unix:", &kv, LIST("path", "server", "wait"), s) &&
-		     p && qm_ds_absolute(ds, "serial", "unix:", p) && dup_str(ds, &s->path, p);
+		ok = socket_opts(ds, "serial unix:", &kv, LIST("path", "server", "wait"),
+				 s) &&
+		     p && qm_ds_absolute(ds, "serial", "unix:", p) &&
+		     dup_str(ds, &s->path, p);
 		qm_kv_free(&kv);
 		return ok;
 	}
 	if (strncmp(v, "tcp:", 4) == 0 || strncmp(v, "telnet:", 7) == 0) {
 		const char *rest = strchr(v, ':') + 1, *colon = strchr(rest, ':');
-		_cleanup_free_ char *host = colon ? strndup(rest, (size_t)(colon - rest)) : NULL;
+		_cleanup_free_ char *host =
+			colon ? strndup(rest, (size_t)(colon - rest)) : NULL;
 		size_t plen = colon ? strcspn(colon + 1, ",") : 0;
 		_cleanup_free_ char *port = colon ? strndup(colon + 1, plen) : NULL;
 
-		if (!colon || !host || !port || qm_kv_parse(colon + 1 + plen, NULL, &kv) < 0) {
+		if (!colon || !host || !port ||
+		    qm_kv_parse(colon + 1 + plen, NULL, &kv) < 0) {
 			qm_ds_fail(ds, -EINVAL, "DescribeInvalid",
 				   "-serial %.8s...: not HOST:PORT", v);
 			return false;
 		}
-		ok = socket_opts(ds, "serial tcp:", &kv, LIST("server", "wait", "telnet"), s) &&
+		ok = socket_opts(ds, "serial tcp:", &kv, LIST("server", "wait", "telnet"),
+				 s) &&
 		     tcp_endpoint(ds, s, host, port);
 		s->telnet |= strncmp(v, "telnet:", 7) == 0;
 		qm_kv_free(&kv);
@@ -308,8 +331,8 @@ static bool serial_endpoint(struct qm_describe *ds, const char *v, struct qm_dse
 	}
 	p = strchr(v, ':');
 	qm_ds_refuse(ds,
-		     "-serial %.*s: qmigrate gives a serial port its own endpoint on a file, a "
-		     "unix or tcp socket or a pty only",
+		     "-serial %.*s: qmigrate gives a serial port its own endpoint on a "
+		     "file, a unix or tcp socket or a pty only",
 		     p ? (int)(p - v) : 16, v);
 	return false;
 }
@@ -325,13 +348,15 @@ void qm_ds_serial_opt(struct qm_describe *ds, struct qm_dentry *e)
 		label(ds, "serial", ds->n_legacy_serials);
 	s.index = (unsigned)ds->n_legacy_serials++;
 	ds->serial_index++;
-	/* Without ISA serial ports (-machine none) only the chardev exists: host side only. */
+	/* Machine none has no ISA serial port: only the chardev, on the host side. */
 	if (ds->f->machine && strcmp(ds->f->machine, "none") == 0)
 		return;
 	if (!has_isa_serial(ds->f->machine)) {
-		qm_ds_refuse(ds, "-serial: qmigrate does not know the serial ports of machine "
-				 "'%s'",
-			     ds->f->machine ? ds->f->machine : "");
+		qm_ds_refuse(
+			ds,
+			"-serial: qmigrate does not know the serial ports of machine "
+			"'%s'",
+			ds->f->machine ? ds->f->machine : "");
 		return;
 	}
 	if (ref) {
@@ -342,11 +367,15 @@ void qm_ds_serial_opt(struct qm_describe *ds, struct qm_dentry *e)
 			return;
 		if (chardev_endpoint(ds, &kv, &s))
 			qm_ds_serial(ds, &s);
+		else
+			serial_clear(&s);
 		qm_kv_free(&kv);
 		return;
 	}
 	if (serial_endpoint(ds, e->value, &s))
 		qm_ds_serial(ds, &s);
+	else
+		serial_clear(&s);
 }
 
 /* -chardev: decided by what uses it (qm_ds_chardev_uses). */
@@ -366,19 +395,21 @@ void qm_ds_chardev_opt(struct qm_describe *ds, struct qm_dentry *e)
 		refuse_shared(ds, e->id);
 		return;
 	}
-	if (e->use == QM_DCHR_NONE || e->use == QM_DCHR_MONITOR || e->use == QM_DCHR_SERIAL)
+	if (e->use == QM_DCHR_NONE || e->use == QM_DCHR_MONITOR ||
+	    e->use == QM_DCHR_SERIAL)
 		return; /* nothing the guest sees, the launcher's, or a <serial> now */
 	if (!qm_ds_parse(ds, e, "backend", &kv))
 		return;
 	backend = qm_kv_get(&kv, "backend");
 	if (!backend || !listed(harmless_backends, backend)) {
-		qm_ds_refuse(ds,
-			     "-chardev %s,id=%s: a device uses it, and it names a host "
-			     "resource (a file, a socket, a terminal or a device) qmigrate "
-			     "cannot choose for another QEMU",
-			     backend ? backend : "", e->id);
+		qm_ds_refuse(
+			ds,
+			"-chardev %s,id=%s: a device uses it, and it names a host "
+			"resource (a file, a socket, a terminal or a device) qmigrate "
+			"cannot choose for another QEMU",
+			backend ? backend : "", e->id);
 	} else {
-		/* A log of what the device wrote is this host's: the launcher keeps its own. */
+		/* A log of the device's output is this host's: the launcher keeps one. */
 		kept = qm_kv_join(&kv, logs, "backend");
 		if (!kept)
 			qm_ds_nomem(ds);

@@ -20,7 +20,7 @@ static const char *const host_device_prefixes[] = {
 };
 /* Properties that hand a device a host descriptor or name a host device. */
 static const char *const host_device_keys[] = {
-	"fd",	   "vhostfd",	 "vhostfds", "host",	  "hostbus",
+	"fd",	    "vhostfd",	"vhostfds",   "host",	  "hostbus",
 	"hostaddr", "hostport", "hostdevice", "sysfsdev", NULL,
 };
 /* Devices whose memory is counted as plugged (query-memory-size-summary). */
@@ -29,10 +29,11 @@ static const char *const memory_devices[] = {
 };
 /* Image formats and filters over a local file or a shared block device. */
 static const char *const block_drivers[] = {
-	"file",	  "host_device", "host_cdrom", "raw",	       "qcow2",	      "qcow",
-	"qed",	  "vmdk",	 "vdi",	       "vhdx",	       "vpc",	      "parallels",
-	"bochs",  "cloop",	 "dmg",	       "luks",	       "throttle",    "copy-on-read",
-	"preallocate", "compress", "null-co",  "null-aio",     NULL,
+	"file",	   "host_device", "host_cdrom",	  "raw",	 "qcow2",
+	"qcow",	   "qed",	  "vmdk",	  "vdi",	 "vhdx",
+	"vpc",	   "parallels",	  "bochs",	  "cloop",	 "dmg",
+	"luks",	   "throttle",	  "copy-on-read", "preallocate", "compress",
+	"null-co", "null-aio",	  NULL,
 };
 
 static bool listed(const char *const *list, const char *s)
@@ -55,7 +56,8 @@ static bool ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
 
-	return n >= m && strcmp(s + n - m, suffix) == 0 && (n == m || s[n - m - 1] == '.');
+	return n >= m && strcmp(s + n - m, suffix) == 0 &&
+	       (n == m || s[n - m - 1] == '.');
 }
 
 static bool refuse_json(struct qm_describe *ds, const struct qm_dentry *e)
@@ -93,10 +95,12 @@ void qm_ds_device(struct qm_describe *ds, struct qm_dentry *e)
 	if (!driver)
 		qm_ds_fail(ds, -EINVAL, "DescribeInvalid", "-device without a driver");
 	else if (prefixed(host_device_prefixes, driver))
-		qm_ds_refuse(ds, "-device %s: a device on a host device or a host back-end",
+		qm_ds_refuse(ds,
+			     "-device %s: a device on a host device or a host back-end",
 			     driver);
 	else if ((p = find_key(&kv, host_device_keys)))
-		qm_ds_refuse(ds, "-device %s,%s=: a host descriptor or device", driver, p->key);
+		qm_ds_refuse(ds, "-device %s,%s=: a host descriptor or device", driver,
+			     p->key);
 	else if (strcmp(driver, "isa-serial") == 0)
 		qm_ds_isa_serial(ds, e, &kv);
 	else
@@ -115,9 +119,11 @@ static bool image_file(struct qm_describe *ds, const char *opt, const char *file
 	if (!*file)
 		return true; /* an empty drive */
 	if (file[n] == ':' && strncmp(file, "file:", 5) != 0) {
-		qm_ds_refuse(ds, "-%s file=%.*s:...: a network or special block device, not a "
-				 "file on shared storage",
-			     opt, (int)(n < 16 ? n : 16), file);
+		qm_ds_refuse(
+			ds,
+			"-%s file=%.*s:...: a network or special block device, not a "
+			"file on shared storage",
+			opt, (int)(n < 16 ? n : 16), file);
 		return false;
 	}
 	if (strncmp(file, "file:", 5) == 0)
@@ -126,15 +132,17 @@ static bool image_file(struct qm_describe *ds, const char *opt, const char *file
 }
 
 /* The keys of -drive and -blockdev that name a driver or a file, at any depth. */
-static bool block_keys(struct qm_describe *ds, const char *opt, const struct qm_kvlist *kv)
+static bool block_keys(struct qm_describe *ds, const char *opt,
+		       const struct qm_kvlist *kv)
 {
 	for (size_t i = 0; i < kv->n && ds->r == 0; i++) {
 		const struct qm_kv *p = &kv->v[i];
 
 		if (ends_with(p->key, "driver") && !listed(block_drivers, p->value))
-			qm_ds_refuse(ds, "-%s %s=%s: a block driver that is not a file on "
-					 "shared storage (a network or host device, or a "
-					 "driver qmigrate does not know)",
+			qm_ds_refuse(ds,
+				     "-%s %s=%s: a block driver that is not a file on "
+				     "shared storage (a network or host device, or a "
+				     "driver qmigrate does not know)",
 				     opt, p->key, p->value);
 		else if (ends_with(p->key, "filename") &&
 			 qm_ds_absolute(ds, opt, p->key, p->value))
@@ -181,8 +189,9 @@ void qm_ds_image(struct qm_describe *ds, struct qm_dentry *e)
  */
 void qm_ds_file_arg(struct qm_describe *ds, struct qm_dentry *e)
 {
-	bool data_name = (!strcmp(e->o->name, "bios") || !strcmp(e->o->name, "option-rom")) &&
-			 !strchr(e->value, '/');
+	bool data_name =
+		(!strcmp(e->o->name, "bios") || !strcmp(e->o->name, "option-rom")) &&
+		!strchr(e->value, '/');
 
 	if (data_name || qm_ds_absolute(ds, e->o->name, "its file", e->value))
 		qm_ds_keep(ds, e->o->name, e->value);
@@ -230,8 +239,12 @@ void qm_ds_file_keys(struct qm_describe *ds, struct qm_dentry *e)
 	struct qm_kvlist kv;
 	size_t t = 0;
 
-	while (strcmp(file_keys[t].opt, e->o->name) != 0)
+	while (t < ARRAY_SIZE(file_keys) && strcmp(file_keys[t].opt, e->o->name) != 0)
 		t++;
+	if (t == ARRAY_SIZE(file_keys)) { /* a table entry without its row here */
+		qm_ds_fail(ds, -EINVAL, "Describe", "-%s has no rule", e->o->name);
+		return;
+	}
 	if (!qm_ds_parse(ds, e, file_keys[t].implied, &kv))
 		return;
 	for (size_t i = 0; i < kv.n && ds->r == 0; i++) {
@@ -256,5 +269,6 @@ void qm_ds_usbdevice(struct qm_describe *ds, struct qm_dentry *e)
 	if (listed(LIST("mouse", "tablet", "keyboard", "wacom-tablet"), e->value))
 		qm_ds_keep(ds, "usbdevice", e->value);
 	else
-		qm_ds_refuse(ds, "-usbdevice %.32s: not an emulated input device", e->value);
+		qm_ds_refuse(ds, "-usbdevice %.32s: not an emulated input device",
+			     e->value);
 }

@@ -50,15 +50,18 @@ void qm_ds_vnc(struct qm_describe *ds, struct qm_dentry *e)
 	if (!display || strcmp(display, "none") == 0) {
 		/* A server that listens nowhere until told: nothing to carry over. */
 	} else if (p) {
-		qm_ds_refuse(ds, "-vnc ...,%s=: qmigrate carries a VNC display's address and "
-				 "port only",
+		qm_ds_refuse(ds,
+			     "-vnc ...,%s=: qmigrate carries a VNC display's address and "
+			     "port only",
 			     p->key);
 	} else if (qm_kv_on(&kv, "password") || ds->f->vnc.password) {
-		qm_ds_refuse(ds, "-vnc: the display has a password, which QEMU does not tell: "
-				 "give it in the description's <graphics passwd=...>");
+		qm_ds_refuse(
+			ds, "-vnc: the display has a password, which QEMU does not tell: "
+			    "give it in the description's <graphics passwd=...>");
 	} else if (strncmp(display, "unix:", 5) == 0 || strchr(display, ':') == NULL) {
-		qm_ds_refuse(ds, "-vnc %.5s...: qmigrate moves a VNC display on a TCP port "
-				 "only",
+		qm_ds_refuse(ds,
+			     "-vnc %.5s...: qmigrate moves a VNC display on a TCP port "
+			     "only",
 			     display);
 	} else {
 		host = vnc_host(display);
@@ -76,13 +79,15 @@ void qm_ds_spice(struct qm_describe *ds, struct qm_dentry *e)
 		return;
 	p = qm_kv_unknown(&kv, LIST("port", "addr", "disable-ticketing", "ipv4", "ipv6"));
 	if (p)
-		qm_ds_refuse(ds, "-spice ...,%s=: qmigrate carries a SPICE display's address "
-				 "and port only",
+		qm_ds_refuse(ds,
+			     "-spice ...,%s=: qmigrate carries a SPICE display's address "
+			     "and port only",
 			     p->key);
 	else if (!qm_kv_on(&kv, "disable-ticketing") || ds->f->spice.password)
-		qm_ds_refuse(ds, "-spice: the display has a password (ticketing), which QEMU "
-				 "does not tell: give it in the description's <graphics "
-				 "passwd=...>");
+		qm_ds_refuse(ds,
+			     "-spice: the display has a password (ticketing), which QEMU "
+			     "does not tell: give it in the description's <graphics "
+			     "passwd=...>");
 	else if (!qm_kv_get(&kv, "port") || ds->f->spice.port <= 0)
 		qm_ds_refuse(ds, "-spice: a SPICE display without a TCP port");
 	else
@@ -95,6 +100,7 @@ void qm_ds_spice(struct qm_describe *ds, struct qm_dentry *e)
 /* -display TYPE: a window on this host, dropped; VNC given this way is refused. */
 void qm_ds_display(struct qm_describe *ds, struct qm_dentry *e)
 {
-	if (strncmp(e->value, "vnc", 3) == 0 && (e->value[3] == '=' || e->value[3] == ','))
+	if (strncmp(e->value, "vnc", 3) == 0 &&
+	    (e->value[3] == '=' || e->value[3] == ','))
 		qm_ds_refuse(ds, "-display vnc=...: give the VNC display with -vnc");
 }

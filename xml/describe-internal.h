@@ -113,7 +113,7 @@ struct qm_describe {
 	int cpu_mode; /* enum qm_domain_cpu_mode */
 	struct qm_dserial serials[QM_DOMAIN_MAX_SERIALS];
 	size_t n_serials;
-	unsigned serial_index; /* the next ISA port an automatic one takes */
+	unsigned serial_index;	 /* the next ISA port an automatic one takes */
 	size_t n_legacy_serials; /* -serial options that made a port, for their labels */
 	size_t n_monitors;	 /* -qmp and -monitor, for their labels */
 	bool vnc, spice;
@@ -133,7 +133,8 @@ struct qm_describe {
 	size_t n_anonymous; /* -device without an id */
 };
 
-/* Fails the description with class DescribeRefused: "-OPT ...; describe the VM with --domain FILE". */
+/* Fails with class DescribeRefused: the message, then "; describe the VM with --domain
+ * FILE". */
 void qm_ds_refuse(struct qm_describe *ds, const char *fmt, ...) _printf_(2, 3);
 /* Fails with class @cls and the message as it is. */
 void qm_ds_fail(struct qm_describe *ds, int code, const char *cls, const char *fmt, ...)
@@ -143,7 +144,8 @@ void qm_ds_nomem(struct qm_describe *ds);
 bool qm_ds_push(struct qm_describe *ds, char ***v, size_t *n, size_t max, const char *s);
 /* Appends "-NAME" and @value (when not NULL) to the passthrough. */
 void qm_ds_keep(struct qm_describe *ds, const char *name, const char *value);
-/* Parses @e's value into @kv, failing the description (naming the option) when it cannot. */
+/* Parses @e's value into @kv, failing the description (naming the option) when it cannot.
+ */
 bool qm_ds_parse(struct qm_describe *ds, const struct qm_dentry *e, const char *implied,
 		 struct qm_kvlist *kv);
 /* True when @path is absolute; else refuses, naming -@opt and @what. */
@@ -168,7 +170,6 @@ void qm_ds_nodefaults(struct qm_describe *ds, struct qm_dentry *e);
 void qm_ds_serial_opt(struct qm_describe *ds, struct qm_dentry *e);
 void qm_ds_chardev_opt(struct qm_describe *ds, struct qm_dentry *e);
 void qm_ds_monitor(struct qm_describe *ds, struct qm_dentry *e);
-void qm_ds_mon(struct qm_describe *ds, struct qm_dentry *e);
 void qm_ds_parallel(struct qm_describe *ds, struct qm_dentry *e);
 /* -device isa-serial: a <serial> on its chardev's endpoint. */
 void qm_ds_isa_serial(struct qm_describe *ds, struct qm_dentry *e, struct qm_kvlist *kv);

@@ -6,6 +6,7 @@
  * CPU topology or machine properties, is kept verbatim next to them: QEMU
  * merges a second -machine, -m or -smp into the first.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,18 +16,18 @@
 #define LIST(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 /* Machine properties the guest sees, kept as they are. */
+/* clang-format off */
 static const char *const machine_kept[] = {
-	"usb",	     "vmport",	"smm",	"hpet",	     "graphics",
-	"i8042",     "pic",	"pit",	"sata",	     "smbus",
-	"max-ram-below-4g",	"max-fw-size",	     "smbios-entry-point-type",
-	"suppress-vmdesc",	"dump-guest-core",   "mem-merge",
-	"bus-lock-ratelimit",	"default-bus-bypass-iommu",
-	"x-oem-id",  "x-oem-table-id",	     "memory-backend",
-	"kernel-irqchip",	"phandle-start",     "dt-compatible",
-	"append",    NULL,
+	"usb", "vmport", "smm", "hpet", "graphics", "i8042", "pic", "pit", "sata",
+	"smbus", "max-ram-below-4g", "max-fw-size", "smbios-entry-point-type",
+	"suppress-vmdesc", "dump-guest-core", "mem-merge", "bus-lock-ratelimit",
+	"default-bus-bypass-iommu", "x-oem-id", "x-oem-table-id", "memory-backend",
+	"kernel-irqchip", "phandle-start", "dt-compatible", "append", NULL,
 };
+/* clang-format on */
 /* Files the guest boots from: a path every host must have, like a disk's. */
-static const char *const machine_files[] = { "kernel", "initrd", "dtb", "firmware", NULL };
+static const char *const machine_files[] = { "kernel", "initrd", "dtb", "firmware",
+					     NULL };
 /* Typed: the type and accelerator from QEMU's answers, ACPI as <features>. */
 static const char *const machine_typed[] = { "type", "accel", "acpi", NULL };
 
@@ -94,8 +95,7 @@ static bool is_token(const char *s)
 	if (!*s)
 		return false;
 	for (; *s; s++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
-			    *s))
+		if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
 			return false;
 	return true;
 }
@@ -158,45 +158,47 @@ static bool parse_count(const char *s, unsigned *out)
 	return true;
 }
 
+static void smp_kv(struct qm_describe *ds, struct qm_dentry *e,
+		   const struct qm_kvlist *kv)
+{
+	static const char *const counts[] = { "cpus", "maxcpus", NULL };
+	/* clang-format off */
+	static const char *const topology[] = {
+		"cpus", "maxcpus", "sockets", "dies", "clusters", "cores", "threads",
+		"books", "drawers", NULL,
+	};
+	/* clang-format on */
+	const struct qm_kv *p = qm_kv_unknown(kv, topology);
+	const char *cpus = qm_kv_get(kv, "cpus"), *max = qm_kv_get(kv, "maxcpus");
+
+	if (p) {
+		qm_ds_refuse(ds, "-smp %s=: not a CPU option qmigrate knows", p->key);
+		return;
+	}
+	if ((cpus && !parse_count(cpus, &ds->smp_cpus)) ||
+	    (max && !parse_count(max, &ds->smp_max))) {
+		qm_ds_fail(ds, -EINVAL, "DescribeInvalid",
+			   "-smp cpus= or maxcpus= is not a count of 1 to %d",
+			   QM_DOMAIN_MAX_VCPUS);
+		return;
+	}
+	if (qm_kv_unknown(kv, counts)) {
+		ds->smp_topology = true;
+		qm_ds_keep(ds, "smp", e->value);
+	}
+}
+
 /*
  * -smp N[,maxcpus=M]: typed; a topology (sockets, cores, ...) stays as it
  * is beside it.  The counts are checked against QEMU's later.
  */
 void qm_ds_smp(struct qm_describe *ds, struct qm_dentry *e)
 {
-	static const char *const counts[] = { "cpus", "maxcpus", NULL };
-	static const char *const topology[] = { "cpus",	   "maxcpus", "sockets", "dies",
-						"clusters", "cores",  "threads", "books",
-						"drawers",  NULL };
 	struct qm_kvlist kv;
-	const struct qm_kv *p;
-	const char *v;
 
 	if (!qm_ds_parse(ds, e, "cpus", &kv))
 		return;
-	p = qm_kv_unknown(&kv, topology);
-	if (p) {
-		qm_ds_refuse(ds, "-smp %s=: not a CPU option qmigrate knows", p->key);
-		goto out;
-	}
-	v = qm_kv_get(&kv, "cpus");
-	if (v && !parse_count(v, &ds->smp_cpus)) {
-		qm_ds_fail(ds, -EINVAL, "DescribeInvalid",
-			   "-smp cpus=%.16s is not a count of 1 to %d", v, QM_DOMAIN_MAX_VCPUS);
-		goto out;
-	}
-	v = qm_kv_get(&kv, "maxcpus");
-	if (v && !parse_count(v, &ds->smp_max)) {
-		qm_ds_fail(ds, -EINVAL, "DescribeInvalid",
-			   "-smp maxcpus=%.16s is not a count of 1 to %d", v,
-			   QM_DOMAIN_MAX_VCPUS);
-		goto out;
-	}
-	if (qm_kv_unknown(&kv, counts)) {
-		ds->smp_topology = true;
-		qm_ds_keep(ds, "smp", e->value);
-	}
-out:
+	smp_kv(ds, e, &kv);
 	qm_kv_free(&kv);
 }
 

@@ -9,6 +9,7 @@
 
 #include "xml/describe-internal.h"
 
+/* clang-format off */
 #define TYPED(n, a, f) { n, a, QM_DOPT_TYPED, f, NULL }
 #define KEPT(n, a) { n, a, QM_DOPT_KEPT, NULL, NULL }
 #define MOVED(n, a, f) { n, a, QM_DOPT_MOVED, f, NULL }
@@ -16,6 +17,7 @@
 #define DROPPED_FN(n, a, f) { n, a, QM_DOPT_DROPPED, f, NULL }
 #define CHECKED(n, a, f) { n, a, QM_DOPT_CHECKED, f, NULL }
 #define REFUSED(n, a, why) { n, a, QM_DOPT_REFUSED, NULL, why }
+/* clang-format on */
 
 /* clang-format off */
 const struct qm_dopt qm_dopts[] = {
@@ -43,7 +45,7 @@ const struct qm_dopt qm_dopts[] = {
 	DROPPED_FN("qmp", true, qm_ds_monitor),
 	DROPPED_FN("qmp-pretty", true, qm_ds_monitor),
 	DROPPED_FN("monitor", true, qm_ds_monitor),
-	DROPPED_FN("mon", true, qm_ds_mon),
+	DROPPED("mon", true), /* with its chardev: qm_ds_chardev_uses */
 	DROPPED("S", false),
 	DROPPED("incoming", true),
 	DROPPED("preconfig", false),

@@ -128,7 +128,8 @@ static void serial(struct xb *x, xmlNode *devices, const struct qm_dserial *s)
 }
 
 static void graphics(struct xb *x, xmlNode *devices, const char *type,
-		     const struct qm_describe_display *d, const char *listen, bool autoport)
+		     const struct qm_describe_display *d, const char *listen,
+		     bool autoport)
 {
 	xmlNode *n = child(x, devices, "graphics", NULL);
 
@@ -156,7 +157,8 @@ static void devices(struct xb *x, xmlNode *root)
 	child(x, n, "emulator", ds->f->emulator);
 	for (size_t i = 0; i < ds->n_serials; i++)
 		serial(x, n, &ds->serials[i]);
-	/* VNC takes a free display on the destination; SPICE cannot, and keeps its port. */
+	/* VNC takes a free display on the destination; SPICE cannot, and keeps its port.
+	 */
 	if (ds->vnc)
 		graphics(x, n, "vnc", &ds->f->vnc, ds->vnc_listen, true);
 	if (ds->spice)
@@ -216,8 +218,8 @@ int qm_ds_build(struct qm_describe *ds, struct qm_domain **out)
 		qm_ds_nomem(ds);
 		return ds->r;
 	}
-	r = qm_domain_parse((const char *)xmlBufferContent(buf), (size_t)xmlBufferLength(buf),
-			    out, ds->err);
+	r = qm_domain_parse((const char *)xmlBufferContent(buf),
+			    (size_t)xmlBufferLength(buf), out, ds->err);
 	xmlBufferFree(buf);
 	return r;
 }

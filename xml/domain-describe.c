@@ -95,7 +95,8 @@ bool qm_ds_parse(struct qm_describe *ds, const struct qm_dentry *e, const char *
 	if (r == -ENOMEM)
 		qm_ds_nomem(ds);
 	else if (r < 0)
-		qm_ds_fail(ds, r, "DescribeInvalid", "-%s: an empty option name", e->o->name);
+		qm_ds_fail(ds, r, "DescribeInvalid", "-%s: an empty option name",
+			   e->o->name);
 	return r == 0;
 }
 
@@ -104,10 +105,11 @@ bool qm_ds_absolute(struct qm_describe *ds, const char *opt, const char *what,
 {
 	if (path[0] == '/')
 		return true;
-	qm_ds_refuse(ds,
-		     "-%s %s: '%.64s' is relative to the source QEMU's working directory, "
-		     "which another QEMU does not share: give an absolute path",
-		     opt, what, path);
+	qm_ds_refuse(
+		ds,
+		"-%s %s: '%.64s' is relative to the source QEMU's working directory, "
+		"which another QEMU does not share: give an absolute path",
+		opt, what, path);
 	return false;
 }
 
@@ -124,23 +126,29 @@ struct qm_dentry *qm_ds_chardev(struct qm_describe *ds, const char *id)
 	return NULL;
 }
 
-bool qm_ds_serial(struct qm_describe *ds, struct qm_dserial *s)
+static bool serial_fits(struct qm_describe *ds, const struct qm_dserial *s)
 {
 	for (size_t i = 0; i < ds->n_serials; i++) {
 		if (ds->serials[i].index == s->index) {
 			qm_ds_fail(ds, -EINVAL, "DescribeInvalid",
 				   "two serial ports on ISA port %u", s->index);
-			goto drop;
+			return false;
 		}
 	}
 	if (s->index > 3 || ds->n_serials >= QM_DOMAIN_MAX_SERIALS) {
 		qm_ds_fail(ds, -EINVAL, "DescribeInvalid",
 			   "ISA serial port %u: the PC has four, 0 to 3", s->index);
-		goto drop;
+		return false;
 	}
-	ds->serials[ds->n_serials++] = *s;
 	return true;
-drop:
+}
+
+bool qm_ds_serial(struct qm_describe *ds, struct qm_dserial *s)
+{
+	if (serial_fits(ds, s)) {
+		ds->serials[ds->n_serials++] = *s;
+		return true;
+	}
 	free(s->path);
 	free(s->host);
 	free(s->service);
@@ -160,7 +168,8 @@ static const struct qm_dopt *option(struct qm_describe *ds, const char *arg)
 	o = qm_dopt_find(name);
 	if (!o)
 		qm_ds_fail(ds, -EOPNOTSUPP, "DescribeUnknown",
-			   "qmigrate does not know whether -%.64s names a host resource" TAIL,
+			   "qmigrate does not know whether -%.64s names a host "
+			   "resource" TAIL,
 			   name);
 	return o;
 }
@@ -193,8 +202,8 @@ static void read_entries(struct qm_describe *ds, char *const *argv)
 		else if (e->o->arg && i + 1 < argc)
 			e->value = argv[++i];
 		else if (e->o->arg)
-			qm_ds_fail(ds, -EINVAL, "DescribeInvalid", "%.64s lacks its argument",
-				   argv[i]);
+			qm_ds_fail(ds, -EINVAL, "DescribeInvalid",
+				   "%.64s lacks its argument", argv[i]);
 		ds->n_e++;
 	}
 }
@@ -207,7 +216,8 @@ static void chardev_ids(struct qm_describe *ds)
 		struct qm_kvlist kv;
 		const char *id;
 
-		if (strcmp(e->o->name, "chardev") != 0 || !qm_ds_parse(ds, e, "backend", &kv))
+		if (strcmp(e->o->name, "chardev") != 0 ||
+		    !qm_ds_parse(ds, e, "backend", &kv))
 			continue;
 		id = qm_kv_get(&kv, "id");
 		if (id && !(e->id = strdup(id)))
@@ -228,7 +238,8 @@ static void decide(struct qm_describe *ds, struct qm_dentry *e)
 		return;
 	case QM_DOPT_REFUSED:
 		qm_ds_refuse(ds,
-			     "-%s names a host resource (%s), which qmigrate cannot choose for "
+			     "-%s names a host resource (%s), which qmigrate cannot "
+			     "choose for "
 			     "another QEMU",
 			     e->o->name, e->o->why);
 		return;
@@ -270,8 +281,9 @@ int qm_domain_describe(char *const *argv, const struct qm_describe_facts *facts,
 
 	*out = NULL;
 	if (!facts->uuid || !facts->arch || !facts->machine || !facts->emulator)
-		return qm_error_set(err, -EINVAL, "DescribeInvalid",
-				    "QEMU's facts lack its uuid, arch, machine type or emulator");
+		return qm_error_set(
+			err, -EINVAL, "DescribeInvalid",
+			"QEMU's facts lack its uuid, arch, machine type or emulator");
 	read_entries(&ds, argv);
 	chardev_ids(&ds);
 	qm_ds_chardev_uses(&ds);
@@ -286,9 +298,11 @@ int qm_domain_describe(char *const *argv, const struct qm_describe_facts *facts,
 		if (ds.e[i].o->fn != qm_ds_serial_opt)
 			decide(&ds, &ds.e[i]);
 	if (ds.r == 0 && !ds.nodefaults)
-		qm_ds_refuse(&ds, "QEMU runs without -nodefaults: it added default devices "
-				  "(a display adapter, a network card, drives, ports) that its "
-				  "command line does not show, and qmigrate does not guess them");
+		qm_ds_refuse(
+			&ds,
+			"QEMU runs without -nodefaults: it added default devices "
+			"(a display adapter, a network card, drives, ports) that its "
+			"command line does not show, and qmigrate does not guess them");
 	if (ds.r == 0)
 		qm_ds_check_facts(&ds);
 	if (ds.r == 0)

@@ -50,16 +50,16 @@ struct qm_describe_medium {
  * fills this from QMP replies.
  */
 struct qm_describe_facts {
-	pid_t pid;		/* names a VM without -name: "qemu-PID" */
-	const char *emulator;	/* /proc/PID/exe */
-	const char *name;	/* query-name; NULL: no -name */
-	const char *uuid;	/* query-uuid */
-	const char *arch;	/* query-target */
-	const char *machine;	/* the versioned type, "pc-i440fx-7.2", never an alias */
-	int acpi;		/* the machine's acpi property: 1 on or auto, 0 off, -1 none */
-	bool kvm;		/* query-kvm: enabled */
-	unsigned vcpus;		/* query-cpus-fast: how many */
-	uint64_t memory;	/* query-memory-size-summary: base-memory, bytes */
+	pid_t pid;	      /* names a VM without -name: "qemu-PID" */
+	const char *emulator; /* /proc/PID/exe */
+	const char *name;     /* query-name; NULL: no -name */
+	const char *uuid;     /* query-uuid */
+	const char *arch;     /* query-target */
+	const char *machine;  /* the versioned type, "pc-i440fx-7.2", never an alias */
+	int acpi;	 /* the machine's acpi property: 1 on or auto, 0 off, -1 none */
+	bool kvm;	 /* query-kvm: enabled */
+	unsigned vcpus;	 /* query-cpus-fast: how many */
+	uint64_t memory; /* query-memory-size-summary: base-memory, bytes */
 	uint64_t plugged_memory; /* ... plugged-memory, bytes */
 	struct qm_describe_display vnc, spice;
 	const char **chardevs; /* query-chardev: the labels */

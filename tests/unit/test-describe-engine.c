@@ -21,7 +21,8 @@
 #include "tests/unit/testdata.h"
 #include "xml/domain-argv.h"
 
-TestSuite(describe_engine, .init = harness_setup, .fini = harness_teardown, .timeout = 10);
+TestSuite(describe_engine, .init = harness_setup, .fini = harness_teardown,
+	  .timeout = 10);
 
 static char dir[64];
 
@@ -105,7 +106,8 @@ Test(describe_engine, reads_a_command_line_split_at_its_nuls)
 
 Test(describe_engine, reads_no_more_than_its_bound)
 {
-	_cleanup_free_ char *big = malloc(QM_PROC_CMDLINE_MAX + 1), *at = NULL, *over = NULL;
+	_cleanup_free_ char *big = malloc(QM_PROC_CMDLINE_MAX + 1), *at = NULL,
+			    *over = NULL;
 	_cleanup_free_ char *many = calloc(QM_DESCRIBE_MAX_ARGS + 1, 1), *empty = NULL;
 	_cleanup_free_ char *too_many = NULL;
 	_cleanup_argv_ char **argv = NULL;
@@ -200,9 +202,11 @@ Test(describe_engine, reads_the_versioned_machine_type_and_the_media_chain)
 
 Test(describe_engine, facts_that_lack_what_they_must_hold_are_refused)
 {
-	static const char *const removed[] = { "query-uuid", "query-target", "emulator",
-					       "query-kvm", "query-machines", "machine-type",
-					       "query-block", "peripheral", "query-chardev" };
+	static const char *const removed[] = { "query-uuid",	 "query-target",
+					       "emulator",	 "query-kvm",
+					       "query-machines", "machine-type",
+					       "query-block",	 "peripheral",
+					       "query-chardev" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(removed); i++) {
 		json_t *r = recorded_facts("helper-pc");
@@ -210,8 +214,10 @@ Test(describe_engine, facts_that_lack_what_they_must_hold_are_refused)
 		struct qm_error err = { 0 };
 
 		json_object_del(r, removed[i]);
-		cr_expect_lt(qm_describe_facts_read(r, &f, &err), 0, "without %s", removed[i]);
-		cr_expect_str_eq(err.error_class, "DescribeInvalid", "without %s", removed[i]);
+		cr_expect_lt(qm_describe_facts_read(r, &f, &err), 0, "without %s",
+			     removed[i]);
+		cr_expect_str_eq(err.error_class, "DescribeInvalid", "without %s",
+				 removed[i]);
 		qm_describe_facts_release(&f);
 		json_decref(r);
 	}
@@ -221,18 +227,18 @@ Test(describe_engine, facts_that_lack_what_they_must_hold_are_refused)
 
 /* The keys of engine/describe.c's questions, in the order they are asked. */
 static const char *const asked[] = {
-	"query-name",	   "query-uuid",      "query-target",
-	"query-kvm",	   "query-cpus-fast", "query-memory-size-summary",
-	"query-block",	   "query-vnc",	      "query-spice",
-	"query-chardev",   "query-machines",  "machine-type",
-	"machine-acpi",	   "peripheral",      "peripheral-anon",
+	"query-name",	 "query-uuid",	    "query-target",
+	"query-kvm",	 "query-cpus-fast", "query-memory-size-summary",
+	"query-block",	 "query-vnc",	    "query-spice",
+	"query-chardev", "query-machines",  "machine-type",
+	"machine-acpi",	 "peripheral",	    "peripheral-anon",
 };
 static const char *const commands[] = {
-	"query-name",	"query-uuid",	   "query-target",
-	"query-kvm",	"query-cpus-fast", "query-memory-size-summary",
-	"query-block",	"query-vnc",	   "query-spice",
-	"query-chardev", "query-machines", "qom-get",
-	"qom-get",	"qom-list",	   "qom-list",
+	"query-name",	 "query-uuid",	    "query-target",
+	"query-kvm",	 "query-cpus-fast", "query-memory-size-summary",
+	"query-block",	 "query-vnc",	    "query-spice",
+	"query-chardev", "query-machines",  "qom-get",
+	"qom-get",	 "qom-list",	    "qom-list",
 };
 
 static struct fq_step script[64];
@@ -251,13 +257,16 @@ static void script_from(const char *name, const char *fail_key)
 		json_t *ret = json_object_get(r, asked[i]);
 
 		if (fail_key && !strcmp(asked[i], fail_key))
-			texts[i] = strdup("{\"error\": {\"class\": \"GenericError\", \"desc\": "
-					  "\"no\"}}");
+			texts[i] = strdup(
+				"{\"error\": {\"class\": \"GenericError\", \"desc\": "
+				"\"no\"}}");
 		else if (ret)
-			texts[i] = json_dumps(json_pack("{s:O}", "return", ret), JSON_COMPACT);
+			texts[i] = json_dumps(json_pack("{s:O}", "return", ret),
+					      JSON_COMPACT);
 		else
-			texts[i] = strdup("{\"error\": {\"class\": \"GenericError\", \"desc\": "
-					  "\"Property 'none-machine.acpi' not found\"}}");
+			texts[i] = strdup(
+				"{\"error\": {\"class\": \"GenericError\", \"desc\": "
+				"\"Property 'none-machine.acpi' not found\"}}");
 		cr_assert(texts[i]);
 		script[n++] = (struct fq_step)FQ_EXPECT(commands[i], (int)i);
 		script[n++] = (struct fq_step)FQ_REPLY_TEXT((int)i, texts[i]);
@@ -317,7 +326,8 @@ static void write_cmdline(const char *name)
 	close(fd);
 }
 
-static void run(const char *name, const char *fail_key, bool with_cmdline, struct result *res)
+static void run(const char *name, const char *fail_key, bool with_cmdline,
+		struct result *res)
 {
 	struct qm_describe_opts opts = { .proc_root = dir };
 	struct qm_error err = { 0 };

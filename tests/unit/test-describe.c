@@ -48,7 +48,8 @@ static json_t *read_facts(const char *path)
 }
 
 /* Describes @argv with @facts; 0 and *@out, or the error in @err. */
-static int describe(char **argv, json_t *facts, struct qm_domain **out, struct qm_error *err)
+static int describe(char **argv, json_t *facts, struct qm_domain **out,
+		    struct qm_error *err)
 {
 	struct qm_describe_facts f;
 	int r;
@@ -84,8 +85,8 @@ static void run_golden(const char *dir, const char *name)
 	_cleanup_argv_ char **built = NULL;
 	struct qm_domain_argv_opts opts = { .qmp_path = QMP, .incoming = true };
 
-	cr_assert_eq(describe(argv, facts, &d, &err), 0, "%s: %s: %s", name, err.error_class,
-		     err.text);
+	cr_assert_eq(describe(argv, facts, &d, &err), 0, "%s: %s: %s", name,
+		     err.error_class, err.text);
 	cr_assert_eq(qm_domain_format(d, &xml, &err), 0, "%s: %s", name, err.text);
 	td_golden(rel, xml);
 	/* What is described can be launched: the builder takes all of it. */
@@ -106,7 +107,8 @@ static void run_refused(const char *dir, const char *name)
 	_cleanup_free_ char *error_path = path_with(dir, name, ".error");
 	_cleanup_free_ char *default_facts = NULL, *expected = NULL;
 	_cleanup_argv_ char **argv = read_argv(argv_path);
-	struct qm_domain *d = (struct qm_domain *)&argv; /* a sentinel: must come back NULL */
+	struct qm_domain *d =
+		(struct qm_domain *)&argv; /* a sentinel: must come back NULL */
 	char cls[64], text[256];
 	struct qm_error err = { 0 };
 	json_t *facts;
@@ -118,14 +120,16 @@ static void run_refused(const char *dir, const char *name)
 	expected = td_read(error_path, &len);
 	cr_assert(expected, "%s: %s", error_path, strerror(errno));
 	cr_assert(sscanf(expected, "%63[^\n]\n%255[^\n]", cls, text) == 2,
-		  "%s: want the class on line 1 and a piece of the text on line 2", error_path);
+		  "%s: want the class on line 1 and a piece of the text on line 2",
+		  error_path);
 	r = describe(argv, facts, &d, &err);
 	cr_expect_lt(r, 0, "%s: described, but should fail with %s", name, cls);
 	cr_expect_null(d, "%s: a refusal must leave *out NULL", name);
 	cr_expect_eq(r, err.code, "%s: returned %d, error says %d", name, r, err.code);
 	cr_expect_str_eq(err.error_class, cls, "%s: class %s (%s), expected %s", name,
 			 err.error_class, err.text, cls);
-	cr_expect(strstr(err.text, text), "%s: error '%s' lacks '%s'", name, err.text, text);
+	cr_expect(strstr(err.text, text), "%s: error '%s' lacks '%s'", name, err.text,
+		  text);
 	cr_expect_null(strstr(err.text, "s3cret"), "%s: the error shows a secret", name);
 	json_decref(facts);
 }
@@ -182,15 +186,18 @@ static json_t *facts_of(const struct qm_domain *d, char **argv)
 		if (!strcmp(argv[i - 1], "-chardev"))
 			json_array_append_new(chardevs, json_pack("{s:s}", "label", id));
 		else if (!strcmp(argv[i - 1], "-device") && id)
-			json_array_append_new(peripheral, json_pack("{s:s, s:s}", "name", id,
-								    "type", "child<x>"));
+			json_array_append_new(
+				peripheral,
+				json_pack("{s:s, s:s}", "name", id, "type", "child<x>"));
 		else if (!strcmp(argv[i - 1], "-device"))
-			json_array_append_new(anon, json_pack("{s:s, s:s}", "name", "device[0]",
-							      "type", "child<x>"));
+			json_array_append_new(anon,
+					      json_pack("{s:s, s:s}", "name", "device[0]",
+							"type", "child<x>"));
 		else if (qm_kv_get(&kv, "filename"))
-			json_array_append_new(block, json_pack("{s:s, s:{s:s}}", "device", "",
-							       "inserted", "file",
-							       qm_kv_get(&kv, "filename")));
+			json_array_append_new(block,
+					      json_pack("{s:s, s:{s:s}}", "device", "",
+							"inserted", "file",
+							qm_kv_get(&kv, "filename")));
 		qm_kv_free(&kv);
 	}
 	for (size_t i = 0; i < d->n_graphics; i++) {
@@ -199,28 +206,32 @@ static json_t *facts_of(const struct qm_domain *d, char **argv)
 
 		if (g->type == QM_DOMAIN_GRAPHICS_VNC) {
 			json_decref(vnc);
-			vnc = json_pack("{s:b, s:s, s:s, s:s}", "enabled", true, "host", listen,
-					"service", "5900", "auth", g->passwd ? "vnc" : "none");
+			vnc = json_pack("{s:b, s:s, s:s, s:s}", "enabled", true, "host",
+					listen, "service", "5900", "auth",
+					g->passwd ? "vnc" : "none");
 		} else {
 			json_decref(spice);
-			spice = json_pack("{s:b, s:s, s:i, s:s}", "enabled", true, "host", listen,
-					  "port", g->port, "auth", g->passwd ? "spice" : "none");
+			spice = json_pack("{s:b, s:s, s:i, s:s}", "enabled", true, "host",
+					  listen, "port", g->port, "auth",
+					  g->passwd ? "spice" : "none");
 		}
 	}
 	snprintf(type, sizeof(type), "%s-machine", machine);
 	json_object_set_new(f, "pid", json_integer(4242));
-	json_object_set_new(f, "emulator", json_string(d->emulator ? d->emulator
-								  : "/usr/bin/qemu-system-x86_64"));
+	json_object_set_new(
+		f, "emulator",
+		json_string(d->emulator ? d->emulator : "/usr/bin/qemu-system-x86_64"));
 	json_object_set_new(f, "query-name", json_pack("{s:s}", "name", d->name));
 	json_object_set_new(f, "query-uuid", json_pack("{s:s}", "UUID", d->uuid));
 	json_object_set_new(f, "query-target", json_pack("{s:s}", "arch", "x86_64"));
-	json_object_set_new(f, "query-kvm", json_pack("{s:b, s:b}", "enabled",
-						      d->accel == QM_DOMAIN_ACCEL_KVM, "present",
-						      true));
+	json_object_set_new(f, "query-kvm",
+			    json_pack("{s:b, s:b}", "enabled",
+				      d->accel == QM_DOMAIN_ACCEL_KVM, "present", true));
 	json_object_set_new(f, "query-cpus-fast", cpus);
 	json_object_set_new(f, "query-memory-size-summary",
-			    json_pack("{s:I, s:I}", "base-memory", (json_int_t)d->memory_kib * 1024,
-				      "plugged-memory", (json_int_t)0));
+			    json_pack("{s:I, s:I}", "base-memory",
+				      (json_int_t)d->memory_kib * 1024, "plugged-memory",
+				      (json_int_t)0));
 	json_object_set_new(f, "query-block", block);
 	json_object_set_new(f, "query-vnc", vnc);
 	json_object_set_new(f, "query-spice", spice);
@@ -260,13 +271,14 @@ static bool same(const struct pair *a, const struct pair *b)
 	return !strcmp(a->opt, b->opt) && !strcmp(a->value, b->value);
 }
 
-/* Devices keep their order: it decides their PCI slots.  ISA serial ports have fixed ones. */
+/* Devices keep their order, which decides PCI slots; ISA serial ports have fixed ones. */
 static bool ordered(const struct pair *p)
 {
 	return !strcmp(p->opt, "-device") && strncmp(p->value, "isa-serial,", 11) != 0;
 }
 
-static void expect_same_machine(const char *name, char **was, char **now, const char *machine)
+static void expect_same_machine(const char *name, char **was, char **now,
+				const char *machine)
 {
 	struct pair a[512], b[512];
 	size_t na = pairs(was, a), nb = pairs(now, b), ia = 0, ib = 0;
@@ -293,8 +305,8 @@ static void expect_same_machine(const char *name, char **was, char **now, const 
 		} else if (!ordered(&b[ib])) {
 			ib++;
 		} else {
-			cr_expect(same(&a[ia], &b[ib]), "%s: device %s where %s was", name,
-				  b[ib].value, a[ia].value);
+			cr_expect(same(&a[ia], &b[ib]), "%s: device %s where %s was",
+				  name, b[ib].value, a[ia].value);
 			ia++, ib++;
 		}
 	}
@@ -322,17 +334,18 @@ static void run_back(const char *dir, const char *name)
 	json_decref(facts);
 	if (why) {
 		cr_expect_lt(r, 0, "%s: described, but should be refused: %s", name, why);
-		cr_expect(strstr(err.text, why), "%s: '%s' lacks '%s'", name, err.text, why);
+		cr_expect(strstr(err.text, why), "%s: '%s' lacks '%s'", name, err.text,
+			  why);
 		return;
 	}
 	cr_assert_eq(r, 0, "%s: %s: %s", name, err.error_class, err.text);
 	cr_assert_eq(qm_domain_argv(back, &opts, &argv_back, &err), 0, "%s: %s", name,
 		     err.text);
-	expect_same_machine(name, argv, argv_back,
-			    d->machine ? NULL : back->machine);
+	expect_same_machine(name, argv, argv_back, d->machine ? NULL : back->machine);
 	/* And once more: a description of a described QEMU is the same description. */
 	facts = facts_of(back, argv_back);
-	cr_assert_eq(describe(argv_back, facts, &again, &err), 0, "%s: %s", name, err.text);
+	cr_assert_eq(describe(argv_back, facts, &again, &err), 0, "%s: %s", name,
+		     err.text);
 	json_decref(facts);
 	cr_assert_eq(qm_domain_format(back, &xml, &err), 0);
 	cr_assert_eq(qm_domain_format(again, &xml_again, &err), 0);
