@@ -77,7 +77,7 @@ static void run_golden(const char *dir, const char *name)
 	_cleanup_free_ char *argv_path = path_with(dir, name, ".argv");
 	_cleanup_free_ char *facts_path = path_with(dir, name, ".facts");
 	_cleanup_free_ char *rel = path_with("domain/describe", name, ".xml");
-	_cleanup_free_ char *xml = NULL, *again = NULL;
+	_cleanup_free_ char *xml = NULL;
 	_cleanup_domain_ struct qm_domain *d = NULL;
 	_cleanup_argv_ char **argv = read_argv(argv_path);
 	json_t *facts = read_facts(facts_path);
@@ -316,7 +316,7 @@ static void run_back(const char *dir, const char *name)
 {
 	_cleanup_free_ char *path = NULL, *xml_again = NULL, *xml = NULL;
 	_cleanup_domain_ struct qm_domain *d = NULL, *back = NULL, *again = NULL;
-	_cleanup_argv_ char **argv = NULL, **argv_back = NULL, **argv_again = NULL;
+	_cleanup_argv_ char **argv = NULL, **argv_back = NULL;
 	const struct qm_domain_argv_opts opts = { .qmp_path = QMP };
 	const char *why = NULL;
 	struct qm_error err = { 0 };
