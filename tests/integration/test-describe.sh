@@ -110,6 +110,19 @@ $(machine_facts "$dst_qmp")"
 	echo "ok: $name: described and launched as the same machine ($machine, $mib MiB)"
 }
 
+# ---- the command's own contract ---------------------------------------------------
+rc=0
+"$QMIGRATE" describe --help >"$dir/out" 2>&1 || rc=$?
+[ $rc = 0 ] && grep -q '^Usage: qmigrate describe ' "$dir/out" || fail "describe --help: $rc"
+"$QMIGRATE" help | grep -q '^  describe  *[^ ]' || fail "qmigrate help does not list describe"
+rc=0
+"$QMIGRATE" describe >"$dir/out" 2>"$dir/err" || rc=$?
+[ $rc = 2 ] && grep -q -- '--qmp PATH is required' "$dir/err" || fail "describe without --qmp: $rc"
+rc=0
+"$QMIGRATE" describe -t 1 --qmp "$dir/missing.sock" >"$dir/out" 2>"$dir/err" || rc=$?
+[ $rc = 1 ] && [ ! -s "$dir/out" ] && grep -q "$dir/missing.sock" "$dir/err" ||
+	fail "describe of a missing socket: $rc: $(cat "$dir/err")"
+
 # ---- tests/helpers/qemu.c: its defaults (-machine none) -----------------------
 d=$dir/helper-none
 start "$d" -nodefaults -display none -machine "none,accel=$accel" \
@@ -126,6 +139,11 @@ start "$d" -nodefaults -display none -machine "pc,accel=$accel" \
 	-drive "file=$image,format=raw,if=ide,snapshot=on" \
 	-fw_cfg name=opt/org.qmigrate/dirty-rate,string=5 -S
 describe_and_launch helper-pc pc-i440fx-7.2 64
+"$QMIGRATE" describe --facts --qmp "$d/qmp2.sock" >"$d/facts" 2>"$d/err" ||
+	fail "helper-pc: describe --facts exited $?: $(cat "$d/err")"
+grep -q '"machine-type": "pc-i440fx-7.2-machine"' "$d/facts" ||
+	fail "helper-pc: --facts lacks the machine type: $(head -c 300 "$d/facts")"
+grep -q "\"pid\": $src_pid," "$d/facts" || fail "helper-pc: --facts names another pid"
 grep -q "<source path=\"$d/serial.log\"/>" "$d/vm.xml" || fail "helper-pc: no serial file"
 grep -q 'dirty-rate,string=5' "$d/vm.xml" || fail "helper-pc: the fw_cfg entry is gone"
 grep -q "file=$image,format=raw,if=ide,snapshot=on" "$d/vm.xml" || fail "helper-pc: no drive"
