@@ -68,9 +68,9 @@ static int peer(struct describe *ds, pid_t *pid)
 	if (pidfd == -ESRCH && *pid == 0)
 		return qm_error_set(
 			&ds->err, pidfd, "DescribePeer",
-			"the QEMU at the other end of the QMP socket runs in "
-			"another PID namespace (a container?), where its process "
-			"and command line cannot be seen from here" TAIL);
+			"the QEMU at the other end of the QMP socket runs in another PID "
+			"namespace (a container?), where its process and command line "
+			"cannot be seen from here" TAIL);
 	if (pidfd == -ESRCH)
 		return qm_error_set(&ds->err, pidfd, "DescribePeer",
 				    "QEMU (pid %ld) has exited", (long)*pid);
@@ -95,8 +95,8 @@ static int read_process(struct describe *ds, pid_t pid, char ***argv, char **exe
 	if (r == -EACCES || r == -EPERM)
 		return qm_error_set(
 			&ds->err, r, "DescribePeer",
-			"QEMU (pid %ld) runs as another user: qmigrate (uid %ld) "
-			"cannot read %s; run qmigrate as QEMU's user" TAIL,
+			"QEMU (pid %ld) runs as another user: qmigrate (uid %ld) cannot "
+			"read %s; run qmigrate as QEMU's user" TAIL,
 			(long)pid, (long)geteuid(), path);
 	if (r < 0)
 		return qm_proc_read_exe(path, exe, &ds->err);

@@ -10,29 +10,11 @@
 
 #include "engine/proc.h"
 #include "util/error.h"
+#include "util/io.h"
 #include "xml/domain-argv.h"
 #include "xml/domain-describe.h"
 
 #define DELETED " (deleted)"
-
-/* At most QM_PROC_CMDLINE_MAX + 1 bytes: one more says it was longer. */
-static ssize_t read_bounded(int fd, char *buf, size_t size)
-{
-	size_t len = 0;
-	ssize_t n;
-
-	while (len < size) {
-		n = read(fd, buf + len, size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	return (ssize_t)len;
-}
 
 static int split(const char *path, const char *buf, size_t len, char ***out,
 		 struct qm_error *err)
@@ -71,7 +53,8 @@ int qm_proc_read_argv(const char *path, char ***out, struct qm_error *err)
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	_cleanup_free_ char *buf = NULL;
 	struct stat st;
-	ssize_t len;
+	size_t len;
+	int r;
 
 	*out = NULL;
 	if (fd < 0)
@@ -83,10 +66,11 @@ int qm_proc_read_argv(const char *path, char ***out, struct qm_error *err)
 	buf = malloc(QM_PROC_CMDLINE_MAX + 1);
 	if (!buf)
 		return qm_error_set(err, -ENOMEM, "DescribeArgv", "out of memory");
-	len = read_bounded(fd, buf, QM_PROC_CMDLINE_MAX + 1);
-	if (len < 0)
-		return qm_error_set(err, (int)len, "DescribeArgv", "cannot read %s: %s",
-				    path, strerror((int)-len));
+	/* One byte past the bound tells a longer command line from one that fits. */
+	r = qm_read_upto(fd, buf, QM_PROC_CMDLINE_MAX + 1, &len);
+	if (r < 0)
+		return qm_error_set(err, r, "DescribeArgv", "cannot read %s: %s", path,
+				    strerror(-r));
 	if (len == 0)
 		return qm_error_set(
 			err, -ESRCH, "DescribeArgv",
@@ -96,7 +80,7 @@ int qm_proc_read_argv(const char *path, char ***out, struct qm_error *err)
 		return qm_error_set(err, -E2BIG, "DescribeArgv",
 				    "%s is longer than %d bytes", path,
 				    QM_PROC_CMDLINE_MAX);
-	return split(path, buf, (size_t)len, out, err);
+	return split(path, buf, len, out, err);
 }
 
 int qm_proc_read_exe(const char *path, char **out, struct qm_error *err)

@@ -13,22 +13,6 @@
 
 #define LIST(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
-static bool listed(const char *const *list, const char *s)
-{
-	for (; list && *list; list++)
-		if (strcmp(*list, s) == 0)
-			return true;
-	return false;
-}
-
-static const struct qm_kv *find_key(const struct qm_kvlist *kv, const char *const *keys)
-{
-	for (size_t i = 0; i < kv->n; i++)
-		if (listed(keys, kv->v[i].key))
-			return &kv->v[i];
-	return NULL;
-}
-
 static void netdev_kv(struct qm_describe *ds, const struct qm_dentry *e,
 		      const struct qm_kvlist *kv)
 {
@@ -44,7 +28,7 @@ static void netdev_kv(struct qm_describe *ds, const struct qm_dentry *e,
 	}
 	if (strcmp(e->o->name, "nic") == 0 && strcmp(type, "none") == 0)
 		return; /* no network card at all: nothing to keep */
-	if (strcmp(type, "user") == 0 && (p = find_key(kv, user_host_keys)))
+	if (strcmp(type, "user") == 0 && (p = qm_kv_find(kv, user_host_keys)))
 		qm_ds_refuse(ds,
 			     "-%s user,%s= names a host resource (a host port or "
 			     "directory)",
@@ -100,20 +84,20 @@ static const struct {
 static void object_key(struct qm_describe *ds, const char *type, size_t t,
 		       const struct qm_kv *p)
 {
-	if (listed(objects[t].refused, p->key) && strcmp(p->key, "data") == 0)
+	if (qm_kv_listed(objects[t].refused, p->key) && strcmp(p->key, "data") == 0)
 		qm_ds_refuse(ds,
 			     "-object %s,data=: a secret on the command line, which the "
 			     "description would carry; give it in a file (file=)",
 			     type);
-	else if (listed(objects[t].refused, p->key))
+	else if (qm_kv_listed(objects[t].refused, p->key))
 		qm_ds_refuse(
 			ds,
 			"-object %s,%s=: binds guest memory to this host's NUMA nodes",
 			type, p->key);
-	else if (listed(objects[t].files, p->key))
+	else if (qm_kv_listed(objects[t].files, p->key))
 		qm_ds_absolute(ds, "object", p->key, p->value);
 	else if (strcmp(type, "rng-random") == 0 && strcmp(p->key, "filename") == 0 &&
-		 !listed(LIST("/dev/urandom", "/dev/random"), p->value))
+		 !qm_kv_listed(LIST("/dev/urandom", "/dev/random"), p->value))
 		qm_ds_refuse(ds, "-object rng-random,filename=: a host device other than "
 				 "/dev/urandom or /dev/random");
 }

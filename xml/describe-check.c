@@ -11,20 +11,25 @@
 
 #define TAIL "; describe the VM with --domain FILE"
 
-static bool has(char *const *list, size_t n, const char *s)
+/* The first of @want that @have lacks, or NULL. */
+static const char *missing(const char *const *want, size_t n, const char *const *have,
+			   size_t m)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(list[i], s) == 0)
-			return true;
-	return false;
+	for (size_t i = 0; i < n; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < m && !found; j++)
+			found = have[j] && strcmp(have[j], want[i]) == 0;
+		if (!found)
+			return want[i];
+	}
+	return NULL;
 }
 
-static bool has_const(const char *const *list, size_t n, const char *s)
+/* The lists the command line makes, as missing() takes them. */
+static const char *const *c(char **list)
 {
-	for (size_t i = 0; i < n; i++)
-		if (list[i] && strcmp(list[i], s) == 0)
-			return true;
-	return false;
+	return (const char *const *)list;
 }
 
 static void check_cpus(struct qm_describe *ds)
@@ -39,12 +44,12 @@ static void check_cpus(struct qm_describe *ds)
 	if (ds->smp_cpus == 0 && ds->smp_topology)
 		started = f->vcpus;
 	if (f->vcpus != started)
-		qm_ds_fail(ds, -EINVAL, "DescribeFacts",
-			   "QEMU runs %u vCPUs, its command line started %u: CPUs were "
-			   "plugged "
-			   "or unplugged at run time, which the command line does not "
-			   "show" TAIL,
-			   f->vcpus, started);
+		qm_ds_fail(
+			ds, -EINVAL, "DescribeFacts",
+			"QEMU runs %u vCPUs, its command line started %u: CPUs were "
+			"plugged or unplugged at run time, which the command line does "
+			"not show" TAIL,
+			f->vcpus, started);
 	else if (ds->smp_max && ds->smp_max < started)
 		qm_ds_fail(ds, -EINVAL, "DescribeInvalid", "-smp maxcpus=%u is below %u",
 			   ds->smp_max, started);
@@ -55,11 +60,11 @@ static void check_memory(struct qm_describe *ds)
 	const struct qm_describe_facts *f = ds->f;
 
 	if (f->plugged_memory && !ds->has_memory_devices)
-		qm_ds_fail(ds, -EINVAL, "DescribeFacts",
-			   "QEMU has %llu bytes of plugged memory and no memory device "
-			   "on its "
-			   "command line: memory was plugged at run time" TAIL,
-			   (unsigned long long)f->plugged_memory);
+		qm_ds_fail(
+			ds, -EINVAL, "DescribeFacts",
+			"QEMU has %llu bytes of plugged memory and no memory device on "
+			"its command line: memory was plugged at run time" TAIL,
+			(unsigned long long)f->plugged_memory);
 	else if (f->memory == 0 && strcmp(f->machine, "none") != 0)
 		qm_ds_fail(ds, -EINVAL, "DescribeInvalid",
 			   "QEMU says machine %s has no memory", f->machine);
@@ -68,40 +73,41 @@ static void check_memory(struct qm_describe *ds)
 static void check_devices(struct qm_describe *ds)
 {
 	const struct qm_describe_facts *f = ds->f;
+	const char *added =
+		missing(f->peripherals, f->n_peripherals, c(ds->ids), ds->n_ids);
+	const char *gone =
+		missing(c(ds->ids), ds->n_ids, f->peripherals, f->n_peripherals);
 
-	for (size_t i = 0; i < f->n_peripherals && ds->r == 0; i++)
-		if (!has(ds->ids, ds->n_ids, f->peripherals[i]))
-			qm_ds_fail(ds, -EINVAL, "DescribeFacts",
-				   "device '%.64s' is not on QEMU's command line: it was "
-				   "added "
-				   "at run time (device_add)" TAIL,
-				   f->peripherals[i]);
-	for (size_t i = 0; i < ds->n_ids && ds->r == 0; i++)
-		if (!has_const(f->peripherals, f->n_peripherals, ds->ids[i]))
-			qm_ds_fail(
-				ds, -EINVAL, "DescribeFacts",
-				"device '%.64s' of QEMU's command line is gone: it was "
-				"removed at run time (device_del)" TAIL,
-				ds->ids[i]);
-	if (ds->r == 0 && f->n_anonymous != ds->n_anonymous)
+	if (added)
+		qm_ds_fail(
+			ds, -EINVAL, "DescribeFacts",
+			"device '%.64s' is not on QEMU's command line: it was added at "
+			"run time (device_add)" TAIL,
+			added);
+	else if (gone)
+		qm_ds_fail(ds, -EINVAL, "DescribeFacts",
+			   "device '%.64s' of QEMU's command line is gone: it was "
+			   "removed at "
+			   "run time (device_del)" TAIL,
+			   gone);
+	else if (f->n_anonymous != ds->n_anonymous)
 		qm_ds_fail(ds, -EINVAL, "DescribeFacts",
 			   "QEMU has %zu devices without an id, its command line %zu: "
-			   "devices "
-			   "were added or removed at run time" TAIL,
+			   "devices were added or removed at run time" TAIL,
 			   f->n_anonymous, ds->n_anonymous);
 }
 
 static void check_chardevs(struct qm_describe *ds)
 {
 	const struct qm_describe_facts *f = ds->f;
+	const char *added =
+		missing(f->chardevs, f->n_chardevs, c(ds->chardevs), ds->n_chardevs);
 
-	for (size_t i = 0; i < f->n_chardevs && ds->r == 0; i++)
-		if (!has(ds->chardevs, ds->n_chardevs, f->chardevs[i]))
-			qm_ds_fail(ds, -EINVAL, "DescribeFacts",
-				   "chardev '%.64s' is not on QEMU's command line: it "
-				   "was added "
-				   "at run time (chardev-add)" TAIL,
-				   f->chardevs[i]);
+	if (added)
+		qm_ds_fail(ds, -EINVAL, "DescribeFacts",
+			   "chardev '%.64s' is not on QEMU's command line: it was added "
+			   "at run time (chardev-add)" TAIL,
+			   added);
 }
 
 /* A medium is on the command line when one file of its chain is. */
@@ -114,16 +120,16 @@ static void check_media(struct qm_describe *ds)
 		bool found = false;
 
 		for (size_t j = 0; j < m->n_files && !found; j++)
-			found = has(ds->paths, ds->n_paths, m->files[j]);
+			found = !missing(&m->files[j], 1, c(ds->paths), ds->n_paths);
 		if (!found)
-			qm_ds_fail(ds, -EINVAL, "DescribeFacts",
-				   "block device '%.64s' holds %.200s, which QEMU's "
-				   "command line "
-				   "does not name: a medium was changed or a disk added "
-				   "at run "
-				   "time" TAIL,
-				   m->device ? m->device : "",
-				   m->n_files ? m->files[m->n_files - 1] : "a medium");
+			qm_ds_fail(
+				ds, -EINVAL, "DescribeFacts",
+				"block device '%.64s' holds %.200s, which QEMU's command "
+				"line does not name: a medium was changed or a disk "
+				"added "
+				"at run time" TAIL,
+				m->device ? m->device : "",
+				m->n_files ? m->files[m->n_files - 1] : "a medium");
 	}
 }
 

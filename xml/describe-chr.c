@@ -20,14 +20,6 @@
 static const char *const harmless_backends[] = { "null",    "ringbuf",	"memory",  "pty",
 						 "msmouse", "wctablet", "testdev", NULL };
 
-static bool listed(const char *const *list, const char *s)
-{
-	for (; *list; list++)
-		if (strcmp(*list, s) == 0)
-			return true;
-	return false;
-}
-
 static void mark(struct qm_describe *ds, const char *id, enum qm_dchr_use use)
 {
 	struct qm_dentry *c = qm_ds_chardev(ds, id);
@@ -187,11 +179,10 @@ static bool tcp_endpoint(struct qm_describe *ds, struct qm_dserial *s, const cha
 	/* Port 0 (QEMU picks one) and service names: nothing a <serial> can hold. */
 	if (!port || n == 0 || n > 5 || port[n] || atoi(port) == 0 ||
 	    atoi(port) > 65535) {
-		qm_ds_refuse(
-			ds,
-			"-serial or -chardev port=%.16s: a serial port's TCP port must "
-			"be a number from 1 to 65535",
-			port ? port : "");
+		qm_ds_refuse(ds,
+			     "-serial or -chardev port=%.16s: a serial port's TCP port "
+			     "must be a number from 1 to 65535",
+			     port ? port : "");
 		return false;
 	}
 	s->type = QM_DOMAIN_CHR_TCP;
@@ -233,8 +224,9 @@ static bool chardev_endpoint(struct qm_describe *ds, const struct qm_kvlist *kv,
 	qm_ds_refuse(
 		ds,
 		"-chardev %s,id=%s: a serial port on it cannot be given its own "
-		"endpoint: qmigrate moves a file, a unix or tcp socket or a pty, with no "
-		"other option",
+		"endpoint: "
+		"qmigrate moves a file, a unix or tcp socket or a pty, with no other "
+		"option",
 		backend ? backend : "", qm_kv_get(kv, "id"));
 	return false;
 }
@@ -401,7 +393,7 @@ void qm_ds_chardev_opt(struct qm_describe *ds, struct qm_dentry *e)
 	if (!qm_ds_parse(ds, e, "backend", &kv))
 		return;
 	backend = qm_kv_get(&kv, "backend");
-	if (!backend || !listed(harmless_backends, backend)) {
+	if (!backend || !qm_kv_listed(harmless_backends, backend)) {
 		qm_ds_refuse(
 			ds,
 			"-chardev %s,id=%s: a device uses it, and it names a host "

@@ -36,14 +36,6 @@ static const char *const block_drivers[] = {
 	"null-co", "null-aio",	  NULL,
 };
 
-static bool listed(const char *const *list, const char *s)
-{
-	for (; *list; list++)
-		if (strcmp(*list, s) == 0)
-			return true;
-	return false;
-}
-
 static bool prefixed(const char *const *list, const char *s)
 {
 	for (; *list; list++)
@@ -68,14 +60,6 @@ static bool refuse_json(struct qm_describe *ds, const struct qm_dentry *e)
 	return true;
 }
 
-static const struct qm_kv *find_key(const struct qm_kvlist *kv, const char *const *keys)
-{
-	for (size_t i = 0; i < kv->n; i++)
-		if (listed(keys, kv->v[i].key))
-			return &kv->v[i];
-	return NULL;
-}
-
 void qm_ds_device(struct qm_describe *ds, struct qm_dentry *e)
 {
 	struct qm_kvlist kv;
@@ -90,7 +74,7 @@ void qm_ds_device(struct qm_describe *ds, struct qm_dentry *e)
 		qm_ds_push(ds, &ds->ids, &ds->n_ids, QM_DESCRIBE_MAX_ARGS, id);
 	else
 		ds->n_anonymous++;
-	if (driver && listed(memory_devices, driver))
+	if (driver && qm_kv_listed(memory_devices, driver))
 		ds->has_memory_devices = true;
 	if (!driver)
 		qm_ds_fail(ds, -EINVAL, "DescribeInvalid", "-device without a driver");
@@ -98,7 +82,7 @@ void qm_ds_device(struct qm_describe *ds, struct qm_dentry *e)
 		qm_ds_refuse(ds,
 			     "-device %s: a device on a host device or a host back-end",
 			     driver);
-	else if ((p = find_key(&kv, host_device_keys)))
+	else if ((p = qm_kv_find(&kv, host_device_keys)))
 		qm_ds_refuse(ds, "-device %s,%s=: a host descriptor or device", driver,
 			     p->key);
 	else if (strcmp(driver, "isa-serial") == 0)
@@ -138,7 +122,7 @@ static bool block_keys(struct qm_describe *ds, const char *opt,
 	for (size_t i = 0; i < kv->n && ds->r == 0; i++) {
 		const struct qm_kv *p = &kv->v[i];
 
-		if (ends_with(p->key, "driver") && !listed(block_drivers, p->value))
+		if (ends_with(p->key, "driver") && !qm_kv_listed(block_drivers, p->value))
 			qm_ds_refuse(ds,
 				     "-%s %s=%s: a block driver that is not a file on "
 				     "shared storage (a network or host device, or a "
@@ -211,11 +195,6 @@ static const struct {
 	{ "icount", "shift", NULL, NULL, LIST("rr", "rrfile", "rrsnapshot") },
 };
 
-static bool in(const char *const *list, const char *s)
-{
-	return list && listed(list, s);
-}
-
 static void path_list(struct qm_describe *ds, const char *opt, const char *key,
 		      const char *value)
 {
@@ -250,12 +229,12 @@ void qm_ds_file_keys(struct qm_describe *ds, struct qm_dentry *e)
 	for (size_t i = 0; i < kv.n && ds->r == 0; i++) {
 		const struct qm_kv *p = &kv.v[i];
 
-		if (in(file_keys[t].refused, p->key))
+		if (qm_kv_listed(file_keys[t].refused, p->key))
 			qm_ds_refuse(ds, "-%s %s=: record and replay files of this host",
 				     e->o->name, p->key);
-		else if (in(file_keys[t].paths, p->key))
+		else if (qm_kv_listed(file_keys[t].paths, p->key))
 			qm_ds_absolute(ds, e->o->name, p->key, p->value);
-		else if (in(file_keys[t].lists, p->key))
+		else if (qm_kv_listed(file_keys[t].lists, p->key))
 			path_list(ds, e->o->name, p->key, p->value);
 	}
 	if (ds->r == 0)
@@ -266,7 +245,7 @@ void qm_ds_file_keys(struct qm_describe *ds, struct qm_dentry *e)
 /* -usbdevice: the emulated input devices; braille needs the host's brlapi. */
 void qm_ds_usbdevice(struct qm_describe *ds, struct qm_dentry *e)
 {
-	if (listed(LIST("mouse", "tablet", "keyboard", "wacom-tablet"), e->value))
+	if (qm_kv_listed(LIST("mouse", "tablet", "keyboard", "wacom-tablet"), e->value))
 		qm_ds_keep(ds, "usbdevice", e->value);
 	else
 		qm_ds_refuse(ds, "-usbdevice %.32s: not an emulated input device",

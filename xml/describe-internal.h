@@ -34,6 +34,10 @@ void qm_kv_free(struct qm_kvlist *l);
 const char *qm_kv_get(const struct qm_kvlist *l, const char *key);
 /* True when the flag or key=on|yes|true is set, false for off|no|false or absent. */
 bool qm_kv_on(const struct qm_kvlist *l, const char *key);
+/* True when @s is in @list (NULL-terminated; a NULL @list holds nothing). */
+bool qm_kv_listed(const char *const *list, const char *s);
+/* The first element whose key is in @keys, or NULL. */
+const struct qm_kv *qm_kv_find(const struct qm_kvlist *l, const char *const *keys);
 /* The element whose key is not in @known (NULL-terminated), or NULL. */
 const struct qm_kv *qm_kv_unknown(const struct qm_kvlist *l, const char *const *known);
 /*

@@ -112,7 +112,7 @@ bool qm_kv_on(const struct qm_kvlist *l, const char *key)
 	return v && (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true"));
 }
 
-static bool listed(const char *const *list, const char *s)
+bool qm_kv_listed(const char *const *list, const char *s)
 {
 	for (; list && *list; list++)
 		if (strcmp(*list, s) == 0)
@@ -120,10 +120,18 @@ static bool listed(const char *const *list, const char *s)
 	return false;
 }
 
+const struct qm_kv *qm_kv_find(const struct qm_kvlist *l, const char *const *keys)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (qm_kv_listed(keys, l->v[i].key))
+			return &l->v[i];
+	return NULL;
+}
+
 const struct qm_kv *qm_kv_unknown(const struct qm_kvlist *l, const char *const *known)
 {
 	for (size_t i = 0; i < l->n; i++)
-		if (!listed(known, l->v[i].key))
+		if (!qm_kv_listed(known, l->v[i].key))
 			return &l->v[i];
 	return NULL;
 }
@@ -138,7 +146,7 @@ char *qm_kv_join(const struct qm_kvlist *l, const char *const *skip, const char 
 	if (!f)
 		return NULL;
 	for (size_t i = 0; i < l->n; i++) {
-		if (listed(skip, l->v[i].key))
+		if (qm_kv_listed(skip, l->v[i].key))
 			continue;
 		/* The implied key's value goes first and bare, as it was given. */
 		if (!first || !implied || strcmp(l->v[i].key, implied) != 0)

@@ -31,14 +31,6 @@ static const char *const machine_files[] = { "kernel", "initrd", "dtb", "firmwar
 /* Typed: the type and accelerator from QEMU's answers, ACPI as <features>. */
 static const char *const machine_typed[] = { "type", "accel", "acpi", NULL };
 
-static bool listed(const char *const *list, const char *s)
-{
-	for (; *list; list++)
-		if (strcmp(*list, s) == 0)
-			return true;
-	return false;
-}
-
 void qm_ds_machine(struct qm_describe *ds, struct qm_dentry *e)
 {
 	struct qm_kvlist kv;
@@ -49,12 +41,12 @@ void qm_ds_machine(struct qm_describe *ds, struct qm_dentry *e)
 	for (size_t i = 0; i < kv.n && ds->r == 0; i++) {
 		const struct qm_kv *p = &kv.v[i];
 
-		if (listed(machine_typed, p->key))
+		if (qm_kv_listed(machine_typed, p->key))
 			continue;
 		extra = true;
-		if (listed(machine_files, p->key))
+		if (qm_kv_listed(machine_files, p->key))
 			qm_ds_absolute(ds, "machine", p->key, p->value);
-		else if (!listed(machine_kept, p->key))
+		else if (!qm_kv_listed(machine_kept, p->key))
 			qm_ds_refuse(ds,
 				     "-%s %s=: qmigrate does not know whether it names a "
 				     "host resource",

@@ -15,30 +15,33 @@
 
 #define TAIL "; describe the VM with --domain FILE"
 
-void qm_ds_fail(struct qm_describe *ds, int code, const char *cls, const char *fmt, ...)
+static void vfail(struct qm_describe *ds, int code, const char *cls, const char *tail,
+		  const char *fmt, va_list ap)
 {
 	char text[sizeof(ds->err->text)];
-	va_list ap;
 
 	if (ds->r < 0)
 		return;
-	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
+	ds->r = qm_error_set(ds->err, code, cls, "%s%s", text, tail);
+}
+
+void qm_ds_fail(struct qm_describe *ds, int code, const char *cls, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(ds, code, cls, "", fmt, ap);
 	va_end(ap);
-	ds->r = qm_error_set(ds->err, code, cls, "%s", text);
 }
 
 void qm_ds_refuse(struct qm_describe *ds, const char *fmt, ...)
 {
-	char text[sizeof(ds->err->text)];
 	va_list ap;
 
-	if (ds->r < 0)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	vfail(ds, -EOPNOTSUPP, "DescribeRefused", TAIL, fmt, ap);
 	va_end(ap);
-	ds->r = qm_error_set(ds->err, -EOPNOTSUPP, "DescribeRefused", "%s" TAIL, text);
 }
 
 void qm_ds_nomem(struct qm_describe *ds)
@@ -239,8 +242,7 @@ static void decide(struct qm_describe *ds, struct qm_dentry *e)
 	case QM_DOPT_REFUSED:
 		qm_ds_refuse(ds,
 			     "-%s names a host resource (%s), which qmigrate cannot "
-			     "choose for "
-			     "another QEMU",
+			     "choose for another QEMU",
 			     e->o->name, e->o->why);
 		return;
 	default: /* typed from the facts, or dropped */
@@ -298,11 +300,11 @@ int qm_domain_describe(char *const *argv, const struct qm_describe_facts *facts,
 		if (ds.e[i].o->fn != qm_ds_serial_opt)
 			decide(&ds, &ds.e[i]);
 	if (ds.r == 0 && !ds.nodefaults)
-		qm_ds_refuse(
-			&ds,
-			"QEMU runs without -nodefaults: it added default devices "
-			"(a display adapter, a network card, drives, ports) that its "
-			"command line does not show, and qmigrate does not guess them");
+		qm_ds_refuse(&ds,
+			     "QEMU runs without -nodefaults: it added default devices (a "
+			     "display adapter, a network card, drives, ports) that its "
+			     "command line does not show, and qmigrate does not guess "
+			     "them");
 	if (ds.r == 0)
 		qm_ds_check_facts(&ds);
 	if (ds.r == 0)
