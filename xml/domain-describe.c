@@ -81,6 +81,13 @@ void qm_ds_keep(struct qm_describe *ds, const char *name, const char *value)
 {
 	char opt[64];
 
+	if (ds->n_pass + 2 > QM_DOMAIN_MAX_QEMU_ARGS) {
+		qm_ds_refuse(ds,
+			     "more than %d arguments would stay verbatim, more than a "
+			     "description's <qemu:commandline> holds",
+			     QM_DOMAIN_MAX_QEMU_ARGS);
+		return;
+	}
 	snprintf(opt, sizeof(opt), "-%s", name);
 	if (qm_ds_push(ds, &ds->pass, &ds->n_pass, QM_DOMAIN_MAX_QEMU_ARGS, opt) && value)
 		qm_ds_push(ds, &ds->pass, &ds->n_pass, QM_DOMAIN_MAX_QEMU_ARGS, value);
