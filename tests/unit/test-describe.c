@@ -426,3 +426,82 @@ Test(describe, the_last_of_a_repeated_key_wins_and_a_join_escapes_commas)
 	qm_kv_free(&kv);
 	cr_expect_eq(qm_kv_parse("=x", NULL, &kv), -EINVAL);
 }
+
+/* ---- every option of the simple classes does what its class says --------------------
+ */
+
+static json_t *default_facts(void)
+{
+	_cleanup_free_ char *path = td_path("domain/describe-refused/default.facts");
+
+	return read_facts(path);
+}
+
+Test(describe, every_refused_option_is_refused_naming_it_and_what_it_names)
+{
+	json_t *facts = default_facts();
+
+	for (size_t i = 0; i < qm_n_dopts; i++) {
+		const struct qm_dopt *o = &qm_dopts[i];
+		char opt[64], want[128];
+		char *argv[] = { "qemu-system-x86_64", "-nodefaults", opt, "x", NULL };
+		struct qm_domain *d = NULL;
+		struct qm_error err = { 0 };
+
+		if (o->cls != QM_DOPT_REFUSED)
+			continue;
+		snprintf(opt, sizeof(opt), "-%s", o->name);
+		if (!o->arg)
+			argv[3] = NULL;
+		snprintf(want, sizeof(want), "-%s names a host resource (%s)", o->name,
+			 o->why);
+		cr_expect_lt(describe(argv, facts, &d, &err), 0, "%s was described", opt);
+		cr_expect_str_eq(err.error_class, "DescribeRefused", "%s", opt);
+		cr_expect(strstr(err.text, want), "%s: '%s' lacks '%s'", opt, err.text,
+			  want);
+		qm_domain_free(d);
+	}
+	json_decref(facts);
+}
+
+Test(describe, every_kept_option_stays_verbatim_and_every_dropped_one_goes)
+{
+	json_t *facts = default_facts();
+
+	for (size_t i = 0; i < qm_n_dopts; i++) {
+		const struct qm_dopt *o = &qm_dopts[i];
+		char opt[64];
+		char *argv[] = { "qemu-system-x86_64", "-nodefaults", opt, "on", NULL };
+		_cleanup_domain_ struct qm_domain *d = NULL;
+		struct qm_error err = { 0 };
+		bool kept;
+
+		if ((o->cls != QM_DOPT_KEPT && o->cls != QM_DOPT_DROPPED) || o->fn)
+			continue;
+		snprintf(opt, sizeof(opt), "-%s", o->name);
+		if (!o->arg)
+			argv[3] = NULL;
+		cr_assert_eq(describe(argv, facts, &d, &err), 0, "%s: %s", opt, err.text);
+		kept = d->n_qemu_args >= 1 && strcmp(d->qemu_args[0], opt) == 0 &&
+		       (!o->arg ||
+			(d->n_qemu_args == 2 && !strcmp(d->qemu_args[1], "on")));
+		cr_expect_eq(kept, o->cls == QM_DOPT_KEPT, "%s: %s", opt,
+			     o->cls == QM_DOPT_KEPT ? "not kept" : "not dropped");
+		cr_expect(o->cls == QM_DOPT_KEPT || d->n_qemu_args == 0,
+			  "%s: not dropped", opt);
+	}
+	json_decref(facts);
+}
+
+Test(describe, a_double_dash_option_is_the_single_dash_one)
+{
+	json_t *facts = default_facts();
+	char *argv[] = { "qemu-system-x86_64", "--nodefaults", "--no-reboot", NULL };
+	_cleanup_domain_ struct qm_domain *d = NULL;
+	struct qm_error err = { 0 };
+
+	cr_assert_eq(describe(argv, facts, &d, &err), 0, "%s", err.text);
+	cr_assert_eq(d->n_qemu_args, 1);
+	cr_expect_str_eq(d->qemu_args[0], "-no-reboot");
+	json_decref(facts);
+}
