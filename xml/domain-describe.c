@@ -16,6 +16,9 @@
 #define TAIL "; describe the VM with --domain FILE"
 
 static void vfail(struct qm_describe *ds, int code, const char *cls, const char *tail,
+		  const char *fmt, va_list ap) _printf_(5, 0);
+
+static void vfail(struct qm_describe *ds, int code, const char *cls, const char *tail,
 		  const char *fmt, va_list ap)
 {
 	char text[sizeof(ds->err->text)];
