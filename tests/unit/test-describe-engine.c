@@ -145,7 +145,7 @@ Test(describe_engine, a_fifo_is_refused_without_blocking)
 
 Test(describe_engine, an_emulator_replaced_since_it_started_is_its_path)
 {
-	_cleanup_free_ char *link = NULL, *exe = NULL, *rel = NULL;
+	_cleanup_free_ char *link = NULL, *exe = NULL, *rel = NULL, *none = NULL;
 	struct qm_error err = { 0 };
 
 	make_dir();
@@ -155,7 +155,8 @@ Test(describe_engine, an_emulator_replaced_since_it_started_is_its_path)
 	cr_expect_str_eq(exe, "/usr/bin/qemu-system-x86_64");
 	cr_assert(asprintf(&rel, "%s/f1", dir) >= 0);
 	cr_assert_eq(symlink("qemu", rel), 0);
-	cr_expect_lt(qm_proc_read_exe(rel, &exe, &err), 0);
+	cr_expect_lt(qm_proc_read_exe(rel, &none, &err), 0);
+	cr_expect_null(none);
 	cr_expect(strstr(err.text, "does not link to an absolute path"), "%s", err.text);
 	remove_dir();
 }
@@ -260,10 +261,12 @@ static void script_from(const char *name, const char *fail_key)
 			texts[i] = strdup(
 				"{\"error\": {\"class\": \"GenericError\", \"desc\": "
 				"\"no\"}}");
-		else if (ret)
-			texts[i] = json_dumps(json_pack("{s:O}", "return", ret),
-					      JSON_COMPACT);
-		else
+		else if (ret) {
+			json_t *reply = json_pack("{s:O}", "return", ret);
+
+			texts[i] = json_dumps(reply, JSON_COMPACT);
+			json_decref(reply);
+		} else
 			texts[i] = strdup(
 				"{\"error\": {\"class\": \"GenericError\", \"desc\": "
 				"\"Property 'none-machine.acpi' not found\"}}");
