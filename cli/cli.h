@@ -19,6 +19,7 @@ struct subcommand {
 	const char *usage; /* the full help text, shown by `qmigrate help NAME` */
 };
 
+extern const struct subcommand cmd_describe;
 extern const struct subcommand cmd_job;
 extern const struct subcommand cmd_launch;
 extern const struct subcommand cmd_migrate;

@@ -12,6 +12,7 @@ static const struct subcommand *const subcommands[] = {
 	&cmd_migrate,
 	&cmd_job,
 	&cmd_launch,
+	&cmd_describe,
 	&cmd_qmp,
 };
 

@@ -2,11 +2,19 @@
 #ifndef QM_QMP_INTERNAL_H
 #define QM_QMP_INTERNAL_H
 
+#include <sys/types.h>
+
 #include "qmigrate.h"
 
 struct ev_loop *qm_qmp_loop(const struct qm_qmp *qmp);
 /* The QEMU at the other end of the open connection, as a pidfd to close(), or -errno. */
 int qm_qmp_peer_pidfd(const struct qm_qmp *qmp);
+/*
+ * The same, with its pid and uid (SO_PEERCRED).  -ESRCH with *@pid 0: the
+ * peer lives in another PID namespace, where its pid has no number here;
+ * with *@pid set: it has gone.
+ */
+int qm_qmp_peer(const struct qm_qmp *qmp, pid_t *pid, uid_t *uid);
 /*
  * Why the connection closed (borrowed), or NULL while it is not closed; set
  * before the close callback runs, as soon as a command can no longer be queued.

@@ -14,19 +14,24 @@
 #include "qmp/client-private.h"
 #include "qmp/internal.h"
 
-int qm_qmp_peer_pidfd(const struct qm_qmp *qmp)
+int qm_qmp_peer(const struct qm_qmp *qmp, pid_t *pid, uid_t *uid)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct pollfd pfd = { .fd = qmp->fd, .events = POLLRDHUP };
 	int pidfd;
 
+	*pid = 0;
+	*uid = (uid_t)-1;
 	if (qmp->fd < 0 || qmp->state == QMP_CLOSED)
 		return -ENOTCONN;
 	if (getsockopt(qmp->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return -errno;
+	*uid = cred.uid;
+	/* 0: the peer's pid has no number in our PID namespace. */
 	if (cred.pid <= 0)
 		return -ESRCH;
+	*pid = cred.pid;
 	pidfd = pidfd_open(cred.pid, 0);
 	if (pidfd < 0)
 		return -errno;
@@ -36,4 +41,12 @@ int qm_qmp_peer_pidfd(const struct qm_qmp *qmp)
 		return -ESRCH;
 	}
 	return pidfd;
+}
+
+int qm_qmp_peer_pidfd(const struct qm_qmp *qmp)
+{
+	pid_t pid;
+	uid_t uid;
+
+	return qm_qmp_peer(qmp, &pid, &uid);
 }

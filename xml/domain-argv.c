@@ -228,7 +228,9 @@ static void machine(struct qm_argv_build *b)
 {
 	const struct qm_domain *d = b->d;
 	const char *accel = d->accel == QM_DOMAIN_ACCEL_KVM ? "kvm" : "tcg";
-	const char *acpi = has_acpi(d) ? "" : ",acpi=off";
+	/* Machine none has no firmware, and no acpi property to turn off. */
+	bool none = d->machine && strcmp(d->machine, "none") == 0;
+	const char *acpi = has_acpi(d) || none ? "" : ",acpi=off";
 
 	if (d->arch && strcmp(d->arch, "x86_64") != 0 && strcmp(d->arch, "i686") != 0) {
 		qm_ab_refuse(b, root_child(d, "os"),

@@ -6,31 +6,13 @@
 #include <sys/stat.h>
 
 #include "util/error.h"
+#include "util/io.h"
 #include "xml/domain.h"
 
 static int file_error(struct qm_error *err, int code, const char *path, const char *what)
 {
 	return qm_error_set(err, code, "DomainFile", "cannot %s domain XML file %s: %s",
 			    what, path, strerror(-code));
-}
-
-/* Up to @size bytes, or fewer at the end of the file: *@got says how many. */
-static int read_upto(int fd, char *buf, size_t size, size_t *got)
-{
-	ssize_t n;
-
-	*got = 0;
-	while (*got < size) {
-		n = read(fd, buf + *got, size - *got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		*got += (size_t)n;
-	}
-	return 0;
 }
 
 int qm_domain_parse_file(const char *path, struct qm_domain **out, struct qm_error *err)
@@ -56,7 +38,7 @@ int qm_domain_parse_file(const char *path, struct qm_domain **out, struct qm_err
 	buf = malloc(QM_DOMAIN_MAX + 1);
 	if (!buf)
 		return qm_error_set(err, -ENOMEM, "DomainFile", "out of memory");
-	r = read_upto(fd, buf, QM_DOMAIN_MAX + 1, &len);
+	r = qm_read_upto(fd, buf, QM_DOMAIN_MAX + 1, &len);
 	if (r < 0)
 		return file_error(err, r, path, "read");
 	if (len > QM_DOMAIN_MAX)

@@ -100,6 +100,24 @@ static int memory_unit(xmlNode *n, uint64_t *bytes, struct qm_error *err)
 		(const char *)unit);
 }
 
+/* True when <os><type machine="none">: QEMU's empty machine, which may run without memory. */
+static bool machine_none(xmlNode *root)
+{
+	for (xmlNode *os = root->children; os; os = os->next) {
+		if (!qm_dom_is(os, "os"))
+			continue;
+		for (xmlNode *t = os->children; t; t = t->next) {
+			_cleanup_xmlfree_ xmlChar *m = NULL;
+
+			if (!qm_dom_is(t, "type"))
+				continue;
+			m = xmlGetNoNsProp(t, BAD_CAST "machine");
+			return xmlStrEqual(m, BAD_CAST "none");
+		}
+	}
+	return false;
+}
+
 /* In bytes first, then KiB rounded up, as libvirt stores it. */
 static int parse_memory(xmlNode *root, struct qm_domain *d, struct qm_error *err)
 {
@@ -114,8 +132,10 @@ static int parse_memory(xmlNode *root, struct qm_domain *d, struct qm_error *err
 		r = qm_dom_number(n, NULL, UINT64_MAX / unit, false, &value, err);
 	if (r < 0)
 		return r;
-	if (value == 0)
-		return qm_dom_invalid(n, err, "is zero: a guest needs memory");
+	if (value == 0 && !machine_none(root))
+		return qm_dom_invalid(n, err,
+				      "is zero: a guest needs memory (only machine 'none' "
+				      "runs without)");
 	value *= unit;
 	d->memory_kib = value / 1024 + (value % 1024 != 0);
 	return 0;

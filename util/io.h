@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef QM_UTIL_IO_H
+#define QM_UTIL_IO_H
+
+#include <stddef.h>
+
+#include "util/macros.h"
+
+/*
+ * Reads up to @size bytes of @fd into @buf, or fewer at the end of the file:
+ * *@got says how many.  Returns 0 or a negative errno.  Read one byte more
+ * than a bound to tell an oversized file from one that just fits.
+ */
+int qm_read_upto(int fd, char *buf, size_t size, size_t *got) _must_check_;
+
+#endif
