@@ -19,6 +19,15 @@
 #include "util/error.h"
 #include "util/log.h"
 
+/* A command with a password (it has a masked trace) is wiped before it is freed. */
+static void wipe_text(struct pending *p)
+{
+	if (p->text && p->trace)
+		explicit_bzero(p->text, p->len);
+	free(p->text);
+	p->text = NULL;
+}
+
 static void pending_free(struct pending *p)
 {
 	if (!p)
@@ -27,9 +36,7 @@ static void pending_free(struct pending *p)
 	ev_timer_stop(p->qmp->loop, &p->timer);
 	if (p->fd >= 0)
 		close(p->fd);
-	if (p->trace)
-		explicit_bzero(p->text, p->len);
-	free(p->text);
+	wipe_text(p);
 	free(p->trace);
 	free(p);
 }
@@ -157,8 +164,7 @@ static void flush_out(struct qm_qmp *q)
 				break;
 			}
 			sent -= (ssize_t)left;
-			free(p->text);
-			p->text = NULL;
+			wipe_text(p);
 			if (p->fd >= 0) {
 				close(p->fd);
 				p->fd = -1;
