@@ -160,9 +160,8 @@ rollback:
 	qm_job_enter(job, QM_PHASE_FINISH);
 }
 
-void qm_dest_prepare(struct qm_job *job)
+static void prepare_check(struct qm_job *job)
 {
-	struct qm_cookie c;
 	struct qm_batch_cmd cmds[] = {
 		{ .name = "query-status" },
 		{ .name = "query-name", .optional = true },
@@ -170,12 +169,23 @@ void qm_dest_prepare(struct qm_job *job)
 		{ .name = "query-migrate-capabilities" },
 	};
 
+	qm_job_batch(job, job->dst, cmds, ARRAY_SIZE(cmds), prepare_checked);
+}
+
+void qm_dest_prepare(struct qm_job *job)
+{
+	struct qm_cookie c;
+
 	/* Local mode: both sides share this host on purpose, so no same-host check. */
 	if (qm_job_take_cookie(job, NULL, &c) < 0) {
 		qm_job_enter(job, QM_PHASE_FINISH);
 		return;
 	}
-	qm_job_batch(job, job->dst, cmds, ARRAY_SIZE(cmds), prepare_checked);
+	/* A destination to launch is checked like any other once its QMP answers. */
+	if (job->opts.launch_dest)
+		qm_dest_launch(job, prepare_check);
+	else
+		prepare_check(job);
 }
 
 /* ---- finish --------------------------------------------------------------------- */
