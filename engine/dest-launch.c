@@ -314,8 +314,12 @@ void qm_dest_launch_abort(struct qm_job *job)
 		ev_timer_start(job->loop, &dl->timer);
 		return;
 	}
-	/* The probe fails with the job's error, and prepare rolls back from there. */
-	if (job->dst && !qm_qmp_close_error(job->dst))
+	/*
+	 * Still waiting for its socket or its greeting: the probe fails with the
+	 * job's error, and prepare rolls back from there.  Once QMP is up the
+	 * probe's answer is on its way, and the rollback can quit QEMU politely.
+	 */
+	if (job->dst && !qm_qmp_close_error(job->dst) && !qm_qmp_is_ready(job->dst))
 		qm_qmp_close(job->dst, &job->error);
 }
 
