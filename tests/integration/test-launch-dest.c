@@ -312,8 +312,11 @@ static void adopt(struct tq_qemu *vm, long pid, const char *qmp, const char *sid
 	snprintf(vm->serial_path, sizeof(vm->serial_path), "%s/%s-serial.log", dir, side);
 }
 
-/* `qmigrate launch` starts the source from src.xml and leaves it running. */
-static void launch_source(void)
+/*
+ * `qmigrate launch` starts the source from src.xml and leaves it running;
+ * @trace: with the debug log and the QMP trace on.
+ */
+static void launch_source(bool trace)
 {
 	const char *const args[] = { "launch", "--json", "--runtime-dir", dir, NULL };
 	const char *argv[8];
@@ -326,7 +329,7 @@ static void launch_source(void)
 		argv[i] = args[i];
 	argv[i++] = xml;
 	argv[i] = NULL;
-	cr_assert_eq(run_qmigrate(argv, "launch.out", "launch.err", false), 0);
+	cr_assert_eq(run_qmigrate(argv, "launch.out", "launch.err", trace), 0);
 	{
 		size_t len;
 		char *text = slurp_in("launch.out", &len);
@@ -348,7 +351,7 @@ static void start_source(bool vnc)
 	make_disks();
 	write_domain("src", vnc);
 	write_domain("dst", vnc);
-	launch_source();
+	launch_source(vnc);
 }
 
 /* ---- checks on a QEMU ------------------------------------------------------------- */
@@ -639,6 +642,11 @@ Test(launch_dest, a_vnc_password_is_nowhere_qmigrate_writes)
 	int files = 0;
 
 	start_source(true);
+	/* qmigrate launch set the source's password too, the same way. */
+	err_text = slurp_in("launch.err", &len);
+	cr_expect(strstr(err_text, "\"execute\":\"set_password\""), "launch sent no set_password");
+	cr_expect(strstr(err_text, "\"password\":\"***\""), "launch's trace does not mask it");
+	free(err_text);
 	cr_assert_str_eq(vnc_auth(&pair.src, auth, sizeof(auth)), "vnc");
 	args[3] = pair.src.qmp_path;
 	path_in(src_xml, sizeof(src_xml), "src.xml");
