@@ -449,12 +449,9 @@ Test(launch_dest, launch_dest_moves_a_vm_with_a_disk_and_a_nic)
 
 /* ---- a cancel during perform, through the API ------------------------------------- */
 
-struct api_run {
-	struct qm_result result;
-	bool done;
-	pid_t dst_pid;	   /* the launched destination, by its QMP socket's peer */
-	char dst_dir[512]; /* and its private directory */
-};
+/* The destination the job launched, found while perform runs. */
+static pid_t launched_pid;
+static char launched_dir[512];
 
 /* The pid of the QEMU that listens on @path (SO_PEERCRED works before it accepts). */
 static pid_t listener_pid(const char *path)
@@ -473,8 +470,12 @@ static pid_t listener_pid(const char *path)
 	return cred.pid;
 }
 
-/* The launched destination's directory: the qmigrate-vm-* that is not the source's. */
-static void find_dst(struct api_run *r)
+/*
+ * On the first progress sample, mid-migration for certain (the stream is
+ * capped far below the guest's size): find the launched destination, the
+ * qmigrate-vm-* directory that is not the source's, then cancel.
+ */
+static void find_dst_and_cancel(struct qm_job *job)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -485,44 +486,21 @@ static void find_dst(struct api_run *r)
 		if (strncmp(e->d_name, "qmigrate-vm-", 12) != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (strcmp(path, pair.src.dir) == 0)
-			continue;
-		snprintf(r->dst_dir, sizeof(r->dst_dir), "%s", path);
+		if (strcmp(path, pair.src.dir) != 0)
+			snprintf(launched_dir, sizeof(launched_dir), "%s", path);
 	}
 	closedir(d);
-	cr_assert(r->dst_dir[0], "no directory of a launched destination in %s", dir);
-	cr_assert_lt(snprintf(path, sizeof(path), "%s/qmp.sock", r->dst_dir), (int)sizeof(path));
-	r->dst_pid = listener_pid(path);
-}
-
-static void api_progress(struct qm_job *job, const struct qm_progress *p, void *ud)
-{
-	struct api_run *r = ud;
-
-	/* Mid-migration for certain: the stream is capped far below the guest's size. */
-	if (!r->dst_pid && strcmp(p->status, "active") == 0) {
-		find_dst(r);
-		cr_assert(cmdline_has(r->dst_pid, "-incoming"));
-		cr_assert_eq(qm_job_cancel(job), 0);
-	}
-}
-
-static void api_done(struct qm_job *job, const struct qm_result *res, void *ud)
-{
-	struct api_run *r = ud;
-
-	r->result = *res;
-	r->done = true;
+	cr_assert(launched_dir[0], "no directory of a launched destination in %s", dir);
+	cr_assert_lt(snprintf(path, sizeof(path), "%s/qmp.sock", launched_dir),
+		     (int)sizeof(path));
+	launched_pid = listener_pid(path);
+	cr_assert(cmdline_has(launched_pid, "-incoming"));
+	cr_assert_eq(qm_job_cancel(job), 0);
 }
 
 Test(launch_dest, a_cancel_during_perform_leaves_no_destination_behind)
 {
-	struct qm_job_callbacks cbs = { .progress = api_progress, .done = api_done };
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct qm_ctx *ctx = qm_ctx_new();
-	struct qm_error err = { 0 };
-	struct api_run r = { 0 };
-	struct qm_job *job;
+	struct run r = { .first_progress = find_dst_and_cancel };
 	char *xml, *status;
 	size_t len;
 	struct stat st;
@@ -530,31 +508,22 @@ Test(launch_dest, a_cancel_during_perform_leaves_no_destination_behind)
 	start_source(false);
 	xml = slurp_in("src.xml", &len);
 	struct qm_job_options opts = {
-		.src_qmp = pair.src.qmp_path,
 		.launch_dest = true,
 		.domain_xml = xml,
 		.runtime_dir = dir,
 		.bandwidth = 8 * MIB,
 	};
-	job = qm_job_new(ctx, loop, &opts, &cbs, &r, &err);
-	cr_assert(job, "%s", err.text);
-	cr_assert_eq(qm_job_start(job, &err), 0, "%s", err.text);
-	while (!r.done)
-		ev_run(loop, EVRUN_ONCE);
-	qm_job_unref(job);
-	qm_ctx_unref(ctx);
-	ev_loop_destroy(loop);
+	run_job(&opts, &r);
 	free(xml);
 
-	cr_assert(r.dst_pid > 0, "the migration ended before it was active");
 	cr_assert_eq(r.result.status, QM_JOB_CANCELLED, "%s", r.result.error.text);
 	cr_assert_eq(r.result.vm, QM_VM_SOURCE);
 	cr_assert_eq(r.result.dst_pid, -1);
 	/* The job reaped its child: not even a zombie is left; and its directory is gone. */
-	cr_assert_eq(kill(r.dst_pid, 0), -1, "the launched destination %d remains",
-		     (int)r.dst_pid);
+	cr_assert_eq(kill(launched_pid, 0), -1, "the launched destination %d remains",
+		     (int)launched_pid);
 	cr_assert_eq(errno, ESRCH);
-	cr_assert_eq(stat(r.dst_dir, &st), -1, "%s remains", r.dst_dir);
+	cr_assert_eq(stat(launched_dir, &st), -1, "%s remains", launched_dir);
 	status = vm_status(&pair.src);
 	cr_assert_str_eq(status, "running");
 	free(status);

@@ -491,18 +491,14 @@ static size_t read_cmdline(pid_t pid, char *buf, size_t size)
 		R(1, "{}"), R(2, ZERO_UUID), R(10, CAPS),                                  \
 		FQ_EXPECT("migrate-set-capabilities", 3), FQ_EXPECT("migrate-incoming", 4), \
 		R(3, "{}"), R(4, "{}"), DST_RESUMES
+/* The display gets @pw, the probe answers, and the migration goes through. */
+#define DST_PASSWORD_THEN_MIGRATES(pw)                                                   \
+	FQ_HANDSHAKE, SET_PASSWORD(11, pw), FQ_EXPECT("query-status", 9), R(11, "{}"),      \
+		R(9, STATUS("inmigrate")), DST_READY_AND_MIGRATES
 
 Test(dest_launch, a_display_password_is_set_over_qmp_and_shown_nowhere)
 {
-	static const struct fq_step dst[] = {
-		FQ_HANDSHAKE,
-		SET_PASSWORD(11, PASSWORD),
-		FQ_EXPECT("query-status", 9),
-		R(11, "{}"),
-		R(9, STATUS("inmigrate")),
-		DST_READY_AND_MIGRATES,
-		FQ_END,
-	};
+	static const struct fq_step dst[] = { DST_PASSWORD_THEN_MIGRATES(PASSWORD), FQ_END };
 	_cleanup_free_ char *xml = relayed_domain(
 		"<graphics type='vnc' autoport='yes' listen='127.0.0.1' passwd='" PASSWORD "'/>");
 	struct lrun run = { 0 };
@@ -522,15 +518,7 @@ Test(dest_launch, a_display_password_is_set_over_qmp_and_shown_nowhere)
 
 Test(dest_launch, a_password_file_sets_the_display_password_instead)
 {
-	static const struct fq_step dst[] = {
-		FQ_HANDSHAKE,
-		SET_PASSWORD(11, "filepw12"),
-		FQ_EXPECT("query-status", 9),
-		R(11, "{}"),
-		R(9, STATUS("inmigrate")),
-		DST_READY_AND_MIGRATES,
-		FQ_END,
-	};
+	static const struct fq_step dst[] = { DST_PASSWORD_THEN_MIGRATES("filepw12"), FQ_END };
 	_cleanup_free_ char *xml = relayed_domain(
 		"<graphics type='vnc' autoport='yes' passwd='" PASSWORD "'/>");
 	struct lrun run = { 0 };
