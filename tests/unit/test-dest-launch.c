@@ -145,7 +145,7 @@ static void on_progress(struct qm_job *job, const struct qm_progress *p, void *u
 }
 
 /* Every line the library logs, QMP trace included, for the password checks. */
-static void log_capture(void *ud, int priority, const char *file, int line, const char *fn,
+__attribute__((format(printf, 6, 0))) static void log_capture(void *ud, int priority, const char *file, int line, const char *fn,
 			const char *format, va_list args)
 {
 	struct lrun *run = ud;
