@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "engine/graphics-passwd.h"
 #include "engine/launch.h"
 #include "xml/domain-argv.h"
 
@@ -28,8 +29,8 @@ static const char usage[] =
 	"directory is removed either way.\n"
 	"\n"
 	"No password ever goes on QEMU's command line, where every user of the\n"
-	"host can read it: a display with a password starts locked, and the\n"
-	"password is set over QMP with set_password.\n"
+	"host can read it: a display with a password starts locked, and qmigrate\n"
+	"sets the password over QMP with set_password before it prints anything.\n"
 	"\n"
 	"Options:\n"
 	"  -p, --paused           start with the CPUs stopped (QMP 'cont' starts them)\n"
@@ -166,7 +167,6 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	struct qm_launch *l;
 	int r;
 
-	(void)ctx;
 	r = parse_args(argc, argv, &a);
 	if (r >= 0)
 		return r;
@@ -175,11 +175,12 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		fprintf(stderr, "qmigrate launch: %s: %s\n", err.error_class, err.text);
 		return EXIT_FAILED;
 	}
-	if (qm_domain_has_password(d))
-		cli_error("the display starts locked: set its password over QMP, e.g. "
-			  "qmigrate qmp %s set_password '{\"protocol\": \"vnc\", "
-			  "\"password\": ...}'",
-			  qm_launch_qmp_path(l));
+	if (qm_domain_has_password(d) && qm_passwd_set_sync(ctx, qm_launch_qmp_path(l), d, &err) < 0) {
+		fprintf(stderr, "qmigrate launch: %s: cannot set the display's password: %s\n",
+			err.error_class, err.text);
+		qm_launch_free(l);
+		return EXIT_FAILED;
+	}
 	if (print_started(l, a.json) < 0) {
 		cli_error("cannot write to stdout; stopping QEMU");
 		qm_launch_free(l);

@@ -12,13 +12,16 @@
 
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "xml/domain.h"
 
 static const char usage[] =
 	"Usage: qmigrate migrate --src-qmp PATH --dst-qmp PATH [OPTIONS]\n"
+	"       qmigrate migrate --src-qmp PATH --domain FILE --launch-dest [OPTIONS]\n"
 	"\n"
 	"Migrates the VM of the source QEMU to the destination QEMU, both on this\n"
 	"host, through the phases begin, prepare, perform, finish and confirm.\n"
-	"Start the destination with the same devices and '-S -incoming defer'.\n"
+	"Start the destination with the same devices and '-S -incoming defer', or\n"
+	"let qmigrate start it from the VM's description with --launch-dest.\n"
 	"After success the source QEMU is quit and the destination runs the VM\n"
 	"(or holds it paused, if it was paused). On failure or Ctrl-C the source\n"
 	"keeps the VM (resumed if it was running) and the destination QEMU is quit;\n"
@@ -31,6 +34,23 @@ static const char usage[] =
 	"  --src-qmp PATH        QMP socket of the source QEMU\n"
 	"  --dst-qmp PATH        QMP socket of the destination QEMU (another QEMU:\n"
 	"                        the same socket twice is a usage error)\n"
+	"  --launch-dest         start the destination QEMU instead (not with\n"
+	"                        --dst-qmp): from the description, without its\n"
+	"                        passwords, in a new 0700 directory under\n"
+	"                        --runtime-dir that holds its QMP socket and log.\n"
+	"                        After success it keeps running, and --json's result\n"
+	"                        gives \"dst_qmp\" and \"dst_pid\"; after a failure\n"
+	"                        or Ctrl-C it is stopped and its directory removed\n"
+	"  --domain FILE         the VM's domain description (docs/domain.md), in\n"
+	"                        full: its passwords stay in this process\n"
+	"  --dest-domain FILE    a description written for the destination (its own\n"
+	"                        paths, listen addresses, passwords); default: --domain\n"
+	"  --graphics-passwd-file FILE\n"
+	"                        the password for the launched destination's displays\n"
+	"                        (one line), instead of the description's passwd; it\n"
+	"                        is set over QMP and never shown\n"
+	"  --runtime-dir DIR     where the private directories go (default:\n"
+	"                        $XDG_RUNTIME_DIR, else /tmp)\n"
 	"  --wait SEC            wait up to SEC seconds for the QMP sockets to appear,\n"
 	"                        for QEMUs still starting (default: a socket that does\n"
 	"                        not exist fails at once)\n"
@@ -119,6 +139,11 @@ enum {
 	OPT_TUNNEL_COPY,
 	OPT_CONTROL,
 	OPT_WAIT,
+	OPT_LAUNCH_DEST,
+	OPT_DOMAIN,
+	OPT_DEST_DOMAIN,
+	OPT_PASSWD_FILE,
+	OPT_RUNTIME_DIR,
 };
 
 struct run {
@@ -196,6 +221,27 @@ static int parse_u64(const char *s, unsigned long long max, unsigned long long *
 	return 0;
 }
 
+/* A description's text may hold passwords. */
+static void wipe_freep(char **p)
+{
+	if (*p)
+		explicit_bzero(*p, strlen(*p));
+	free(*p);
+}
+
+/* The description in @path as the full XML text the job takes. */
+static int read_domain(const char *path, char **out)
+{
+	_cleanup_domain_ struct qm_domain *d = NULL;
+	struct qm_error err = { 0 };
+
+	if (qm_domain_parse_file(path, &d, &err) < 0 || qm_domain_format(d, out, &err) < 0) {
+		cli_error("%s", err.text);
+		return -1;
+	}
+	return 0;
+}
+
 static int run(struct qm_ctx *ctx, int argc, char *argv[])
 {
 	static const struct option longopts[] = {
@@ -225,6 +271,11 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		{ "tunnel-copy", required_argument, NULL, OPT_TUNNEL_COPY },
 		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "wait", required_argument, NULL, OPT_WAIT },
+		{ "launch-dest", no_argument, NULL, OPT_LAUNCH_DEST },
+		{ "domain", required_argument, NULL, OPT_DOMAIN },
+		{ "dest-domain", required_argument, NULL, OPT_DEST_DOMAIN },
+		{ "graphics-passwd-file", required_argument, NULL, OPT_PASSWD_FILE },
+		{ "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -244,6 +295,8 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	ev_signal sigint, sigterm;
 	struct qm_job *job;
 	const char *control = NULL;
+	const char *domain_file = NULL, *dest_domain_file = NULL;
+	_cleanup_(wipe_freep) char *domain_xml = NULL, *dest_domain_xml = NULL;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -366,6 +419,21 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 			if (parse_seconds(optarg, false, &opts.wait_for_qmp) < 0)
 				return cli_usage_error(&cmd_migrate, "invalid --wait '%s' (seconds)", optarg);
 			break;
+		case OPT_LAUNCH_DEST:
+			opts.launch_dest = true;
+			break;
+		case OPT_DOMAIN:
+			domain_file = optarg;
+			break;
+		case OPT_DEST_DOMAIN:
+			dest_domain_file = optarg;
+			break;
+		case OPT_PASSWD_FILE:
+			opts.graphics_passwd_file = optarg;
+			break;
+		case OPT_RUNTIME_DIR:
+			opts.runtime_dir = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return EXIT_OK;
@@ -375,13 +443,31 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	}
 	if (optind != argc)
 		return cli_usage_error(&cmd_migrate, "unexpected argument '%s'", argv[optind]);
-	if (!opts.src_qmp || !opts.dst_qmp)
-		return cli_usage_error(&cmd_migrate, "--src-qmp and --dst-qmp are required");
+	if (opts.launch_dest && opts.dst_qmp)
+		return cli_usage_error(&cmd_migrate,
+				       "--launch-dest starts the destination QEMU, --dst-qmp names "
+				       "one already running: give one of them");
+	if (!opts.src_qmp || (!opts.dst_qmp && !opts.launch_dest))
+		return cli_usage_error(&cmd_migrate,
+				       "--src-qmp is required, and --dst-qmp or --launch-dest");
+	if (opts.launch_dest && !domain_file)
+		return cli_usage_error(&cmd_migrate,
+				       "--launch-dest starts the destination from the VM's "
+				       "description: give --domain FILE");
+	if (dest_domain_file && !domain_file)
+		return cli_usage_error(&cmd_migrate, "--dest-domain needs --domain FILE too");
+	if (opts.graphics_passwd_file && !opts.launch_dest)
+		return cli_usage_error(&cmd_migrate, "--graphics-passwd-file needs --launch-dest");
 	if ((opts.throttle_initial || opts.throttle_increment) && !opts.auto_converge)
 		return cli_usage_error(&cmd_migrate, "--throttle-* need --auto-converge");
 	if (opts.xbzrle_cache && !opts.xbzrle)
 		return cli_usage_error(&cmd_migrate, "--xbzrle-cache needs --xbzrle");
 	state.view.bar = !state.view.json && isatty(STDERR_FILENO);
+	if ((domain_file && read_domain(domain_file, &domain_xml) < 0) ||
+	    (dest_domain_file && read_domain(dest_domain_file, &dest_domain_xml) < 0))
+		return EXIT_FAILED;
+	opts.domain_xml = domain_xml;
+	opts.dst_domain_xml = dest_domain_xml;
 
 	loop = ev_loop_new(EVFLAG_AUTO);
 	if (!loop) {

@@ -151,6 +151,11 @@ static void result_json(const struct qm_result *r)
 			"transferred_bytes", (json_int_t)r->transferred_bytes,
 			"throughput_mbps", r->throughput_mbps, "passes", (json_int_t)r->passes,
 			"phases", phases);
+	/* A destination qmigrate launched and left running: the harness's from now on. */
+	if (obj && r->dst_pid > 0) {
+		json_object_set_new(obj, "dst_qmp", json_string(r->dst_qmp));
+		json_object_set_new(obj, "dst_pid", json_integer(r->dst_pid));
+	}
 	if (obj && r->status != QM_JOB_COMPLETED)
 		json_object_set_new(obj, "error",
 				    json_pack("{s:s, s:s}", "class", r->error.error_class,
@@ -176,6 +181,9 @@ void progress_result(struct progress_view *v, const struct qm_result *r)
 			"  transferred %.1f MiB in %llu passes, %.1f Mb/s\n",
 			r->total_ms, r->downtime_ms, r->setup_ms, r->wall_ms,
 			r->transferred_bytes / MIB, r->passes, r->throughput_mbps);
+	if (r->dst_pid > 0)
+		fprintf(stderr, "  the destination QEMU runs as pid %ld, QMP socket %s\n", r->dst_pid,
+			r->dst_qmp);
 	fputs("  phases:", stderr);
 	for (int i = 0; i < QM_PHASE_DONE; i++)
 		if (r->phase_ms[i] >= 0)

@@ -169,7 +169,11 @@ void qm_dest_prepare(struct qm_job *job)
 		qm_job_enter(job, QM_PHASE_FINISH);
 		return;
 	}
-	prepare_query(job);
+	/* A destination to launch is checked like any other once its QMP answers. */
+	if (job->opts.launch_dest)
+		qm_dest_launch(job, prepare_query);
+	else
+		prepare_query(job);
 }
 
 /* ---- finish --------------------------------------------------------------------- */
@@ -233,7 +237,9 @@ static void dest_quit(struct qm_job *job)
 {
 	qm_info(job->ctx, "stopping the destination QEMU");
 	job->dst_quitting = true;
-	job->result.changed = true;
+	/* Stopping a QEMU the job launched puts things back as they were. */
+	if (!job->launch)
+		job->result.changed = true;
 	if (qm_qmp_command(job->dst, "quit", NULL, -1, QUIT_TIMEOUT, dest_quit_sent, job) < 0)
 		qm_job_enter(job, QM_PHASE_CONFIRM);
 }
@@ -265,6 +271,11 @@ static void dest_abort(struct qm_job *job)
 	ev_timer_stop(job->loop, &job->finish_timer);
 	if (job->dst_gone) {
 		qm_job_enter(job, QM_PHASE_CONFIRM);
+		return;
+	}
+	if (job->launch && !job->postcopy_entered) {
+		/* The job started this QEMU for the VM: it goes whatever failed. */
+		dest_quit(job);
 		return;
 	}
 	if (job->refused) {

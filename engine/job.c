@@ -33,6 +33,8 @@ void qm_job_fail(struct qm_job *job, const struct qm_error *err)
 	/* A running migration is cancelled; every other phase notices on its next step. */
 	if (job->phase == QM_PHASE_PERFORM)
 		qm_source_abort_perform(job);
+	else if (job->phase == QM_PHASE_PREPARE)
+		qm_dest_launch_abort(job);
 }
 
 int qm_job_failf(struct qm_job *job, int code, const char *error_class, const char *fmt, ...)
@@ -189,6 +191,14 @@ static void job_done(struct qm_job *job)
 	qm_runtime_dir_remove(job);
 	job->finished = true;
 	qm_monitor_stop(job);
+	if (!qm_dest_launch_settle(job))
+		qm_job_notify_done(job);
+}
+
+void qm_job_notify_done(struct qm_job *job)
+{
+	struct qm_result *r = &job->result;
+
 	qm_job_ref(job);
 	if (job->cbs.done)
 		job->cbs.done(job, r, job->userdata);
@@ -226,7 +236,7 @@ static void src_closed(struct qm_qmp *q, const struct qm_error *err, void *ud)
 	side_closed(ud, true, err);
 }
 
-static void dst_closed(struct qm_qmp *q, const struct qm_error *err, void *ud)
+void qm_job_dst_closed(struct qm_qmp *q, const struct qm_error *err, void *ud)
 {
 	side_closed(ud, false, err);
 }
@@ -271,11 +281,13 @@ _public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 {
 	struct qm_job *job;
 
-	if (!opts || !opts->src_qmp || !opts->dst_qmp) {
-		qm_error_set(err, -EINVAL, "Usage", "both QMP sockets are needed");
+	if (!opts || !opts->src_qmp) {
+		qm_error_set(err, -EINVAL, "Usage", "the source's QMP socket is needed");
 		return NULL;
 	}
-	if (check_two_sockets(opts->src_qmp, opts->dst_qmp, err) < 0)
+	if (qm_job_dest_options_check(opts, err) < 0)
+		return NULL;
+	if (opts->dst_qmp && check_two_sockets(opts->src_qmp, opts->dst_qmp, err) < 0)
 		return NULL;
 	if (opts->transport != QM_TRANSPORT_UNIX && opts->transport != QM_TRANSPORT_TCP &&
 	    opts->transport != QM_TRANSPORT_TUNNEL) {
@@ -314,7 +326,10 @@ _public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 		job->cbs = *cbs;
 	job->userdata = userdata;
 	if (!dup_opt(&job->src_qmp, opts->src_qmp) || !dup_opt(&job->dst_qmp, opts->dst_qmp) ||
-	    !dup_opt(&job->runtime_parent, opts->runtime_dir)) {
+	    !dup_opt(&job->runtime_parent, opts->runtime_dir) ||
+	    !dup_opt(&job->domain_xml, opts->domain_xml) ||
+	    !dup_opt(&job->dst_domain_xml, opts->dst_domain_xml) ||
+	    !dup_opt(&job->passwd_file, opts->graphics_passwd_file)) {
 		qm_job_unref(job);
 		qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
 		return NULL;
@@ -323,6 +338,10 @@ _public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 	job->opts.src_qmp = job->src_qmp;
 	job->opts.dst_qmp = job->dst_qmp;
 	job->opts.runtime_dir = job->runtime_parent;
+	job->opts.domain_xml = job->domain_xml;
+	job->opts.dst_domain_xml = job->dst_domain_xml;
+	job->opts.graphics_passwd_file = job->passwd_file;
+	job->result.dst_pid = -1;
 	if (job->opts.poll_interval <= 0)
 		job->opts.poll_interval = DEFAULT_POLL_INTERVAL;
 	if (job->opts.cancel_timeout <= 0)
@@ -348,6 +367,14 @@ _public_ struct qm_job *qm_job_ref(struct qm_job *job)
 	return job;
 }
 
+/* A description may hold passwords. */
+static void wipe_free(char *s)
+{
+	if (s)
+		explicit_bzero(s, strlen(s));
+	free(s);
+}
+
 _public_ struct qm_job *qm_job_unref(struct qm_job *job)
 {
 	if (!job || --job->refcount > 0)
@@ -362,6 +389,10 @@ _public_ struct qm_job *qm_job_unref(struct qm_job *job)
 	qm_runtime_dir_remove(job);
 	qm_qmp_unref(job->src);
 	qm_qmp_unref(job->dst);
+	qm_dest_launch_free(job);
+	wipe_free(job->domain_xml);
+	wipe_free(job->dst_domain_xml);
+	free(job->passwd_file);
 	qm_ctx_unref(job->ctx);
 	free(job->cookie);
 	free(job->src_qmp);
@@ -377,12 +408,13 @@ static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static struct qm_qmp *open_side(struct qm_job *job, const char *path, const char *label,
-				qm_qmp_close_fn closed, struct qm_error *err)
+				double wait_for_path, qm_qmp_close_fn closed,
+				struct qm_error *err)
 {
 	struct qm_qmp_options opts = {
 		.label = label,
 		.connect_timeout = job->opts.connect_timeout,
-		.wait_for_path = job->opts.wait_for_qmp,
+		.wait_for_path = wait_for_path,
 	};
 	struct qm_qmp *q = qm_qmp_new(job->ctx, job->loop, &opts);
 
@@ -396,6 +428,17 @@ static struct qm_qmp *open_side(struct qm_job *job, const char *path, const char
 	return q;
 }
 
+int qm_job_open_dst(struct qm_job *job, const char *path, double wait_for_path,
+		    struct qm_error *err)
+{
+	job->dst = open_side(job, path, "destination QEMU", wait_for_path, qm_job_dst_closed,
+			     err);
+	if (!job->dst)
+		return err && err->code ? err->code : -EIO;
+	job->dst_gone = false;
+	return 0;
+}
+
 _public_ int qm_job_start(struct qm_job *job, struct qm_error *err)
 {
 	int r;
@@ -403,16 +446,21 @@ _public_ int qm_job_start(struct qm_job *job, struct qm_error *err)
 	if (job->started)
 		return qm_error_set(err, -EALREADY, "Usage", "the job was already started");
 	/* A socket waited for may have appeared since qm_job_new, a link to the other. */
-	r = check_two_sockets(job->opts.src_qmp, job->opts.dst_qmp, err);
+	r = job->opts.dst_qmp ? check_two_sockets(job->opts.src_qmp, job->opts.dst_qmp, err) : 0;
 	if (r < 0)
 		return r;
 	job->t_start = ev_time();
-	job->src = open_side(job, job->opts.src_qmp, "source QEMU", src_closed, err);
+	job->src = open_side(job, job->opts.src_qmp, "source QEMU", job->opts.wait_for_qmp,
+			     src_closed, err);
 	if (!job->src)
 		return err ? err->code : -EIO;
-	job->dst = open_side(job, job->opts.dst_qmp, "destination QEMU", dst_closed, err);
-	if (!job->dst)
-		return err ? err->code : -EIO;
+	/* A destination to launch has no connection until prepare starts it. */
+	job->dst_gone = job->opts.launch_dest;
+	if (!job->opts.launch_dest) {
+		r = qm_job_open_dst(job, job->opts.dst_qmp, job->opts.wait_for_qmp, err);
+		if (r < 0)
+			return r;
+	}
 	/* Begin runs from the loop, so no callback ever runs inside this call. */
 	ev_timer_start(job->loop, &job->kick);
 	return 0;

@@ -15,6 +15,7 @@
 #include "engine/precheck.h"
 #include "qmigrate.h"
 #include "xml/cookie.h"
+#include "xml/domain.h"
 
 struct qm_job {
 	int refcount;
@@ -22,6 +23,8 @@ struct qm_job {
 	struct ev_loop *loop;
 	struct qm_job_options opts; /* strings point into the copies below */
 	char *src_qmp, *dst_qmp, *runtime_parent;
+	/* full descriptions (passwords too: wiped on free) and the password file */
+	char *domain_xml, *dst_domain_xml, *passwd_file;
 	struct qm_job_callbacks cbs;
 	void *userdata;
 
@@ -76,6 +79,8 @@ struct qm_job {
 	ev_timer kill_timer; /* a killed destination's connection must close by then */
 
 	struct qm_control *control; /* control-job.c: the socket of qm_job_listen_control */
+
+	struct qm_dest_launch *launch; /* dest-launch.c: the destination QEMU the job started */
 };
 
 /* job.c */
@@ -98,6 +103,13 @@ int qm_job_emit_cookie(struct qm_job *job, const struct qm_cookie *c);
 /* Parses the job's cookie into @c, checked against @check; fails the job on error. */
 int qm_job_take_cookie(struct qm_job *job, const struct qm_cookie_check *check,
 		       struct qm_cookie *c);
+/* Connects the destination's QMP at @path, waiting up to @wait_for_path seconds for it. */
+int qm_job_open_dst(struct qm_job *job, const char *path, double wait_for_path,
+		    struct qm_error *err);
+/* The destination's QMP connection closed: the job's own handling. */
+void qm_job_dst_closed(struct qm_qmp *q, const struct qm_error *err, void *job);
+/* The end: the result goes to the done callback (after dest-launch.c settled). */
+void qm_job_notify_done(struct qm_job *job);
 /* Runs a batch on @qmp; on a failure to send, fails the job and calls @done(NULL results). */
 struct qm_batch_cmd;
 void qm_job_batch(struct qm_job *job, struct qm_qmp *qmp, struct qm_batch_cmd *cmds, size_t n,
@@ -120,6 +132,30 @@ void qm_source_confirm(struct qm_job *job);
 /* dest.c */
 void qm_dest_prepare(struct qm_job *job);
 void qm_dest_finish(struct qm_job *job);
+
+/* dest-domain.c: the destination's description, and the options that ask for one */
+int qm_job_dest_options_check(const struct qm_job_options *opts, struct qm_error *err);
+/*
+ * The description the destination is launched from, in its full form; fails
+ * the job on error.  The hook for the ABI check and the destination rewrite.
+ */
+int qm_job_dest_domain(struct qm_job *job, struct qm_domain **out);
+
+/* dest-launch.c: a destination QEMU that the job starts and owns */
+/*
+ * Starts it and connects job->dst; calls @ready once its QMP answered and its
+ * displays have their passwords, or fails the job and enters finish.
+ */
+void qm_dest_launch(struct qm_job *job, void (*ready)(struct qm_job *job));
+/* The job failed during prepare: stop waiting for the launched QEMU's socket. */
+void qm_dest_launch_abort(struct qm_job *job);
+/*
+ * The job is done: release the launched QEMU on success, else stop it.  True
+ * when that takes a while: qm_job_notify_done() follows from the loop.
+ */
+bool qm_dest_launch_settle(struct qm_job *job);
+/* The last unref: a QEMU still owned is killed and reaped, its directory removed. */
+void qm_dest_launch_free(struct qm_job *job);
 
 /* monitor.c */
 void qm_monitor_start(struct qm_job *job);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -22,6 +23,7 @@
 
 struct qm_launch {
 	pid_t pid; /* -1 once reaped */
+	int pidfd; /* signals go through it: never to a pid reused after a reap */
 	char dir[108];
 	char qmp_path[128];
 	char log_path[128];
@@ -107,8 +109,7 @@ static void exec_child(char **argv, int log_fd, int null_fd, bool detach, pid_t 
 	_exit(127);
 }
 
-/* The last LOG_TAIL bytes of QEMU's log on one line, for an error message. */
-static void log_tail(const struct qm_launch *l, char *out, size_t size)
+void qm_launch_log_tail(const struct qm_launch *l, char *out, size_t size)
 {
 	char buf[LOG_TAIL + 1];
 	ssize_t n = -1;
@@ -133,6 +134,7 @@ static void log_tail(const struct qm_launch *l, char *out, size_t size)
 	snprintf(out, size, ": %s", buf);
 }
 
+/* *@status stays as it was when someone else reaped it. */
 static bool reaped(struct qm_launch *l, int *status)
 {
 	pid_t r = waitpid(l->pid, status, WNOHANG);
@@ -144,28 +146,39 @@ static bool reaped(struct qm_launch *l, int *status)
 	return false;
 }
 
-static int wait_socket(struct qm_launch *l, double timeout, struct qm_error *err)
+/* @status is -1 when someone else reaped it (a loop's SIGCHLD handler, say). */
+static int exited_error(const struct qm_launch *l, int status, const char *when,
+			struct qm_error *err)
 {
-	double deadline = now() + timeout;
+	char tail[LOG_TAIL + 8];
+
+	qm_launch_log_tail(l, tail, sizeof(tail));
+	if (status == -1)
+		return qm_error_set(err, -ECHILD, "LaunchExited", "QEMU exited %s%s", when,
+				    tail);
+	if (WIFSIGNALED(status))
+		return qm_error_set(err, -ECHILD, "LaunchExited",
+				    "QEMU was killed by signal %d %s%s", WTERMSIG(status), when,
+				    tail);
+	return qm_error_set(err, -ECHILD, "LaunchExited", "QEMU exited with status %d %s%s",
+			    WEXITSTATUS(status), when, tail);
+}
+
+int qm_launch_wait_socket(struct qm_launch *l, double timeout, struct qm_error *err)
+{
+	double deadline;
 	char tail[LOG_TAIL + 8];
 	struct stat st;
-	int status = 0;
+	int status = -1;
 
+	if (timeout <= 0)
+		timeout = QM_LAUNCH_TIMEOUT;
+	deadline = now() + timeout;
 	while (stat(l->qmp_path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-		if (reaped(l, &status)) {
-			log_tail(l, tail, sizeof(tail));
-			if (WIFSIGNALED(status))
-				return qm_error_set(err, -ECHILD, "LaunchExited",
-						    "QEMU was killed by signal %d before "
-						    "creating its QMP socket%s",
-						    WTERMSIG(status), tail);
-			return qm_error_set(err, -ECHILD, "LaunchExited",
-					    "QEMU exited with status %d before creating "
-					    "its QMP socket%s",
-					    WEXITSTATUS(status), tail);
-		}
+		if (reaped(l, &status))
+			return exited_error(l, status, "before creating its QMP socket", err);
 		if (now() > deadline) {
-			log_tail(l, tail, sizeof(tail));
+			qm_launch_log_tail(l, tail, sizeof(tail));
 			return qm_error_set(err, -ETIMEDOUT, "LaunchTimeout",
 					    "QEMU did not create its QMP socket within "
 					    "%.0f s%s",
@@ -191,11 +204,15 @@ static int spawn(struct qm_launch *l, char **argv, bool detach, struct qm_error 
 		return qm_error_set(err, -errno, "Launch", "fork: %s", strerror(errno));
 	if (l->pid == 0)
 		exec_child(argv, log_fd, null_fd, detach, parent);
+	/* Not reaped yet, so the pid is still this child's. */
+	l->pidfd = pidfd_open(l->pid, 0);
+	if (l->pidfd < 0)
+		return qm_error_set(err, -errno, "Launch", "pidfd_open: %s", strerror(errno));
 	return 0;
 }
 
-int qm_launch_new(const struct qm_domain *d, const struct qm_launch_opts *opts,
-		  struct qm_launch **out, struct qm_error *err)
+int qm_launch_start(const struct qm_domain *d, const struct qm_launch_opts *opts,
+		    struct qm_launch **out, struct qm_error *err)
 {
 	_cleanup_launch_ struct qm_launch *l = calloc(1, sizeof(*l));
 	_cleanup_argv_ char **argv = NULL;
@@ -207,21 +224,61 @@ int qm_launch_new(const struct qm_domain *d, const struct qm_launch_opts *opts,
 	if (!l)
 		return qm_error_set(err, -ENOMEM, "Launch", "out of memory");
 	l->pid = -1;
+	l->pidfd = -1;
 	r = make_dir(l, opts, err);
 	if (r < 0)
 		return r;
 	aopts.qmp_path = l->qmp_path;
+	memcpy(aopts.locked, opts->locked, sizeof(aopts.locked));
 	r = qm_domain_argv(d, &aopts, &argv, err);
 	if (r < 0)
 		return r;
 	r = spawn(l, argv, opts->detach, err);
 	if (r < 0)
 		return r;
-	r = wait_socket(l, opts->timeout > 0 ? opts->timeout : QM_LAUNCH_TIMEOUT, err);
+	*out = steal_pointer(&l);
+	return 0;
+}
+
+int qm_launch_new(const struct qm_domain *d, const struct qm_launch_opts *opts,
+		  struct qm_launch **out, struct qm_error *err)
+{
+	_cleanup_launch_ struct qm_launch *l = NULL;
+	int r;
+
+	*out = NULL;
+	r = qm_launch_start(d, opts, &l, err);
+	if (r < 0)
+		return r;
+	r = qm_launch_wait_socket(l, opts->timeout, err);
 	if (r < 0)
 		return r;
 	*out = steal_pointer(&l);
 	return 0;
+}
+
+int qm_launch_pidfd(const struct qm_launch *l)
+{
+	return l->pid > 0 ? l->pidfd : -1;
+}
+
+int qm_launch_reap(struct qm_launch *l, const char *when, struct qm_error *err)
+{
+	int status = -1;
+
+	if (l->pid <= 0)
+		return 0;
+	if (!reaped(l, &status))
+		return -EAGAIN;
+	exited_error(l, status, when, err);
+	return 0;
+}
+
+int qm_launch_signal(struct qm_launch *l, int sig)
+{
+	if (l->pid <= 0)
+		return -ESRCH;
+	return pidfd_send_signal(l->pidfd, sig, NULL, 0) < 0 ? -errno : 0;
 }
 
 pid_t qm_launch_pid(const struct qm_launch *l)
@@ -261,10 +318,10 @@ static void stop(struct qm_launch *l)
 
 	if (l->pid <= 0)
 		return;
-	kill(l->pid, SIGTERM);
+	qm_launch_signal(l, SIGTERM);
 	while (!reaped(l, &status)) {
 		if (now() > deadline) {
-			kill(l->pid, SIGKILL);
+			qm_launch_signal(l, SIGKILL);
 			waitpid(l->pid, &status, 0);
 			l->pid = -1;
 			return;
@@ -287,10 +344,16 @@ void qm_launch_free(struct qm_launch *l)
 		}
 		rmdir(l->dir);
 	}
+	if (l->pidfd >= 0)
+		close(l->pidfd);
 	free(l);
 }
 
 void qm_launch_release(struct qm_launch *l)
 {
+	if (!l)
+		return;
+	if (l->pidfd >= 0)
+		close(l->pidfd);
 	free(l);
 }

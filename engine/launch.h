@@ -9,8 +9,10 @@
  * and the directory: free kills the one (SIGTERM, a bounded wait, SIGKILL)
  * and removes the other.  Release hands both to the caller instead.
  *
- * Waiting is blocking and bounded; it is meant for the command and the
- * destination agent before their loop runs, not inside a loop callback.
+ * qm_launch_new() waits, blocking and bounded: it is meant for the command
+ * and the destination agent before their loop runs, not inside a loop
+ * callback.  A caller with a loop uses qm_launch_start() instead and
+ * watches qm_launch_pidfd() and the QMP socket itself.
  */
 #ifndef QM_ENGINE_LAUNCH_H
 #define QM_ENGINE_LAUNCH_H
@@ -35,6 +37,12 @@ struct qm_launch_opts {
 	 * parent-death signal.  Without it QEMU is killed when the caller dies.
 	 */
 	bool detach;
+	/*
+	 * Displays, by enum qm_domain_graphics_type, that start locked though
+	 * @d holds no password: a migratable description lost its passwords,
+	 * and the caller sets them over QMP from its own copy.
+	 */
+	bool locked[2];
 };
 
 struct qm_launch;
@@ -50,6 +58,38 @@ struct qm_launch;
 int qm_launch_new(const struct qm_domain *d, const struct qm_launch_opts *opts,
 		  struct qm_launch **out, struct qm_error *err) _must_check_;
 
+/*
+ * The first half of qm_launch_new(): builds the command line, makes the
+ * directory and starts QEMU, without waiting for anything.  @opts->timeout
+ * is not used.  The same errors but LaunchExited and LaunchTimeout.
+ */
+int qm_launch_start(const struct qm_domain *d, const struct qm_launch_opts *opts,
+		    struct qm_launch **out, struct qm_error *err) _must_check_;
+/*
+ * The second half: blocks until the QMP socket exists, at most @timeout
+ * seconds (0: QM_LAUNCH_TIMEOUT).  LaunchExited or LaunchTimeout, with the
+ * tail of QEMU's log; the process is left for qm_launch_free().
+ */
+int qm_launch_wait_socket(struct qm_launch *l, double timeout,
+			  struct qm_error *err) _must_check_;
+
+/* A pidfd of the process (borrowed), readable once it exited; -1 once reaped. */
+int qm_launch_pidfd(const struct qm_launch *l);
+/*
+ * Never blocks: -EAGAIN while the process runs; 0 once it is reaped.  When
+ * this call reaped it, @err gets class LaunchExited: "QEMU exited with
+ * status N @when: the tail of its log".
+ */
+int qm_launch_reap(struct qm_launch *l, const char *when, struct qm_error *err);
+/*
+ * The last 400 bytes of QEMU's log on one line, as ": text" for the end of an
+ * error message; "" when the log is empty.
+ */
+void qm_launch_log_tail(const struct qm_launch *l, char *out, size_t size);
+/* Sends @sig through the pidfd; -ESRCH once reaped. */
+int qm_launch_signal(struct qm_launch *l, int sig);
+
+/* -1 once reaped. */
 pid_t qm_launch_pid(const struct qm_launch *l);
 const char *qm_launch_qmp_path(const struct qm_launch *l);
 const char *qm_launch_dir(const struct qm_launch *l);

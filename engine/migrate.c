@@ -24,6 +24,7 @@ _public_ int qm_migrate(struct qm_ctx *ctx, const struct qm_job_options *opts,
 
 	memset(result, 0, sizeof(*result));
 	result->status = QM_JOB_RUNNING;
+	result->dst_pid = -1;
 	if (!loop)
 		return qm_error_set(&result->error, -ENOMEM, "GenericError", "out of memory");
 	job = qm_job_new(ctx, loop, opts, &cbs, result, &result->error);

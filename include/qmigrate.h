@@ -317,6 +317,39 @@ struct qm_job_options {
 	unsigned multifd_channels;	 /* 0: no multifd */
 	/* policy.postcopy turns on postcopy-ram on both sides */
 	struct qm_policy_settings policy;
+
+	/* A destination the job starts itself, from a description (docs/domain.md). */
+	/*
+	 * The VM's description as domain XML text, in its full form: it may hold
+	 * passwords, so it never leaves this process (not in a cookie, a log line
+	 * or an argv; the job's copy is wiped when the job goes).  Needed with
+	 * launch_dest.
+	 */
+	const char *domain_xml;
+	/*
+	 * A description written for the destination (its own paths, listen
+	 * addresses and passwords), or NULL to use domain_xml's.  Needs domain_xml.
+	 */
+	const char *dst_domain_xml;
+	/*
+	 * Prepare starts the destination QEMU itself (-S -incoming defer, never
+	 * through a shell, its QMP socket and log in a new 0700 directory under
+	 * runtime_dir) from the migratable form of the destination's description,
+	 * so that no password is on its command line; then sets its displays'
+	 * passwords with set_password.  dst_qmp must be NULL and domain_xml set
+	 * ("Usage" error otherwise).  The job owns that QEMU: a failure, a cancel
+	 * or the last unref before the job ended stops it and removes its
+	 * directory; after success it keeps running (paused with @paused), and
+	 * qm_result.dst_qmp and dst_pid hand it to the caller.
+	 */
+	bool launch_dest;
+	/*
+	 * A file holding the password for every display of the launched
+	 * destination, instead of each display's passwd in its description: one
+	 * line, at most 255 bytes, a trailing newline stripped.  Only with
+	 * launch_dest.
+	 */
+	const char *graphics_passwd_file;
 };
 
 /* A sample of the migration's progress, from the source's query-migrate. */
@@ -347,6 +380,16 @@ struct qm_result {
 	double throughput_mbps; /* transferred bytes over total-time, 10^6 bits/s */
 	long long phase_ms[QM_PHASE_DONE]; /* time each phase took, -1 if it did not run */
 	struct qm_error error; /* set unless status is QM_JOB_COMPLETED */
+	/*
+	 * The destination QEMU that the job launched (launch_dest) and left
+	 * running: its QMP socket and pid, the caller's from now on.  Stop it by
+	 * its pid or with QMP quit; it is this process's child (reap it); remove
+	 * the socket's directory once it stopped.  "" and -1 when the job
+	 * launched none, or stopped the one it launched (any failure but one
+	 * after post-copy began, when the destination holds the VM).
+	 */
+	char dst_qmp[108];
+	long dst_pid;
 };
 
 struct qm_job_callbacks {
@@ -363,7 +406,10 @@ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 			  const struct qm_job_options *opts, const struct qm_job_callbacks *cbs,
 			  void *userdata, struct qm_error *err) QM_MUST_CHECK;
 struct qm_job *qm_job_ref(struct qm_job *job);
-/* Dropping the last reference of a running job does not stop QEMU: cancel first. */
+/*
+ * Dropping the last reference of a running job does not stop QEMU (cancel
+ * first), except a destination the job launched, which it kills.
+ */
 struct qm_job *qm_job_unref(struct qm_job *job);
 /* Starts the job; the done callback reports the outcome. */
 int qm_job_start(struct qm_job *job, struct qm_error *err) QM_MUST_CHECK;

@@ -37,6 +37,8 @@ struct pending {
 	long long id;
 	char *text; /* the serialized command, while not fully sent */
 	size_t len, off;
+	/* what the trace shows instead of @text: its password masked (set_password) */
+	char *trace;
 	double timeout;
 	int fd;	      /* our dup of the fd to pass, or -1 */
 	bool internal; /* qmp_capabilities: may go before READY */

@@ -19,6 +19,15 @@
 #include "util/error.h"
 #include "util/log.h"
 
+/* A command with a password (it has a masked trace) is wiped before it is freed. */
+static void wipe_text(struct pending *p)
+{
+	if (p->text && p->trace)
+		explicit_bzero(p->text, p->len);
+	free(p->text);
+	p->text = NULL;
+}
+
 static void pending_free(struct pending *p)
 {
 	if (!p)
@@ -27,7 +36,8 @@ static void pending_free(struct pending *p)
 	ev_timer_stop(p->qmp->loop, &p->timer);
 	if (p->fd >= 0)
 		close(p->fd);
-	free(p->text);
+	wipe_text(p);
+	free(p->trace);
 	free(p);
 }
 
@@ -127,7 +137,9 @@ static void flush_out(struct qm_qmp *q)
 			if (n == MAX_IOV || !may_send(q, p) || (n > 0 && p->fd >= 0))
 				break;
 			if (p->off == 0 && qm_ctx_trace_qmp(q->ctx))
-				qm_dbg(q->ctx, "QMP >>> %.*s", (int)p->len - 1, p->text);
+				qm_dbg(q->ctx, "QMP >>> %.*s",
+				       (int)(p->trace ? strlen(p->trace) : p->len) - 1,
+				       p->trace ? p->trace : p->text);
 			iov[n].iov_base = p->text + p->off;
 			iov[n].iov_len = p->len - p->off;
 			n++;
@@ -152,8 +164,7 @@ static void flush_out(struct qm_qmp *q)
 				break;
 			}
 			sent -= (ssize_t)left;
-			free(p->text);
-			p->text = NULL;
+			wipe_text(p);
 			if (p->fd >= 0) {
 				close(p->fd);
 				p->fd = -1;
@@ -278,10 +289,33 @@ static char *format_command(const char *command, long long id, json_t *args, siz
 	return text;
 }
 
+/*
+ * A password (set_password's, and any other "password" argument) never
+ * reaches the log: the trace shows this copy of the command instead.
+ */
+static char *masked_command(const char *command, long long id, json_t *args)
+{
+	json_t *masked;
+	size_t len;
+	char *text;
+
+	if (!json_is_string(json_object_get(args, "password")))
+		return NULL;
+	/* A shallow copy: setting its password leaves @args' alone. */
+	masked = json_copy(args);
+	if (masked && json_object_set_new(masked, "password", json_string("***")) < 0) {
+		json_decref(masked);
+		masked = NULL;
+	}
+	text = masked ? format_command(command, id, masked, &len) : NULL;
+	return text ? text : strdup("{\"execute\":\"(a command with a password, not shown)\"}\n");
+}
+
 static int queue_command(struct qm_qmp *q, const char *command, json_t *args, int fd,
 			 double timeout, bool internal, qm_qmp_reply_fn cb, void *userdata)
 {
 	struct pending *p;
+	char *trace;
 
 	if (args && !json_is_object(args)) {
 		json_decref(args);
@@ -296,12 +330,15 @@ static int queue_command(struct qm_qmp *q, const char *command, json_t *args, in
 		json_decref(args);
 		return -ENOMEM;
 	}
+	trace = masked_command(command, q->next_id, args);
 	/* QEMU wants no separator, but a newline keeps traces and raw peers readable. */
 	p->text = format_command(command, q->next_id, args, &p->len);
 	if (!p->text) {
+		free(trace);
 		free(p);
 		return -ENOMEM;
 	}
+	p->trace = trace;
 	p->fd = -1;
 	if (fd >= 0) {
 		p->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -309,6 +346,7 @@ static int queue_command(struct qm_qmp *q, const char *command, json_t *args, in
 			int r = -errno;
 
 			free(p->text);
+			free(p->trace);
 			free(p);
 			return r;
 		}

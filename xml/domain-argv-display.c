@@ -145,7 +145,7 @@ static void vnc(struct qm_argv_build *b, const struct qm_domain_graphics *g)
 	else
 		fprintf(f, ":%d", g->port - VNC_BASE);
 	/* Locked until set_password: the password itself never goes here. */
-	if (g->passwd)
+	if (g->passwd || b->opts->locked[QM_DOMAIN_GRAPHICS_VNC])
 		fputs(",password=on", f);
 	qm_ab_close(b, f, &buf);
 }
@@ -172,7 +172,7 @@ static void spice(struct qm_argv_build *b, const struct qm_domain_graphics *g)
 	fprintf(f, "port=%d,addr=", g->port);
 	qm_ab_esc(f, g->listen ? g->listen : DEFAULT_LISTEN);
 	/* With a password, ticketing stays on and nobody connects until set_password. */
-	if (!g->passwd)
+	if (!g->passwd && !b->opts->locked[QM_DOMAIN_GRAPHICS_SPICE])
 		fputs(",disable-ticketing=on", f);
 	qm_ab_close(b, f, &buf);
 }

@@ -33,6 +33,12 @@ struct qm_domain_argv_opts {
 	const char *qmp_path;
 	bool paused;   /* -S: the CPUs wait for "cont" */
 	bool incoming; /* -S -incoming defer: a migration destination */
+	/*
+	 * Displays, by enum qm_domain_graphics_type, that start locked though
+	 * the description holds no password: the migratable form lost its
+	 * passwords, and the caller sets them with set_password from its own.
+	 */
+	bool locked[2];
 };
 
 /*

@@ -61,11 +61,13 @@
 #define SRC_BEGIN_WITH_CAPS(caps) SRC_QUERIES, SRC_ANSWERS(RUNNING, "{}", caps), SRC_FACTS
 
 /* Prepare's queries on the destination, in the order the engine sends them. */
-#define DST_QUERIES                                                                        \
-	FQ_HANDSHAKE, FQ_EXPECT("query-status", 0), FQ_EXPECT("query-name", 1),             \
-		FQ_EXPECT("query-uuid", 2), FQ_EXPECT("query-migrate-capabilities", 10),    \
-		FQ_EXPECT("query-target", 5), FQ_EXPECT("query-kvm", 6),                  \
-		EXPECT_MACHINE_TYPE(7), FQ_EXPECT("query-machines", 8)
+#define DST_QUERIES FQ_HANDSHAKE, DST_QUERY_STEPS
+/* The same once connected (a launched destination answers a probe first). */
+#define DST_QUERY_STEPS                                                                    \
+	FQ_EXPECT("query-status", 0), FQ_EXPECT("query-name", 1), FQ_EXPECT("query-uuid", 2), \
+		FQ_EXPECT("query-migrate-capabilities", 10), FQ_EXPECT("query-target", 5),  \
+		FQ_EXPECT("query-kvm", 6), EXPECT_MACHINE_TYPE(7),                        \
+		FQ_EXPECT("query-machines", 8)
 /* A destination in run state @status, with query-name @name and query-uuid @uuid. */
 #define DST_ANSWERS(status, name, uuid) R(0, status), R(1, name), R(2, uuid), R(10, CAPS)
 /* The destination's facts as recorded: the source's, and every machine type of QEMU 7.2. */

@@ -3,26 +3,111 @@
  * A stand-in for QEMU in the launch tests: it finds "-qmp unix:PATH,..." in
  * its arguments, creates that socket (with the umask it was given, as QEMU
  * does), and waits to be killed.  Bounded: it gives up after 60 s.
+ *
+ * Two arguments of its own, passed as a description's <qemu:arg>:
+ *   -write-pid FILE   writes its pid there first;
+ *   -qmp-relay PATH   relays its first QMP client to the (fake) QMP server
+ *                     listening at PATH, as if it were QEMU's monitor: when
+ *                     that server hangs up (QEMU quit) it exits 0; when the
+ *                     client hangs up it keeps running, as QEMU does.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
+
+#define LIFETIME_MS 60000
+
+static const char *arg_after(int argc, char *argv[], const char *name)
+{
+	for (int i = 1; i + 1 < argc; i++)
+		if (strcmp(argv[i], name) == 0)
+			return argv[i + 1];
+	return NULL;
+}
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		perror("fake-emulator: relay");
+		return -1;
+	}
+	return fd;
+}
+
+/* Copies what is readable on @from to @to; false at EOF or on an error. */
+static int copy(int from, int to)
+{
+	char buf[65536];
+	ssize_t n = read(from, buf, sizeof(buf));
+
+	if (n <= 0)
+		return 0;
+	for (ssize_t off = 0; off < n;) {
+		ssize_t w = write(to, buf + off, (size_t)(n - off));
+
+		if (w <= 0)
+			return 0;
+		off += w;
+	}
+	return 1;
+}
+
+static int relay(int listen_fd, const char *server)
+{
+	struct pollfd p[2];
+	int client = accept(listen_fd, NULL, NULL);
+	int upstream = client >= 0 ? connect_to(server) : -1;
+
+	if (upstream < 0)
+		return 1;
+	fprintf(stderr, "fake-emulator: relaying QMP to %s\n", server);
+	p[0] = (struct pollfd){ .fd = client, .events = POLLIN };
+	p[1] = (struct pollfd){ .fd = upstream, .events = POLLIN };
+	while (poll(p, 2, LIFETIME_MS) > 0) {
+		if (p[1].revents && !copy(upstream, client)) {
+			fprintf(stderr, "fake-emulator: the monitor hung up: quitting\n");
+			return 0;
+		}
+		if (p[0].revents && !copy(client, upstream)) {
+			/* The client went; QEMU stays. */
+			close(client);
+			close(upstream);
+			sleep(LIFETIME_MS / 1000);
+			return 0;
+		}
+	}
+	return 0;
+}
 
 int main(int argc, char *argv[])
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *qmp = NULL;
+	const char *qmp = NULL, *pidfile = arg_after(argc, argv, "-write-pid");
+	const char *server = arg_after(argc, argv, "-qmp-relay");
 	int fd;
 
-	for (int i = 1; i + 1 < argc; i++)
-		if (strcmp(argv[i], "-qmp") == 0 && strncmp(argv[i + 1], "unix:", 5) == 0)
-			qmp = argv[i + 1] + 5;
-	if (!qmp) {
+	if (pidfile) {
+		FILE *f = fopen(pidfile, "w");
+
+		if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) {
+			perror("fake-emulator: -write-pid");
+			return 2;
+		}
+	}
+	qmp = arg_after(argc, argv, "-qmp");
+	if (!qmp || strncmp(qmp, "unix:", 5) != 0) {
 		fprintf(stderr, "fake-emulator: no -qmp unix: argument\n");
 		return 2;
 	}
+	qmp += 5;
 	/* The path ends at the first single comma (the builder doubles commas in it). */
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%.*s", (int)strcspn(qmp, ","), qmp);
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -31,6 +116,8 @@ int main(int argc, char *argv[])
 		return 1;
 	}
 	fprintf(stderr, "fake-emulator: listening\n");
-	sleep(60);
+	if (server)
+		return relay(fd, server);
+	sleep(LIFETIME_MS / 1000);
 	return 0;
 }

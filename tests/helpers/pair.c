@@ -200,7 +200,8 @@ void run_job(struct qm_job_options *opts, struct run *r)
 
 	qm_ctx_set_log_fn(ctx, log_to_stderr, NULL);
 	opts->src_qmp = pair.src.qmp_path;
-	opts->dst_qmp = pair.dst.qmp_path;
+	/* A job that launches its destination gets no socket for it. */
+	opts->dst_qmp = opts->launch_dest ? NULL : pair.dst.qmp_path;
 	job = qm_job_new(ctx, loop, opts, &cbs, r, &err);
 	cr_assert(job, "%s", err.text);
 	cr_assert_eq(qm_job_start(job, &err), 0, "%s", err.text);

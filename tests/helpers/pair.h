@@ -77,7 +77,7 @@ struct run {
 	unsigned long long tunnel_bytes; /* the last sample's */
 };
 
-/* Runs a job with @opts (the QMP paths are filled in) until it ends. */
+/* Runs a job with @opts (the QMP paths are filled in, dst's unless launch_dest) until it ends. */
 void run_job(struct qm_job_options *opts, struct run *r);
 /* Completed on the destination, in @want_status, memory intact; no source left. */
 void assert_completed(const struct run *r, const char *want_status);

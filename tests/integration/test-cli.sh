@@ -153,14 +153,29 @@ check "help migrate documents every option" eval '[ $rc -eq 0 ] && (
 		--paused --control --tunnel-copy --downtime-steps --downtime-delay --downtime-double \
 		--timeout --timeout-per-gib --stall-timeout --pause-after --postcopy \
 		--postcopy-after-passes --auto-converge --throttle-initial --throttle-increment \
-		--xbzrle --xbzrle-cache --multifd; do
+		--xbzrle --xbzrle-cache --multifd --launch-dest --domain --dest-domain \
+		--graphics-passwd-file --runtime-dir; do
 		[[ $out == *"$o"* ]] || exit 1; done )'
 check "help migrate documents the default timeout and --timeout 0" \
 	eval '[[ $out == *"800 s per GiB of guest RAM"* ]] && [[ $out == *"0: never"* ]]'
 run migrate --src-qmp a --dst-qmp b --timeout -1
 check "migrate with a negative timeout exits 2" eval '[ $rc -eq 2 ] && [[ $err == *"invalid --timeout"* ]]'
 run migrate
-check "migrate without sockets exits 2" eval '[ $rc -eq 2 ] && [[ $err == *"--src-qmp and --dst-qmp are required"* ]]'
+check "migrate without sockets exits 2" eval '[ $rc -eq 2 ] && [[ $err == *"--src-qmp is required, and --dst-qmp or --launch-dest"* ]]'
+run migrate --help
+check "migrate --help prints the usage" eval '[ $rc -eq 0 ] && [[ $out == "Usage: qmigrate migrate "* ]]'
+run migrate --src-qmp a --dst-qmp b --launch-dest --domain vm.xml
+check "--launch-dest with --dst-qmp exits 2 and says to give one" \
+	eval '[ $rc -eq 2 ] && [[ $err == *"--launch-dest"*"--dst-qmp"*"give one of them"* ]]'
+run migrate --src-qmp a --launch-dest
+check "--launch-dest without --domain exits 2 and asks for it" \
+	eval '[ $rc -eq 2 ] && [[ $err == *"give --domain FILE"* ]]'
+run migrate --src-qmp a --dst-qmp b --graphics-passwd-file pw
+check "--graphics-passwd-file without --launch-dest exits 2" \
+	eval '[ $rc -eq 2 ] && [[ $err == *"--graphics-passwd-file needs --launch-dest"* ]]'
+run migrate --src-qmp a --launch-dest --domain "$dir/nonexistent.xml"
+check "--launch-dest with a missing description fails (1) and names it" \
+	eval '[ $rc -eq 1 ] && [[ $err == *"nonexistent.xml"* ]]'
 run migrate --src-qmp a --dst-qmp b --transport carrier-pigeon
 check "migrate with an unknown transport exits 2" eval '[ $rc -eq 2 ] && [[ $err == *"unknown transport"* ]]'
 run migrate --src-qmp a --dst-qmp b --bandwidth -3

@@ -191,3 +191,26 @@ Test(domain_argv, has_password_sees_vnc_and_spice)
 	cr_expect_not(qm_domain_has_password(none));
 	cr_expect(qm_domain_has_password(vnc));
 }
+
+/* The migratable form lost its passwords; the caller still wants the displays locked. */
+Test(domain_argv, locked_displays_start_locked_without_a_password)
+{
+	const char *xml = HEAD "<devices><graphics type='vnc' autoport='yes'/>"
+			       "<graphics type='spice' port='5930'/></devices></domain>";
+	struct qm_domain_argv_opts opts = { .qmp_path = QMP };
+	_cleanup_argv_ char **open = build(xml, &opts);
+	_cleanup_argv_ char **locked = NULL;
+	size_t vnc, spice;
+
+	vnc = find(open, "-vnc");
+	spice = find(open, "-spice");
+	cr_assert_neq(vnc, (size_t)-1);
+	cr_assert_neq(spice, (size_t)-1);
+	cr_expect_null(strstr(open[vnc + 1], "password=on"), "%s", open[vnc + 1]);
+	cr_expect(strstr(open[spice + 1], "disable-ticketing=on"), "%s", open[spice + 1]);
+
+	opts.locked[QM_DOMAIN_GRAPHICS_VNC] = opts.locked[QM_DOMAIN_GRAPHICS_SPICE] = true;
+	locked = build(xml, &opts);
+	cr_expect(strstr(locked[vnc + 1], ",password=on"), "%s", locked[vnc + 1]);
+	cr_expect_null(strstr(locked[spice + 1], "disable-ticketing"), "%s", locked[spice + 1]);
+}

@@ -1,0 +1,621 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A destination the job launches itself (launch_dest), without QEMU: the
+ * description's emulator is tests/helpers/fake-emulator, which relays its
+ * QMP socket to a scripted fake QMP server (-qmp-relay) and writes its pid
+ * (-write-pid), or a script that dies at once.  Whatever happens, nothing
+ * the job launched is left: no process (checked by pid) and no directory
+ * (the runtime parent must be empty at the end).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "engine/graphics-passwd.h"
+#include "tests/helpers/engine-harness.h"
+
+#define PASSWORD "s3cr3tPw"
+#define ZERO_UUID "{\"UUID\": \"00000000-0000-0000-0000-000000000000\"}"
+#define BOUND_MS 5000 /* "at once": far below the 20 s a launched QEMU gets for its socket */
+
+static char parent[64]; /* the runtime parent: empty again at the end */
+static char work[64];	/* the fake servers' sockets, pid files, scripts */
+
+static void setup(void)
+{
+	snprintf(parent, sizeof(parent), "/tmp/qm-dl-rt-XXXXXX");
+	snprintf(work, sizeof(work), "/tmp/qm-dl-work-XXXXXX");
+	cr_assert(mkdtemp(parent));
+	cr_assert(mkdtemp(work));
+}
+
+static void work_path(char *buf, size_t size, const char *name)
+{
+	snprintf(buf, size, "%s/%s", work, name);
+}
+
+static void teardown(void)
+{
+	static const char *const files[] = { "src", "dst", "pid", "emu", "pw" };
+	char path[128];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		work_path(path, sizeof(path), files[i]);
+		unlink(path);
+	}
+	rmdir(work);
+	cr_expect_eq(rmdir(parent), 0, "the runtime parent %s is not empty: %s", parent,
+		     strerror(errno));
+}
+
+TestSuite(dest_launch, .init = setup, .fini = teardown, .timeout = 30);
+
+static const char *fake_emulator(void)
+{
+	static char path[4096];
+	const char *top = getenv("top_builddir");
+
+	snprintf(path, sizeof(path), "%s/tests/helpers/fake-emulator",
+		 top && *top ? top : ABS_TOP_BUILDDIR);
+	return path;
+}
+
+/* A description run by @emulator, with @devices and @args (<qemu:arg>s). */
+static char *domain(const char *emulator, const char *devices, const char *args)
+{
+	char *xml;
+
+	cr_assert(asprintf(&xml,
+			   "<domain type='qemu' "
+			   "xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+			   "<name>vm1</name><uuid>" UUID "</uuid>"
+			   "<memory unit='MiB'>64</memory><os><type>hvm</type></os>"
+			   "<devices><emulator>%s</emulator>%s</devices>"
+			   "<qemu:commandline>%s</qemu:commandline></domain>",
+			   emulator, devices, args) >= 0);
+	return xml;
+}
+
+/* The fake emulator relaying to the server at work/dst, its pid in work/pid. */
+static char *relayed_domain(const char *devices)
+{
+	char args[512];
+
+	snprintf(args, sizeof(args),
+		 "<qemu:arg value='-write-pid'/><qemu:arg value='%s/pid'/>"
+		 "<qemu:arg value='-qmp-relay'/><qemu:arg value='%s/dst'/>",
+		 work, work);
+	return domain(fake_emulator(), devices, args);
+}
+
+static pid_t launched_pid(void)
+{
+	char path[128], buf[32] = "";
+	int fd;
+
+	work_path(path, sizeof(path), "pid");
+	fd = open(path, O_RDONLY);
+	cr_assert_geq(fd, 0, "the emulator wrote no pid: was it launched?");
+	cr_assert_gt(read(fd, buf, sizeof(buf) - 1), 0);
+	close(fd);
+	cr_assert_gt(atoi(buf), 0);
+	return atoi(buf);
+}
+
+/* Gone for good: the job reaped its child, so not even a zombie remains. */
+static void assert_gone(pid_t pid)
+{
+	cr_assert_eq(kill(pid, 0), -1, "the launched emulator %d still exists", (int)pid);
+	cr_assert_eq(errno, ESRCH);
+}
+
+struct lrun {
+	struct qm_job_options opts;
+	struct qm_result result;
+	bool done;
+	bool alive_at_done; /* the launched destination, by result.dst_pid */
+	/* what the test does once the destination connected and its script WAITs */
+	enum { ACT_NONE, ACT_CANCEL, ACT_UNREF } on_wait;
+	char log[32768];
+	size_t log_len;
+};
+
+static void on_done(struct qm_job *job, const struct qm_result *r, void *ud)
+{
+	struct lrun *run = ud;
+
+	cr_assert_not(run->done, "done called twice");
+	run->result = *r;
+	run->done = true;
+	run->alive_at_done = r->dst_pid > 0 && kill((pid_t)r->dst_pid, 0) == 0;
+}
+
+static void on_progress(struct qm_job *job, const struct qm_progress *p, void *ud)
+{
+}
+
+/* Every line the library logs, QMP trace included, for the password checks. */
+__attribute__((format(printf, 6, 0))) static void log_capture(void *ud, int priority, const char *file, int line, const char *fn,
+			const char *format, va_list args)
+{
+	struct lrun *run = ud;
+	size_t room = sizeof(run->log) - run->log_len;
+	int n;
+
+	if (room <= 1)
+		return;
+	n = vsnprintf(run->log + run->log_len, room, format, args);
+	if (n > 0)
+		run->log_len += (size_t)n < room - 1 ? (size_t)n : room - 1;
+	if (run->log_len < sizeof(run->log) - 1)
+		run->log[run->log_len++] = '\n';
+	run->log[run->log_len] = '\0';
+}
+
+/* Runs a launch_dest job of @xml against the scripts (NULL: no server at that path). */
+static void run_launch(struct lrun *run, const char *xml, const struct fq_step *src_script,
+		       const struct fq_step *dst_script)
+{
+	struct qm_job_callbacks cbs = { .done = on_done, .progress = on_progress };
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct qm_error err = { 0 };
+	struct qm_ctx *ctx;
+	struct fq *fsrc, *fdst;
+	char src[128], dst[128];
+	struct qm_job *job;
+
+	setenv("QMIGRATE_QMP_TRACE", "1", 1);
+	ctx = qm_ctx_new();
+	unsetenv("QMIGRATE_QMP_TRACE");
+	qm_ctx_set_log_fn(ctx, log_capture, run);
+	qm_ctx_set_log_priority(ctx, LOG_DEBUG);
+	work_path(src, sizeof(src), "src");
+	work_path(dst, sizeof(dst), "dst");
+	fsrc = src_script ? fq_listen(loop, src, src_script) : NULL;
+	fdst = dst_script ? fq_listen(loop, dst, dst_script) : NULL;
+	run->opts.src_qmp = src;
+	run->opts.launch_dest = true;
+	run->opts.domain_xml = xml;
+	run->opts.runtime_dir = parent;
+	run->opts.poll_interval = 1e6;
+	job = qm_job_new(ctx, loop, &run->opts, &cbs, run, &err);
+	cr_assert(job, "%s: %s", err.error_class, err.text);
+	cr_assert_eq(qm_job_start(job, &err), 0, "%s", err.text);
+	while (!run->done) {
+		ev_run(loop, EVRUN_ONCE);
+		if (run->on_wait != ACT_NONE && fdst && fq_connected(fdst) && fq_waiting(fdst)) {
+			if (run->on_wait == ACT_UNREF) {
+				job = qm_job_unref(job);
+				fq_resume(fdst);
+				break;
+			}
+			cr_assert_eq(qm_job_cancel(job), 0);
+			run->on_wait = ACT_NONE;
+			fq_resume(fdst);
+		}
+	}
+	while ((fsrc && !fq_finished(fsrc)) || (fdst && !fq_finished(fdst)))
+		ev_run(loop, EVRUN_NOWAIT);
+	qm_job_unref(job);
+	fq_free(fsrc);
+	fq_free(fdst);
+	qm_ctx_unref(ctx);
+	ev_loop_destroy(loop);
+}
+
+/* Begin, then confirm finds the VM still running on the source. */
+#define SRC_STAYS SRC_BEGIN, FQ_EXPECT("query-status", 5), R(5, RUNNING), FQ_END
+
+/* ---- options -------------------------------------------------------------------- */
+
+static void expect_refused(const struct qm_job_options *opts, const char *cls, const char *piece)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct qm_ctx *ctx = qm_ctx_new();
+	struct qm_error err = { 0 };
+
+	cr_expect_null(qm_job_new(ctx, loop, opts, NULL, NULL, &err));
+	cr_expect_str_eq(err.error_class, cls);
+	cr_expect(strstr(err.text, piece), "'%s' is not in: %s", piece, err.text);
+	qm_ctx_unref(ctx);
+	ev_loop_destroy(loop);
+}
+
+Test(dest_launch, launch_dest_with_a_destination_socket_is_a_usage_error)
+{
+	_cleanup_free_ char *xml = relayed_domain("");
+	struct qm_job_options opts = {
+		.src_qmp = "/nonexistent/src",
+		.dst_qmp = "/nonexistent/dst",
+		.launch_dest = true,
+		.domain_xml = xml,
+	};
+
+	expect_refused(&opts, "Usage", "not both");
+}
+
+Test(dest_launch, launch_dest_without_a_description_is_a_usage_error)
+{
+	struct qm_job_options opts = { .src_qmp = "/nonexistent/src", .launch_dest = true };
+
+	expect_refused(&opts, "Usage", "give --domain FILE");
+}
+
+Test(dest_launch, no_destination_at_all_is_a_usage_error)
+{
+	struct qm_job_options opts = { .src_qmp = "/nonexistent/src" };
+
+	expect_refused(&opts, "Usage", "--launch-dest");
+}
+
+Test(dest_launch, a_password_file_without_launch_dest_is_a_usage_error)
+{
+	struct qm_job_options opts = {
+		.src_qmp = "/nonexistent/src",
+		.dst_qmp = "/nonexistent/dst",
+		.graphics_passwd_file = "/nonexistent/pw",
+	};
+
+	expect_refused(&opts, "Usage", "--launch-dest");
+}
+
+Test(dest_launch, a_destination_description_needs_the_vms_own)
+{
+	_cleanup_free_ char *xml = relayed_domain("");
+	struct qm_job_options opts = {
+		.src_qmp = "/nonexistent/src",
+		.dst_qmp = "/nonexistent/dst",
+		.dst_domain_xml = xml,
+	};
+
+	expect_refused(&opts, "Usage", "--domain FILE");
+}
+
+Test(dest_launch, a_bad_description_is_refused_before_anything_starts)
+{
+	struct qm_job_options opts = {
+		.src_qmp = "/nonexistent/src",
+		.launch_dest = true,
+		.domain_xml = "<domain type='qemu'><name>vm1</name>",
+	};
+
+	expect_refused(&opts, "DomainMalformed", "the VM's description");
+}
+
+/* ---- the launched QEMU fails ------------------------------------------------------ */
+
+Test(dest_launch, an_emulator_that_exits_early_fails_prepare_at_once_with_its_log)
+{
+	static const struct fq_step src[] = { SRC_STAYS };
+	char emu[128], body[512];
+	_cleanup_free_ char *xml = NULL;
+	struct lrun run = { 0 };
+	FILE *f;
+
+	work_path(emu, sizeof(emu), "emu");
+	snprintf(body, sizeof(body),
+		 "#!/bin/sh\necho $$ > %s/pid\n"
+		 "echo 'qemu: -blockdev file=/nope: Could not open: No such file' >&2\nexit 3\n",
+		 work);
+	f = fopen(emu, "w");
+	cr_assert(f);
+	fputs(body, f);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(chmod(emu, 0700), 0);
+	xml = domain(emu, "", "");
+
+	run_launch(&run, xml, src, NULL);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_expect_str_eq(run.result.error.error_class, "LaunchExited");
+	cr_expect(strstr(run.result.error.text, "the destination QEMU exited with status 3"),
+		  "%s", run.result.error.text);
+	cr_expect(strstr(run.result.error.text, "Could not open"), "no log tail: %s",
+		  run.result.error.text);
+	cr_expect_lt(run.result.phase_ms[QM_PHASE_PREPARE], BOUND_MS);
+	cr_expect_eq(run.result.vm, QM_VM_SOURCE);
+	cr_expect_eq(run.result.dst_pid, -1);
+	cr_expect_str_eq(run.result.dst_qmp, "");
+	assert_gone(launched_pid());
+}
+
+Test(dest_launch, a_failure_in_prepare_after_the_launch_quits_and_reaps_it)
+{
+	static const struct fq_step src[] = { SRC_STAYS };
+	static const struct fq_step dst[] = {
+		FQ_HANDSHAKE,
+		FQ_EXPECT("query-status", 9),
+		R(9, STATUS("inmigrate")),
+		DST_QUERY_STEPS,
+		DST_ANSWERS(STATUS("inmigrate"), "{\"name\": \"another-vm\"}", ZERO_UUID),
+		DST_FACTS,
+		/* refused, but the job launched it: it quits; the relay exits with it */
+		QUIT_AND_GO(4),
+		FQ_END,
+	};
+	_cleanup_free_ char *xml = relayed_domain("");
+	struct lrun run = { 0 };
+
+	run_launch(&run, xml, src, dst);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_expect_str_eq(run.result.error.error_class, "NameMismatch");
+	cr_expect_eq(run.result.vm, QM_VM_SOURCE);
+	cr_expect_eq(run.result.dst_pid, -1);
+	assert_gone(launched_pid());
+}
+
+Test(dest_launch, a_launched_qemu_that_never_answers_is_killed)
+{
+	static const struct fq_step src[] = { SRC_STAYS };
+	char args[256];
+	_cleanup_free_ char *xml = NULL;
+	struct lrun run = { .opts.connect_timeout = 0.3 };
+
+	/* It listens on its QMP socket but never greets: the handshake times out. */
+	snprintf(args, sizeof(args), "<qemu:arg value='-write-pid'/><qemu:arg value='%s/pid'/>",
+		 work);
+	xml = domain(fake_emulator(), "", args);
+	run_launch(&run, xml, src, NULL);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_expect(strstr(run.result.error.text, "destination QEMU"), "%s",
+		  run.result.error.text);
+	cr_expect(strstr(run.result.error.text, "fake-emulator: listening"), "no log tail: %s",
+		  run.result.error.text);
+	cr_expect_eq(run.result.vm, QM_VM_SOURCE);
+	assert_gone(launched_pid());
+}
+
+/* ---- cancelled or dropped while prepare waits for it ------------------------------ */
+
+/* The launched QEMU's monitor takes the connection, but greets only after the test acted. */
+static const struct fq_step dst_waits[] = {
+	FQ_WAIT,
+	FQ_END,
+};
+
+Test(dest_launch, a_cancel_while_prepare_waits_kills_what_was_launched)
+{
+	static const struct fq_step src[] = { SRC_STAYS };
+	_cleanup_free_ char *xml = relayed_domain("");
+	struct lrun run = { .on_wait = ACT_CANCEL };
+
+	run_launch(&run, xml, src, dst_waits);
+	cr_assert_eq(run.result.status, QM_JOB_CANCELLED, "%s", run.result.error.text);
+	cr_expect_eq(run.result.vm, QM_VM_SOURCE);
+	cr_expect_eq(run.result.dst_pid, -1);
+	assert_gone(launched_pid());
+}
+
+Test(dest_launch, the_last_unref_while_prepare_waits_kills_what_was_launched)
+{
+	static const struct fq_step src[] = { SRC_BEGIN, FQ_END };
+	_cleanup_free_ char *xml = relayed_domain("");
+	struct lrun run = { .on_wait = ACT_UNREF };
+
+	run_launch(&run, xml, src, dst_waits);
+	cr_expect_not(run.done);
+	assert_gone(launched_pid());
+}
+
+/* ---- success: set_password, then the destination is handed over ------------------ */
+
+#define SET_PASSWORD(s, p)                                                               \
+	{ .op = FQ_OP_EXPECT,                                                              \
+	  .name = "set_password",                                                          \
+	  .slot = (s),                                                                     \
+	  .args = "{\"protocol\": \"vnc\", \"password\": \"" p "\"}" }
+
+/* Completes, and the destination's display gets @pw first. */
+static void migrate_with_password(struct lrun *run, const char *xml, const struct fq_step *dst)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN,
+		SRC_MIGRATE,
+		EVENT("MIGRATION", "{\"status\": \"completed\"}"),
+		FQ_EXPECT("query-migrate", 3),
+		R(3, COMPLETED),
+		QUIT_AND_GO(4),
+		FQ_END,
+	};
+
+	run_launch(run, xml, src, dst);
+	cr_assert_eq(run->result.status, QM_JOB_COMPLETED, "%s", run->result.error.text);
+	cr_assert_eq(run->result.vm, QM_VM_DESTINATION);
+	cr_assert_gt(run->result.dst_pid, 0);
+	cr_expect(run->alive_at_done, "the destination was not running when the job ended");
+	cr_expect_eq(run->result.dst_pid, launched_pid());
+}
+
+/* The caller's part after success: stop it by pid, reap it, remove its directory. */
+static void stop_handed_over(const struct qm_result *r)
+{
+	char dir[sizeof(r->dst_qmp)], path[sizeof(dir) + 16];
+	struct stat st;
+	int status;
+
+	cr_assert_eq(stat(r->dst_qmp, &st), 0, "%s: %s", r->dst_qmp, strerror(errno));
+	cr_expect(S_ISSOCK(st.st_mode));
+	cr_assert_eq(kill((pid_t)r->dst_pid, SIGKILL), 0);
+	cr_assert_eq(waitpid((pid_t)r->dst_pid, &status, 0), (pid_t)r->dst_pid);
+	snprintf(dir, sizeof(dir), "%s", r->dst_qmp);
+	*strrchr(dir, '/') = '\0';
+	cr_expect_eq(strncmp(dir, parent, strlen(parent)), 0, "%s is not under %s", dir, parent);
+	unlink(r->dst_qmp);
+	snprintf(path, sizeof(path), "%s/qemu.log", dir);
+	unlink(path);
+	cr_expect_eq(rmdir(dir), 0);
+}
+
+static void expect_no_password_in(const char *what, const char *text, size_t len)
+{
+	cr_expect_null(memmem(text, len, PASSWORD, strlen(PASSWORD)), "the password is in %s",
+		       what);
+	cr_expect_null(memmem(text, len, "filepw12", 8), "the file's password is in %s", what);
+}
+
+/* The launched emulator's command line, NULs and all. */
+static size_t read_cmdline(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY);
+	cr_assert_geq(fd, 0);
+	n = read(fd, buf, size);
+	close(fd);
+	cr_assert_gt(n, 0);
+	return (size_t)n;
+}
+
+#define DST_READY_AND_MIGRATES                                                           \
+	DST_QUERY_STEPS, DST_ANSWERS(STATUS("inmigrate"), "{}", ZERO_UUID), DST_FACTS,      \
+		FQ_EXPECT("migrate-set-capabilities", 3), FQ_EXPECT("migrate-incoming", 4), \
+		R(3, "{}"), R(4, "{}"), DST_RESUMES
+/* The display gets @pw, the probe answers, and the migration goes through. */
+#define DST_PASSWORD_THEN_MIGRATES(pw)                                                   \
+	FQ_HANDSHAKE, SET_PASSWORD(11, pw), FQ_EXPECT("query-status", 9), R(11, "{}"),      \
+		R(9, STATUS("inmigrate")), DST_READY_AND_MIGRATES
+
+Test(dest_launch, a_display_password_is_set_over_qmp_and_shown_nowhere)
+{
+	static const struct fq_step dst[] = { DST_PASSWORD_THEN_MIGRATES(PASSWORD), FQ_END };
+	_cleanup_free_ char *xml = relayed_domain(
+		"<graphics type='vnc' autoport='yes' listen='127.0.0.1' passwd='" PASSWORD "'/>");
+	struct lrun run = { 0 };
+	char cmdline[8192];
+	size_t n;
+
+	migrate_with_password(&run, xml, dst);
+	n = read_cmdline((pid_t)run.result.dst_pid, cmdline, sizeof(cmdline));
+	expect_no_password_in("the command line", cmdline, n);
+	cr_expect(memmem(cmdline, n, ",password=on", 12), "the display does not start locked");
+	expect_no_password_in("the log", run.log, run.log_len);
+	cr_expect(strstr(run.log, "\"execute\":\"set_password\""), "no set_password traced");
+	cr_expect(strstr(run.log, "\"password\":\"***\""), "the password is not masked");
+	expect_no_password_in("the result", (const char *)&run.result, sizeof(run.result));
+	stop_handed_over(&run.result);
+}
+
+Test(dest_launch, a_password_file_sets_the_display_password_instead)
+{
+	static const struct fq_step dst[] = { DST_PASSWORD_THEN_MIGRATES("filepw12"), FQ_END };
+	_cleanup_free_ char *xml = relayed_domain(
+		"<graphics type='vnc' autoport='yes' passwd='" PASSWORD "'/>");
+	struct lrun run = { 0 };
+	char pw[128];
+	FILE *f;
+
+	work_path(pw, sizeof(pw), "pw");
+	f = fopen(pw, "w");
+	cr_assert(f);
+	fputs("filepw12\n", f);
+	cr_assert_eq(fclose(f), 0);
+	run.opts.graphics_passwd_file = pw;
+	migrate_with_password(&run, xml, dst);
+	expect_no_password_in("the log", run.log, run.log_len);
+	stop_handed_over(&run.result);
+}
+
+Test(dest_launch, a_refused_password_fails_prepare_and_stops_the_destination)
+{
+	static const struct fq_step src[] = { SRC_STAYS };
+	static const struct fq_step dst[] = {
+		FQ_HANDSHAKE,
+		SET_PASSWORD(11, PASSWORD),
+		FQ_EXPECT("query-status", 9),
+		FQ_REPLY_TEXT(11, "{\"error\": {\"class\": \"GenericError\", "
+				  "\"desc\": \"Could not set password\"}}"),
+		R(9, STATUS("inmigrate")),
+		QUIT_AND_GO(4),
+		FQ_END,
+	};
+	_cleanup_free_ char *xml = relayed_domain(
+		"<graphics type='vnc' autoport='yes' passwd='" PASSWORD "'/>");
+	struct lrun run = { 0 };
+
+	run_launch(&run, xml, src, dst);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_expect_str_eq(run.result.error.error_class, "GenericError");
+	cr_expect(strstr(run.result.error.text, "cannot set the password"), "%s",
+		  run.result.error.text);
+	assert_gone(launched_pid());
+}
+
+/* ---- the password file ------------------------------------------------------------ */
+
+static int read_pw(const char *content, size_t len, char **out, struct qm_error *err)
+{
+	char path[128];
+	int fd;
+
+	work_path(path, sizeof(path), "pw");
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, content, len), (ssize_t)len);
+	close(fd);
+	return qm_passwd_read_file(path, out, err);
+}
+
+Test(dest_launch, a_password_file_loses_its_trailing_newline_only)
+{
+	struct qm_error err = { 0 };
+	char *pw = NULL;
+
+	cr_assert_eq(read_pw("a b\n", 4, &pw, &err), 0, "%s", err.text);
+	cr_expect_str_eq(pw, "a b");
+	qm_passwd_free(pw);
+	cr_assert_eq(read_pw("abc", 3, &pw, &err), 0, "%s", err.text);
+	cr_expect_str_eq(pw, "abc");
+	qm_passwd_free(pw);
+}
+
+Test(dest_launch, bad_password_files_are_refused_without_their_contents)
+{
+	char big[300];
+	struct {
+		const char *content;
+		size_t len;
+		const char *piece;
+	} cases[] = {
+		{ "", 0, "empty" },
+		{ "\n", 1, "empty" },
+		{ "two\nlines\n", 10, "line break" },
+		{ "nul\0byte", 8, "NUL" },
+		{ big, sizeof(big), "longer" },
+	};
+
+	memset(big, 'x', sizeof(big));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct qm_error err = { 0 };
+		char *pw = NULL;
+
+		cr_expect_lt(read_pw(cases[i].content, cases[i].len, &pw, &err), 0, "case %zu",
+			     i);
+		cr_expect_null(pw);
+		cr_expect_str_eq(err.error_class, "PasswdFile");
+		cr_expect(strstr(err.text, cases[i].piece), "case %zu: %s", i, err.text);
+		cr_expect_null(strstr(err.text, "lines"), "the contents are quoted: %s",
+			       err.text);
+	}
+}
+
+Test(dest_launch, a_password_file_that_is_not_a_regular_file_is_refused)
+{
+	struct qm_error err = { 0 };
+	char *pw = NULL;
+
+	cr_expect_lt(qm_passwd_read_file(work, &pw, &err), 0);
+	cr_expect_str_eq(err.error_class, "PasswdFile");
+	cr_expect(strstr(err.text, "not a regular file"), "%s", err.text);
+}
