@@ -16,12 +16,14 @@
 
 static const char usage[] =
 	"Usage: qmigrate migrate --src-qmp PATH --dst-qmp PATH [OPTIONS]\n"
-	"       qmigrate migrate --src-qmp PATH --domain FILE --launch-dest [OPTIONS]\n"
+	"       qmigrate migrate --src-qmp PATH --launch-dest [--domain FILE] [OPTIONS]\n"
 	"\n"
 	"Migrates the VM of the source QEMU to the destination QEMU, both on this\n"
 	"host, through the phases begin, prepare, perform, finish and confirm.\n"
 	"Start the destination with the same devices and '-S -incoming defer', or\n"
-	"let qmigrate start it from the VM's description with --launch-dest.\n"
+	"let qmigrate start it with --launch-dest: from the VM's description\n"
+	"(--domain FILE), or, without one, from the source QEMU's own command line\n"
+	"(what 'qmigrate describe' prints; docs/describe.md).\n"
 	"After success the source QEMU is quit and the destination runs the VM\n"
 	"(or holds it paused, if it was paused). On failure or Ctrl-C the source\n"
 	"keeps the VM (resumed if it was running) and the destination QEMU is quit;\n"
@@ -40,11 +42,20 @@ static const char usage[] =
 	"                        --runtime-dir that holds its QMP socket and log.\n"
 	"                        After success it keeps running, and --json's result\n"
 	"                        gives \"dst_qmp\" and \"dst_pid\"; after a failure\n"
-	"                        or Ctrl-C it is stopped and its directory removed\n"
+	"                        or Ctrl-C it is stopped and its directory removed.\n"
+	"                        Its serial files and sockets go into that directory,\n"
+	"                        listening tcp ones take a free port, VNC passwords\n"
+	"                        are cut to 8 characters (docs/domain.md)\n"
 	"  --domain FILE         the VM's domain description (docs/domain.md), in\n"
-	"                        full: its passwords stay in this process\n"
+	"                        full: its passwords stay in this process; default:\n"
+	"                        the source's own, from its command line\n"
 	"  --dest-domain FILE    a description written for the destination (its own\n"
-	"                        paths, listen addresses, passwords); default: --domain\n"
+	"                        paths, listen addresses, passwords); refused when the\n"
+	"                        guest would see a change (the ABI check names it)\n"
+	"  --disk-map SRC=DST    the launched destination opens disk DST where the\n"
+	"                        VM's description has SRC (absolute paths; repeatable)\n"
+	"  --graphics-listen ADDR\n"
+	"                        the launched destination's displays listen on ADDR\n"
 	"  --graphics-passwd-file FILE\n"
 	"                        the password for the launched destination's displays\n"
 	"                        (one line), instead of the description's passwd; it\n"
@@ -144,6 +155,8 @@ enum {
 	OPT_DEST_DOMAIN,
 	OPT_PASSWD_FILE,
 	OPT_RUNTIME_DIR,
+	OPT_DISK_MAP,
+	OPT_GRAPHICS_LISTEN,
 };
 
 struct run {
@@ -276,6 +289,8 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		{ "dest-domain", required_argument, NULL, OPT_DEST_DOMAIN },
 		{ "graphics-passwd-file", required_argument, NULL, OPT_PASSWD_FILE },
 		{ "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
+		{ "disk-map", required_argument, NULL, OPT_DISK_MAP },
+		{ "graphics-listen", required_argument, NULL, OPT_GRAPHICS_LISTEN },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -297,6 +312,8 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	const char *control = NULL;
 	const char *domain_file = NULL, *dest_domain_file = NULL;
 	_cleanup_(wipe_freep) char *domain_xml = NULL, *dest_domain_xml = NULL;
+	const char *disk_map[QM_DOMAIN_MAX_DISKS + 1] = { NULL };
+	size_t n_disk_map = 0;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -434,6 +451,16 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		case OPT_RUNTIME_DIR:
 			opts.runtime_dir = optarg;
 			break;
+		case OPT_DISK_MAP:
+			if (n_disk_map == QM_DOMAIN_MAX_DISKS)
+				return cli_usage_error(&cmd_migrate, "more than %d --disk-map",
+						       QM_DOMAIN_MAX_DISKS);
+			disk_map[n_disk_map++] = optarg;
+			opts.disk_map = disk_map;
+			break;
+		case OPT_GRAPHICS_LISTEN:
+			opts.graphics_listen = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return EXIT_OK;
@@ -450,14 +477,14 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	if (!opts.src_qmp || (!opts.dst_qmp && !opts.launch_dest))
 		return cli_usage_error(&cmd_migrate,
 				       "--src-qmp is required, and --dst-qmp or --launch-dest");
-	if (opts.launch_dest && !domain_file)
-		return cli_usage_error(&cmd_migrate,
-				       "--launch-dest starts the destination from the VM's "
-				       "description: give --domain FILE");
-	if (dest_domain_file && !domain_file)
-		return cli_usage_error(&cmd_migrate, "--dest-domain needs --domain FILE too");
+	if ((domain_file || dest_domain_file) && !opts.launch_dest)
+		return cli_usage_error(&cmd_migrate, "--domain and --dest-domain are for "
+				       "--launch-dest: a destination qmigrate starts");
 	if (opts.graphics_passwd_file && !opts.launch_dest)
 		return cli_usage_error(&cmd_migrate, "--graphics-passwd-file needs --launch-dest");
+	if ((opts.disk_map || opts.graphics_listen) && !opts.launch_dest)
+		return cli_usage_error(&cmd_migrate,
+				       "--disk-map and --graphics-listen need --launch-dest");
 	if ((opts.throttle_initial || opts.throttle_increment) && !opts.auto_converge)
 		return cli_usage_error(&cmd_migrate, "--throttle-* need --auto-converge");
 	if (opts.xbzrle_cache && !opts.xbzrle)

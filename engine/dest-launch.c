@@ -222,6 +222,7 @@ static int start(struct qm_job *job, const struct qm_domain *full, const char *f
 		.incoming = true,
 		/* On success it outlives this process, in a session of its own. */
 		.detach = true,
+		.chr_into_dir = true,
 	};
 	struct qm_dest_launch *dl;
 	struct qm_error err = { 0 };

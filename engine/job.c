@@ -329,7 +329,8 @@ _public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 	    !dup_opt(&job->runtime_parent, opts->runtime_dir) ||
 	    !dup_opt(&job->domain_xml, opts->domain_xml) ||
 	    !dup_opt(&job->dst_domain_xml, opts->dst_domain_xml) ||
-	    !dup_opt(&job->passwd_file, opts->graphics_passwd_file)) {
+	    !dup_opt(&job->passwd_file, opts->graphics_passwd_file) ||
+	    qm_job_dest_options_copy(job, opts) < 0) {
 		qm_job_unref(job);
 		qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
 		return NULL;
@@ -341,6 +342,8 @@ _public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 	job->opts.domain_xml = job->domain_xml;
 	job->opts.dst_domain_xml = job->dst_domain_xml;
 	job->opts.graphics_passwd_file = job->passwd_file;
+	job->opts.graphics_listen = job->graphics_listen;
+	job->opts.disk_map = NULL; /* parsed into job->disk_map */
 	job->result.dst_pid = -1;
 	if (job->opts.poll_interval <= 0)
 		job->opts.poll_interval = DEFAULT_POLL_INTERVAL;
@@ -393,6 +396,7 @@ _public_ struct qm_job *qm_job_unref(struct qm_job *job)
 	wipe_free(job->domain_xml);
 	wipe_free(job->dst_domain_xml);
 	free(job->passwd_file);
+	qm_job_dest_options_free(job);
 	qm_ctx_unref(job->ctx);
 	free(job->cookie);
 	free(job->src_qmp);

@@ -17,6 +17,8 @@
 #include "xml/cookie.h"
 #include "xml/domain.h"
 
+struct qm_disk_map_entry;
+
 struct qm_job {
 	int refcount;
 	struct qm_ctx *ctx;
@@ -25,6 +27,12 @@ struct qm_job {
 	char *src_qmp, *dst_qmp, *runtime_parent;
 	/* full descriptions (passwords too: wiped on free) and the password file */
 	char *domain_xml, *dst_domain_xml, *passwd_file;
+	char *graphics_listen;
+	struct qm_disk_map_entry *disk_map; /* parsed from opts.disk_map */
+	size_t n_disk_map;
+	/* launch_dest without domain_xml: the source as begin described it */
+	char *described_xml;
+	void (*describe_next)(struct qm_job *job); /* while begin describes the source */
 	struct qm_job_callbacks cbs;
 	void *userdata;
 
@@ -135,11 +143,21 @@ void qm_dest_finish(struct qm_job *job);
 
 /* dest-domain.c: the destination's description, and the options that ask for one */
 int qm_job_dest_options_check(const struct qm_job_options *opts, struct qm_error *err);
+/* Copies the options dest-domain.c reads into @job (the disk map parsed); -ENOMEM. */
+int qm_job_dest_options_copy(struct qm_job *job, const struct qm_job_options *opts);
+void qm_job_dest_options_free(struct qm_job *job);
 /*
- * The description the destination is launched from, in its full form; fails
- * the job on error.  The hook for the ABI check and the destination rewrite.
+ * The description the destination is launched from, in its full form: the
+ * destination's own once the ABI check passed, else the VM's; then
+ * rewritten for the destination.  Fails the job on error (a refusal when
+ * the guest would see a change or the rewrite cannot apply).
  */
 int qm_job_dest_domain(struct qm_job *job, struct qm_domain **out);
+/*
+ * Begin's last step with launch_dest and no description: describes the
+ * source, then calls @next (the job failed, as a refusal, when it cannot).
+ */
+void qm_job_describe_source(struct qm_job *job, void (*next)(struct qm_job *job));
 
 /* dest-launch.c: a destination QEMU that the job starts and owns */
 /*

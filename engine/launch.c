@@ -16,6 +16,7 @@
 #include "engine/launch.h"
 #include "util/error.h"
 #include "xml/domain-argv.h"
+#include "xml/domain-rewrite.h"
 
 #define STOP_GRACE 5.0 /* seconds between SIGTERM and SIGKILL */
 #define LOG_TAIL 400   /* bytes of QEMU's log quoted in an error */
@@ -211,9 +212,26 @@ static int spawn(struct qm_launch *l, char **argv, bool detach, struct qm_error 
 	return 0;
 }
 
+/* A copy of @d whose character devices' files and sockets are in @dir. */
+static int chr_into(const struct qm_domain *d, const char *dir, struct qm_domain **out,
+		    struct qm_error *err)
+{
+	const struct qm_domain_rewrite rw = { .chr_dir = dir };
+	_cleanup_free_ char *xml = NULL;
+	int r;
+
+	r = qm_domain_format(d, &xml, err);
+	if (r == 0)
+		r = qm_domain_parse(xml, strlen(xml), out, err);
+	if (r == 0)
+		r = qm_domain_rewrite(*out, &rw, err);
+	return r < 0 ? r : 0;
+}
+
 int qm_launch_start(const struct qm_domain *d, const struct qm_launch_opts *opts,
 		    struct qm_launch **out, struct qm_error *err)
 {
+	_cleanup_domain_ struct qm_domain *moved = NULL;
 	_cleanup_launch_ struct qm_launch *l = calloc(1, sizeof(*l));
 	_cleanup_argv_ char **argv = NULL;
 	struct qm_domain_argv_opts aopts = { .paused = opts->paused,
@@ -230,6 +248,12 @@ int qm_launch_start(const struct qm_domain *d, const struct qm_launch_opts *opts
 		return r;
 	aopts.qmp_path = l->qmp_path;
 	memcpy(aopts.locked, opts->locked, sizeof(aopts.locked));
+	if (opts->chr_into_dir) {
+		r = chr_into(d, l->dir, &moved, err);
+		if (r < 0)
+			return r;
+		d = moved;
+	}
 	r = qm_domain_argv(d, &aopts, &argv, err);
 	if (r < 0)
 		return r;

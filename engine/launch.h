@@ -43,6 +43,13 @@ struct qm_launch_opts {
 	 * and the caller sets them over QMP from its own copy.
 	 */
 	bool locked[2];
+	/*
+	 * The character devices' files and listening sockets move into the
+	 * runtime directory (xml/domain-rewrite.h, chr_dir), as serialN.log and
+	 * the like: a second QEMU of the VM on this host must not write the
+	 * source's log or take its socket.
+	 */
+	bool chr_into_dir;
 };
 
 struct qm_launch;

@@ -14,10 +14,25 @@
 
 /* ---- begin ---------------------------------------------------------------------- */
 
+/* Begin's cookie goes to prepare; after a failure, through finish (rollback). */
+static void begin_end(struct qm_job *job)
+{
+	struct qm_cookie c;
+
+	if (!qm_job_failed(job)) {
+		qm_job_cookie_init(job, &c, 0);
+		if (qm_job_emit_cookie(job, &c) == 0) {
+			qm_job_enter(job, QM_PHASE_PREPARE);
+			return;
+		}
+	}
+	/* Through finish, so that a destination left waiting is stopped too. */
+	qm_job_enter(job, QM_PHASE_FINISH);
+}
+
 static void begin_done(void *opaque, json_t **res, const struct qm_error *err)
 {
 	struct qm_job *job = opaque;
-	struct qm_cookie c;
 	struct qm_error herr = { 0 };
 	const char *state, *name, *uuid;
 
@@ -45,10 +60,12 @@ static void begin_done(void *opaque, json_t **res, const struct qm_error *err)
 		qm_job_fail(job, &herr);
 		goto rollback;
 	}
-	qm_job_cookie_init(job, &c, 0);
-	if (qm_job_emit_cookie(job, &c) < 0)
-		goto rollback;
-	qm_job_enter(job, QM_PHASE_PREPARE);
+	/* A destination to launch with no description is the source's own. */
+	if (job->opts.launch_dest && !job->opts.domain_xml) {
+		qm_job_describe_source(job, begin_end);
+		return;
+	}
+	begin_end(job);
 	return;
 rollback:
 	/* Through finish, so that a destination left waiting is stopped too. */

@@ -322,13 +322,16 @@ struct qm_job_options {
 	/*
 	 * The VM's description as domain XML text, in its full form: it may hold
 	 * passwords, so it never leaves this process (not in a cookie, a log line
-	 * or an argv; the job's copy is wiped when the job goes).  Needed with
-	 * launch_dest.
+	 * or an argv; the job's copy is wiped when the job goes).  NULL with
+	 * launch_dest: begin describes the source QEMU from its own command line
+	 * and QMP (docs/describe.md: what is kept, moved, dropped or refused).
 	 */
 	const char *domain_xml;
 	/*
 	 * A description written for the destination (its own paths, listen
-	 * addresses and passwords), or NULL to use domain_xml's.  Needs domain_xml.
+	 * addresses and passwords), or NULL to use the VM's.  Prepare compares it
+	 * with the VM's description (domain_xml, or the source's own) and refuses
+	 * anything the guest would see change, naming it ("DomainAbi").
 	 */
 	const char *dst_domain_xml;
 	/*
@@ -336,8 +339,12 @@ struct qm_job_options {
 	 * through a shell, its QMP socket and log in a new 0700 directory under
 	 * runtime_dir) from the migratable form of the destination's description,
 	 * so that no password is on its command line; then sets its displays'
-	 * passwords with set_password.  dst_qmp must be NULL and domain_xml set
-	 * ("Usage" error otherwise).  The job owns that QEMU: a failure, a cancel
+	 * passwords with set_password.  dst_qmp must be NULL ("Usage" error
+	 * otherwise).  The description is first rewritten for the destination
+	 * (docs/domain.md, "Rewritten for the destination"): its character
+	 * devices' files and sockets move into that directory, listening tcp
+	 * ones take a free port, VNC passwords are cut to 8 characters, and
+	 * graphics_listen and disk_map apply.  The job owns that QEMU: a failure, a cancel
 	 * or the last unref before the job ended stops it and removes its
 	 * directory; after success it keeps running (paused with @paused), and
 	 * qm_result.dst_qmp and dst_pid hand it to the caller.
@@ -350,6 +357,14 @@ struct qm_job_options {
 	 * launch_dest.
 	 */
 	const char *graphics_passwd_file;
+	/* Every display of the launched destination listens here; NULL: as described. */
+	const char *graphics_listen;
+	/*
+	 * The disk map of the launched destination, "SRC=DST" strings (absolute
+	 * paths), NULL-terminated; NULL: none.  The disk whose source is SRC
+	 * opens DST there; a SRC that no disk has is an error.  At most 64.
+	 */
+	const char *const *disk_map;
 };
 
 /* A sample of the migration's progress, from the source's query-migrate. */

@@ -84,9 +84,9 @@ static int rewrite_chr(const struct qm_domain *d, const struct qm_domain_chr *c,
 	case QM_DOMAIN_CHR_UNIX:
 		return o->chr_dir && bind ? move_path(c, o->chr_dir, name, err) : 0;
 	case QM_DOMAIN_CHR_TCP:
-		if (!o->chr_listen || !bind)
+		if ((!o->chr_listen && !o->chr_free_ports) || !bind)
 			return 0;
-		r = set_source(c, "host", o->chr_listen, err);
+		r = o->chr_listen ? set_source(c, "host", o->chr_listen, err) : 0;
 		return r < 0 ? r : set_source(c, "service", ANY_PORT, err);
 	case QM_DOMAIN_CHR_PTY:
 		break;
@@ -99,7 +99,7 @@ int qm_rw_chrs(struct qm_domain *d, const struct qm_domain_rewrite *o,
 {
 	int r;
 
-	if (!o->chr_dir && !o->chr_listen)
+	if (!o->chr_dir && !o->chr_listen && !o->chr_free_ports)
 		return 0;
 	for (size_t i = 0; i < d->n_serials; i++) {
 		r = rewrite_chr(d, &d->serials[i], false, i, o, err);

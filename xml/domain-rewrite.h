@@ -47,6 +47,12 @@ struct qm_domain_rewrite {
 	 */
 	const char *chr_listen;
 	/*
+	 * Every tcp character device that listens keeps its host (or takes
+	 * chr_listen) and binds port 0: another QEMU on the same host cannot
+	 * take the source's port.
+	 */
+	bool chr_free_ports;
+	/*
 	 * The disk map (--disk-map, repeatable): at most QM_DOMAIN_MAX_DISKS
 	 * entries, each source a disk's <source file> exactly as written
 	 * (nothing is normalised), each a different one; every disk whose

@@ -154,7 +154,7 @@ check "help migrate documents every option" eval '[ $rc -eq 0 ] && (
 		--timeout --timeout-per-gib --stall-timeout --pause-after --postcopy \
 		--postcopy-after-passes --auto-converge --throttle-initial --throttle-increment \
 		--xbzrle --xbzrle-cache --multifd --launch-dest --domain --dest-domain \
-		--graphics-passwd-file --runtime-dir; do
+		--graphics-passwd-file --runtime-dir --disk-map --graphics-listen; do
 		[[ $out == *"$o"* ]] || exit 1; done )'
 check "help migrate documents the default timeout and --timeout 0" \
 	eval '[[ $out == *"800 s per GiB of guest RAM"* ]] && [[ $out == *"0: never"* ]]'
@@ -167,9 +167,15 @@ check "migrate --help prints the usage" eval '[ $rc -eq 0 ] && [[ $out == "Usage
 run migrate --src-qmp a --dst-qmp b --launch-dest --domain vm.xml
 check "--launch-dest with --dst-qmp exits 2 and says to give one" \
 	eval '[ $rc -eq 2 ] && [[ $err == *"--launch-dest"*"--dst-qmp"*"give one of them"* ]]'
-run migrate --src-qmp a --launch-dest
-check "--launch-dest without --domain exits 2 and asks for it" \
-	eval '[ $rc -eq 2 ] && [[ $err == *"give --domain FILE"* ]]'
+run migrate --src-qmp a --dst-qmp b --domain vm.xml
+check "--domain without --launch-dest exits 2 and says what it is for" \
+	eval '[ $rc -eq 2 ] && [[ $err == *"--domain and --dest-domain are for --launch-dest"* ]]'
+run migrate --src-qmp a --dst-qmp b --disk-map /a=/b
+check "--disk-map without --launch-dest exits 2" \
+	eval '[ $rc -eq 2 ] && [[ $err == *"--disk-map and --graphics-listen need --launch-dest"* ]]'
+run migrate --src-qmp a --launch-dest --disk-map images/a.img=/b
+check "--disk-map with a relative path exits 2 and says to write an absolute one" \
+	eval '[ $rc -eq 2 ] && [[ $err == *"images/a.img"* ]] && [[ $err == *"absolute"* ]]'
 run migrate --src-qmp a --dst-qmp b --graphics-passwd-file pw
 check "--graphics-passwd-file without --launch-dest exits 2" \
 	eval '[ $rc -eq 2 ] && [[ $err == *"--graphics-passwd-file needs --launch-dest"* ]]'

@@ -244,11 +244,28 @@ Test(dest_launch, launch_dest_with_a_destination_socket_is_a_usage_error)
 	expect_refused(&opts, "Usage", "not both");
 }
 
-Test(dest_launch, launch_dest_without_a_description_is_a_usage_error)
+Test(dest_launch, a_disk_map_that_is_not_two_absolute_paths_is_a_usage_error)
 {
-	struct qm_job_options opts = { .src_qmp = "/nonexistent/src", .launch_dest = true };
+	static const char *const map[] = { "/images/a.img=/images/b.img", "a.img=/b.img", NULL };
+	struct qm_job_options opts = {
+		.src_qmp = "/nonexistent/src",
+		.launch_dest = true,
+		.disk_map = map,
+	};
 
-	expect_refused(&opts, "Usage", "give --domain FILE");
+	expect_refused(&opts, "Usage", "a.img");
+}
+
+Test(dest_launch, a_disk_map_without_launch_dest_is_a_usage_error)
+{
+	static const char *const map[] = { "/images/a.img=/images/b.img", NULL };
+	struct qm_job_options opts = {
+		.src_qmp = "/nonexistent/src",
+		.dst_qmp = "/nonexistent/dst",
+		.disk_map = map,
+	};
+
+	expect_refused(&opts, "Usage", "--launch-dest");
 }
 
 Test(dest_launch, no_destination_at_all_is_a_usage_error)
@@ -269,7 +286,7 @@ Test(dest_launch, a_password_file_without_launch_dest_is_a_usage_error)
 	expect_refused(&opts, "Usage", "--launch-dest");
 }
 
-Test(dest_launch, a_destination_description_needs_the_vms_own)
+Test(dest_launch, a_destination_description_needs_launch_dest)
 {
 	_cleanup_free_ char *xml = relayed_domain("");
 	struct qm_job_options opts = {
@@ -278,7 +295,7 @@ Test(dest_launch, a_destination_description_needs_the_vms_own)
 		.dst_domain_xml = xml,
 	};
 
-	expect_refused(&opts, "Usage", "--domain FILE");
+	expect_refused(&opts, "Usage", "--launch-dest");
 }
 
 Test(dest_launch, a_bad_description_is_refused_before_anything_starts)
@@ -618,4 +635,51 @@ Test(dest_launch, a_password_file_that_is_not_a_regular_file_is_refused)
 	cr_expect_lt(qm_passwd_read_file(work, &pw, &err), 0);
 	cr_expect_str_eq(err.error_class, "PasswdFile");
 	cr_expect(strstr(err.text, "not a regular file"), "%s", err.text);
+}
+
+/* ---- the destination's own description ------------------------------------------ */
+
+Test(dest_launch, a_destination_description_the_guest_would_tell_apart_is_refused)
+{
+	static const struct fq_step src[] = { SRC_STAYS };
+	_cleanup_free_ char *xml = relayed_domain("");
+	_cleanup_free_ char *dst_xml = relayed_domain("");
+	char pid_path[128];
+	struct lrun run = { 0 };
+	char *mem = strstr(dst_xml, ">64<");
+
+	cr_assert(mem);
+	memcpy(mem, ">32<", 4);
+	run.opts.dst_domain_xml = dst_xml;
+	run_launch(&run, xml, src, NULL);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_expect_str_eq(run.result.error.error_class, "DomainAbi");
+	cr_expect(strstr(run.result.error.text, "memory: 65536 KiB on the source, "
+						"32768 KiB on the destination"),
+		  "%s", run.result.error.text);
+	cr_expect_eq(run.result.vm, QM_VM_SOURCE);
+	cr_expect_not(run.result.changed);
+	cr_expect_eq(run.result.dst_pid, -1);
+	/* Refused before anything started: the emulator never ran. */
+	work_path(pid_path, sizeof(pid_path), "pid");
+	cr_expect_neq(access(pid_path, F_OK), 0, "the destination was launched");
+}
+
+Test(dest_launch, a_disk_map_source_that_no_disk_has_is_refused_before_the_launch)
+{
+	static const struct fq_step src[] = { SRC_STAYS };
+	static const char *const map[] = { "/images/not-there.img=/images/b.img", NULL };
+	_cleanup_free_ char *xml = relayed_domain("");
+	char pid_path[128];
+	struct lrun run = { 0 };
+
+	run.opts.disk_map = map;
+	run_launch(&run, xml, src, NULL);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_expect_str_eq(run.result.error.error_class, "DomainRewrite");
+	cr_expect(strstr(run.result.error.text, "/images/not-there.img"), "%s",
+		  run.result.error.text);
+	cr_expect_not(run.result.changed);
+	work_path(pid_path, sizeof(pid_path), "pid");
+	cr_expect_neq(access(pid_path, F_OK), 0, "the destination was launched");
 }
