@@ -23,23 +23,6 @@ image=$top_builddir/tests/guest/guest.img
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/qmigrate-describe-XXXXXX")
 chmod 0700 "$dir"
-pids=()
-
-stop() { # PID: SIGTERM, at most 10 s, then SIGKILL
-	kill -TERM "$1" 2>/dev/null || return 0
-	for _ in $(seq 100); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -KILL "$1" 2>/dev/null || true
-}
-cleanup() {
-	for pid in "${pids[@]}"; do stop "$pid"; done
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
 fail() {
 	echo "FAIL: $*" >&2
 	for log in "$dir"/*/qemu.log "$dir"/*/*/qemu.log; do
@@ -47,30 +30,11 @@ fail() {
 	done
 	exit 1
 }
+. "$top_srcdir/tests/integration/qemu-lib.sh"
 
 accel=$("$top_srcdir/scripts/accel") || fail "scripts/accel found no accelerator"
 echo "tests: QEMU runs with accel=$accel${QMIGRATE_TEST_ACCEL:+, forced by QMIGRATE_TEST_ACCEL}" >&2
 [ -r "$image" ] || fail "no guest image at $image"
-
-src_pid=
-start() { # DIR ARGS...: starts QEMU with its QMP socket DIR/qmp.sock; sets src_pid
-	local d=$1
-	shift
-	mkdir -m 0700 "$d"
-	"$QEMU" "$@" </dev/null >"$d/qemu.log" 2>&1 &
-	src_pid=$!
-	pids+=("$src_pid")
-	for _ in $(seq 200); do
-		[ -S "$d/qmp.sock" ] && return 0
-		kill -0 "$src_pid" 2>/dev/null || fail "QEMU exited before creating $d/qmp.sock"
-		sleep 0.1
-	done
-	fail "QEMU did not create $d/qmp.sock within 20 s"
-}
-
-qmp() { # SOCKET COMMAND [ARGS]: the compact result
-	"$QMIGRATE" qmp -c -t 10 "$@"
-}
 
 # What makes two QEMUs the same machine, as QEMU tells it.
 machine_facts() { # SOCKET

@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Sourced by the integration scripts that start QEMU themselves: every QEMU
+# is started by argv, tracked by its pid and killed by it; every wait is
+# bounded.  The caller sets dir (a private 0700 directory, removed at exit)
+# and QEMU, and defines fail().
+
+pids=()
+
+stop() { # PID: SIGTERM, at most 10 s, then SIGKILL
+	kill -TERM "$1" 2>/dev/null || return 0
+	for _ in $(seq 100); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null || true
+}
+cleanup() {
+	for pid in "${pids[@]}"; do stop "$pid"; done
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+src_pid=
+start() { # DIR ARGS...: starts QEMU with its QMP socket DIR/qmp.sock; sets src_pid
+	local d=$1
+	shift
+	mkdir -m 0700 "$d"
+	"$QEMU" "$@" </dev/null >"$d/qemu.log" 2>&1 &
+	src_pid=$!
+	pids+=("$src_pid")
+	for _ in $(seq 200); do
+		[ -S "$d/qmp.sock" ] && return 0
+		kill -0 "$src_pid" 2>/dev/null || fail "QEMU exited before creating $d/qmp.sock"
+		sleep 0.1
+	done
+	fail "QEMU did not create $d/qmp.sock within 20 s"
+}
+
+qmp() { # SOCKET COMMAND [ARGS]: the compact result
+	"$QMIGRATE" qmp -c -t 10 "$@"
+}

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# --launch-dest alone: every QEMU command line the test helpers use
+# (tests/helpers/qemu.c, scripts/demo, scripts/bench/lib.sh,
+# tests/integration/test-cli.sh) migrates into a destination that qmigrate
+# starts from the source's own command line, with no description.  Where
+# the test guest runs, its memory is checked on the destination
+# (qm-memcheck); the destination's serial file is its own, in its runtime
+# directory, and the source's is left as it was.
+#
+# Every QEMU is started here by argv and killed by its pid; every wait is
+# bounded.  make check sets QMIGRATE, QEMU, top_srcdir and top_builddir.
+set -euo pipefail
+
+: "${QMIGRATE:?QMIGRATE must name the qmigrate binary}"
+QEMU=$(command -v "${QEMU:-qemu-system-x86_64}")
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${top_builddir:-$PWD}
+image=$top_builddir/tests/guest/guest.img
+memcheck=$top_builddir/tests/guest/qm-memcheck
+# The guest dirties at most this many MiB/s (tests/helpers/pair.h, GENTLE):
+# under TCG an uncapped guest of more RAM could out-dirty the stream.
+rate=64
+mib=64
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/qmigrate-launch-argv-XXXXXX")
+chmod 0700 "$dir"
+fail() {
+	echo "FAIL: $*" >&2
+	for log in "$dir"/*/qemu.log "$dir"/*/migrate.err "$dir"/*/run/*/qemu.log; do
+		[ ! -s "$log" ] || sed "s|^|  $log: |" "$log" | tail -n 40 >&2
+	done
+	exit 1
+}
+. "$top_srcdir/tests/integration/qemu-lib.sh"
+
+accel=$("$top_srcdir/scripts/accel") || fail "scripts/accel found no accelerator"
+echo "tests: QEMU runs with accel=$accel${QMIGRATE_TEST_ACCEL:+, forced by QMIGRATE_TEST_ACCEL}" >&2
+[ -r "$image" ] || fail "no guest image at $image"
+[ -x "$memcheck" ] || fail "no $memcheck"
+
+passes() { # FILE: the passes the guest reported on its serial port
+	tr -cd '.' <"$1" 2>/dev/null | wc -c
+}
+
+wait_pass() { # NAME SERIAL-FILE PID: until the guest made one more pass (at most 60 s)
+	local before
+	before=$(passes "$2")
+	for _ in $(seq 600); do
+		[ "$(passes "$2")" -gt "$before" ] && return 0
+		kill -0 "$3" 2>/dev/null || fail "$1: QEMU (pid $3) exited"
+		sleep 0.1
+	done
+	fail "$1: the guest made no pass in 60 s"
+}
+
+dst_pid= dst_qmp=
+migrate() { # NAME: migrates dir/NAME with --launch-dest alone; sets dst_pid, dst_qmp
+	local name=$1 d=$dir/$1 out
+	mkdir -m 0700 "$d/run"
+	"$QMIGRATE" migrate --json --src-qmp "$d/qmp.sock" --launch-dest --runtime-dir "$d/run" \
+		>"$d/migrate.out" 2>"$d/migrate.err" ||
+		fail "$name: migrate --launch-dest exited $?: $(tail -n 3 "$d/migrate.err")"
+	out=$(tail -n 1 "$d/migrate.out")
+	[[ $out == *'"status":"completed"'* && $out == *'"vm":"destination"'* ]] ||
+		fail "$name: $out"
+	dst_pid=$(sed -n 's/.*"dst_pid":\([0-9]*\).*/\1/p' <<<"$out")
+	dst_qmp=$(sed -n 's/.*"dst_qmp":"\([^"]*\)".*/\1/p' <<<"$out")
+	[ -n "$dst_pid" ] && [ -S "$dst_qmp" ] || fail "$name: no destination in '$out'"
+	pids+=("$dst_pid")
+	[[ $dst_qmp == "$d/run/"* ]] || fail "$name: the destination's socket $dst_qmp is not under $d/run"
+	kill -0 "$dst_pid" || fail "$name: the destination (pid $dst_pid) is not running"
+	# After success the source QEMU quits.
+	for _ in $(seq 100); do kill -0 "$src_pid" 2>/dev/null || break; sleep 0.1; done
+	! kill -0 "$src_pid" 2>/dev/null || fail "$name: the source QEMU still runs"
+}
+
+memory_check() { # NAME: the guest's RAM on the destination holds the one-edge pattern
+	local name=$1 d=$dir/$1
+	qmp "$dst_qmp" stop >/dev/null || fail "$name: cannot stop the destination"
+	qmp "$dst_qmp" pmemsave "{\"val\": 0, \"size\": $((mib * 1024 * 1024)), \"filename\": \"$d/dst.mem\"}" \
+		>/dev/null || fail "$name: pmemsave"
+	"$memcheck" --ram-mib "$mib" "$d/dst.mem" >"$d/memcheck" 2>&1 ||
+		fail "$name: the memory check failed: $(cat "$d/memcheck")"
+	rm -f "$d/dst.mem"
+}
+
+serial_check() { # NAME: the destination writes its own serial file; the source's stays
+	local name=$1 d=$dir/$1 dst_serial
+	dst_serial=$(dirname "$dst_qmp")/serial0.log
+	[ -f "$dst_serial" ] || fail "$name: no serial file in the destination's directory"
+	[ "$(passes "$d/serial.log")" -gt 0 ] || fail "$name: the source's serial file was emptied"
+}
+
+guest() { # NAME EXTRA-ARGS...: the test guest, the helper's way
+	local name=$1 d=$dir/$1
+	shift
+	start "$d" -nodefaults -display none -machine "pc,accel=$accel" \
+		-qmp "unix:$d/qmp.sock,server=on,wait=off" -serial "file:$d/serial.log" \
+		-m "$mib" -drive "file=$image,format=raw,if=ide,snapshot=on" "$@"
+}
+
+# ---- tests/helpers/qemu.c: the guest, capped ------------------------------------
+guest helper-pc -fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate"
+wait_pass helper-pc "$dir/helper-pc/serial.log" "$src_pid"
+migrate helper-pc
+memory_check helper-pc
+serial_check helper-pc
+stop "$dst_pid"
+echo "ok: helper-pc: migrated with --launch-dest alone, memory checked"
+
+# ---- tests/helpers/qemu.c: a second QMP monitor, started paused, then run --------
+d=$dir/helper-paused
+guest helper-paused -qmp "unix:$d/qmp2.sock,server=on,wait=off" \
+	-fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate" -S
+qmp "$d/qmp.sock" cont >/dev/null || fail "helper-paused: cont"
+wait_pass helper-paused "$d/serial.log" "$src_pid"
+migrate helper-paused
+[ ! -e "$(dirname "$dst_qmp")/qmp2.sock" ] || fail "helper-paused: the second monitor came along"
+qmp "$dst_qmp" query-status | grep -q '"running"' || fail "helper-paused: not running there"
+memory_check helper-paused
+stop "$dst_pid"
+echo "ok: helper-paused: migrated with --launch-dest alone, memory checked"
+
+# ---- scripts/demo: its line, the guest capped -----------------------------------
+guest demo -fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate"
+wait_pass demo "$dir/demo/serial.log" "$src_pid"
+migrate demo
+memory_check demo
+stop "$dst_pid"
+echo "ok: demo: migrated with --launch-dest alone, memory checked"
+
+# ---- scripts/bench/lib.sh: its line, uncapped (64 MiB fit in any downtime) -------
+guest bench
+wait_pass bench "$dir/bench/serial.log" "$src_pid"
+migrate bench
+memory_check bench
+stop "$dst_pid"
+echo "ok: bench: migrated with --launch-dest alone, memory checked"
+
+# ---- tests/helpers/qemu.c's default and test-cli.sh: machine none, no RAM --------
+# Nothing runs in them, so there is no memory to check: the machine arrives.
+d=$dir/none
+start "$d" -nodefaults -display none -machine "none,accel=$accel" \
+	-qmp "unix:$d/qmp.sock,server=on,wait=off" -serial "file:$d/serial.log"
+src_kvm=$(qmp "$d/qmp.sock" query-kvm)
+migrate none
+[ "$(qmp "$dst_qmp" query-kvm)" = "$src_kvm" ] || fail "none: another accelerator there"
+qmp "$dst_qmp" qom-get '{"path": "/machine", "property": "type"}' | grep -q none-machine ||
+	fail "none: the destination is another machine"
+stop "$dst_pid"
+echo "ok: none: migrated with --launch-dest alone"
+
+d=$dir/cli-accel
+start "$d" -nodefaults -display none -machine none -accel kvm -accel tcg \
+	-qmp "unix:$d/qmp.sock,server=on,wait=off"
+src_kvm=$(qmp "$d/qmp.sock" query-kvm)
+migrate cli-accel
+[ "$(qmp "$dst_qmp" query-kvm)" = "$src_kvm" ] || fail "cli-accel: another accelerator there"
+stop "$dst_pid"
+echo "ok: cli-accel: migrated with --launch-dest alone"
+echo "PASS: launch-dest from the source's command line"
