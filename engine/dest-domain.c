@@ -125,6 +125,7 @@ int qm_job_dest_domain(struct qm_job *job, struct qm_domain **out)
 		.n_disk_map = job->n_disk_map,
 		/* Another QEMU on this host must not take the source's ports. */
 		.chr_free_ports = true,
+		.vnc_free_ports = true,
 		.vnc_cut = true,
 	};
 	struct qm_error err = { 0 };

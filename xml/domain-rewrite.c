@@ -155,6 +155,21 @@ static int cut_vnc_passwd(const struct qm_domain_graphics *g, struct qm_error *e
 	return r < 0 ? r : 1;
 }
 
+/*
+ * A VNC display on a fixed port takes a free one (autoport): the source's
+ * QEMU holds that port while the destination starts on the same host.
+ * SPICE keeps its port: QEMU cannot pick one for it.
+ */
+static int vnc_free_port(const struct qm_domain_graphics *g, struct qm_error *err)
+{
+	int r;
+
+	if (g->type != QM_DOMAIN_GRAPHICS_VNC || g->autoport)
+		return 0;
+	r = qm_rw_set(g->node, "autoport", "yes", err);
+	return r < 0 ? r : qm_rw_set(g->node, "port", "-1", err);
+}
+
 /* Returns how many VNC passwords were cut. */
 static int rewrite_graphics(struct qm_domain *d, const struct qm_domain_rewrite *o,
 			    struct qm_error *err)
@@ -164,6 +179,11 @@ static int rewrite_graphics(struct qm_domain *d, const struct qm_domain_rewrite 
 	for (size_t i = 0; i < d->n_graphics; i++) {
 		if (o->graphics_listen) {
 			r = rewrite_listen(d->graphics[i].node, o->graphics_listen, err);
+			if (r < 0)
+				return r;
+		}
+		if (o->vnc_free_ports) {
+			r = vnc_free_port(&d->graphics[i], err);
 			if (r < 0)
 				return r;
 		}

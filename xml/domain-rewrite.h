@@ -66,6 +66,12 @@ struct qm_domain_rewrite {
 	 * passwords are kept whole.
 	 */
 	bool vnc_cut;
+	/*
+	 * Every VNC display on a fixed port takes a free one (autoport="yes"):
+	 * the source holds its port while a destination starts on the same
+	 * host.  SPICE keeps its port (QEMU cannot pick one for SPICE).
+	 */
+	bool vnc_free_ports;
 };
 
 /*

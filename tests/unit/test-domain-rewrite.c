@@ -12,7 +12,7 @@
  *
  * NAME.opts holds one option a line ('#' starts a comment):
  *   graphics-listen ADDR | chr-dir DIR | chr-listen HOST | chr-free-ports |
- *   disk-map SRC=DST | vnc-cut
+ *   disk-map SRC=DST | vnc-cut | vnc-free-ports
  * A disk-map line goes through qm_disk_map_parse, as --disk-map does.
  */
 #include <errno.h>
@@ -52,6 +52,10 @@ static void opts_line(struct opts_file *f, const char *path, char *line)
 		*value++ = '\0';
 	if (strcmp(line, "vnc-cut") == 0 && !value) {
 		f->o.vnc_cut = true;
+		return;
+	}
+	if (strcmp(line, "vnc-free-ports") == 0 && !value) {
+		f->o.vnc_free_ports = true;
 		return;
 	}
 	if (strcmp(line, "chr-free-ports") == 0 && !value) {
