@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Starting QEMU in a private runtime directory and owning the process. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -29,8 +30,6 @@ struct qm_launch {
 	char qmp_path[128];
 	char log_path[128];
 };
-
-static const char *const dir_files[] = { "qmp.sock", "qemu.log" };
 
 static double now(void)
 {
@@ -335,6 +334,24 @@ int qm_launch_wait(struct qm_launch *l, int *status)
 	return 0;
 }
 
+/*
+ * The runtime directory and what QEMU made in it: its QMP socket, its log,
+ * the character devices' files and sockets (chr_into_dir).  It is ours,
+ * 0700, and flat: only its entries are removed, nothing below them.
+ */
+static void remove_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+
+	while (d && (e = readdir(d)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			unlinkat(dirfd(d), e->d_name, 0);
+	if (d)
+		closedir(d);
+	rmdir(path);
+}
+
 static void stop(struct qm_launch *l)
 {
 	double deadline = now() + STOP_GRACE;
@@ -356,18 +373,11 @@ static void stop(struct qm_launch *l)
 
 void qm_launch_free(struct qm_launch *l)
 {
-	char path[sizeof(l->dir) + 16];
-
 	if (!l)
 		return;
 	stop(l);
-	if (l->dir[0]) {
-		for (size_t i = 0; i < ARRAY_SIZE(dir_files); i++) {
-			snprintf(path, sizeof(path), "%s/%s", l->dir, dir_files[i]);
-			unlink(path);
-		}
-		rmdir(l->dir);
-	}
+	if (l->dir[0])
+		remove_dir(l->dir);
 	if (l->pidfd >= 0)
 		close(l->pidfd);
 	free(l);

@@ -309,7 +309,11 @@ static void adopt(struct tq_qemu *vm, long pid, const char *qmp, const char *sid
 	slash = strrchr(vm->dir, '/');
 	cr_assert(slash);
 	*slash = '\0';
-	snprintf(vm->serial_path, sizeof(vm->serial_path), "%s/%s-serial.log", dir, side);
+	/* A launched destination writes its serial port in its own directory. */
+	if (strcmp(side, "dst") == 0)
+		snprintf(vm->serial_path, sizeof(vm->serial_path), "%s/serial0.log", vm->dir);
+	else
+		snprintf(vm->serial_path, sizeof(vm->serial_path), "%s/%s-serial.log", dir, side);
 }
 
 /*
@@ -658,4 +662,125 @@ Test(launch_dest, a_vnc_password_is_nowhere_qmigrate_writes)
 	cr_assert_str_eq(vnc_auth(&pair.dst, auth, sizeof(auth)), "vnc");
 	cr_assert_eq(tq_qemu_wait_exit(&pair.src, 20), 0, "the source QEMU is still there");
 	stop_by_pid(&pair.dst);
+}
+
+/* ---- the destination's own description, the disk map, the listen address ---------- */
+
+/* A copy of src.xml as dst.xml, with @from replaced by @to. */
+static void write_dst_from_src(const char *from, const char *to)
+{
+	char path[128], *text, *at;
+	size_t len;
+	FILE *f;
+
+	path_in(path, sizeof(path), "src.xml");
+	text = slurp(path, &len);
+	at = strstr(text, from);
+	cr_assert(at, "'%s' is not in src.xml", from);
+	path_in(path, sizeof(path), "dst.xml");
+	f = fopen(path, "w");
+	cr_assert(f);
+	fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	cr_assert_eq(fclose(f), 0);
+	free(text);
+}
+
+/* The runtime directories qmigrate made under the test's directory. */
+static int runtime_dirs(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert(d);
+	while ((e = readdir(d)))
+		n += strncmp(e->d_name, "qmigrate-", 9) == 0;
+	closedir(d);
+	return n;
+}
+
+Test(launch_dest, a_dest_domain_the_guest_would_notice_is_refused_then_the_disk_map_applies)
+{
+	char src_xml[128], dst_xml[128], map[300], copy[128], data[128], want[160];
+	const char *refused[] = { "migrate", "--json", "--src-qmp", NULL, "--domain", src_xml,
+				  "--dest-domain", dst_xml, "--launch-dest", "--runtime-dir", dir,
+				  NULL };
+	const char *mapped[] = { "migrate", "--json", "--src-qmp", NULL, "--domain", src_xml,
+				 "--launch-dest", "--runtime-dir", dir, "--disk-map", map,
+				 "--graphics-listen", "127.0.0.2", NULL };
+	json_t *result, *vnc;
+	char *err_text, *status;
+	int dirs;
+
+	start_source(true);
+	refused[3] = mapped[3] = pair.src.qmp_path;
+	path_in(src_xml, sizeof(src_xml), "src.xml");
+	path_in(dst_xml, sizeof(dst_xml), "dst.xml");
+	dirs = runtime_dirs();
+
+	/* Half the memory: the ABI check refuses it, before anything starts. */
+	write_dst_from_src("<memory unit='MiB'>64<", "<memory unit='MiB'>32<");
+	cr_assert_eq(run_qmigrate(refused, "refused.out", "refused.err", false), 1);
+	result = last_event("refused.out", "result");
+	cr_expect_str_eq(field(result, "vm"), "source");
+	cr_expect(json_is_false(json_object_get(result, "changed")), "the refusal changed something");
+	err_text = json_dumps(json_object_get(result, "error"), 0);
+	cr_assert(err_text, "the result has no error");
+	cr_expect(strstr(err_text, "\"class\": \"DomainAbi\""), "%s", err_text);
+	cr_expect(strstr(err_text, "memory: 65536 KiB on the source, 32768 KiB on the destination"),
+		  "the message does not name the difference: %s", err_text);
+	free(err_text);
+	json_decref(result);
+	cr_expect_eq(runtime_dirs(), dirs, "a destination was launched, or its directory left");
+	status = vm_status(&pair.src);
+	cr_assert_str_eq(status, "running");
+	free(status);
+
+	/* The data disk opens a copy of it on the destination; VNC listens elsewhere. */
+	path_in(data, sizeof(data), "data.img");
+	path_in(copy, sizeof(copy), "data-dst.img");
+	{
+		size_t n;
+		char *bytes = slurp(data, &n);
+		FILE *f = fopen(copy, "wb");
+
+		cr_assert(f);
+		cr_assert_eq(fwrite(bytes, 1, n, f), n);
+		cr_assert_eq(fclose(f), 0);
+		free(bytes);
+	}
+	snprintf(map, sizeof(map), "%s=%s", data, copy);
+	cr_assert_eq(run_qmigrate(mapped, "mapped.out", "mapped.err", false), 0);
+	result = last_event("mapped.out", "result");
+	cr_assert_str_eq(field(result, "status"), "completed");
+	adopt(&pair.dst, (long)json_integer_value(json_object_get(result, "dst_pid")),
+	      field(result, "dst_qmp"), "dst");
+	json_decref(result);
+	cr_assert_eq(tq_qemu_wait_exit(&pair.src, 20), 0, "the source QEMU is still there");
+	{
+		json_t *blocks = qmp_once(&pair.dst, "query-block", NULL), *b;
+		bool found = false;
+		size_t i;
+
+		json_array_foreach(blocks, i, b) {
+			const char *file = json_string_value(
+				json_object_get(json_object_get(b, "inserted"), "file"));
+
+			found |= file && strcmp(file, copy) == 0;
+		}
+		json_decref(blocks);
+		cr_assert(found, "the destination does not have %s open", copy);
+	}
+	vnc = qmp_once(&pair.dst, "query-vnc", NULL);
+	cr_expect_str_eq(json_string_value(json_object_get(vnc, "host")), "127.0.0.2");
+	json_decref(vnc);
+	/* Its serial file is its own, in its runtime directory. */
+	snprintf(want, sizeof(want), "%s", pair.dst.qmp_path);
+	*strrchr(want, '/') = '\0';
+	strcat(want, "/serial0.log");
+	cr_expect_eq(access(want, F_OK), 0, "no %s", want);
+	assert_guest_runs(&pair.dst);
+	check_memory(&pair.dst);
+	stop_by_pid(&pair.dst);
+	assert_data_intact();
 }
