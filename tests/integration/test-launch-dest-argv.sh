@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # --launch-dest alone: every QEMU command line the test helpers use
-# (tests/helpers/qemu.c, scripts/demo, scripts/bench/lib.sh,
-# tests/integration/test-cli.sh) migrates into a destination that qmigrate
-# starts from the source's own command line, with no description.  Where
+# (tests/helpers/qemu.c on pc, q35 and none, scripts/demo,
+# scripts/bench/lib.sh, tests/integration/test-cli.sh) migrates into a
+# destination that qmigrate starts from the source's own command line, with
+# no description.  Where
 # the test guest runs, its memory is checked on the destination
 # (qm-memcheck); the destination's serial file is its own, in its runtime
 # directory, and the source's is left as it was.
@@ -92,10 +93,11 @@ serial_check() { # NAME: the destination writes its own serial file; the source'
 	[ "$(passes "$d/serial.log")" -gt 0 ] || fail "$name: the source's serial file was emptied"
 }
 
-guest() { # NAME EXTRA-ARGS...: the test guest, the helper's way
+machine=pc
+guest() { # NAME EXTRA-ARGS...: the test guest, the helper's way, on $machine
 	local name=$1 d=$dir/$1
 	shift
-	start "$d" -nodefaults -display none -machine "pc,accel=$accel" \
+	start "$d" -nodefaults -display none -machine "$machine,accel=$accel" \
 		-qmp "unix:$d/qmp.sock,server=on,wait=off" -serial "file:$d/serial.log" \
 		-m "$mib" -drive "file=$image,format=raw,if=ide,snapshot=on" "$@"
 }
@@ -121,6 +123,18 @@ qmp "$dst_qmp" query-status | grep -q '"running"' || fail "helper-paused: not ru
 memory_check helper-paused
 stop "$dst_pid"
 echo "ok: helper-paused: migrated with --launch-dest alone, memory checked"
+
+# ---- tests/integration/test-guest.c: the guest on q35 -----------------------------
+machine=q35
+guest helper-q35 -fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate"
+wait_pass helper-q35 "$dir/helper-q35/serial.log" "$src_pid"
+migrate helper-q35
+qmp "$dst_qmp" qom-get '{"path": "/machine", "property": "type"}' | grep -q q35 ||
+	fail "helper-q35: the destination is not a q35 machine"
+memory_check helper-q35
+stop "$dst_pid"
+machine=pc
+echo "ok: helper-q35: migrated with --launch-dest alone, memory checked"
 
 # ---- scripts/demo: its line, the guest capped -----------------------------------
 guest demo -fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate"
