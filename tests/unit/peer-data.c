@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/unit/peer-data.h"
+
+/* Quotes, a backslash, a newline and UTF-8: what escaping must carry. */
+#define COOKIE "<qmigrate-cookie version=\"1\">\n  <name>vm-\xc3\xa9t\xc3\xa9\\1</name>\n</qmigrate-cookie>\n"
+#define DOMAIN "<domain type=\"kvm\">\n\t<name>vm1</name>\n</domain>\n"
+
+void pd_sample(enum qm_peer_type type, struct qm_peer_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+	switch (type) {
+	case QM_PEER_HELLO:
+		m->hello.protocol = QM_PEER_PROTOCOL;
+		strcpy(m->hello.version, "0.1.0");
+		m->hello.n_features = 3;
+		strcpy(m->hello.features[0].name, "launch");
+		m->hello.features[0].needed = true;
+		strcpy(m->hello.features[1].name, "tunnel");
+		strcpy(m->hello.features[2].name, "multifd-2");
+		m->hello.features[2].needed = true;
+		break;
+	case QM_PEER_ERROR:
+		strcpy(m->error_class, "DeviceNotFound");
+		strcpy(m->message, "cannot open disk /var/lib/vm1.qcow2: No such file");
+		break;
+	case QM_PEER_PREPARE:
+		cr_assert(m->domain = strdup(DOMAIN));
+		/* fall through */
+	default:
+		cr_assert(m->cookie = strdup(COOKIE));
+		break;
+	}
+}
+
+void pd_assert_same(const struct qm_peer_msg *a, const struct qm_peer_msg *b)
+{
+	cr_assert_eq(a->type, b->type);
+	cr_assert_eq(a->hello.protocol, b->hello.protocol);
+	cr_assert_str_eq(a->hello.version, b->hello.version);
+	cr_assert_eq(a->hello.n_features, b->hello.n_features);
+	for (size_t i = 0; i < a->hello.n_features; i++) {
+		cr_assert_str_eq(a->hello.features[i].name, b->hello.features[i].name);
+		cr_assert_eq(a->hello.features[i].needed, b->hello.features[i].needed, "%s",
+			     a->hello.features[i].name);
+	}
+	cr_assert_eq(!a->cookie, !b->cookie);
+	if (a->cookie)
+		cr_assert_str_eq(a->cookie, b->cookie);
+	cr_assert_eq(!a->domain, !b->domain);
+	if (a->domain)
+		cr_assert_str_eq(a->domain, b->domain);
+	cr_assert_str_eq(a->error_class, b->error_class);
+	cr_assert_str_eq(a->message, b->message);
+}
+
+char *pd_encode(const struct qm_peer_msg *m, size_t *len)
+{
+	struct qm_error err = { 0 };
+	char *frame = NULL;
+
+	cr_assert_eq(qm_peer_msg_encode(m, &frame, len, &err), 0, "%s", err.text);
+	return frame;
+}
+
+char *pd_stream(size_t *len, size_t lens[PD_N_TYPES])
+{
+	char *all = NULL;
+
+	*len = 0;
+	for (int t = 0; t < PD_N_TYPES; t++) {
+		struct qm_peer_msg m;
+		char *frame;
+
+		pd_sample(t, &m);
+		frame = pd_encode(&m, &lens[t]);
+		cr_assert(all = realloc(all, *len + lens[t]));
+		memcpy(all + *len, frame, lens[t]);
+		*len += lens[t];
+		free(frame);
+		qm_peer_msg_release(&m);
+	}
+	return all;
+}

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The peer protocol's messages: every type round trip, every refusal of a
+ * hostile body (tests/data/peer/hostile/NAME.json with NAME.error: line 1
+ * the error class, line 2 a piece of the message), bodies with fields this
+ * side does not know (tests/data/peer/good), the bounds, and the hello rules.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/peer-frame.h"
+#include "engine/peer-msg.h"
+#include "tests/unit/peer-data.h"
+#include "tests/unit/testdata.h"
+
+TestSuite(peer_msg, .timeout = 60);
+
+static int decode(const char *body, size_t len, struct qm_peer_msg *m, struct qm_error *err)
+{
+	qm_error_clear(err);
+	return qm_peer_msg_decode(body, len, m, err);
+}
+
+/* Decodes the body of the frame @frame. */
+static int decode_frame(const char *frame, size_t len, struct qm_peer_msg *m,
+			struct qm_error *err)
+{
+	struct qm_peer_frame f;
+
+	cr_assert_eq(qm_peer_frame_parse(frame, len, &f, err), 1, "%s", err->text);
+	cr_assert_eq(f.consumed, len);
+	return decode(f.body, f.body_len, m, err);
+}
+
+Test(peer_msg, every_type_round_trips)
+{
+	for (int t = 0; t < PD_N_TYPES; t++) {
+		struct qm_peer_msg m, back = { 0 };
+		struct qm_error err = { 0 };
+		size_t len;
+		_cleanup_free_ char *frame = NULL;
+
+		pd_sample(t, &m);
+		frame = pd_encode(&m, &len);
+		cr_assert_eq(decode_frame(frame, len, &back, &err), 0, "%s: %s",
+			     qm_peer_type_name(t), err.text);
+		pd_assert_same(&m, &back);
+		qm_peer_msg_release(&back);
+		qm_peer_msg_release(&m);
+	}
+}
+
+Test(peer_msg, prepare_without_a_description_round_trips)
+{
+	struct qm_peer_msg m, back = { 0 };
+	struct qm_error err = { 0 };
+	_cleanup_free_ char *frame = NULL;
+	size_t len;
+
+	pd_sample(QM_PEER_PREPARE, &m);
+	free(m.domain);
+	m.domain = NULL;
+	frame = pd_encode(&m, &len);
+	cr_assert_eq(decode_frame(frame, len, &back, &err), 0, "%s", err.text);
+	cr_assert_null(back.domain);
+	pd_assert_same(&m, &back);
+	qm_peer_msg_release(&back);
+	qm_peer_msg_release(&m);
+}
+
+static void run_hostile(const char *dir, const char *name)
+{
+	_cleanup_free_ char *path = NULL, *epath = NULL, *body = NULL, *expect = NULL;
+	struct qm_peer_msg m = { 0 };
+	struct qm_error err = { 0 };
+	char cls[64], piece[256];
+	size_t len, elen;
+
+	cr_assert(asprintf(&path, "%s/%s", dir, name) > 0);
+	cr_assert(asprintf(&epath, "%.*s.error", (int)(strlen(path) - 5), path) > 0);
+	cr_assert(body = td_read(path, &len), "%s", path);
+	cr_assert(expect = td_read(epath, &elen), "%s", epath);
+	cr_assert_eq(sscanf(expect, "%63[^\n]\n%255[^\n]", cls, piece), 2, "%s", epath);
+	cr_assert_eq(decode(body, len, &m, &err), -EPROTO, "%s accepted", name);
+	cr_assert_eq(err.code, -EPROTO);
+	cr_assert_str_eq(err.error_class, cls, "%s", name);
+	cr_assert(strstr(err.text, piece), "%s: '%s' lacks '%s'", name, err.text, piece);
+	cr_assert_null(m.cookie);
+	cr_assert_null(m.domain);
+}
+
+Test(peer_msg, hostile_bodies_are_refused_with_their_reason)
+{
+	td_each("peer/hostile", ".json", 30, run_hostile);
+}
+
+static void run_good(const char *dir, const char *name)
+{
+	_cleanup_free_ char *path = NULL, *body = NULL;
+	struct qm_peer_msg m = { 0 };
+	struct qm_error err = { 0 };
+	size_t len;
+
+	cr_assert(asprintf(&path, "%s/%s", dir, name) > 0);
+	cr_assert(body = td_read(path, &len), "%s", path);
+	cr_assert_eq(decode(body, len, &m, &err), 0, "%s: %s", name, err.text);
+	cr_assert_null(m.domain, "%s: a domain outside prepare is an unknown field", name);
+	qm_peer_msg_release(&m);
+}
+
+Test(peer_msg, unknown_fields_are_ignored)
+{
+	td_each("peer/good", ".json", 2, run_good);
+}
+
+/* A prepare body whose cookie has @cookie_len bytes and description @domain_len. */
+static char *prepare_body(size_t cookie_len, size_t domain_len, char fill)
+{
+	char *body = NULL, *cookie = malloc(cookie_len + 1), *domain = malloc(domain_len + 1);
+
+	cr_assert(cookie && domain);
+	memset(cookie, fill, cookie_len);
+	cookie[cookie_len] = '\0';
+	memset(domain, fill, domain_len);
+	domain[domain_len] = '\0';
+	cr_assert(asprintf(&body, "{\"type\":\"prepare\",\"cookie\":\"%s\",\"domain\":\"%s\"}",
+			   cookie, domain) > 0);
+	free(cookie);
+	free(domain);
+	return body;
+}
+
+Test(peer_msg, cookie_and_description_bounds_hold_on_decode)
+{
+	struct qm_peer_msg m = { 0 };
+	struct qm_error err = { 0 };
+	char *body;
+
+	body = prepare_body(QM_COOKIE_MAX, QM_DOMAIN_MAX, 'x');
+	cr_assert_eq(decode(body, strlen(body), &m, &err), 0, "%s", err.text);
+	cr_assert_eq(strlen(m.cookie), QM_COOKIE_MAX);
+	cr_assert_eq(strlen(m.domain), QM_DOMAIN_MAX);
+	qm_peer_msg_release(&m);
+	free(body);
+
+	body = prepare_body(QM_COOKIE_MAX + 1, 1, 'x');
+	cr_assert_eq(decode(body, strlen(body), &m, &err), -EPROTO);
+	cr_assert(strstr(err.text, "field \"cookie\" is 16385 bytes, over its bound of 16384"),
+		  "%s", err.text);
+	free(body);
+
+	body = prepare_body(1, QM_DOMAIN_MAX + 1, 'x');
+	cr_assert_eq(decode(body, strlen(body), &m, &err), -EPROTO);
+	cr_assert(strstr(err.text, "field \"domain\" is 262145 bytes, over its bound of 262144"),
+		  "%s", err.text);
+	cr_assert_null(m.cookie);
+	free(body);
+}
+
+/* The frame bound is chosen for this: the largest prepare, every byte escaped. */
+Test(peer_msg, largest_prepare_fits_in_a_frame)
+{
+	struct qm_peer_msg m = { .type = QM_PEER_PREPARE }, back = { 0 };
+	struct qm_error err = { 0 };
+	_cleanup_free_ char *frame = NULL;
+	size_t len;
+
+	cr_assert(m.cookie = malloc(QM_COOKIE_MAX + 1));
+	cr_assert(m.domain = malloc(QM_DOMAIN_MAX + 1));
+	memset(m.cookie, '"', QM_COOKIE_MAX);
+	m.cookie[QM_COOKIE_MAX] = '\0';
+	memset(m.domain, '\n', QM_DOMAIN_MAX);
+	m.domain[QM_DOMAIN_MAX] = '\0';
+	frame = pd_encode(&m, &len);
+	cr_assert_leq(len, QM_PEER_FRAME_MAX);
+	cr_assert_eq(decode_frame(frame, len, &back, &err), 0, "%s", err.text);
+	pd_assert_same(&m, &back);
+	qm_peer_msg_release(&back);
+	qm_peer_msg_release(&m);
+}
+
+static void expect_not_encoded(const struct qm_peer_msg *m, int code, const char *piece)
+{
+	struct qm_error err = { 0 };
+	char *frame = NULL;
+	size_t len;
+
+	cr_assert_eq(qm_peer_msg_encode(m, &frame, &len, &err), code, "%s", err.text);
+	cr_assert_null(frame);
+	cr_assert(strstr(err.text, piece), "'%s' lacks '%s'", err.text, piece);
+}
+
+Test(peer_msg, encoding_refuses_what_the_peer_would_refuse)
+{
+	struct qm_peer_msg m;
+
+	pd_sample(QM_PEER_FINISH, &m);
+	m.domain = strdup("<domain/>");
+	expect_not_encoded(&m, -EINVAL, "outgoing peer message \"finish\" carries a description");
+	free(m.cookie);
+	m.cookie = NULL;
+	expect_not_encoded(&m, -EINVAL, "field \"cookie\" is empty");
+	qm_peer_msg_release(&m);
+
+	pd_sample(QM_PEER_CLEANUP_REPLY, &m);
+	free(m.cookie);
+	m.cookie = td_padded("<c>", "</c>", QM_COOKIE_MAX + 1);
+	expect_not_encoded(&m, -EINVAL, "field \"cookie\" is 16385 bytes");
+	free(m.cookie);
+	m.cookie = strdup("<c>\xff</c>");
+	expect_not_encoded(&m, -EINVAL, "field \"cookie\" is not valid UTF-8");
+	qm_peer_msg_release(&m);
+
+	pd_sample(QM_PEER_HELLO, &m);
+	strcpy(m.hello.features[1].name, "Tunnel");
+	expect_not_encoded(&m, -EINVAL, "field \"features\" has a byte not allowed");
+	m.hello.protocol = 0;
+	expect_not_encoded(&m, -EINVAL, "protocol 0");
+
+	pd_sample(QM_PEER_ERROR, &m);
+	strcpy(m.message, "two\nlines");
+	expect_not_encoded(&m, -EINVAL, "field \"message\" has a byte not allowed");
+	m.type = (enum qm_peer_type)99;
+	expect_not_encoded(&m, -EINVAL, "has no type (99)");
+}
+
+/* ---- hello rules ---------------------------------------------------------- */
+
+static void hello(struct qm_peer_hello *h, const char *version, const char *features,
+		  const char *needs)
+{
+	_cleanup_free_ char *list = strdup(features);
+
+	memset(h, 0, sizeof(*h));
+	h->protocol = QM_PEER_PROTOCOL;
+	strcpy(h->version, version);
+	for (char *f = strtok(list, " "); f; f = strtok(NULL, " ")) {
+		strcpy(h->features[h->n_features].name, f);
+		h->features[h->n_features++].needed = strstr(needs, f) != NULL;
+	}
+}
+
+Test(peer_msg, hello_accepts_a_peer_that_has_what_each_side_needs)
+{
+	struct qm_peer_hello local, remote;
+	struct qm_error err = { 0 };
+
+	hello(&local, "0.2.0", "launch tunnel postcopy", "launch");
+	hello(&remote, "0.3.0", "launch tunnel multifd-ssh", "tunnel");
+	cr_assert_eq(qm_peer_check_hello(&local, &remote, &err), 0, "%s", err.text);
+	cr_assert_eq(qm_peer_check_hello(&remote, &local, &err), 0, "%s", err.text);
+}
+
+Test(peer_msg, hello_refuses_a_peer_lacking_a_needed_feature_by_name)
+{
+	struct qm_peer_hello local, remote;
+	struct qm_error err = { 0 };
+
+	hello(&local, "0.2.0", "launch tunnel", "tunnel");
+	hello(&remote, "0.1.0", "launch", "");
+	cr_assert_eq(qm_peer_check_hello(&local, &remote, &err), -EPROTONOSUPPORT);
+	cr_assert_str_eq(err.error_class, "PeerFeature");
+	cr_assert(strstr(err.text, "the peer (qmigrate 0.1.0) lacks the feature \"tunnel\" "
+				   "that this migration needs"),
+		  "%s", err.text);
+}
+
+Test(peer_msg, hello_refuses_a_peer_needing_a_feature_this_side_lacks_by_name)
+{
+	struct qm_peer_hello local, remote;
+	struct qm_error err = { 0 };
+
+	hello(&local, "0.1.0", "launch", "");
+	hello(&remote, "0.4.0", "launch encrypted-cookie", "encrypted-cookie");
+	cr_assert_eq(qm_peer_check_hello(&local, &remote, &err), -EPROTONOSUPPORT);
+	cr_assert_str_eq(err.error_class, "PeerFeature");
+	cr_assert(strstr(err.text, "needs the feature \"encrypted-cookie\" that this qmigrate "
+				   "(0.1.0) lacks"),
+		  "%s", err.text);
+}
+
+Test(peer_msg, hello_refuses_another_protocol)
+{
+	struct qm_peer_hello local, remote;
+	struct qm_error err = { 0 };
+
+	hello(&local, "0.1.0", "", "");
+	hello(&remote, "1.0.0", "", "");
+	remote.protocol = 2;
+	cr_assert_eq(qm_peer_check_hello(&local, &remote, &err), -EPROTONOSUPPORT);
+	cr_assert_str_eq(err.error_class, "PeerProtocol");
+	cr_assert(strstr(err.text, "speaks peer protocol 2, this qmigrate (0.1.0) speaks 1"),
+		  "%s", err.text);
+}
