@@ -227,13 +227,6 @@ Test(peer_chan, peer_closing_mid_frame_closes_the_channel)
 
 Test(peer_chan, peer_closing_between_frames_says_so)
 {
-	struct qm_peer_msg m;
-	_cleanup_free_ char *frame = NULL;
-	size_t len;
-
-	pd_sample(QM_PEER_FINISH, &m);
-	frame = pd_encode(&m, &len);
-	qm_peer_msg_release(&m);
 	raw_peer_case("", 0, true, "PeerClosed", "the peer closed the channel (did the agent");
 }
 
