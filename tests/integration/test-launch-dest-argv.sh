@@ -40,8 +40,8 @@ echo "tests: QEMU runs with accel=$accel${QMIGRATE_TEST_ACCEL:+, forced by QMIGR
 [ -r "$image" ] || fail "no guest image at $image"
 [ -x "$memcheck" ] || fail "no $memcheck"
 
-passes() { # FILE: the passes the guest reported on its serial port
-	tr -cd '.' <"$1" 2>/dev/null | wc -c
+passes() { # FILE: the passes the guest reported on its serial port (0 before QEMU made it)
+	if [ -f "$1" ]; then tr -cd '.' <"$1" | wc -c; else echo 0; fi
 }
 
 wait_pass() { # NAME SERIAL-FILE PID: until the guest made one more pass (at most 60 s)
