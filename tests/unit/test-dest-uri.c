@@ -17,7 +17,6 @@ TestSuite(dest_uri, .timeout = 60);
 
 #define L63 "abcdefghij0123456789abcdefghij0123456789abcdefghij0123456789abc"
 #define L64 L63 "d"
-/* 4 * 63 + 1 = 253 bytes: 3 labels of 63, one of 62, 3 dots... built below. */
 
 struct good {
 	const char *uri;
@@ -241,7 +240,7 @@ Test(dest_uri, exec_splits_on_spaces_and_tabs_only)
 
 Test(dest_uri, exec_bounds_words_and_their_length)
 {
-	_cleanup_free_ char *many = NULL, *ok = NULL, *longw = NULL;
+	_cleanup_free_ char *many = NULL, *longw = NULL;
 	size_t n = 5 + 2 * (QM_DEST_EXEC_ARGS_MAX + 1);
 	struct qm_dest_uri u;
 	struct qm_error err = { 0 };
