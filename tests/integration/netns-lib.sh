@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Sourced by the integration scripts that need two hosts: two network
 # namespaces joined by a veth pair, with a real OpenSSH sshd in the
@@ -30,7 +31,8 @@
 NETNS_SRC_ADDR=192.0.2.1
 NETNS_DST_ADDR=192.0.2.2
 NETNS_SSH_PORT=2222
-NETNS_SRC= NETNS_DST=
+NETNS_SRC=''
+NETNS_DST=''
 netns_dir=
 netns_sshd_pid=
 netns_pids=()
@@ -75,6 +77,7 @@ netns_exit() {
 	if declare -F cleanup >/dev/null; then
 		cleanup # qemu-lib.sh's: its QEMUs, then $dir
 	else
+		# shellcheck disable=SC2154 # dir is the caller's
 		rm -rf "$dir"
 	fi
 }
