@@ -7,7 +7,7 @@
 #   source  NETNS_SRC  192.0.2.1/24 --veth-- 192.0.2.2/24  NETNS_DST  sshd :2222
 #
 # The caller sets dir (a private 0700 directory from mktemp -d) and defines
-# fail(); where it also uses qemu-lib.sh, it sources that first.  Then:
+# fail(); qemu-lib.sh comes with this library.  Then:
 #
 #   netns_setup               makes both hosts and starts sshd, or exits 77
 #                             (SKIP) where this machine allows no namespaces
@@ -27,6 +27,9 @@
 # key, authorized keys and privilege separation directory, and writes no pid
 # file.  Every process is tracked by its pid and killed by it; every wait is
 # bounded.
+
+# stop, cleanup (QEMUs, then $dir) and the pids of QEMUs come from there.
+declare -F stop >/dev/null || . "$(dirname "${BASH_SOURCE[0]}")/qemu-lib.sh"
 
 NETNS_SRC_ADDR=192.0.2.1
 NETNS_DST_ADDR=192.0.2.2
@@ -49,24 +52,15 @@ netns_track() { # PID
 	netns_pids+=("$1")
 }
 
-netns_stop() { # PID: SIGTERM, at most 10 s, then SIGKILL
-	kill -TERM "$1" 2>/dev/null || return 0
-	for _ in $(seq 100); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -KILL "$1" 2>/dev/null || true
-}
-
 netns_cleanup() {
 	local pid ns
-	for pid in "${netns_pids[@]}"; do netns_stop "$pid"; done
+	for pid in "${netns_pids[@]}"; do stop "$pid"; done
 	netns_pids=()
 	# What the sessions of sshd left behind (a command run over ssh whose
 	# client went away) still holds the namespace: those are the test's
 	# processes too.
 	for ns in "${netns_made[@]}"; do
-		for pid in $(ip netns pids "$ns" 2>/dev/null); do netns_stop "$pid"; done
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do stop "$pid"; done
 		ip netns delete "$ns" 2>/dev/null || echo "netns-lib: could not delete namespace $ns" >&2
 	done
 	netns_made=()
@@ -74,12 +68,7 @@ netns_cleanup() {
 
 netns_exit() {
 	netns_cleanup
-	if declare -F cleanup >/dev/null; then
-		cleanup # qemu-lib.sh's: its QEMUs, then $dir
-	else
-		# shellcheck disable=SC2154 # dir is the caller's
-		rm -rf "$dir"
-	fi
+	cleanup # qemu-lib.sh's: its QEMUs, then $dir
 }
 trap netns_exit EXIT
 trap 'exit 130' INT TERM HUP
