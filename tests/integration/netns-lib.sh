@@ -189,6 +189,15 @@ netns_setup() {
 	[ -x /usr/sbin/sshd ] || fail "no /usr/sbin/sshd: run scripts/setup (openssh-server)"
 	command -v ssh >/dev/null || fail "no ssh: run scripts/setup (openssh-client)"
 	command -v ssh-keygen >/dev/null || fail "no ssh-keygen: run scripts/setup (openssh-client)"
+	# Without PAM, sshd refuses an account whose password is locked ('!'
+	# in /etc/shadow, as passwd -l leaves it) even to a key; say so
+	# rather than let every ssh fail with "Permission denied".
+	local user hash
+	user=$(id -un)
+	hash=$(getent shadow "$user" | cut -d: -f2) || hash=
+	case $hash in
+	'!'*) fail "sshd (UsePAM no) refuses the locked account $user ('!' in /etc/shadow): give it no password instead, with usermod -p '*' $user, which allows no password login either" ;;
+	esac
 	netns_dir=$dir/netns
 	mkdir -m 0700 "$netns_dir"
 	netns_hosts
