@@ -21,6 +21,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
+# Sets accel to what QEMU gets here (scripts/accel), and says it once.
+pick_accel() {
+	accel=$("$top_srcdir/scripts/accel") || fail "scripts/accel found no accelerator"
+	echo "tests: QEMU runs with accel=$accel${QMIGRATE_TEST_ACCEL:+, forced by QMIGRATE_TEST_ACCEL}" >&2
+}
+
 src_pid=
 start() { # DIR ARGS...: starts QEMU with its QMP socket DIR/qmp.sock; sets src_pid
 	local d=$1

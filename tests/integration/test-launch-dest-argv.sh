@@ -35,8 +35,7 @@ fail() {
 }
 . "$top_srcdir/tests/integration/qemu-lib.sh"
 
-accel=$("$top_srcdir/scripts/accel") || fail "scripts/accel found no accelerator"
-echo "tests: QEMU runs with accel=$accel${QMIGRATE_TEST_ACCEL:+, forced by QMIGRATE_TEST_ACCEL}" >&2
+pick_accel
 [ -r "$image" ] || fail "no guest image at $image"
 [ -x "$memcheck" ] || fail "no $memcheck"
 
