@@ -32,7 +32,6 @@ static int check_parses(const char *xml, const char *whose, struct qm_error *err
 
 int qm_job_dest_options_check(const struct qm_job_options *opts, struct qm_error *err)
 {
-	size_t n = 0;
 	int r;
 
 	if (opts->launch_dest && opts->dst_qmp)
@@ -54,45 +53,39 @@ int qm_job_dest_options_check(const struct qm_job_options *opts, struct qm_error
 				    "the graphics password file, the graphics listen address and "
 				    "the disk map are for a destination qmigrate launches: give "
 				    "--launch-dest (launch_dest) too");
-	for (const char *const *m = opts->disk_map; m && *m; m++) {
-		struct qm_disk_map_entry e = { 0 };
-
-		if (++n > QM_DOMAIN_MAX_DISKS)
-			return qm_error_set(err, -E2BIG, "Usage",
-					    "more than %d --disk-map entries", QM_DOMAIN_MAX_DISKS);
-		r = qm_disk_map_parse(*m, &e, err);
-		qm_disk_map_entry_clear(&e);
-		if (r < 0)
-			return r;
-	}
 	r = opts->domain_xml ? check_parses(opts->domain_xml, "the VM's description", err) : 0;
 	if (r == 0 && opts->dst_domain_xml)
 		r = check_parses(opts->dst_domain_xml, "the destination's description", err);
 	return r;
 }
 
-int qm_job_dest_options_copy(struct qm_job *job, const struct qm_job_options *opts)
+int qm_job_dest_options_copy(struct qm_job *job, const struct qm_job_options *opts,
+			     struct qm_error *err)
 {
-	struct qm_error err = { 0 };
 	size_t n = 0;
+	int r;
 
 	if (opts->graphics_listen) {
 		job->graphics_listen = strdup(opts->graphics_listen);
 		if (!job->graphics_listen)
-			return -ENOMEM;
+			return qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
 	}
 	while (opts->disk_map && opts->disk_map[n])
 		n++;
+	if (n > QM_DOMAIN_MAX_DISKS)
+		return qm_error_set(err, -E2BIG, "Usage", "more than %d --disk-map entries",
+				    QM_DOMAIN_MAX_DISKS);
 	if (!n)
 		return 0;
 	job->disk_map = calloc(n, sizeof(*job->disk_map));
 	if (!job->disk_map)
-		return -ENOMEM;
-	for (; job->n_disk_map < n; job->n_disk_map++)
-		/* Checked already: only memory can fail here. */
-		if (qm_disk_map_parse(opts->disk_map[job->n_disk_map],
-				      &job->disk_map[job->n_disk_map], &err) < 0)
-			return -ENOMEM;
+		return qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
+	for (; job->n_disk_map < n; job->n_disk_map++) {
+		r = qm_disk_map_parse(opts->disk_map[job->n_disk_map],
+				      &job->disk_map[job->n_disk_map], err);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 

@@ -329,10 +329,13 @@ _public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 	    !dup_opt(&job->runtime_parent, opts->runtime_dir) ||
 	    !dup_opt(&job->domain_xml, opts->domain_xml) ||
 	    !dup_opt(&job->dst_domain_xml, opts->dst_domain_xml) ||
-	    !dup_opt(&job->passwd_file, opts->graphics_passwd_file) ||
-	    qm_job_dest_options_copy(job, opts) < 0) {
+	    !dup_opt(&job->passwd_file, opts->graphics_passwd_file)) {
 		qm_job_unref(job);
 		qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
+		return NULL;
+	}
+	if (qm_job_dest_options_copy(job, opts, err) < 0) {
+		qm_job_unref(job);
 		return NULL;
 	}
 	job->opts.policy = policy;

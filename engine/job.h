@@ -143,8 +143,9 @@ void qm_dest_finish(struct qm_job *job);
 
 /* dest-domain.c: the destination's description, and the options that ask for one */
 int qm_job_dest_options_check(const struct qm_job_options *opts, struct qm_error *err);
-/* Copies the options dest-domain.c reads into @job (the disk map parsed); -ENOMEM. */
-int qm_job_dest_options_copy(struct qm_job *job, const struct qm_job_options *opts);
+/* Copies the options dest-domain.c reads into @job, the disk map parsed ("Usage" errors). */
+int qm_job_dest_options_copy(struct qm_job *job, const struct qm_job_options *opts,
+			     struct qm_error *err);
 void qm_job_dest_options_free(struct qm_job *job);
 /*
  * The description the destination is launched from, in its full form: the

@@ -437,10 +437,7 @@ static void migrate_with_password(struct lrun *run, const char *xml, const struc
 	static const struct fq_step src[] = {
 		SRC_BEGIN,
 		SRC_MIGRATE,
-		EVENT("MIGRATION", "{\"status\": \"completed\"}"),
-		FQ_EXPECT("query-migrate", 3),
-		R(3, COMPLETED),
-		QUIT_AND_GO(4),
+		SRC_COMPLETES,
 		FQ_END,
 	};
 

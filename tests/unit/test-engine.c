@@ -27,10 +27,7 @@ Test(engine, completed_migration_runs_all_phases_and_reports_qemu_figures)
 	static const struct fq_step src[] = {
 		SRC_BEGIN,
 		SRC_MIGRATE,
-		EVENT("MIGRATION", "{\"status\": \"completed\"}"),
-		FQ_EXPECT("query-migrate", 3),
-		R(3, COMPLETED),
-		QUIT_AND_GO(4),
+		SRC_COMPLETES,
 		FQ_END,
 	};
 	static const struct fq_step dst[] = {
