@@ -7,13 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/child.h"
 #include "engine/launch.h"
 #include "util/error.h"
 #include "xml/domain-argv.h"
@@ -24,20 +23,11 @@
 #define POLL_MS 10
 
 struct qm_launch {
-	pid_t pid; /* -1 once reaped */
-	int pidfd; /* signals go through it: never to a pid reused after a reap */
+	struct qm_child child;
 	char dir[108];
 	char qmp_path[128];
 	char log_path[128];
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void pause_ms(int ms)
 {
@@ -81,34 +71,6 @@ static int make_dir(struct qm_launch *l, const struct qm_launch_opts *opts,
 	return 0;
 }
 
-/* In the child: never returns.  Only async-signal-safe calls after fork. */
-static void exec_child(char **argv, int log_fd, int null_fd, bool detach, pid_t parent)
-{
-	sigset_t none;
-
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (detach) {
-		setsid();
-	} else {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent) /* the parent died before prctl */
-			_exit(127);
-	}
-	/*
-	 * QEMU binds its socket with the umask's mode (0777 masked), and files
-	 * it makes (a serial log) likewise: 0600 for both, whatever the
-	 * caller's umask.  No one else could pass the 0700 directory anyway.
-	 */
-	umask(0177);
-	if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(log_fd, STDOUT_FILENO) < 0 ||
-	    dup2(log_fd, STDERR_FILENO) < 0)
-		_exit(127);
-	execvp(argv[0], argv);
-	dprintf(STDERR_FILENO, "qmigrate: cannot run %s: %s\n", argv[0], strerror(errno));
-	_exit(127);
-}
-
 void qm_launch_log_tail(const struct qm_launch *l, char *out, size_t size)
 {
 	char buf[LOG_TAIL + 1];
@@ -134,18 +96,6 @@ void qm_launch_log_tail(const struct qm_launch *l, char *out, size_t size)
 	snprintf(out, size, ": %s", buf);
 }
 
-/* *@status stays as it was when someone else reaped it. */
-static bool reaped(struct qm_launch *l, int *status)
-{
-	pid_t r = waitpid(l->pid, status, WNOHANG);
-
-	if (r == l->pid || (r < 0 && errno == ECHILD)) {
-		l->pid = -1;
-		return true;
-	}
-	return false;
-}
-
 /* @status is -1 when someone else reaped it (a loop's SIGCHLD handler, say). */
 static int exited_error(const struct qm_launch *l, int status, const char *when,
 			struct qm_error *err)
@@ -169,15 +119,15 @@ int qm_launch_wait_socket(struct qm_launch *l, double timeout, struct qm_error *
 	double deadline;
 	char tail[LOG_TAIL + 8];
 	struct stat st;
-	int status = -1;
 
 	if (timeout <= 0)
 		timeout = QM_LAUNCH_TIMEOUT;
-	deadline = now() + timeout;
+	deadline = qm_monotonic() + timeout;
 	while (stat(l->qmp_path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-		if (reaped(l, &status))
-			return exited_error(l, status, "before creating its QMP socket", err);
-		if (now() > deadline) {
+		if (qm_child_reap(&l->child))
+			return exited_error(l, l->child.status,
+					    "before creating its QMP socket", err);
+		if (qm_monotonic() > deadline) {
 			qm_launch_log_tail(l, tail, sizeof(tail));
 			return qm_error_set(err, -ETIMEDOUT, "LaunchTimeout",
 					    "QEMU did not create its QMP socket within "
@@ -192,23 +142,22 @@ int qm_launch_wait_socket(struct qm_launch *l, double timeout, struct qm_error *
 static int spawn(struct qm_launch *l, char **argv, bool detach, struct qm_error *err)
 {
 	_cleanup_close_ int log_fd = -1, null_fd = -1;
-	pid_t parent = getpid();
+	struct qm_child_opts o = { .detach = detach };
 
 	log_fd = open(l->log_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (log_fd < 0 || null_fd < 0)
 		return qm_error_set(err, -errno, "LaunchDir", "cannot open %s: %s",
 				    log_fd < 0 ? l->log_path : "/dev/null", strerror(errno));
-	l->pid = fork();
-	if (l->pid < 0)
-		return qm_error_set(err, -errno, "Launch", "fork: %s", strerror(errno));
-	if (l->pid == 0)
-		exec_child(argv, log_fd, null_fd, detach, parent);
-	/* Not reaped yet, so the pid is still this child's. */
-	l->pidfd = pidfd_open(l->pid, 0);
-	if (l->pidfd < 0)
-		return qm_error_set(err, -errno, "Launch", "pidfd_open: %s", strerror(errno));
-	return 0;
+	o.stdio[0] = null_fd;
+	o.stdio[1] = o.stdio[2] = log_fd;
+	/*
+	 * QEMU binds its socket with the umask's mode (0777 masked), and files
+	 * it makes (a serial log) likewise: 0600 for both, whatever the
+	 * caller's umask.  No one else could pass the 0700 directory anyway.
+	 */
+	o.private_umask = true;
+	return qm_child_spawn(&l->child, argv, &o, "Launch", err);
 }
 
 /* A copy of @d whose character devices' files and sockets are in @dir. */
@@ -240,8 +189,7 @@ int qm_launch_start(const struct qm_domain *d, const struct qm_launch_opts *opts
 	*out = NULL;
 	if (!l)
 		return qm_error_set(err, -ENOMEM, "Launch", "out of memory");
-	l->pid = -1;
-	l->pidfd = -1;
+	qm_child_init(&l->child);
 	r = make_dir(l, opts, err);
 	if (r < 0)
 		return r;
@@ -282,31 +230,27 @@ int qm_launch_new(const struct qm_domain *d, const struct qm_launch_opts *opts,
 
 int qm_launch_pidfd(const struct qm_launch *l)
 {
-	return l->pid > 0 ? l->pidfd : -1;
+	return l->child.pid > 0 ? l->child.pidfd : -1;
 }
 
 int qm_launch_reap(struct qm_launch *l, const char *when, struct qm_error *err)
 {
-	int status = -1;
-
-	if (l->pid <= 0)
+	if (l->child.pid <= 0)
 		return 0;
-	if (!reaped(l, &status))
+	if (!qm_child_reap(&l->child))
 		return -EAGAIN;
-	exited_error(l, status, when, err);
+	exited_error(l, l->child.status, when, err);
 	return 0;
 }
 
 int qm_launch_signal(struct qm_launch *l, int sig)
 {
-	if (l->pid <= 0)
-		return -ESRCH;
-	return pidfd_send_signal(l->pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+	return qm_child_signal(&l->child, sig);
 }
 
 pid_t qm_launch_pid(const struct qm_launch *l)
 {
-	return l->pid;
+	return l->child.pid;
 }
 
 const char *qm_launch_qmp_path(const struct qm_launch *l)
@@ -326,11 +270,12 @@ const char *qm_launch_log_path(const struct qm_launch *l)
 
 int qm_launch_wait(struct qm_launch *l, int *status)
 {
-	if (l->pid <= 0)
+	if (l->child.pid <= 0)
 		return -ECHILD;
-	if (waitpid(l->pid, status, 0) < 0)
+	if (waitpid(l->child.pid, status, 0) < 0)
 		return -errno;
-	l->pid = -1;
+	l->child.pid = -1;
+	l->child.status = *status;
 	return 0;
 }
 
@@ -352,34 +297,14 @@ static void remove_dir(const char *path)
 	rmdir(path);
 }
 
-static void stop(struct qm_launch *l)
-{
-	double deadline = now() + STOP_GRACE;
-	int status;
-
-	if (l->pid <= 0)
-		return;
-	qm_launch_signal(l, SIGTERM);
-	while (!reaped(l, &status)) {
-		if (now() > deadline) {
-			qm_launch_signal(l, SIGKILL);
-			waitpid(l->pid, &status, 0);
-			l->pid = -1;
-			return;
-		}
-		pause_ms(POLL_MS);
-	}
-}
-
 void qm_launch_free(struct qm_launch *l)
 {
 	if (!l)
 		return;
-	stop(l);
+	qm_child_stop(&l->child, STOP_GRACE);
 	if (l->dir[0])
 		remove_dir(l->dir);
-	if (l->pidfd >= 0)
-		close(l->pidfd);
+	qm_child_release(&l->child);
 	free(l);
 }
 
@@ -387,7 +312,6 @@ void qm_launch_release(struct qm_launch *l)
 {
 	if (!l)
 		return;
-	if (l->pidfd >= 0)
-		close(l->pidfd);
+	qm_child_release(&l->child);
 	free(l);
 }

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Starting a child from an argv, signalling it through a pidfd, reaping it in bounded time. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/child.h"
+#include "util/error.h"
+
+double qm_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void qm_child_init(struct qm_child *c)
+{
+	c->pid = -1;
+	c->pidfd = -1;
+	c->status = -1;
+}
+
+/* In the child: never returns.  Only async-signal-safe calls after fork. */
+static void exec_child(char *const argv[], const struct qm_child_opts *o, pid_t parent)
+{
+	sigset_t none;
+	int moved[3];
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (o->detach) {
+		setsid();
+	} else {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent) /* the parent died before prctl */
+			_exit(127);
+	}
+	if (o->private_umask)
+		umask(0177);
+	/* Out of the way first: a descriptor given may itself be 0, 1 or 2. */
+	for (int i = 0; i < 3; i++) {
+		moved[i] = -1;
+		if (o->stdio[i] >= 0 && (moved[i] = fcntl(o->stdio[i], F_DUPFD_CLOEXEC, 3)) < 0)
+			_exit(127);
+	}
+	for (int i = 0; i < 3; i++)
+		if (moved[i] >= 0 && dup2(moved[i], i) < 0)
+			_exit(127);
+	/* Whatever the caller left inheritable stays here (an old kernel: cloexec only). */
+	close_range(3, ~0U, 0);
+	execvp(argv[0], argv);
+	dprintf(STDERR_FILENO, "qmigrate: cannot run %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+int qm_child_spawn(struct qm_child *c, char *const argv[], const struct qm_child_opts *o,
+		   const char *error_class, struct qm_error *err)
+{
+	pid_t parent = getpid(), pid;
+	int r;
+
+	qm_child_init(c);
+	pid = fork();
+	if (pid < 0)
+		return qm_error_set(err, -errno, error_class, "fork: %s", strerror(errno));
+	if (pid == 0)
+		exec_child(argv, o, parent);
+	/* Not reaped yet, so the pid is still this child's. */
+	c->pid = pid;
+	c->pidfd = pidfd_open(pid, 0);
+	if (c->pidfd >= 0)
+		return 0;
+	r = -errno;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	c->pid = -1;
+	return qm_error_set(err, r, error_class, "pidfd_open: %s", strerror(-r));
+}
+
+bool qm_child_reap(struct qm_child *c)
+{
+	int status;
+	pid_t r;
+
+	if (c->pid <= 0)
+		return true;
+	r = waitpid(c->pid, &status, WNOHANG);
+	if (r == c->pid) {
+		c->status = status;
+	} else if (r < 0 && errno == ECHILD) {
+		c->status = -1; /* a SIGCHLD handler of the program that embeds us, say */
+	} else {
+		return false;
+	}
+	c->pid = -1;
+	return true;
+}
+
+int qm_child_signal(struct qm_child *c, int sig)
+{
+	if (c->pid <= 0)
+		return -ESRCH;
+	return pidfd_send_signal(c->pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+}
+
+/* Reaps what exits by @deadline; the pidfd says when, so nothing sleeps longer than needed. */
+static void reap_until(struct qm_child *const cs[], size_t n, double deadline)
+{
+	for (size_t i = 0; i < n; i++) {
+		while (!qm_child_reap(cs[i])) {
+			struct pollfd p = { .fd = cs[i]->pidfd, .events = POLLIN };
+			double left = deadline - qm_monotonic();
+
+			if (left <= 0)
+				break;
+			poll(&p, 1, (int)(left * 1000) + 1);
+		}
+	}
+}
+
+size_t qm_children_stop(struct qm_child *const cs[], size_t n, double grace)
+{
+	size_t left = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!qm_child_reap(cs[i]))
+			qm_child_signal(cs[i], SIGTERM);
+	reap_until(cs, n, qm_monotonic() + grace);
+	for (size_t i = 0; i < n; i++)
+		if (!qm_child_reap(cs[i]))
+			qm_child_signal(cs[i], SIGKILL);
+	reap_until(cs, n, qm_monotonic() + grace);
+	for (size_t i = 0; i < n; i++)
+		left += !qm_child_reap(cs[i]);
+	return left;
+}
+
+void qm_child_release(struct qm_child *c)
+{
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	c->pidfd = -1;
+}
