@@ -146,6 +146,18 @@ size_t qm_children_stop(struct qm_child *const cs[], size_t n, double grace)
 	return left;
 }
 
+void qm_child_describe(const struct qm_child *c, char *buf, size_t len)
+{
+	if (c->pid > 0)
+		snprintf(buf, len, "is running");
+	else if (c->status == -1)
+		snprintf(buf, len, "exited");
+	else if (WIFSIGNALED(c->status))
+		snprintf(buf, len, "was killed by signal %d", WTERMSIG(c->status));
+	else
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(c->status));
+}
+
 void qm_child_release(struct qm_child *c)
 {
 	if (c->pidfd >= 0)

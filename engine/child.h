@@ -62,6 +62,11 @@ static inline size_t qm_child_stop(struct qm_child *c, double grace)
 {
 	return qm_children_stop(&c, 1, grace);
 }
+/*
+ * How it ended, for a message: "exited with status 3", "was killed by
+ * signal 9", "exited" (someone else reaped it), or "is running".
+ */
+void qm_child_describe(const struct qm_child *c, char *buf, size_t len);
 /* Closes the pidfd; the process, if any, is left alone.  Safe to repeat. */
 void qm_child_release(struct qm_child *c);
 

@@ -96,22 +96,14 @@ void qm_launch_log_tail(const struct qm_launch *l, char *out, size_t size)
 	snprintf(out, size, ": %s", buf);
 }
 
-/* @status is -1 when someone else reaped it (a loop's SIGCHLD handler, say). */
-static int exited_error(const struct qm_launch *l, int status, const char *when,
-			struct qm_error *err)
+/* QEMU was reaped: how it ended (as much as we know when someone else reaped it). */
+static int exited_error(const struct qm_launch *l, const char *when, struct qm_error *err)
 {
-	char tail[LOG_TAIL + 8];
+	char tail[LOG_TAIL + 8], how[64];
 
 	qm_launch_log_tail(l, tail, sizeof(tail));
-	if (status == -1)
-		return qm_error_set(err, -ECHILD, "LaunchExited", "QEMU exited %s%s", when,
-				    tail);
-	if (WIFSIGNALED(status))
-		return qm_error_set(err, -ECHILD, "LaunchExited",
-				    "QEMU was killed by signal %d %s%s", WTERMSIG(status), when,
-				    tail);
-	return qm_error_set(err, -ECHILD, "LaunchExited", "QEMU exited with status %d %s%s",
-			    WEXITSTATUS(status), when, tail);
+	qm_child_describe(&l->child, how, sizeof(how));
+	return qm_error_set(err, -ECHILD, "LaunchExited", "QEMU %s %s%s", how, when, tail);
 }
 
 int qm_launch_wait_socket(struct qm_launch *l, double timeout, struct qm_error *err)
@@ -125,8 +117,7 @@ int qm_launch_wait_socket(struct qm_launch *l, double timeout, struct qm_error *
 	deadline = qm_monotonic() + timeout;
 	while (stat(l->qmp_path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
 		if (qm_child_reap(&l->child))
-			return exited_error(l, l->child.status,
-					    "before creating its QMP socket", err);
+			return exited_error(l, "before creating its QMP socket", err);
 		if (qm_monotonic() > deadline) {
 			qm_launch_log_tail(l, tail, sizeof(tail));
 			return qm_error_set(err, -ETIMEDOUT, "LaunchTimeout",
@@ -239,7 +230,7 @@ int qm_launch_reap(struct qm_launch *l, const char *when, struct qm_error *err)
 		return 0;
 	if (!qm_child_reap(&l->child))
 		return -EAGAIN;
-	exited_error(l, l->child.status, when, err);
+	exited_error(l, when, err);
 	return 0;
 }
 
