@@ -206,6 +206,15 @@ int qm_tunnel_qemu_fd(const struct qm_job *job, enum qm_tunnel_side side);
 void qm_tunnel_qemu_fd_passed(struct qm_job *job, enum qm_tunnel_side side);
 /* Listens for the source's streams and pumps each to @dst_path. */
 int qm_tunnel_open(struct qm_job *job, const char *dst_path, char *uri, size_t uri_len);
+/*
+ * Between hosts (tunnel-remote.c): every stream rides a process started from
+ * @stream_argv (NULL-terminated, "--stream PATH" included; copied), its
+ * stdin to the destination, its stdout back.  With qm_tunnel_uses_pipes():
+ * a pipe for the source QEMU (qm_tunnel_qemu_fd) and one process now, @uri
+ * "fd:" QM_TUNNEL_FDNAME; else a socket in job->runtime_dir (which must
+ * exist) and one process per connection.  Fails the job on error.
+ */
+int qm_tunnel_open_remote(struct qm_job *job, char **stream_argv, char *uri, size_t uri_len);
 /* Lets go of every stream now: before migrate_cancel, so QEMU cannot block on it. */
 void qm_tunnel_hangup(struct qm_job *job);
 unsigned long long qm_tunnel_bytes(const struct qm_job *job);

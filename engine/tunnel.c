@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The tunnelled transport, local mode.  The pumps run in their own threads
- * and never touch QMP; this file runs on the loop.
+ * The tunnelled transport: local mode, and what the mode between hosts
+ * shares.  The pumps run in their own threads and never touch QMP; this
+ * file runs on the loop.
  *
  * One stream, one way (no multifd, no post-copy): QEMU writes into a pipe
  * passed with getfd, the pump carries the bytes into another pipe that the
@@ -13,6 +14,9 @@
  * main stream, then one per multifd channel) is joined to a connection of its
  * own to the destination's incoming socket by a pump: one thread each way
  * with post-copy, whose return path flows back, else one thread per stream.
+ *
+ * Between hosts, tunnel-remote.c carries each stream through a process of
+ * its own instead; the pumps, the socket, hang-up and close are shared.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,26 +27,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "engine/job.h"
+#include "engine/tunnel-internal.h"
 #include "qmp/socket.h"
-#include "tunnel/pump.h"
 #include "util/error.h"
 #include "util/log.h"
-
-#define MAX_STREAMS 64 /* one main stream and up to 63 multifd channels */
-#define QEMU_PIPE_SIZE (1u << 20) /* what an unprivileged process may have */
-
-struct qm_tunnel {
-	struct qm_job *job;
-	int listen_fd;
-	ev_io accept_io;
-	char dst_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	struct qm_pump *pumps[MAX_STREAMS];
-	size_t n_pumps;
-	unsigned long long bytes_ended; /* moved by pumps that already ended */
-	int qemu_fd[2];			/* pipes: the ends QEMU gets, until they are passed */
-};
 
 static void pump_done(struct qm_pump *pump, const struct qm_pump_result *r, void *ud)
 {
@@ -60,7 +48,7 @@ static void pump_done(struct qm_pump *pump, const struct qm_pump_result *r, void
 	qm_pump_free(pump);
 }
 
-static enum qm_pump_mode pump_mode(const struct qm_tunnel *t)
+enum qm_pump_mode qm_tunnel_pump_mode(const struct qm_tunnel *t)
 {
 	static const enum qm_pump_mode modes[] = {
 		[QM_TUNNEL_COPY_AUTO] = QM_PUMP_AUTO,
@@ -71,8 +59,8 @@ static enum qm_pump_mode pump_mode(const struct qm_tunnel *t)
 	return modes[t->job->opts.tunnel_copy];
 }
 
-/* Starts a pump on @o's descriptors (it owns them from here, even on failure). */
-static int pump_add(struct qm_tunnel *t, const struct qm_pump_options *o, struct qm_error *err)
+int qm_tunnel_pump_add(struct qm_tunnel *t, const struct qm_pump_options *o,
+		       struct qm_error *err)
 {
 	struct qm_pump *p = qm_pump_new(t->job->loop, o, pump_done, t, err);
 
@@ -91,7 +79,7 @@ static int join(struct qm_tunnel *t, int in, struct qm_error *err)
 {
 	struct qm_pump_options o = {
 		.bidirectional = t->job->opts.policy.postcopy,
-		.mode = pump_mode(t),
+		.mode = qm_tunnel_pump_mode(t),
 	};
 	int in_progress, out;
 
@@ -109,7 +97,7 @@ static int join(struct qm_tunnel *t, int in, struct qm_error *err)
 	}
 	o.forward = (struct qm_pump_fds){ .in = in, .out = out };
 	o.back = (struct qm_pump_fds){ .in = out, .out = in };
-	return pump_add(t, &o, err);
+	return qm_tunnel_pump_add(t, &o, err);
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -124,7 +112,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 				     strerror(errno));
 		return;
 	}
-	if (join(t, fd, &err) < 0)
+	if (t->join(t, fd, &err) < 0)
 		qm_job_fail(t->job, &err);
 }
 
@@ -134,7 +122,7 @@ bool qm_tunnel_uses_pipes(const struct qm_job *job)
 	       !job->opts.policy.postcopy;
 }
 
-static struct qm_tunnel *tunnel_new(struct qm_job *job)
+struct qm_tunnel *qm_tunnel_new(struct qm_job *job)
 {
 	struct qm_tunnel *t = calloc(1, sizeof(*t));
 
@@ -145,20 +133,21 @@ static struct qm_tunnel *tunnel_new(struct qm_job *job)
 	t->job = job;
 	t->listen_fd = -1;
 	t->qemu_fd[0] = t->qemu_fd[1] = -1;
+	t->join = join;
 	job->tunnel = t;
 	return t;
 }
 
 int qm_tunnel_open_pipes(struct qm_job *job)
 {
-	struct qm_tunnel *t = tunnel_new(job);
+	struct qm_tunnel *t = qm_tunnel_new(job);
 	struct qm_pump_options o = { 0 };
 	struct qm_error err = { 0 };
 	int from_src[2], to_dst[2];
 
 	if (!t)
 		return -ENOMEM;
-	o.mode = pump_mode(t);
+	o.mode = qm_tunnel_pump_mode(t);
 	if (pipe2(from_src, O_CLOEXEC) < 0)
 		return qm_job_failf(job, -errno, "TunnelFailed", "tunnel: pipe: %s", strerror(errno));
 	if (pipe2(to_dst, O_CLOEXEC) < 0) {
@@ -174,7 +163,7 @@ int qm_tunnel_open_pipes(struct qm_job *job)
 	t->qemu_fd[QM_TUNNEL_SOURCE] = from_src[1];
 	t->qemu_fd[QM_TUNNEL_DESTINATION] = to_dst[0];
 	o.forward = (struct qm_pump_fds){ .in = from_src[0], .out = to_dst[1] };
-	if (pump_add(t, &o, &err) < 0)
+	if (qm_tunnel_pump_add(t, &o, &err) < 0)
 		qm_job_fail(job, &err);
 	return err.code;
 }
@@ -195,16 +184,13 @@ void qm_tunnel_qemu_fd_passed(struct qm_job *job, enum qm_tunnel_side side)
 	}
 }
 
-int qm_tunnel_open(struct qm_job *job, const char *dst_path, char *uri, size_t uri_len)
+int qm_tunnel_listen(struct qm_tunnel *t, char *uri, size_t uri_len)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	struct qm_tunnel *t = tunnel_new(job);
+	struct qm_job *job = t->job;
 	mode_t old;
 	int r;
 
-	if (!t)
-		return -ENOMEM;
-	snprintf(t->dst_path, sizeof(t->dst_path), "%s", dst_path);
 	r = snprintf(t->listen_path, sizeof(t->listen_path), "%s/tunnel.sock", job->runtime_dir);
 	if (r < 0 || (size_t)r >= sizeof(t->listen_path))
 		return qm_job_failf(job, -ENAMETOOLONG, "GenericError", "tunnel socket path too long");
@@ -224,6 +210,16 @@ int qm_tunnel_open(struct qm_job *job, const char *dst_path, char *uri, size_t u
 	ev_io_start(job->loop, &t->accept_io);
 	snprintf(uri, uri_len, "unix:%s", t->listen_path);
 	return 0;
+}
+
+int qm_tunnel_open(struct qm_job *job, const char *dst_path, char *uri, size_t uri_len)
+{
+	struct qm_tunnel *t = qm_tunnel_new(job);
+
+	if (!t)
+		return -ENOMEM;
+	snprintf(t->dst_path, sizeof(t->dst_path), "%s", dst_path);
+	return qm_tunnel_listen(t, uri, uri_len);
 }
 
 /* No stream joins any more: QEMU's next connection is refused, not fed in. */
@@ -248,6 +244,7 @@ void qm_tunnel_hangup(struct qm_job *job)
 	for (size_t i = 0; i < t->n_pumps; i++)
 		if (t->pumps[i])
 			qm_pump_hangup(t->pumps[i]);
+	qm_tunnel_remote_hangup(t);
 }
 
 unsigned long long qm_tunnel_bytes(const struct qm_job *job)
@@ -279,6 +276,8 @@ void qm_tunnel_close(struct qm_job *job)
 	stop_listening(t);
 	for (size_t i = 0; i < t->n_pumps; i++)
 		qm_pump_free(t->pumps[i]);
+	/* After the pumps: their stdin is closed, and nothing is left to write into it. */
+	qm_tunnel_remote_free(t);
 	for (int side = 0; side < 2; side++)
 		if (t->qemu_fd[side] >= 0)
 			close(t->qemu_fd[side]);
