@@ -58,22 +58,29 @@ static size_t read_all(int fd, char *buf, size_t len)
 	return got;
 }
 
-Test(stream_proc, a_child_that_exits_is_reaped_with_its_status)
+/* Runs @argv without a return path until it exits by itself; stops it; its exit code. */
+static int run_to_exit(const char *const argv[])
 {
-	const char *argv[] = { "/bin/sh", "-c", "exit 3", NULL };
 	struct pollfd pfd = { .events = POLLIN };
-	int before = ts_count_fds();
 	struct qm_stream_proc p;
 	pid_t pid;
 
 	spawn(argv, false, &p);
 	pid = p.child.pid;
 	pfd.fd = p.child.pidfd;
-	cr_assert_eq(poll(&pfd, 1, 30000), 1, "the child did not exit");
+	cr_assert_eq(poll(&pfd, 1, 30000), 1, "%s did not exit", argv[0]);
 	cr_assert_eq(qm_stream_proc_stop(&p), 0);
 	expect_reaped(&p, pid);
-	cr_assert(WIFEXITED(p.child.status));
-	cr_assert_eq(WEXITSTATUS(p.child.status), 3);
+	cr_assert(WIFEXITED(p.child.status), "status %#x", p.child.status);
+	return WEXITSTATUS(p.child.status);
+}
+
+Test(stream_proc, a_child_that_exits_is_reaped_with_its_status)
+{
+	const char *argv[] = { "/bin/sh", "-c", "exit 3", NULL };
+	int before = ts_count_fds();
+
+	cr_assert_eq(run_to_exit(argv), 3);
 	cr_assert_eq(ts_count_fds(), before);
 }
 
@@ -105,18 +112,8 @@ Test(stream_proc, without_a_return_path_stdout_is_dev_null)
 		"/bin/sh", "-c", "case $(readlink /proc/$$/fd/1) in /dev/null) exit 0;; esac; exit 1",
 		NULL
 	};
-	struct pollfd pfd = { .events = POLLIN };
-	struct qm_stream_proc p;
-	pid_t pid;
 
-	spawn(argv, false, &p);
-	pid = p.child.pid;
-	pfd.fd = p.child.pidfd;
-	cr_assert_eq(poll(&pfd, 1, 30000), 1);
-	cr_assert_eq(qm_stream_proc_stop(&p), 0);
-	expect_reaped(&p, pid);
-	cr_assert(WIFEXITED(p.child.status) && WEXITSTATUS(p.child.status) == 0,
-		  "its stdout is not /dev/null");
+	cr_assert_eq(run_to_exit(argv), 0, "its stdout is not /dev/null");
 }
 
 /* Every descriptor of ours, close-on-exec or not, but 0, 1 and 2. */
@@ -214,17 +211,8 @@ Test(stream_proc, several_are_stopped_under_one_grace)
 Test(stream_proc, a_program_that_cannot_run_exits_127)
 {
 	const char *argv[] = { "/nonexistent/qmigrate", "serve", NULL };
-	struct pollfd pfd = { .events = POLLIN };
-	struct qm_stream_proc p;
-	pid_t pid;
 
-	spawn(argv, false, &p);
-	pid = p.child.pid;
-	pfd.fd = p.child.pidfd;
-	cr_assert_eq(poll(&pfd, 1, 30000), 1);
-	cr_assert_eq(qm_stream_proc_stop(&p), 0);
-	expect_reaped(&p, pid);
-	cr_assert(WIFEXITED(p.child.status) && WEXITSTATUS(p.child.status) == 127);
+	cr_assert_eq(run_to_exit(argv), 127);
 }
 
 Test(stream_proc, an_empty_command_is_refused)
