@@ -96,6 +96,22 @@ static void write_migrate(struct writer *wr, const char *uri)
 	end(wr);
 }
 
+static void write_source(struct writer *wr, const struct qm_cookie_source *s)
+{
+	start(wr, "source");
+	attr(wr, "arch", s->arch);
+	attr(wr, "machine", s->machine);
+	attr(wr, "accel", s->kvm ? "kvm" : "tcg");
+	attr(wr, "state", s->running ? "running" : "paused");
+	if (s->pid > 0) {
+		char pid[24];
+
+		snprintf(pid, sizeof(pid), "%ld", s->pid);
+		attr(wr, "pid", pid);
+	}
+	end(wr);
+}
+
 /* The signed fields were checked non-negative by qm_cookie_validate. */
 static void write_stats(struct writer *wr, const struct qm_cookie_stats *s)
 {
@@ -148,6 +164,8 @@ static void write_cookie(struct writer *wr, const struct qm_cookie *c)
 		write_migrate(wr, c->migrate_uri);
 	if (sections & QM_COOKIE_STATS)
 		write_stats(wr, &c->stats);
+	if (sections & QM_COOKIE_SOURCE)
+		write_source(wr, &c->source);
 	end(wr);
 	check(wr, xmlTextWriterEndDocument(wr->w));
 }

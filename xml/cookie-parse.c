@@ -174,6 +174,57 @@ static int parse_migrate(xmlNode *n, struct qm_cookie *c, struct qm_error *err)
 	return get_attr(n, "uri", true, c->migrate_uri, sizeof(c->migrate_uri), err);
 }
 
+/* An optional pid: absent is 0. */
+static int get_pid(xmlNode *n, long *pid, struct qm_error *err)
+{
+	_cleanup_xmlfree_ xmlChar *v = xmlGetNoNsProp(n, BAD_CAST "pid");
+	uint64_t u;
+
+	*pid = 0;
+	if (!v)
+		return 0;
+	if (!qm_text_to_u64((const char *)v, 1u << 22, &u) || u == 0)
+		return qm_error_set(err, -ERANGE, "CookieInvalid",
+				    "cookie <%s pid='%.32s'> is not a process id",
+				    (const char *)n->name, (const char *)v);
+	*pid = (long)u;
+	return 0;
+}
+
+/* @attr is one of two words: *@first says which. */
+static int get_choice(xmlNode *n, const char *attr, const char *yes, const char *no,
+		      bool *first, struct qm_error *err)
+{
+	char v[16];
+	int r = get_attr(n, attr, true, v, sizeof(v), err);
+
+	if (r < 0)
+		return r;
+	if (strcmp(v, yes) != 0 && strcmp(v, no) != 0)
+		return qm_error_set(err, -EINVAL, "CookieInvalid",
+				    "cookie <%s %s='%s'> is neither '%s' nor '%s'",
+				    (const char *)n->name, attr, v, yes, no);
+	*first = strcmp(v, yes) == 0;
+	return 0;
+}
+
+static int parse_source(xmlNode *n, struct qm_cookie *c, struct qm_error *err)
+{
+	struct qm_cookie_source *s = &c->source;
+	int r;
+
+	r = get_attr(n, "arch", true, s->arch, sizeof(s->arch), err);
+	if (r == 0)
+		r = get_attr(n, "machine", true, s->machine, sizeof(s->machine), err);
+	if (r == 0)
+		r = get_choice(n, "accel", "kvm", "tcg", &s->kvm, err);
+	if (r == 0)
+		r = get_choice(n, "state", "running", "paused", &s->running, err);
+	if (r == 0)
+		r = get_pid(n, &s->pid, err);
+	return r;
+}
+
 /* Absent statistics are 0; unknown ones (from a newer peer) are ignored. */
 static int parse_stat(xmlNode *n, const struct qm_cookie_stat_info *f,
 		      struct qm_cookie_stats *s, struct qm_error *err)
@@ -226,6 +277,7 @@ static const struct {
 	{ QM_COOKIE_LOCKSTATE, parse_lockstate },
 	{ QM_COOKIE_MIGRATE, parse_migrate },
 	{ QM_COOKIE_STATS, parse_stats },
+	{ QM_COOKIE_SOURCE, parse_source },
 };
 
 /* clang-format off */
@@ -372,7 +424,9 @@ static int check_cookie(const struct qm_cookie *c, const struct qm_cookie_check 
 		return qm_error_set(err, -EINVAL, "CookieSameHost",
 				    "source and destination are the same "
 				    "host (host uuid %s): a domain cannot "
-				    "migrate to the host it runs on",
+				    "migrate to the host it runs on; to "
+				    "migrate within one host anyway (tests, "
+				    "one-host labs) use --allow-same-host",
 				    c->host_uuid);
 	return 0;
 }

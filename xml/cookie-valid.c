@@ -11,11 +11,12 @@
 #include "xml/cookie-internal.h"
 #include "xml/text.h"
 
-const struct qm_cookie_feature_info qm_cookie_features[4] = {
+const struct qm_cookie_feature_info qm_cookie_features[5] = {
 	{ QM_COOKIE_GRAPHICS, "graphics", "graphics" },
 	{ QM_COOKIE_LOCKSTATE, "lockstate", "lockstate" },
 	{ QM_COOKIE_MIGRATE, "migrate", "migrate" },
 	{ QM_COOKIE_STATS, "statistics", "statistics" },
+	{ QM_COOKIE_SOURCE, "source", "source" },
 };
 
 /* clang-format off */
@@ -207,6 +208,10 @@ int qm_cookie_validate(const struct qm_cookie *c, struct qm_error *err)
 	};
 	const struct text_field uri =
 	    TEXT("migrate uri", c->migrate_uri, true, TEXT_NOSPACE);
+	const struct text_field source[] = {
+		TEXT("source arch", c->source.arch, true, TEXT_TOKEN),
+		TEXT("source machine", c->source.machine, true, TEXT_NOSPACE),
+	};
 	unsigned sections = qm_cookie_sections(c);
 	int r;
 
@@ -228,5 +233,7 @@ int qm_cookie_validate(const struct qm_cookie *c, struct qm_error *err)
 		r = check_text(&uri, err);
 	if (r == 0 && (sections & QM_COOKIE_STATS))
 		r = check_stats(&c->stats, err);
+	if (r == 0 && (sections & QM_COOKIE_SOURCE))
+		r = check_texts(source, ARRAY_SIZE(source), err);
 	return r;
 }

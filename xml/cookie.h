@@ -25,6 +25,7 @@ enum qm_cookie_feature {
 	QM_COOKIE_LOCKSTATE = 1u << 1, /* "lockstate" */
 	QM_COOKIE_MIGRATE = 1u << 2,   /* "migrate": where the source sends the stream */
 	QM_COOKIE_STATS = 1u << 3,     /* "statistics" */
+	QM_COOKIE_SOURCE = 1u << 4,    /* "source": the source QEMU, for prepare's checks */
 };
 
 struct qm_cookie_graphics {
@@ -39,6 +40,15 @@ struct qm_cookie_lockstate {
 	char driver[32]; /* "fcntl" */
 	unsigned n_leases;
 	char leases[QM_COOKIE_MAX_LEASES][256]; /* lease file paths */
+};
+
+/* What the destination's prechecks compare with (engine/precheck.h). */
+struct qm_cookie_source {
+	char arch[32];	   /* query-target's "arch" */
+	char machine[128]; /* the machine type, as query-machines names it */
+	bool kvm;	   /* accel="kvm", else "tcg" */
+	bool running;	   /* state="running", else "paused" */
+	long pid;	   /* the source QEMU's pid on its host, 0 when unknown */
 };
 
 struct qm_cookie_stats {
@@ -58,6 +68,7 @@ struct qm_cookie {
 	struct qm_cookie_lockstate lockstate;
 	char migrate_uri[512];
 	struct qm_cookie_stats stats;
+	struct qm_cookie_source source;
 };
 
 /* What a reader checks a cookie against; NULL fields are not checked. */
