@@ -79,7 +79,8 @@ int qm_host_uuid(const struct qm_host_sources *src, char host_uuid[37],
 			    why_mid, why_pid);
 }
 
-int qm_host_identity(char hostname[256], char host_uuid[37], struct qm_error *err)
+int qm_host_identity(const char *uuid, char hostname[256], char host_uuid[37],
+		     struct qm_error *err)
 {
 	if (gethostname(hostname, 256) < 0)
 		return qm_error_set(err, -errno, "HostIdentity", "gethostname: %s",
@@ -91,5 +92,12 @@ int qm_host_identity(char hostname[256], char host_uuid[37], struct qm_error *er
 				    "this host's name '%s' is not a valid host name "
 				    "(letters, digits, '-', '.', '_')",
 				    hostname);
-	return qm_host_uuid(NULL, host_uuid, err);
+	if (!uuid)
+		return qm_host_uuid(NULL, host_uuid, err);
+	if (!qm_uuid_normalise(uuid, host_uuid))
+		return qm_error_set(err, -EINVAL, "Usage",
+				    "the host uuid '%.40s' is not a uuid "
+				    "(8-4-4-4-12 hexadecimal digits)",
+				    uuid);
+	return 0;
 }

@@ -19,10 +19,11 @@ struct qm_host_sources {
 
 /*
  * Fills @hostname from gethostname(2) and @host_uuid with the canonical
- * lower-case uuid of this host (see qm_host_uuid).  Returns 0 or a negative
+ * lower-case uuid of this host: @uuid when given (--host-uuid; class Usage
+ * when it is not a uuid), else qm_host_uuid's.  Returns 0 or a negative
  * errno with @err filled.
  */
-int qm_host_identity(char hostname[256], char host_uuid[37],
+int qm_host_identity(const char *uuid, char hostname[256], char host_uuid[37],
 		     struct qm_error *err) _must_check_;
 
 /*

@@ -47,7 +47,7 @@ Test(host, identity_is_a_host_name_and_a_canonical_lower_case_uuid)
 	char hostname[256], host_uuid[37], lower[37];
 	struct qm_error err = { 0 };
 
-	cr_assert_eq(qm_host_identity(hostname, host_uuid, &err), 0, "%s", err.text);
+	cr_assert_eq(qm_host_identity(NULL, hostname, host_uuid, &err), 0, "%s", err.text);
 	cr_expect(qm_hostname_is_valid(hostname), "'%s'", hostname);
 	cr_expect(qm_uuid_is_valid(host_uuid), "'%s'", host_uuid);
 	cr_assert(qm_uuid_normalise(host_uuid, lower));
