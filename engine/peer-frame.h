@@ -34,7 +34,9 @@
 #define QM_PEER_MAGIC "QMPP"
 #define QM_PEER_FRAME_VERSION 1
 #define QM_PEER_HEADER_SIZE 12
-#define QM_PEER_BODY_MAX (2 * (QM_COOKIE_MAX + QM_DOMAIN_MAX) + 16384)
+/* A prepare: its cookie and description, its disk map (64 entries of 1 KiB), escaped; then names. */
+#define QM_PEER_DISK_MAP_BYTES (64 * 1024)
+#define QM_PEER_BODY_MAX (2 * (QM_COOKIE_MAX + QM_DOMAIN_MAX + QM_PEER_DISK_MAP_BYTES) + 16384)
 #define QM_PEER_FRAME_MAX (QM_PEER_HEADER_SIZE + QM_PEER_BODY_MAX)
 
 /* What qm_peer_frame_parse() found at the start of a buffer. */

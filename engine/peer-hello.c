@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The hello rules: what each side needs, the other must have. */
+#include "config.h"
+
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "engine/peer-msg.h"
@@ -41,4 +44,26 @@ int qm_peer_check_hello(const struct qm_peer_hello *local, const struct qm_peer_
 					    remote->version, remote->features[i].name,
 					    local->version, remote->version);
 	return 0;
+}
+
+/* What this qmigrate can do as either side: every name a hello may need. */
+static const char *const our_features[] = {
+	"attach", "launch", "direct", "tunnel", "multifd", "postcopy",
+};
+
+void qm_peer_hello_init(struct qm_peer_hello *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->protocol = QM_PEER_PROTOCOL;
+	snprintf(h->version, sizeof(h->version), "%s", PACKAGE_VERSION);
+	for (size_t i = 0; i < ARRAY_SIZE(our_features); i++)
+		snprintf(h->features[h->n_features++].name, QM_PEER_NAME_MAX, "%s",
+			 our_features[i]);
+}
+
+void qm_peer_hello_need(struct qm_peer_hello *h, const char *name)
+{
+	for (size_t i = 0; i < h->n_features; i++)
+		if (strcmp(h->features[i].name, name) == 0)
+			h->features[i].needed = true;
 }

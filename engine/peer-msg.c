@@ -56,7 +56,11 @@ const char *qm_peer_type_name(enum qm_peer_type type)
 void qm_peer_msg_release(struct qm_peer_msg *m)
 {
 	free(m->cookie);
+	/* A description may hold passwords. */
+	if (m->domain)
+		explicit_bzero(m->domain, strlen(m->domain));
 	free(m->domain);
+	qm_peer_settings_release(&m->settings);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -245,14 +249,14 @@ static int decode_body(json_t *obj, struct qm_peer_msg *m, struct qm_error *err)
 		return decode_hello(obj, &m->hello, err);
 	if (m->type == QM_PEER_ERROR) {
 		r = get_text_into(obj, t->name, &rule_class, m->error_class, err);
-		if (r < 0)
-			return r;
-		return get_text_into(obj, t->name, &rule_message, m->message, err);
+		if (r == 0)
+			r = get_text_into(obj, t->name, &rule_message, m->message, err);
+		return r < 0 ? r : qm_peer_settings_decode(obj, m, err);
 	}
 	r = get_text_dup(obj, t->name, &rule_cookie, true, &m->cookie, err);
-	if (r < 0 || !t->domain)
-		return r;
-	return get_text_dup(obj, t->name, &rule_domain, false, &m->domain, err);
+	if (r == 0 && t->domain)
+		r = get_text_dup(obj, t->name, &rule_domain, false, &m->domain, err);
+	return r < 0 ? r : qm_peer_settings_decode(obj, m, err);
 }
 
 /* Copies a hostile type name for an error message: printable ASCII, cut short. */
@@ -359,9 +363,13 @@ static int encode_body(json_t *obj, const struct qm_peer_msg *m, struct qm_error
 		return encode_hello(obj, &m->hello, err);
 	if (m->type == QM_PEER_ERROR) {
 		r = set_text(obj, t->name, &rule_class, m->error_class, err);
-		return r < 0 ? r : set_text(obj, t->name, &rule_message, m->message, err);
+		if (r == 0)
+			r = set_text(obj, t->name, &rule_message, m->message, err);
+		return r < 0 ? r : qm_peer_settings_encode(obj, m, err);
 	}
 	r = set_text(obj, t->name, &rule_cookie, m->cookie ? m->cookie : "", err);
+	if (r == 0)
+		r = qm_peer_settings_encode(obj, m, err);
 	if (r < 0 || !m->domain)
 		return r;
 	if (!t->domain)

@@ -43,14 +43,51 @@ struct qm_peer_hello {
 	struct qm_peer_feature features[QM_PEER_MAX_FEATURES];
 };
 
+#define QM_PEER_DISK_MAP_MAX 64
+#define QM_PEER_DISK_MAP_ENTRY 1024 /* bytes of one "SRC=DST" */
+#define QM_PEER_MULTIFD_MAX 63
+#define QM_PEER_QMP_MAX 107 /* bytes of a QMP socket path: sun_path less its NUL */
+
+/*
+ * How the migration runs, sent with prepare: what the agent needs beyond the
+ * cookie to prepare the destination (docs/peer-protocol.md, "settings").
+ */
+struct qm_peer_settings {
+	enum qm_transport transport;
+	unsigned multifd; /* channels, 0..QM_PEER_MULTIFD_MAX; 0: no multifd */
+	bool postcopy, paused;
+	bool launch;	      /* launch the destination from the description sent along */
+	bool allow_same_host; /* do not refuse a source with the agent's host uuid */
+	char qmp[QM_PEER_QMP_MAX + 1];	  /* without launch: the QEMU to attach to, there */
+	char migrate_address[64];	  /* direct: where QEMU listens; "": the agent picks */
+	char graphics_listen[64];	  /* "": as described */
+	size_t n_disk_map;
+	char **disk_map; /* "SRC=DST" (absolute paths), owned; NULL when none */
+};
+
 struct qm_peer_msg {
 	enum qm_peer_type type;
 	struct qm_peer_hello hello; /* QM_PEER_HELLO */
+	struct qm_peer_settings settings; /* QM_PEER_PREPARE */
+	/* QM_PEER_PREPARE_REPLY, optional: the destination QEMU there; "" and 0 when unsaid */
+	char qmp[QM_PEER_QMP_MAX + 1];
+	long pid;
+	bool postcopy; /* QM_PEER_CLEANUP: post-copy had begun, the destination holds the VM */
 	char *cookie;	/* the phases: the phase's cookie (XML), at most QM_COOKIE_MAX bytes */
 	char *domain;	/* QM_PEER_PREPARE, optional: the migratable description */
 	char error_class[64]; /* QM_PEER_ERROR */
 	char message[512];    /* QM_PEER_ERROR */
+	bool refused;	      /* QM_PEER_ERROR, optional: a precheck refused, nothing changed */
+	bool changed;	      /* QM_PEER_ERROR, optional: the agent changed a QEMU first */
 };
+
+/* peer-settings.c: the settings object of prepare, and the phases' optional fields */
+struct json_t;
+int qm_peer_settings_decode(struct json_t *obj, struct qm_peer_msg *m,
+			    struct qm_error *err) _must_check_;
+int qm_peer_settings_encode(struct json_t *obj, const struct qm_peer_msg *m,
+			    struct qm_error *err) _must_check_;
+void qm_peer_settings_release(struct qm_peer_settings *s);
 
 /* "hello", "prepare", "prepare-reply", ...; NULL for a value out of range. */
 const char *qm_peer_type_name(enum qm_peer_type type);
@@ -75,6 +112,11 @@ int qm_peer_msg_decode(const char *body, size_t len, struct qm_peer_msg *m,
  */
 int qm_peer_msg_encode(const struct qm_peer_msg *m, char **frame, size_t *frame_len,
 		       struct qm_error *err) _must_check_;
+
+/* A hello with this qmigrate's version and every feature it has, none needed. */
+void qm_peer_hello_init(struct qm_peer_hello *h);
+/* Marks @name (one of the features qm_peer_hello_init lists) needed. */
+void qm_peer_hello_need(struct qm_peer_hello *h, const char *name);
 
 /*
  * The hello rules: refuses (-EPROTONOSUPPORT, class PeerFeature) a peer

@@ -27,10 +27,31 @@ void pd_sample(enum qm_peer_type type, struct qm_peer_msg *m)
 	case QM_PEER_ERROR:
 		strcpy(m->error_class, "DeviceNotFound");
 		strcpy(m->message, "cannot open disk /var/lib/vm1.qcow2: No such file");
+		m->changed = true;
 		break;
 	case QM_PEER_PREPARE:
 		cr_assert(m->domain = strdup(DOMAIN));
-		/* fall through */
+		m->settings.transport = QM_TRANSPORT_TUNNEL;
+		m->settings.multifd = 4;
+		m->settings.postcopy = true;
+		m->settings.launch = true;
+		strcpy(m->settings.migrate_address, "192.0.2.2");
+		strcpy(m->settings.graphics_listen, "::");
+		cr_assert(m->settings.disk_map = calloc(3, sizeof(char *)));
+		cr_assert(m->settings.disk_map[0] = strdup("/src/a.img=/dst/a b.img"));
+		cr_assert(m->settings.disk_map[1] = strdup("/src/b.qcow2=/dst/b.qcow2"));
+		m->settings.n_disk_map = 2;
+		cr_assert(m->cookie = strdup(COOKIE));
+		break;
+	case QM_PEER_PREPARE_REPLY:
+		strcpy(m->qmp, "/run/user/0/qmigrate-launch.X1/qmp.sock");
+		m->pid = 4242;
+		cr_assert(m->cookie = strdup(COOKIE));
+		break;
+	case QM_PEER_CLEANUP:
+		m->postcopy = true;
+		cr_assert(m->cookie = strdup(COOKIE));
+		break;
 	default:
 		cr_assert(m->cookie = strdup(COOKIE));
 		break;
@@ -56,6 +77,28 @@ void pd_assert_same(const struct qm_peer_msg *a, const struct qm_peer_msg *b)
 		cr_assert_str_eq(a->domain, b->domain);
 	cr_assert_str_eq(a->error_class, b->error_class);
 	cr_assert_str_eq(a->message, b->message);
+	cr_assert_eq(a->refused, b->refused);
+	cr_assert_eq(a->changed, b->changed);
+	cr_assert_eq(a->postcopy, b->postcopy);
+	cr_assert_str_eq(a->qmp, b->qmp);
+	cr_assert_eq(a->pid, b->pid);
+	pd_assert_same_settings(&a->settings, &b->settings);
+}
+
+void pd_assert_same_settings(const struct qm_peer_settings *a, const struct qm_peer_settings *b)
+{
+	cr_assert_eq(a->transport, b->transport);
+	cr_assert_eq(a->multifd, b->multifd);
+	cr_assert_eq(a->postcopy, b->postcopy);
+	cr_assert_eq(a->paused, b->paused);
+	cr_assert_eq(a->launch, b->launch);
+	cr_assert_eq(a->allow_same_host, b->allow_same_host);
+	cr_assert_str_eq(a->qmp, b->qmp);
+	cr_assert_str_eq(a->migrate_address, b->migrate_address);
+	cr_assert_str_eq(a->graphics_listen, b->graphics_listen);
+	cr_assert_eq(a->n_disk_map, b->n_disk_map);
+	for (size_t i = 0; i < a->n_disk_map; i++)
+		cr_assert_str_eq(a->disk_map[i], b->disk_map[i]);
 }
 
 char *pd_encode(const struct qm_peer_msg *m, size_t *len)

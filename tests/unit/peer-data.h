@@ -12,6 +12,7 @@
 /* A sample of @type with fixed values; qm_peer_msg_release() it. */
 void pd_sample(enum qm_peer_type type, struct qm_peer_msg *m);
 /* Fails the test unless @a and @b carry the same message. */
+void pd_assert_same_settings(const struct qm_peer_settings *a, const struct qm_peer_settings *b);
 void pd_assert_same(const struct qm_peer_msg *a, const struct qm_peer_msg *b);
 /* @m as a frame (free it); fails the test when it cannot be encoded. */
 char *pd_encode(const struct qm_peer_msg *m, size_t *len);

@@ -47,6 +47,8 @@ static void on_message(struct qm_peer_chan *c, struct qm_peer_msg *m, void *user
 	s->got[s->n_got] = *m;
 	/* Taken: the channel must not free them. */
 	m->cookie = m->domain = NULL;
+	m->settings.disk_map = NULL;
+	m->settings.n_disk_map = 0;
 	s->n_got++;
 	if (s->reply && m->type == QM_PEER_PREPARE) {
 		struct qm_peer_msg r;
@@ -234,7 +236,7 @@ Test(peer_chan, peer_closing_between_frames_says_so)
 Test(peer_chan, large_frame_waits_for_the_peer_to_read)
 {
 	struct side a = { 0 }, b = { 0 };
-	struct qm_peer_msg m = { .type = QM_PEER_PREPARE };
+	struct qm_peer_msg m = { .type = QM_PEER_PREPARE, .settings.launch = true };
 	struct qm_error err = { 0 };
 	int sv[2], small = 4096;
 

@@ -180,7 +180,7 @@ Test(peer_frame, oversized_frame_is_refused_from_its_header)
 	cr_assert_eq(parse(hdr, sizeof(hdr), &f, &err), 0);
 	cr_assert_eq(f.need, QM_PEER_BODY_MAX);
 	qm_peer_frame_header(hdr, (size_t)QM_PEER_BODY_MAX + 1);
-	expect_refused(hdr, sizeof(hdr), -EMSGSIZE, "over the bound of 573440 bytes");
+	expect_refused(hdr, sizeof(hdr), -EMSGSIZE, "over the bound of 704512 bytes");
 	memcpy(hdr + 8, "\xff\xff\xff\xff", 4);
 	expect_refused(hdr, sizeof(hdr), -EMSGSIZE, "body of 4294967295 bytes");
 }

@@ -125,7 +125,8 @@ static char *prepare_body(size_t cookie_len, size_t domain_len, char fill)
 	cookie[cookie_len] = '\0';
 	memset(domain, fill, domain_len);
 	domain[domain_len] = '\0';
-	cr_assert(asprintf(&body, "{\"type\":\"prepare\",\"cookie\":\"%s\",\"domain\":\"%s\"}",
+	cr_assert(asprintf(&body, "{\"type\":\"prepare\",\"cookie\":\"%s\",\"domain\":\"%s\","
+			   "\"settings\":{\"transport\":\"tcp\",\"launch\":true}}",
 			   cookie, domain) > 0);
 	free(cookie);
 	free(domain);
@@ -173,6 +174,22 @@ Test(peer_msg, largest_prepare_fits_in_a_frame)
 	m.cookie[QM_COOKIE_MAX] = '\0';
 	memset(m.domain, '\n', QM_DOMAIN_MAX);
 	m.domain[QM_DOMAIN_MAX] = '\0';
+	/* The largest disk map, every byte but the slash and the '=' escaped. */
+	m.settings.launch = true;
+	m.settings.n_disk_map = QM_PEER_DISK_MAP_MAX;
+	cr_assert(m.settings.disk_map = calloc(QM_PEER_DISK_MAP_MAX + 1, sizeof(char *)));
+	for (size_t i = 0; i < QM_PEER_DISK_MAP_MAX; i++) {
+		char *e = malloc(QM_PEER_DISK_MAP_ENTRY + 1);
+
+		cr_assert(e);
+		memset(e, '"', QM_PEER_DISK_MAP_ENTRY);
+		e[0] = '/';
+		e[1] = '=';
+		e[QM_PEER_DISK_MAP_ENTRY] = '\0';
+		m.settings.disk_map[i] = e;
+	}
+	strcpy(m.settings.migrate_address, "2001:db8::1");
+	strcpy(m.settings.graphics_listen, "2001:db8::1");
 	frame = pd_encode(&m, &len);
 	cr_assert_leq(len, QM_PEER_FRAME_MAX);
 	cr_assert_eq(decode_frame(frame, len, &back, &err), 0, "%s", err.text);
