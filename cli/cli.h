@@ -24,6 +24,7 @@ extern const struct subcommand cmd_job;
 extern const struct subcommand cmd_launch;
 extern const struct subcommand cmd_migrate;
 extern const struct subcommand cmd_qmp;
+extern const struct subcommand cmd_serve;
 
 /* Prints "qmigrate: " and the message to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -12,14 +12,18 @@
 
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "engine/ssh-argv.h"
 #include "xml/domain.h"
 
 static const char usage[] =
 	"Usage: qmigrate migrate --src-qmp PATH --dst-qmp PATH [OPTIONS]\n"
 	"       qmigrate migrate --src-qmp PATH --launch-dest [--domain FILE] [OPTIONS]\n"
+	"       qmigrate migrate --src-qmp PATH --dest URI --launch-dest [--domain FILE]\n"
+	"                        [OPTIONS]\n"
 	"\n"
-	"Migrates the VM of the source QEMU to the destination QEMU, both on this\n"
-	"host, through the phases begin, prepare, perform, finish and confirm.\n"
+	"Migrates the VM of the source QEMU to the destination QEMU, on this host\n"
+	"or, with --dest, on another, through the phases begin, prepare, perform,\n"
+	"finish and confirm.\n"
 	"Start the destination with the same devices and '-S -incoming defer', or\n"
 	"let qmigrate start it with --launch-dest: from the VM's description\n"
 	"(--domain FILE), or, without one, from the source QEMU's own command line\n"
@@ -60,6 +64,24 @@ static const char usage[] =
 	"                        the password for the launched destination's displays\n"
 	"                        (one line), instead of the description's passwd; it\n"
 	"                        is set over QMP and never shown\n"
+	"\n"
+	"Another host (docs/remote.md):\n"
+	"  --dest URI            run prepare and finish in an agent on the destination\n"
+	"                        host, 'qmigrate serve --stdio', started through\n"
+	"                        ssh://[user@]host[:port] (OpenSSH, BatchMode, keys)\n"
+	"                        or exec:PROGRAM ARGS (no shell; for harnesses).\n"
+	"                        --launch-dest has the agent launch the destination\n"
+	"                        there; --dst-qmp names a QMP socket on that host.\n"
+	"                        --transport tcp (default) or tunnel (over ssh)\n"
+	"  --ssh-option KEY=VALUE  one ssh -o option (repeatable; some are refused)\n"
+	"  --remote-qmigrate PATH  the agent's program there (default: qmigrate)\n"
+	"  --migrate-address A   the destination QEMU listens on A (direct tcp;\n"
+	"                        default: the address ssh reached there)\n"
+	"  --host-uuid UUID      this host's uuid in the cookies (default: from\n"
+	"                        /etc/machine-id)\n"
+	"  --allow-same-host     do not refuse a destination with this host's uuid\n"
+	"                        (tests, one-host labs)\n"
+	"\n"
 	"  --runtime-dir DIR     where the private directories go (default:\n"
 	"                        $XDG_RUNTIME_DIR, else /tmp)\n"
 	"  --wait SEC            wait up to SEC seconds for the QMP sockets to appear,\n"
@@ -157,6 +179,12 @@ enum {
 	OPT_RUNTIME_DIR,
 	OPT_DISK_MAP,
 	OPT_GRAPHICS_LISTEN,
+	OPT_DEST,
+	OPT_SSH_OPTION,
+	OPT_REMOTE_QMIGRATE,
+	OPT_MIGRATE_ADDRESS,
+	OPT_HOST_UUID,
+	OPT_ALLOW_SAME_HOST,
 };
 
 struct run {
@@ -291,6 +319,12 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		{ "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
 		{ "disk-map", required_argument, NULL, OPT_DISK_MAP },
 		{ "graphics-listen", required_argument, NULL, OPT_GRAPHICS_LISTEN },
+		{ "dest", required_argument, NULL, OPT_DEST },
+		{ "ssh-option", required_argument, NULL, OPT_SSH_OPTION },
+		{ "remote-qmigrate", required_argument, NULL, OPT_REMOTE_QMIGRATE },
+		{ "migrate-address", required_argument, NULL, OPT_MIGRATE_ADDRESS },
+		{ "host-uuid", required_argument, NULL, OPT_HOST_UUID },
+		{ "allow-same-host", no_argument, NULL, OPT_ALLOW_SAME_HOST },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -314,6 +348,9 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	_cleanup_(wipe_freep) char *domain_xml = NULL, *dest_domain_xml = NULL;
 	const char *disk_map[QM_DOMAIN_MAX_DISKS + 1] = { NULL };
 	size_t n_disk_map = 0;
+	const char *ssh_options[QM_SSH_OPTIONS_MAX + 1] = { NULL };
+	size_t n_ssh_options = 0;
+	bool transport_given = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -324,7 +361,30 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		case OPT_DST:
 			opts.dst_qmp = optarg;
 			break;
+		case OPT_DEST:
+			opts.dest_uri = optarg;
+			break;
+		case OPT_SSH_OPTION:
+			if (n_ssh_options == QM_SSH_OPTIONS_MAX)
+				return cli_usage_error(&cmd_migrate, "more than %d --ssh-option",
+						       QM_SSH_OPTIONS_MAX);
+			ssh_options[n_ssh_options++] = optarg;
+			opts.ssh_options = ssh_options;
+			break;
+		case OPT_REMOTE_QMIGRATE:
+			opts.remote_qmigrate = optarg;
+			break;
+		case OPT_MIGRATE_ADDRESS:
+			opts.migrate_address = optarg;
+			break;
+		case OPT_HOST_UUID:
+			opts.host_uuid = optarg;
+			break;
+		case OPT_ALLOW_SAME_HOST:
+			opts.allow_same_host = true;
+			break;
 		case OPT_TRANSPORT:
+			transport_given = true;
 			if (strcmp(optarg, "unix") == 0)
 				opts.transport = QM_TRANSPORT_UNIX;
 			else if (strcmp(optarg, "tcp") == 0)
@@ -470,6 +530,9 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	}
 	if (optind != argc)
 		return cli_usage_error(&cmd_migrate, "unexpected argument '%s'", argv[optind]);
+	/* A UNIX socket does not reach another host: direct tcp is the default there. */
+	if (opts.dest_uri && !transport_given)
+		opts.transport = QM_TRANSPORT_TCP;
 	if (opts.launch_dest && opts.dst_qmp)
 		return cli_usage_error(&cmd_migrate,
 				       "--launch-dest starts the destination QEMU, --dst-qmp names "
@@ -501,6 +564,8 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		cli_error("cannot create an event loop");
 		return EXIT_FAILED;
 	}
+	/* An agent or a stream that went away must be an EPIPE, not our end. */
+	signal(SIGPIPE, SIG_IGN);
 	state.view.t0 = ev_time();
 	job = qm_job_new(ctx, loop, &opts, &cbs, &state, &err);
 	if (!job || (control && qm_job_listen_control(job, control, &err) < 0) ||
@@ -513,7 +578,6 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		cli_error("%s", err.text);
 		return EXIT_FAILED;
 	}
-	signal(SIGPIPE, SIG_IGN);
 	ev_signal_init(&sigint, on_signal, SIGINT);
 	ev_signal_init(&sigterm, on_signal, SIGTERM);
 	sigint.data = sigterm.data = job;
@@ -532,6 +596,6 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 const struct subcommand cmd_migrate = {
 	.name = "migrate",
 	.run = run,
-	.summary = "migrate a VM between two local QEMUs",
+	.summary = "migrate a VM between two QEMUs, on this host or to another",
 	.usage = usage,
 };

@@ -13,6 +13,7 @@ static const struct subcommand *const subcommands[] = {
 	&cmd_job,
 	&cmd_launch,
 	&cmd_describe,
+	&cmd_serve,
 	&cmd_qmp,
 };
 

@@ -152,8 +152,9 @@ static void result_json(const struct qm_result *r)
 			"throughput_mbps", r->throughput_mbps, "passes", (json_int_t)r->passes,
 			"phases", phases);
 	/* A destination qmigrate launched and left running: the harness's from now on. */
-	if (obj && r->dst_pid > 0) {
+	if (obj && r->dst_qmp[0])
 		json_object_set_new(obj, "dst_qmp", json_string(r->dst_qmp));
+	if (obj && r->dst_pid > 0) {
 		json_object_set_new(obj, "dst_pid", json_integer(r->dst_pid));
 	}
 	if (obj && r->status != QM_JOB_COMPLETED)

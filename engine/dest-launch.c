@@ -363,3 +363,13 @@ void qm_dest_launch_free(struct qm_job *job)
 	qm_launch_signal(job->launch->l, SIGKILL);
 	free_launch(job, false);
 }
+
+long qm_dest_launch_pid(const struct qm_job *job, char qmp[108])
+{
+	if (!job->launch) {
+		qmp[0] = '\0';
+		return 0;
+	}
+	snprintf(qmp, 108, "%s", qm_launch_qmp_path(job->launch->l));
+	return (long)qm_launch_pid(job->launch->l);
+}

@@ -10,6 +10,7 @@
 
 #include "engine/batch.h"
 #include "engine/job.h"
+#include "engine/proc.h"
 #include "qmp/internal.h"
 #include "util/error.h"
 #include "util/host.h"
@@ -50,7 +51,8 @@ static void incoming_port(void *opaque, json_t **res, const struct qm_error *err
 		qm_job_enter(job, QM_PHASE_FINISH);
 		return;
 	}
-	snprintf(job->migrate_uri, sizeof(job->migrate_uri), "tcp:127.0.0.1:%s", port);
+	snprintf(job->migrate_uri, sizeof(job->migrate_uri), strchr(job->listen_address, ':')
+		 ? "tcp:[%s]:%s" : "tcp:%s:%s", job->listen_address, port);
 	prepare_emit(job);
 }
 
@@ -115,7 +117,9 @@ static void prepare_checked(void *opaque, json_t **res, const struct qm_error *e
 		snprintf(job->migrate_uri, sizeof(job->migrate_uri), "unix:%s/migrate.sock",
 			 job->runtime_dir);
 	} else {
-		snprintf(job->migrate_uri, sizeof(job->migrate_uri), "tcp:127.0.0.1:0");
+		snprintf(job->migrate_uri, sizeof(job->migrate_uri),
+			 strchr(job->listen_address, ':') ? "tcp:[%s]:0" : "tcp:%s:0",
+			 job->listen_address);
 	}
 	cmds[n++] = (struct qm_batch_cmd){ .name = "migrate-set-capabilities",
 					   .args = qm_caps_args(job, false) };
@@ -160,14 +164,66 @@ static void prepare_query(struct qm_job *job)
 	qm_job_batch(job, job->dst, cmds, ARRAY_SIZE(cmds), prepare_checked);
 }
 
+/*
+ * Begin's cookie is what this side knows of the source, here or on another
+ * host: the VM's identity and what the prechecks compare with.  A cookie
+ * this side cannot take is a refusal: nothing was touched yet.
+ */
+static int prepare_take_cookie(struct qm_job *job)
+{
+	struct qm_cookie_check check = {
+		.local_host_uuid = job->refuse_same_host ? job->host_uuid : NULL,
+	};
+	struct qm_cookie c;
+	struct qm_error err = { 0 };
+	int r;
+
+	if (!job->cookie)
+		return qm_job_failf(job, -EPROTO, "CookieMissing", "no cookie from begin");
+	r = qm_cookie_parse(job->cookie, strlen(job->cookie), &check, &c, &err);
+	if (r == 0 && !(c.features & QM_COOKIE_SOURCE))
+		r = qm_error_set(&err, -EPROTO, "CookieInvalid",
+				 "begin's cookie does not describe the source QEMU");
+	if (r < 0)
+		return qm_job_refuse(job, &err);
+	snprintf(job->name, sizeof(job->name), "%s", c.name);
+	snprintf(job->uuid, sizeof(job->uuid), "%s", c.uuid);
+	snprintf(job->src_facts.arch, sizeof(job->src_facts.arch), "%s", c.source.arch);
+	snprintf(job->src_facts.machine, sizeof(job->src_facts.machine), "%s", c.source.machine);
+	job->src_facts.kvm = c.source.kvm;
+	job->src_was_running = c.source.running;
+	job->src_pid = c.source.pid;
+	/* The source answered begin, or there would be no cookie. */
+	job->src_answered = true;
+	return 0;
+}
+
 void qm_dest_prepare(struct qm_job *job)
 {
-	struct qm_cookie c;
-
-	/* Local mode: both sides share this host on purpose, so no same-host check. */
-	if (qm_job_take_cookie(job, NULL, &c) < 0) {
+	if (prepare_take_cookie(job) < 0) {
 		qm_job_enter(job, QM_PHASE_FINISH);
 		return;
+	}
+	/*
+	 * An agent launching the VM on its host refuses when a QEMU of that name
+	 * runs there already: the VM would run twice.  On the source's own host
+	 * (--allow-same-host) the source QEMU itself is not counted.
+	 */
+	if (job->place == QM_PLACE_AGENT && job->opts.launch_dest && strcmp(job->name, "unnamed")) {
+		long other = qm_proc_find_qemu_named(job->name, job->refuse_same_host ? 0
+										       : job->src_pid);
+
+		if (other) {
+			struct qm_error err = { 0 };
+
+			qm_error_set(&err, -EEXIST, "VmExists",
+				     "a QEMU named '%s' already runs on the destination host "
+				     "(pid %ld): stop it there, or migrate to another host",
+				     job->name, other);
+			qm_job_refuse(job, &err);
+			qm_job_enter(job, QM_PHASE_FINISH);
+			return;
+		}
 	}
 	/* A destination to launch is checked like any other once its QMP answers. */
 	if (job->opts.launch_dest)
@@ -386,9 +442,28 @@ static void finish_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	finish_poll(w->data);
 }
 
+/* Perform's cookie has QEMU's figures, which finish's cookie passes on. */
+static int finish_take_cookie(struct qm_job *job)
+{
+	struct qm_cookie_check check = { .name = job->name, .uuid = job->uuid };
+	struct qm_result *r = &job->result;
+	struct qm_cookie c;
+
+	if (qm_job_take_cookie(job, &check, &c) < 0)
+		return -EPROTO;
+	if (!(c.features & QM_COOKIE_STATS))
+		return 0;
+	r->total_ms = c.stats.total_ms;
+	r->downtime_ms = c.stats.downtime_ms;
+	r->setup_ms = c.stats.setup_ms;
+	r->transferred_bytes = c.stats.transferred_bytes;
+	r->passes = c.stats.passes;
+	return 0;
+}
+
 void qm_dest_finish(struct qm_job *job)
 {
-	if (qm_job_failed(job)) {
+	if (qm_job_failed(job) || finish_take_cookie(job) < 0) {
 		dest_abort(job);
 		return;
 	}

@@ -31,7 +31,7 @@ void qm_job_fail(struct qm_job *job, const struct qm_error *err)
 		return;
 	qm_info(job->ctx, "%s failed: %s", qm_phase_name(job->phase), job->error.text);
 	/* A running migration is cancelled; every other phase notices on its next step. */
-	if (job->phase == QM_PHASE_PERFORM)
+	if (job->phase == QM_PHASE_PERFORM && job->place != QM_PLACE_AGENT)
 		qm_source_abort_perform(job);
 	else if (job->phase == QM_PHASE_PREPARE)
 		qm_dest_launch_abort(job);
@@ -155,16 +155,28 @@ void qm_job_enter(struct qm_job *job, enum qm_phase phase)
 		qm_source_begin(job);
 		break;
 	case QM_PHASE_PREPARE:
-		qm_dest_prepare(job);
+		if (job->place == QM_PLACE_SOURCE)
+			qm_remote_prepare(job);
+		else
+			qm_dest_prepare(job);
 		break;
 	case QM_PHASE_PERFORM:
-		qm_source_perform(job);
+		if (job->place == QM_PLACE_AGENT)
+			qm_agent_prepared(job);
+		else
+			qm_source_perform(job);
 		break;
 	case QM_PHASE_FINISH:
-		qm_dest_finish(job);
+		if (job->place == QM_PLACE_SOURCE)
+			qm_remote_finish(job);
+		else
+			qm_dest_finish(job);
 		break;
 	case QM_PHASE_CONFIRM:
-		qm_source_confirm(job);
+		if (job->place == QM_PLACE_AGENT)
+			qm_agent_finished(job);
+		else
+			qm_source_confirm(job);
 		break;
 	case QM_PHASE_DONE:
 		job_done(job);
@@ -191,6 +203,7 @@ static void job_done(struct qm_job *job)
 	qm_runtime_dir_remove(job);
 	job->finished = true;
 	qm_monitor_stop(job);
+	qm_remote_settle(job);
 	if (!qm_dest_launch_settle(job))
 		qm_job_notify_done(job);
 }
@@ -279,16 +292,27 @@ _public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 				   const struct qm_job_callbacks *cbs, void *userdata,
 				   struct qm_error *err)
 {
-	struct qm_job *job;
-
 	if (!opts || !opts->src_qmp) {
 		qm_error_set(err, -EINVAL, "Usage", "the source's QMP socket is needed");
 		return NULL;
 	}
+	if (qm_remote_options_check(opts, err) < 0)
+		return NULL;
 	if (qm_job_dest_options_check(opts, err) < 0)
 		return NULL;
-	if (opts->dst_qmp && check_two_sockets(opts->src_qmp, opts->dst_qmp, err) < 0)
+	/* A socket on another host may have any name. */
+	if (opts->dst_qmp && !opts->dest_uri &&
+	    check_two_sockets(opts->src_qmp, opts->dst_qmp, err) < 0)
 		return NULL;
+	return qm_job_alloc(ctx, loop, opts, cbs, userdata, err);
+}
+
+struct qm_job *qm_job_alloc(struct qm_ctx *ctx, struct ev_loop *loop,
+			    const struct qm_job_options *opts, const struct qm_job_callbacks *cbs,
+			    void *userdata, struct qm_error *err)
+{
+	struct qm_job *job;
+
 	if (opts->transport != QM_TRANSPORT_UNIX && opts->transport != QM_TRANSPORT_TCP &&
 	    opts->transport != QM_TRANSPORT_TUNNEL) {
 		qm_error_set(err, -EINVAL, "Usage", "unknown transport %d", opts->transport);
@@ -334,10 +358,13 @@ _public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 		qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
 		return NULL;
 	}
-	if (qm_job_dest_options_copy(job, opts, err) < 0) {
+	if (qm_job_dest_options_copy(job, opts, err) < 0 ||
+	    qm_remote_options_copy(job, opts, err) < 0) {
 		qm_job_unref(job);
 		return NULL;
 	}
+	snprintf(job->listen_address, sizeof(job->listen_address), "%s",
+		 opts->migrate_address && !opts->dest_uri ? opts->migrate_address : "127.0.0.1");
 	job->opts.policy = policy;
 	job->opts.src_qmp = job->src_qmp;
 	job->opts.dst_qmp = job->dst_qmp;
@@ -396,6 +423,7 @@ _public_ struct qm_job *qm_job_unref(struct qm_job *job)
 	qm_qmp_unref(job->src);
 	qm_qmp_unref(job->dst);
 	qm_dest_launch_free(job);
+	qm_remote_free(job);
 	wipe_free(job->domain_xml);
 	wipe_free(job->dst_domain_xml);
 	free(job->passwd_file);
@@ -453,7 +481,9 @@ _public_ int qm_job_start(struct qm_job *job, struct qm_error *err)
 	if (job->started)
 		return qm_error_set(err, -EALREADY, "Usage", "the job was already started");
 	/* A socket waited for may have appeared since qm_job_new, a link to the other. */
-	r = job->opts.dst_qmp ? check_two_sockets(job->opts.src_qmp, job->opts.dst_qmp, err) : 0;
+	r = job->opts.dst_qmp && job->place == QM_PLACE_LOCAL
+		    ? check_two_sockets(job->opts.src_qmp, job->opts.dst_qmp, err)
+		    : 0;
 	if (r < 0)
 		return r;
 	job->t_start = ev_time();
@@ -461,6 +491,15 @@ _public_ int qm_job_start(struct qm_job *job, struct qm_error *err)
 			     src_closed, err);
 	if (!job->src)
 		return err ? err->code : -EIO;
+	if (job->place == QM_PLACE_SOURCE) {
+		/* No destination QMP here: the agent has it. */
+		job->dst_gone = true;
+		r = qm_remote_start(job, err);
+		if (r < 0)
+			return r;
+		ev_timer_start(job->loop, &job->kick);
+		return 0;
+	}
 	/* A destination to launch has no connection until prepare starts it. */
 	job->dst_gone = job->opts.launch_dest;
 	if (!job->opts.launch_dest) {

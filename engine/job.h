@@ -19,6 +19,18 @@
 
 struct qm_disk_map_entry;
 
+/*
+ * Where the phases run.  The destination's phases (prepare, finish) are the
+ * same code (dest.c) in this process or in the agent on the other host; the
+ * source's (begin, perform, confirm) run only where the source is.  What
+ * crosses between the two is the cookie (docs/remote.md).
+ */
+enum qm_job_place {
+	QM_PLACE_LOCAL,	 /* both sides in this process */
+	QM_PLACE_SOURCE, /* the source's side here, the destination's in an agent (dest-remote.c) */
+	QM_PLACE_AGENT,	 /* this process is the agent: the destination's side only (agent.c) */
+};
+
 struct qm_job {
 	int refcount;
 	struct qm_ctx *ctx;
@@ -36,6 +48,16 @@ struct qm_job {
 	struct qm_job_callbacks cbs;
 	void *userdata;
 
+	enum qm_job_place place;
+	struct qm_remote *remote; /* QM_PLACE_SOURCE: the agent and the channel to it */
+	struct qm_agent *agent;	  /* QM_PLACE_AGENT: the channel to the source */
+	/* direct transport: the address the destination QEMU listens on */
+	char listen_address[64];
+	/* prepare refuses a source whose cookie has this host's uuid */
+	bool refuse_same_host;
+	/* the agent went away during finish: the destination may run the VM */
+	bool dest_uncertain;
+
 	struct qm_qmp *src, *dst;
 	bool src_gone, dst_gone;	   /* the QMP connection closed */
 	bool src_quitting, dst_quitting; /* we asked that QEMU to quit */
@@ -52,6 +74,7 @@ struct qm_job {
 	/* what begin learnt about the VM */
 	bool src_answered; /* the source answered begin: the job has reached the VM */
 	bool src_was_running;
+	long src_pid; /* the source QEMU's pid, as begin's cookie says (0: unknown) */
 	struct qm_qemu_facts src_facts; /* for prepare's comparison with the destination */
 	char name[256], uuid[37];
 	char hostname[256], host_uuid[37];
@@ -141,6 +164,27 @@ void qm_source_confirm(struct qm_job *job);
 void qm_dest_prepare(struct qm_job *job);
 void qm_dest_finish(struct qm_job *job);
 
+/* job.c: the shared constructor; qm_job_new() checks a source is named first */
+struct qm_job *qm_job_alloc(struct qm_ctx *ctx, struct ev_loop *loop,
+			    const struct qm_job_options *opts, const struct qm_job_callbacks *cbs,
+			    void *userdata, struct qm_error *err);
+
+/* dest-remote.c: the destination's phases through an agent (QM_PLACE_SOURCE) */
+int qm_remote_options_check(const struct qm_job_options *opts, struct qm_error *err);
+int qm_remote_options_copy(struct qm_job *job, const struct qm_job_options *opts,
+			   struct qm_error *err);
+/* Starts the agent and greets it, from qm_job_start: it connects while begin runs. */
+int qm_remote_start(struct qm_job *job, struct qm_error *err);
+void qm_remote_prepare(struct qm_job *job);
+void qm_remote_finish(struct qm_job *job);
+/* The job is done: lets the agent go (it exits once the channel closes). */
+void qm_remote_settle(struct qm_job *job);
+void qm_remote_free(struct qm_job *job);
+
+/* agent.c: the agent's side of the phases that belong to the source (QM_PLACE_AGENT) */
+void qm_agent_prepared(struct qm_job *job); /* prepare ended: its reply goes back */
+void qm_agent_finished(struct qm_job *job); /* finish or cleanup ended: the same */
+
 /* dest-domain.c: the destination's description, and the options that ask for one */
 int qm_job_dest_options_check(const struct qm_job_options *opts, struct qm_error *err);
 /* Copies the options dest-domain.c reads into @job, the disk map parsed ("Usage" errors). */
@@ -175,6 +219,8 @@ void qm_dest_launch_abort(struct qm_job *job);
 bool qm_dest_launch_settle(struct qm_job *job);
 /* The last unref: a QEMU still owned is killed and reaped, its directory removed. */
 void qm_dest_launch_free(struct qm_job *job);
+/* The launched QEMU's pid and QMP socket (in @qmp); 0 and "" when there is none. */
+long qm_dest_launch_pid(const struct qm_job *job, char qmp[108]);
 
 /* monitor.c */
 void qm_monitor_start(struct qm_job *job);

@@ -29,4 +29,10 @@ int qm_proc_read_argv(const char *path, char ***out, struct qm_error *err) _must
  */
 int qm_proc_read_exe(const char *path, char **out, struct qm_error *err) _must_check_;
 
+/*
+ * proc-find.c: the pid of a running qemu-system-* whose -name is @name, other
+ * than @except, or 0 when there is none (or /proc cannot be read).
+ */
+long qm_proc_find_qemu_named(const char *name, long except);
+
 #endif

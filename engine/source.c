@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/batch.h"
 #include "engine/job.h"
+#include "qmp/internal.h"
 #include "util/error.h"
 #include "util/host.h"
 #include "util/log.h"
@@ -18,9 +20,24 @@
 static void begin_end(struct qm_job *job)
 {
 	struct qm_cookie c;
+	pid_t pid;
+	uid_t uid;
+	int pidfd;
 
 	if (!qm_job_failed(job)) {
-		qm_job_cookie_init(job, &c, 0);
+		/* What the destination's prechecks compare with travels in the cookie. */
+		qm_job_cookie_init(job, &c, QM_COOKIE_SOURCE);
+		c.mandatory = QM_COOKIE_SOURCE;
+		snprintf(c.source.arch, sizeof(c.source.arch), "%s", job->src_facts.arch);
+		snprintf(c.source.machine, sizeof(c.source.machine), "%s", job->src_facts.machine);
+		c.source.kvm = job->src_facts.kvm;
+		c.source.running = job->src_was_running;
+		/* An agent on this same host tells the source from another QEMU of the VM. */
+		pidfd = qm_qmp_peer(job->src, &pid, &uid);
+		if (pidfd >= 0) {
+			c.source.pid = (long)pid;
+			close(pidfd);
+		}
 		if (qm_job_emit_cookie(job, &c) == 0) {
 			qm_job_enter(job, QM_PHASE_PREPARE);
 			return;
@@ -56,7 +73,7 @@ static void begin_done(void *opaque, json_t **res, const struct qm_error *err)
 	uuid = json_string_value(json_object_get(res[3], "UUID"));
 	snprintf(job->name, sizeof(job->name), "%s", name && *name ? name : "unnamed");
 	snprintf(job->uuid, sizeof(job->uuid), "%s", uuid ? uuid : ZERO_UUID);
-	if (qm_host_identity(job->hostname, job->host_uuid, &herr) < 0) {
+	if (qm_host_identity(job->opts.host_uuid, job->hostname, job->host_uuid, &herr) < 0) {
 		qm_job_fail(job, &herr);
 		goto rollback;
 	}
@@ -167,7 +184,11 @@ static json_t *spice_relocation(const struct qm_cookie *c)
 
 void qm_source_perform(struct qm_job *job)
 {
-	struct qm_cookie_check check = { .name = job->name, .uuid = job->uuid };
+	struct qm_cookie_check check = {
+		.name = job->name,
+		.uuid = job->uuid,
+		.local_host_uuid = job->refuse_same_host ? job->host_uuid : NULL,
+	};
 	struct qm_cookie c;
 	struct qm_batch_cmd cmds[4];
 	size_t n = 0;
@@ -391,8 +412,15 @@ void qm_source_confirm(struct qm_job *job)
 	struct qm_error err = { 0 };
 
 	if (qm_job_failed(job)) {
-		/* After post-copy began the source's state is stale: resuming it would fork the VM. */
-		if (job->src_gone || job->postcopy_entered) {
+		/*
+		 * After post-copy began the source's state is stale: resuming it
+		 * would fork the VM.  So it is when the agent went away during
+		 * finish, which may have resumed the VM there.
+		 */
+		if (job->dest_uncertain)
+			qm_err(job->ctx, "the destination may run the VM: the source is left "
+					 "paused; look at the destination before resuming it");
+		if (job->src_gone || job->postcopy_entered || job->dest_uncertain) {
 			job->result.vm = unlocated(job);
 			qm_job_enter(job, QM_PHASE_DONE);
 			return;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -216,4 +217,62 @@ int qm_dest_argv(const struct qm_dest_uri *u, const struct qm_ssh_opts *o, char 
 	if (u->kind == QM_DEST_EXEC)
 		return qm_exec_argv(u, argv, err);
 	return qm_ssh_argv(u, o, argv, err);
+}
+
+/*
+ * A stream's socket path on the other host.  The remote shell reads it, like
+ * the agent's path: absolute, letters, digits and ._+-/ only.  The agent
+ * names it (RUNDIR/migrate.sock), so anything else is a broken agent.
+ */
+static int check_stream_path(const char *s, struct qm_error *err)
+{
+	size_t len = strlen(s);
+
+	if (s[0] != '/' || len > QM_STREAM_PATH_MAX)
+		return qm_error_set(err, -EINVAL, "PeerProtocol",
+				    "the agent's stream socket '%.120s' is not an absolute path "
+				    "of at most %d bytes", s, QM_STREAM_PATH_MAX);
+	for (size_t i = 0; i < len; i++)
+		if (!is_alnum(s[i]) && !strchr("._+-/", s[i]))
+			return qm_error_set(err, -EINVAL, "PeerProtocol",
+					    "the agent's stream socket '%.120s' holds a character "
+					    "the remote shell would read", s);
+	return 0;
+}
+
+int qm_dest_stream_argv(const struct qm_dest_uri *u, const struct qm_ssh_opts *o,
+			const char *stream, char ***argv, struct qm_error *err)
+{
+	char **v = NULL, **grown;
+	size_t n = 0;
+	int r;
+
+	*argv = NULL;
+	if (stream) {
+		r = check_stream_path(stream, err);
+		if (r < 0)
+			return r;
+	}
+	r = qm_dest_argv(u, o, &v, err);
+	if (r < 0 || !stream) {
+		*argv = v;
+		return r;
+	}
+	while (v[n])
+		n++;
+	grown = realloc(v, (n + 3) * sizeof(*v));
+	if (!grown) {
+		qm_argv_free(v);
+		return qm_error_set(err, -ENOMEM, "Usage", "out of memory");
+	}
+	v = grown;
+	v[n] = strdup("--stream");
+	v[n + 1] = v[n] ? strdup(stream) : NULL;
+	v[n + 2] = NULL;
+	if (!v[n + 1]) {
+		qm_argv_free(v);
+		return qm_error_set(err, -ENOMEM, "Usage", "out of memory");
+	}
+	*argv = v;
+	return 0;
 }

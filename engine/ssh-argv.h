@@ -62,4 +62,16 @@ int qm_exec_argv(const struct qm_dest_uri *u, char ***argv,
 int qm_dest_argv(const struct qm_dest_uri *u, const struct qm_ssh_opts *o, char ***argv,
 		 struct qm_error *err) _must_check_;
 
+/*
+ * The argv for @u with "--stream STREAM" appended: the command that carries
+ * one tunnelled stream to the UNIX socket STREAM on the other host
+ * (`qmigrate serve --stdio --stream PATH`; exec: runs its words with the
+ * two appended).  With @stream NULL, qm_dest_argv().  The path must be
+ * absolute, at most QM_STREAM_PATH_MAX bytes of letters, digits and ._+-/
+ * (class PeerProtocol otherwise: the agent named it).
+ */
+#define QM_STREAM_PATH_MAX 107
+int qm_dest_stream_argv(const struct qm_dest_uri *u, const struct qm_ssh_opts *o,
+			const char *stream, char ***argv, struct qm_error *err) _must_check_;
+
 #endif

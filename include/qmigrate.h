@@ -365,6 +365,28 @@ struct qm_job_options {
 	 * opens DST there; a SRC that no disk has is an error.  At most 64.
 	 */
 	const char *const *disk_map;
+
+	/*
+	 * A destination on another host (docs/remote.md): prepare and finish run
+	 * in an agent there, `qmigrate serve --stdio`, reached through this URI,
+	 * "ssh://[user@]host[:port]" or "exec:PROGRAM ARGS".  dst_qmp then names
+	 * a QMP socket on that host for the agent to attach to; launch_dest has
+	 * the agent launch the destination.  The result's dst_qmp and dst_pid
+	 * are the agent's (a path and a pid on that host).
+	 */
+	const char *dest_uri;
+	/* "Key=Value" options for ssh, NULL-terminated; NULL: none (docs/peer-protocol.md) */
+	const char *const *ssh_options;
+	const char *remote_qmigrate; /* the agent's program there; NULL: "qmigrate" */
+	/*
+	 * Direct transport between hosts: the address the destination QEMU
+	 * listens on; NULL: the agent picks the one the ssh connection reached.
+	 */
+	const char *migrate_address;
+	/* This host's uuid in the cookies; NULL: /etc/machine-id */
+	const char *host_uuid;
+	/* A destination with this host's uuid is not refused (tests, one-host labs) */
+	bool allow_same_host;
 };
 
 /* A sample of the migration's progress, from the source's query-migrate. */
@@ -401,7 +423,9 @@ struct qm_result {
 	 * its pid or with QMP quit; it is this process's child (reap it); remove
 	 * the socket's directory once it stopped.  "" and -1 when the job
 	 * launched none, or stopped the one it launched (any failure but one
-	 * after post-copy began, when the destination holds the VM).
+	 * after post-copy began, when the destination holds the VM).  With
+	 * dest_uri, the agent's destination QEMU, launched or attached, as
+	 * its prepare said: a path and a pid on that host, not this one's child.
 	 */
 	char dst_qmp[108];
 	long dst_pid;

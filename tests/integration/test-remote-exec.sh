@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Migrations through the destination agent, `qmigrate serve --stdio`, started
+# with --dest exec: on this same host (so with --allow-same-host): the flows
+# that the two-host tests run over ssh (test-remote-netns.sh), cheap enough
+# for every run.  Each migration checks the guest's memory on the
+# destination (qm-memcheck).
+#
+#   direct tcp, the agent launching the destination; the same, attached to a
+#   destination QEMU the test started; tunnelled: one stream, multifd,
+#   post-copy; the agent killed mid-migration (the source runs); refusals:
+#   this same host without --allow-same-host, a QEMU of the VM's name
+#   already running where the agent would launch it.
+#
+# Every QEMU and agent is started here or by qmigrate, tracked by pid and
+# killed by it; every wait is bounded.  make check sets QMIGRATE, QEMU,
+# top_srcdir and top_builddir.
+set -euo pipefail
+
+: "${QMIGRATE:?QMIGRATE must name the qmigrate binary}"
+QEMU=$(command -v "${QEMU:-qemu-system-x86_64}")
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${top_builddir:-$PWD}
+image=$top_builddir/tests/guest/guest.img
+memcheck=$top_builddir/tests/guest/qm-memcheck
+# The guest dirties at most this many MiB/s (tests/helpers/pair.h, GENTLE).
+rate=64
+mib=64
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/qmigrate-remote-exec-XXXXXX")
+chmod 0700 "$dir"
+fail() {
+	echo "FAIL: $*" >&2
+	for log in "$dir"/*/qemu.log "$dir"/*/migrate.err "$dir"/*/run/*/qemu.log; do
+		[ ! -s "$log" ] || sed "s|^|  $log: |" "$log" | tail -n 40 >&2
+	done
+	exit 1
+}
+. "$top_srcdir/tests/integration/qemu-lib.sh"
+
+pick_accel
+[ -r "$image" ] || fail "no guest image at $image"
+[ -x "$memcheck" ] || fail "no $memcheck"
+
+# The agent's wrapper writes its pid (which exec keeps) where the test finds it.
+wrap=$dir/agent-wrap
+cat >"$wrap" <<'EOF'
+#!/bin/sh
+echo $$ >"$AGENT_PIDFILE"
+exec "$@"
+EOF
+chmod 0700 "$wrap"
+
+passes() { # FILE: the passes the guest reported on its serial port
+	if [ -f "$1" ]; then tr -cd '.' <"$1" | wc -c; else echo 0; fi
+}
+
+wait_pass() { # NAME: until the source's guest made one more pass (at most 60 s)
+	local before
+	before=$(passes "$dir/$1/serial.log")
+	for _ in $(seq 600); do
+		[ "$(passes "$dir/$1/serial.log")" -gt "$before" ] && return 0
+		kill -0 "$src_pid" 2>/dev/null || fail "$1: QEMU (pid $src_pid) exited"
+		sleep 0.1
+	done
+	fail "$1: the guest made no pass in 60 s"
+}
+
+guest() { # NAME EXTRA-ARGS...: the test guest, capped, named remote-NAME
+	local name=$1 d=$dir/$1
+	shift
+	start "$d" -nodefaults -display none -machine "pc,accel=$accel" -name "guest=remote-$name" \
+		-qmp "unix:$d/qmp.sock,server=on,wait=off" -serial "file:$d/serial.log" \
+		-m "$mib" -drive "file=$image,format=raw,if=ide,snapshot=on" \
+		-fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate" "$@"
+	wait_pass "$name"
+}
+
+agent() { # NAME: the exec: URI of an agent for dir/NAME
+	echo "exec:$wrap $QMIGRATE serve --stdio --runtime-dir $dir/$1/run"
+}
+
+# migrate NAME EXPECTED-EXIT ARGS...: runs qmigrate migrate --json for dir/NAME
+migrate() {
+	local name=$1 want=$2 d=$dir/$1 rc=0
+	shift 2
+	mkdir -p -m 0700 "$d/run"
+	AGENT_PIDFILE=$d/agent.pid timeout 300 "$QMIGRATE" migrate --json --src-qmp "$d/qmp.sock" \
+		--dest "$(agent "$name")" "$@" >"$d/migrate.out" 2>"$d/migrate.err" || rc=$?
+	[ "$rc" = "$want" ] || fail "$name: migrate exited $rc, not $want: $(tail -n 3 "$d/migrate.err")"
+	result=$(tail -n 1 "$d/migrate.out")
+}
+
+dst_pid= dst_qmp=
+arrived() { # NAME: the result says the destination runs the VM there; sets dst_pid, dst_qmp
+	local name=$1
+	[[ $result == *'"status":"completed"'* && $result == *'"vm":"destination"'* ]] ||
+		fail "$name: $result"
+	dst_qmp=$(sed -n 's/.*"dst_qmp":"\([^"]*\)".*/\1/p' <<<"$result")
+	[ -S "$dst_qmp" ] || fail "$name: no destination QMP socket in '$result'"
+	dst_pid=$(sed -n 's/.*"dst_pid":\([0-9]*\).*/\1/p' <<<"$result")
+	if [ -n "$dst_pid" ]; then
+		pids+=("$dst_pid")
+		kill -0 "$dst_pid" || fail "$name: the destination (pid $dst_pid) is not running"
+	fi
+	for _ in $(seq 100); do kill -0 "$src_pid" 2>/dev/null || break; sleep 0.1; done
+	! kill -0 "$src_pid" 2>/dev/null || fail "$name: the source QEMU still runs"
+	qmp "$dst_qmp" query-status | grep -q '"running"' || fail "$name: not running there"
+}
+
+memory_check() { # NAME: the guest's RAM on the destination holds the one-edge pattern
+	local name=$1 d=$dir/$1
+	qmp "$dst_qmp" stop >/dev/null || fail "$name: cannot stop the destination"
+	qmp "$dst_qmp" pmemsave "{\"val\": 0, \"size\": $((mib * 1024 * 1024)), \"filename\": \"$d/dst.mem\"}" \
+		>/dev/null || fail "$name: pmemsave"
+	"$memcheck" --ram-mib "$mib" "$d/dst.mem" >"$d/memcheck" 2>&1 ||
+		fail "$name: the memory check failed: $(cat "$d/memcheck")"
+	rm -f "$d/dst.mem"
+}
+
+agent_gone() { # NAME: the agent exited (bounded)
+	local pid
+	pid=$(cat "$dir/$1/agent.pid")
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+	fail "$1: the agent (pid $pid) still runs"
+}
+
+source_runs() { # NAME: the VM runs on the source, as it did
+	[[ $result == *'"vm":"source"'* ]] || fail "$1: the result does not say the source has it: $result"
+	kill -0 "$src_pid" 2>/dev/null || fail "$1: the source QEMU is gone"
+	qmp "$dir/$1/qmp.sock" query-status | grep -q '"running"' || fail "$1: the source is not running"
+}
+
+no_qemu_under() { # NAME: no QEMU runs from the agent's runtime directory (bounded)
+	local p found
+	for _ in $(seq 100); do
+		found=
+		for p in /proc/[0-9]*; do
+			tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "$dir/$1/run/" && found=${p#/proc/}
+		done
+		[ -z "$found" ] && return 0
+		sleep 0.1
+	done
+	pids+=("$found")
+	fail "$1: a QEMU (pid $found) still runs from the agent's directory"
+}
+
+# ---- direct tcp, the agent launches the destination ---------------------------------
+guest tcp
+migrate tcp 0 --launch-dest --allow-same-host --transport tcp
+arrived tcp
+[[ $result == *'"dst_pid":'* ]] || fail "tcp: no dst_pid in $result"
+[[ $dst_qmp == "$dir/tcp/run/"* ]] || fail "tcp: the agent's socket $dst_qmp is not under its runtime dir"
+memory_check tcp
+agent_gone tcp
+stop "$dst_pid"
+echo "ok: tcp: the agent launched the destination, direct tcp, memory checked"
+
+# ---- direct tcp, attached to a destination QEMU started here --------------------------
+guest attach
+attach_src=$src_pid
+d=$dir/attach-dst
+start "$d" -nodefaults -display none -machine "pc,accel=$accel" -name "guest=remote-attach" \
+	-qmp "unix:$d/qmp.sock,server=on,wait=off" -serial "file:$d/serial.log" -m "$mib" \
+	-drive "file=$image,format=raw,if=ide,snapshot=on" \
+	-fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate" -S -incoming defer
+attach_pid=$src_pid
+src_pid=$attach_src
+# Another host uuid stands for another host: no --allow-same-host needed.
+migrate attach 0 --dst-qmp "$d/qmp.sock" --host-uuid 0b5e6f1c-9d1e-4c59-8a53-1f2e3d4c5b6a
+arrived attach
+[ "$dst_qmp" = "$d/qmp.sock" ] || fail "attach: the result names $dst_qmp"
+memory_check attach
+stop "$attach_pid"
+echo "ok: attach: the agent attached to a waiting QEMU, direct tcp, memory checked"
+
+# ---- tunnelled: one stream, multifd, post-copy -------------------------------------------
+for t in "tunnel" "multifd --multifd 2" "postcopy --postcopy --postcopy-after-passes 1"; do
+	read -r name extra <<<"$t"
+	guest "$name"
+	# shellcheck disable=SC2086 # the extra options are words
+	migrate "$name" 0 --launch-dest --allow-same-host --transport tunnel $extra
+	arrived "$name"
+	memory_check "$name"
+	agent_gone "$name"
+	stop "$dst_pid"
+	echo "ok: $name: tunnelled through the agent's streams, memory checked"
+done
+
+# ---- the agent killed mid-migration: the source keeps the VM ------------------------------
+guest killed
+d=$dir/killed
+mkdir -p -m 0700 "$d/run"
+AGENT_PIDFILE=$d/agent.pid timeout 300 "$QMIGRATE" migrate --json --src-qmp "$d/qmp.sock" \
+	--dest "$(agent killed)" --launch-dest --allow-same-host --transport tcp --bandwidth 2 \
+	>"$d/migrate.out" 2>"$d/migrate.err" &
+mig=$!
+pids+=("$mig")
+for _ in $(seq 600); do
+	grep -q '"event":"progress"' "$d/migrate.out" 2>/dev/null && break
+	kill -0 "$mig" 2>/dev/null || fail "killed: migrate ended before perform"
+	sleep 0.1
+done
+grep -q '"event":"progress"' "$d/migrate.out" || fail "killed: perform did not start in 60 s"
+kill -KILL "$(cat "$d/agent.pid")"
+rc=0
+wait "$mig" || rc=$?
+[ "$rc" = 1 ] || fail "killed: migrate exited $rc, not 1"
+result=$(tail -n 1 "$d/migrate.out")
+[[ $result == *'"status":"failed"'* ]] || fail "killed: $result"
+source_runs killed
+no_qemu_under killed
+stop "$src_pid"
+echo "ok: killed: the agent died mid-migration, the source runs the VM"
+
+# ---- refused: this same host, without --allow-same-host -------------------------------------
+guest same
+migrate same 1 --launch-dest
+[[ $result == *'"class":"CookieSameHost"'* && $result == *'--allow-same-host'* ]] ||
+	fail "same: not refused as the same host: $result"
+[[ $result == *'"changed":false'* ]] || fail "same: the refusal changed something: $result"
+source_runs same
+agent_gone same
+[ -z "$(ls -A "$dir/same/run")" ] || fail "same: the agent left $(ls "$dir/same/run")"
+stop "$src_pid"
+echo "ok: same: the same host is refused, with how to override it"
+
+# ---- refused: a QEMU of the VM's name runs where the agent would launch it ----------------
+guest name
+name_src=$src_pid
+d=$dir/name-other
+start "$d" -nodefaults -display none -machine "none,accel=$accel" -name "guest=remote-name" \
+	-qmp "unix:$d/qmp.sock,server=on,wait=off"
+other=$src_pid
+src_pid=$name_src
+migrate name 1 --launch-dest --allow-same-host
+[[ $result == *'"class":"VmExists"'* && $result == *"pid $other"* ]] ||
+	fail "name: not refused for the QEMU of the same name: $result"
+[[ $result == *'"changed":false'* ]] || fail "name: the refusal changed something: $result"
+source_runs name
+stop "$other"
+stop "$src_pid"
+echo "ok: name: a VM of the same name on the destination is refused"
+echo "PASS: migrations through the agent over exec:"
