@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,6 +30,8 @@ static const char usage[] =
 	"  --stream PATH         instead, carry one tunnelled migration stream between\n"
 	"                        stdin/stdout and the UNIX socket PATH (the source\n"
 	"                        starts one per stream)\n"
+	"  --stream-index N      that stream's place in the source QEMU's order: it\n"
+	"                        connects once stream N-1 has (default 0)\n"
 	"  --runtime-dir DIR     where the destination's private directories go\n"
 	"                        (default: $XDG_RUNTIME_DIR, else /tmp)\n"
 	"  --host-uuid UUID      this host's uuid (default: from /etc/machine-id)\n"
@@ -40,13 +43,21 @@ static const char usage[] =
 	"\n"
 	"Exit status: 0 when a migration completed here, 1 otherwise.\n";
 
-enum { OPT_STDIO = 256, OPT_STREAM, OPT_RUNTIME_DIR, OPT_HOST_UUID, OPT_MIGRATE_ADDRESS };
+enum {
+	OPT_STDIO = 256,
+	OPT_STREAM,
+	OPT_STREAM_INDEX,
+	OPT_RUNTIME_DIR,
+	OPT_HOST_UUID,
+	OPT_MIGRATE_ADDRESS,
+};
 
 static int run(struct qm_ctx *ctx, int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "stdio", no_argument, NULL, OPT_STDIO },
 		{ "stream", required_argument, NULL, OPT_STREAM },
+		{ "stream-index", required_argument, NULL, OPT_STREAM_INDEX },
 		{ "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
 		{ "host-uuid", required_argument, NULL, OPT_HOST_UUID },
 		{ "migrate-address", required_argument, NULL, OPT_MIGRATE_ADDRESS },
@@ -57,8 +68,10 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	struct qm_agent_opts o = { .rfd = STDIN_FILENO, .wfd = STDOUT_FILENO };
 	struct qm_error err = { 0 };
 	const char *stream = NULL;
+	unsigned long index = 0;
 	bool stdio = false;
 	int c, verbose = 0;
+	char *end;
 
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -67,6 +80,12 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 			break;
 		case OPT_STREAM:
 			stream = optarg;
+			break;
+		case OPT_STREAM_INDEX:
+			index = strtoul(optarg, &end, 10);
+			if (*end || end == optarg || index > 63)
+				return cli_usage_error(&cmd_serve, "invalid --stream-index '%s' (0..63)",
+						       optarg);
 			break;
 		case OPT_RUNTIME_DIR:
 			o.runtime_dir = optarg;
@@ -97,7 +116,8 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	/* A source that went away must be an EPIPE, not the end of this process. */
 	signal(SIGPIPE, SIG_IGN);
 	if (stream) {
-		if (qm_stream_sink(ctx, stream, STDIN_FILENO, STDOUT_FILENO, &err) < 0) {
+		if (qm_stream_sink(ctx, stream, (unsigned)index, STDIN_FILENO, STDOUT_FILENO,
+				   &err) < 0) {
 			cli_error("stream to %s: %s", stream, err.text);
 			return EXIT_FAILED;
 		}

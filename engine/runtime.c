@@ -48,6 +48,12 @@ void qm_runtime_dir_remove(struct qm_job *job)
 		snprintf(path, sizeof(path), "%s/%s", job->runtime_dir, runtime_files[i]);
 		unlink(path);
 	}
+	/* What the streams of a tunnel between hosts leave (engine/stream-sink.c). */
+	for (int i = 0; i < 64; i++) {
+		snprintf(path, sizeof(path), "%s/stream-%d.on", job->runtime_dir, i);
+		if (unlink(path) < 0 && errno == ENOENT)
+			break;
+	}
 	if (rmdir(job->runtime_dir) < 0)
 		qm_warn(job->ctx, "cannot remove %s: %s", job->runtime_dir, strerror(errno));
 	job->runtime_dir[0] = '\0';

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -100,7 +101,50 @@ static int relay(struct qm_ctx *ctx, struct ev_loop *loop, const char *path,
 			    s.r.end == QM_PUMP_FAILED ? s.r.error.text : "aborted");
 }
 
-int qm_stream_sink(struct qm_ctx *ctx, const char *path, int in_fd, int out_fd,
+/* DIR/stream-N.on, where DIR holds the socket @path. */
+static void marker(const char *path, unsigned index, char *out, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+
+	snprintf(out, size, "%.*s/stream-%u.on", (int)(slash - path), path, index);
+}
+
+/*
+ * QEMU 7.2's incoming side tells the main stream from the multifd channels
+ * by the order they connect in, and the source QEMU connects in that order.
+ * The stream processes start together, so each waits until the one before
+ * it connected (its marker exists), bounded, then connects and says so.
+ */
+static int wait_turn(const char *path, unsigned index, struct qm_error *err)
+{
+	char before[SUN_PATH_SIZE + 32];
+	double deadline = qm_monotonic() + QM_STREAM_CONNECT_TIMEOUT;
+
+	if (index == 0)
+		return 0;
+	marker(path, index - 1, before, sizeof(before));
+	while (access(before, F_OK) != 0) {
+		if (qm_monotonic() > deadline)
+			return qm_error_set(err, -ETIMEDOUT, "TunnelFailed",
+					    "stream %u: stream %u did not connect to %s within %d s",
+					    index, index - 1, path, QM_STREAM_CONNECT_TIMEOUT);
+		usleep(2000);
+	}
+	return 0;
+}
+
+static void took_turn(const char *path, unsigned index)
+{
+	char mine[SUN_PATH_SIZE + 32];
+	int fd;
+
+	marker(path, index, mine, sizeof(mine));
+	fd = open(mine, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0)
+		close(fd);
+}
+
+int qm_stream_sink(struct qm_ctx *ctx, const char *path, unsigned index, int in_fd, int out_fd,
 		   struct qm_error *err)
 {
 	struct qm_pump_options o = { .bidirectional = true, .mode = QM_PUMP_AUTO };
@@ -108,7 +152,11 @@ int qm_stream_sink(struct qm_ctx *ctx, const char *path, int in_fd, int out_fd,
 	int sock, r;
 
 	r = check_path(path, err);
+	if (r == 0)
+		r = wait_turn(path, index, err);
 	sock = r < 0 ? r : connect_to(path, err);
+	if (sock >= 0)
+		took_turn(path, index);
 	loop = sock < 0 ? NULL : ev_loop_new(EVFLAG_AUTO);
 	if (!loop) {
 		close(in_fd);

@@ -20,6 +20,7 @@
 #include "util/macros.h"
 
 #define QM_STREAM_OPTION "--stream"
+#define QM_STREAM_INDEX_OPTION "--stream-index"
 /* Seconds a stream process gets after SIGTERM, and again after SIGKILL. */
 #define QM_STREAM_STOP_GRACE 2.0
 /* Seconds the sink waits for room in the listener's backlog. */
@@ -28,6 +29,11 @@
 /* ---- stream-sink.c: the destination's end -------------------------------- */
 
 /*
+ * Stream @index (0: the main stream, in the order the source QEMU opened
+ * them) first waits until stream @index - 1 connected, as the marker file
+ * stream-N.on beside @path says, at most QM_STREAM_CONNECT_TIMEOUT
+ * seconds; once connected it leaves its own marker.
+ *
  * Connects to the UNIX socket @path and relays @in_fd -> socket and
  * socket -> @out_fd with the pump, on a loop of its own; blocks until both
  * directions ended.  The end of either input is passed on at once (the
@@ -40,7 +46,7 @@
  * is not absolute or does not fit a socket address, TunnelFailed when the
  * socket cannot be reached or the relay fails.
  */
-int qm_stream_sink(struct qm_ctx *ctx, const char *path, int in_fd, int out_fd,
+int qm_stream_sink(struct qm_ctx *ctx, const char *path, unsigned index, int in_fd, int out_fd,
 		   struct qm_error *err) _must_check_;
 
 /* ---- stream-proc.c: the source's end ------------------------------------- */

@@ -38,7 +38,9 @@ struct stream {
 };
 
 struct qm_tunnel_remote {
-	char **argv; /* of every stream process */
+	/* of every stream process: ... --stream-index N; argv[argc + 1] is N's slot */
+	char **argv;
+	size_t argc;
 	struct stream streams[MAX_STREAMS];
 	size_t n;
 	bool hung_up; /* the exits that follow are ours */
@@ -69,13 +71,18 @@ static int spawn(struct qm_tunnel *t, bool back, struct stream **out, struct qm_
 {
 	struct qm_tunnel_remote *rt = t->remote;
 	struct stream *s;
+	char index[24];
 	int r;
 
 	if (rt->n == MAX_STREAMS)
 		return qm_error_set(err, -EMFILE, "TunnelFailed", "tunnel: more than %d streams",
 				    MAX_STREAMS);
 	s = &rt->streams[rt->n];
+	/* The stream's place in QEMU's order: the destination connects them in it. */
+	snprintf(index, sizeof(index), "%zu", rt->n);
+	rt->argv[rt->argc + 1] = index;
 	r = qm_stream_spawn(rt->argv, back, &s->proc, err);
+	rt->argv[rt->argc + 1] = NULL;
 	if (r < 0)
 		return r;
 	rt->n++;
@@ -140,21 +147,23 @@ static int open_pipe(struct qm_tunnel *t, char *uri, size_t uri_len)
 	return 0;
 }
 
-static char **copy_argv(char *const argv[])
+/* @argv, then QM_STREAM_INDEX_OPTION and room for the index (which spawn() lends). */
+static char **copy_argv(char *const argv[], size_t *argc)
 {
 	size_t n = 0;
 	char **v;
 
 	while (argv[n])
 		n++;
-	v = calloc(n + 1, sizeof(*v));
-	for (size_t i = 0; v && i < n; i++) {
-		v[i] = strdup(argv[i]);
+	v = calloc(n + 3, sizeof(*v));
+	for (size_t i = 0; v && i <= n; i++) {
+		v[i] = strdup(i < n ? argv[i] : QM_STREAM_INDEX_OPTION);
 		if (!v[i]) {
 			qm_argv_free(v);
 			return NULL;
 		}
 	}
+	*argc = n;
 	return v;
 }
 
@@ -167,7 +176,7 @@ int qm_tunnel_open_remote(struct qm_job *job, char **stream_argv, char *uri, siz
 	if (!stream_argv || !stream_argv[0])
 		return qm_job_failf(job, -EINVAL, "Usage", "tunnel: no stream command");
 	t->remote = calloc(1, sizeof(*t->remote));
-	if (!t->remote || !(t->remote->argv = copy_argv(stream_argv)))
+	if (!t->remote || !(t->remote->argv = copy_argv(stream_argv, &t->remote->argc)))
 		return qm_job_failf(job, -ENOMEM, "GenericError", "out of memory");
 	t->join = join_remote;
 	if (qm_tunnel_uses_pipes(job))

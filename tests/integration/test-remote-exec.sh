@@ -118,11 +118,13 @@ memory_check() { # NAME: the guest's RAM on the destination holds the one-edge p
 	rm -f "$d/dst.mem"
 }
 
-agent_gone() { # NAME: the agent exited (bounded)
-	local pid
+agent_gone() { # NAME: the agent exited (bounded) and left only the launched QEMU's directory
+	local pid left
 	pid=$(cat "$dir/$1/agent.pid")
-	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-	fail "$1: the agent (pid $pid) still runs"
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	! kill -0 "$pid" 2>/dev/null || fail "$1: the agent (pid $pid) still runs"
+	left=$(find "$dir/$1/run" -mindepth 1 -maxdepth 1 ! -path "${dst_qmp%/*}")
+	[ -z "$left" ] || fail "$1: the agent left $left"
 }
 
 source_runs() { # NAME: the VM runs on the source, as it did
@@ -136,7 +138,7 @@ no_qemu_under() { # NAME: no QEMU runs from the agent's runtime directory (bound
 	for _ in $(seq 100); do
 		found=
 		for p in /proc/[0-9]*; do
-			tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "$dir/$1/run/" && found=${p#/proc/}
+			{ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q -- "$dir/$1/run/" && found=${p#/proc/}
 		done
 		[ -z "$found" ] && return 0
 		sleep 0.1

@@ -100,6 +100,9 @@ Test(stream_proc, stdin_carries_the_stream_and_stdout_brings_it_back)
 	close(in);
 	cr_assert_eq(read_all(p.out_fd, buf, sizeof(buf)), 18);
 	cr_assert_str_eq(buf, "to the destination");
+	/* The end of its stdin ends it: wait for that before any stop. */
+	cr_assert_eq(poll(&(struct pollfd){ .fd = p.child.pidfd, .events = POLLIN }, 1, 30000), 1,
+		     "cat did not exit at the end of its input");
 	cr_assert_eq(qm_stream_proc_stop(&p), 0);
 	expect_reaped(&p, pid);
 	cr_assert(WIFEXITED(p.child.status) && WEXITSTATUS(p.child.status) == 0,

@@ -29,7 +29,14 @@ static void setup(void)
 
 static void teardown(void)
 {
+	char marker[160];
+
 	unlink(sock_path);
+	/* The markers a connected sink leaves beside the socket. */
+	for (int i = 0; i < 4; i++) {
+		snprintf(marker, sizeof(marker), "%s/stream-%d.on", dir, i);
+		unlink(marker);
+	}
 	cr_expect_eq(rmdir(dir), 0, "%s: %s", dir, strerror(errno));
 	harness_teardown();
 }
@@ -52,6 +59,7 @@ static int listen_at(const char *path)
 struct sink_run {
 	pthread_t thread;
 	const char *path;
+	int index;
 	int in, out;
 	int r;
 	struct qm_error err;
@@ -61,7 +69,7 @@ static void *sink_main(void *arg)
 {
 	struct sink_run *s = arg;
 
-	s->r = qm_stream_sink(NULL, s->path, s->in, s->out, &s->err);
+	s->r = qm_stream_sink(NULL, s->path, 0, s->in, s->out, &s->err);
 	return NULL;
 }
 
@@ -192,7 +200,7 @@ static void expect_refused(const char *path, int code, const char *class, const 
 
 	pipe_pair(in);
 	pipe_pair(out);
-	cr_assert_eq(qm_stream_sink(NULL, path, in[0], out[1], &err), code, "%s", err.text);
+	cr_assert_eq(qm_stream_sink(NULL, path, 0, in[0], out[1], &err), code, "%s", err.text);
 	cr_assert_str_eq(err.error_class, class);
 	cr_assert(strstr(err.text, text), "%s", err.text);
 	close(in[1]);
@@ -222,4 +230,53 @@ Test(sink, a_path_longer_than_a_socket_address_is_refused)
 	path[0] = '/';
 	path[sizeof(path) - 1] = '\0';
 	expect_refused(path, -ENAMETOOLONG, "Usage", "longer than 107 bytes");
+}
+
+static void *sink_indexed_main(void *arg)
+{
+	struct sink_run *s = arg;
+
+	s->r = qm_stream_sink(NULL, s->path, (unsigned)s->index, s->in, s->out, &s->err);
+	return NULL;
+}
+
+/*
+ * QEMU 7.2 tells the main stream from the multifd channels by the order they
+ * connect in: sinks started in reverse order still connect 0, 1, 2.
+ */
+Test(sink, streams_connect_in_their_index_order)
+{
+	int lfd = listen_at(sock_path), in[3][2], out[3][2];
+	struct sink_run s[3];
+	char path[160];
+
+	for (int i = 2; i >= 0; i--) {
+		pipe_pair(in[i]);
+		pipe_pair(out[i]);
+		memset(&s[i], 0, sizeof(s[i]));
+		s[i].path = sock_path;
+		s[i].index = i;
+		s[i].in = in[i][0];
+		s[i].out = out[i][1];
+		/* Each says which it is first, once connected. */
+		cr_assert_eq(write(in[i][1], &"012"[i], 1), 1);
+		close(in[i][1]);
+		cr_assert_eq(pthread_create(&s[i].thread, NULL, sink_indexed_main, &s[i]), 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		int d = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		char c = 0;
+
+		cr_assert_geq(d, 0, "%s", strerror(errno));
+		cr_assert_eq(read(d, &c, 1), 1);
+		cr_assert_eq(c, "012"[i], "connection %d came from stream %c", i, c);
+		close(d);
+	}
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(sink_join(&s[i]), 0, "%s", s[i].err.text);
+		close(out[i][0]);
+		snprintf(path, sizeof(path), "%s/stream-%d.on", dir, i);
+		cr_assert_eq(unlink(path), 0, "no marker %s", path);
+	}
+	close(lfd);
 }
