@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Starting a child from an argv, signalling it through a pidfd, reaping it in bounded time. */
+/* Children from an argv: no shell, signals through a pidfd, reaped in bounded time. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -51,13 +51,14 @@ static void exec_child(char *const argv[], const struct qm_child_opts *o, pid_t 
 	/* Out of the way first: a descriptor given may itself be 0, 1 or 2. */
 	for (int i = 0; i < 3; i++) {
 		moved[i] = -1;
-		if (o->stdio[i] >= 0 && (moved[i] = fcntl(o->stdio[i], F_DUPFD_CLOEXEC, 3)) < 0)
+		if (o->stdio[i] >= 0 &&
+		    (moved[i] = fcntl(o->stdio[i], F_DUPFD_CLOEXEC, 3)) < 0)
 			_exit(127);
 	}
 	for (int i = 0; i < 3; i++)
 		if (moved[i] >= 0 && dup2(moved[i], i) < 0)
 			_exit(127);
-	/* Whatever the caller left inheritable stays here (an old kernel: cloexec only). */
+	/* What the caller left inheritable stays here (old kernels: cloexec only). */
 	close_range(3, ~0U, 0);
 	execvp(argv[0], argv);
 	dprintf(STDERR_FILENO, "qmigrate: cannot run %s: %s\n", argv[0], strerror(errno));
@@ -73,7 +74,8 @@ int qm_child_spawn(struct qm_child *c, char *const argv[], const struct qm_child
 	qm_child_init(c);
 	pid = fork();
 	if (pid < 0)
-		return qm_error_set(err, -errno, error_class, "fork: %s", strerror(errno));
+		return qm_error_set(err, -errno, error_class, "fork: %s",
+				    strerror(errno));
 	if (pid == 0)
 		exec_child(argv, o, parent);
 	/* Not reaped yet, so the pid is still this child's. */
@@ -114,7 +116,7 @@ int qm_child_signal(struct qm_child *c, int sig)
 	return pidfd_send_signal(c->pidfd, sig, NULL, 0) < 0 ? -errno : 0;
 }
 
-/* Reaps what exits by @deadline; the pidfd says when, so nothing sleeps longer than needed. */
+/* Reaps what exits by @deadline; the pidfd wakes us, so no sleep outlasts it. */
 static void reap_until(struct qm_child *const cs[], size_t n, double deadline)
 {
 	for (size_t i = 0; i < n; i++) {

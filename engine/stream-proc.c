@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The source's end of a stream between hosts: the process that carries it (ssh, exec:). */
+/* The source's end of a stream between hosts: the process (ssh, exec:) carrying it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -62,7 +62,8 @@ int qm_stream_spawn(char *const argv[], bool back, struct qm_stream_proc *p,
 
 	qm_stream_proc_init(p);
 	if (!argv || !argv[0])
-		return qm_error_set(err, -EINVAL, "Usage", "a stream process needs a command");
+		return qm_error_set(err, -EINVAL, "Usage",
+				    "a stream process needs a command");
 	r = make_pipes(p, back, child_fds, err);
 	if (r == 0) {
 		o = (struct qm_child_opts){ .stdio = { child_fds[0], child_fds[1], -1 } };

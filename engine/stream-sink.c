@@ -40,9 +40,10 @@ static int check_path(const char *path, struct qm_error *err)
 				    "the stream's socket path must be absolute: \"%s\"",
 				    path ? path : "");
 	if (strlen(path) >= SUN_PATH_SIZE)
-		return qm_error_set(err, -ENAMETOOLONG, "Usage",
-				    "the stream's socket path is longer than %zu bytes: %s",
-				    SUN_PATH_SIZE - 1, path);
+		return qm_error_set(
+			err, -ENAMETOOLONG, "Usage",
+			"the stream's socket path is longer than %zu bytes: %s",
+			SUN_PATH_SIZE - 1, path);
 	return 0;
 }
 
@@ -70,8 +71,8 @@ static int connect_to(const char *path, struct qm_error *err)
 	e = errno == EAGAIN ? ETIMEDOUT : errno;
 	close(fd);
 	return qm_error_set(err, -e, "TunnelFailed",
-			    "cannot connect to the destination's migration socket %s: %s", path,
-			    strerror(e));
+			    "cannot connect to the destination's migration socket %s: %s",
+			    path, strerror(e));
 }
 
 static int relay(struct qm_ctx *ctx, struct ev_loop *loop, const char *path,
@@ -96,8 +97,8 @@ static int relay(struct qm_ctx *ctx, struct ev_loop *loop, const char *path,
 	       (unsigned long long)s.r.stats[QM_PUMP_RETURN].bytes_written);
 	if (s.r.end == QM_PUMP_FINISHED)
 		return 0;
-	return qm_error_set(err, s.r.error.code < 0 ? s.r.error.code : -EIO, "TunnelFailed",
-			    "stream to %s: %s", path,
+	return qm_error_set(err, s.r.error.code < 0 ? s.r.error.code : -EIO,
+			    "TunnelFailed", "stream to %s: %s", path,
 			    s.r.end == QM_PUMP_FAILED ? s.r.error.text : "aborted");
 }
 
@@ -165,7 +166,8 @@ int qm_stream_sink(struct qm_ctx *ctx, const char *path, unsigned index, int in_
 		if (sock < 0)
 			return sock;
 		close(sock);
-		return qm_error_set(err, -ENOMEM, "TunnelFailed", "stream: cannot make a loop");
+		return qm_error_set(err, -ENOMEM, "TunnelFailed",
+				    "stream: cannot make a loop");
 	}
 	/* The pump passes each end on: stdin's EOF shuts the socket's writing half. */
 	o.forward = (struct qm_pump_fds){ .in = in_fd, .out = sock };

@@ -12,7 +12,7 @@
 #include "engine/job.h"
 #include "tunnel/pump.h"
 
-#define MAX_STREAMS 64 /* one main stream and up to 63 multifd channels */
+#define MAX_STREAMS 64		  /* one main stream and up to 63 multifd channels */
 #define QEMU_PIPE_SIZE (1u << 20) /* what an unprivileged process may have */
 
 struct qm_tunnel_remote;
@@ -26,8 +26,8 @@ struct qm_tunnel {
 	struct qm_pump *pumps[MAX_STREAMS];
 	size_t n_pumps;
 	unsigned long long bytes_ended; /* moved by pumps that already ended */
-	int qemu_fd[2];			/* pipes: the ends QEMU gets, until they are passed */
-	/* Carries a stream the source QEMU opened on (takes @in): to dst_path, or to a host. */
+	int qemu_fd[2]; /* pipes: the ends QEMU gets, until they are passed */
+	/* Carries a source QEMU's stream on (takes @in): locally or to a host. */
 	int (*join)(struct qm_tunnel *t, int in, struct qm_error *err);
 	struct qm_tunnel_remote *remote; /* tunnel-remote.c; NULL in local mode */
 };

@@ -32,9 +32,9 @@
 struct stream {
 	struct qm_tunnel *t;
 	struct qm_stream_proc proc;
-	pid_t pid;	/* kept for messages once reaped */
-	ev_io exit_io;	/* its pidfd: readable once it exited */
-	int slot;	/* its pump in t->pumps, or -1 */
+	pid_t pid;     /* kept for messages once reaped */
+	ev_io exit_io; /* its pidfd: readable once it exited */
+	int slot;      /* its pump in t->pumps, or -1 */
 };
 
 struct qm_tunnel_remote {
@@ -61,13 +61,15 @@ static void exit_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (s->slot < 0 || !t->pumps[s->slot] || t->remote->hung_up || t->job->finished ||
 	    s->proc.child.status == 0)
 		return;
-	qm_job_failf(t->job, -EPIPE, "TunnelFailed", "tunnel: the stream process %s (pid %d) %s",
-		     t->remote->argv[0], (int)s->pid, how);
+	qm_job_failf(t->job, -EPIPE, "TunnelFailed",
+		     "tunnel: the stream process %s (pid %d) %s", t->remote->argv[0],
+		     (int)s->pid, how);
 	qm_tunnel_hangup(t->job);
 }
 
 /* A new stream process, watched; its pipes' ends are in (*out)->proc for a pump. */
-static int spawn(struct qm_tunnel *t, bool back, struct stream **out, struct qm_error *err)
+static int spawn(struct qm_tunnel *t, bool back, struct stream **out,
+		 struct qm_error *err)
 {
 	struct qm_tunnel_remote *rt = t->remote;
 	struct stream *s;
@@ -75,8 +77,8 @@ static int spawn(struct qm_tunnel *t, bool back, struct stream **out, struct qm_
 	int r;
 
 	if (rt->n == MAX_STREAMS)
-		return qm_error_set(err, -EMFILE, "TunnelFailed", "tunnel: more than %d streams",
-				    MAX_STREAMS);
+		return qm_error_set(err, -EMFILE, "TunnelFailed",
+				    "tunnel: more than %d streams", MAX_STREAMS);
 	s = &rt->streams[rt->n];
 	/* The stream's place in QEMU's order: the destination connects them in it. */
 	snprintf(index, sizeof(index), "%zu", rt->n);
@@ -92,7 +94,8 @@ static int spawn(struct qm_tunnel *t, bool back, struct stream **out, struct qm_
 	ev_io_init(&s->exit_io, exit_cb, s->proc.child.pidfd, EV_READ);
 	s->exit_io.data = s;
 	ev_io_start(t->job->loop, &s->exit_io);
-	qm_dbg(t->job->ctx, "tunnel: stream process %s started, pid %d", rt->argv[0], (int)s->pid);
+	qm_dbg(t->job->ctx, "tunnel: stream process %s started, pid %d", rt->argv[0],
+	       (int)s->pid);
 	*out = s;
 	return 0;
 }
@@ -101,7 +104,8 @@ static int spawn(struct qm_tunnel *t, bool back, struct stream **out, struct qm_
 static int join_remote(struct qm_tunnel *t, int in, struct qm_error *err)
 {
 	bool back = t->job->opts.policy.postcopy;
-	struct qm_pump_options o = { .bidirectional = back, .mode = qm_tunnel_pump_mode(t) };
+	struct qm_pump_options o = { .bidirectional = back,
+				     .mode = qm_tunnel_pump_mode(t) };
 	size_t slot = t->n_pumps;
 	struct stream *s;
 	int r;
@@ -137,7 +141,8 @@ static int open_pipe(struct qm_tunnel *t, char *uri, size_t uri_len)
 		qm_job_fail(t->job, &err);
 		return err.code;
 	}
-	o.forward = (struct qm_pump_fds){ .in = from_src[0], .out = steal_fd(&s->proc.in_fd) };
+	o.forward = (struct qm_pump_fds){ .in = from_src[0],
+					  .out = steal_fd(&s->proc.in_fd) };
 	if (qm_tunnel_pump_add(t, &o, &err) < 0) {
 		qm_job_fail(t->job, &err);
 		return err.code;
@@ -167,7 +172,8 @@ static char **copy_argv(char *const argv[], size_t *argc)
 	return v;
 }
 
-int qm_tunnel_open_remote(struct qm_job *job, char **stream_argv, char *uri, size_t uri_len)
+int qm_tunnel_open_remote(struct qm_job *job, char **stream_argv, char *uri,
+			  size_t uri_len)
 {
 	struct qm_tunnel *t = qm_tunnel_new(job);
 
@@ -212,8 +218,10 @@ void qm_tunnel_remote_free(struct qm_tunnel *t)
 	}
 	left = qm_stream_procs_stop(ps, rt->n);
 	if (left)
-		qm_err(t->job->ctx, "tunnel: %zu stream processes did not end after SIGKILL: "
-		       "left behind", left);
+		qm_err(t->job->ctx,
+		       "tunnel: %zu stream processes did not end after SIGKILL: "
+		       "left behind",
+		       left);
 	qm_argv_free(rt->argv);
 	free(rt);
 	t->remote = NULL;

@@ -26,7 +26,8 @@ int main(int argc, char **argv)
 			index = (unsigned)atoi(argv[i + 1]);
 	}
 	if (!path) {
-		fprintf(stderr, "usage: %s [WORD]... " QM_STREAM_OPTION " PATH\n", argv[0]);
+		fprintf(stderr, "usage: %s [WORD]... " QM_STREAM_OPTION " PATH\n",
+			argv[0]);
 		return 2;
 	}
 	if (qm_stream_sink(NULL, path, index, STDIN_FILENO, STDOUT_FILENO, &err) < 0) {

@@ -25,7 +25,8 @@ static void spawn(const char *const argv[], bool back, struct qm_stream_proc *p)
 {
 	struct qm_error err = { 0 };
 
-	cr_assert_eq(qm_stream_spawn((char *const *)argv, back, p, &err), 0, "%s", err.text);
+	cr_assert_eq(qm_stream_spawn((char *const *)argv, back, p, &err), 0, "%s",
+		     err.text);
 	cr_assert_gt(p->child.pid, 0);
 	cr_assert_geq(p->child.pidfd, 0);
 	cr_assert_geq(p->in_fd, 0);
@@ -58,17 +59,23 @@ static size_t read_all(int fd, char *buf, size_t len)
 	return got;
 }
 
+/* Until @p exits by itself (stop would not wait: it sends SIGTERM at once). */
+static void wait_exit(const struct qm_stream_proc *p)
+{
+	struct pollfd pfd = { .fd = p->child.pidfd, .events = POLLIN };
+
+	cr_assert_eq(poll(&pfd, 1, 30000), 1, "the child did not exit");
+}
+
 /* Runs @argv without a return path until it exits by itself; stops it; its exit code. */
 static int run_to_exit(const char *const argv[])
 {
-	struct pollfd pfd = { .events = POLLIN };
 	struct qm_stream_proc p;
 	pid_t pid;
 
 	spawn(argv, false, &p);
 	pid = p.child.pid;
-	pfd.fd = p.child.pidfd;
-	cr_assert_eq(poll(&pfd, 1, 30000), 1, "%s did not exit", argv[0]);
+	wait_exit(&p);
 	cr_assert_eq(qm_stream_proc_stop(&p), 0);
 	expect_reaped(&p, pid);
 	cr_assert(WIFEXITED(p.child.status), "status %#x", p.child.status);
@@ -100,9 +107,7 @@ Test(stream_proc, stdin_carries_the_stream_and_stdout_brings_it_back)
 	close(in);
 	cr_assert_eq(read_all(p.out_fd, buf, sizeof(buf)), 18);
 	cr_assert_str_eq(buf, "to the destination");
-	/* The end of its stdin ends it: wait for that before any stop. */
-	cr_assert_eq(poll(&(struct pollfd){ .fd = p.child.pidfd, .events = POLLIN }, 1, 30000), 1,
-		     "cat did not exit at the end of its input");
+	wait_exit(&p);
 	cr_assert_eq(qm_stream_proc_stop(&p), 0);
 	expect_reaped(&p, pid);
 	cr_assert(WIFEXITED(p.child.status) && WEXITSTATUS(p.child.status) == 0,
@@ -112,8 +117,8 @@ Test(stream_proc, stdin_carries_the_stream_and_stdout_brings_it_back)
 Test(stream_proc, without_a_return_path_stdout_is_dev_null)
 {
 	const char *argv[] = {
-		"/bin/sh", "-c", "case $(readlink /proc/$$/fd/1) in /dev/null) exit 0;; esac; exit 1",
-		NULL
+		"/bin/sh", "-c",
+		"case $(readlink /proc/$$/fd/1) in /dev/null) exit 0;; esac; exit 1", NULL
 	};
 
 	cr_assert_eq(run_to_exit(argv), 0, "its stdout is not /dev/null");
@@ -133,13 +138,14 @@ static char **our_fds(char **argv, size_t max, size_t *n)
 	return argv;
 }
 
+/* Prints the descriptors among its arguments that it holds, then "end". */
+static char held_fds[] =
+	"for f in \"$@\"; do [ -e /proc/$$/fd/$f ] && echo \"$f\"; done; "
+	"echo end";
+
 Test(stream_proc, the_child_inherits_no_descriptor_but_its_stdio)
 {
-	/* Prints the descriptors among its arguments that it holds, then "end". */
-	char *argv[256] = { "/bin/sh", "-c",
-			    "for f in \"$@\"; do [ -e /proc/$$/fd/$f ] && echo \"$f\"; done; "
-			    "echo end",
-			    "sh" };
+	char *argv[256] = { "/bin/sh", "-c", held_fds, "sh" };
 	int leaky = open("/dev/null", O_RDONLY); /* not close-on-exec */
 	struct qm_stream_proc p;
 	size_t n = 4, first;
@@ -165,8 +171,8 @@ Test(stream_proc, the_child_inherits_no_descriptor_but_its_stdio)
 static void start_stubborn(struct qm_stream_proc *p)
 {
 	/* SIGTERM ignored, which exec keeps; "ready" once it is. */
-	const char *argv[] = { "/bin/sh", "-c", "trap '' TERM; echo ready; exec sleep 600",
-			       NULL };
+	const char *argv[] = { "/bin/sh", "-c",
+			       "trap '' TERM; echo ready; exec sleep 600", NULL };
 	char buf[8] = { 0 };
 
 	spawn(argv, true, p);
@@ -188,7 +194,7 @@ Test(stream_proc, a_child_that_ignores_sigterm_is_killed_within_the_bound)
 	expect_reaped(&p, pid);
 	cr_assert(WIFSIGNALED(p.child.status) && WTERMSIG(p.child.status) == SIGKILL,
 		  "status %#x", p.child.status);
-	/* It had its grace, and no more than the bound (with room for a loaded machine). */
+	/* It had its grace, and not much more than the bound (room for a loaded host). */
 	cr_assert_geq(t, QM_STREAM_STOP_GRACE - 0.1);
 	cr_assert_lt(t, 2 * QM_STREAM_STOP_GRACE + 10, "%.1f s", t);
 }

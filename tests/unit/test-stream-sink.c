@@ -51,7 +51,8 @@ static int listen_at(const char *path)
 	cr_assert_geq(fd, 0);
 	cr_assert_lt(strlen(path), sizeof(addr.sun_path));
 	strcpy(addr.sun_path, path);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0, "%s", strerror(errno));
+	cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0, "%s",
+		     strerror(errno));
 	cr_assert_eq(listen(fd, 4), 0);
 	return fd;
 }
@@ -193,7 +194,8 @@ Test(sink, a_destination_that_goes_away_mid_stream_fails_the_sink)
 	close(lfd);
 }
 
-static void expect_refused(const char *path, int code, const char *class, const char *text)
+static void expect_refused(const char *path, int code, const char *class,
+			   const char *text)
 {
 	int before = ts_count_fds(), in[2], out[2];
 	struct qm_error err = { 0 };

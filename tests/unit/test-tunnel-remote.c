@@ -242,8 +242,10 @@ static void streams_over_the_socket(bool postcopy, unsigned multifd)
 		cr_assert_eq(check[i].got, (i + 1) * 3 * TS_MIB, "stream %zu", i);
 		cr_assert_eq(check[i].mismatch_at, -1, "stream %zu", i);
 		if (postcopy) {
-			cr_assert(at_src[i].eof, "return path %zu: %d", i, at_src[i].error);
-			cr_assert_eq(at_src[i].got, (i + 1) * TS_MIB, "return path %zu", i);
+			cr_assert(at_src[i].eof, "return path %zu: %d", i,
+				  at_src[i].error);
+			cr_assert_eq(at_src[i].got, (i + 1) * TS_MIB, "return path %zu",
+				     i);
 			cr_assert_eq(at_src[i].mismatch_at, -1, "return path %zu", i);
 		}
 	}
@@ -292,8 +294,8 @@ Test(tunnel_remote, a_stream_process_that_fails_fails_the_job)
 
 Test(tunnel_remote, close_kills_a_stream_process_that_ignores_sigterm)
 {
-	char *argv[] = { "/bin/sh", "-c", "trap '' TERM; exec sleep 600", QM_STREAM_OPTION,
-			 dst_path, NULL };
+	char *argv[] = { "/bin/sh",	   "-c",     "trap '' TERM; exec sleep 600",
+			 QM_STREAM_OPTION, dst_path, NULL };
 	char uri[256];
 	double t;
 
