@@ -292,6 +292,25 @@ Test(tunnel_remote, a_stream_process_that_fails_fails_the_job)
 	close(feed.fd);
 }
 
+/* Nothing is written, so no pump can notice: the exit itself fails the job. */
+Test(tunnel_remote, a_stream_process_that_exits_while_its_stream_is_idle_fails_the_job)
+{
+	char *argv[] = { "/bin/sh", "-c", "exit 3", QM_STREAM_OPTION, dst_path, NULL };
+	char uri[256];
+	int src;
+
+	new_job(false, 0);
+	open_remote(argv, uri, sizeof(uri));
+	src = source_pipe();
+	spin_until(qm_job_failed(job));
+	cr_assert_str_eq(job->error.error_class, "TunnelFailed");
+	cr_assert(strstr(job->error.text, "the stream process /bin/sh (pid "), "%s",
+		  job->error.text);
+	cr_assert(strstr(job->error.text, "exited with status 3"), "%s", job->error.text);
+	cr_assert(no_children());
+	close(src);
+}
+
 Test(tunnel_remote, close_kills_a_stream_process_that_ignores_sigterm)
 {
 	char *argv[] = { "/bin/sh",	   "-c",     "trap '' TERM; exec sleep 600",
