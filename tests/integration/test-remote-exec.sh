@@ -66,14 +66,24 @@ wait_pass() { # NAME: until the source's guest made one more pass (at most 60 s)
 	fail "$1: the guest made no pass in 60 s"
 }
 
-guest() { # NAME EXTRA-ARGS...: the test guest, capped, named remote-NAME
+# The guests boot one case ahead, so that a case does not wait for its own.
+declare -A guest_pid
+boot() { # NAME: starts the test guest, capped, named remote-NAME, in dir/NAME
 	local name=$1 d=$dir/$1
-	shift
 	start "$d" -nodefaults -display none -machine "pc,accel=$accel" -name "guest=remote-$name" \
 		-qmp "unix:$d/qmp.sock,server=on,wait=off" -serial "file:$d/serial.log" \
 		-m "$mib" -drive "file=$image,format=raw,if=ide,snapshot=on" \
-		-fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate" "$@"
-	wait_pass "$name"
+		-fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate"
+	guest_pid[$name]=$src_pid
+}
+
+guest() { # NAME [NEXT]: dir/NAME's guest is the source, once it made a pass; NEXT boots
+	src_pid=${guest_pid[$1]}
+	if [ -n "${2:-}" ]; then
+		boot "$2"
+		src_pid=${guest_pid[$1]}
+	fi
+	wait_pass "$1"
 }
 
 agent() { # NAME: the exec: URI of an agent for dir/NAME
@@ -148,7 +158,8 @@ no_qemu_under() { # NAME: no QEMU runs from the agent's runtime directory (bound
 }
 
 # ---- direct tcp, the agent launches the destination ---------------------------------
-guest tcp
+boot tcp
+guest tcp attach
 migrate tcp 0 --launch-dest --allow-same-host --transport tcp
 arrived tcp
 [[ $result == *'"dst_pid":'* ]] || fail "tcp: no dst_pid in $result"
@@ -159,7 +170,7 @@ stop "$dst_pid"
 echo "ok: tcp: the agent launched the destination, direct tcp, memory checked"
 
 # ---- direct tcp, attached to a destination QEMU started here --------------------------
-guest attach
+guest attach tunnel
 attach_src=$src_pid
 d=$dir/attach-dst
 start "$d" -nodefaults -display none -machine "pc,accel=$accel" -name "guest=remote-attach" \
@@ -177,9 +188,10 @@ stop "$attach_pid"
 echo "ok: attach: the agent attached to a waiting QEMU, direct tcp, memory checked"
 
 # ---- tunnelled: one stream, multifd, post-copy -------------------------------------------
-for t in "tunnel" "multifd --multifd 2" "postcopy --postcopy --postcopy-after-passes 1"; do
-	read -r name extra <<<"$t"
-	guest "$name"
+for t in "tunnel multifd" "multifd postcopy --multifd 2" \
+	"postcopy killed --postcopy --postcopy-after-passes 1"; do
+	read -r name next extra <<<"$t"
+	guest "$name" "$next"
 	# shellcheck disable=SC2086 # the extra options are words
 	migrate "$name" 0 --launch-dest --allow-same-host --transport tunnel $extra
 	arrived "$name"
@@ -190,7 +202,7 @@ for t in "tunnel" "multifd --multifd 2" "postcopy --postcopy --postcopy-after-pa
 done
 
 # ---- the agent killed mid-migration: the source keeps the VM ------------------------------
-guest killed
+guest killed same
 d=$dir/killed
 mkdir -p -m 0700 "$d/run"
 AGENT_PIDFILE=$d/agent.pid timeout 300 "$QMIGRATE" migrate --json --src-qmp "$d/qmp.sock" \
@@ -216,7 +228,10 @@ stop "$src_pid"
 echo "ok: killed: the agent died mid-migration, the source runs the VM"
 
 # ---- refused: this same host, without --allow-same-host -------------------------------------
-guest same
+# A refusal needs no pass of the guest: it never reaches the memory.
+src_pid=${guest_pid[same]}
+boot name
+src_pid=${guest_pid[same]}
 migrate same 1 --launch-dest
 [[ $result == *'"class":"CookieSameHost"'* && $result == *'--allow-same-host'* ]] ||
 	fail "same: not refused as the same host: $result"
@@ -228,7 +243,7 @@ stop "$src_pid"
 echo "ok: same: the same host is refused, with how to override it"
 
 # ---- refused: a QEMU of the VM's name runs where the agent would launch it ----------------
-guest name
+src_pid=${guest_pid[name]}
 name_src=$src_pid
 d=$dir/name-other
 start "$d" -nodefaults -display none -machine "none,accel=$accel" -name "guest=remote-name" \
