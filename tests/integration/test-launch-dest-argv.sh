@@ -92,17 +92,29 @@ serial_check() { # NAME: the destination writes its own serial file; the source'
 	[ "$(passes "$d/serial.log")" -gt 0 ] || fail "$name: the source's serial file was emptied"
 }
 
-machine=pc
-guest() { # NAME EXTRA-ARGS...: the test guest, the helper's way, on $machine
-	local name=$1 d=$dir/$1
-	shift
+# Each guest boots while the case before it runs: no case waits for its own boot.
+declare -A guest_pid
+boot() { # NAME MACHINE EXTRA-ARGS...: the test guest, the helper's way
+	local name=$1 d=$dir/$1 machine=$2
+	shift 2
 	start "$d" -nodefaults -display none -machine "$machine,accel=$accel" \
 		-qmp "unix:$d/qmp.sock,server=on,wait=off" -serial "file:$d/serial.log" \
 		-m "$mib" -drive "file=$image,format=raw,if=ide,snapshot=on" "$@"
+	guest_pid[$name]=$src_pid
+}
+source_is() { # NAME: dir/NAME's QEMU is the source of the next migration
+	src_pid=${guest_pid[$1]}
 }
 
+capped=(-fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate")
+
 # ---- tests/helpers/qemu.c: the guest, capped ------------------------------------
-guest helper-pc -fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate"
+boot helper-pc pc "${capped[@]}"
+# ---- ... with a second QMP monitor, started paused, then run
+d=$dir/helper-paused
+boot helper-paused pc -qmp "unix:$d/qmp2.sock,server=on,wait=off" "${capped[@]}" -S
+qmp "$d/qmp.sock" cont >/dev/null || fail "helper-paused: cont"
+source_is helper-pc
 wait_pass helper-pc "$dir/helper-pc/serial.log" "$src_pid"
 migrate helper-pc
 memory_check helper-pc
@@ -111,10 +123,9 @@ stop "$dst_pid"
 echo "ok: helper-pc: migrated with --launch-dest alone, memory checked"
 
 # ---- tests/helpers/qemu.c: a second QMP monitor, started paused, then run --------
-d=$dir/helper-paused
-guest helper-paused -qmp "unix:$d/qmp2.sock,server=on,wait=off" \
-	-fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate" -S
-qmp "$d/qmp.sock" cont >/dev/null || fail "helper-paused: cont"
+# ---- (and tests/integration/test-guest.c's guest on q35 boots meanwhile)
+boot helper-q35 q35 "${capped[@]}"
+source_is helper-paused
 wait_pass helper-paused "$d/serial.log" "$src_pid"
 migrate helper-paused
 [ ! -e "$(dirname "$dst_qmp")/qmp2.sock" ] || fail "helper-paused: the second monitor came along"
@@ -124,19 +135,18 @@ stop "$dst_pid"
 echo "ok: helper-paused: migrated with --launch-dest alone, memory checked"
 
 # ---- tests/integration/test-guest.c: the guest on q35 -----------------------------
-machine=q35
-guest helper-q35 -fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate"
+boot bench pc
+source_is helper-q35
 wait_pass helper-q35 "$dir/helper-q35/serial.log" "$src_pid"
 migrate helper-q35
 qmp "$dst_qmp" qom-get '{"path": "/machine", "property": "type"}' | grep -q q35 ||
 	fail "helper-q35: the destination is not a q35 machine"
 memory_check helper-q35
 stop "$dst_pid"
-machine=pc
 echo "ok: helper-q35: migrated with --launch-dest alone, memory checked"
 
 # ---- scripts/bench/lib.sh: its line, uncapped (64 MiB fit in any downtime) -------
-guest bench
+source_is bench
 wait_pass bench "$dir/bench/serial.log" "$src_pid"
 migrate bench
 memory_check bench
