@@ -301,8 +301,10 @@ static void on_closed(struct qm_peer_chan *c, const struct qm_error *err, void *
 {
 	struct qm_agent *a = ud;
 	struct qm_job *job = a->job;
+	struct qm_error why = *err; /* @err lives in the channel */
 
 	a->chan = qm_peer_chan_unref(a->chan);
+	err = &why;
 	if (a->done || !job) {
 		if (!a->done && err->code != -EPIPE && strcmp(err->error_class, "PeerClosed") != 0)
 			qm_error_copy(&a->error, err);

@@ -319,8 +319,10 @@ static void on_closed(struct qm_peer_chan *c, const struct qm_error *err, void *
 {
 	struct qm_remote *rm = ud;
 	struct qm_job *job = rm->job;
+	struct qm_error why = *err; /* @err lives in the channel */
 
 	rm->chan = qm_peer_chan_unref(rm->chan);
+	err = &why;
 	if (job->finished)
 		return;
 	if (rm->waiting == QM_PEER_FINISH_REPLY)

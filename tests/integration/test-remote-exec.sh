@@ -99,6 +99,13 @@ migrate() {
 		--dest "$(agent "$name")" "$@" >"$d/migrate.out" 2>"$d/migrate.err" || rc=$?
 	[ "$rc" = "$want" ] || fail "$name: migrate exited $rc, not $want: $(tail -n 3 "$d/migrate.err")"
 	result=$(tail -n 1 "$d/migrate.out")
+	sanitizer_clean "$name"
+}
+
+# The agent's stderr is the command's: in a sanitizer build its reports land there.
+sanitizer_clean() { # NAME
+	! grep -q -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$dir/$1/migrate.err" ||
+		fail "$1: a sanitizer report: $(grep -A12 -E 'Sanitizer|runtime error:' "$dir/$1/migrate.err")"
 }
 
 dst_pid= dst_qmp=
@@ -222,6 +229,7 @@ wait "$mig" || rc=$?
 [ "$rc" = 1 ] || fail "killed: migrate exited $rc, not 1"
 result=$(tail -n 1 "$d/migrate.out")
 [[ $result == *'"status":"failed"'* ]] || fail "killed: $result"
+sanitizer_clean killed
 source_runs killed
 no_qemu_under killed
 stop "$src_pid"
