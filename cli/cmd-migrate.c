@@ -18,8 +18,7 @@
 static const char usage[] =
 	"Usage: qmigrate migrate --src-qmp PATH --dst-qmp PATH [OPTIONS]\n"
 	"       qmigrate migrate --src-qmp PATH --launch-dest [--domain FILE] [OPTIONS]\n"
-	"       qmigrate migrate --src-qmp PATH --dest URI --launch-dest [--domain FILE]\n"
-	"                        [OPTIONS]\n"
+	"       qmigrate migrate --src-qmp PATH --dest URI [--domain FILE] [OPTIONS]\n"
 	"\n"
 	"Migrates the VM of the source QEMU to the destination QEMU, on this host\n"
 	"or, with --dest, on another, through the phases begin, prepare, perform,\n"
@@ -70,8 +69,9 @@ static const char usage[] =
 	"                        host, 'qmigrate serve --stdio', started through\n"
 	"                        ssh://[user@]host[:port] (OpenSSH, BatchMode, keys)\n"
 	"                        or exec:PROGRAM ARGS (no shell; for harnesses).\n"
-	"                        --launch-dest has the agent launch the destination\n"
-	"                        there; --dst-qmp names a QMP socket on that host.\n"
+	"                        The agent launches the destination there (as\n"
+	"                        --launch-dest), or attaches to --dst-qmp, a QMP\n"
+	"                        socket on that host.\n"
 	"                        --transport tcp (default) or tunnel (over ssh)\n"
 	"  --ssh-option KEY=VALUE  one ssh -o option (repeatable; some are refused)\n"
 	"  --remote-qmigrate PATH  the agent's program there (default: qmigrate)\n"
@@ -533,6 +533,9 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	/* A UNIX socket does not reach another host: direct tcp is the default there. */
 	if (opts.dest_uri && !transport_given)
 		opts.transport = QM_TRANSPORT_TCP;
+	/* There, without a QMP socket to attach to, the agent launches the destination. */
+	if (opts.dest_uri && !opts.dst_qmp)
+		opts.launch_dest = true;
 	if (opts.launch_dest && opts.dst_qmp)
 		return cli_usage_error(&cmd_migrate,
 				       "--launch-dest starts the destination QEMU, --dst-qmp names "
