@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -97,6 +99,35 @@ static void close_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- writing ------------------------------------------------------------- */
 
+/*
+ * A pipe has no MSG_NOSIGNAL, and a library must not leave ignoring SIGPIPE
+ * to the program that embeds it: SIGPIPE is blocked in this thread around
+ * the write, and the one the write raised is taken back before unblocking.
+ * One that was pending already is not ours, and stays.
+ */
+static ssize_t write_pipe(int fd, const char *buf, size_t len)
+{
+	static const struct timespec now = { 0 };
+	sigset_t sigpipe, old, pending;
+	bool was_pending;
+	ssize_t n;
+	int saved;
+
+	sigemptyset(&sigpipe);
+	sigaddset(&sigpipe, SIGPIPE);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &sigpipe, &old);
+	n = write(fd, buf, len);
+	saved = errno;
+	if (n < 0 && saved == EPIPE && !was_pending)
+		while (sigtimedwait(&sigpipe, NULL, &now) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return n;
+}
+
 static ssize_t write_some(struct qm_peer_chan *c, const char *buf, size_t len)
 {
 	ssize_t n;
@@ -108,7 +139,7 @@ static ssize_t write_some(struct qm_peer_chan *c, const char *buf, size_t len)
 			return n;
 		c->wfd_pipe = true;
 	}
-	return write(c->wfd, buf, len);
+	return write_pipe(c->wfd, buf, len);
 }
 
 static void flush(struct qm_peer_chan *c)

@@ -8,8 +8,11 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "engine/peer-chan.h"
 #include "engine/peer-frame.h"
@@ -304,7 +307,7 @@ Test(peer_chan, unref_inside_the_close_callback)
 	cr_assert_eq(a.n_closed, 1);
 }
 
-/* The write side over a pipe whose reader is gone: an error, not SIGPIPE. */
+/* The write side over a socket whose reader is gone: an error, not SIGPIPE. */
 Test(peer_chan, write_to_a_closed_peer_is_reported)
 {
 	struct side a = { 0 };
@@ -321,4 +324,33 @@ Test(peer_chan, write_to_a_closed_peer_is_reported)
 		  a.close_err.text);
 	release_side(&a);
 	close(sv[1]);
+}
+
+/*
+ * The same over a pipe, as to an agent's stdin, in a process that does not
+ * ignore SIGPIPE: the library's write must not end it, and leaves no
+ * SIGPIPE pending behind.
+ */
+Test(peer_chan, write_to_a_pipe_whose_reader_is_gone_is_reported_without_sigpipe)
+{
+	struct side a = { 0 };
+	struct qm_error err = { 0 };
+	sigset_t pending;
+	int in[2], out[2];
+
+	cr_assert_eq(signal(SIGPIPE, SIG_DFL), SIG_DFL);
+	cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+	close(out[0]);
+	a.chan = qm_peer_chan_new(loop, in[0], out[1], "agent", &ops, &a, &err);
+	cr_assert(a.chan, "%s", err.text);
+	send_sample(&a, QM_PEER_HELLO);
+	run_until(closed, &a);
+	cr_assert_str_eq(a.close_err.error_class, "PeerClosed");
+	cr_assert(strstr(a.close_err.text, "agent: writing to the peer: Broken pipe"), "%s",
+		  a.close_err.text);
+	cr_assert_eq(sigpending(&pending), 0);
+	cr_assert_not(sigismember(&pending, SIGPIPE));
+	release_side(&a);
+	close(in[1]);
 }
