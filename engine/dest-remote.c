@@ -52,6 +52,7 @@ struct qm_remote {
 	struct qm_peer_hello hello; /* ours: what this migration needs */
 	bool greeted;		    /* the agent's hello passed */
 	enum qm_peer_type waiting;  /* the reply awaited, or QM_PEER_HELLO for none */
+	bool prepare_sent;	    /* prepare went out (once the agent's hello passed) */
 	bool prepared;		    /* the agent prepared: a failure needs its cleanup */
 	bool rolled_back;	    /* the agent said error: its side is rolled back */
 	ev_timer timer;		    /* the answer awaited must come by then */
@@ -174,6 +175,7 @@ static int qm_remote_argv(const struct qm_job *job, const char *stream, char ***
 /* ---- the channel ------------------------------------------------------------------ */
 
 static void arm(struct qm_remote *rm, enum qm_peer_type reply, double timeout);
+static void send_prepare(struct qm_remote *rm);
 
 
 /* The request awaited is over, by its reply, an error or the channel's end: move on. */
@@ -285,6 +287,8 @@ static void on_message(struct qm_peer_chan *c, struct qm_peer_msg *m, void *ud)
 		}
 		rm->greeted = true;
 		qm_dbg(job->ctx, "%s: qmigrate %s", rm->label, m->hello.version);
+		if (rm->waiting == QM_PEER_PREPARE_REPLY && !rm->prepare_sent)
+			send_prepare(rm);
 		return;
 	}
 	if (m->type == QM_PEER_ERROR && rm->waiting != QM_PEER_HELLO) {
@@ -340,8 +344,9 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct qm_remote *rm = w->data;
 
+	/* Prepare waits for the agent's hello first, within the same bound. */
 	qm_job_failf(rm->job, -ETIMEDOUT, "PeerTimeout", "%s: no %s within %.0f s", rm->label,
-		     qm_peer_type_name(rm->waiting), rm->timeout);
+		     rm->greeted ? qm_peer_type_name(rm->waiting) : "hello", rm->timeout);
 	if (rm->waiting == QM_PEER_FINISH_REPLY)
 		rm->job->dest_uncertain = true;
 	/* Closing the channel has the agent roll back whatever it still holds. */
@@ -413,13 +418,14 @@ static int settings_from_job(const struct qm_job *job, struct qm_peer_settings *
 	return 0;
 }
 
-void qm_remote_prepare(struct qm_job *job)
+/* Prepare goes out: the job waits for its reply (armed), and the agent passed its hello. */
+static void send_prepare(struct qm_remote *rm)
 {
-	struct qm_remote *rm = job->remote;
+	struct qm_job *job = rm->job;
 	struct qm_peer_msg m = { .type = QM_PEER_PREPARE };
 
 	if (settings_from_job(job, &m.settings) < 0) {
-		qm_job_enter(job, QM_PHASE_FINISH);
+		answered(rm);
 		return;
 	}
 	m.settings.disk_map = rm->disk_map; /* borrowed */
@@ -428,10 +434,25 @@ void qm_remote_prepare(struct qm_job *job)
 	m.cookie = job->cookie;
 	/* The full description: the agent sets the passwords, as prepare does here. */
 	m.domain = job->domain_xml ? job->domain_xml : job->described_xml;
-	if (send_msg(rm, &m) == 0)
-		arm(rm, QM_PEER_PREPARE_REPLY, PREPARE_TIMEOUT);
-	if (rm->waiting != QM_PEER_PREPARE_REPLY)
-		qm_job_enter(job, QM_PHASE_FINISH);
+	if (send_msg(rm, &m) < 0) {
+		answered(rm);
+		return;
+	}
+	rm->prepare_sent = true;
+}
+
+void qm_remote_prepare(struct qm_job *job)
+{
+	struct qm_remote *rm = job->remote;
+
+	arm(rm, QM_PEER_PREPARE_REPLY, PREPARE_TIMEOUT);
+	/*
+	 * Hello first (docs/peer-protocol.md): the settings and the description,
+	 * passwords included, go only to a peer whose hello passed.  Begin runs
+	 * while the agent starts, so its hello has usually come by now.
+	 */
+	if (rm->greeted)
+		send_prepare(rm);
 }
 
 void qm_remote_finish(struct qm_job *job)
