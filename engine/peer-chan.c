@@ -93,8 +93,11 @@ static void close_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (c->close_notified)
 		return;
 	c->close_notified = true;
+	/* The callee may drop its reference: the error it was given must outlive that. */
+	qm_peer_chan_ref(c);
 	if (c->ops.closed)
 		c->ops.closed(c, &c->close_err, c->userdata);
+	qm_peer_chan_unref(c);
 }
 
 /* ---- writing ------------------------------------------------------------- */

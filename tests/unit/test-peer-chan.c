@@ -70,9 +70,10 @@ static void on_closed(struct qm_peer_chan *c, const struct qm_error *err, void *
 	struct side *s = userdata;
 
 	s->n_closed++;
-	s->close_err = *err;
 	if (s->unref_on_close)
 		s->chan = qm_peer_chan_unref(c);
+	/* After the unref, as the engine reads it: @err lives for the whole call. */
+	s->close_err = *err;
 }
 
 static const struct qm_peer_chan_ops ops = { on_message, on_closed };
@@ -303,6 +304,9 @@ Test(peer_chan, unref_inside_the_close_callback)
 	run_until(closed, &a);
 	cr_assert_eq(a.n_closed, 1);
 	cr_assert_null(a.chan);
+	cr_assert_str_eq(a.close_err.error_class, "PeerClosed");
+	cr_assert(strstr(a.close_err.text, "peer a: the peer closed the channel"), "%s",
+		  a.close_err.text);
 	ev_run(loop, EVRUN_NOWAIT);
 	cr_assert_eq(a.n_closed, 1);
 }
