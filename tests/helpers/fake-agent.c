@@ -368,15 +368,17 @@ int main(int argc, char **argv)
 		struct qm_cookie c = { 0 };
 		struct qm_cookie_check any = { 0 };
 		struct qm_error err = { 0 };
+		bool last = exits_at(qm_peer_type_name(m.type));
 
 		if (m.cookie &&
 		    qm_cookie_parse(m.cookie, strlen(m.cookie), &any, &c, &err) < 0)
 			record("bad cookie: %s", err.text);
 		record_msg(&m, &c);
-		if (exits_at(qm_peer_type_name(m.type)))
-			return 0;
-		answer(&m, &c);
+		if (!last)
+			answer(&m, &c);
 		qm_peer_msg_release(&m);
+		if (last)
+			return 0;
 	}
 	if (r == 0)
 		record("eof");
