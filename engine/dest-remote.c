@@ -319,20 +319,34 @@ static void on_message(struct qm_peer_chan *c, struct qm_peer_msg *m, void *ud)
 	answered(rm);
 }
 
-static void on_closed(struct qm_peer_chan *c, const struct qm_error *err, void *ud)
+/*
+ * The agent is out of reach: the channel closed, the answer awaited did not
+ * come in time, or the job stopped waiting for it.  Without the channel the
+ * agent rolls back on its own whatever it still holds; what it did
+ * meanwhile is not known here.  Fails the job with @err and moves on.
+ */
+static void lost(struct qm_remote *rm, const struct qm_error *err)
 {
-	struct qm_remote *rm = ud;
 	struct qm_job *job = rm->job;
 
 	rm->chan = qm_peer_chan_unref(rm->chan);
-	if (job->finished)
-		return;
+	rm->rolled_back = true;
+	/* Finish may have resumed the VM there: confirm leaves the source paused. */
 	if (rm->waiting == QM_PEER_FINISH_REPLY)
 		job->dest_uncertain = true;
-	/* The agent stops what it prepared once the channel is gone. */
-	rm->rolled_back = true;
 	qm_job_fail(job, err);
 	answered(rm);
+}
+
+static void on_closed(struct qm_peer_chan *c, const struct qm_error *err, void *ud)
+{
+	struct qm_remote *rm = ud;
+
+	if (rm->job->finished) {
+		rm->chan = qm_peer_chan_unref(rm->chan);
+		return;
+	}
+	lost(rm, err);
 }
 
 static const struct qm_peer_chan_ops chan_ops = {
@@ -343,16 +357,36 @@ static const struct qm_peer_chan_ops chan_ops = {
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct qm_remote *rm = w->data;
+	struct qm_error err = { 0 };
 
 	/* Prepare waits for the agent's hello first, within the same bound. */
-	qm_job_failf(rm->job, -ETIMEDOUT, "PeerTimeout", "%s: no %s within %.0f s", rm->label,
+	qm_error_set(&err, -ETIMEDOUT, "PeerTimeout", "%s: no %s within %.0f s", rm->label,
 		     rm->greeted ? qm_peer_type_name(rm->waiting) : "hello", rm->timeout);
-	if (rm->waiting == QM_PEER_FINISH_REPLY)
-		rm->job->dest_uncertain = true;
-	/* Closing the channel has the agent roll back whatever it still holds. */
-	rm->chan = qm_peer_chan_unref(rm->chan);
-	rm->rolled_back = true;
-	answered(rm);
+	lost(rm, &err);
+}
+
+static void abort_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct qm_remote *rm = w->data;
+	struct qm_error err = { 0 };
+
+	qm_info(rm->job->ctx, "%s: no longer waiting for prepare: the agent rolls back", rm->label);
+	qm_error_set(&err, -ECANCELED, "PeerClosed", "%s: prepare abandoned", rm->label);
+	lost(rm, &err); /* the job's own error wins */
+}
+
+void qm_remote_abort_prepare(struct qm_job *job)
+{
+	struct qm_remote *rm = job->remote;
+
+	/* A reply, an error or the channel's end handled here moves the job on anyway. */
+	if (!rm || rm->waiting != QM_PEER_PREPARE_REPLY || !rm->chan)
+		return;
+	/* From the loop: the caller may be qm_job_cancel(), and phases run from the loop. */
+	ev_timer_stop(job->loop, &rm->timer);
+	ev_timer_init(&rm->timer, abort_cb, 0., 0.);
+	rm->timer.data = rm;
+	ev_timer_start(job->loop, &rm->timer);
 }
 
 static void arm(struct qm_remote *rm, enum qm_peer_type reply, double timeout)
