@@ -331,6 +331,9 @@ static void lost(struct qm_remote *rm, const struct qm_error *err)
 
 	rm->chan = qm_peer_chan_unref(rm->chan);
 	rm->rolled_back = true;
+	/* A QEMU it attached to may have started its incoming side; one it launched goes. */
+	if (rm->waiting == QM_PEER_PREPARE_REPLY && rm->prepare_sent && !job->opts.launch_dest)
+		job->result.changed = true;
 	/* Finish may have resumed the VM there: confirm leaves the source paused. */
 	if (rm->waiting == QM_PEER_FINISH_REPLY)
 		job->dest_uncertain = true;
