@@ -328,15 +328,22 @@ static void on_message(struct qm_peer_chan *c, struct qm_peer_msg *m, void *ud)
 static void lost(struct qm_remote *rm, const struct qm_error *err)
 {
 	struct qm_job *job = rm->job;
+	struct qm_error e = { 0 };
 
 	rm->chan = qm_peer_chan_unref(rm->chan);
 	rm->rolled_back = true;
 	/* A QEMU it attached to may have started its incoming side; one it launched goes. */
 	if (rm->waiting == QM_PEER_PREPARE_REPLY && rm->prepare_sent && !job->opts.launch_dest)
 		job->result.changed = true;
-	/* Finish may have resumed the VM there: confirm leaves the source paused. */
-	if (rm->waiting == QM_PEER_FINISH_REPLY)
+	if (rm->waiting == QM_PEER_FINISH_REPLY) {
+		/* Finish may have resumed the VM there: confirm leaves the source paused. */
 		job->dest_uncertain = true;
+		qm_error_set(&e, err->code, err->error_class,
+			     "%s, while finish was under way: the destination may run the VM, so "
+			     "the source stays paused; look at the destination before resuming it",
+			     err->text);
+		err = &e;
+	}
 	qm_job_fail(job, err);
 	answered(rm);
 }
