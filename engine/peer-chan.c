@@ -13,6 +13,8 @@
 #include "util/list.h"
 
 #define READ_CHUNK 65536
+/* The end of the channel from the other side, read or written. */
+#define CLOSED_BY_PEER "the peer closed the channel (did the agent exit? its stderr says why)"
 
 struct outframe {
 	struct qm_list link;
@@ -160,7 +162,12 @@ static void flush(struct qm_peer_chan *c)
 				ev_io_start(c->loop, &c->wio);
 				return;
 			}
-			snprintf(what, sizeof(what), "writing to the peer: %s", strerror(errno));
+			/* Whether the reader's end or our write comes first is a race: one message. */
+			if (errno == EPIPE || errno == ECONNRESET)
+				snprintf(what, sizeof(what), "%s", CLOSED_BY_PEER);
+			else
+				snprintf(what, sizeof(what), "writing to the peer: %s",
+					 strerror(errno));
 			fail_errno(c, -errno, "PeerClosed", what);
 			return;
 		}
@@ -267,9 +274,7 @@ static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (n == 0) {
 		if (c->rlen == 0) {
-			fail_errno(c, -ECONNRESET, "PeerClosed",
-				   "the peer closed the channel (did the agent exit? its "
-				   "stderr says why)");
+			fail_errno(c, -ECONNRESET, "PeerClosed", CLOSED_BY_PEER);
 			return;
 		}
 		snprintf(what, sizeof(what),
