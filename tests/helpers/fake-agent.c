@@ -12,6 +12,9 @@
  *   --lack NAME           its hello leaves the feature NAME out
  *   --need NAME           its hello lists NAME and needs it
  *   --banner TEXT         writes TEXT and a newline instead of its hello
+ *   --hello-on-signal     reads the source's hello, waits for SIGUSR1 before
+ *                         sending its own, and records "input before hello"
+ *                         when more than the source's hello had come by then
  *   --exit-at POINT       exits there: "start" (before its hello), "hello"
  *                         (after it), "prepare", "finish" or "cleanup" (once
  *                         that request came, unanswered)
@@ -30,6 +33,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +49,7 @@
 static struct {
 	const char *record, *banner, *exit_at, *error_class, *migrate_uri, *qmp;
 	char message[512];
-	bool silent, refused, changed;
+	bool silent, refused, changed, hello_on_signal;
 	long pid;
 	struct qm_peer_hello hello;
 } cfg = { .migrate_uri = "tcp:127.0.0.1:4444" };
@@ -259,6 +264,7 @@ static void parse_args(int argc, char **argv, const char **pid_file)
 		{ "banner", required_argument, NULL, 'b' },
 		{ "exit-at", required_argument, NULL, 'x' },
 		{ "silent", no_argument, NULL, 's' },
+		{ "hello-on-signal", no_argument, NULL, 'H' },
 		{ "prepare-error", required_argument, NULL, 'e' },
 		{ "message", required_argument, NULL, 'm' },
 		{ "refused", no_argument, NULL, 'R' },
@@ -288,6 +294,9 @@ static void parse_args(int argc, char **argv, const char **pid_file)
 			break;
 		case 's':
 			cfg.silent = true;
+			break;
+		case 'H':
+			cfg.hello_on_signal = true;
 			break;
 		case 'e':
 			cfg.error_class = optarg;
@@ -333,6 +342,40 @@ static void parse_args(int argc, char **argv, const char **pid_file)
 		die("--pid-file and --record are required");
 }
 
+/* The source's hello, then the test's signal; anything else by then came too early. */
+static void hello_on_signal(const sigset_t *usr1)
+{
+	struct pollfd in = { .fd = STDIN_FILENO, .events = POLLIN };
+	struct qm_peer_msg m = { 0 };
+	struct qm_cookie none = { 0 };
+
+	if (next_msg(&m) > 0)
+		record_msg(&m, &none);
+	qm_peer_msg_release(&m);
+	while (sigwaitinfo(usr1, NULL) < 0)
+		if (errno != EINTR)
+			die("sigwaitinfo failed");
+	if (inlen || poll(&in, 1, 0) > 0)
+		record("input before hello");
+}
+
+/* Written whole, then renamed: the test never reads half a pid. */
+static void write_pid(const char *path)
+{
+	char tmp[4096], pid[32];
+	int fd, n;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		die("cannot write the pid file");
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	write_all(fd, pid, (size_t)n);
+	close(fd);
+	if (rename(tmp, path) < 0)
+		die("cannot rename the pid file");
+}
+
 static bool exits_at(const char *point)
 {
 	return cfg.exit_at && strcmp(cfg.exit_at, point) == 0;
@@ -342,19 +385,21 @@ int main(int argc, char **argv)
 {
 	struct qm_peer_msg hello = { .type = QM_PEER_HELLO }, m = { 0 };
 	const char *pid_file = NULL;
-	char pid[32];
-	int fd, n, r;
+	sigset_t usr1;
+	int r;
 
 	alarm(30);
 	parse_args(argc, argv, &pid_file);
-	fd = open(pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		die("cannot write the pid file");
-	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	write_all(fd, pid, (size_t)n);
-	close(fd);
+	/* Blocked before the pid is known: a signal the test sends waits for sigwaitinfo.
+	 */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, NULL);
+	write_pid(pid_file);
 	if (exits_at("start"))
 		return 0;
+	if (cfg.hello_on_signal)
+		hello_on_signal(&usr1);
 	if (cfg.banner) {
 		write_all(STDOUT_FILENO, cfg.banner, strlen(cfg.banner));
 		write_all(STDOUT_FILENO, "\n", 1);
