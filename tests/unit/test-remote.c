@@ -296,19 +296,30 @@ static void expect_untouched(const struct rrun *run)
 
 /* ---- hello ----------------------------------------------------------------------- */
 
+/*
+ * The job fails before prepare with @error_class and @piece in its message;
+ * nothing changed, and the agent (if it read anything) never got prepare:
+ * the settings and the description go only to a peer that passed its hello.
+ */
+static void expect_ended_before_prepare(struct rrun *run, const struct fq_step *src,
+					const char *error_class, const char *piece)
+{
+	run_remote(run, src);
+	expect_failure(run, error_class, piece);
+	expect_untouched(run);
+	cr_assert_not(received(run, "prepare"), "%s", run->record);
+}
+
 Test(remote, an_agent_without_the_tunnel_feature_is_refused_before_prepare)
 {
 	static const struct fq_step src[] = { SRC_UNTOUCHED };
 	struct rrun run = { .agent = "--lack tunnel",
 			    .opts = { .transport = QM_TRANSPORT_TUNNEL } };
 
-	run_remote(&run, src);
-	expect_failure(&run, "PeerFeature", "lacks the feature \"tunnel\"");
-	expect_untouched(&run);
+	expect_ended_before_prepare(&run, src, "PeerFeature",
+				    "lacks the feature \"tunnel\"");
 	cr_assert(recorded(&run, "hello protocol=1 needs=attach,tunnel", false), "%s",
 		  run.record);
-	/* The description and the settings go only to a peer that passed its hello. */
-	cr_assert_not(received(&run, "prepare"), "%s", run.record);
 	cr_assert(recorded(&run, "eof", false), "%s", run.record);
 }
 
@@ -317,15 +328,12 @@ Test(remote, an_agent_without_multifd_is_refused_for_a_multifd_migration)
 	static const struct fq_step src[] = { SRC_BEGIN_WITH_CAPS(CAPS_ALL),
 					      SRC_LOCATED(5), FQ_END };
 	struct rrun run = { .agent = "--lack multifd",
-			    .opts = { .transport = QM_TRANSPORT_TCP,
-				      .multifd_channels = 2 } };
+			    .opts = { .multifd_channels = 2 } };
 
-	run_remote(&run, src);
-	expect_failure(&run, "PeerFeature", "lacks the feature \"multifd\"");
-	expect_untouched(&run);
+	expect_ended_before_prepare(&run, src, "PeerFeature",
+				    "lacks the feature \"multifd\"");
 	cr_assert(recorded(&run, "hello protocol=1 needs=attach,direct,multifd", false),
 		  "%s", run.record);
-	cr_assert_not(received(&run, "prepare"), "%s", run.record);
 }
 
 Test(remote, an_agent_that_needs_a_feature_this_side_lacks_is_refused)
@@ -333,10 +341,8 @@ Test(remote, an_agent_that_needs_a_feature_this_side_lacks_is_refused)
 	static const struct fq_step src[] = { SRC_UNTOUCHED };
 	struct rrun run = { .agent = "--need teleport" };
 
-	run_remote(&run, src);
-	expect_failure(&run, "PeerFeature", "needs the feature \"teleport\"");
-	expect_untouched(&run);
-	cr_assert_not(received(&run, "prepare"), "%s", run.record);
+	expect_ended_before_prepare(&run, src, "PeerFeature",
+				    "needs the feature \"teleport\"");
 }
 
 /* A login banner or a shell profile writing to stdout ahead of the agent. */
@@ -345,10 +351,7 @@ Test(remote, a_banner_instead_of_a_frame_is_a_protocol_error)
 	static const struct fq_step src[] = { SRC_UNTOUCHED };
 	struct rrun run = { .agent = "--banner Welcome" };
 
-	run_remote(&run, src);
-	expect_failure(&run, "PeerProtocol", "magic");
-	expect_untouched(&run);
-	cr_assert_not(received(&run, "prepare"), "%s", run.record);
+	expect_ended_before_prepare(&run, src, "PeerProtocol", "magic");
 }
 
 Test(remote, an_agent_that_exits_before_its_hello_fails_the_job)
@@ -356,9 +359,7 @@ Test(remote, an_agent_that_exits_before_its_hello_fails_the_job)
 	static const struct fq_step src[] = { SRC_UNTOUCHED };
 	struct rrun run = { .agent = "--exit-at start" };
 
-	run_remote(&run, src);
-	expect_failure(&run, "PeerClosed", "did the agent exit?");
-	expect_untouched(&run);
+	expect_ended_before_prepare(&run, src, "PeerClosed", "did the agent exit?");
 	cr_assert_gt(run.agent_pid, 0);
 	cr_assert_str_eq(run.record, "");
 }
@@ -368,9 +369,7 @@ Test(remote, an_agent_program_that_fails_at_once_fails_the_job)
 	static const struct fq_step src[] = { SRC_UNTOUCHED };
 	struct rrun run = { .uri = "exec:/bin/false" };
 
-	run_remote(&run, src);
-	expect_failure(&run, "PeerClosed", "did the agent exit?");
-	expect_untouched(&run);
+	expect_ended_before_prepare(&run, src, "PeerClosed", "did the agent exit?");
 }
 
 Test(remote, an_agent_program_that_does_not_exist_fails_the_job)
@@ -378,9 +377,7 @@ Test(remote, an_agent_program_that_does_not_exist_fails_the_job)
 	static const struct fq_step src[] = { SRC_UNTOUCHED };
 	struct rrun run = { .uri = "exec:/nonexistent/qmigrate serve --stdio" };
 
-	run_remote(&run, src);
-	expect_failure(&run, "PeerClosed", "did the agent exit?");
-	expect_untouched(&run);
+	expect_ended_before_prepare(&run, src, "PeerClosed", "did the agent exit?");
 }
 
 /* ---- prepare --------------------------------------------------------------------- */
