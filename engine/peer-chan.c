@@ -154,21 +154,21 @@ static void flush(struct qm_peer_chan *c)
 		ssize_t n = write_some(c, o->data + o->off, o->len - o->off);
 
 		if (n < 0) {
+			int e = errno;
 			char what[128];
 
-			if (errno == EINTR)
+			if (e == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if (e == EAGAIN || e == EWOULDBLOCK) {
 				ev_io_start(c->loop, &c->wio);
 				return;
 			}
 			/* Whether the reader's end or our write comes first is a race: one message. */
-			if (errno == EPIPE || errno == ECONNRESET)
+			if (e == EPIPE || e == ECONNRESET)
 				snprintf(what, sizeof(what), "%s", CLOSED_BY_PEER);
 			else
-				snprintf(what, sizeof(what), "writing to the peer: %s",
-					 strerror(errno));
-			fail_errno(c, -errno, "PeerClosed", what);
+				snprintf(what, sizeof(what), "writing to the peer: %s", strerror(e));
+			fail_errno(c, -e, "PeerClosed", what);
 			return;
 		}
 		o->off += (size_t)n;
