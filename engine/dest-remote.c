@@ -489,6 +489,11 @@ void qm_remote_prepare(struct qm_job *job)
 {
 	struct qm_remote *rm = job->remote;
 
+	/* A failure in the phase's callback (a cancel) leaves nothing to ask the agent. */
+	if (qm_job_failed(job)) {
+		qm_job_enter(job, QM_PHASE_FINISH);
+		return;
+	}
 	arm(rm, QM_PEER_PREPARE_REPLY, PREPARE_TIMEOUT);
 	/*
 	 * Hello first (docs/peer-protocol.md): the settings and the description,
