@@ -78,6 +78,7 @@ struct rrun {
 	bool kill_at_wait;	/* SIGKILL for the agent when the source's script WAITs */
 	bool cancel_on_prepare; /* qm_job_cancel once the agent recorded prepare */
 	bool hello_in_prepare;	/* SIGUSR1 for the agent (--hello-on-signal) in prepare */
+	bool cancel_as_prepare_begins; /* qm_job_cancel in the phase callback */
 	enum qm_phase phase;
 	struct qm_job *job;
 	struct qm_result result;
@@ -97,7 +98,11 @@ static void on_done(struct qm_job *job, const struct qm_result *r, void *ud)
 
 static void on_phase(struct qm_job *job, enum qm_phase phase, void *ud)
 {
-	((struct rrun *)ud)->phase = phase;
+	struct rrun *run = ud;
+
+	run->phase = phase;
+	if (phase == QM_PHASE_PREPARE && run->cancel_as_prepare_begins)
+		cr_assert_eq(qm_job_cancel(job), 0);
 }
 
 static void read_file(const char *name, char *buf, size_t size)
@@ -543,6 +548,17 @@ Test(remote, a_cancel_while_the_agent_prepares_ends_the_job_at_once)
 	/* A QEMU the agent launched goes with the channel: nothing was changed. */
 	expect_untouched(&run);
 	cr_assert(recorded(&run, "eof", false), "%s", run.record);
+}
+
+Test(remote, a_cancel_as_prepare_begins_sends_the_agent_nothing)
+{
+	static const struct fq_step src[] = { SRC_UNTOUCHED };
+	struct rrun run = { .agent = "--silent", .cancel_as_prepare_begins = true };
+
+	run_remote(&run, src);
+	cr_assert_eq(run.result.status, QM_JOB_CANCELLED, "%s", run.result.error.text);
+	expect_untouched(&run);
+	cr_assert_not(received(&run, "prepare"), "%s", run.record);
 }
 
 Test(remote, a_migration_completes_through_the_agent_with_the_jobs_settings)
