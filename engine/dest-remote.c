@@ -52,6 +52,7 @@ struct qm_remote {
 	struct qm_peer_hello hello; /* ours: what this migration needs */
 	bool greeted;		    /* the agent's hello passed */
 	enum qm_peer_type waiting;  /* the reply awaited, or QM_PEER_HELLO for none */
+	bool prepare_sent;	    /* prepare went out (once the agent's hello passed) */
 	bool prepared;		    /* the agent prepared: a failure needs its cleanup */
 	bool rolled_back;	    /* the agent said error: its side is rolled back */
 	ev_timer timer;		    /* the answer awaited must come by then */
@@ -174,6 +175,7 @@ static int qm_remote_argv(const struct qm_job *job, const char *stream, char ***
 /* ---- the channel ------------------------------------------------------------------ */
 
 static void arm(struct qm_remote *rm, enum qm_peer_type reply, double timeout);
+static void send_prepare(struct qm_remote *rm);
 
 
 /* The request awaited is over, by its reply, an error or the channel's end: move on. */
@@ -285,6 +287,8 @@ static void on_message(struct qm_peer_chan *c, struct qm_peer_msg *m, void *ud)
 		}
 		rm->greeted = true;
 		qm_dbg(job->ctx, "%s: qmigrate %s", rm->label, m->hello.version);
+		if (rm->waiting == QM_PEER_PREPARE_REPLY && !rm->prepare_sent)
+			send_prepare(rm);
 		return;
 	}
 	if (m->type == QM_PEER_ERROR && rm->waiting != QM_PEER_HELLO) {
@@ -315,22 +319,44 @@ static void on_message(struct qm_peer_chan *c, struct qm_peer_msg *m, void *ud)
 	answered(rm);
 }
 
+/*
+ * The agent is out of reach: the channel closed, the answer awaited did not
+ * come in time, or the job stopped waiting for it.  Without the channel the
+ * agent rolls back on its own whatever it still holds; what it did
+ * meanwhile is not known here.  Fails the job with @err and moves on.
+ */
+static void lost(struct qm_remote *rm, const struct qm_error *err)
+{
+	struct qm_job *job = rm->job;
+	struct qm_error e = { 0 };
+
+	rm->chan = qm_peer_chan_unref(rm->chan);
+	rm->rolled_back = true;
+	/* A QEMU it attached to may have started its incoming side; one it launched goes. */
+	if (rm->waiting == QM_PEER_PREPARE_REPLY && rm->prepare_sent && !job->opts.launch_dest)
+		job->result.changed = true;
+	if (rm->waiting == QM_PEER_FINISH_REPLY) {
+		/* Finish may have resumed the VM there: confirm leaves the source paused. */
+		job->dest_uncertain = true;
+		qm_error_set(&e, err->code, err->error_class,
+			     "%s, while finish was under way: the destination may run the VM, so "
+			     "the source stays paused; look at the destination before resuming it",
+			     err->text);
+		err = &e;
+	}
+	qm_job_fail(job, err);
+	answered(rm);
+}
+
 static void on_closed(struct qm_peer_chan *c, const struct qm_error *err, void *ud)
 {
 	struct qm_remote *rm = ud;
-	struct qm_job *job = rm->job;
-	struct qm_error why = *err; /* @err lives in the channel */
 
-	rm->chan = qm_peer_chan_unref(rm->chan);
-	err = &why;
-	if (job->finished)
+	if (rm->job->finished) {
+		rm->chan = qm_peer_chan_unref(rm->chan);
 		return;
-	if (rm->waiting == QM_PEER_FINISH_REPLY)
-		job->dest_uncertain = true;
-	/* The agent stops what it prepared once the channel is gone. */
-	rm->rolled_back = true;
-	qm_job_fail(job, err);
-	answered(rm);
+	}
+	lost(rm, err);
 }
 
 static const struct qm_peer_chan_ops chan_ops = {
@@ -341,15 +367,36 @@ static const struct qm_peer_chan_ops chan_ops = {
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct qm_remote *rm = w->data;
+	struct qm_error err = { 0 };
 
-	qm_job_failf(rm->job, -ETIMEDOUT, "PeerTimeout", "%s: no %s within %.0f s", rm->label,
-		     qm_peer_type_name(rm->waiting), rm->timeout);
-	if (rm->waiting == QM_PEER_FINISH_REPLY)
-		rm->job->dest_uncertain = true;
-	/* Closing the channel has the agent roll back whatever it still holds. */
-	rm->chan = qm_peer_chan_unref(rm->chan);
-	rm->rolled_back = true;
-	answered(rm);
+	/* Prepare waits for the agent's hello first, within the same bound. */
+	qm_error_set(&err, -ETIMEDOUT, "PeerTimeout", "%s: no %s within %.0f s", rm->label,
+		     rm->greeted ? qm_peer_type_name(rm->waiting) : "hello", rm->timeout);
+	lost(rm, &err);
+}
+
+static void abort_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct qm_remote *rm = w->data;
+	struct qm_error err = { 0 };
+
+	qm_info(rm->job->ctx, "%s: no longer waiting for prepare: the agent rolls back", rm->label);
+	qm_error_set(&err, -ECANCELED, "PeerClosed", "%s: prepare abandoned", rm->label);
+	lost(rm, &err); /* the job's own error wins */
+}
+
+void qm_remote_abort_prepare(struct qm_job *job)
+{
+	struct qm_remote *rm = job->remote;
+
+	/* A reply, an error or the channel's end handled here moves the job on anyway. */
+	if (!rm || rm->waiting != QM_PEER_PREPARE_REPLY || !rm->chan)
+		return;
+	/* From the loop: the caller may be qm_job_cancel(), and phases run from the loop. */
+	ev_timer_stop(job->loop, &rm->timer);
+	ev_timer_init(&rm->timer, abort_cb, 0., 0.);
+	rm->timer.data = rm;
+	ev_timer_start(job->loop, &rm->timer);
 }
 
 static void arm(struct qm_remote *rm, enum qm_peer_type reply, double timeout)
@@ -415,13 +462,14 @@ static int settings_from_job(const struct qm_job *job, struct qm_peer_settings *
 	return 0;
 }
 
-void qm_remote_prepare(struct qm_job *job)
+/* Prepare goes out: the job waits for its reply (armed), and the agent passed its hello. */
+static void send_prepare(struct qm_remote *rm)
 {
-	struct qm_remote *rm = job->remote;
+	struct qm_job *job = rm->job;
 	struct qm_peer_msg m = { .type = QM_PEER_PREPARE };
 
 	if (settings_from_job(job, &m.settings) < 0) {
-		qm_job_enter(job, QM_PHASE_FINISH);
+		answered(rm);
 		return;
 	}
 	m.settings.disk_map = rm->disk_map; /* borrowed */
@@ -430,10 +478,30 @@ void qm_remote_prepare(struct qm_job *job)
 	m.cookie = job->cookie;
 	/* The full description: the agent sets the passwords, as prepare does here. */
 	m.domain = job->domain_xml ? job->domain_xml : job->described_xml;
-	if (send_msg(rm, &m) == 0)
-		arm(rm, QM_PEER_PREPARE_REPLY, PREPARE_TIMEOUT);
-	if (rm->waiting != QM_PEER_PREPARE_REPLY)
+	if (send_msg(rm, &m) < 0) {
+		answered(rm);
+		return;
+	}
+	rm->prepare_sent = true;
+}
+
+void qm_remote_prepare(struct qm_job *job)
+{
+	struct qm_remote *rm = job->remote;
+
+	/* A failure in the phase's callback (a cancel) leaves nothing to ask the agent. */
+	if (qm_job_failed(job)) {
 		qm_job_enter(job, QM_PHASE_FINISH);
+		return;
+	}
+	arm(rm, QM_PEER_PREPARE_REPLY, PREPARE_TIMEOUT);
+	/*
+	 * Hello first (docs/peer-protocol.md): the settings and the description,
+	 * passwords included, go only to a peer whose hello passed.  Begin runs
+	 * while the agent starts, so its hello has usually come by now.
+	 */
+	if (rm->greeted)
+		send_prepare(rm);
 }
 
 void qm_remote_finish(struct qm_job *job)

@@ -33,6 +33,8 @@ void qm_job_fail(struct qm_job *job, const struct qm_error *err)
 	/* A running migration is cancelled; every other phase notices on its next step. */
 	if (job->phase == QM_PHASE_PERFORM && job->place != QM_PLACE_AGENT)
 		qm_source_abort_perform(job);
+	else if (job->phase == QM_PHASE_PREPARE && job->place == QM_PLACE_SOURCE)
+		qm_remote_abort_prepare(job);
 	else if (job->phase == QM_PHASE_PREPARE)
 		qm_dest_launch_abort(job);
 }

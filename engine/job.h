@@ -176,6 +176,12 @@ int qm_remote_options_copy(struct qm_job *job, const struct qm_job_options *opts
 /* Starts the agent and greets it, from qm_job_start: it connects while begin runs. */
 int qm_remote_start(struct qm_job *job, struct qm_error *err);
 void qm_remote_prepare(struct qm_job *job);
+/*
+ * The job failed while prepare waits for the agent (a cancel, the source
+ * gone): stops waiting, from the loop.  Closing the channel has the agent
+ * roll back what it prepared, as when the source goes away.
+ */
+void qm_remote_abort_prepare(struct qm_job *job);
 void qm_remote_finish(struct qm_job *job);
 /* The job is done: lets the agent go (it exits once the channel closes). */
 void qm_remote_settle(struct qm_job *job);

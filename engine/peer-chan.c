@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -11,6 +13,8 @@
 #include "util/list.h"
 
 #define READ_CHUNK 65536
+/* The end of the channel from the other side, read or written. */
+#define CLOSED_BY_PEER "the peer closed the channel (did the agent exit? its stderr says why)"
 
 struct outframe {
 	struct qm_list link;
@@ -91,11 +95,43 @@ static void close_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (c->close_notified)
 		return;
 	c->close_notified = true;
+	/* The callee may drop its reference: the error it was given must outlive that. */
+	qm_peer_chan_ref(c);
 	if (c->ops.closed)
 		c->ops.closed(c, &c->close_err, c->userdata);
+	qm_peer_chan_unref(c);
 }
 
 /* ---- writing ------------------------------------------------------------- */
+
+/*
+ * A pipe has no MSG_NOSIGNAL, and a library must not leave ignoring SIGPIPE
+ * to the program that embeds it: SIGPIPE is blocked in this thread around
+ * the write, and the one the write raised is taken back before unblocking.
+ * One that was pending already is not ours, and stays.
+ */
+static ssize_t write_pipe(int fd, const char *buf, size_t len)
+{
+	static const struct timespec now = { 0 };
+	sigset_t sigpipe, old, pending;
+	bool was_pending;
+	ssize_t n;
+	int saved;
+
+	sigemptyset(&sigpipe);
+	sigaddset(&sigpipe, SIGPIPE);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &sigpipe, &old);
+	n = write(fd, buf, len);
+	saved = errno;
+	if (n < 0 && saved == EPIPE && !was_pending)
+		while (sigtimedwait(&sigpipe, NULL, &now) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return n;
+}
 
 static ssize_t write_some(struct qm_peer_chan *c, const char *buf, size_t len)
 {
@@ -108,7 +144,7 @@ static ssize_t write_some(struct qm_peer_chan *c, const char *buf, size_t len)
 			return n;
 		c->wfd_pipe = true;
 	}
-	return write(c->wfd, buf, len);
+	return write_pipe(c->wfd, buf, len);
 }
 
 static void flush(struct qm_peer_chan *c)
@@ -118,16 +154,21 @@ static void flush(struct qm_peer_chan *c)
 		ssize_t n = write_some(c, o->data + o->off, o->len - o->off);
 
 		if (n < 0) {
+			int e = errno;
 			char what[128];
 
-			if (errno == EINTR)
+			if (e == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if (e == EAGAIN || e == EWOULDBLOCK) {
 				ev_io_start(c->loop, &c->wio);
 				return;
 			}
-			snprintf(what, sizeof(what), "writing to the peer: %s", strerror(errno));
-			fail_errno(c, -errno, "PeerClosed", what);
+			/* Whether the reader's end or our write comes first is a race: one message. */
+			if (e == EPIPE || e == ECONNRESET)
+				snprintf(what, sizeof(what), "%s", CLOSED_BY_PEER);
+			else
+				snprintf(what, sizeof(what), "writing to the peer: %s", strerror(e));
+			fail_errno(c, -e, "PeerClosed", what);
 			return;
 		}
 		o->off += (size_t)n;
@@ -233,9 +274,7 @@ static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (n == 0) {
 		if (c->rlen == 0) {
-			fail_errno(c, -ECONNRESET, "PeerClosed",
-				   "the peer closed the channel (did the agent exit? its "
-				   "stderr says why)");
+			fail_errno(c, -ECONNRESET, "PeerClosed", CLOSED_BY_PEER);
 			return;
 		}
 		snprintf(what, sizeof(what),

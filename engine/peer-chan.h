@@ -9,8 +9,9 @@
  * Whatever ends the channel (a malformed or oversized frame, a message that
  * does not decode, EOF, a read or write error) closes both fds and calls
  * .closed once, from the loop, with the reason: class PeerProtocol for what
- * the peer sent, PeerClosed for EOF and I/O errors.  Writes to a pipe whose
- * reader is gone raise SIGPIPE: a process that writes to one ignores it.
+ * the peer sent, PeerClosed for EOF and I/O errors.  A write to a pipe or
+ * a socket whose reader is gone is such an error, never a SIGPIPE: the
+ * program need not ignore it.
  */
 #ifndef QM_ENGINE_PEER_CHAN_H
 #define QM_ENGINE_PEER_CHAN_H

@@ -8,8 +8,11 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "engine/peer-chan.h"
 #include "engine/peer-frame.h"
@@ -67,9 +70,10 @@ static void on_closed(struct qm_peer_chan *c, const struct qm_error *err, void *
 	struct side *s = userdata;
 
 	s->n_closed++;
-	s->close_err = *err;
 	if (s->unref_on_close)
 		s->chan = qm_peer_chan_unref(c);
+	/* After the unref, as the engine reads it: @err lives for the whole call. */
+	s->close_err = *err;
 }
 
 static const struct qm_peer_chan_ops ops = { on_message, on_closed };
@@ -300,11 +304,14 @@ Test(peer_chan, unref_inside_the_close_callback)
 	run_until(closed, &a);
 	cr_assert_eq(a.n_closed, 1);
 	cr_assert_null(a.chan);
+	cr_assert_str_eq(a.close_err.error_class, "PeerClosed");
+	cr_assert(strstr(a.close_err.text, "peer a: the peer closed the channel"), "%s",
+		  a.close_err.text);
 	ev_run(loop, EVRUN_NOWAIT);
 	cr_assert_eq(a.n_closed, 1);
 }
 
-/* The write side over a pipe whose reader is gone: an error, not SIGPIPE. */
+/* The write side over a socket whose reader is gone: an error, not SIGPIPE. */
 Test(peer_chan, write_to_a_closed_peer_is_reported)
 {
 	struct side a = { 0 };
@@ -317,8 +324,37 @@ Test(peer_chan, write_to_a_closed_peer_is_reported)
 	run_until(closed, &a);
 	cr_assert_eq(a.n_closed, 1);
 	cr_assert_str_eq(a.close_err.error_class, "PeerClosed");
-	cr_assert(strstr(a.close_err.text, "peer a: writing to the peer: Broken pipe"), "%s",
+	cr_assert(strstr(a.close_err.text, "peer a: the peer closed the channel"), "%s",
 		  a.close_err.text);
 	release_side(&a);
 	close(sv[1]);
+}
+
+/*
+ * The same over a pipe, as to an agent's stdin, in a process that does not
+ * ignore SIGPIPE: the library's write must not end it, and leaves no
+ * SIGPIPE pending behind.
+ */
+Test(peer_chan, write_to_a_pipe_whose_reader_is_gone_is_reported_without_sigpipe)
+{
+	struct side a = { 0 };
+	struct qm_error err = { 0 };
+	sigset_t pending;
+	int in[2], out[2];
+
+	cr_assert_eq(signal(SIGPIPE, SIG_DFL), SIG_DFL);
+	cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+	close(out[0]);
+	a.chan = qm_peer_chan_new(loop, in[0], out[1], "agent", &ops, &a, &err);
+	cr_assert(a.chan, "%s", err.text);
+	send_sample(&a, QM_PEER_HELLO);
+	run_until(closed, &a);
+	cr_assert_str_eq(a.close_err.error_class, "PeerClosed");
+	cr_assert(strstr(a.close_err.text, "agent: the peer closed the channel"), "%s",
+		  a.close_err.text);
+	cr_assert_eq(sigpending(&pending), 0);
+	cr_assert_not(sigismember(&pending, SIGPIPE));
+	release_side(&a);
+	close(in[1]);
 }
