@@ -291,7 +291,8 @@ static void on_message(struct qm_peer_chan *c, struct qm_peer_msg *m, void *ud)
 			send_prepare(rm);
 		return;
 	}
-	if (m->type == QM_PEER_ERROR && rm->waiting != QM_PEER_HELLO) {
+	if (m->type == QM_PEER_ERROR) {
+		/* Its class and message verbatim, whenever it comes: the agent gives up. */
 		qm_error_set(&err, -EIO, m->error_class, "%s", m->message);
 		if (m->refused)
 			qm_job_refuse(job, &err);
@@ -300,6 +301,9 @@ static void on_message(struct qm_peer_chan *c, struct qm_peer_msg *m, void *ud)
 		if (m->changed)
 			job->result.changed = true;
 		rm->rolled_back = true;
+		/* Nothing was asked (it refused our hello): the session is over. */
+		if (rm->waiting == QM_PEER_HELLO)
+			rm->chan = qm_peer_chan_unref(rm->chan);
 		answered(rm);
 		return;
 	}
