@@ -281,6 +281,83 @@ Test(guest, the_dirty_rate_cap_bounds_the_passes)
 }
 
 /*
+ * The CPU time (user and system, every thread) process @pid has used so far,
+ * in seconds, from /proc/PID/stat; -1 when unreadable.
+ */
+static double cpu_seconds(pid_t pid)
+{
+	unsigned long long utime, stime;
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* the command name, in parentheses, may hold anything: count fields from its end */
+	p = strrchr(buf, ')');
+	/* state, ppid, pgrp, session, tty_nr, tpgid, flags, 4 fault counts, utime, stime */
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &utime, &stime) != 2)
+		return -1;
+	return (double)(utime + stime) / sysconf(_SC_CLK_TCK);
+}
+
+/*
+ * A capped guest sleeps (hlt) while it waits for its cap, instead of
+ * spinning on the clock: side by side with other QEMUs (criterion's parallel
+ * cases, make -j) it must leave the CPU to their migration threads and to
+ * qmigrate.  Measured over one whole paced pass, so that a guest that stopped
+ * working does not pass by using no CPU.  At 64 MiB/s the guest works about
+ * 30 ms a second under KVM (2 us a page) and less under TCG, plus 64 wake-ups;
+ * a spinning guest used a whole core.  The bound, 30% of a core, leaves a
+ * factor of several for a slow or busy host (a busy host only lowers the
+ * share QEMU gets); it fails only if the guest burns CPU while it waits.
+ */
+static void capped_guest_sleeps(const char *accel)
+{
+	const unsigned mib = 256, rate = 64;
+	struct vm *vm = &the_vm;
+	double cpu0, cpu1, t0, t1;
+	long done, later;
+
+	boot_paced(vm, "pc", mib, accel, rate);
+	/* pass 1 is never paced, and faults RAM in: measure from the end of pass 2 */
+	done = tg_guest_wait_passes(&vm->qemu, 2, 120);
+	cr_assert_geq(done, 2, "no second pass (%ld)", done);
+	t0 = now();
+	cpu0 = cpu_seconds(vm->qemu.pid);
+	later = tg_guest_wait_passes(&vm->qemu, done + 1, 90);
+	cr_assert_geq(later, done + 1, "the paced guest stopped making passes (%ld)", later);
+	cpu1 = cpu_seconds(vm->qemu.pid);
+	t1 = now();
+	cr_assert(cpu0 >= 0 && cpu1 >= cpu0, "/proc/%ld/stat: %.2f, %.2f", (long)vm->qemu.pid,
+		  cpu0, cpu1);
+	cr_log_info("%s: %.2f s of CPU in %.2f s at %u MiB/s", accel ? accel : tq_accel(),
+		    cpu1 - cpu0, t1 - t0, rate);
+	cr_assert_lt((cpu1 - cpu0) / (t1 - t0), 0.3,
+		     "capped at %u MiB/s, QEMU used %.2f s of CPU in %.2f s", rate, cpu1 - cpu0,
+		     t1 - t0);
+	shutdown_vm();
+}
+
+Test(guest, a_capped_guest_sleeps_while_it_waits)
+{
+	capped_guest_sleeps(NULL);
+}
+
+Test(guest, a_capped_guest_sleeps_while_it_waits_under_tcg)
+{
+	capped_guest_sleeps("tcg");
+}
+
+/*
  * RAM split around the PCI hole (pc: 3 GiB below 4 GiB, 2 GiB above) and a
  * two-range dump.  It needs 5 GiB of memory and 5 GiB of disk, so it runs
  * only when asked: QMIGRATE_BIG_TESTS=1 make check.
