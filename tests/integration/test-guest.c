@@ -8,6 +8,7 @@
 #include <ev.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,9 +301,9 @@ static double cpu_seconds(pid_t pid)
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
-	/* the command name, in parentheses, may hold anything: count fields from its end */
+	/* the command name, in parentheses, may hold anything: count from its end */
 	p = strrchr(buf, ')');
-	/* state, ppid, pgrp, session, tty_nr, tpgid, flags, 4 fault counts, utime, stime */
+	/* skip state, ppid, pgrp, session, tty_nr, tpgid, flags and 4 fault counts */
 	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
 			 &utime, &stime) != 2)
 		return -1;
@@ -314,11 +315,13 @@ static double cpu_seconds(pid_t pid)
  * spinning on the clock: side by side with other QEMUs (criterion's parallel
  * cases, make -j) it must leave the CPU to their migration threads and to
  * qmigrate.  Measured over one whole paced pass, so that a guest that stopped
- * working does not pass by using no CPU.  At 64 MiB/s the guest works about
- * 30 ms a second under KVM (2 us a page) and less under TCG, plus 64 wake-ups;
- * a spinning guest used a whole core.  The bound, 30% of a core, leaves a
- * factor of several for a slow or busy host (a busy host only lowers the
- * share QEMU gets); it fails only if the guest burns CPU while it waits.
+ * working does not pass by using no CPU.  At 64 MiB/s the guest's stores
+ * alone cost 3-13% of a core under nested KVM (2-7 us a page, by host) and
+ * about 1% under TCG; a guest that spins while it waits uses a whole core
+ * (97-100% measured).  The bound, 35% of a core, sits midway on a log scale
+ * between 12.5% (KVM here) and 100%: a factor of almost 3 either way, for a
+ * host whose pages cost more before a sleeping guest fails, and for a busy
+ * host, which lowers the share a spinning guest gets, before one passes.
  */
 static void capped_guest_sleeps(const char *accel)
 {
@@ -334,16 +337,17 @@ static void capped_guest_sleeps(const char *accel)
 	t0 = now();
 	cpu0 = cpu_seconds(vm->qemu.pid);
 	later = tg_guest_wait_passes(&vm->qemu, done + 1, 90);
-	cr_assert_geq(later, done + 1, "the paced guest stopped making passes (%ld)", later);
+	cr_assert_geq(later, done + 1, "the paced guest stopped making passes (%ld)",
+		      later);
 	cpu1 = cpu_seconds(vm->qemu.pid);
 	t1 = now();
-	cr_assert(cpu0 >= 0 && cpu1 >= cpu0, "/proc/%ld/stat: %.2f, %.2f", (long)vm->qemu.pid,
-		  cpu0, cpu1);
+	cr_assert(cpu0 >= 0 && cpu1 >= cpu0, "/proc/%ld/stat: %.2f, %.2f",
+		  (long)vm->qemu.pid, cpu0, cpu1);
 	cr_log_info("%s: %.2f s of CPU in %.2f s at %u MiB/s", accel ? accel : tq_accel(),
 		    cpu1 - cpu0, t1 - t0, rate);
-	cr_assert_lt((cpu1 - cpu0) / (t1 - t0), 0.3,
-		     "capped at %u MiB/s, QEMU used %.2f s of CPU in %.2f s", rate, cpu1 - cpu0,
-		     t1 - t0);
+	cr_assert_lt((cpu1 - cpu0) / (t1 - t0), 0.35,
+		     "capped at %u MiB/s, QEMU used %.2f s of CPU in %.2f s", rate,
+		     cpu1 - cpu0, t1 - t0);
 	shutdown_vm();
 }
 
@@ -355,6 +359,26 @@ Test(guest, a_capped_guest_sleeps_while_it_waits)
 Test(guest, a_capped_guest_sleeps_while_it_waits_under_tcg)
 {
 	capped_guest_sleeps("tcg");
+}
+
+/*
+ * An exception still breaks a capped guest visibly: its IDT holds only the
+ * timer's gate, so an NMI triple-faults it, and QEMU resets it, which prints
+ * the banner again: what tg_guest_passes() reports as -EPROTO.
+ */
+Test(guest, an_nmi_visibly_resets_a_capped_guest)
+{
+	struct vm *vm = &the_vm;
+	long p;
+
+	boot_paced(vm, "pc", 256, NULL, 64);
+	/* pass 2, paced, is under way: the guest sleeps between chunks */
+	p = tg_guest_wait_passes(&vm->qemu, 1, 90);
+	cr_assert_geq(p, 1, "no first pass (%ld)", p);
+	qmp(vm, "inject-nmi");
+	p = tg_guest_wait_passes(&vm->qemu, LONG_MAX, 60);
+	cr_assert_eq(p, -EPROTO, "after an NMI the guest went on (%ld)", p);
+	shutdown_vm();
 }
 
 /*
