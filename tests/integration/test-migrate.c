@@ -207,7 +207,7 @@ static void cancel_mid_migration(enum mid_action signal_action)
 	struct cli_run run;
 	char *status;
 
-	start_pair(256);
+	start_pair_paced(256, GENTLE);
 	run_cli(extra, signal_action, &run);
 	cr_assert_eq(run.exit_code, 1, "exit %d", run.exit_code);
 	cr_assert_str_eq(field(run.result, "status"), "cancelled");
@@ -237,7 +237,7 @@ Test(migrate, source_killed_mid_migration_exits_3_with_state_uncertain)
 	struct cli_run run;
 	const char *message;
 
-	start_pair(256);
+	start_pair_paced(256, GENTLE);
 	run_cli(extra, MID_KILL_SRC, &run);
 	cr_assert_eq(run.exit_code, 3, "exit %d", run.exit_code);
 	cr_assert_str_eq(field(run.result, "status"), "failed");
@@ -261,7 +261,7 @@ Test(migrate, destination_killed_mid_migration_fails_with_vm_on_source)
 	const char *message;
 	char *status;
 
-	start_pair(256);
+	start_pair_paced(256, GENTLE);
 	run_cli(extra, MID_KILL_DST, &run);
 	cr_assert_eq(run.exit_code, 1, "exit %d", run.exit_code);
 	cr_assert_str_eq(field(run.result, "status"), "failed");
@@ -574,7 +574,7 @@ Test(migrate, policy_decisions_are_json_lines_and_a_timeout_rolls_back)
 	struct cli_run run;
 	char *status;
 
-	start_pair(256);
+	start_pair_paced(256, GENTLE);
 	run_cli(extra, MID_NONE, &run);
 	cr_assert_eq(run.exit_code, 1, "exit %d", run.exit_code);
 	cr_assert_str_eq(field(run.result, "status"), "failed");
