@@ -151,24 +151,33 @@ stream_ssh() { # PID: the ssh child of PID that carries a tunnelled stream
 	return 0
 }
 
-dst_qemu_of() { # NAME: the pid of the QEMU of that guest in the destination namespace
+# during_perform NAME: the migration of NAME is in perform; sets
+# launched_pid and run_dir to the destination QEMU that the agent launched
+# for it and its directory, tracked and to be removed at exit
+launched_pid='' run_dir=''
+during_perform() {
 	local p
+	perform_started "$1" "$mig"
+	launched_pid=''
 	for p in /proc/[0-9]*; do
 		p=${p#/proc/}
 		proc_read "$p" && [[ " $proc_argv " == *" guest=$vm_prefix-$1 "* ]] && in_dst "$p" &&
-			echo "$p" && return 0
+			launched_pid=$p && break
 	done
-	return 0
-}
-
-# launched_dir NAME PID: the directory of the destination QEMU PID that the
-# agent launched, from its QMP socket's path; to be removed at exit
-launched_dir() {
-	proc_read "$2" || fail "$1: the destination QEMU (pid $2) is gone"
+	[ -n "$launched_pid" ] || fail "$1: no destination QEMU runs in $NETNS_DST during perform"
+	pids+=("$launched_pid")
+	# Its QMP socket names its directory.
 	run_dir=$(tr ' ' '\n' <<<"$proc_argv" | sed -n 's|^unix:\(.*\)/qmp\.sock,.*|\1|p')
 	[[ $run_dir == */qmigrate-vm-?????? && -d $run_dir ]] ||
 		fail "$1: the launched QEMU's directory is '$run_dir'"
 	dst_dirs+=("$run_dir")
+}
+
+rolled_back() { # NAME: the migration failed, the source runs the VM, no QEMU runs from run_dir
+	ended "$1" "$mig" 1
+	[[ $result == *'"status":"failed"'* ]] || fail "$1: $result"
+	source_runs "$1"
+	no_qemu_under "$1" "$run_dir"
 }
 
 # ---- direct tcp: the destination listens where ssh arrived ----------------------------
@@ -206,40 +215,26 @@ done
 # ---- the agent killed mid-migration: the source keeps the VM --------------------------------
 guest killed
 migrate killed --launch-dest --transport tcp --bandwidth 2
-perform_started killed "$mig"
+during_perform killed
 agent=$(agents --stdio)
 [[ $agent =~ ^[0-9]+$ ]] || fail "killed: not one agent in $NETNS_DST during perform, but: '$agent'"
-launched_pid=$(dst_qemu_of killed)
-[ -n "$launched_pid" ] || fail "killed: no destination QEMU runs during perform"
-pids+=("$launched_pid")
-launched_dir killed "$launched_pid"
 # SIGKILL: the agent cannot stop its QEMU, which exits once its incoming
 # stream breaks (docs/remote.md), and leaves its directory.
 kill -KILL "$agent"
-ended killed "$mig" 1
-[[ $result == *'"status":"failed"'* ]] || fail "killed: $result"
-source_runs killed
-no_qemu_under killed "$run_dir"
+rolled_back killed
 stop "$src_pid"
 echo "ok: killed: the agent (pid $agent) died mid-migration, the source runs the VM"
 
 # ---- ssh cut mid-stream: the source keeps the VM, the agent rolls back -------------------------
 guest cut
 migrate cut --launch-dest --transport tunnel --bandwidth 2
-perform_started cut "$mig"
+during_perform cut
 cut=$(stream_ssh "$mig")
 [ -n "$cut" ] || fail "cut: qmigrate (pid $mig) has no ssh child carrying the stream"
-launched_pid=$(dst_qemu_of cut)
-[ -n "$launched_pid" ] || fail "cut: no destination QEMU runs during perform"
-pids+=("$launched_pid")
-launched_dir cut "$launched_pid"
 kill -KILL "$cut"
-ended cut "$mig" 1
-[[ $result == *'"status":"failed"'* ]] || fail "cut: $result"
-source_runs cut
+rolled_back cut
 # The agent's own ssh still stood: it heard cleanup, stopped its QEMU and
 # removed the QEMU's directory.
-no_qemu_under cut "$run_dir"
 for _ in $(seq 100); do [ -e "$run_dir" ] || break; sleep 0.1; done
 [ ! -e "$run_dir" ] || fail "cut: the agent left $run_dir"
 agent_gone cut
