@@ -117,11 +117,11 @@ perform_started() {
 }
 
 # ended NAME PID EXPECTED-EXIT: the migration PID (a child of this shell)
-# exits within 60 s with EXPECTED-EXIT; its last line goes to $result
+# exits within 300 s with EXPECTED-EXIT; its last line goes to $result
 ended() {
 	local rc=0
-	for _ in $(seq 600); do kill -0 "$2" 2>/dev/null || break; sleep 0.1; done
-	kill -0 "$2" 2>/dev/null && fail "$1: migrate (pid $2) still runs 60 s on"
+	for _ in $(seq 3000); do kill -0 "$2" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$2" 2>/dev/null && fail "$1: migrate (pid $2) still runs 300 s on"
 	wait "$2" || rc=$?
 	forget "$2"
 	[ "$rc" = "$3" ] || fail "$1: migrate exited $rc, not $3: $(tail -n 3 "$dir/$1/migrate.err")"
