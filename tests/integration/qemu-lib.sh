@@ -14,6 +14,10 @@ stop() { # PID: SIGTERM, at most 10 s, then SIGKILL
 	done
 	kill -KILL "$1" 2>/dev/null || true
 }
+forget() { # PID: reaped; cleanup must not kill another process that gets its pid
+	local i
+	for i in "${!pids[@]}"; do [ "${pids[$i]}" != "$1" ] || unset 'pids[i]'; done
+}
 cleanup() {
 	for pid in "${pids[@]}"; do stop "$pid"; done
 	rm -rf "$dir"
@@ -28,11 +32,14 @@ pick_accel() {
 }
 
 src_pid=
+# A command that start() runs QEMU through, and that must exec it so that
+# the pid is QEMU's: e.g. (ip netns exec NAMESPACE).  Empty: QEMU itself.
+qemu_in=()
 start() { # DIR ARGS...: starts QEMU with its QMP socket DIR/qmp.sock; sets src_pid
 	local d=$1
 	shift
 	mkdir -m 0700 "$d"
-	"$QEMU" "$@" </dev/null >"$d/qemu.log" 2>&1 &
+	"${qemu_in[@]}" "$QEMU" "$@" </dev/null >"$d/qemu.log" 2>&1 &
 	src_pid=$!
 	pids+=("$src_pid")
 	for _ in $(seq 200); do

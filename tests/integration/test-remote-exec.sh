@@ -36,7 +36,8 @@ fail() {
 	done
 	exit 1
 }
-. "$top_srcdir/tests/integration/qemu-lib.sh"
+vm_prefix=remote
+. "$top_srcdir/tests/integration/remote-lib.sh"
 
 pick_accel
 [ -r "$image" ] || fail "no guest image at $image"
@@ -51,33 +52,18 @@ exec "$@"
 EOF
 chmod 0700 "$wrap"
 
-passes() { # FILE: the passes the guest reported on its serial port
-	if [ -f "$1" ]; then tr -cd '.' <"$1" | wc -c; else echo 0; fi
-}
-
-wait_pass() { # NAME: until the source's guest made one more pass (at most 60 s)
-	local before
-	before=$(passes "$dir/$1/serial.log")
-	for _ in $(seq 600); do
-		[ "$(passes "$dir/$1/serial.log")" -gt "$before" ] && return 0
-		kill -0 "$src_pid" 2>/dev/null || fail "$1: QEMU (pid $src_pid) exited"
-		sleep 0.1
-	done
-	fail "$1: the guest made no pass in 60 s"
-}
-
 # The guests boot one case ahead, so that a case does not wait for its own.
 declare -A guest_pid
 boot() { # NAME: starts the test guest, capped, named remote-NAME, in dir/NAME
 	local name=$1 d=$dir/$1
-	start "$d" -nodefaults -display none -machine "pc,accel=$accel" -name "guest=remote-$name" \
+	start "$d" -nodefaults -display none -machine "pc,accel=$accel" -name "guest=$vm_prefix-$name" \
 		-qmp "unix:$d/qmp.sock,server=on,wait=off" -serial "file:$d/serial.log" \
 		-m "$mib" -drive "file=$image,format=raw,if=ide,snapshot=on" \
 		-fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate"
 	guest_pid[$name]=$src_pid
 }
 
-guest() { # NAME [NEXT]: dir/NAME's guest is the source, once it made a pass; NEXT boots
+guest_ready() { # NAME [NEXT]: dir/NAME's guest is the source, once it made a pass; NEXT boots
 	src_pid=${guest_pid[$1]}
 	if [ -n "${2:-}" ]; then
 		boot "$2"
@@ -108,33 +94,6 @@ sanitizer_clean() { # NAME
 		fail "$1: a sanitizer report: $(grep -A12 -E 'Sanitizer|runtime error:' "$dir/$1/migrate.err")"
 }
 
-dst_pid= dst_qmp=
-arrived() { # NAME: the result says the destination runs the VM there; sets dst_pid, dst_qmp
-	local name=$1
-	[[ $result == *'"status":"completed"'* && $result == *'"vm":"destination"'* ]] ||
-		fail "$name: $result"
-	dst_qmp=$(sed -n 's/.*"dst_qmp":"\([^"]*\)".*/\1/p' <<<"$result")
-	[ -S "$dst_qmp" ] || fail "$name: no destination QMP socket in '$result'"
-	dst_pid=$(sed -n 's/.*"dst_pid":\([0-9]*\).*/\1/p' <<<"$result")
-	if [ -n "$dst_pid" ]; then
-		pids+=("$dst_pid")
-		kill -0 "$dst_pid" || fail "$name: the destination (pid $dst_pid) is not running"
-	fi
-	for _ in $(seq 100); do kill -0 "$src_pid" 2>/dev/null || break; sleep 0.1; done
-	! kill -0 "$src_pid" 2>/dev/null || fail "$name: the source QEMU still runs"
-	qmp "$dst_qmp" query-status | grep -q '"running"' || fail "$name: not running there"
-}
-
-memory_check() { # NAME: the guest's RAM on the destination holds the one-edge pattern
-	local name=$1 d=$dir/$1
-	qmp "$dst_qmp" stop >/dev/null || fail "$name: cannot stop the destination"
-	qmp "$dst_qmp" pmemsave "{\"val\": 0, \"size\": $((mib * 1024 * 1024)), \"filename\": \"$d/dst.mem\"}" \
-		>/dev/null || fail "$name: pmemsave"
-	"$memcheck" --ram-mib "$mib" "$d/dst.mem" >"$d/memcheck" 2>&1 ||
-		fail "$name: the memory check failed: $(cat "$d/memcheck")"
-	rm -f "$d/dst.mem"
-}
-
 agent_gone() { # NAME: the agent exited (bounded) and left only the launched QEMU's directory
 	local pid left
 	pid=$(cat "$dir/$1/agent.pid")
@@ -144,29 +103,9 @@ agent_gone() { # NAME: the agent exited (bounded) and left only the launched QEM
 	[ -z "$left" ] || fail "$1: the agent left $left"
 }
 
-source_runs() { # NAME: the VM runs on the source, as it did
-	[[ $result == *'"vm":"source"'* ]] || fail "$1: the result does not say the source has it: $result"
-	kill -0 "$src_pid" 2>/dev/null || fail "$1: the source QEMU is gone"
-	qmp "$dir/$1/qmp.sock" query-status | grep -q '"running"' || fail "$1: the source is not running"
-}
-
-no_qemu_under() { # NAME: no QEMU runs from the agent's runtime directory (bounded)
-	local p found
-	for _ in $(seq 100); do
-		found=
-		for p in /proc/[0-9]*; do
-			{ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q -- "$dir/$1/run/" && found=${p#/proc/}
-		done
-		[ -z "$found" ] && return 0
-		sleep 0.1
-	done
-	pids+=("$found")
-	fail "$1: a QEMU (pid $found) still runs from the agent's directory"
-}
-
 # ---- direct tcp, the agent launches the destination ---------------------------------
 boot tcp
-guest tcp attach
+guest_ready tcp attach
 migrate tcp 0 --launch-dest --allow-same-host --transport tcp
 arrived tcp
 [[ $result == *'"dst_pid":'* ]] || fail "tcp: no dst_pid in $result"
@@ -177,7 +116,7 @@ stop "$dst_pid"
 echo "ok: tcp: the agent launched the destination, direct tcp, memory checked"
 
 # ---- direct tcp, attached to a destination QEMU started here --------------------------
-guest attach tunnel
+guest_ready attach tunnel
 attach_src=$src_pid
 d=$dir/attach-dst
 start "$d" -nodefaults -display none -machine "pc,accel=$accel" -name "guest=remote-attach" \
@@ -198,7 +137,7 @@ echo "ok: attach: the agent attached to a waiting QEMU, direct tcp, memory check
 for t in "tunnel multifd" "multifd postcopy --multifd 2" \
 	"postcopy killed --postcopy --postcopy-after-passes 1"; do
 	read -r name next extra <<<"$t"
-	guest "$name" "$next"
+	guest_ready "$name" "$next"
 	# shellcheck disable=SC2086 # the extra options are words
 	migrate "$name" 0 --launch-dest --allow-same-host --transport tunnel $extra
 	arrived "$name"
@@ -209,7 +148,7 @@ for t in "tunnel multifd" "multifd postcopy --multifd 2" \
 done
 
 # ---- the agent killed mid-migration: the source keeps the VM ------------------------------
-guest killed same
+guest_ready killed same
 d=$dir/killed
 mkdir -p -m 0700 "$d/run"
 AGENT_PIDFILE=$d/agent.pid timeout 300 "$QMIGRATE" migrate --json --src-qmp "$d/qmp.sock" \
@@ -217,21 +156,13 @@ AGENT_PIDFILE=$d/agent.pid timeout 300 "$QMIGRATE" migrate --json --src-qmp "$d/
 	>"$d/migrate.out" 2>"$d/migrate.err" &
 mig=$!
 pids+=("$mig")
-for _ in $(seq 600); do
-	grep -q '"event":"progress"' "$d/migrate.out" 2>/dev/null && break
-	kill -0 "$mig" 2>/dev/null || fail "killed: migrate ended before perform"
-	sleep 0.1
-done
-grep -q '"event":"progress"' "$d/migrate.out" || fail "killed: perform did not start in 60 s"
+perform_started killed "$mig"
 kill -KILL "$(cat "$d/agent.pid")"
-rc=0
-wait "$mig" || rc=$?
-[ "$rc" = 1 ] || fail "killed: migrate exited $rc, not 1"
-result=$(tail -n 1 "$d/migrate.out")
+ended killed "$mig" 1
 [[ $result == *'"status":"failed"'* ]] || fail "killed: $result"
 sanitizer_clean killed
 source_runs killed
-no_qemu_under killed
+no_qemu_under killed "$dir/killed/run"
 stop "$src_pid"
 echo "ok: killed: the agent died mid-migration, the source runs the VM"
 

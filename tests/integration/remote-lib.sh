@@ -1,0 +1,129 @@
+# shellcheck shell=bash disable=SC2154 # the caller sets dir, image, mib...
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Sourced by the integration scripts that migrate through the destination
+# agent (test-remote-exec.sh over exec:, test-remote-netns.sh over ssh): the
+# test guest, what a completed or a failed migration must have left, and the
+# memory check on the destination.  Comes with qemu-lib.sh.
+#
+# The caller sets dir, QEMU, QMIGRATE, image, memcheck, accel, mib (the
+# guest's RAM), rate (the MiB/s the guest dirties at most) and vm_prefix
+# (the guests' -name is VM_PREFIX-NAME), and defines fail().  A migration
+# leaves its --json result in $result; each guest's files are in $dir/NAME,
+# its QMP socket $dir/NAME/qmp.sock, its pid src_pid.
+
+declare -F stop >/dev/null || . "$(dirname "${BASH_SOURCE[0]}")/qemu-lib.sh"
+
+result=
+dst_pid='' dst_qmp=''
+
+passes() { # FILE: the passes the guest reported on its serial port
+	if [ -f "$1" ]; then tr -cd '.' <"$1" | wc -c; else echo 0; fi
+}
+
+wait_pass() { # NAME: until the source's guest made one more pass (at most 60 s)
+	local before
+	before=$(passes "$dir/$1/serial.log")
+	for _ in $(seq 600); do
+		[ "$(passes "$dir/$1/serial.log")" -gt "$before" ] && return 0
+		kill -0 "$src_pid" 2>/dev/null || fail "$1: QEMU (pid $src_pid) exited"
+		sleep 0.1
+	done
+	fail "$1: the guest made no pass in 60 s"
+}
+
+guest() { # NAME EXTRA-ARGS...: the test guest, its dirty rate capped, named VM_PREFIX-NAME
+	local name=$1 d=$dir/$1
+	shift
+	start "$d" -nodefaults -display none -machine "pc,accel=$accel" -name "guest=$vm_prefix-$name" \
+		-qmp "unix:$d/qmp.sock,server=on,wait=off" -serial "file:$d/serial.log" \
+		-m "$mib" -drive "file=$image,format=raw,if=ide,snapshot=on" \
+		-fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate" "$@"
+	wait_pass "$name"
+}
+
+arrived() { # NAME: the result says the destination runs the VM there; sets dst_pid, dst_qmp
+	local name=$1
+	[[ $result == *'"status":"completed"'* && $result == *'"vm":"destination"'* ]] ||
+		fail "$name: $result"
+	dst_qmp=$(sed -n 's/.*"dst_qmp":"\([^"]*\)".*/\1/p' <<<"$result")
+	[ -S "$dst_qmp" ] || fail "$name: no destination QMP socket in '$result'"
+	dst_pid=$(sed -n 's/.*"dst_pid":\([0-9]*\).*/\1/p' <<<"$result")
+	if [ -n "$dst_pid" ]; then
+		pids+=("$dst_pid")
+		kill -0 "$dst_pid" || fail "$name: the destination (pid $dst_pid) is not running"
+	fi
+	for _ in $(seq 100); do kill -0 "$src_pid" 2>/dev/null || break; sleep 0.1; done
+	! kill -0 "$src_pid" 2>/dev/null || fail "$name: the source QEMU still runs"
+	qmp "$dst_qmp" query-status | grep -q '"running"' || fail "$name: not running there"
+}
+
+memory_check() { # NAME: the guest's RAM on the destination holds the one-edge pattern
+	local name=$1 d=$dir/$1
+	qmp "$dst_qmp" stop >/dev/null || fail "$name: cannot stop the destination"
+	qmp "$dst_qmp" pmemsave "{\"val\": 0, \"size\": $((mib * 1024 * 1024)), \"filename\": \"$d/dst.mem\"}" \
+		>/dev/null || fail "$name: pmemsave"
+	"$memcheck" --ram-mib "$mib" "$d/dst.mem" >"$d/memcheck" 2>&1 ||
+		fail "$name: the memory check failed: $(cat "$d/memcheck")"
+	rm -f "$d/dst.mem"
+}
+
+source_runs() { # NAME: the VM runs on the source, as it did
+	[[ $result == *'"vm":"source"'* ]] || fail "$1: the result does not say the source has it: $result"
+	kill -0 "$src_pid" 2>/dev/null || fail "$1: the source QEMU is gone"
+	qmp "$dir/$1/qmp.sock" query-status | grep -q '"running"' || fail "$1: the source is not running"
+}
+
+# proc_read PID: sets proc_argv to the argv of PID joined by spaces, and
+# proc_ppid to its parent; fails when PID is gone.  Builtins only: a scan
+# of /proc on a busy machine would otherwise start hundreds of processes.
+proc_argv='' proc_ppid=''
+proc_read() {
+	local -a a
+	local stat
+	mapfile -d '' a 2>/dev/null <"/proc/$1/cmdline" || return 1
+	read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+	proc_argv=${a[*]}
+	# "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+	stat=${stat##*) }
+	stat=${stat#* }
+	# shellcheck disable=SC2034 # the caller reads it
+	proc_ppid=${stat%% *}
+}
+
+no_qemu_under() { # NAME DIR: no process runs with DIR/ in its command line (bounded)
+	local p found
+	for _ in $(seq 100); do
+		found=
+		for p in /proc/[0-9]*; do
+			proc_read "${p#/proc/}" && [[ $proc_argv == *"$2/"* ]] && found=${p#/proc/}
+		done
+		[ -z "$found" ] && return 0
+		sleep 0.1
+	done
+	pids+=("$found")
+	fail "$1: a QEMU (pid $found) still runs from the agent's directory $2"
+}
+
+# perform_started NAME PID: until the migration PID writes a progress line
+# to $dir/NAME/migrate.out, which is perform under way (at most 60 s)
+perform_started() {
+	local out=$dir/$1/migrate.out
+	for _ in $(seq 600); do
+		grep -q '"event":"progress"' "$out" 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || fail "$1: migrate ended before perform"
+		sleep 0.1
+	done
+	fail "$1: perform did not start in 60 s"
+}
+
+# ended NAME PID EXPECTED-EXIT: the migration PID (a child of this shell)
+# exits within 300 s with EXPECTED-EXIT; its last line goes to $result
+ended() {
+	local rc=0
+	for _ in $(seq 3000); do kill -0 "$2" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$2" 2>/dev/null && fail "$1: migrate (pid $2) still runs 300 s on"
+	wait "$2" || rc=$?
+	forget "$2"
+	[ "$rc" = "$3" ] || fail "$1: migrate exited $rc, not $3: $(tail -n 3 "$dir/$1/migrate.err")"
+	result=$(tail -n 1 "$dir/$1/migrate.out")
+}
