@@ -1,7 +1,8 @@
 # shellcheck shell=bash disable=SC2154 # the caller sets dir, image, mib...
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Sourced by the integration scripts that migrate through the destination
-# agent (test-remote-exec.sh over exec:, test-remote-netns.sh over ssh): the
+# agent (test-remote-exec.sh over exec:, test-remote-netns.sh over ssh), and by
+# test-launch-dest-argv.sh for its guest checks: the
 # test guest, what a completed or a failed migration must have left, and the
 # memory check on the destination.  Comes with qemu-lib.sh.
 #

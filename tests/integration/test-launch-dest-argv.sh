@@ -34,25 +34,12 @@ fail() {
 	exit 1
 }
 . "$top_srcdir/tests/integration/qemu-lib.sh"
+# passes, wait_pass and memory_check
+. "$top_srcdir/tests/integration/remote-lib.sh"
 
 pick_accel
 [ -r "$image" ] || fail "no guest image at $image"
 [ -x "$memcheck" ] || fail "no $memcheck"
-
-passes() { # FILE: the passes the guest reported on its serial port (0 before QEMU made it)
-	if [ -f "$1" ]; then tr -cd '.' <"$1" | wc -c; else echo 0; fi
-}
-
-wait_pass() { # NAME SERIAL-FILE PID: until the guest made one more pass (at most 60 s)
-	local before
-	before=$(passes "$2")
-	for _ in $(seq 600); do
-		[ "$(passes "$2")" -gt "$before" ] && return 0
-		kill -0 "$3" 2>/dev/null || fail "$1: QEMU (pid $3) exited"
-		sleep 0.1
-	done
-	fail "$1: the guest made no pass in 60 s"
-}
 
 dst_pid= dst_qmp=
 migrate() { # NAME: migrates dir/NAME with --launch-dest alone; sets dst_pid, dst_qmp
@@ -73,16 +60,6 @@ migrate() { # NAME: migrates dir/NAME with --launch-dest alone; sets dst_pid, ds
 	# After success the source QEMU quits.
 	for _ in $(seq 100); do kill -0 "$src_pid" 2>/dev/null || break; sleep 0.1; done
 	! kill -0 "$src_pid" 2>/dev/null || fail "$name: the source QEMU still runs"
-}
-
-memory_check() { # NAME: the guest's RAM on the destination holds the one-edge pattern
-	local name=$1 d=$dir/$1
-	qmp "$dst_qmp" stop >/dev/null || fail "$name: cannot stop the destination"
-	qmp "$dst_qmp" pmemsave "{\"val\": 0, \"size\": $((mib * 1024 * 1024)), \"filename\": \"$d/dst.mem\"}" \
-		>/dev/null || fail "$name: pmemsave"
-	"$memcheck" --ram-mib "$mib" "$d/dst.mem" >"$d/memcheck" 2>&1 ||
-		fail "$name: the memory check failed: $(cat "$d/memcheck")"
-	rm -f "$d/dst.mem"
 }
 
 serial_check() { # NAME: the destination writes its own serial file; the source's stays
@@ -115,7 +92,7 @@ d=$dir/helper-paused
 boot helper-paused pc -qmp "unix:$d/qmp2.sock,server=on,wait=off" "${capped[@]}" -S
 qmp "$d/qmp.sock" cont >/dev/null || fail "helper-paused: cont"
 source_is helper-pc
-wait_pass helper-pc "$dir/helper-pc/serial.log" "$src_pid"
+wait_pass helper-pc
 migrate helper-pc
 memory_check helper-pc
 serial_check helper-pc
@@ -126,7 +103,7 @@ echo "ok: helper-pc: migrated with --launch-dest alone, memory checked"
 # ---- (and tests/integration/test-guest.c's guest on q35 boots meanwhile)
 boot helper-q35 q35 "${capped[@]}"
 source_is helper-paused
-wait_pass helper-paused "$d/serial.log" "$src_pid"
+wait_pass helper-paused
 migrate helper-paused
 [ ! -e "$(dirname "$dst_qmp")/qmp2.sock" ] || fail "helper-paused: the second monitor came along"
 qmp "$dst_qmp" query-status | grep -q '"running"' || fail "helper-paused: not running there"
@@ -137,7 +114,7 @@ echo "ok: helper-paused: migrated with --launch-dest alone, memory checked"
 # ---- tests/integration/test-guest.c: the guest on q35 -----------------------------
 boot bench pc
 source_is helper-q35
-wait_pass helper-q35 "$dir/helper-q35/serial.log" "$src_pid"
+wait_pass helper-q35
 migrate helper-q35
 qmp "$dst_qmp" qom-get '{"path": "/machine", "property": "type"}' | grep -q q35 ||
 	fail "helper-q35: the destination is not a q35 machine"
@@ -147,7 +124,7 @@ echo "ok: helper-q35: migrated with --launch-dest alone, memory checked"
 
 # ---- scripts/bench/lib.sh: its line, uncapped (64 MiB fit in any downtime) -------
 source_is bench
-wait_pass bench "$dir/bench/serial.log" "$src_pid"
+wait_pass bench
 migrate bench
 memory_check bench
 stop "$dst_pid"
