@@ -15,8 +15,6 @@
  *   0x07c00-0x07dff  boot sector (loaded by the BIOS)
  *   0x07e00-0x0fdff  the rest of the image (loaded by the boot sector, int 13h)
  *   0x10000-0x4ffff  64 page directories of 2 MiB pages: identity map of 0-64 GiB
- *   0x50000-0x50fff  the IDT of a capped guest (256 gates, only the timer's present)
- *   0x51000-0x51007  a capped guest's timer interrupts so far (u64)
  *   0x9fc00-0xfffff  EBDA, VGA hole, ROMs (the BIOS's)
  *
  * The pattern: every E820 "usable" page from 1 MiB up to the end of RAM,
@@ -43,8 +41,6 @@
 #define QMG_LAYOUT_ADDR 0x4000
 #define QMG_STACK_TOP 0x7c00
 #define QMG_PD_ADDR 0x10000
-#define QMG_IDT_ADDR 0x50000
-#define QMG_TICKS_ADDR 0x51000
 
 /*
  * The layout page, little-endian.  The checksum makes the 32-bit words of
@@ -67,9 +63,8 @@
 /*
  * The dirty-rate cap: QEMU's -fw_cfg name=QMG_FWCFG_DIRTY_RATE,string=N makes
  * every pass after the first increment at most N MiB of pages (4 KiB each)
- * per second, in chunks of QMG_PACE_PAGES pages; between chunks it sleeps
- * until a PIT interrupt.  Without it, or with 0, the guest goes as fast as
- * its CPU does and never enables interrupts.  Pass 1 is never paced.
+ * per second, in chunks of QMG_PACE_PAGES pages.  Without it, or with 0, the
+ * guest goes as fast as its CPU does.  Pass 1 is never paced.
  */
 #define QMG_FWCFG_DIRTY_RATE "opt/org.qmigrate/dirty-rate"
 #define QMG_PACE_PAGES 256

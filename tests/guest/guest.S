@@ -13,20 +13,14 @@
  *
  * The dirty-rate cap (guest-layout.h, QMG_FWCFG_DIRTY_RATE) bounds how fast
  * passes after the first dirty memory, so that a migration test can know its
- * guest converges: every chunk of QMG_PACE_PAGES pages has a budget of PIT
- * counts, armed on PIT channel 0 as a one-shot when the chunk is let go;
- * after the chunk, the guest sleeps (sti; hlt) until the one-shot's
- * interrupt.  A one-shot fires once, at least its count after it was armed,
- * so time the guest does not see (a vCPU descheduled or throttled) only
- * makes it wait longer: the rate is an upper bound.  A periodic timer would
- * not do: KVM's PIT re-injects the ticks a busy or descheduled vCPU missed,
- * back to back, and the guest would catch up on them.
+ * guest converges: after every QMG_PACE_PAGES pages incremented, the guest
+ * spins on the PIT until 1/rate s has passed since the previous chunk was let
+ * go.  Time it does not see (a vCPU descheduled or throttled for longer than
+ * one PIT period) only makes it wait longer: the rate is an upper bound.
  *
- * The uncapped guest never enables interrupts after leaving real mode and
- * has no IDT of its own; the capped one has an IDT whose only present gate
- * is the timer's, and enables interrupts only across that hlt.  Either way
- * any exception triple-faults, and QEMU resets the guest, which prints the
- * banner again; the tests check that it appears once.
+ * The guest never enables interrupts after leaving real mode and has no IDT:
+ * any exception triple-faults, and QEMU resets it, which prints the banner
+ * again; the tests check that it appears once.
  */
 #include "guest-layout.h"
 
@@ -52,17 +46,8 @@
 #define FW_CFG_ENTRY_NAME 8
 #define PIT_CH0 0x40
 #define PIT_CMD 0x43
-#define PIT_CH0_MODE0 0x30	/* channel 0, low then high byte, interrupt on terminal count */
+#define PIT_CH0_MODE2 0x34	/* channel 0, low then high byte, rate generator */
 #define PIT_HZ 1193182
-#define PIT_MAX_COUNT 0xffff	/* 0 would mean 65536: never armed */
-#define PIC1_CMD 0x20
-#define PIC1_DATA 0x21
-#define PIC2_CMD 0xa0
-#define PIC2_DATA 0xa1
-#define PIC_EOI 0x20		/* non-specific end of interrupt */
-#define TIMER_VECTOR 0x20	/* IRQ0, once the master PIC is remapped */
-#define IDT_GATE_SIZE 16
-#define IDT_INTR_GATE 0x8e00	/* present, DPL 0, 64-bit interrupt gate (IF cleared) */
 #define PACE_OFF (1 << 62)	/* a page count the loop never runs down */
 
 /* ---- boot sector: 510 bytes at 0x7c00 (the linker script adds 0xaa55) ---- */
@@ -206,7 +191,7 @@ stage2:
 	and $0xfe, %al
 	out %al, $0x92
 
-	cli			/* only a capped guest's pace enables them again */
+	cli			/* for good: there is no IDT from here on */
 	lgdtl gdt_desc
 	mov %cr0, %eax
 	or $CR0_PE, %eax
@@ -280,23 +265,23 @@ lm64:
 
 	/*
 	 * Pacing state, kept in registers the pass loop leaves alone:
-	 * %r8 pages left in this chunk, %r9 the PIT counts a chunk must take,
-	 * %r13 the timer interrupts seen, %r14 the counts of this chunk's
-	 * budget not yet armed (a budget longer than one arm takes several).
+	 * %r8 pages left in this chunk, %r9 PIT ticks a chunk must take,
+	 * %r13 PIT ticks seen so far, %r14 the last counter read, %r15 when
+	 * the next chunk may go.
 	 */
 	mov $QMG_LAYOUT_ADDR, %ebx
 	mov $PACE_OFF, %r8
 	mov QMG_OFF_DIRTY_RATE(%rbx), %ecx
 	test %ecx, %ecx
 	jz 1f
-	/* a chunk is QMG_PACE_PAGES / 256 MiB: PIT_HZ / rate counts, rounded up */
-	mov $(PIT_HZ * QMG_PACE_PAGES / 256), %eax
-	lea -1(%rax, %rcx), %rax
+	mov $(PIT_HZ * QMG_PACE_PAGES / 256), %eax /* a chunk is QMG_PACE_PAGES / 256 MiB */
 	xor %edx, %edx
-	div %rcx
+	div %ecx
 	mov %rax, %r9
 	mov $QMG_PACE_PAGES, %r8d
-	call timer_start
+	call pit_start
+	xor %r13d, %r13d
+	xor %r15d, %r15d
 1:	xor %r12d, %r12d	/* 0 during pass 1: store, do not increment */
 pass:
 	lea QMG_OFF_RANGES(%rbx), %rsi
@@ -334,90 +319,51 @@ pass:
 	jmp pass
 
 /*
- * Waits, asleep, until the budget of the chunk just done has run out, then
- * arms the next chunk's: its time starts now, so a chunk that took longer
- * than its budget earns no credit for the next.  Interrupts are enabled only
- * across the hlt: sti takes effect after the instruction that follows it,
- * so an interrupt already pending wakes the hlt instead of being taken
- * before it.  Preserves every register but %rax, %r8 and the pacing ones.
+ * Waits until the chunk just done may be followed by the next one.
+ * Preserves every register but %rax, %r8 and the pacing registers.
  */
 pace:
 	mov $QMG_PACE_PAGES, %r8d
-1:	cmp QMG_TICKS_ADDR, %r13
-	jne 2f
-	sti
-	hlt
-	cli
-	jmp 1b
-2:	mov QMG_TICKS_ADDR, %r13
-	test %r14, %r14
-	jz 3f
-	call pit_arm		/* more of this chunk's budget to wait for */
-	jmp 1b
-3:	mov %r9, %r14
+1:	call pit_read
+	cmp %r15, %r13
+	jb 1b
+	lea (%r13, %r9), %r15	/* from now: no credit for time spent behind */
+	ret
+
+/* Sets PIT channel 0 counting down from 65536, and reads it once. */
+pit_start:
+	mov $PIT_CMD, %dx
+	mov $PIT_CH0_MODE2, %al
+	out %al, %dx
+	mov $PIT_CH0, %dx
+	xor %eax, %eax
+	out %al, %dx
+	out %al, %dx
+	xor %r14d, %r14d
 	/* fall through */
 
 /*
- * Arms PIT channel 0 to interrupt once after min(%r14, PIT_MAX_COUNT)
- * counts, and takes them off %r14 (never 0 here).  Clobbers %rax.
+ * Adds the PIT ticks since the last read to %r13.  The counter wraps every
+ * 55 ms; a longer gap between reads is counted short.  Clobbers %rax.
  */
-pit_arm:
-	mov $PIT_CH0_MODE0, %al
-	out %al, $PIT_CMD
-	mov $PIT_MAX_COUNT, %eax
-	cmp %rax, %r14
-	cmovb %r14, %rax
-	sub %rax, %r14
-	out %al, $PIT_CH0
-	mov %ah, %al
-	out %al, $PIT_CH0
-	ret
-
-/*
- * Readies the capped guest's sleep: the IDT (only the timer's gate is
- * present), both PICs remapped above the exceptions with only IRQ0
- * unmasked, and a 1-count arm of the PIT, whose interrupt waits in the PIC
- * until the first pace, which therefore lets the first chunk go at once.
- * Interrupts stay disabled.  Clobbers %rax, %rcx, %rdx, %rsi, %rdi.
- */
-timer_start:
-	mov $QMG_IDT_ADDR, %edi
-	xor %eax, %eax
-	mov $(QMG_PAGE_SIZE / 8), %ecx
-	rep stosq
-	movq $0, QMG_TICKS_ADDR
-	mov $timer_irq, %eax	/* offset bits 63:32 stay 0: the image is below 4 GiB */
-	mov %ax, QMG_IDT_ADDR + TIMER_VECTOR * IDT_GATE_SIZE
-	movw $CODE64, QMG_IDT_ADDR + TIMER_VECTOR * IDT_GATE_SIZE + 2
-	movw $IDT_INTR_GATE, QMG_IDT_ADDR + TIMER_VECTOR * IDT_GATE_SIZE + 4
-	shr $16, %eax
-	mov %ax, QMG_IDT_ADDR + TIMER_VECTOR * IDT_GATE_SIZE + 6
-	lidt idt_desc
-	mov $pic_init, %esi
-1:	lodsw			/* %al: port, %ah: value */
-	test %al, %al
-	jz 2f
-	movzbl %al, %edx
-	mov %ah, %al
+pit_read:
+	push %rdx
+	mov $PIT_CMD, %dx
+	xor %eax, %eax		/* latch channel 0 */
 	out %al, %dx
-	jmp 1b
-2:	xor %r13d, %r13d
-	mov $1, %r14d
-	jmp pit_arm
-
-/*
- * The timer interrupt, only ever taken in pace's hlt: counts itself and
- * acknowledges the master PIC.  Preserves every register (iretq restores
- * the flags that incq changed).
- */
-	.balign 16
-timer_irq:
-	incq QMG_TICKS_ADDR
-	push %rax
-	mov $PIC_EOI, %al
-	out %al, $PIC1_CMD
-	pop %rax
-	iretq
+	mov $PIT_CH0, %dx
+	in %dx, %al
+	mov %al, %ah
+	in %dx, %al
+	xchg %al, %ah
+	movzwl %ax, %eax
+	mov %r14, %rdx
+	sub %rax, %rdx		/* it counts down */
+	and $0xffff, %edx
+	add %rdx, %r13
+	mov %rax, %r14
+	pop %rdx
+	ret
 
 /*
  * The decimal number in the fw_cfg file QMG_FWCFG_DIRTY_RATE, in %eax: 0
@@ -733,21 +679,6 @@ gdt_end:
 gdt_desc:
 	.word gdt_end - gdt - 1
 	.long gdt
-idt_desc:
-	.word 256 * IDT_GATE_SIZE - 1
-	.quad QMG_IDT_ADDR
-pic_init:			/* port, value; port 0 ends it */
-	.byte PIC1_CMD, 0x11	/* ICW1: edge-triggered, cascaded, ICW4 follows */
-	.byte PIC2_CMD, 0x11
-	.byte PIC1_DATA, TIMER_VECTOR /* ICW2: vector of IRQ0 */
-	.byte PIC2_DATA, TIMER_VECTOR + 8 /* and of IRQ8 */
-	.byte PIC1_DATA, 0x04	/* ICW3: the slave hangs on IRQ2 */
-	.byte PIC2_DATA, 0x02	/* ICW3: the slave's identity */
-	.byte PIC1_DATA, 0x01	/* ICW4: 8086 mode, EOI by command */
-	.byte PIC2_DATA, 0x01
-	.byte PIC1_DATA, 0xfe	/* mask: all but IRQ0 */
-	.byte PIC2_DATA, 0xff
-	.byte 0
 magic:
 	.ascii QMG_MAGIC
 msg_e820:
