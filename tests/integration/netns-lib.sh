@@ -167,10 +167,19 @@ netns_sshd() { # starts sshd in the destination and waits until it listens (at m
 	# there holds it, and the host's /run is left as it is.  ip and the
 	# shell exec, so that $! is sshd's pid (not through a shell function,
 	# which would run in a subshell of its own).
+	# sshd runs each command through the login user's shell, and bash reads
+	# ~/.bashrc when sshd starts it: a test machine's (pyenv's init, say)
+	# can cost half a second per command, which no host of a lab would
+	# charge to a migration.  The namespace's view of it is empty (/dev/null
+	# bound over it), as on a fresh host; the host's file is left as it is.
+	local rc
+	rc=$(getent passwd "$(id -un)" | cut -d: -f6)/.bashrc
+	[ -f "$rc" ] || rc=
 	# shellcheck disable=SC2016 # expanded by that shell, from its arguments
 	ip netns exec "$NETNS_DST" sh -c 'mount -t tmpfs -o mode=0755,size=1m qmigrate-test "/run" &&
-		mkdir -m 0755 /run/sshd && exec "$1" -D -e -f "$2"' sh \
-		/usr/sbin/sshd "$netns_dir/sshd_config" </dev/null >"$log" 2>&1 &
+		mkdir -m 0755 /run/sshd &&
+		{ [ -z "$3" ] || mount --bind /dev/null "$3"; } && exec "$1" -D -e -f "$2"' sh \
+		/usr/sbin/sshd "$netns_dir/sshd_config" "$rc" </dev/null >"$log" 2>&1 &
 	netns_sshd_pid=$!
 	netns_track "$netns_sshd_pid"
 	for _ in $(seq 100); do
