@@ -155,18 +155,12 @@ static int open_pipe(struct qm_tunnel *t, char *uri, size_t uri_len)
 /* @argv, then QM_STREAM_INDEX_OPTION and room for the index (which spawn() lends). */
 static char **copy_argv(char *const argv[], size_t *argc)
 {
-	size_t n = 0;
-	char **v;
+	size_t n = qm_argv_len((const char *const *)argv);
+	char **v = qm_argv_dup((const char *const *)argv, 2);
 
-	while (argv[n])
-		n++;
-	v = calloc(n + 3, sizeof(*v));
-	for (size_t i = 0; v && i <= n; i++) {
-		v[i] = strdup(i < n ? argv[i] : QM_STREAM_INDEX_OPTION);
-		if (!v[i]) {
-			qm_argv_free(v);
-			return NULL;
-		}
+	if (v && !(v[n] = strdup(QM_STREAM_INDEX_OPTION))) {
+		qm_argv_free(v);
+		return NULL;
 	}
 	*argc = n;
 	return v;
