@@ -27,6 +27,7 @@
 #include "engine/ssh-argv.h"
 #include "engine/stream.h"
 #include "util/error.h"
+#include "util/host.h"
 #include "util/log.h"
 #include "xml/domain-argv.h"
 
@@ -98,9 +99,7 @@ int qm_remote_options_check(const struct qm_job_options *o, struct qm_error *err
 			return r;
 	}
 	if (o->migrate_address &&
-	    (strlen(o->migrate_address) >= 64 ||
-	     strspn(o->migrate_address, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					"0123456789.:-_") != strlen(o->migrate_address) ||
+	    (strlen(o->migrate_address) >= 64 || !qm_addr_text_ok(o->migrate_address) ||
 	     !*o->migrate_address))
 		return qm_error_set(err, -EINVAL, "Usage",
 				    "--migrate-address '%.64s' is not a host name or an IP address",
