@@ -83,7 +83,7 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 			break;
 		case OPT_STREAM_INDEX:
 			index = strtoul(optarg, &end, 10);
-			if (*end || end == optarg || index > 63)
+			if (*end || end == optarg || index >= QM_STREAM_MAX)
 				return cli_usage_error(&cmd_serve, "invalid --stream-index '%s' (0..63)",
 						       optarg);
 			break;

@@ -131,15 +131,11 @@ void qm_agent_prepared(struct qm_job *job)
 	m.pid = qm_dest_launch_pid(job, m.qmp);
 	if (!m.qmp[0] && job->opts.dst_qmp) {
 		/* Attached: the QEMU at the other end of its QMP socket. */
-		pid_t pid;
-		uid_t uid;
-		int pidfd = qm_qmp_peer(job->dst, &pid, &uid);
+		pid_t pid = qm_qmp_peer_pid(job->dst);
 
 		snprintf(m.qmp, sizeof(m.qmp), "%s", job->opts.dst_qmp);
-		if (pidfd >= 0) {
+		if (pid > 0)
 			m.pid = (long)pid;
-			close(pidfd);
-		}
 	}
 	a->answering = QM_PEER_HELLO;
 	send_msg(a, &m);

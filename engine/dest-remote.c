@@ -27,6 +27,7 @@
 #include "engine/ssh-argv.h"
 #include "engine/stream.h"
 #include "util/error.h"
+#include "util/host.h"
 #include "util/log.h"
 #include "xml/domain-argv.h"
 
@@ -98,9 +99,7 @@ int qm_remote_options_check(const struct qm_job_options *o, struct qm_error *err
 			return r;
 	}
 	if (o->migrate_address &&
-	    (strlen(o->migrate_address) >= 64 ||
-	     strspn(o->migrate_address, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					"0123456789.:-_") != strlen(o->migrate_address) ||
+	    (strlen(o->migrate_address) >= 64 || !qm_addr_text_ok(o->migrate_address) ||
 	     !*o->migrate_address))
 		return qm_error_set(err, -EINVAL, "Usage",
 				    "--migrate-address '%.64s' is not a host name or an IP address",
@@ -112,7 +111,6 @@ int qm_remote_options_copy(struct qm_job *job, const struct qm_job_options *o,
 			   struct qm_error *err)
 {
 	struct qm_remote *rm;
-	size_t n = 0;
 
 	if (!o->dest_uri)
 		return 0;
@@ -131,22 +129,11 @@ int qm_remote_options_copy(struct qm_job *job, const struct qm_job_options *o,
 	if (qm_dest_uri_parse(o->dest_uri, &rm->uri, err) < 0)
 		return err->code;
 	snprintf(rm->label, sizeof(rm->label), "agent at %.80s", o->dest_uri);
-	while (o->ssh_options && o->ssh_options[n])
-		n++;
-	rm->ssh_options = calloc(n + 1, sizeof(char *));
+	rm->ssh_options = qm_argv_dup(o->ssh_options, 0);
 	if (!rm->ssh_options)
 		return qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
-	for (rm->n_ssh_options = 0; rm->n_ssh_options < n; rm->n_ssh_options++) {
-		rm->ssh_options[rm->n_ssh_options] = strdup(o->ssh_options[rm->n_ssh_options]);
-		if (!rm->ssh_options[rm->n_ssh_options])
-			return qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
-	}
-	for (n = 0; o->disk_map && o->disk_map[n];)
-		n++;
-	rm->disk_map = calloc(n + 1, sizeof(char *));
-	for (size_t i = 0; rm->disk_map && i < n; i++)
-		if (!(rm->disk_map[i] = strdup(o->disk_map[i])))
-			return qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
+	rm->n_ssh_options = qm_argv_len(o->ssh_options);
+	rm->disk_map = qm_argv_dup(o->disk_map, 0);
 	if (!rm->disk_map ||
 	    (o->remote_qmigrate && !(rm->remote_qmigrate = strdup(o->remote_qmigrate))) ||
 	    (o->migrate_address && !(rm->migrate_address = strdup(o->migrate_address))))
@@ -477,8 +464,7 @@ static void send_prepare(struct qm_remote *rm)
 		return;
 	}
 	m.settings.disk_map = rm->disk_map; /* borrowed */
-	while (rm->disk_map[m.settings.n_disk_map])
-		m.settings.n_disk_map++;
+	m.settings.n_disk_map = qm_argv_len((const char *const *)rm->disk_map);
 	m.cookie = job->cookie;
 	/* The full description: the agent sets the passwords, as prepare does here. */
 	m.domain = job->domain_xml ? job->domain_xml : job->described_xml;
@@ -585,9 +571,7 @@ void qm_remote_free(struct qm_job *job)
 	if (rm->spawned)
 		reap(rm);
 	qm_dest_uri_release(&rm->uri);
-	for (size_t i = 0; i < rm->n_ssh_options; i++)
-		free(rm->ssh_options[i]);
-	free(rm->ssh_options);
+	qm_argv_free(rm->ssh_options);
 	qm_argv_free(rm->disk_map);
 	free(rm->remote_qmigrate);
 	free(rm->migrate_address);

@@ -11,6 +11,7 @@
 
 #include "engine/peer-msg.h"
 #include "util/error.h"
+#include "util/host.h"
 
 static const char *const transports[] = {
 	[QM_TRANSPORT_UNIX] = "unix",
@@ -21,7 +22,7 @@ static const char *const transports[] = {
 /* What a string setting may hold. */
 enum kind {
 	PATH, /* absolute, no control character */
-	ADDR, /* letters, digits, '.', ':', '-', '_': a host name or an IP literal */
+	ADDR, /* qm_addr_text_ok: a host name or an IP literal */
 };
 
 static int bad(const struct qm_peer_msg *m, const char *field, const char *problem,
@@ -33,14 +34,13 @@ static int bad(const struct qm_peer_msg *m, const char *field, const char *probl
 
 static bool text_ok(const char *s, enum kind kind)
 {
-	if (kind == PATH && s[0] != '/')
+	if (kind == ADDR)
+		return qm_addr_text_ok(s);
+	if (s[0] != '/')
 		return false;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (kind == PATH ? (*p < 0x20 || *p == 0x7f)
-				 : !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-				     (*p >= '0' && *p <= '9') || strchr(".:-_", *p)))
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
 			return false;
-	}
 	return true;
 }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "engine/job.h"
+#include "engine/stream.h"
 #include "util/log.h"
 
 static const char *const runtime_files[] = { "migrate.sock", "tunnel.sock" };
@@ -48,12 +49,8 @@ void qm_runtime_dir_remove(struct qm_job *job)
 		snprintf(path, sizeof(path), "%s/%s", job->runtime_dir, runtime_files[i]);
 		unlink(path);
 	}
-	/* What the streams of a tunnel between hosts leave (engine/stream-sink.c). */
-	for (int i = 0; i < 64; i++) {
-		snprintf(path, sizeof(path), "%s/stream-%d.on", job->runtime_dir, i);
-		if (unlink(path) < 0 && errno == ENOENT)
-			break;
-	}
+	/* What the streams of a tunnel between hosts leave. */
+	qm_stream_markers_remove(job->runtime_dir);
 	if (rmdir(job->runtime_dir) < 0)
 		qm_warn(job->ctx, "cannot remove %s: %s", job->runtime_dir, strerror(errno));
 	job->runtime_dir[0] = '\0';

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "engine/batch.h"
 #include "engine/job.h"
@@ -21,8 +20,6 @@ static void begin_end(struct qm_job *job)
 {
 	struct qm_cookie c;
 	pid_t pid;
-	uid_t uid;
-	int pidfd;
 
 	if (!qm_job_failed(job)) {
 		/* What the destination's prechecks compare with travels in the cookie. */
@@ -33,11 +30,9 @@ static void begin_end(struct qm_job *job)
 		c.source.kvm = job->src_facts.kvm;
 		c.source.running = job->src_was_running;
 		/* An agent on this same host tells the source from another QEMU of the VM. */
-		pidfd = qm_qmp_peer(job->src, &pid, &uid);
-		if (pidfd >= 0) {
+		pid = qm_qmp_peer_pid(job->src);
+		if (pid > 0)
 			c.source.pid = (long)pid;
-			close(pidfd);
-		}
 		if (qm_job_emit_cookie(job, &c) == 0) {
 			qm_job_enter(job, QM_PHASE_PREPARE);
 			return;

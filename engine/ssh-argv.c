@@ -11,7 +11,7 @@
 #include "util/error.h"
 #include "xml/domain-argv.h"
 
-/* ssh, its fixed options, the -p/-l pairs, the options, "--" and four words. */
+/* ssh, its fixed options, the -p/-l pairs, the options, "--", four words, NULL. */
 #define WORDS_MAX (4 + 4 + 2 * QM_SSH_OPTIONS_MAX + 5 + 1)
 
 /*
@@ -123,22 +123,12 @@ static int check_local(const char *s, struct qm_error *err)
 	return 0;
 }
 
-/* Copies @n borrowed words into a new NULL-terminated argv. */
-static int dup_words(const char *const *words, size_t n, char ***argv,
-		     struct qm_error *err)
+/* Copies the borrowed NULL-terminated @words into a new argv. */
+static int dup_words(const char *const *words, char ***argv, struct qm_error *err)
 {
-	char **v = calloc(n + 1, sizeof(*v));
-
-	if (!v)
+	*argv = qm_argv_dup(words, 0);
+	if (!*argv)
 		return qm_error_set(err, -ENOMEM, "Usage", "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		v[i] = strdup(words[i]);
-		if (!v[i]) {
-			qm_argv_free(v);
-			return qm_error_set(err, -ENOMEM, "Usage", "out of memory");
-		}
-	}
-	*argv = v;
 	return 0;
 }
 
@@ -196,19 +186,16 @@ int qm_ssh_argv(const struct qm_dest_uri *u, const struct qm_ssh_opts *o, char *
 		return r;
 	w[n++] = "serve";
 	w[n++] = "--stdio";
-	return dup_words(w, n, argv, err);
+	w[n] = NULL;
+	return dup_words(w, argv, err);
 }
 
 int qm_exec_argv(const struct qm_dest_uri *u, char ***argv, struct qm_error *err)
 {
-	size_t n = 0;
-
 	*argv = NULL;
 	if (u->kind != QM_DEST_EXEC || !u->exec_argv || !u->exec_argv[0])
 		return qm_error_set(err, -EINVAL, "Usage", "not an exec: destination");
-	while (u->exec_argv[n])
-		n++;
-	return dup_words((const char *const *)u->exec_argv, n, argv, err);
+	return dup_words((const char *const *)u->exec_argv, argv, err);
 }
 
 int qm_dest_argv(const struct qm_dest_uri *u, const struct qm_ssh_opts *o, char ***argv,
@@ -244,7 +231,7 @@ int qm_dest_stream_argv(const struct qm_dest_uri *u, const struct qm_ssh_opts *o
 			const char *stream, char ***argv, struct qm_error *err)
 {
 	char **v = NULL, **grown;
-	size_t n = 0;
+	size_t n;
 	int r;
 
 	*argv = NULL;
@@ -258,8 +245,7 @@ int qm_dest_stream_argv(const struct qm_dest_uri *u, const struct qm_ssh_opts *o
 		*argv = v;
 		return r;
 	}
-	while (v[n])
-		n++;
+	n = qm_argv_len((const char *const *)v);
 	grown = realloc(v, (n + 3) * sizeof(*v));
 	if (!grown) {
 		qm_argv_free(v);

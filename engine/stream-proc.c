@@ -10,7 +10,7 @@
 #include "util/error.h"
 
 #define STREAM_PIPE_SIZE (1u << 20) /* fewer wake-ups for the pump and for ssh */
-#define STOP_BATCH 64		    /* stopped together, under one grace */
+#define STOP_BATCH QM_STREAM_MAX    /* stopped together, under one grace */
 
 static void close_fd(int *fd)
 {

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -102,12 +103,27 @@ static int relay(struct qm_ctx *ctx, struct ev_loop *loop, const char *path,
 			    s.r.end == QM_PUMP_FAILED ? s.r.error.text : "aborted");
 }
 
-/* DIR/stream-N.on, where DIR holds the socket @path. */
+void qm_stream_marker(const char *dir, size_t dir_len, unsigned index, char *out,
+		      size_t size)
+{
+	snprintf(out, size, "%.*s/stream-%u.on", (int)dir_len, dir, index);
+}
+
+void qm_stream_markers_remove(const char *dir)
+{
+	char path[PATH_MAX];
+
+	for (unsigned i = 0; i < QM_STREAM_MAX; i++) {
+		qm_stream_marker(dir, strlen(dir), i, path, sizeof(path));
+		if (unlink(path) < 0 && errno == ENOENT)
+			break;
+	}
+}
+
+/* The marker of stream @index beside the socket @path (absolute: check_path). */
 static void marker(const char *path, unsigned index, char *out, size_t size)
 {
-	const char *slash = strrchr(path, '/');
-
-	snprintf(out, size, "%.*s/stream-%u.on", (int)(slash - path), path, index);
+	qm_stream_marker(path, (size_t)(strrchr(path, '/') - path), index, out, size);
 }
 
 /*

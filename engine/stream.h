@@ -16,11 +16,14 @@
 #include <stddef.h>
 
 #include "engine/child.h"
+#include "engine/peer-msg.h"
 #include "qmigrate.h"
 #include "util/macros.h"
 
 #define QM_STREAM_OPTION "--stream"
 #define QM_STREAM_INDEX_OPTION "--stream-index"
+/* Streams of one migration: the main stream and up to QM_PEER_MULTIFD_MAX channels. */
+#define QM_STREAM_MAX (QM_PEER_MULTIFD_MAX + 1)
 /* Seconds a stream process gets after SIGTERM, and again after SIGKILL. */
 #define QM_STREAM_STOP_GRACE 2.0
 /* Seconds the sink waits for room in the listener's backlog. */
@@ -48,6 +51,14 @@
  */
 int qm_stream_sink(struct qm_ctx *ctx, const char *path, unsigned index, int in_fd, int out_fd,
 		   struct qm_error *err) _must_check_;
+/*
+ * The marker of stream @index, DIR/stream-N.on, into @out of @size
+ * (truncated to fit); DIR is the first @dir_len bytes of @dir.
+ */
+void qm_stream_marker(const char *dir, size_t dir_len, unsigned index, char *out,
+		      size_t size);
+/* Removes the markers the streams left in @dir: stream 0's up to the first missing. */
+void qm_stream_markers_remove(const char *dir);
 
 /* ---- stream-proc.c: the source's end ------------------------------------- */
 
@@ -70,7 +81,7 @@ int qm_stream_spawn(char *const argv[], bool back, struct qm_stream_proc *p,
 		    struct qm_error *err) _must_check_;
 /*
  * Stops the processes still running (SIGTERM through the pidfd, at most
- * QM_STREAM_STOP_GRACE seconds for up to 64 of them together, SIGKILL, as
+ * QM_STREAM_STOP_GRACE seconds for up to QM_STREAM_MAX of them together, SIGKILL, as
  * long again), reaps them, and closes what @ps still hold.  Returns how
  * many could not be reaped.  Safe to repeat.
  */

@@ -10,9 +10,9 @@
 #include <sys/un.h>
 
 #include "engine/job.h"
+#include "engine/stream.h"
 #include "tunnel/pump.h"
 
-#define MAX_STREAMS 64		  /* one main stream and up to 63 multifd channels */
 #define QEMU_PIPE_SIZE (1u << 20) /* what an unprivileged process may have */
 
 struct qm_tunnel_remote;
@@ -23,7 +23,7 @@ struct qm_tunnel {
 	ev_io accept_io;
 	char dst_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	struct qm_pump *pumps[MAX_STREAMS];
+	struct qm_pump *pumps[QM_STREAM_MAX];
 	size_t n_pumps;
 	unsigned long long bytes_ended; /* moved by pumps that already ended */
 	int qemu_fd[2]; /* pipes: the ends QEMU gets, until they are passed */

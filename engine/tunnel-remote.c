@@ -41,7 +41,7 @@ struct qm_tunnel_remote {
 	/* of every stream process: ... --stream-index N; argv[argc + 1] is N's slot */
 	char **argv;
 	size_t argc;
-	struct stream streams[MAX_STREAMS];
+	struct stream streams[QM_STREAM_MAX];
 	size_t n;
 	bool hung_up; /* the exits that follow are ours */
 };
@@ -76,9 +76,9 @@ static int spawn(struct qm_tunnel *t, bool back, struct stream **out,
 	char index[24];
 	int r;
 
-	if (rt->n == MAX_STREAMS)
+	if (rt->n == QM_STREAM_MAX)
 		return qm_error_set(err, -EMFILE, "TunnelFailed",
-				    "tunnel: more than %d streams", MAX_STREAMS);
+				    "tunnel: more than %d streams", QM_STREAM_MAX);
 	s = &rt->streams[rt->n];
 	/* The stream's place in QEMU's order: the destination connects them in it. */
 	snprintf(index, sizeof(index), "%zu", rt->n);
@@ -155,18 +155,12 @@ static int open_pipe(struct qm_tunnel *t, char *uri, size_t uri_len)
 /* @argv, then QM_STREAM_INDEX_OPTION and room for the index (which spawn() lends). */
 static char **copy_argv(char *const argv[], size_t *argc)
 {
-	size_t n = 0;
-	char **v;
+	size_t n = qm_argv_len((const char *const *)argv);
+	char **v = qm_argv_dup((const char *const *)argv, 2);
 
-	while (argv[n])
-		n++;
-	v = calloc(n + 3, sizeof(*v));
-	for (size_t i = 0; v && i <= n; i++) {
-		v[i] = strdup(i < n ? argv[i] : QM_STREAM_INDEX_OPTION);
-		if (!v[i]) {
-			qm_argv_free(v);
-			return NULL;
-		}
+	if (v && !(v[n] = strdup(QM_STREAM_INDEX_OPTION))) {
+		qm_argv_free(v);
+		return NULL;
 	}
 	*argc = n;
 	return v;
@@ -207,7 +201,7 @@ void qm_tunnel_remote_hangup(struct qm_tunnel *t)
 void qm_tunnel_remote_free(struct qm_tunnel *t)
 {
 	struct qm_tunnel_remote *rt = t->remote;
-	struct qm_stream_proc *ps[MAX_STREAMS];
+	struct qm_stream_proc *ps[QM_STREAM_MAX];
 	size_t left;
 
 	if (!rt)

@@ -83,10 +83,10 @@ static int join(struct qm_tunnel *t, int in, struct qm_error *err)
 	};
 	int in_progress, out;
 
-	if (t->n_pumps == MAX_STREAMS) {
+	if (t->n_pumps == QM_STREAM_MAX) {
 		close(in);
 		return qm_error_set(err, -EMFILE, "TunnelFailed",
-				    "tunnel: more than %d streams", MAX_STREAMS);
+				    "tunnel: more than %d streams", QM_STREAM_MAX);
 	}
 	out = qm_unix_connect(t->dst_path, &in_progress);
 	if (out < 0) {
@@ -202,7 +202,7 @@ int qm_tunnel_listen(struct qm_tunnel *t, char *uri, size_t uri_len)
 	old = umask(0177);
 	r = bind(t->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
 	umask(old);
-	if (r < 0 || listen(t->listen_fd, MAX_STREAMS) < 0)
+	if (r < 0 || listen(t->listen_fd, QM_STREAM_MAX) < 0)
 		return qm_job_failf(job, -errno, "TunnelFailed", "tunnel: cannot listen on %s: %s",
 				    t->listen_path, strerror(errno));
 	ev_io_init(&t->accept_io, accept_cb, t->listen_fd, EV_READ);

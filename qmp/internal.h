@@ -16,6 +16,11 @@ int qm_qmp_peer_pidfd(const struct qm_qmp *qmp);
  */
 int qm_qmp_peer(const struct qm_qmp *qmp, pid_t *pid, uid_t *uid);
 /*
+ * Only its pid, once qm_qmp_peer showed it is still that QEMU (the pidfd
+ * is closed again); or qm_qmp_peer's -errno.
+ */
+pid_t qm_qmp_peer_pid(const struct qm_qmp *qmp);
+/*
  * Why the connection closed (borrowed), or NULL while it is not closed; set
  * before the close callback runs, as soon as a command can no longer be queued.
  */

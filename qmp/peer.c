@@ -43,6 +43,18 @@ int qm_qmp_peer(const struct qm_qmp *qmp, pid_t *pid, uid_t *uid)
 	return pidfd;
 }
 
+pid_t qm_qmp_peer_pid(const struct qm_qmp *qmp)
+{
+	pid_t pid;
+	uid_t uid;
+	int pidfd = qm_qmp_peer(qmp, &pid, &uid);
+
+	if (pidfd < 0)
+		return pidfd;
+	close(pidfd);
+	return pid;
+}
+
 int qm_qmp_peer_pidfd(const struct qm_qmp *qmp)
 {
 	pid_t pid;

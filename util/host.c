@@ -20,6 +20,12 @@ bool qm_hostname_is_valid(const char *s)
 	return n > 0 && n <= 255 && s[n] == '\0';
 }
 
+bool qm_addr_text_ok(const char *s)
+{
+	return s[strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			   "0123456789.:-_")] == '\0';
+}
+
 /*
  * Reads a small one-line file into @buf without its trailing white space.
  * Returns 0, or a negative errno (-EFBIG when it does not fit).

@@ -41,4 +41,11 @@ int qm_host_uuid(const struct qm_host_sources *src, char host_uuid[37],
  */
 bool qm_hostname_is_valid(const char *s);
 
+/*
+ * True when @s holds only what an address qmigrate passes on may: letters,
+ * digits, '.', ':', '-' and '_', a host name or an IP literal.  Length and
+ * emptiness are the caller's to check ("" is true).
+ */
+bool qm_addr_text_ok(const char *s);
+
 #endif

@@ -363,6 +363,30 @@ int qm_domain_argv(const struct qm_domain *d, const struct qm_domain_argv_opts *
 	return 0;
 }
 
+size_t qm_argv_len(const char *const *argv)
+{
+	size_t n = 0;
+
+	while (argv && argv[n])
+		n++;
+	return n;
+}
+
+char **qm_argv_dup(const char *const *argv, size_t room)
+{
+	size_t n = qm_argv_len(argv);
+	char **v = calloc(n + room + 1, sizeof(*v));
+
+	for (size_t i = 0; v && i < n; i++) {
+		v[i] = strdup(argv[i]);
+		if (!v[i]) {
+			qm_argv_free(v);
+			return NULL;
+		}
+	}
+	return v;
+}
+
 void qm_argv_free(char **argv)
 {
 	if (!argv)

@@ -18,6 +18,7 @@
 #define QM_XML_DOMAIN_ARGV_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "qmigrate.h"
 #include "util/macros.h"
@@ -53,6 +54,15 @@ struct qm_domain_argv_opts {
 int qm_domain_argv(const struct qm_domain *d, const struct qm_domain_argv_opts *opts,
 		   char ***out, struct qm_error *err) _must_check_;
 
+/*
+ * NULL-terminated string arrays, as qm_domain_argv and execv() use them.
+ * qm_argv_len: the strings in @argv, 0 for NULL.  qm_argv_dup: a new copy of
+ * @argv and of each string (NULL: an empty array), followed by @room NULL
+ * slots for the caller to fill, then the terminator; qm_argv_free it.  NULL
+ * when out of memory.  qm_argv_free frees up to the first NULL; NULL is fine.
+ */
+size_t qm_argv_len(const char *const *argv);
+char **qm_argv_dup(const char *const *argv, size_t room);
 void qm_argv_free(char **argv);
 
 static inline void qm_argv_freep(char ***argv)

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -213,4 +214,59 @@ Test(domain_argv, locked_displays_start_locked_without_a_password)
 	locked = build(xml, &opts);
 	cr_expect(strstr(locked[vnc + 1], ",password=on"), "%s", locked[vnc + 1]);
 	cr_expect_null(strstr(locked[spice + 1], "disable-ticketing"), "%s", locked[spice + 1]);
+}
+
+/* ---- qm_argv_dup / qm_argv_len ------------------------------------------- */
+
+TestSuite(argv_dup, .timeout = 10);
+
+Test(argv_dup, null_gives_an_empty_array)
+{
+	_cleanup_argv_ char **v = qm_argv_dup(NULL, 0);
+
+	cr_assert_eq(qm_argv_len(NULL), 0);
+	cr_assert_not_null(v);
+	cr_assert_null(v[0]);
+}
+
+Test(argv_dup, empty_gives_an_empty_array_of_its_own)
+{
+	const char *const empty[] = { NULL };
+	_cleanup_argv_ char **v = qm_argv_dup(empty, 0);
+
+	cr_assert_eq(qm_argv_len(empty), 0);
+	cr_assert_not_null(v);
+	cr_assert_neq((void *)v, (void *)empty);
+	cr_assert_null(v[0]);
+}
+
+Test(argv_dup, copies_every_word_and_the_terminator)
+{
+	const char *const words[] = { "ssh", "-T", "", "host name", NULL };
+	_cleanup_argv_ char **v = qm_argv_dup(words, 0);
+
+	cr_assert_eq(qm_argv_len(words), 4);
+	cr_assert_not_null(v);
+	cr_assert_eq(qm_argv_len((const char *const *)v), 4);
+	for (size_t i = 0; i < 4; i++) {
+		cr_assert_str_eq(v[i], words[i]);
+		cr_assert_neq((void *)v[i], (void *)words[i], "word %zu is not a copy",
+			      i);
+	}
+	cr_assert_null(v[4]);
+}
+
+Test(argv_dup, room_leaves_null_slots_after_the_words)
+{
+	const char *const words[] = { "a", "b", NULL };
+	/* qm_argv_free frees what the caller put in the room, up to the first NULL. */
+	_cleanup_argv_ char **v = qm_argv_dup(words, 2);
+
+	cr_assert_not_null(v);
+	cr_assert_str_eq(v[1], "b");
+	cr_assert_null(v[2]);
+	cr_assert_null(v[3]);
+	cr_assert_null(v[4]);
+	cr_assert_not_null(v[2] = strdup("c"));
+	cr_assert_eq(qm_argv_len((const char *const *)v), 3);
 }

@@ -132,6 +132,21 @@ Test(host, host_names_are_letters_digits_dots_dashes_underscores)
 	cr_expect(qm_hostname_is_valid(long_name));
 }
 
+Test(host, addresses_hold_letters_digits_and_dot_colon_dash_underscore)
+{
+	cr_expect(qm_addr_text_ok("dst-01.lab_a.example.org"));
+	cr_expect(qm_addr_text_ok("192.0.2.7"));
+	cr_expect(qm_addr_text_ok("fe80::1"));
+	cr_expect(qm_addr_text_ok("")); /* the callers check emptiness */
+	cr_expect_not(qm_addr_text_ok("[::1]"));
+	cr_expect_not(qm_addr_text_ok("fe80::1%eth0"));
+	cr_expect_not(qm_addr_text_ok("a b"));
+	cr_expect_not(qm_addr_text_ok("a,b"));
+	cr_expect_not(qm_addr_text_ok("a/b"));
+	cr_expect_not(qm_addr_text_ok("h\xc3\xa9te"));
+	cr_expect_not(qm_addr_text_ok("x\n"));
+}
+
 Test(host, uuids_are_checked_and_normalised)
 {
 	char out[37];

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "qmp/internal.h"
 #include "tests/helpers/qmp-harness.h"
 
 TestSuite(qmp_client, .init = harness_setup, .fini = harness_teardown, .timeout = 10);
@@ -584,4 +585,21 @@ Test(qmp_client, command_sync_on_a_closed_connection_fails_at_once)
 	cr_assert_null(qm_qmp_command_sync(qmp, "query-status", NULL, -1, &err));
 	cr_assert_eq(err.code, -ENOTCONN);
 	cr_assert_str_eq(err.error_class, "ConnectionClosed");
+}
+
+/* ---- who is at the other end ------------------------------------------------ */
+
+/* The fake server is this process: a socketpair's peer is the one that made it. */
+Test(qmp_client, peer_pid_names_the_server_until_it_hangs_up)
+{
+	static const struct fq_step script[] = { FQ_END };
+
+	/* Connected is enough: the greeting does not matter here. */
+	serve(script, NULL);
+	cr_assert_eq(qm_qmp_peer_pid(qmp), getpid());
+	/* Gone, though the client has not read the hang-up yet. */
+	fq_free(fake);
+	cr_assert_eq(qm_qmp_peer_pid(qmp), -ESRCH);
+	qm_qmp_close(qmp, NULL);
+	cr_assert_eq(qm_qmp_peer_pid(qmp), -ENOTCONN);
 }

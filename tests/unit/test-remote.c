@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "engine/job.h"
 #include "tests/helpers/engine-harness.h"
 #include "tests/helpers/fake-agent.h"
 
@@ -608,4 +609,33 @@ Test(remote, a_migration_completes_through_the_agent_with_the_jobs_settings)
 	cr_assert_not(received(&run, "cleanup"), "%s", run.record);
 	/* The source hung up, and the agent saw the end of the session. */
 	cr_assert(recorded(&run, "eof", false), "%s", run.record);
+}
+
+Test(remote, a_migrate_address_is_a_host_name_or_an_ip_address)
+{
+	static const char *const good[] = { "192.0.2.7", "fe80::1",
+					    "dst-01.lab_a.example" };
+	char too_long[65] = { 0 };
+	const char *const bad[] = { "", "a b", "h;x", "[::1]", "fe80::1%eth0", too_long };
+	struct qm_job_options o = { .dest_uri = "exec:/bin/true",
+				    .transport = QM_TRANSPORT_TCP };
+
+	memset(too_long, 'a', 64);
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct qm_error err = { 0 };
+
+		o.migrate_address = good[i];
+		cr_expect_eq(qm_remote_options_check(&o, &err), 0, "%s: %s", good[i],
+			     err.text);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct qm_error err = { 0 };
+
+		o.migrate_address = bad[i];
+		cr_expect_eq(qm_remote_options_check(&o, &err), -EINVAL, "'%s'", bad[i]);
+		cr_expect_str_eq(err.error_class, "Usage");
+		cr_expect(strstr(err.text, "is not a host name or an IP address"), "%s",
+			  err.text);
+	}
 }

@@ -29,14 +29,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char marker[160];
-
 	unlink(sock_path);
 	/* The markers a connected sink leaves beside the socket. */
-	for (int i = 0; i < 4; i++) {
-		snprintf(marker, sizeof(marker), "%s/stream-%d.on", dir, i);
-		unlink(marker);
-	}
+	qm_stream_markers_remove(dir);
 	cr_expect_eq(rmdir(dir), 0, "%s: %s", dir, strerror(errno));
 	harness_teardown();
 }
@@ -281,4 +276,30 @@ Test(sink, streams_connect_in_their_index_order)
 		cr_assert_eq(unlink(path), 0, "no marker %s", path);
 	}
 	close(lfd);
+}
+
+Test(sink, markers_are_named_in_the_dir_and_removed_up_to_the_first_missing)
+{
+	char path[160], expect[160];
+	int fd;
+
+	qm_stream_marker(sock_path, (size_t)(strrchr(sock_path, '/') - sock_path), 7,
+			 path, sizeof(path));
+	snprintf(expect, sizeof(expect), "%s/stream-7.on", dir);
+	cr_assert_str_eq(path, expect);
+	for (unsigned i = 0; i < 4; i++) {
+		if (i == 2)
+			continue;
+		qm_stream_marker(dir, strlen(dir), i, path, sizeof(path));
+		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+		close(fd);
+	}
+	qm_stream_markers_remove(dir);
+	for (unsigned i = 0; i < 4; i++) {
+		qm_stream_marker(dir, strlen(dir), i, path, sizeof(path));
+		cr_expect_eq(access(path, F_OK) == 0, i == 3, "%s", path);
+	}
+	/* Stream 3 without stream 2 does not happen: the test removes it. */
+	cr_assert_eq(unlink(path), 0);
 }

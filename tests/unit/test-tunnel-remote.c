@@ -60,12 +60,7 @@ static void teardown(void)
 		close(lfd);
 	unlink(dst_path);
 	/* The markers the stream processes leave beside the socket (engine/stream-sink.c). */
-	for (int i = 0; i < 8; i++) {
-		char marker[sizeof(dir) + 32];
-
-		snprintf(marker, sizeof(marker), "%s/stream-%d.on", dir, i);
-		unlink(marker);
-	}
+	qm_stream_markers_remove(dir);
 	qm_job_unref(job);
 	qm_ctx_unref(ctx);
 	cr_assert_eq(rmdir(dir), 0, "%s is not empty: %s", dir, strerror(errno));
