@@ -57,8 +57,8 @@ int qm_leases_retake(struct qm_lease *ls, size_t n, struct qm_error *err)
 	int r;
 
 	if (n > QM_LEASE_MAX)
-		return qm_error_set(err, -E2BIG, "LeaseState", "%zu leases, at most %d", n,
-				    QM_LEASE_MAX);
+		return qm_error_set(err, -E2BIG, "LeaseState", "%zu leases, at most %d",
+				    n, QM_LEASE_MAX);
 	for (size_t i = 0; i < n; i++) {
 		was[i] = ls[i].held;
 		r = qm_lease_retake(&ls[i], err);

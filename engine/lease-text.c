@@ -70,7 +70,8 @@ static int parse_line(char *line, unsigned no, unsigned *seen, const char *path,
 		if (set_value(st, k, eq + 1) < 0)
 			return invalid(path, no, err, "%s '%s' is not %s", keys[k],
 				       qm_text_printable(eq + 1, shown, sizeof(shown)),
-				       k == KEY_GENERATION ? "a number 1..2^64-1" : "a uuid");
+				       k == KEY_GENERATION ? "a number 1..2^64-1"
+							   : "a uuid");
 		return 0;
 	}
 	return invalid(path, no, err, "unknown key '%s'",
@@ -101,11 +102,12 @@ int qm_lease_text_parse(const char *buf, size_t len, const char *path,
 		return 0;
 	if (len > QM_LEASE_FILE_MAX)
 		return qm_error_set(err, -EFBIG, "LeaseInvalid",
-				    "%s is not a qmigrate lease: more than %d bytes", path,
-				    QM_LEASE_FILE_MAX);
+				    "%s is not a qmigrate lease: more than %d bytes",
+				    path, QM_LEASE_FILE_MAX);
 	nul = memchr(buf, '\0', len);
 	if (nul)
-		return invalid(path, line_of(buf, (size_t)(nul - buf)), err, "a NUL byte");
+		return invalid(path, line_of(buf, (size_t)(nul - buf)), err,
+			       "a NUL byte");
 	if (buf[len - 1] != '\n')
 		return invalid(path, line_of(buf, len - 1), err, "no newline at its end");
 	memcpy(text, buf, len);

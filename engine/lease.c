@@ -38,10 +38,11 @@ static int check_path(const char *path, struct qm_error *err)
 				    "the lease path '%s' holds control characters",
 				    qm_text_printable(path, shown, sizeof(shown)));
 	if (path[0] != '/')
-		return qm_error_set(err, -EINVAL, "LeaseFile",
-				    "the lease path '%s' is not absolute: give the absolute "
-				    "path, the same on every host the VM may run on",
-				    path);
+		return qm_error_set(
+			err, -EINVAL, "LeaseFile",
+			"the lease path '%s' is not absolute: give the absolute "
+			"path, the same on every host the VM may run on",
+			path);
 	return 0;
 }
 
@@ -49,10 +50,11 @@ int qm_lease_check_stat(const char *path, const struct stat *st, uid_t uid,
 			struct qm_error *err)
 {
 	if (!S_ISREG(st->st_mode))
-		return qm_error_set(err, -EINVAL, "LeaseFile",
-				    "the lease %s is not a regular file: give the path of "
-				    "a file of its own",
-				    path);
+		return qm_error_set(
+			err, -EINVAL, "LeaseFile",
+			"the lease %s is not a regular file: give the path of "
+			"a file of its own",
+			path);
 	if (st->st_uid != uid)
 		return qm_error_set(err, -EPERM, "LeaseFile",
 				    "the lease %s belongs to uid %u, not to this user "
@@ -74,10 +76,11 @@ static int open_file(const char *path, int flags, struct qm_error *err)
 	if (fd >= 0)
 		return fd;
 	if (errno == ELOOP)
-		return qm_error_set(err, -ELOOP, "LeaseFile",
-				    "the lease %s is a symbolic link: give the path of the "
-				    "file itself",
-				    path);
+		return qm_error_set(
+			err, -ELOOP, "LeaseFile",
+			"the lease %s is a symbolic link: give the path of the "
+			"file itself",
+			path);
 	return file_error(path, -errno, "cannot open it", err);
 }
 
@@ -118,8 +121,8 @@ static int write_state(const struct qm_lease *l, const struct qm_lease_state *st
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return file_error(l->path, n < 0 ? -errno : -EIO, "cannot write it",
-					  err);
+			return file_error(l->path, n < 0 ? -errno : -EIO,
+					  "cannot write it", err);
 		done += (size_t)n;
 	}
 	if (ftruncate(l->fd, len) < 0)
@@ -157,10 +160,12 @@ int qm_lease_open(const char *path, struct qm_lease *l, struct qm_error *err)
 	r = check_path(path, err);
 	if (r < 0)
 		return r;
+	r = open_file(path, O_RDWR | O_CREAT, err);
+	if (r < 0)
+		return r;
 	snprintf(l->path, sizeof(l->path), "%s", path);
-	l->fd = open_file(path, O_RDWR | O_CREAT, err);
-	if (l->fd < 0)
-		return l->fd;
+	l->fd = r;
+	r = 0;
 	if (fstat(l->fd, &st) < 0)
 		r = file_error(path, -errno, "cannot stat it", err);
 	if (r == 0)
@@ -182,16 +187,18 @@ static int held_error(const struct qm_lease *l, const char *host_uuid,
 	struct qm_error ignored = { 0 };
 
 	if (read_state(l, &st, &ignored) < 0 || !st.owner[0])
-		return qm_error_set(err, -EBUSY, "LeaseHeld",
-				    "the lease %s is held by a process that has not "
-				    "written its owner yet: the VM is starting somewhere; "
-				    "stop it there first",
-				    l->path);
+		return qm_error_set(
+			err, -EBUSY, "LeaseHeld",
+			"the lease %s is held by a process that has not "
+			"written its owner yet: the VM is starting somewhere; "
+			"stop it there first",
+			l->path);
 	if (strcmp(st.owner, host_uuid) == 0)
-		return qm_error_set(err, -EBUSY, "LeaseHeld",
-				    "the lease %s is held on this host (host uuid %s) for "
-				    "VM %s: the VM runs here already; stop it first",
-				    l->path, st.owner, st.vm_uuid);
+		return qm_error_set(
+			err, -EBUSY, "LeaseHeld",
+			"the lease %s is held on this host (host uuid %s) for "
+			"VM %s: the VM runs here already; stop it first",
+			l->path, st.owner, st.vm_uuid);
 	return qm_error_set(err, -EBUSY, "LeaseHeld",
 			    "the lease %s is held by host %s for VM %s: the VM runs "
 			    "there; stop it there first",
@@ -235,8 +242,8 @@ int qm_lease_acquire(struct qm_lease *l, const char *vm_uuid, const char *host_u
 	if (!qm_uuid_normalise(vm_uuid, next.vm_uuid) ||
 	    !qm_uuid_normalise(host_uuid, next.owner))
 		return qm_error_set(err, -EINVAL, "LeaseState",
-				    "the lease %s: VM %s or host %s is not a uuid", l->path,
-				    vm_uuid, host_uuid);
+				    "the lease %s: VM %s or host %s is not a uuid",
+				    l->path, vm_uuid, host_uuid);
 	r = set_lock(l->fd, F_WRLCK);
 	if (r == -EAGAIN || r == -EACCES)
 		return held_error(l, next.owner, err);
@@ -292,7 +299,8 @@ void qm_lease_close(struct qm_lease *l)
 	qm_lease_init(l);
 }
 
-/* Whether @fd's description holds the lock: another description sees one, @fd does not. */
+/* Whether @fd's description holds the lock: another description sees one, @fd does not.
+ */
 static int probe_held(int fd, int probe, bool *held)
 {
 	bool any = false, other = false;
@@ -337,10 +345,11 @@ int qm_lease_adopt_fd(int fd, const char *path, struct qm_lease *l, struct qm_er
 		return r;
 	flags = fcntl(own, F_GETFL);
 	if (flags < 0 || (flags & O_ACCMODE) != O_RDWR)
-		return qm_error_set(err, -EBADF, "LeaseFile",
-				    "descriptor %d of the lease %s is not open for reading "
-				    "and writing",
-				    fd, path);
+		return qm_error_set(
+			err, -EBADF, "LeaseFile",
+			"descriptor %d of the lease %s is not open for reading "
+			"and writing",
+			fd, path);
 	r = probe_held(own, probe, &l->held);
 	if (r < 0)
 		return file_error(path, r, "cannot query its lock", err);

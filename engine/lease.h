@@ -50,7 +50,7 @@
 #define QM_LEASE_FILE_MAX 1024		  /* bytes of a lease file */
 #define QM_LEASE_ANY_GEN UINT64_MAX	  /* acquire: whatever the generation */
 /* How a lease handed to QEMU is named in its fd sets (engine/launch.h). */
-#define QM_LEASE_FDSET 1000		   /* the set of the first lease; then 1001... */
+#define QM_LEASE_FDSET 1000		  /* the set of the first lease; then 1001... */
 #define QM_LEASE_OPAQUE "qmigrate-lease:" /* then the path */
 
 /* What a lease file says. */
@@ -79,7 +79,8 @@ void qm_lease_init(struct qm_lease *l);
  * others may write.  @l is initialised first; on failure it is left closed.
  * LeaseFile or LeaseInvalid.
  */
-int qm_lease_open(const char *path, struct qm_lease *l, struct qm_error *err) _must_check_;
+int qm_lease_open(const char *path, struct qm_lease *l,
+		  struct qm_error *err) _must_check_;
 
 /*
  * Takes the lock of an open lease for the VM @vm_uuid on the host
@@ -173,7 +174,8 @@ void qm_leases_close(struct qm_lease *ls, size_t n);
  * never acquired (generation 0).
  */
 int qm_leases_to_cookie(const struct qm_lease *ls, size_t n,
-			struct qm_cookie_lockstate *out, struct qm_error *err) _must_check_;
+			struct qm_cookie_lockstate *out,
+			struct qm_error *err) _must_check_;
 /*
  * Opens the leases a cookie names, into @ls (room for QM_LEASE_MAX) and
  * *@n, with the generation each must have into @expect; all or none.

@@ -38,7 +38,8 @@ static void teardown(void)
 	cr_assert(d);
 	while ((e = readdir(d)))
 		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			cr_expect_eq(unlinkat(dirfd(d), e->d_name, 0), 0, "%s", e->d_name);
+			cr_expect_eq(unlinkat(dirfd(d), e->d_name, 0), 0, "%s",
+				     e->d_name);
 	closedir(d);
 	cr_expect_eq(rmdir(dir), 0);
 }
@@ -70,8 +71,8 @@ static struct qm_lease open_ok(const char *path)
 	struct qm_error err = { 0 };
 	struct qm_lease l;
 
-	cr_assert_eq(qm_lease_open(path, &l, &err), 0, "%s: %s: %s", path, err.error_class,
-		     err.text);
+	cr_assert_eq(qm_lease_open(path, &l, &err), 0, "%s: %s: %s", path,
+		     err.error_class, err.text);
 	return l;
 }
 
@@ -79,8 +80,8 @@ static void acquire_ok(struct qm_lease *l, const char *vm, const char *host, uin
 {
 	struct qm_error err = { 0 };
 
-	cr_assert_eq(qm_lease_acquire(l, vm, host, gen, &err), 0, "%s: %s", err.error_class,
-		     err.text);
+	cr_assert_eq(qm_lease_acquire(l, vm, host, gen, &err), 0, "%s: %s",
+		     err.error_class, err.text);
 	cr_assert(l->held);
 }
 
@@ -160,8 +161,8 @@ Test(lease, acquiring_writes_owner_vm_and_generation)
 	struct qm_lease l = open_ok(path);
 
 	acquire_ok(&l, VM, HOST_A, QM_LEASE_ANY_GEN);
-	cr_expect_str_eq(slurp(path), "owner-host-uuid=" HOST_A "\nvm-uuid=" VM
-				      "\ngeneration=1\n");
+	cr_expect_str_eq(slurp(path),
+			 "owner-host-uuid=" HOST_A "\nvm-uuid=" VM "\ngeneration=1\n");
 	cr_expect_eq(l.state.generation, 1);
 	cr_expect_str_eq(l.state.owner, HOST_A);
 	cr_expect_str_eq(l.state.vm_uuid, VM);
@@ -276,15 +277,18 @@ Test(lease, text_is_read_strictly)
 {
 	expect_text_refused(OWNER VMLINE "generation=1", "line 3: no newline at its end");
 	expect_text_refused(OWNER VMLINE "generation=1\n\n", "line 4: no '='");
-	expect_text_refused(OWNER VMLINE "generation=1\nextra=1\n", "unknown key 'extra'");
-	expect_text_refused(OWNER OWNER VMLINE "generation=1\n", "line 2: a key given twice");
+	expect_text_refused(OWNER VMLINE "generation=1\nextra=1\n",
+			    "unknown key 'extra'");
+	expect_text_refused(OWNER OWNER VMLINE "generation=1\n",
+			    "line 2: a key given twice");
 	expect_text_refused(OWNER VMLINE, "no generation");
 	expect_text_refused(VMLINE "generation=1\n", "no owner-host-uuid");
 	expect_text_refused(OWNER "generation=1\n", "no vm-uuid");
 	expect_text_refused("owner-host-uuid=3d1219c7\n" VMLINE "generation=1\n",
 			    "owner-host-uuid '3d1219c7' is not a uuid");
 	expect_text_refused(OWNER "vm-uuid=" VM "\r\ngeneration=1\n", "is not a uuid");
-	expect_text_refused(OWNER "vm-uuid =" VM "\ngeneration=1\n", "unknown key 'vm-uuid '");
+	expect_text_refused(OWNER "vm-uuid =" VM "\ngeneration=1\n",
+			    "unknown key 'vm-uuid '");
 	expect_text_refused(OWNER VMLINE "generation=0\n", "'0' is not a number");
 	expect_text_refused(OWNER VMLINE "generation=-1\n", "'-1' is not a number");
 	expect_text_refused(OWNER VMLINE "generation=+1\n", "'+1' is not a number");
@@ -372,7 +376,8 @@ Test(lease, acquiring_a_lease_held_already_or_not_open_is_a_state_error)
 		       "LeaseState", "not open");
 	qm_error_clear(&err);
 	expect_refused(qm_lease_retake(&none, &err), &err, "LeaseState", "never taken");
-	cr_expect_eq(qm_lease_release(&none, &err), 0, "releasing what is not held is a no-op");
+	cr_expect_eq(qm_lease_release(&none, &err), 0,
+		     "releasing what is not held is a no-op");
 	qm_lease_close(&none);
 }
 
@@ -402,7 +407,8 @@ Test(lease, the_generation_grows_and_is_checked)
 	cr_expect_eq(a.state.generation, 1);
 	release_ok(&a);
 	expect_acquire_refused(&b, VM, 5, "LeaseGeneration",
-			       "is at generation 1, not 5: host " HOST_A " took it since");
+			       "is at generation 1, not 5: host " HOST_A
+			       " took it since");
 	cr_expect(strstr(slurp(path), "generation=1\n"));
 	acquire_ok(&b, VM, HOST_B, 1);
 	cr_expect_eq(b.state.generation, 2);
@@ -420,7 +426,8 @@ Test(lease, the_last_generation_is_not_wrapped)
 
 	write_file(path, text, strlen(text), 0600);
 	l = open_ok(path);
-	expect_acquire_refused(&l, VM, QM_LEASE_ANY_GEN, "LeaseInvalid", "last generation");
+	expect_acquire_refused(&l, VM, QM_LEASE_ANY_GEN, "LeaseInvalid",
+			       "last generation");
 	qm_lease_close(&l);
 }
 
@@ -466,7 +473,8 @@ Test(lease, a_copy_of_the_descriptor_keeps_the_lock_after_ours_is_closed)
 	qemu = dup(a.fd); /* what QEMU holds after -add-fd or add-fd */
 	cr_assert_geq(qemu, 0);
 	qm_lease_close(&a);
-	expect_acquire_refused(&b, VM, QM_LEASE_ANY_GEN, "LeaseHeld", "held by host " HOST_A);
+	expect_acquire_refused(&b, VM, QM_LEASE_ANY_GEN, "LeaseHeld",
+			       "held by host " HOST_A);
 	close(qemu); /* QEMU is gone */
 	acquire_ok(&b, VM, HOST_B, 1);
 	qm_lease_close(&b);
@@ -531,14 +539,16 @@ Test(lease, an_adopted_descriptor_acts_on_the_lock_it_shares)
 	release_ok(&got);
 
 	/* A description that holds nothing is adopted as not held... */
-	cr_assert_eq(qm_lease_adopt_fd(open(path, O_RDWR | O_CLOEXEC), path, &fresh, &err), 0,
-		     "%s", err.text);
+	cr_assert_eq(
+		qm_lease_adopt_fd(open(path, O_RDWR | O_CLOEXEC), path, &fresh, &err), 0,
+		"%s", err.text);
 	cr_expect_not(fresh.held);
 	qm_lease_close(&fresh);
 	/* ...and so is one while another description holds the lock. */
 	acquire_ok(&b, VM, HOST_B, 2);
-	cr_assert_eq(qm_lease_adopt_fd(open(path, O_RDWR | O_CLOEXEC), path, &fresh, &err), 0,
-		     "%s", err.text);
+	cr_assert_eq(
+		qm_lease_adopt_fd(open(path, O_RDWR | O_CLOEXEC), path, &fresh, &err), 0,
+		"%s", err.text);
 	cr_expect_not(fresh.held, "another description's lock is not ours");
 	cr_expect_eq(fresh.state.generation, 3);
 	release_ok(&b);
@@ -552,12 +562,13 @@ Test(lease, an_adopted_descriptor_acts_on_the_lock_it_shares)
 Test(lease, a_set_is_taken_all_or_none)
 {
 	struct qm_lease ls[2] = { open_ok(in_dir("disk0")), open_ok(in_dir("disk1")) };
-	struct qm_lease other = open_ok(in_dir("disk1")), probe = open_ok(in_dir("disk0"));
+	struct qm_lease other = open_ok(in_dir("disk1")),
+			probe = open_ok(in_dir("disk0"));
 	struct qm_error err = { 0 };
 
 	acquire_ok(&other, VM, HOST_B, QM_LEASE_ANY_GEN);
-	expect_refused(qm_leases_acquire(ls, 2, VM, HOST_A, NULL, &err), &err, "LeaseHeld",
-		       "disk1 is held by host " HOST_B);
+	expect_refused(qm_leases_acquire(ls, 2, VM, HOST_A, NULL, &err), &err,
+		       "LeaseHeld", "disk1 is held by host " HOST_B);
 	cr_expect_not(ls[0].held, "the first was given back");
 	acquire_ok(&probe, VM, HOST_B, 1);
 	release_ok(&probe);
@@ -593,7 +604,8 @@ Test(lease, a_set_goes_into_a_cookie_and_comes_back_out)
 	cr_expect_eq(cs.leases[0].generation, 1);
 	cr_expect_eq(qm_leases_release(ls, 2, &err), 0);
 
-	cr_assert_eq(qm_leases_open_cookie(&cs, back, &n, expect, &err), 0, "%s", err.text);
+	cr_assert_eq(qm_leases_open_cookie(&cs, back, &n, expect, &err), 0, "%s",
+		     err.text);
 	cr_expect_eq(n, 2);
 	cr_expect_eq(expect[0], 1);
 	cr_assert_eq(qm_leases_acquire(back, n, VM, HOST_B, expect, &err), 0, "%s",
