@@ -463,35 +463,28 @@ Test(lease, retake_after_a_failed_handover_uses_the_same_description)
 	qm_lease_close(&b);
 }
 
-Test(lease, a_copy_of_the_descriptor_keeps_the_lock_after_ours_is_closed)
+/* A dup stands for QEMU's copy: the same description, the same lock. */
+Test(lease, a_copy_of_the_descriptor_shares_the_lock)
 {
 	const char *path = in_dir("vm.lease");
 	struct qm_lease a = open_ok(path), b = open_ok(path);
+	struct qm_error err = { 0 };
 	int qemu;
 
 	acquire_ok(&a, VM, HOST_A, QM_LEASE_ANY_GEN);
 	qemu = dup(a.fd); /* what QEMU holds after -add-fd or add-fd */
 	cr_assert_geq(qemu, 0);
+	/* perform's release unlocks QEMU's copy too... */
+	release_ok(&a);
+	acquire_ok(&b, VM, HOST_B, 1);
+	release_ok(&b);
+	cr_assert_eq(qm_lease_acquire(&a, VM, HOST_A, 2, &err), 0, "%s", err.text);
+	/* ...and the copy keeps the lock once ours is closed, until QEMU is gone. */
 	qm_lease_close(&a);
 	expect_acquire_refused(&b, VM, QM_LEASE_ANY_GEN, "LeaseHeld",
 			       "held by host " HOST_A);
-	close(qemu); /* QEMU is gone */
-	acquire_ok(&b, VM, HOST_B, 1);
-	qm_lease_close(&b);
-}
-
-Test(lease, releasing_unlocks_the_copies_too)
-{
-	const char *path = in_dir("vm.lease");
-	struct qm_lease a = open_ok(path), b = open_ok(path);
-	int qemu;
-
-	acquire_ok(&a, VM, HOST_A, QM_LEASE_ANY_GEN);
-	qemu = dup(a.fd);
-	release_ok(&a); /* perform's release: QEMU's copy is the same description */
-	acquire_ok(&b, VM, HOST_B, 1);
 	close(qemu);
-	qm_lease_close(&a);
+	acquire_ok(&b, VM, HOST_B, 3);
 	qm_lease_close(&b);
 }
 
