@@ -13,6 +13,10 @@
 #include "cli/cli.h"
 #include "engine/graphics-passwd.h"
 #include "engine/launch.h"
+#include "engine/lease.h"
+#include "util/error.h"
+#include "util/host.h"
+#include "util/uuid.h"
 #include "xml/domain-argv.h"
 
 static const char usage[] =
@@ -32,6 +36,15 @@ static const char usage[] =
 	"host can read it: a display with a password starts locked, and qmigrate\n"
 	"sets the password over QMP with set_password before it prints anything.\n"
 	"\n"
+	"With --lease, the VM runs only where its leases are held. A lease is a\n"
+	"file (created 0600 when missing) locked with an OFD fcntl lock; it records\n"
+	"the holder's host uuid, the VM's uuid and a generation that grows by one\n"
+	"each time the lease is taken. qmigrate takes every lease before it starts\n"
+	"QEMU and hands the locked file to QEMU (-add-fd, fd set 1000 and up): the\n"
+	"lease stays held exactly as long as QEMU runs, after qmigrate exited too.\n"
+	"A second launch while it is held fails with LeaseHeld and names the host\n"
+	"that holds it; once that QEMU is gone, the lease is free again.\n"
+	"\n"
 	"Options:\n"
 	"  -p, --paused           start with the CPUs stopped (QMP 'cont' starts them)\n"
 	"  -i, --incoming         start as a migration destination (-S -incoming defer)\n"
@@ -40,17 +53,33 @@ static const char usage[] =
 	"  -r, --runtime-dir DIR  make the directory in DIR (default: $XDG_RUNTIME_DIR,\n"
 	"                         else /tmp)\n"
 	"  -t, --timeout SEC      wait at most SEC seconds for the QMP socket (default 20)\n"
+	"  -l, --lease PATH       hold the lease file PATH, an absolute path of at most\n"
+	"                         255 bytes, while QEMU runs (repeatable, at most 8)\n"
+	"      --host-uuid UUID   this host's uuid in the leases (default: from\n"
+	"                         /etc/machine-id, else the SMBIOS product uuid)\n"
 	"  -h, --help             show this help\n"
 	"\n"
 	"Example:\n"
 	"  qmigrate launch vm1.xml\n"
+	"  qmigrate launch --lease /srv/leases/vm1.lease vm1.xml\n"
 	"  qmigrate qmp /run/user/1000/qmigrate-vm-Ab12Cd/qmp.sock query-status\n";
+
+enum { OPT_HOST_UUID = 256 };
 
 struct launch_args {
 	struct qm_launch_opts opts;
 	bool json, foreground;
 	const char *file;
+	const char *host_uuid;
+	const char *leases[QM_LEASE_MAX];
+	size_t n_leases;
 };
+
+/* Ours, closed on the way out; the locks stay with QEMU's copies. */
+static void leases_closep(struct qm_lease (*ls)[QM_LEASE_MAX])
+{
+	qm_leases_close(*ls, QM_LEASE_MAX);
+}
 
 static volatile sig_atomic_t stop_signal;
 
@@ -68,13 +97,15 @@ static int parse_args(int argc, char *argv[], struct launch_args *a)
 		{ "json", no_argument, NULL, 'j' },
 		{ "runtime-dir", required_argument, NULL, 'r' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "lease", required_argument, NULL, 'l' },
+		{ "host-uuid", required_argument, NULL, OPT_HOST_UUID },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	char *end;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "pifjr:t:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "pifjr:t:l:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			a->opts.paused = true;
@@ -97,6 +128,15 @@ static int parse_args(int argc, char *argv[], struct launch_args *a)
 				return cli_usage_error(&cmd_launch, "invalid timeout '%s'",
 						       optarg);
 			break;
+		case 'l':
+			if (a->n_leases == QM_LEASE_MAX)
+				return cli_usage_error(&cmd_launch, "more than %d leases",
+						       QM_LEASE_MAX);
+			a->leases[a->n_leases++] = optarg;
+			break;
+		case OPT_HOST_UUID:
+			a->host_uuid = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return EXIT_OK;
@@ -106,6 +146,8 @@ static int parse_args(int argc, char *argv[], struct launch_args *a)
 	}
 	if (argc - optind != 1)
 		return cli_usage_error(&cmd_launch, "expected one FILE");
+	if (a->host_uuid && a->n_leases == 0)
+		return cli_usage_error(&cmd_launch, "--host-uuid is for --lease");
 	a->file = argv[optind];
 	a->opts.detach = !a->foreground;
 	return -1;
@@ -159,19 +201,67 @@ static int foreground(struct qm_launch *l)
 	return EXIT_FAILED;
 }
 
+/*
+ * Opens and takes every lease for the VM @d.  QEMU gets a copy of each
+ * descriptor; ours close when this process ends, and the lock stays with
+ * QEMU's.  When QEMU does not start, ours are the last and the leases drop.
+ */
+static int take_leases(const struct launch_args *a, const struct qm_domain *d,
+		       struct qm_lease *ls, struct qm_error *err)
+{
+	char host[37];
+	int r;
+
+	for (size_t i = 0; i < a->n_leases; i++) {
+		r = qm_lease_open(a->leases[i], &ls[i], err);
+		if (r < 0)
+			return r;
+	}
+	if (a->host_uuid) {
+		if (!qm_uuid_normalise(a->host_uuid, host))
+			return qm_error_set(err, -EINVAL, "Usage",
+					    "--host-uuid '%s' is not a uuid in "
+					    "8-4-4-4-12 form",
+					    a->host_uuid);
+	} else {
+		r = qm_host_uuid(NULL, host, err);
+		if (r < 0)
+			return r;
+	}
+	return qm_leases_acquire(ls, a->n_leases, d->uuid, host, NULL, err);
+}
+
+static int start(const struct launch_args *a, struct qm_lease *ls, struct qm_domain **d,
+		 struct qm_launch **l, struct qm_error *err)
+{
+	struct qm_launch_opts opts = a->opts;
+	int r;
+
+	r = qm_domain_parse_file(a->file, d, err);
+	if (r == 0)
+		r = take_leases(a, *d, ls, err);
+	if (r < 0)
+		return r;
+	opts.leases = ls;
+	opts.n_leases = a->n_leases;
+	return qm_launch_new(*d, &opts, l, err);
+}
+
 static int run(struct qm_ctx *ctx, int argc, char *argv[])
 {
 	struct launch_args a = { 0 };
 	_cleanup_domain_ struct qm_domain *d = NULL;
+	_cleanup_(leases_closep) struct qm_lease leases[QM_LEASE_MAX];
 	struct qm_error err = { 0 };
 	struct qm_launch *l;
 	int r;
 
+	for (size_t i = 0; i < QM_LEASE_MAX; i++)
+		qm_lease_init(&leases[i]);
 	r = parse_args(argc, argv, &a);
 	if (r >= 0)
 		return r;
-	if (qm_domain_parse_file(a.file, &d, &err) < 0 ||
-	    qm_launch_new(d, &a.opts, &l, &err) < 0) {
+	if (start(&a, leases, &d, &l, &err) < 0) {
 		fprintf(stderr, "qmigrate launch: %s: %s\n", err.error_class, err.text);
 		return EXIT_FAILED;
 	}

@@ -34,8 +34,9 @@ void qm_child_init(struct qm_child *c)
 /* In the child: never returns.  Only async-signal-safe calls after fork. */
 static void exec_child(char *const argv[], const struct qm_child_opts *o, pid_t parent)
 {
+	int top = 3 + (int)o->n_keep; /* the first descriptor not given to the child */
+	int moved[3], kept[QM_CHILD_KEEP_MAX];
 	sigset_t none;
-	int moved[3];
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -48,18 +49,27 @@ static void exec_child(char *const argv[], const struct qm_child_opts *o, pid_t 
 	}
 	if (o->private_umask)
 		umask(0177);
-	/* Out of the way first: a descriptor given may itself be 0, 1 or 2. */
+	/*
+	 * Out of the way first, above every place they go: a descriptor given
+	 * may itself be 0, 1, 2 or 3 + i.  dup2 clears close-on-exec on the copy.
+	 */
 	for (int i = 0; i < 3; i++) {
 		moved[i] = -1;
 		if (o->stdio[i] >= 0 &&
-		    (moved[i] = fcntl(o->stdio[i], F_DUPFD_CLOEXEC, 3)) < 0)
+		    (moved[i] = fcntl(o->stdio[i], F_DUPFD_CLOEXEC, top)) < 0)
 			_exit(127);
 	}
+	for (size_t i = 0; i < o->n_keep; i++)
+		if ((kept[i] = fcntl(o->keep[i], F_DUPFD_CLOEXEC, top)) < 0)
+			_exit(127);
 	for (int i = 0; i < 3; i++)
 		if (moved[i] >= 0 && dup2(moved[i], i) < 0)
 			_exit(127);
+	for (size_t i = 0; i < o->n_keep; i++)
+		if (dup2(kept[i], 3 + (int)i) < 0)
+			_exit(127);
 	/* What the caller left inheritable stays here (old kernels: cloexec only). */
-	close_range(3, ~0U, 0);
+	close_range((unsigned)top, ~0U, 0);
 	execvp(argv[0], argv);
 	dprintf(STDERR_FILENO, "qmigrate: cannot run %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
@@ -72,6 +82,10 @@ int qm_child_spawn(struct qm_child *c, char *const argv[], const struct qm_child
 	int r;
 
 	qm_child_init(c);
+	if (o->n_keep > QM_CHILD_KEEP_MAX)
+		return qm_error_set(err, -E2BIG, error_class,
+				    "%zu descriptors to hand on, at most %d", o->n_keep,
+				    QM_CHILD_KEEP_MAX);
 	pid = fork();
 	if (pid < 0)
 		return qm_error_set(err, -errno, error_class, "fork: %s",

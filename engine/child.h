@@ -4,9 +4,10 @@
  * (launch.c), a stream process (stream-proc.c).  Private to qmigrate.
  *
  * No shell: argv[0] is found in PATH by execvp().  The child gets the three
- * descriptors it is given as stdin, stdout and stderr and nothing else: every
- * other descriptor is closed before exec, close-on-exec or not, so a
- * descriptor an embedding program left inheritable does not leak into it.
+ * descriptors it is given as stdin, stdout and stderr, the ones it is told
+ * to keep as 3, 4, ..., and nothing else: every other descriptor is closed
+ * before exec, close-on-exec or not, so a descriptor an embedding program
+ * left inheritable does not leak into it.
  * Signals go through a pidfd, never to a pid that a reap may have freed for
  * reuse; every wait is bounded.
  */
@@ -36,13 +37,18 @@ struct qm_child_opts {
 	bool detach;
 	/* umask 0177 in the child: what it creates is 0600 (QEMU's sockets, its logs). */
 	bool private_umask;
+	/* Descriptors the child inherits: keep[i] becomes its fd 3 + i. */
+	const int *keep;
+	size_t n_keep; /* at most QM_CHILD_KEEP_MAX */
 };
+
+#define QM_CHILD_KEEP_MAX 16
 
 /* A child that was never started: pid and pidfd -1. */
 void qm_child_init(struct qm_child *c);
 /*
  * Starts @argv.  Returns 0, or a negative errno with @err filled (class
- * @error_class: fork or pidfd_open failed).  A program that cannot be run
+ * @error_class: too many descriptors to keep, fork or pidfd_open failed).  A program that cannot be run
  * is not an error here: the child says why on its stderr and exits 127.
  */
 int qm_child_spawn(struct qm_child *c, char *const argv[], const struct qm_child_opts *o,

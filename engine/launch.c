@@ -130,16 +130,21 @@ int qm_launch_wait_socket(struct qm_launch *l, double timeout, struct qm_error *
 	return 0;
 }
 
-static int spawn(struct qm_launch *l, char **argv, bool detach, struct qm_error *err)
+static int spawn(struct qm_launch *l, char **argv, const struct qm_launch_opts *opts,
+		 struct qm_error *err)
 {
 	_cleanup_close_ int log_fd = -1, null_fd = -1;
-	struct qm_child_opts o = { .detach = detach };
+	struct qm_child_opts o = { .detach = opts->detach, .n_keep = opts->n_leases };
+	int keep[QM_LEASE_MAX];
 
 	log_fd = open(l->log_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (log_fd < 0 || null_fd < 0)
 		return qm_error_set(err, -errno, "LaunchDir", "cannot open %s: %s",
 				    log_fd < 0 ? l->log_path : "/dev/null", strerror(errno));
+	for (size_t i = 0; i < opts->n_leases; i++)
+		keep[i] = opts->leases[i].fd;
+	o.keep = keep;
 	o.stdio[0] = null_fd;
 	o.stdio[1] = o.stdio[2] = log_fd;
 	/*
@@ -167,9 +172,32 @@ static int chr_into(const struct qm_domain *d, const char *dir, struct qm_domain
 	return r < 0 ? r : 0;
 }
 
+/* Lease i is QEMU's fd 3 + i: qm_child_opts.keep puts it there. */
+static int lease_fds(const struct qm_launch_opts *opts, struct qm_domain_argv_fd *fds,
+		     char (*opaque)[sizeof(QM_LEASE_OPAQUE) + QM_LEASE_PATH_MAX],
+		     struct qm_error *err)
+{
+	if (opts->n_leases > QM_LEASE_MAX)
+		return qm_error_set(err, -E2BIG, "Usage", "%zu leases, at most %d",
+				    opts->n_leases, QM_LEASE_MAX);
+	for (size_t i = 0; i < opts->n_leases; i++) {
+		if (opts->leases[i].fd < 0)
+			return qm_error_set(err, -EBADF, "Usage", "lease %zu is not open",
+					    i);
+		snprintf(opaque[i], sizeof(opaque[i]), "%s%s", QM_LEASE_OPAQUE,
+			 opts->leases[i].path);
+		fds[i] = (struct qm_domain_argv_fd){ .fd = 3 + (int)i,
+						     .set = QM_LEASE_FDSET + (int)i,
+						     .opaque = opaque[i] };
+	}
+	return 0;
+}
+
 int qm_launch_start(const struct qm_domain *d, const struct qm_launch_opts *opts,
 		    struct qm_launch **out, struct qm_error *err)
 {
+	struct qm_domain_argv_fd fds[QM_LEASE_MAX];
+	char opaque[QM_LEASE_MAX][sizeof(QM_LEASE_OPAQUE) + QM_LEASE_PATH_MAX];
 	_cleanup_domain_ struct qm_domain *moved = NULL;
 	_cleanup_launch_ struct qm_launch *l = calloc(1, sizeof(*l));
 	_cleanup_argv_ char **argv = NULL;
@@ -181,6 +209,11 @@ int qm_launch_start(const struct qm_domain *d, const struct qm_launch_opts *opts
 	if (!l)
 		return qm_error_set(err, -ENOMEM, "Launch", "out of memory");
 	qm_child_init(&l->child);
+	r = lease_fds(opts, fds, opaque, err);
+	if (r < 0)
+		return r;
+	aopts.fds = fds;
+	aopts.n_fds = opts->n_leases;
 	r = make_dir(l, opts, err);
 	if (r < 0)
 		return r;
@@ -195,7 +228,7 @@ int qm_launch_start(const struct qm_domain *d, const struct qm_launch_opts *opts
 	r = qm_domain_argv(d, &aopts, &argv, err);
 	if (r < 0)
 		return r;
-	r = spawn(l, argv, opts->detach, err);
+	r = spawn(l, argv, opts, err);
 	if (r < 0)
 		return r;
 	*out = steal_pointer(&l);

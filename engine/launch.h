@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "engine/lease.h"
 #include "qmigrate.h"
 #include "util/macros.h"
 #include "xml/domain.h"
@@ -50,6 +51,15 @@ struct qm_launch_opts {
 	 * source's log or take its socket.
 	 */
 	bool chr_into_dir;
+	/*
+	 * Open leases (engine/lease.h), normally held, that QEMU holds as long
+	 * as it runs: lease i becomes QEMU's fd 3 + i, named on its command
+	 * line with -add-fd in fd set QM_LEASE_FDSET + i with the opaque
+	 * QM_LEASE_OPAQUE PATH (query-fdsets shows them).  The caller keeps
+	 * its own descriptors, of the same descriptions.  At most QM_LEASE_MAX.
+	 */
+	const struct qm_lease *leases;
+	size_t n_leases;
 };
 
 struct qm_launch;
@@ -58,7 +68,8 @@ struct qm_launch;
  * Builds the command line of @d, starts it and waits until its QMP socket
  * exists.  On success *@out owns the process.  Error classes: those of
  * qm_domain_argv(); LaunchDir (the runtime directory cannot be made, or is
- * not a 0700 directory of ours); LaunchExited (QEMU exited first: the
+ * not a 0700 directory of ours); Usage (more than QM_LEASE_MAX leases, or
+ * one not open); LaunchExited (QEMU exited first: the
  * message holds its status and the tail of its log); LaunchTimeout; Launch
  * (fork failed).  Nothing is left behind on failure.
  */

@@ -81,8 +81,12 @@ static void write_lockstate(struct writer *wr, const struct qm_cookie_lockstate 
 	attr(wr, "driver", l->driver);
 	start(wr, "leases");
 	for (unsigned i = 0; i < l->n_leases; i++) {
+		char gen[24];
+
+		snprintf(gen, sizeof(gen), "%" PRIu64, l->leases[i].generation);
 		start(wr, "lease");
-		attr(wr, "path", l->leases[i]);
+		attr(wr, "path", l->leases[i].path);
+		attr(wr, "generation", gen);
 		end(wr);
 	}
 	end(wr);

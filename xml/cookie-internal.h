@@ -43,7 +43,8 @@ unsigned qm_cookie_sections(const struct qm_cookie *c);
 /*
  * Checks every field the writer would write and the reader has read:
  * terminated strings that fit, required fields, canonical uuids, ports in
- * -1..65535, non-negative statistics, at most QM_COOKIE_MAX_LEASES leases.
+ * -1..65535, non-negative statistics, at most QM_COOKIE_MAX_LEASES leases,
+ * each at a generation of 1 or more.
  * Fails with class "CookieInvalid".
  */
 int qm_cookie_validate(const struct qm_cookie *c, struct qm_error *err) _must_check_;

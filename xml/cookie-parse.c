@@ -127,6 +127,22 @@ static int parse_graphics(xmlNode *n, struct qm_cookie *c, struct qm_error *err)
 	return 0;
 }
 
+/* Required: finish checks that the lease file is still at this generation. */
+static int get_generation(xmlNode *n, uint64_t *gen, struct qm_error *err)
+{
+	_cleanup_xmlfree_ xmlChar *v = xmlGetNoNsProp(n, BAD_CAST "generation");
+
+	if (!v)
+		return qm_error_set(err, -EBADMSG, "CookieInvalid",
+				    "cookie element <lease> has no generation attribute");
+	if (!qm_text_to_u64((const char *)v, UINT64_MAX, gen) || *gen == 0)
+		return qm_error_set(err, -ERANGE, "CookieInvalid",
+				    "cookie <lease generation='%.32s'> is not an integer "
+				    "in 1..18446744073709551615",
+				    (const char *)v);
+	return 0;
+}
+
 static int parse_leases(xmlNode *n, struct qm_cookie_lockstate *l, struct qm_error *err)
 {
 	int r;
@@ -138,8 +154,10 @@ static int parse_leases(xmlNode *n, struct qm_cookie_lockstate *l, struct qm_err
 			return qm_error_set(err, -E2BIG, "CookieInvalid",
 					    "cookie carries more than %d leases",
 					    QM_COOKIE_MAX_LEASES);
-		r = get_attr(lease, "path", true, l->leases[l->n_leases],
-			     sizeof(l->leases[0]), err);
+		r = get_attr(lease, "path", true, l->leases[l->n_leases].path,
+			     sizeof(l->leases[0].path), err);
+		if (r == 0)
+			r = get_generation(lease, &l->leases[l->n_leases].generation, err);
 		if (r < 0)
 			return r;
 		l->n_leases++;

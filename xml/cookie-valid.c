@@ -178,9 +178,14 @@ static int check_lockstate(const struct qm_cookie_lockstate *l, struct qm_error 
 	r = check_text(&driver, err);
 	for (unsigned i = 0; r == 0 && i < l->n_leases; i++) {
 		const struct text_field f =
-		    TEXT("lease path", l->leases[i], true, TEXT_PATH);
+		    TEXT("lease path", l->leases[i].path, true, TEXT_PATH);
 
 		r = check_text(&f, err);
+		if (r == 0 && l->leases[i].generation == 0)
+			r = qm_error_set(err, -ERANGE, "CookieInvalid",
+					 "cookie lease %s has generation 0: a lease is "
+					 "at generation 1 or more once taken",
+					 l->leases[i].path);
 	}
 	return r;
 }

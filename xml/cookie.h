@@ -36,10 +36,16 @@ struct qm_cookie_graphics {
 	char tls_subject[256];
 };
 
+/* One lease (engine/lease.h): which file, and the generation its sender left it at. */
+struct qm_cookie_lease {
+	char path[256];	     /* absolute */
+	uint64_t generation; /* 1..UINT64_MAX: a lease in a cookie was taken at least once */
+};
+
 struct qm_cookie_lockstate {
 	char driver[32]; /* "fcntl" */
 	unsigned n_leases;
-	char leases[QM_COOKIE_MAX_LEASES][256]; /* lease file paths */
+	struct qm_cookie_lease leases[QM_COOKIE_MAX_LEASES];
 };
 
 /* What the destination's prechecks compare with (engine/precheck.h). */

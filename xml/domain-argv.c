@@ -310,6 +310,39 @@ static void qmp(struct qm_argv_build *b)
 	qm_ab_add_esc(b, "unix:", b->opts->qmp_path, ",server=on,wait=off");
 }
 
+/*
+ * A lease held through an fd set must stay held as long as QEMU runs, with
+ * or without a monitor client: the pinned monitor keeps QEMU from closing
+ * the set's fds (see qm_domain_argv_opts.fds).  It has no input, so nothing
+ * can be sent to it.
+ */
+static void fdsets(struct qm_argv_build *b)
+{
+	char prefix[64];
+
+	if (b->opts->n_fds == 0 || b->r < 0)
+		return;
+	for (size_t i = 0; i < b->opts->n_fds; i++) {
+		const struct qm_domain_argv_fd *f = &b->opts->fds[i];
+
+		if (f->fd < 3 || f->set < 0) {
+			b->r = qm_error_set(b->err, -EINVAL, "Usage",
+					    "-add-fd fd=%d,set=%d: not a descriptor past "
+					    "stdio in a set 0 or above",
+					    f->fd, f->set);
+			return;
+		}
+		qm_ab_add(b, "-add-fd");
+		snprintf(prefix, sizeof(prefix), "fd=%d,set=%d%s", f->fd, f->set,
+			 f->opaque ? ",opaque=" : "");
+		qm_ab_add_esc(b, prefix, f->opaque ? f->opaque : "", "");
+	}
+	qm_ab_add(b, "-chardev");
+	qm_ab_add(b, "file,id=qmigrate-fdset-pin,path=/dev/null");
+	qm_ab_add(b, "-mon");
+	qm_ab_add(b, "chardev=qmigrate-fdset-pin,mode=control");
+}
+
 static void run_state(struct qm_argv_build *b)
 {
 	if (b->opts->paused || b->opts->incoming)
@@ -344,6 +377,7 @@ int qm_domain_argv(const struct qm_domain *d, const struct qm_domain_argv_opts *
 		qm_ab_add(&b, "none");
 	}
 	qmp(&b);
+	fdsets(&b);
 	qm_ab_controllers(&b);
 	qm_ab_disks(&b);
 	qm_ab_nets(&b);

@@ -26,6 +26,13 @@
 
 #define QM_DOMAIN_DEFAULT_EMULATOR "qemu-system-x86_64"
 
+/* A descriptor QEMU inherits and keeps in an fd set (-add-fd). */
+struct qm_domain_argv_fd {
+	int fd;		    /* its number in QEMU */
+	int set;	    /* the fd set, 0..INT_MAX */
+	const char *opaque; /* what query-fdsets shows for it; NULL: nothing */
+};
+
 struct qm_domain_argv_opts {
 	/*
 	 * The QMP socket QEMU creates (server, no wait); required.  Usually
@@ -40,6 +47,15 @@ struct qm_domain_argv_opts {
 	 * passwords, and the caller sets them with set_password from its own.
 	 */
 	bool locked[2];
+	/*
+	 * Descriptors to name with -add-fd (the caller's child inherits them).
+	 * With any of them, a monitor that never disconnects is added too (a
+	 * QMP monitor writing to /dev/null, id "qmigrate-fdset-pin"): QEMU
+	 * before 9.1 closes the fds of a set no device opened as soon as the
+	 * last monitor disconnects while the VM runs.
+	 */
+	const struct qm_domain_argv_fd *fds;
+	size_t n_fds;
 };
 
 /*

@@ -186,7 +186,8 @@ Test(cookie_parse, decodes_references_and_cdata)
 	cr_expect_str_eq(c.name, "vm<1> & \"co\"");
 	cr_expect_str_eq(c.lockstate.driver, "fcntl");
 	cr_expect_eq(c.lockstate.n_leases, 8);
-	cr_expect_str_eq(c.lockstate.leases[7], "/leases/8");
+	cr_expect_str_eq(c.lockstate.leases[7].path, "/leases/8");
+	cr_expect_eq(c.lockstate.leases[7].generation, 8);
 	cr_expect_eq(c.mandatory, QM_COOKIE_LOCKSTATE);
 }
 

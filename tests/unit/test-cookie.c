@@ -46,8 +46,10 @@ static void lockstate(struct qm_cookie *c)
 	c->features |= QM_COOKIE_LOCKSTATE;
 	SET(c->lockstate.driver, "fcntl");
 	c->lockstate.n_leases = 2;
-	SET(c->lockstate.leases[0], "/var/lib/qmigrate/leases/vm1.disk0");
-	SET(c->lockstate.leases[1], "/var/lib/qmigrate/leases/vm1.disk1");
+	SET(c->lockstate.leases[0].path, "/var/lib/qmigrate/leases/vm1.disk0");
+	c->lockstate.leases[0].generation = 7;
+	SET(c->lockstate.leases[1].path, "/var/lib/qmigrate/leases/vm1.disk1");
+	c->lockstate.leases[1].generation = UINT64_MAX;
 }
 
 static void migrate(struct qm_cookie *c)
@@ -136,8 +138,8 @@ static void build_escaping(struct qm_cookie *c)
 	base(c);
 	SET(c->name, "web <\"prod\"> & 'co' \xc3\xa9t\xc3\xa9");
 	lockstate(c);
-	SET(c->lockstate.leases[0], "/leases/a&b<c>\"d\"'e'");
-	SET(c->lockstate.leases[1], "");
+	SET(c->lockstate.leases[0].path, "/leases/a&b<c>\"d\"'e'");
+	memset(&c->lockstate.leases[1], 0, sizeof(c->lockstate.leases[1]));
 	c->lockstate.n_leases = 1;
 	migrate(c);
 	SET(c->migrate_uri, "tcp:[2001:db8::1]:4444?a=1&b=<2>");
@@ -301,8 +303,12 @@ Test(cookie_format, refuses_what_a_reader_would_refuse)
 	expect_format_error(&c, -E2BIG, "CookieInvalid", "more than 8");
 
 	build_full(&c);
-	SET(c.lockstate.leases[1], "relative/path");
+	SET(c.lockstate.leases[1].path, "relative/path");
 	expect_format_error(&c, -EINVAL, "CookieInvalid", "not an absolute path");
+
+	build_full(&c);
+	c.lockstate.leases[1].generation = 0;
+	expect_format_error(&c, -ERANGE, "CookieInvalid", "vm1.disk1 has generation 0");
 
 	build_full(&c);
 	c.stats.downtime_ms = -1;
@@ -333,8 +339,10 @@ Test(cookie_format, refuses_a_cookie_larger_than_a_reader_accepts)
 	path[sizeof(path) - 1] = '\0';
 	build_full(&c);
 	c.lockstate.n_leases = QM_COOKIE_MAX_LEASES;
-	for (unsigned i = 0; i < QM_COOKIE_MAX_LEASES; i++)
-		SET(c.lockstate.leases[i], path);
+	for (unsigned i = 0; i < QM_COOKIE_MAX_LEASES; i++) {
+		SET(c.lockstate.leases[i].path, path);
+		c.lockstate.leases[i].generation = 1;
+	}
 	memset(c.name, '<', sizeof(c.name) - 1); /* written as "&lt;": another 1 KiB */
 	memset(c.migrate_uri, '&', sizeof(c.migrate_uri) - 1);
 	memset(c.graphics.tls_subject, '"', sizeof(c.graphics.tls_subject) - 1);

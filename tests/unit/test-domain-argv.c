@@ -171,6 +171,44 @@ Test(domain_argv, a_comma_in_the_qmp_path_is_doubled)
 	cr_expect_str_eq(argv[i + 1], "unix:/run/a,,server=off/qmp.sock,server=on,wait=off");
 }
 
+Test(domain_argv, fds_are_named_with_add_fd_and_a_monitor_pins_their_sets)
+{
+	static const struct qm_domain_argv_fd fds[] = {
+		{ .fd = 3, .set = 1000, .opaque = "qmigrate-lease:/srv/a,b" },
+		{ .fd = 4, .set = 1001 },
+	};
+	struct qm_domain_argv_opts opts = { .qmp_path = QMP, .fds = fds, .n_fds = 2 };
+	_cleanup_argv_ char **argv = build(HEAD "</domain>", &opts);
+	_cleanup_argv_ char **plain = build(HEAD "</domain>", &golden_opts);
+	size_t i = find(argv, "-add-fd"), mon = find(argv, "-mon");
+
+	cr_assert_neq(i, (size_t)-1);
+	cr_expect_str_eq(argv[i + 1], "fd=3,set=1000,opaque=qmigrate-lease:/srv/a,,b");
+	cr_expect_str_eq(argv[i + 2], "-add-fd");
+	cr_expect_str_eq(argv[i + 3], "fd=4,set=1001");
+	cr_expect_str_eq(argv[i + 4], "-chardev");
+	cr_expect_str_eq(argv[i + 5], "file,id=qmigrate-fdset-pin,path=/dev/null");
+	cr_assert_eq(mon, i + 6);
+	cr_expect_str_eq(argv[mon + 1], "chardev=qmigrate-fdset-pin,mode=control");
+	/* Without fds, neither. */
+	cr_expect_eq(find(plain, "-add-fd"), (size_t)-1);
+	cr_expect_eq(find(plain, "-mon"), (size_t)-1);
+}
+
+Test(domain_argv, an_fd_among_stdio_is_a_usage_error)
+{
+	static const struct qm_domain_argv_fd fds[] = { { .fd = 2, .set = 1 } };
+	_cleanup_domain_ struct qm_domain *d = td_domain(HEAD "</domain>");
+	struct qm_domain_argv_opts opts = { .qmp_path = QMP, .fds = fds, .n_fds = 1 };
+	struct qm_error err = { 0 };
+	char **argv;
+
+	cr_expect_eq(qm_domain_argv(d, &opts, &argv, &err), -EINVAL);
+	cr_expect_null(argv);
+	cr_expect_str_eq(err.error_class, "Usage");
+	cr_expect(strstr(err.text, "fd=2,set=1"), "%s", err.text);
+}
+
 Test(domain_argv, no_qmp_path_is_a_usage_error)
 {
 	_cleanup_domain_ struct qm_domain *d = td_domain(HEAD "</domain>");

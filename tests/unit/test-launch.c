@@ -186,6 +186,96 @@ Test(launch, release_leaves_the_process_running)
 	}
 }
 
+/* Where the child's descriptor @fd leads; "" when it has none. */
+static void child_fd(pid_t pid, int fd, char *out, size_t size)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)pid, fd);
+	n = readlink(link, out, size - 1);
+	out[n > 0 ? n : 0] = '\0';
+}
+
+static void expect_lease_held(const char *path, bool held)
+{
+	struct qm_error err = { 0 };
+	struct qm_lease l;
+	int r;
+
+	cr_assert_eq(qm_lease_open(path, &l, &err), 0, "%s", err.text);
+	r = qm_lease_acquire(&l, "c7a5fdbd-edaf-9455-926a-d65c16db1809",
+			     "3d1219c7-c4c5-404a-aa1f-6d2a48adfda4", QM_LEASE_ANY_GEN, &err);
+	if (held)
+		cr_expect_str_eq(err.error_class, "LeaseHeld", "%s: %d %s", path, r, err.text);
+	else
+		cr_expect_eq(r, 0, "%s: %s", path, err.text);
+	qm_lease_close(&l);
+}
+
+/*
+ * The leases are the emulator's fds 3 and 4, and nothing else of ours is:
+ * it holds them after ours are closed, until it is gone.
+ */
+Test(launch, leases_are_inherited_as_fd_3_and_up_and_held_while_it_runs)
+{
+	_cleanup_domain_ struct qm_domain *d = domain_with(fake());
+	struct qm_launch_opts opts = { .runtime_parent = parent, .timeout = 10 };
+	struct qm_lease ls[2];
+	struct qm_error err = { 0 };
+	struct qm_launch *l = NULL;
+	char paths[3][128], got[256];
+	int decoy;
+	pid_t pid;
+
+	for (int i = 0; i < 3; i++)
+		snprintf(paths[i], sizeof(paths[i]), "%s.%d", parent, i);
+	decoy = open(paths[2], O_RDWR | O_CREAT, 0600); /* inheritable, on purpose */
+	cr_assert_geq(decoy, 0);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(qm_lease_open(paths[i], &ls[i], &err), 0, "%s", err.text);
+	cr_assert_eq(qm_leases_acquire(ls, 2, "c7a5fdbd-edaf-9455-926a-d65c16db1809",
+				       "3d1219c7-c4c5-404a-aa1f-6d2a48adfda4", NULL, &err),
+		     0, "%s", err.text);
+	opts.leases = ls;
+	opts.n_leases = 2;
+	cr_assert_eq(qm_launch_new(d, &opts, &l, &err), 0, "%s: %s", err.error_class,
+		     err.text);
+	pid = qm_launch_pid(l);
+	child_fd(pid, 3, got, sizeof(got));
+	cr_expect_str_eq(got, paths[0]);
+	child_fd(pid, 4, got, sizeof(got));
+	cr_expect_str_eq(got, paths[1]);
+	for (int fd = 5; fd < 64; fd++) {
+		child_fd(pid, fd, got, sizeof(got));
+		cr_expect_str_neq(got, paths[2], "the decoy leaked as fd %d", fd);
+	}
+	qm_leases_close(ls, 2);
+	expect_lease_held(paths[0], true);
+	expect_lease_held(paths[1], true);
+	qm_launch_free(l);
+	expect_lease_held(paths[0], false);
+	close(decoy);
+	for (int i = 0; i < 3; i++)
+		unlink(paths[i]);
+}
+
+Test(launch, more_leases_than_allowed_start_nothing)
+{
+	_cleanup_domain_ struct qm_domain *d = domain_with(fake());
+	struct qm_lease ls[QM_LEASE_MAX + 1];
+	struct qm_launch_opts opts = { .runtime_parent = parent, .leases = ls,
+				       .n_leases = QM_LEASE_MAX + 1 };
+	struct qm_error err = { 0 };
+	struct qm_launch *l = NULL;
+
+	for (size_t i = 0; i < QM_LEASE_MAX + 1; i++)
+		qm_lease_init(&ls[i]);
+	cr_expect_eq(qm_launch_new(d, &opts, &l, &err), -E2BIG);
+	cr_expect_str_eq(err.error_class, "Usage");
+	cr_expect_null(l);
+}
+
 Test(launch, a_description_it_cannot_express_starts_nothing)
 {
 	struct qm_error err = { 0 };

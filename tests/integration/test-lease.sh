@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# qmigrate launch --lease: the VM's leases stay held as long as its QEMU runs,
+# after qmigrate exited and after a QMP client came and went (QEMU 7.2 closes
+# an unused fd set's fds when the last monitor disconnects; launch pins one).
+# A second launch of the VM, from "another host" (--host-uuid), fails with
+# LeaseHeld naming the first host, and starts no QEMU; the lease files are
+# 0600.  Once the first QEMU is killed by its pid, a new launch takes them at
+# the next generation.  No guest is needed: QEMU idles in its BIOS.
+# make check sets QMIGRATE, QEMU, top_srcdir and top_builddir.
+set -euo pipefail
+
+: "${QMIGRATE:?QMIGRATE must name the qmigrate binary}"
+QEMU=$(command -v "${QEMU:-qemu-system-x86_64}")
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+
+HOST_A=3d1219c7-c4c5-404a-aa1f-6d2a48adfda4
+HOST_B=9f8e7d6c-5b4a-4392-8171-605f4e3d2c1b
+VM=6e1b2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/qmigrate-lease-XXXXXX")
+chmod 0700 "$dir"
+# shellcheck source=qemu-lib.sh
+. "$top_srcdir/tests/integration/qemu-lib.sh"
+
+fail() {
+	echo "FAIL: $*" >&2
+	for log in "$dir"/qmigrate-vm-*/qemu.log; do
+		[ ! -e "$log" ] || sed "s|^|  $log: |" "$log" >&2
+	done
+	exit 1
+}
+
+pick_accel
+case $accel in
+kvm) type=kvm ;;
+*) type=qemu ;;
+esac
+
+cat >"$dir/vm.xml" <<XML
+<domain type="$type">
+  <name>lease-test</name>
+  <uuid>$VM</uuid>
+  <memory unit="MiB">32</memory>
+  <os>
+    <type arch="x86_64" machine="pc">hvm</type>
+  </os>
+  <devices>
+    <emulator>$QEMU</emulator>
+  </devices>
+</domain>
+XML
+
+vm_lease=$dir/vm.lease
+disk_lease=$dir/disk.lease
+
+launch() { # OUT ARGS...: qmigrate launch --json into OUT and OUT.err; its status
+	local out=$1
+	shift
+	"$QMIGRATE" launch --json --runtime-dir "$dir" --timeout 20 "$@" "$dir/vm.xml" \
+		>"$out" 2>"$out.err"
+}
+json_field() { # FILE NAME
+	sed -n "s/.*\"$2\":\"\\{0,1\\}\\([^\",}]*\\).*/\\1/p" "$1"
+}
+vm_dirs() {
+	find "$dir" -maxdepth 1 -name 'qmigrate-vm-*' | wc -l
+}
+
+launch "$dir/first" --host-uuid "$HOST_A" --lease "$vm_lease" --lease "$disk_lease" ||
+	fail "the first launch exited $?: $(cat "$dir/first.err")"
+pid=$(json_field "$dir/first" pid)
+qmp=$(json_field "$dir/first" qmp)
+[ -n "$pid" ] && [ -n "$qmp" ] || fail "the first launch printed '$(cat "$dir/first")'"
+pids+=("$pid")
+kill -0 "$pid" || fail "QEMU $pid is not running after launch returned"
+
+for f in "$vm_lease" "$disk_lease"; do
+	[ "$(stat -c '%a %F' "$f")" = "600 regular file" ] ||
+		fail "$f is $(stat -c '%a %F' "$f"), not a 0600 regular file"
+	printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=1\n' "$HOST_A" "$VM" |
+		cmp -s - "$f" || fail "$f holds '$(cat "$f")'"
+done
+
+# QEMU holds both in its fd sets; a QMP client comes and goes (twice).
+fdsets=$(qmp "$qmp" query-fdsets) || fail "query-fdsets failed"
+for f in "$vm_lease" "$disk_lease"; do
+	grep -qF "\"opaque\":\"qmigrate-lease:$f\"" <<<"$fdsets" ||
+		fail "QEMU's fd sets lack $f: $fdsets"
+done
+qmp "$qmp" query-status | grep -q '"running":true' || fail "the VM is not running"
+
+# The first qmigrate has exited; its QEMU still holds the leases.
+before=$(vm_dirs)
+if launch "$dir/second" --host-uuid "$HOST_B" --lease "$disk_lease"; then
+	second=$(json_field "$dir/second" pid)
+	[ -z "$second" ] || pids+=("$second")
+	fail "a second launch started while the lease was held: $(cat "$dir/second")"
+fi
+err=$(cat "$dir/second.err")
+grep -q "LeaseHeld" <<<"$err" || fail "the second launch did not fail with LeaseHeld: $err"
+grep -qF "the lease $disk_lease is held by host $HOST_A" <<<"$err" ||
+	fail "the refusal does not name the lease and its holder: $err"
+[ "$(vm_dirs)" = "$before" ] || fail "the refused launch left a runtime directory behind"
+kill -0 "$pid" || fail "QEMU $pid stopped during the refused launch"
+grep -q '^generation=1$' "$disk_lease" || fail "the refused launch wrote $disk_lease"
+
+# QEMU gone, the leases are free: a new launch takes them, one generation on.
+stop "$pid"
+! kill -0 "$pid" 2>/dev/null || fail "QEMU $pid survived"
+forget "$pid"
+launch "$dir/third" --host-uuid "$HOST_B" --lease "$vm_lease" --lease "$disk_lease" ||
+	fail "a launch after QEMU $pid was killed exited $?: $(cat "$dir/third.err")"
+third=$(json_field "$dir/third" pid)
+[ -n "$third" ] || fail "the third launch printed '$(cat "$dir/third")'"
+pids+=("$third")
+for f in "$vm_lease" "$disk_lease"; do
+	printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=2\n' "$HOST_B" "$VM" |
+		cmp -s - "$f" || fail "$f holds '$(cat "$f")' after the third launch"
+done
+stop "$third"
+forget "$third"
+echo "PASS: leases held by QEMU $pid after qmigrate exited; a second launch refused LeaseHeld; taken again at generation 2 once it was killed"
