@@ -152,6 +152,12 @@ struct run {
 	int decisions;	   /* policy decisions reported */
 	char decision[64]; /* the last one, "policy action" */
 	char reason[512];  /* and its reason */
+	double spice_timeout;
+	char warnings[2048]; /* the job's warnings and errors, one a line */
+	/* on entering each phase, when set */
+	void (*on_phase)(struct run *run, struct qm_job *job, enum qm_phase phase);
+	/* resumes the source's script at its WAIT step once this holds, when set */
+	bool (*resume_src_when)(struct qm_job *job);
 };
 
 
