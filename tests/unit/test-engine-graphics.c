@@ -63,6 +63,12 @@ TestSuite(engine_graphics, .timeout = 20);
 	FQ_SEND_TEXT("{\"timestamp\": {\"seconds\": 1, \"microseconds\": 3},"              \
 		     " \"event\": \"SPICE_MIGRATE_COMPLETED\"}")
 
+/* After the migration completed, confirm asks the source query-spice: @channels, not moved. */
+#define CONFIRM_ASKS(channels)                                                             \
+	SRC_RELOCATES(TO_LOCALHOST_5930, ACCEPTED), COMPLETES, FQ_EXPECT("query-spice", 5),  \
+		R(5, SPICE("\"host\": \"127.0.0.1\", \"port\": 5931, \"channels\": " channels \
+			   ", \"migrated\": false"))
+
 /* Prepare's cookie, as perform is about to read it. */
 static struct qm_cookie prepared;
 
@@ -77,16 +83,22 @@ static void keep_prepare_cookie(struct run *run, struct qm_job *job, enum qm_pha
 		     0, "%s", err.text);
 }
 
-static void assert_completed(const struct run *run)
+/* Migrates from @src into @dst: it completes. */
+static void migrates(struct run *run, const struct fq_step *src, const struct fq_step *dst)
 {
+	migrate_with(run, src, dst, false);
 	cr_assert_eq(run->result.status, QM_JOB_COMPLETED, "%s", run->result.error.text);
 	cr_assert_eq(run->result.vm, QM_VM_DESTINATION);
 }
 
-static void assert_no_graphics(void)
+/* Migrates from @src into a destination with SPICE on every address and a TLS port. */
+static void into_spice_wildcard(struct run *run, const struct fq_step *src)
 {
-	cr_assert_not(prepared.features & QM_COOKIE_GRAPHICS, "a graphics section: %s",
-		      prepared.graphics.type);
+	static const struct fq_step dst[] = {
+		DST_WITH_DISPLAY(R(12, SPICE_WILDCARD_TLS), FQ_REPLY_FILE(13, "query-vnc-off.json")),
+	};
+
+	migrates(run, src, dst);
 }
 
 /* ---- prepare and perform ------------------------------------------------------------ */
@@ -101,13 +113,9 @@ Test(engine_graphics, prepare_gives_the_spice_display_and_perform_sends_clients_
 		QUIT_AND_GO(5),
 		FQ_END,
 	};
-	static const struct fq_step dst[] = {
-		DST_WITH_DISPLAY(R(12, SPICE_WILDCARD_TLS), FQ_REPLY_FILE(13, "query-vnc-off.json")),
-	};
 	struct run run = { .on_phase = keep_prepare_cookie, .spice_timeout = ENDLESS };
 
-	migrate_with(&run, src, dst, false);
-	assert_completed(&run);
+	into_spice_wildcard(&run, src);
 	cr_assert(prepared.features & QM_COOKIE_GRAPHICS);
 	cr_assert_str_eq(prepared.graphics.type, "spice");
 	/* 0.0.0.0 is no address to connect to: the one the source reached is. */
@@ -136,27 +144,32 @@ Test(engine_graphics, a_recorded_wildcard_spice_display_is_relocated_to_its_port
 	};
 	struct run run = { .on_phase = keep_prepare_cookie, .spice_timeout = ENDLESS };
 
-	migrate_with(&run, src, dst, false);
-	assert_completed(&run);
+	migrates(&run, src, dst);
 	/* SPICE wins over VNC: only its clients can be sent elsewhere. */
 	cr_assert_str_eq(prepared.graphics.type, "spice");
 	cr_assert_eq(prepared.graphics.tls_port, -1);
 }
 
-Test(engine_graphics, without_a_display_the_cookie_has_no_graphics_and_nothing_is_relocated)
+/* Into @dst, whose display the cookie has no section for: no client_migrate_info either. */
+static void without_graphics(const struct fq_step *dst)
 {
 	static const struct fq_step src[] = { SRC_BEGIN, SRC_MIGRATE, SRC_COMPLETES, FQ_END };
-	static const struct fq_step dst[] = { DST_PREPARE, DST_RESUMES, FQ_END };
 	struct run run = { .on_phase = keep_prepare_cookie };
 
-	migrate_with(&run, src, dst, false);
-	assert_completed(&run);
-	assert_no_graphics();
+	migrates(&run, src, dst);
+	cr_assert_not(prepared.features & QM_COOKIE_GRAPHICS, "a graphics section: %s",
+		      prepared.graphics.type);
+}
+
+Test(engine_graphics, without_a_display_the_cookie_has_no_graphics_and_nothing_is_relocated)
+{
+	static const struct fq_step dst[] = { DST_PREPARE, DST_RESUMES, FQ_END };
+
+	without_graphics(dst);
 }
 
 Test(engine_graphics, a_qemu_without_the_display_queries_is_no_error)
 {
-	static const struct fq_step src[] = { SRC_BEGIN, SRC_MIGRATE, SRC_COMPLETES, FQ_END };
 	static const struct fq_step dst[] = {
 		DST_WITH_DISPLAY(FQ_REPLY_TEXT(12, "{\"error\": {\"class\": \"CommandNotFound\","
 						   " \"desc\": \"The command query-spice has not"
@@ -165,11 +178,8 @@ Test(engine_graphics, a_qemu_without_the_display_queries_is_no_error)
 						   " \"desc\": \"The command query-vnc has not"
 						   " been found\"}}")),
 	};
-	struct run run = { .on_phase = keep_prepare_cookie };
 
-	migrate_with(&run, src, dst, false);
-	assert_completed(&run);
-	assert_no_graphics();
+	without_graphics(dst);
 }
 
 Test(engine_graphics, a_vnc_display_alone_is_in_the_cookie_but_no_client_is_relocated)
@@ -181,8 +191,7 @@ Test(engine_graphics, a_vnc_display_alone_is_in_the_cookie_but_no_client_is_relo
 	};
 	struct run run = { .on_phase = keep_prepare_cookie };
 
-	migrate_with(&run, src, dst, false);
-	assert_completed(&run);
+	migrates(&run, src, dst);
 	cr_assert_str_eq(prepared.graphics.type, "vnc");
 	cr_assert_str_eq(prepared.graphics.listen, "127.0.0.1");
 	cr_assert_eq(prepared.graphics.port, 5900);
@@ -199,13 +208,9 @@ Test(engine_graphics, a_refused_client_migrate_info_does_not_stop_the_migration)
 		QUIT_AND_GO(5),
 		FQ_END,
 	};
-	static const struct fq_step dst[] = {
-		DST_WITH_DISPLAY(R(12, SPICE_WILDCARD_TLS), FQ_REPLY_FILE(13, "query-vnc-off.json")),
-	};
 	struct run run = { .spice_timeout = ENDLESS };
 
-	migrate_with(&run, src, dst, false);
-	assert_completed(&run);
+	into_spice_wildcard(&run, src);
 	cr_assert(strstr(run.warnings, "refused client_migrate_info"), "%s", run.warnings);
 }
 
@@ -220,45 +225,29 @@ static bool spice_waiting(struct qm_job *job)
 Test(engine_graphics, confirm_waits_for_connected_clients_and_quits_once_they_moved)
 {
 	static const struct fq_step src[] = {
-		SRC_RELOCATES(TO_LOCALHOST_5930, ACCEPTED),
-		COMPLETES,
-		FQ_EXPECT("query-spice", 5),
-		R(5, SPICE("\"host\": \"127.0.0.1\", \"port\": 5931, \"channels\": " ONE_CHANNEL
-			   ", \"migrated\": false")),
+		CONFIRM_ASKS(ONE_CHANNEL),
 		/* A quit now, before the event, fails the test as unexpected. */
 		FQ_WAIT,
 		SPICE_DONE,
 		QUIT_AND_GO(6),
 		FQ_END,
 	};
-	static const struct fq_step dst[] = {
-		DST_WITH_DISPLAY(R(12, SPICE_WILDCARD_TLS), FQ_REPLY_FILE(13, "query-vnc-off.json")),
-	};
 	struct run run = { .spice_timeout = ENDLESS, .resume_src_when = spice_waiting };
 
-	migrate_with(&run, src, dst, false);
-	assert_completed(&run);
+	into_spice_wildcard(&run, src);
 	cr_assert_str_empty(run.warnings);
 }
 
 Test(engine_graphics, confirm_quits_the_source_with_a_warning_when_clients_do_not_move_in_time)
 {
 	static const struct fq_step src[] = {
-		SRC_RELOCATES(TO_LOCALHOST_5930, ACCEPTED),
-		COMPLETES,
-		FQ_EXPECT("query-spice", 5),
-		R(5, SPICE("\"host\": \"127.0.0.1\", \"port\": 5931, \"channels\": " ONE_CHANNEL
-			   ", \"migrated\": false")),
+		CONFIRM_ASKS(ONE_CHANNEL),
 		QUIT_AND_GO(6),
 		FQ_END,
 	};
-	static const struct fq_step dst[] = {
-		DST_WITH_DISPLAY(R(12, SPICE_WILDCARD_TLS), FQ_REPLY_FILE(13, "query-vnc-off.json")),
-	};
 	struct run run = { .spice_timeout = 0.01 };
 
-	migrate_with(&run, src, dst, false);
-	assert_completed(&run);
+	into_spice_wildcard(&run, src);
 	cr_assert(strstr(run.warnings, "SPICE clients did not reach the destination within"),
 		  "%s", run.warnings);
 }
@@ -266,22 +255,14 @@ Test(engine_graphics, confirm_quits_the_source_with_a_warning_when_clients_do_no
 Test(engine_graphics, confirm_does_not_wait_when_no_client_is_connected)
 {
 	static const struct fq_step src[] = {
-		SRC_RELOCATES(TO_LOCALHOST_5930, ACCEPTED),
 		/* A SPICE server that sends the event only once clients moved. */
-		COMPLETES,
-		FQ_EXPECT("query-spice", 5),
-		R(5, SPICE("\"host\": \"127.0.0.1\", \"port\": 5931, \"channels\": [],"
-			   " \"migrated\": false")),
+		CONFIRM_ASKS("[]"),
 		QUIT_AND_GO(6),
 		FQ_END,
 	};
-	static const struct fq_step dst[] = {
-		DST_WITH_DISPLAY(R(12, SPICE_WILDCARD_TLS), FQ_REPLY_FILE(13, "query-vnc-off.json")),
-	};
 	struct run run = { .spice_timeout = ENDLESS };
 
-	migrate_with(&run, src, dst, false);
-	assert_completed(&run);
+	into_spice_wildcard(&run, src);
 	cr_assert_str_empty(run.warnings);
 }
 
