@@ -27,8 +27,10 @@ static void prepare_emit(struct qm_job *job)
 {
 	struct qm_cookie c;
 
-	qm_job_cookie_init(job, &c, QM_COOKIE_MIGRATE);
+	/* The graphics section is written only when it holds a display. */
+	qm_job_cookie_init(job, &c, QM_COOKIE_MIGRATE | QM_COOKIE_GRAPHICS);
 	snprintf(c.migrate_uri, sizeof(c.migrate_uri), "%s", job->migrate_uri);
+	c.graphics = job->dst_graphics;
 	if (qm_job_emit_cookie(job, &c) < 0) {
 		qm_job_enter(job, QM_PHASE_FINISH);
 		return;
@@ -107,6 +109,7 @@ static void prepare_checked(void *opaque, json_t **res, const struct qm_error *e
 		qm_job_refuse(job, &perr);
 		goto rollback;
 	}
+	qm_graphics_from_qemu(res[8], res[9], qm_graphics_reached(job), &job->dst_graphics);
 	if (qm_tunnel_uses_pipes(job)) {
 		if (qm_tunnel_open_pipes(job) < 0)
 			goto rollback;
@@ -147,7 +150,11 @@ rollback:
 	qm_job_enter(job, QM_PHASE_FINISH);
 }
 
-/* What the prechecks need to know of the destination, in one round trip. */
+/*
+ * What the prechecks need to know of the destination, and where its display
+ * listens (for prepare's cookie), in one round trip.  A QEMU built without
+ * SPICE or VNC does not know their query: it has none of that display.
+ */
 static void prepare_query(struct qm_job *job)
 {
 	struct qm_batch_cmd cmds[] = {
@@ -159,6 +166,8 @@ static void prepare_query(struct qm_job *job)
 		{ .name = "query-kvm" },
 		{ .name = "qom-get", .args = qm_machine_type_args() },
 		{ .name = "query-machines" },
+		{ .name = "query-spice", .optional = true },
+		{ .name = "query-vnc", .optional = true },
 	};
 
 	qm_job_batch(job, job->dst, cmds, ARRAY_SIZE(cmds), prepare_checked);

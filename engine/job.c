@@ -16,6 +16,8 @@
 #define DEFAULT_POLL_INTERVAL 0.1
 /* A healthy QEMU cancels within a second; one that does not is stuck (see source.c). */
 #define DEFAULT_CANCEL_TIMEOUT 20.0
+/* SPICE's own server gives a client 10 s to reach the destination (docs/graphics.md). */
+#define DEFAULT_SPICE_TIMEOUT 10.0
 
 bool qm_job_failed(const struct qm_job *job)
 {
@@ -205,6 +207,7 @@ static void job_done(struct qm_job *job)
 	qm_runtime_dir_remove(job);
 	job->finished = true;
 	qm_monitor_stop(job);
+	qm_graphics_stop(job);
 	qm_remote_settle(job);
 	if (!qm_dest_launch_settle(job))
 		qm_job_notify_done(job);
@@ -381,6 +384,8 @@ struct qm_job *qm_job_alloc(struct qm_ctx *ctx, struct ev_loop *loop,
 		job->opts.poll_interval = DEFAULT_POLL_INTERVAL;
 	if (job->opts.cancel_timeout <= 0)
 		job->opts.cancel_timeout = DEFAULT_CANCEL_TIMEOUT;
+	if (job->opts.spice_timeout <= 0)
+		job->opts.spice_timeout = DEFAULT_SPICE_TIMEOUT;
 	job->result.total_ms = job->result.downtime_ms = job->result.setup_ms = -1;
 	for (int i = 0; i < QM_PHASE_DONE; i++)
 		job->result.phase_ms[i] = -1;
@@ -392,6 +397,7 @@ struct qm_job *qm_job_alloc(struct qm_ctx *ctx, struct ev_loop *loop,
 	ev_timer_init(&job->finish_timer, NULL, 0., 0.);
 	ev_timer_init(&job->kill_timer, NULL, 0., 0.);
 	ev_timer_init(&job->cancel_timer, NULL, 0., 0.);
+	ev_timer_init(&job->spice_timer, NULL, 0., 0.);
 	return job;
 }
 
@@ -419,6 +425,7 @@ _public_ struct qm_job *qm_job_unref(struct qm_job *job)
 	ev_timer_stop(job->loop, &job->finish_timer);
 	ev_timer_stop(job->loop, &job->kill_timer);
 	ev_timer_stop(job->loop, &job->cancel_timer);
+	qm_graphics_stop(job);
 	qm_tunnel_close(job);
 	qm_control_free(job->control);
 	qm_runtime_dir_remove(job);

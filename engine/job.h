@@ -86,6 +86,8 @@ struct qm_job {
 	char runtime_dir[96]; /* UNIX socket paths inside must fit sun_path (108) */
 	char migrate_uri[512];
 	bool incoming_started; /* migrate-incoming went to the destination */
+	/* what clients of the destination's display connect to; type "" when none */
+	struct qm_cookie_graphics dst_graphics;
 
 	/* perform */
 	bool migrate_issued, perform_done;
@@ -100,6 +102,13 @@ struct qm_job {
 	int final_retries;
 	struct qm_progress progress;
 	char qemu_status[32];
+
+	/* SPICE clients following the VM (graphics-relocate.c) */
+	bool spice_sent;      /* client_migrate_info is in perform's batch */
+	bool spice_relocating; /* ... and the source QEMU accepted it */
+	bool spice_migrated;   /* SPICE_MIGRATE_COMPLETED came */
+	ev_timer spice_timer;  /* confirm waits for it until then */
+	void (*spice_next)(struct qm_job *job); /* what confirm does once it came or the wait ended */
 
 	/* the tunnelled transport (tunnel.c) */
 	struct qm_tunnel *tunnel;
@@ -227,6 +236,30 @@ bool qm_dest_launch_settle(struct qm_job *job);
 void qm_dest_launch_free(struct qm_job *job);
 /* The launched QEMU's pid and QMP socket (in @qmp); 0 and "" when there is none. */
 long qm_dest_launch_pid(const struct qm_job *job, char qmp[108]);
+
+/* graphics-relocate.c: the destination's display, and SPICE clients following the VM */
+/*
+ * What prepare's cookie says of the destination's display, from its
+ * query-spice and query-vnc replies (either NULL: no answer); a wildcard
+ * listen address becomes @reached, the address the source reached this
+ * host by.  g->type is "" when there is nothing a client could connect to.
+ */
+void qm_graphics_from_qemu(json_t *spice, json_t *vnc, const char *reached,
+			   struct qm_cookie_graphics *g);
+/* The address of this host that the source reached (never a wildcard). */
+const char *qm_graphics_reached(const struct qm_job *job);
+/* client_migrate_info's arguments for the cookie's graphics, or NULL when not SPICE. */
+json_t *qm_graphics_relocation_args(const struct qm_cookie *c);
+/* Perform's batch came back: @accepted says whether client_migrate_info was; watches for its end. */
+void qm_graphics_relocation_sent(struct qm_job *job, bool accepted);
+/*
+ * Confirm, before it quits the source: once SPICE clients followed the VM,
+ * or none is connected, or after job->opts.spice_timeout, calls @next (from
+ * the loop or at once).
+ */
+void qm_graphics_await(struct qm_job *job, void (*next)(struct qm_job *job));
+/* The job ends: no more waiting or watching.  Safe to repeat. */
+void qm_graphics_stop(struct qm_job *job);
 
 /* monitor.c */
 void qm_monitor_start(struct qm_job *job);

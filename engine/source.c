@@ -145,6 +145,8 @@ static void perform_configured(void *opaque, json_t **res, const struct qm_error
 		perform_end(job);
 		return;
 	}
+	/* Before migrate: QEMU may say the clients moved at switch-over already. */
+	qm_graphics_relocation_sent(job, job->spice_sent && res[2]);
 	qm_monitor_start(job);
 	r = qm_qmp_command(job->src, "migrate", json_pack("{s:s}", "uri", job->migrate_uri), -1,
 			   0, migrate_sent, job);
@@ -158,23 +160,6 @@ static void perform_configured(void *opaque, json_t **res, const struct qm_error
 	qm_policy_state_init(&job->policy_state, &job->opts.policy, ev_time());
 	job->policy_state.bandwidth = job->opts.bandwidth;
 	job->policy_state.auto_converge = job->opts.auto_converge;
-}
-
-static json_t *spice_relocation(const struct qm_cookie *c)
-{
-	const struct qm_cookie_graphics *g = &c->graphics;
-	json_t *args;
-
-	if (!(c->features & QM_COOKIE_GRAPHICS) || strcmp(g->type, "spice") != 0)
-		return NULL;
-	args = json_pack("{s:s, s:s}", "protocol", "spice", "hostname", g->listen);
-	if (args && g->port >= 0)
-		json_object_set_new(args, "port", json_integer(g->port));
-	if (args && g->tls_port >= 0)
-		json_object_set_new(args, "tls-port", json_integer(g->tls_port));
-	if (args && g->tls_subject[0])
-		json_object_set_new(args, "cert-subject", json_string(g->tls_subject));
-	return args;
 }
 
 void qm_source_perform(struct qm_job *job)
@@ -216,9 +201,12 @@ void qm_source_perform(struct qm_job *job)
 					   .args = qm_params_args(job, true) };
 	job->result.changed = true;
 	/* SPICE clients follow the VM; a failure here must not stop the migration. */
-	spice = spice_relocation(&c);
+	spice = qm_graphics_relocation_args(&c);
+	job->spice_sent = spice != NULL;
+	/* perform_configured finds its answer at 2. */
 	if (spice)
-		cmds[n++] = (struct qm_batch_cmd){ .name = "client_migrate_info", .args = spice, .optional = true };
+		cmds[n++] = (struct qm_batch_cmd){ .name = "client_migrate_info", .args = spice,
+						   .optional = true };
 	if (tunnel_fd >= 0)
 		cmds[n++] = (struct qm_batch_cmd){
 			.name = "getfd",
@@ -401,6 +389,17 @@ static void source_quit(struct qm_qmp *q, json_t *ret, const struct qm_error *er
 		qm_job_enter(job, QM_PHASE_DONE);
 }
 
+static void source_stop(struct qm_job *job)
+{
+	if (job->src_gone) {
+		qm_job_enter(job, QM_PHASE_DONE);
+		return;
+	}
+	job->src_quitting = true;
+	if (qm_qmp_command(job->src, "quit", NULL, -1, 0, source_quit, job) < 0)
+		qm_job_enter(job, QM_PHASE_DONE);
+}
+
 void qm_source_confirm(struct qm_job *job)
 {
 	struct qm_batch_cmd cmds[] = { { .name = "query-status", .optional = true } };
@@ -429,7 +428,6 @@ void qm_source_confirm(struct qm_job *job)
 		qm_job_enter(job, QM_PHASE_DONE);
 		return;
 	}
-	job->src_quitting = true;
-	if (qm_qmp_command(job->src, "quit", NULL, -1, 0, source_quit, job) < 0)
-		qm_job_enter(job, QM_PHASE_DONE);
+	/* SPICE clients move over first, as libvirt lets them (bounded). */
+	qm_graphics_await(job, source_stop);
 }

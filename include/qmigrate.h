@@ -305,6 +305,10 @@ struct qm_job_options {
 	/* seconds the source QEMU gets to end a cancelled migration before the job
 	 * goes on without it (the VM stays there); 0: 20 */
 	double cancel_timeout;
+	/* seconds confirm waits, after success, for connected SPICE clients to reach
+	 * the destination (SPICE_MIGRATE_COMPLETED) before it quits the source
+	 * anyway, with a warning; 0: 10 (docs/graphics.md) */
+	double spice_timeout;
 	bool keep_source;     /* leave the source QEMU paused after success instead of quitting it */
 	bool paused;	      /* leave the VM paused on the destination */
 

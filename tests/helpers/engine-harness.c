@@ -3,13 +3,16 @@
 #include <dirent.h>
 #include <ev.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "tests/helpers/engine-harness.h"
+#include "util/macros.h"
 
 /* The mode of the one qmigrate-* directory in @dir, or -1. */
 static int runtime_dir_mode(const char *dir)
@@ -40,6 +43,28 @@ static void on_phase(struct qm_job *job, enum qm_phase phase, void *ud)
 	run->phases[run->n_phases++] = phase;
 	if (phase == QM_PHASE_PERFORM)
 		run->runtime_mode = runtime_dir_mode(run->dir);
+	if (run->on_phase)
+		run->on_phase(run, job, phase);
+}
+
+/* Warnings and errors go into run->warnings; everything to stderr with QMIGRATE_LOG. */
+static _printf_(6, 0) void on_log(void *ud, int priority, const char *file, int line,
+				  const char *fn, const char *format, va_list args)
+{
+	struct run *run = ud;
+	size_t len = strlen(run->warnings);
+	va_list copy;
+
+	if (getenv("QMIGRATE_LOG")) {
+		va_copy(copy, args);
+		vfprintf(stderr, format, copy);
+		fputc('\n', stderr);
+		va_end(copy);
+	}
+	if (priority > LOG_WARNING || len + 2 >= sizeof(run->warnings))
+		return;
+	vsnprintf(run->warnings + len, sizeof(run->warnings) - len - 1, format, args);
+	strcat(run->warnings, "\n");
 }
 
 static void on_progress(struct qm_job *job, const struct qm_progress *p, void *ud)
@@ -88,6 +113,9 @@ void migrate_with(struct run *run, const struct fq_step *src_script,
 	struct qm_ctx *ctx = qm_ctx_new();
 	struct fq *fsrc, *fdst;
 
+	qm_ctx_set_log_fn(ctx, on_log, run);
+	if (qm_ctx_get_log_priority(ctx) < LOG_WARNING)
+		qm_ctx_set_log_priority(ctx, LOG_WARNING);
 	cr_assert(mkdtemp(dir));
 	snprintf(src, sizeof(src), "%s/src", dir);
 	snprintf(dst, sizeof(dst), "%s/dst", dir);
@@ -105,6 +133,7 @@ void migrate_with(struct run *run, const struct fq_step *src_script,
 		.poll_interval = 1e6,
 		.multifd_channels = run->multifd,
 		.cancel_timeout = run->cancel_timeout,
+		.spice_timeout = run->spice_timeout,
 		.connect_timeout = run->connect_timeout,
 		.policy = run->policy,
 		.max_downtime_ms = run->max_downtime_ms,
@@ -114,8 +143,11 @@ void migrate_with(struct run *run, const struct fq_step *src_script,
 	cr_assert(run->job, "%s", err.text);
 	cr_assert_eq(qm_job_start(run->job, &err), 0, "%s", err.text);
 	cr_assert_not(run->done, "the result came inside qm_job_start");
-	while (!run->done)
+	while (!run->done) {
 		ev_run(loop, EVRUN_ONCE);
+		if (run->resume_src_when && fq_waiting(fsrc) && run->resume_src_when(run->job))
+			fq_resume(fsrc);
+	}
 	/* Let the servers see the last bytes and hang-ups. */
 	while ((fsrc && !fq_finished(fsrc)) || (fdst && !fq_finished(fdst)))
 		ev_run(loop, EVRUN_NOWAIT);

@@ -67,14 +67,21 @@
 	FQ_EXPECT("query-status", 0), FQ_EXPECT("query-name", 1), FQ_EXPECT("query-uuid", 2), \
 		FQ_EXPECT("query-migrate-capabilities", 10), FQ_EXPECT("query-target", 5),  \
 		FQ_EXPECT("query-kvm", 6), EXPECT_MACHINE_TYPE(7),                        \
-		FQ_EXPECT("query-machines", 8)
+		FQ_EXPECT("query-machines", 8), FQ_EXPECT("query-spice", 12),              \
+		FQ_EXPECT("query-vnc", 13)
 /* A destination in run state @status, with query-name @name and query-uuid @uuid. */
 #define DST_ANSWERS(status, name, uuid) R(0, status), R(1, name), R(2, uuid), R(10, CAPS)
-/* The destination's facts as recorded: the source's, and every machine type of QEMU 7.2. */
+/*
+ * The destination's facts as recorded: the source's, every machine type of
+ * QEMU 7.2, and no display.
+ */
 #define DST_FACTS                                                                          \
 	FQ_REPLY_FILE(5, "query-target.json"), FQ_REPLY_FILE(6, "query-kvm.json"),        \
 		FQ_REPLY_FILE(7, "qom-get-machine-type.json"),                            \
-		FQ_REPLY_FILE(8, "query-machines.json")
+		FQ_REPLY_FILE(8, "query-machines.json"), DST_NO_DISPLAY
+/* query-spice and query-vnc of a QEMU without either display. */
+#define DST_NO_DISPLAY                                                                     \
+	FQ_REPLY_FILE(12, "query-spice-off.json"), FQ_REPLY_FILE(13, "query-vnc-off.json")
 /* Prepare on the destination: a QEMU waiting with -incoming defer, no name or uuid. */
 #define DST_CHECKS DST_QUERIES, DST_ANSWERS(STATUS("inmigrate"), "{}", NIL_UUID), DST_FACTS
 /* After the checks: the destination starts listening. */
@@ -145,6 +152,12 @@ struct run {
 	int decisions;	   /* policy decisions reported */
 	char decision[64]; /* the last one, "policy action" */
 	char reason[512];  /* and its reason */
+	double spice_timeout;
+	char warnings[2048]; /* the job's warnings and errors, one a line */
+	/* on entering each phase, when set */
+	void (*on_phase)(struct run *run, struct qm_job *job, enum qm_phase phase);
+	/* resumes the source's script at its WAIT step once this holds, when set */
+	bool (*resume_src_when)(struct qm_job *job);
 };
 
 

@@ -168,6 +168,7 @@ Test(precheck_qemu, another_accelerator_on_the_destination_is_refused)
 		R(6, KVM_ON),
 		FQ_REPLY_FILE(7, "qom-get-machine-type.json"),
 		FQ_REPLY_FILE(8, "query-machines.json"),
+		DST_NO_DISPLAY,
 		FQ_END,
 	};
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);

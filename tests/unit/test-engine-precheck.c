@@ -206,6 +206,7 @@ Test(engine_precheck, another_arch_on_the_destination_is_refused)
 		KVM_OFF_AT(6),
 		MACHINE_NONE,
 		FQ_REPLY_FILE(8, "query-machines.json"),
+		DST_NO_DISPLAY,
 		FQ_END,
 	};
 	struct run run = { 0 };
