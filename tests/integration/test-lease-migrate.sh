@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# migrate --launch-dest --lease: the lease moves with the VM.  The test
+# guest runs in a QEMU started by `qmigrate launch --lease` (host A); a
+# migration naming a lease that QEMU does not hold is refused (LeaseNotHeld)
+# and leaves the VM running there; then the VM migrates, as host B, to a
+# destination qmigrate launches.  After it, the source QEMU is gone, the
+# destination QEMU holds the lease (in its fd sets, after qmigrate exited
+# and QMP clients came and went), the file says host B at generation 2 and
+# stays 0600, a new launch of the VM fails with LeaseHeld naming host B, and
+# the guest's memory checks out there.
+# make check sets QMIGRATE, QEMU, top_srcdir and top_builddir.
+set -euo pipefail
+
+: "${QMIGRATE:?QMIGRATE must name the qmigrate binary}"
+QEMU=$(command -v "${QEMU:-qemu-system-x86_64}")
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${top_builddir:-$PWD}
+image=$top_builddir/tests/guest/guest.img
+memcheck=$top_builddir/tests/guest/qm-memcheck
+rate=64
+mib=64
+
+HOST_A=3d1219c7-c4c5-404a-aa1f-6d2a48adfda4
+HOST_B=9f8e7d6c-5b4a-4392-8171-605f4e3d2c1b
+VM=7a1b2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/qmigrate-lease-migrate-XXXXXX")
+chmod 0700 "$dir"
+fail() {
+	echo "FAIL: $*" >&2
+	for log in "$dir"/*.err "$dir"/*/qmigrate-vm-*/qemu.log; do
+		[ ! -s "$log" ] || sed "s|^|  $log: |" "$log" | tail -n 30 >&2
+	done
+	exit 1
+}
+# shellcheck source=qemu-lib.sh
+. "$top_srcdir/tests/integration/qemu-lib.sh"
+
+pick_accel
+case $accel in
+kvm) type=kvm ;;
+*) type=qemu ;;
+esac
+[ -r "$image" ] || fail "no guest image at $image"
+[ -x "$memcheck" ] || fail "no $memcheck"
+qemu-img create -q -f qcow2 -F raw -b "$image" "$dir/overlay.qcow2"
+
+cat >"$dir/vm.xml" <<XML
+<domain type="$type" xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0">
+  <name>lease-migrate</name>
+  <uuid>$VM</uuid>
+  <memory unit="MiB">$mib</memory>
+  <os>
+    <type arch="x86_64" machine="pc">hvm</type>
+    <boot dev="hd"/>
+  </os>
+  <devices>
+    <emulator>$QEMU</emulator>
+    <disk type="file" device="disk">
+      <driver name="qemu" type="qcow2"/>
+      <source file="$dir/overlay.qcow2"/>
+      <target dev="hda" bus="ide"/>
+    </disk>
+    <serial type="file">
+      <source path="$dir/serial.log"/>
+      <target port="0"/>
+    </serial>
+  </devices>
+  <qemu:commandline>
+    <qemu:arg value="-fw_cfg"/>
+    <qemu:arg value="name=opt/org.qmigrate/dirty-rate,string=$rate"/>
+  </qemu:commandline>
+</domain>
+XML
+
+lease=$dir/vm.lease
+json_field() { # TEXT NAME
+	sed -n "s/.*\"$2\":\"\\{0,1\\}\\([^\",}]*\\).*/\\1/p" <<<"$1"
+}
+passes() {
+	if [ -f "$dir/serial.log" ]; then tr -cd '.' <"$dir/serial.log" | wc -c; else echo 0; fi
+}
+wait_pass() { # until the guest made one more pass (at most 60 s)
+	local before
+	before=$(passes)
+	for _ in $(seq 600); do
+		[ "$(passes)" -gt "$before" ] && return 0
+		kill -0 "$src_pid" 2>/dev/null || fail "QEMU (pid $src_pid) exited"
+		sleep 0.1
+	done
+	fail "the guest made no pass in 60 s"
+}
+
+mkdir -m 0700 "$dir/src" "$dir/run"
+"$QMIGRATE" launch --json --runtime-dir "$dir/src" --host-uuid "$HOST_A" --lease "$lease" \
+	"$dir/vm.xml" >"$dir/launch.out" 2>"$dir/launch.err" ||
+	fail "launch --lease exited $?: $(cat "$dir/launch.err")"
+out=$(cat "$dir/launch.out")
+src_pid=$(json_field "$out" pid)
+src_qmp=$(json_field "$out" qmp)
+[ -n "$src_pid" ] && [ -S "$src_qmp" ] || fail "launch printed '$out'"
+pids+=("$src_pid")
+wait_pass
+
+# A lease the source QEMU does not hold: refused before anything changed.
+if "$QMIGRATE" migrate --json --src-qmp "$src_qmp" --launch-dest --domain "$dir/vm.xml" \
+	--runtime-dir "$dir/run" --host-uuid "$HOST_B" --allow-same-host \
+	--lease "$dir/other.lease" >"$dir/refused.out" 2>"$dir/refused.err"; then
+	fail "a migration with a lease the source does not hold succeeded"
+fi
+refused=$(tail -n 1 "$dir/refused.out")
+[[ $refused == *LeaseNotHeld* && $refused == *"qmigrate launch --lease $dir/other.lease"* ]] ||
+	fail "the refusal does not say LeaseNotHeld and how to start the VM: $refused"
+[[ $refused == *'"vm":"source"'* ]] || fail "the refused migration moved the VM: $refused"
+qmp "$src_qmp" query-status | grep -q '"running":true' || fail "the source stopped"
+grep -q '^generation=1$' "$lease" || fail "the refused migration wrote $lease: $(cat "$lease")"
+wait_pass
+
+"$QMIGRATE" migrate --json --src-qmp "$src_qmp" --launch-dest --domain "$dir/vm.xml" \
+	--runtime-dir "$dir/run" --host-uuid "$HOST_B" --allow-same-host --lease "$lease" \
+	>"$dir/migrate.out" 2>"$dir/migrate.err" ||
+	fail "migrate --lease exited $?: $(tail -n 3 "$dir/migrate.err")"
+result=$(tail -n 1 "$dir/migrate.out")
+[[ $result == *'"status":"completed"'* && $result == *'"vm":"destination"'* ]] ||
+	fail "the migration: $result"
+dst_pid=$(sed -n 's/.*"dst_pid":\([0-9]*\).*/\1/p' <<<"$result")
+dst_qmp=$(sed -n 's/.*"dst_qmp":"\([^"]*\)".*/\1/p' <<<"$result")
+[ -n "$dst_pid" ] && [ -S "$dst_qmp" ] || fail "no destination in '$result'"
+pids+=("$dst_pid")
+for _ in $(seq 100); do kill -0 "$src_pid" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$src_pid" 2>/dev/null || fail "the source QEMU still runs"
+forget "$src_pid"
+
+[ "$(stat -c '%a %F' "$lease")" = "600 regular file" ] ||
+	fail "$lease is $(stat -c '%a %F' "$lease"), not a 0600 regular file"
+printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=2\n' "$HOST_B" "$VM" | cmp -s - "$lease" ||
+	fail "$lease holds '$(cat "$lease")' after the migration"
+fdsets=$(qmp "$dst_qmp" query-fdsets) || fail "query-fdsets failed"
+grep -qF "\"opaque\":\"qmigrate-lease:$lease\"" <<<"$fdsets" ||
+	fail "the destination's fd sets lack the lease: $fdsets"
+qmp "$dst_qmp" query-status | grep -q '"running":true' || fail "the destination is not running"
+
+# qmigrate exited and QMP clients came and went: a new start of the VM is refused.
+if "$QMIGRATE" launch --json --runtime-dir "$dir/src" --host-uuid "$HOST_A" --lease "$lease" \
+	"$dir/vm.xml" >"$dir/again.out" 2>"$dir/again.err"; then
+	again=$(json_field "$(cat "$dir/again.out")" pid)
+	[ -z "$again" ] || pids+=("$again")
+	fail "a second launch started while the destination held the lease"
+fi
+grep -q LeaseHeld "$dir/again.err" || fail "the second launch: $(cat "$dir/again.err")"
+grep -qF "the lease $lease is held by host $HOST_B" "$dir/again.err" ||
+	fail "the refusal does not name the lease and host B: $(cat "$dir/again.err")"
+
+qmp "$dst_qmp" stop >/dev/null || fail "cannot stop the destination"
+qmp "$dst_qmp" pmemsave "{\"val\": 0, \"size\": $((mib * 1024 * 1024)), \"filename\": \"$dir/dst.mem\"}" \
+	>/dev/null || fail "pmemsave"
+"$memcheck" --ram-mib "$mib" "$dir/dst.mem" >"$dir/memcheck" 2>&1 ||
+	fail "the memory check failed: $(cat "$dir/memcheck")"
+rm -f "$dir/dst.mem"
+stop "$dst_pid"
+forget "$dst_pid"
+echo "PASS: the lease moved with the VM (host A, generation 1 -> host B, generation 2); the destination holds it; memory checked"
