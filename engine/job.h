@@ -291,10 +291,11 @@ int qm_job_lease_options_copy(struct qm_job *job, const struct qm_job_options *o
 /* Closes every lease descriptor of the job (the locks stay with QEMU's copies). */
 void qm_job_leases_free(struct qm_job *job);
 /*
- * Begin: takes a copy of each lease the source QEMU holds in its fd sets,
- * then calls @next; refuses the job (LeaseNotHeld, ...) when it cannot.
+ * Begin: takes a copy of each lease the source QEMU holds in its fd sets
+ * (@fdsets, query-fdsets' return value); refuses the job (LeaseNotHeld,
+ * LeaseVm, LeaseFile...) when it cannot.
  */
-void qm_source_leases_adopt(struct qm_job *job, void (*next)(struct qm_job *job));
+int qm_source_leases_adopt(struct qm_job *job, json_t *fdsets);
 /* Adds the source's leases to @c (lockstate, mandatory); 0 with none. */
 int qm_source_leases_cookie(struct qm_job *job, struct qm_cookie *c);
 /* Perform's end: releases the source's leases into @c.  Fails the job on error. */

@@ -153,44 +153,27 @@ static int adopt_one(struct qm_job *job, json_t *fdsets, int pidfd, size_t i,
 	return 0;
 }
 
-static void fdsets_answered(void *opaque, json_t **res, const struct qm_error *err)
+int qm_source_leases_adopt(struct qm_job *job, json_t *fdsets)
 {
-	struct qm_job *job = opaque;
-	void (*next)(struct qm_job *job) = job->lease_next;
-	struct qm_error lerr = { 0 };
-	int pidfd;
+	struct qm_error err = { 0 };
+	int pidfd, r = 0;
 
-	if (err)
-		qm_job_fail(job, err);
-	if (qm_job_failed(job)) {
-		next(job);
-		return;
-	}
+	if (!job->lease_paths)
+		return 0;
 	pidfd = qm_qmp_peer_pidfd(job->src);
-	for (size_t i = 0; job->lease_paths[i]; i++)
-		if (adopt_one(job, res[0], pidfd, i, &lerr) < 0) {
-			qm_job_refuse(job, &lerr);
-			break;
-		}
+	for (size_t i = 0; job->lease_paths[i] && r == 0; i++)
+		r = adopt_one(job, fdsets, pidfd, i, &err);
 	if (pidfd >= 0)
 		close(pidfd);
-	if (!qm_job_failed(job))
-		qm_info(job->ctx, "the source QEMU holds %zu lease%s", job->n_src_leases,
-			job->n_src_leases == 1 ? "" : "s");
-	next(job);
-}
-
-void qm_source_leases_adopt(struct qm_job *job, void (*next)(struct qm_job *job))
-{
-	struct qm_batch_cmd cmds[] = { { .name = "query-fdsets" } };
-
-	if (!job->lease_paths) {
-		next(job);
-		return;
+	if (r < 0) {
+		/* Refused: the source keeps whatever it holds, untouched. */
+		qm_leases_close(job->src_leases, job->n_src_leases);
+		job->n_src_leases = 0;
+		return qm_job_refuse(job, &err);
 	}
-	job->lease_next = next;
-	/* On a failure to send, the callback runs with the job failed. */
-	qm_job_batch(job, job->src, cmds, ARRAY_SIZE(cmds), fdsets_answered);
+	qm_info(job->ctx, "the source QEMU holds %zu lease%s", job->n_src_leases,
+		job->n_src_leases == 1 ? "" : "s");
+	return 0;
 }
 
 int qm_source_leases_cookie(struct qm_job *job, struct qm_cookie *c)

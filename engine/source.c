@@ -43,21 +43,6 @@ static void begin_end(struct qm_job *job)
 	qm_job_enter(job, QM_PHASE_FINISH);
 }
 
-static void begin_describe(struct qm_job *job)
-{
-	if (qm_job_failed(job)) {
-		/* Through finish, so that a destination left waiting is stopped too. */
-		qm_job_enter(job, QM_PHASE_FINISH);
-		return;
-	}
-	/* A destination to launch with no description is the source's own. */
-	if (job->opts.launch_dest && !job->opts.domain_xml) {
-		qm_job_describe_source(job, begin_end);
-		return;
-	}
-	begin_end(job);
-}
-
 static void begin_done(void *opaque, json_t **res, const struct qm_error *err)
 {
 	struct qm_job *job = opaque;
@@ -88,7 +73,14 @@ static void begin_done(void *opaque, json_t **res, const struct qm_error *err)
 		qm_job_fail(job, &herr);
 		goto rollback;
 	}
-	qm_source_leases_adopt(job, begin_describe);
+	if (qm_source_leases_adopt(job, res[8]) < 0)
+		goto rollback;
+	/* A destination to launch with no description is the source's own. */
+	if (job->opts.launch_dest && !job->opts.domain_xml) {
+		qm_job_describe_source(job, begin_end);
+		return;
+	}
+	begin_end(job);
 	return;
 rollback:
 	/* Through finish, so that a destination left waiting is stopped too. */
@@ -106,9 +98,10 @@ void qm_source_begin(struct qm_job *job)
 		{ .name = "query-target" },
 		{ .name = "query-kvm" },
 		{ .name = "qom-get", .args = qm_machine_type_args() },
+		{ .name = "query-fdsets" }, /* only with leases: where the source keeps them */
 	};
 
-	qm_job_batch(job, job->src, cmds, ARRAY_SIZE(cmds), begin_done);
+	qm_job_batch(job, job->src, cmds, ARRAY_SIZE(cmds) - !job->lease_paths, begin_done);
 }
 
 /* ---- perform -------------------------------------------------------------------- */

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/job.h"
 #include "tests/helpers/engine-harness.h"
 
 /* The mode of the one qmigrate-* directory in @dir, or -1. */
@@ -40,6 +41,8 @@ static void on_phase(struct qm_job *job, enum qm_phase phase, void *ud)
 	run->phases[run->n_phases++] = phase;
 	if (phase == QM_PHASE_PERFORM)
 		run->runtime_mode = runtime_dir_mode(run->dir);
+	if (run->phase_hook)
+		run->phase_hook(run, phase);
 }
 
 static void on_progress(struct qm_job *job, const struct qm_progress *p, void *ud)
@@ -109,8 +112,13 @@ void migrate_with(struct run *run, const struct fq_step *src_script,
 		.policy = run->policy,
 		.max_downtime_ms = run->max_downtime_ms,
 		.bandwidth = run->bandwidth,
+		.leases = run->leases,
+		.host_uuid = run->host_uuid,
 	};
-	run->job = qm_job_new(ctx, loop, &opts, &cbs, run, &err);
+	if (run->leases)
+		run->job = qm_job_alloc(ctx, loop, &opts, &cbs, run, &err);
+	else
+		run->job = qm_job_new(ctx, loop, &opts, &cbs, run, &err);
 	cr_assert(run->job, "%s", err.text);
 	cr_assert_eq(qm_job_start(run->job, &err), 0, "%s", err.text);
 	cr_assert_not(run->done, "the result came inside qm_job_start");

@@ -142,6 +142,16 @@ struct run {
 	/* the job's policies, --max-downtime and --bandwidth for this run */
 	struct qm_policy_settings policy;
 	unsigned long long max_downtime_ms, bandwidth;
+	/*
+	 * Leases for this run, and this host's uuid; with leases the job is made
+	 * with qm_job_alloc(), since qm_job_new() refuses leases with an attached
+	 * destination (QEMU 7.2 would drop them), and the phases are the same.
+	 */
+	const char *const *leases;
+	const char *host_uuid;
+	/* Called as each phase begins, after it is recorded (may be NULL). */
+	void (*phase_hook)(struct run *run, enum qm_phase phase);
+	void *hook_data;
 	int decisions;	   /* policy decisions reported */
 	char decision[64]; /* the last one, "policy action" */
 	char reason[512];  /* and its reason */
