@@ -8,7 +8,9 @@
 # destination QEMU holds the lease (in its fd sets, after qmigrate exited
 # and QMP clients came and went), the file says host B at generation 2 and
 # stays 0600, a new launch of the VM fails with LeaseHeld naming host B, and
-# the guest's memory checks out there.
+# the guest's memory checks out there.  Then the VM moves on from that
+# destination through an agent (--dest exec:, host C): begin finds the
+# lease in the fd set finish gave it, and the agent's destination holds it.
 # make check sets QMIGRATE, QEMU, top_srcdir and top_builddir.
 set -euo pipefail
 
@@ -23,6 +25,7 @@ mib=64
 
 HOST_A=3d1219c7-c4c5-404a-aa1f-6d2a48adfda4
 HOST_B=9f8e7d6c-5b4a-4392-8171-605f4e3d2c1b
+HOST_C=5c4b3a29-1807-4f6e-9d5c-4b3a29180706
 VM=7a1b2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/qmigrate-lease-migrate-XXXXXX")
@@ -152,6 +155,39 @@ grep -q LeaseHeld "$dir/again.err" || fail "the second launch: $(cat "$dir/again
 grep -qF "the lease $lease is held by host $HOST_B" "$dir/again.err" ||
 	fail "the refusal does not name the lease and host B: $(cat "$dir/again.err")"
 
+# ---- again, from that destination, through an agent (exec:) as host C -----------------
+# Begin finds the lease in the fd set finish gave that QEMU (add-fd); the
+# agent's hello carries lockstate, and its finish takes the lease.
+mkdir -m 0700 "$dir/agent"
+"$QMIGRATE" migrate --json --src-qmp "$dst_qmp" --launch-dest --domain "$dir/vm.xml" \
+	--dest "exec:$QMIGRATE serve --stdio --host-uuid $HOST_C --runtime-dir $dir/agent" \
+	--transport tcp --host-uuid "$HOST_B" --allow-same-host --lease "$lease" \
+	>"$dir/remote.out" 2>"$dir/remote.err" ||
+	fail "migrate --dest exec: --lease exited $?: $(tail -n 3 "$dir/remote.err")"
+result=$(tail -n 1 "$dir/remote.out")
+[[ $result == *'"status":"completed"'* && $result == *'"vm":"destination"'* ]] ||
+	fail "the migration through the agent: $result"
+first_dst=$dst_pid
+dst_pid=$(sed -n 's/.*"dst_pid":\([0-9]*\).*/\1/p' <<<"$result")
+dst_qmp=$(sed -n 's/.*"dst_qmp":"\([^"]*\)".*/\1/p' <<<"$result")
+[ -n "$dst_pid" ] && [ -S "$dst_qmp" ] || fail "no agent's destination in '$result'"
+pids+=("$dst_pid")
+for _ in $(seq 100); do kill -0 "$first_dst" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$first_dst" 2>/dev/null || fail "the first destination QEMU still runs"
+forget "$first_dst"
+printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=3\n' "$HOST_C" "$VM" | cmp -s - "$lease" ||
+	fail "$lease holds '$(cat "$lease")' after the migration through the agent"
+[ "$(stat -c '%a' "$lease")" = 600 ] || fail "$lease is not 0600 any more"
+qmp "$dst_qmp" query-status | grep -q '"running":true' || fail "the agent's destination is not running"
+if "$QMIGRATE" launch --json --runtime-dir "$dir/src" --host-uuid "$HOST_A" --lease "$lease" \
+	"$dir/vm.xml" >"$dir/again.out" 2>"$dir/again.err"; then
+	again=$(json_field "$(cat "$dir/again.out")" pid)
+	[ -z "$again" ] || pids+=("$again")
+	fail "a launch started while the agent's destination held the lease"
+fi
+grep -qF "the lease $lease is held by host $HOST_C" "$dir/again.err" ||
+	fail "the refusal does not name host C: $(cat "$dir/again.err")"
+
 qmp "$dst_qmp" stop >/dev/null || fail "cannot stop the destination"
 qmp "$dst_qmp" pmemsave "{\"val\": 0, \"size\": $((mib * 1024 * 1024)), \"filename\": \"$dir/dst.mem\"}" \
 	>/dev/null || fail "pmemsave"
@@ -160,4 +196,4 @@ qmp "$dst_qmp" pmemsave "{\"val\": 0, \"size\": $((mib * 1024 * 1024)), \"filena
 rm -f "$dir/dst.mem"
 stop "$dst_pid"
 forget "$dst_pid"
-echo "PASS: the lease moved with the VM (host A, generation 1 -> host B, generation 2); the destination holds it; memory checked"
+echo "PASS: the lease moved with the VM, host A (generation 1) -> host B (2) -> through an agent, host C (3); the destination holds it; memory checked"
