@@ -33,6 +33,11 @@ int qm_job_lease_options_check(const struct qm_job_options *o, struct qm_error *
 					    "the lease '%s' is not an absolute path of at most "
 					    "%d bytes",
 					    o->leases[n], QM_LEASE_PATH_MAX - 1);
+		/* The destination would open it twice, and the second would find it held. */
+		for (size_t k = 0; k < n; k++)
+			if (strcmp(o->leases[k], o->leases[n]) == 0)
+				return qm_error_set(err, -EINVAL, "Usage",
+						    "the lease %s is named twice", o->leases[n]);
 	}
 	if (n == 0)
 		return 0;

@@ -302,13 +302,14 @@ Test(engine_lease, a_source_whose_lease_descriptor_is_not_locked_is_refused)
 static void expect_usage(struct qm_job_options *o, const char *piece)
 {
 	const char *leases[] = { "/tmp/qmigrate-no-such.lease", NULL };
+	const char *const *given = o->leases;
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct qm_ctx *ctx = qm_ctx_new();
 	struct qm_error err = { 0 };
 	struct qm_job *job;
 
 	o->src_qmp = "/tmp/qmigrate-src.sock";
-	o->leases = leases;
+	o->leases = given ? given : leases;
 	job = qm_job_new(ctx, loop, o, NULL, NULL, &err);
 	cr_assert_null(job);
 	cr_assert_str_eq(err.error_class, "Usage", "%s", err.text);
@@ -329,4 +330,20 @@ Test(engine_lease, leases_with_an_attached_destination_are_refused_up_front)
 	struct qm_job_options o = { .dst_qmp = "/tmp/qmigrate-dst.sock" };
 
 	expect_usage(&o, "--launch-dest");
+}
+
+Test(engine_lease, a_lease_named_twice_is_refused_up_front)
+{
+	const char *twice[] = { "/tmp/a.lease", "/tmp/b.lease", "/tmp/a.lease", NULL };
+	struct qm_job_options o = { .launch_dest = true, .leases = twice };
+
+	expect_usage(&o, "the lease /tmp/a.lease is named twice");
+}
+
+Test(engine_lease, a_relative_lease_path_is_refused_up_front)
+{
+	const char *relative[] = { "vm.lease", NULL };
+	struct qm_job_options o = { .launch_dest = true, .leases = relative };
+
+	expect_usage(&o, "not an absolute path");
 }
