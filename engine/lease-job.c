@@ -29,15 +29,17 @@ int qm_job_lease_options_check(const struct qm_job_options *o, struct qm_error *
 			return qm_error_set(err, -E2BIG, "Usage", "more than %d leases",
 					    QM_LEASE_MAX);
 		if (o->leases[n][0] != '/' || strlen(o->leases[n]) >= QM_LEASE_PATH_MAX)
-			return qm_error_set(err, -EINVAL, "Usage",
-					    "the lease '%s' is not an absolute path of at most "
-					    "%d bytes",
-					    o->leases[n], QM_LEASE_PATH_MAX - 1);
-		/* The destination would open it twice, and the second would find it held. */
+			return qm_error_set(
+				err, -EINVAL, "Usage",
+				"the lease '%s' is not an absolute path of at most "
+				"%d bytes",
+				o->leases[n], QM_LEASE_PATH_MAX - 1);
+		/* Opened twice, the destination would find it held by itself. */
 		for (size_t k = 0; k < n; k++)
 			if (strcmp(o->leases[k], o->leases[n]) == 0)
 				return qm_error_set(err, -EINVAL, "Usage",
-						    "the lease %s is named twice", o->leases[n]);
+						    "the lease %s is named twice",
+						    o->leases[n]);
 	}
 	if (n == 0)
 		return 0;
@@ -53,10 +55,11 @@ int qm_job_lease_options_check(const struct qm_job_options *o, struct qm_error *
 	 * disconnects (launch, dest-launch.c) keeps a lease it was handed.
 	 */
 	if (!o->launch_dest)
-		return qm_error_set(err, -EINVAL, "Usage",
-				    "leases need --launch-dest: an attached destination "
-				    "QEMU would drop the lease it is handed as soon as its "
-				    "last QMP client disconnects");
+		return qm_error_set(
+			err, -EINVAL, "Usage",
+			"leases need --launch-dest: an attached destination "
+			"QEMU would drop the lease it is handed as soon as its "
+			"last QMP client disconnects");
 	return 0;
 }
 
@@ -85,7 +88,7 @@ void qm_job_leases_free(struct qm_job *job)
 	job->lease_paths = NULL;
 }
 
-/* ---- begin: the source QEMU's leases ------------------------------------------------ */
+/* ---- begin: the source QEMU's leases --------------------------------------- */
 
 /* The descriptor the source QEMU keeps for @path in its fd sets, or -1. */
 static long fdset_fd(json_t *fdsets, const char *path)
@@ -95,8 +98,8 @@ static long fdset_fd(json_t *fdsets, const char *path)
 	json_t *set, *fd;
 
 	snprintf(opaque, sizeof(opaque), "%s%s", QM_LEASE_OPAQUE, path);
-	json_array_foreach (fdsets, i, set)
-		json_array_foreach (json_object_get(set, "fds"), j, fd) {
+	json_array_foreach(fdsets, i, set)
+		json_array_foreach(json_object_get(set, "fds"), j, fd) {
 			const char *o = json_string_value(json_object_get(fd, "opaque"));
 			json_t *n = json_object_get(fd, "fd");
 
@@ -115,10 +118,11 @@ static int not_held(const char *path, const char *why, struct qm_error *err)
 	 * QEMU started with its leases (and a monitor that never disconnects)
 	 * holds them reliably.
 	 */
-	return qm_error_set(err, -ENOLCK, "LeaseNotHeld",
-			    "the source QEMU does not hold the lease %s (%s): start the VM "
-			    "with `qmigrate launch --lease %s`",
-			    path, why, path);
+	return qm_error_set(
+		err, -ENOLCK, "LeaseNotHeld",
+		"the source QEMU does not hold the lease %s (%s): start the VM "
+		"with `qmigrate launch --lease %s`",
+		path, why, path);
 }
 
 /* A copy of the source QEMU's descriptor of lease @i, checked to hold it. */
@@ -134,16 +138,18 @@ static int adopt_one(struct qm_job *job, json_t *fdsets, int pidfd, size_t i,
 	if (target < 0 || target > INT32_MAX)
 		return not_held(path, "it is in none of its fd sets", err);
 	if (pidfd < 0)
-		return qm_error_set(err, pidfd, "LeaseNotHeld",
-				    "cannot reach the source QEMU's descriptors of the lease "
-				    "%s: %s",
-				    path, strerror(-pidfd));
+		return qm_error_set(
+			err, pidfd, "LeaseNotHeld",
+			"cannot reach the source QEMU's descriptors of the lease "
+			"%s: %s",
+			path, strerror(-pidfd));
 	fd = pidfd_getfd(pidfd, (int)target, 0);
 	if (fd < 0)
-		return qm_error_set(err, -errno, "LeaseNotHeld",
-				    "cannot take a copy of the source QEMU's descriptor %ld "
-				    "of the lease %s: %s",
-				    target, path, strerror(errno));
+		return qm_error_set(
+			err, -errno, "LeaseNotHeld",
+			"cannot take a copy of the source QEMU's descriptor %ld "
+			"of the lease %s: %s",
+			target, path, strerror(errno));
 	r = qm_lease_adopt_fd(fd, path, l, err);
 	if (r < 0)
 		return r;
@@ -151,10 +157,11 @@ static int adopt_one(struct qm_job *job, json_t *fdsets, int pidfd, size_t i,
 	if (!l->held)
 		return not_held(path, "its descriptor of the file is not locked", err);
 	if (!qm_uuid_normalise(job->uuid, uuid) || strcmp(l->state.vm_uuid, uuid) != 0)
-		return qm_error_set(err, -EINVAL, "LeaseVm",
-				    "the lease %s was taken for VM %s, not for this VM (%s): "
-				    "give each VM lease files of its own",
-				    path, l->state.vm_uuid, job->uuid);
+		return qm_error_set(
+			err, -EINVAL, "LeaseVm",
+			"the lease %s was taken for VM %s, not for this VM (%s): "
+			"give each VM lease files of its own",
+			path, l->state.vm_uuid, job->uuid);
 	return 0;
 }
 
@@ -198,7 +205,7 @@ int qm_source_leases_cookie(struct qm_job *job, struct qm_cookie *c)
 	return 0;
 }
 
-/* ---- perform's end and confirm: the source lets go, or takes back ------------------- */
+/* ---- perform's end and confirm: the source lets go, or takes back ---------- */
 
 int qm_source_leases_release(struct qm_job *job, struct qm_cookie *c)
 {
@@ -229,14 +236,15 @@ static uint64_t told_generation(const struct qm_cookie *c, const struct qm_lease
 	return 0;
 }
 
-static int take_back_one(struct qm_job *job, struct qm_lease *l, const struct qm_cookie *c,
-			 struct qm_error *err)
+static int take_back_one(struct qm_job *job, struct qm_lease *l,
+			 const struct qm_cookie *c, struct qm_error *err)
 {
 	uint64_t gen = told_generation(c, l);
 
 	if (l->held)
 		return 0;
-	/* The destination took it and gave it back: it is at the destination's generation. */
+	/* The destination took it and gave it back: it is at the destination's
+	 * generation. */
 	if (gen && gen != l->state.generation)
 		return qm_lease_acquire(l, l->state.vm_uuid, job->host_uuid, gen, err);
 	return qm_lease_retake(l, err);
@@ -273,7 +281,7 @@ int qm_source_leases_take_back(struct qm_job *job)
 	return r;
 }
 
-/* ---- prepare and finish: the destination ------------------------------------------- */
+/* ---- prepare and finish: the destination ----------------------------------- */
 
 int qm_dest_leases_check(struct qm_job *job, const struct qm_cookie *c)
 {
@@ -302,9 +310,10 @@ int qm_dest_leases_open(struct qm_job *job, const struct qm_cookie *c)
 	if (!(c->features & QM_COOKIE_LOCKSTATE) && !job->dst_leased)
 		return 0;
 	if (!(c->features & QM_COOKIE_LOCKSTATE))
-		return qm_job_failf(job, -EPROTO, "CookieInvalid",
-				    "perform's cookie carries no lockstate, though the source "
-				    "holds leases");
+		return qm_job_failf(
+			job, -EPROTO, "CookieInvalid",
+			"perform's cookie carries no lockstate, though the source "
+			"holds leases");
 	r = qm_leases_open_cookie(&c->lockstate, job->dst_leases, &job->n_dst_leases,
 				  job->dst_expect, &err);
 	if (r < 0)
@@ -315,13 +324,13 @@ int qm_dest_leases_open(struct qm_job *job, const struct qm_cookie *c)
 static void handed(void *opaque, json_t **res, const struct qm_error *err)
 {
 	struct qm_job *job = opaque;
-	void (*next)(struct qm_job *job) = job->lease_next;
+	void (*next)(struct qm_job * job) = job->lease_next;
 
 	if (err)
 		qm_job_fail(job, err);
 	if (!qm_job_failed(job))
-		qm_info(job->ctx, "the destination QEMU holds %zu lease%s", job->n_dst_leases,
-			job->n_dst_leases == 1 ? "" : "s");
+		qm_info(job->ctx, "the destination QEMU holds %zu lease%s",
+			job->n_dst_leases, job->n_dst_leases == 1 ? "" : "s");
 	next(job);
 }
 
@@ -362,11 +371,12 @@ void qm_dest_leases_take(struct qm_job *job, void (*next)(struct qm_job *job))
 	job->lease_next = next;
 	/* QEMU keeps a copy of each description: the lease is held as long as it runs. */
 	for (size_t i = 0; i < job->n_dst_leases; i++) {
-		snprintf(opaque, sizeof(opaque), "%s%s", QM_LEASE_OPAQUE, job->dst_leases[i].path);
+		snprintf(opaque, sizeof(opaque), "%s%s", QM_LEASE_OPAQUE,
+			 job->dst_leases[i].path);
 		cmds[i] = (struct qm_batch_cmd){
 			.name = "add-fd",
-			.args = json_pack("{s:i, s:s}", "fdset-id", QM_LEASE_FDSET + (int)i,
-					  "opaque", opaque),
+			.args = json_pack("{s:i, s:s}", "fdset-id",
+					  QM_LEASE_FDSET + (int)i, "opaque", opaque),
 			.pass_fd = true,
 			.fd = job->dst_leases[i].fd,
 		};

@@ -47,8 +47,9 @@ static void leased_init(struct leased *t, bool lock)
 	t->paths[1] = NULL;
 	cr_assert_eq(qm_lease_open(t->path, &t->src, &err), 0, "%s", err.text);
 	if (lock)
-		cr_assert_eq(qm_lease_acquire(&t->src, UUID, HOST, QM_LEASE_ANY_GEN, &err), 0,
-			     "%s", err.text);
+		cr_assert_eq(
+			qm_lease_acquire(&t->src, UUID, HOST, QM_LEASE_ANY_GEN, &err), 0,
+			"%s", err.text);
 	cr_assert_eq(stat(t->path, &t->st), 0);
 	snprintf(t->fdsets, sizeof(t->fdsets),
 		 "{\"return\": [{\"fdset-id\": 1000, \"fds\": [{\"fd\": %d, \"opaque\": "
@@ -91,7 +92,8 @@ static uint64_t generation(const char *path)
 	n = read(fd, buf, sizeof(buf));
 	close(fd);
 	cr_assert_geq(n, 0);
-	cr_assert_eq(qm_lease_text_parse(buf, (size_t)n, path, &st, &err), 0, "%s", err.text);
+	cr_assert_eq(qm_lease_text_parse(buf, (size_t)n, path, &st, &err), 0, "%s",
+		     err.text);
 	return st.generation;
 }
 
@@ -103,9 +105,10 @@ static void watch(struct run *run, enum qm_phase phase)
 	struct qm_error err = { 0 };
 
 	if (phase == QM_PHASE_FINISH && !qm_job_failed(run->job)) {
-		/* Perform's cookie carries the leases, released, under a mandatory feature. */
-		cr_assert_eq(qm_cookie_parse(run->job->cookie, strlen(run->job->cookie), &check,
-					     &c, &err),
+		/* Perform's cookie carries the leases, released, under a mandatory
+		 * feature. */
+		cr_assert_eq(qm_cookie_parse(run->job->cookie, strlen(run->job->cookie),
+					     &check, &c, &err),
 			     0, "%s", err.text);
 		cr_assert(c.features & QM_COOKIE_LOCKSTATE);
 		cr_assert(c.mandatory & QM_COOKIE_LOCKSTATE);
@@ -128,15 +131,16 @@ static void grab(struct run *run, enum qm_phase phase)
 	if (phase != QM_PHASE_CONFIRM)
 		return;
 	cr_assert_eq(qm_lease_open(t->path, &t->third, &err), 0, "%s", err.text);
-	cr_assert_eq(qm_lease_acquire(&t->third, UUID, OTHER_HOST, QM_LEASE_ANY_GEN, &err), 0,
-		     "%s", err.text);
+	cr_assert_eq(
+		qm_lease_acquire(&t->third, UUID, OTHER_HOST, QM_LEASE_ANY_GEN, &err), 0,
+		"%s", err.text);
 }
 
 #define FDSETS(t) FQ_EXPECT("query-fdsets", 8), FQ_REPLY_TEXT(8, (t).fdsets)
 /* Finish up to the leases: the destination loaded the VM and waits. */
 #define DST_LOADED                                                                       \
-	FQ_EXPECT("query-status", 5), FQ_EXPECT("query-migrate", 6), R(5, STATUS("paused")), \
-		R(6, "{\"status\": \"completed\"}")
+	FQ_EXPECT("query-status", 5), FQ_EXPECT("query-migrate", 6),                     \
+		R(5, STATUS("paused")), R(6, "{\"status\": \"completed\"}")
 #define ADD_FD(t)                                                                        \
 	{ .op = FQ_OP_EXPECT,                                                            \
 	  .name = "add-fd",                                                              \
@@ -149,13 +153,13 @@ static void grab(struct run *run, enum qm_phase phase)
 		R(9, "{\"fdset-id\": 1000, \"fd\": 42}")
 #define CONT_REFUSED                                                                     \
 	FQ_EXPECT("cont", 7), FQ_EXPECT("query-status", 8),                              \
-		FQ_REPLY_TEXT(7, "{\"error\": {\"class\": \"GenericError\", \"desc\": "   \
-				 "\"cont refused\"}}"),                                   \
+		FQ_REPLY_TEXT(7, "{\"error\": {\"class\": \"GenericError\", \"desc\": "  \
+				 "\"cont refused\"}}"),                                  \
 		R(8, STATUS("paused"))
 /* Perform completes: the source is paused. */
 #define SRC_COMPLETED                                                                    \
-	EVENT("MIGRATION", "{\"status\": \"completed\"}"), FQ_EXPECT("query-migrate", 3), \
-		R(3, COMPLETED)
+	EVENT("MIGRATION", "{\"status\": \"completed\"}"),                               \
+		FQ_EXPECT("query-migrate", 3), R(3, COMPLETED)
 
 Test(engine_lease, the_lease_moves_from_the_source_to_the_destination_before_cont)
 {
@@ -172,8 +176,9 @@ Test(engine_lease, the_lease_moves_from_the_source_to_the_destination_before_con
 				       R(7, "{}"),
 				       R(8, RUNNING),
 				       FQ_END };
-	struct run run = { .leases = t.paths, .host_uuid = HOST, .phase_hook = watch,
-			   .hook_data = &t };
+	struct run run = {
+		.leases = t.paths, .host_uuid = HOST, .phase_hook = watch, .hook_data = &t
+	};
 
 	migrate_with(&run, src, dst, false);
 	cr_assert_eq(run.result.status, QM_JOB_COMPLETED, "%s: %s",
@@ -181,7 +186,8 @@ Test(engine_lease, the_lease_moves_from_the_source_to_the_destination_before_con
 	cr_assert_eq(run.result.vm, QM_VM_DESTINATION);
 	/* Released after perform, at the generation the source took it. */
 	cr_assert_str_eq(t.cookie_gen, "1");
-	cr_assert(t.was_free_at_finish, "the source still held the lease when finish began");
+	cr_assert(t.was_free_at_finish,
+		  "the source still held the lease when finish began");
 	/* Held at confirm: by the destination's copy (add-fd, kept by its QEMU). */
 	cr_assert(t.held_at_confirm);
 	cr_assert_eq(generation(t.path), 2);
@@ -206,22 +212,26 @@ Test(engine_lease, a_failed_cont_gives_the_lease_back_to_the_source_which_resume
 				       FQ_EXPECT("query-status", 6),
 				       R(6, RUNNING),
 				       FQ_END };
-	const struct fq_step dst[] = { DST_PREPARE, DST_LOADED, ADD_FD(t), CONT_REFUSED,
-				       QUIT_AND_GO(10), FQ_END };
-	struct run run = { .leases = t.paths, .host_uuid = HOST, .phase_hook = watch,
-			   .hook_data = &t };
+	const struct fq_step dst[] = { DST_PREPARE,  DST_LOADED,      ADD_FD(t),
+				       CONT_REFUSED, QUIT_AND_GO(10), FQ_END };
+	struct run run = {
+		.leases = t.paths, .host_uuid = HOST, .phase_hook = watch, .hook_data = &t
+	};
 
 	migrate_with(&run, src, dst, false);
 	cr_assert_eq(run.result.status, QM_JOB_FAILED);
 	cr_assert_str_eq(run.result.error.error_class, "GenericError", "%s",
 			 run.result.error.text);
-	cr_assert(strstr(run.result.error.text, "cont refused"), "%s", run.result.error.text);
+	cr_assert(strstr(run.result.error.text, "cont refused"), "%s",
+		  run.result.error.text);
 	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
 	/* The destination had given it back by confirm. */
 	cr_assert_not(t.held_at_confirm);
-	/* 1 the source, 2 the destination, 3 the source again: on the source's description. */
+	/* 1 the source, 2 the destination, 3 the source again: on the source's
+	 * description. */
 	cr_assert_eq(generation(t.path), 3);
-	cr_assert(locked(t.path), "the source QEMU's description does not hold the lease");
+	cr_assert(locked(t.path),
+		  "the source QEMU's description does not hold the lease");
 	cr_assert_eq(qm_lease_release(&t.src, &(struct qm_error){ 0 }), 0);
 	cr_assert_not(locked(t.path));
 	leased_fini(&t);
@@ -239,19 +249,23 @@ Test(engine_lease, a_lease_taken_meanwhile_leaves_the_source_paused_naming_it)
 				       FQ_EXPECT("query-status", 4),
 				       R(4, STATUS("paused")),
 				       FQ_END };
-	const struct fq_step dst[] = { DST_PREPARE, DST_LOADED, ADD_FD(t), CONT_REFUSED,
-				       QUIT_AND_GO(10), FQ_END };
-	struct run run = { .leases = t.paths, .host_uuid = HOST, .phase_hook = grab,
-			   .hook_data = &t };
+	const struct fq_step dst[] = { DST_PREPARE,  DST_LOADED,      ADD_FD(t),
+				       CONT_REFUSED, QUIT_AND_GO(10), FQ_END };
+	struct run run = {
+		.leases = t.paths, .host_uuid = HOST, .phase_hook = grab, .hook_data = &t
+	};
 
 	migrate_with(&run, src, dst, false);
 	cr_assert_eq(run.result.status, QM_JOB_FAILED);
 	cr_assert_eq(run.result.vm, QM_VM_SOURCE_PAUSED);
-	cr_assert_str_eq(run.result.error.error_class, "LeaseHeld", "%s", run.result.error.text);
+	cr_assert_str_eq(run.result.error.error_class, "LeaseHeld", "%s",
+			 run.result.error.text);
 	cr_assert(strstr(run.result.error.text, t.path), "%s", run.result.error.text);
-	cr_assert(strstr(run.result.error.text, "stays paused"), "%s", run.result.error.text);
+	cr_assert(strstr(run.result.error.text, "stays paused"), "%s",
+		  run.result.error.text);
 	cr_assert(strstr(run.result.error.text, OTHER_HOST), "%s", run.result.error.text);
-	cr_assert(strstr(run.result.error.text, "cont refused"), "%s", run.result.error.text);
+	cr_assert(strstr(run.result.error.text, "cont refused"), "%s",
+		  run.result.error.text);
 	cr_assert_eq(generation(t.path), 3);
 	leased_fini(&t);
 }
