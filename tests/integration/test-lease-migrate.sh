@@ -39,6 +39,8 @@ fail() {
 }
 # shellcheck source=qemu-lib.sh
 . "$top_srcdir/tests/integration/qemu-lib.sh"
+# wait_pass and memory_check, for the guest whose files are in dir/vm
+. "$top_srcdir/tests/integration/remote-lib.sh"
 
 pick_accel
 case $accel in
@@ -66,7 +68,7 @@ cat >"$dir/vm.xml" <<XML
       <target dev="hda" bus="ide"/>
     </disk>
     <serial type="file">
-      <source path="$dir/serial.log"/>
+      <source path="$dir/vm/serial.log"/>
       <target port="0"/>
     </serial>
   </devices>
@@ -81,21 +83,19 @@ lease=$dir/vm.lease
 json_field() { # TEXT NAME
 	sed -n "s/.*\"$2\":\"\\{0,1\\}\\([^\",}]*\\).*/\\1/p" <<<"$1"
 }
-passes() {
-	if [ -f "$dir/serial.log" ]; then tr -cd '.' <"$dir/serial.log" | wc -c; else echo 0; fi
-}
-wait_pass() { # until the guest made one more pass (at most 60 s)
-	local before
-	before=$(passes)
-	for _ in $(seq 600); do
-		[ "$(passes)" -gt "$before" ] && return 0
-		kill -0 "$src_pid" 2>/dev/null || fail "QEMU (pid $src_pid) exited"
-		sleep 0.1
-	done
-	fail "the guest made no pass in 60 s"
+refused_launch() { # HOLDER: a new launch of the VM fails, LeaseHeld naming HOLDER
+	if "$QMIGRATE" launch --json --runtime-dir "$dir/src" --host-uuid "$HOST_A" \
+		--lease "$lease" "$dir/vm.xml" >"$dir/again.out" 2>"$dir/again.err"; then
+		again=$(json_field "$(cat "$dir/again.out")" pid)
+		[ -z "$again" ] || pids+=("$again")
+		fail "a second launch started while host $1 held the lease"
+	fi
+	grep -q LeaseHeld "$dir/again.err" || fail "the second launch: $(cat "$dir/again.err")"
+	grep -qF "the lease $lease is held by host $1" "$dir/again.err" ||
+		fail "the refusal does not name the lease and host $1: $(cat "$dir/again.err")"
 }
 
-mkdir -m 0700 "$dir/src" "$dir/run"
+mkdir -m 0700 "$dir/src" "$dir/run" "$dir/vm"
 "$QMIGRATE" launch --json --runtime-dir "$dir/src" --host-uuid "$HOST_A" --lease "$lease" \
 	"$dir/vm.xml" >"$dir/launch.out" 2>"$dir/launch.err" ||
 	fail "launch --lease exited $?: $(cat "$dir/launch.err")"
@@ -104,7 +104,7 @@ src_pid=$(json_field "$out" pid)
 src_qmp=$(json_field "$out" qmp)
 [ -n "$src_pid" ] && [ -S "$src_qmp" ] || fail "launch printed '$out'"
 pids+=("$src_pid")
-wait_pass
+wait_pass vm
 
 # A lease the source QEMU does not hold: refused before anything changed.
 if "$QMIGRATE" migrate --json --src-qmp "$src_qmp" --launch-dest --domain "$dir/vm.xml" \
@@ -118,21 +118,14 @@ refused=$(tail -n 1 "$dir/refused.out")
 [[ $refused == *'"vm":"source"'* ]] || fail "the refused migration moved the VM: $refused"
 qmp "$src_qmp" query-status | grep -q '"running":true' || fail "the source stopped"
 grep -q '^generation=1$' "$lease" || fail "the refused migration wrote $lease: $(cat "$lease")"
-wait_pass
+wait_pass vm
 
 "$QMIGRATE" migrate --json --src-qmp "$src_qmp" --launch-dest --domain "$dir/vm.xml" \
 	--runtime-dir "$dir/run" --host-uuid "$HOST_B" --allow-same-host --lease "$lease" \
 	>"$dir/migrate.out" 2>"$dir/migrate.err" ||
 	fail "migrate --lease exited $?: $(tail -n 3 "$dir/migrate.err")"
 result=$(tail -n 1 "$dir/migrate.out")
-[[ $result == *'"status":"completed"'* && $result == *'"vm":"destination"'* ]] ||
-	fail "the migration: $result"
-dst_pid=$(sed -n 's/.*"dst_pid":\([0-9]*\).*/\1/p' <<<"$result")
-dst_qmp=$(sed -n 's/.*"dst_qmp":"\([^"]*\)".*/\1/p' <<<"$result")
-[ -n "$dst_pid" ] && [ -S "$dst_qmp" ] || fail "no destination in '$result'"
-pids+=("$dst_pid")
-for _ in $(seq 100); do kill -0 "$src_pid" 2>/dev/null || break; sleep 0.1; done
-! kill -0 "$src_pid" 2>/dev/null || fail "the source QEMU still runs"
+arrived vm
 forget "$src_pid"
 
 [ "$(stat -c '%a %F' "$lease")" = "600 regular file" ] ||
@@ -142,58 +135,29 @@ printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=2\n' "$HOST_B" "$VM" | cmp -s
 fdsets=$(qmp "$dst_qmp" query-fdsets) || fail "query-fdsets failed"
 grep -qF "\"opaque\":\"qmigrate-lease:$lease\"" <<<"$fdsets" ||
 	fail "the destination's fd sets lack the lease: $fdsets"
-qmp "$dst_qmp" query-status | grep -q '"running":true' || fail "the destination is not running"
 
 # qmigrate exited and QMP clients came and went: a new start of the VM is refused.
-if "$QMIGRATE" launch --json --runtime-dir "$dir/src" --host-uuid "$HOST_A" --lease "$lease" \
-	"$dir/vm.xml" >"$dir/again.out" 2>"$dir/again.err"; then
-	again=$(json_field "$(cat "$dir/again.out")" pid)
-	[ -z "$again" ] || pids+=("$again")
-	fail "a second launch started while the destination held the lease"
-fi
-grep -q LeaseHeld "$dir/again.err" || fail "the second launch: $(cat "$dir/again.err")"
-grep -qF "the lease $lease is held by host $HOST_B" "$dir/again.err" ||
-	fail "the refusal does not name the lease and host B: $(cat "$dir/again.err")"
+refused_launch "$HOST_B"
 
 # ---- again, from that destination, through an agent (exec:) as host C -----------------
 # Begin finds the lease in the fd set finish gave that QEMU (add-fd); the
 # agent's hello carries lockstate, and its finish takes the lease.
 mkdir -m 0700 "$dir/agent"
+src_pid=$dst_pid
 "$QMIGRATE" migrate --json --src-qmp "$dst_qmp" --launch-dest --domain "$dir/vm.xml" \
 	--dest "exec:$QMIGRATE serve --stdio --host-uuid $HOST_C --runtime-dir $dir/agent" \
 	--transport tcp --host-uuid "$HOST_B" --allow-same-host --lease "$lease" \
 	>"$dir/remote.out" 2>"$dir/remote.err" ||
 	fail "migrate --dest exec: --lease exited $?: $(tail -n 3 "$dir/remote.err")"
 result=$(tail -n 1 "$dir/remote.out")
-[[ $result == *'"status":"completed"'* && $result == *'"vm":"destination"'* ]] ||
-	fail "the migration through the agent: $result"
-first_dst=$dst_pid
-dst_pid=$(sed -n 's/.*"dst_pid":\([0-9]*\).*/\1/p' <<<"$result")
-dst_qmp=$(sed -n 's/.*"dst_qmp":"\([^"]*\)".*/\1/p' <<<"$result")
-[ -n "$dst_pid" ] && [ -S "$dst_qmp" ] || fail "no agent's destination in '$result'"
-pids+=("$dst_pid")
-for _ in $(seq 100); do kill -0 "$first_dst" 2>/dev/null || break; sleep 0.1; done
-! kill -0 "$first_dst" 2>/dev/null || fail "the first destination QEMU still runs"
-forget "$first_dst"
+arrived vm
+forget "$src_pid"
 printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=3\n' "$HOST_C" "$VM" | cmp -s - "$lease" ||
 	fail "$lease holds '$(cat "$lease")' after the migration through the agent"
 [ "$(stat -c '%a' "$lease")" = 600 ] || fail "$lease is not 0600 any more"
-qmp "$dst_qmp" query-status | grep -q '"running":true' || fail "the agent's destination is not running"
-if "$QMIGRATE" launch --json --runtime-dir "$dir/src" --host-uuid "$HOST_A" --lease "$lease" \
-	"$dir/vm.xml" >"$dir/again.out" 2>"$dir/again.err"; then
-	again=$(json_field "$(cat "$dir/again.out")" pid)
-	[ -z "$again" ] || pids+=("$again")
-	fail "a launch started while the agent's destination held the lease"
-fi
-grep -qF "the lease $lease is held by host $HOST_C" "$dir/again.err" ||
-	fail "the refusal does not name host C: $(cat "$dir/again.err")"
+refused_launch "$HOST_C"
 
-qmp "$dst_qmp" stop >/dev/null || fail "cannot stop the destination"
-qmp "$dst_qmp" pmemsave "{\"val\": 0, \"size\": $((mib * 1024 * 1024)), \"filename\": \"$dir/dst.mem\"}" \
-	>/dev/null || fail "pmemsave"
-"$memcheck" --ram-mib "$mib" "$dir/dst.mem" >"$dir/memcheck" 2>&1 ||
-	fail "the memory check failed: $(cat "$dir/memcheck")"
-rm -f "$dir/dst.mem"
+memory_check vm
 stop "$dst_pid"
 forget "$dst_pid"
 echo "PASS: the lease moved with the VM, host A (generation 1) -> host B (2) -> through an agent, host C (3); the destination holds it; memory checked"

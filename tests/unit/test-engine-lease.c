@@ -161,6 +161,14 @@ static void grab(struct run *run, enum qm_phase phase)
 	EVENT("MIGRATION", "{\"status\": \"completed\"}"),                               \
 		FQ_EXPECT("query-migrate", 3), R(3, COMPLETED)
 
+/* Up to confirm after a failed finish: the source, paused, is asked its state. */
+#define SRC_HANDED_OVER(t)                                                               \
+	SRC_BEGIN, FDSETS(t), SRC_MIGRATE, SRC_COMPLETED, FQ_EXPECT("query-status", 4),  \
+		R(4, STATUS("paused"))
+/* The destination takes the lease, refuses cont, gives it back and is stopped. */
+#define DST_CONT_FAILS(t)                                                                \
+	DST_PREPARE, DST_LOADED, ADD_FD(t), CONT_REFUSED, QUIT_AND_GO(10)
+
 Test(engine_lease, the_lease_moves_from_the_source_to_the_destination_before_cont)
 {
 	struct leased t;
@@ -201,17 +209,9 @@ Test(engine_lease, a_failed_cont_gives_the_lease_back_to_the_source_which_resume
 	struct leased t;
 
 	leased_init(&t, true);
-	const struct fq_step src[] = { SRC_BEGIN,
-				       FDSETS(t),
-				       SRC_MIGRATE,
-				       SRC_COMPLETED,
-				       FQ_EXPECT("query-status", 4),
-				       R(4, STATUS("paused")),
-				       FQ_EXPECT("cont", 5),
-				       R(5, "{}"),
-				       FQ_EXPECT("query-status", 6),
-				       R(6, RUNNING),
-				       FQ_END };
+	const struct fq_step src[] = { SRC_HANDED_OVER(t), FQ_EXPECT("cont", 5),
+				       R(5, "{}"),	   FQ_EXPECT("query-status", 6),
+				       R(6, RUNNING),	   FQ_END };
 	const struct fq_step dst[] = { DST_PREPARE,  DST_LOADED,      ADD_FD(t),
 				       CONT_REFUSED, QUIT_AND_GO(10), FQ_END };
 	struct run run = {
@@ -242,13 +242,7 @@ Test(engine_lease, a_lease_taken_meanwhile_leaves_the_source_paused_naming_it)
 	struct leased t;
 
 	leased_init(&t, true);
-	const struct fq_step src[] = { SRC_BEGIN,
-				       FDSETS(t),
-				       SRC_MIGRATE,
-				       SRC_COMPLETED,
-				       FQ_EXPECT("query-status", 4),
-				       R(4, STATUS("paused")),
-				       FQ_END };
+	const struct fq_step src[] = { SRC_HANDED_OVER(t), FQ_END };
 	const struct fq_step dst[] = { DST_PREPARE,  DST_LOADED,      ADD_FD(t),
 				       CONT_REFUSED, QUIT_AND_GO(10), FQ_END };
 	struct run run = {
