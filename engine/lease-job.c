@@ -236,17 +236,19 @@ static uint64_t told_generation(const struct qm_cookie *c, const struct qm_lease
 	return 0;
 }
 
-static int take_back_one(struct qm_job *job, struct qm_lease *l,
-			 const struct qm_cookie *c, struct qm_error *err)
+static int take_back_one(struct qm_lease *l, const struct qm_cookie *c,
+			 struct qm_error *err)
 {
 	uint64_t gen = told_generation(c, l);
 
 	if (l->held)
 		return 0;
-	/* The destination took it and gave it back: it is at the destination's
-	 * generation. */
+	/*
+	 * The destination took it and gave it back: it is at the destination's
+	 * generation.  Taken again for the host that held it, as retaking does.
+	 */
 	if (gen && gen != l->state.generation)
-		return qm_lease_acquire(l, l->state.vm_uuid, job->host_uuid, gen, err);
+		return qm_lease_acquire(l, l->state.vm_uuid, l->state.owner, gen, err);
 	return qm_lease_retake(l, err);
 }
 
@@ -263,7 +265,7 @@ int qm_source_leases_take_back(struct qm_job *job)
 	    qm_cookie_parse(job->cookie, strlen(job->cookie), &check, &c, &ignored) < 0)
 		memset(&c, 0, sizeof(c));
 	for (size_t i = 0; i < job->n_src_leases && r == 0; i++)
-		r = take_back_one(job, &job->src_leases[i], &c, &err);
+		r = take_back_one(&job->src_leases[i], &c, &err);
 	if (r == 0)
 		return 0;
 	/*

@@ -8,7 +8,9 @@
 # destination QEMU holds the lease (in its fd sets, after qmigrate exited
 # and QMP clients came and went), the file says host B at generation 2 and
 # stays 0600, a new launch of the VM fails with LeaseHeld naming host B, and
-# the guest's memory checks out there.  Then the VM moves on from that
+# the guest's memory checks out there.  Before that, an induced finish
+# failure (the destination's cont fails) rolls back: the source takes the
+# lease again (generation 3, host A) and runs on.  Then the VM moves on from that
 # destination through an agent (--dest exec:, host C): begin finds the
 # lease in the fd set finish gave it, and the agent's destination holds it.
 # make check sets QMIGRATE, QEMU, top_srcdir and top_builddir.
@@ -26,6 +28,7 @@ mib=64
 HOST_A=3d1219c7-c4c5-404a-aa1f-6d2a48adfda4
 HOST_B=9f8e7d6c-5b4a-4392-8171-605f4e3d2c1b
 HOST_C=5c4b3a29-1807-4f6e-9d5c-4b3a29180706
+HOST_D=0d1e2f30-4152-4637-8899-aabbccddeeff # where the refused launches try
 VM=7a1b2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/qmigrate-lease-migrate-XXXXXX")
@@ -84,7 +87,7 @@ json_field() { # TEXT NAME
 	sed -n "s/.*\"$2\":\"\\{0,1\\}\\([^\",}]*\\).*/\\1/p" <<<"$1"
 }
 refused_launch() { # HOLDER: a new launch of the VM fails, LeaseHeld naming HOLDER
-	if "$QMIGRATE" launch --json --runtime-dir "$dir/src" --host-uuid "$HOST_A" \
+	if "$QMIGRATE" launch --json --runtime-dir "$dir/src" --host-uuid "$HOST_D" \
 		--lease "$lease" "$dir/vm.xml" >"$dir/again.out" 2>"$dir/again.err"; then
 		again=$(json_field "$(cat "$dir/again.out")" pid)
 		[ -z "$again" ] || pids+=("$again")
@@ -104,6 +107,7 @@ src_pid=$(json_field "$out" pid)
 src_qmp=$(json_field "$out" qmp)
 [ -n "$src_pid" ] && [ -S "$src_qmp" ] || fail "launch printed '$out'"
 pids+=("$src_pid")
+ln -s "$src_qmp" "$dir/vm/qmp.sock" # where remote-lib's source_runs looks
 wait_pass vm
 
 # A lease the source QEMU does not hold: refused before anything changed.
@@ -120,6 +124,35 @@ qmp "$src_qmp" query-status | grep -q '"running":true' || fail "the source stopp
 grep -q '^generation=1$' "$lease" || fail "the refused migration wrote $lease: $(cat "$lease")"
 wait_pass vm
 
+# An induced finish failure: the destination opens its disk from a copy
+# (--disk-map) that a third QEMU holds for writing.  An incoming QEMU takes
+# its images' locks only when the VM resumes, so the migration completes,
+# the destination takes the lease, and its cont fails.  It gives the lease
+# back; confirm takes it again for the source (host A), then resumes it.
+qemu-img create -q -f qcow2 -F raw -b "$image" "$dir/copy.qcow2"
+launched_pid=$src_pid
+start "$dir/holder" -nodefaults -display none -machine "pc,accel=$accel" -S \
+	-qmp "unix:$dir/holder/qmp.sock,server=on,wait=off" \
+	-drive "file=$dir/copy.qcow2,format=qcow2,if=ide"
+holder=$src_pid
+src_pid=$launched_pid
+if "$QMIGRATE" migrate --json --src-qmp "$src_qmp" --launch-dest --domain "$dir/vm.xml" \
+	--disk-map "$dir/overlay.qcow2=$dir/copy.qcow2" --runtime-dir "$dir/run" \
+	--host-uuid "$HOST_B" --allow-same-host --lease "$lease" \
+	>"$dir/rollback.out" 2>"$dir/rollback.err"; then
+	fail "the migration to a destination that cannot resume succeeded"
+fi
+result=$(tail -n 1 "$dir/rollback.out")
+[[ $result == *'"status":"failed"'* && $result == *'write\" lock'* ]] ||
+	fail "the induced failure is not cont's: $result"
+source_runs vm
+printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=3\n' "$HOST_A" "$VM" | cmp -s - "$lease" ||
+	fail "$lease holds '$(cat "$lease")' after the rollback, not host A at generation 3"
+refused_launch "$HOST_A"
+stop "$holder"
+forget "$holder"
+wait_pass vm
+
 "$QMIGRATE" migrate --json --src-qmp "$src_qmp" --launch-dest --domain "$dir/vm.xml" \
 	--runtime-dir "$dir/run" --host-uuid "$HOST_B" --allow-same-host --lease "$lease" \
 	>"$dir/migrate.out" 2>"$dir/migrate.err" ||
@@ -130,7 +163,7 @@ forget "$src_pid"
 
 [ "$(stat -c '%a %F' "$lease")" = "600 regular file" ] ||
 	fail "$lease is $(stat -c '%a %F' "$lease"), not a 0600 regular file"
-printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=2\n' "$HOST_B" "$VM" | cmp -s - "$lease" ||
+printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=4\n' "$HOST_B" "$VM" | cmp -s - "$lease" ||
 	fail "$lease holds '$(cat "$lease")' after the migration"
 fdsets=$(qmp "$dst_qmp" query-fdsets) || fail "query-fdsets failed"
 grep -qF "\"opaque\":\"qmigrate-lease:$lease\"" <<<"$fdsets" ||
@@ -152,7 +185,7 @@ src_pid=$dst_pid
 result=$(tail -n 1 "$dir/remote.out")
 arrived vm
 forget "$src_pid"
-printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=3\n' "$HOST_C" "$VM" | cmp -s - "$lease" ||
+printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=5\n' "$HOST_C" "$VM" | cmp -s - "$lease" ||
 	fail "$lease holds '$(cat "$lease")' after the migration through the agent"
 [ "$(stat -c '%a' "$lease")" = 600 ] || fail "$lease is not 0600 any more"
 refused_launch "$HOST_C"
@@ -160,4 +193,4 @@ refused_launch "$HOST_C"
 memory_check vm
 stop "$dst_pid"
 forget "$dst_pid"
-echo "PASS: the lease moved with the VM, host A (generation 1) -> host B (2) -> through an agent, host C (3); the destination holds it; memory checked"
+echo "PASS: a failed cont gave the lease back to the source (generation 3, host A); then it moved with the VM to host B (4) and through an agent to host C (5); the destination holds it; memory checked"
