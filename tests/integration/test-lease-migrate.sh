@@ -149,8 +149,6 @@ source_runs vm
 printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=3\n' "$HOST_A" "$VM" | cmp -s - "$lease" ||
 	fail "$lease holds '$(cat "$lease")' after the rollback, not host A at generation 3"
 refused_launch "$HOST_A"
-stop "$holder"
-forget "$holder"
 wait_pass vm
 
 "$QMIGRATE" migrate --json --src-qmp "$src_qmp" --launch-dest --domain "$dir/vm.xml" \
@@ -174,18 +172,37 @@ refused_launch "$HOST_B"
 
 # ---- again, from that destination, through an agent (exec:) as host C -----------------
 # Begin finds the lease in the fd set finish gave that QEMU (add-fd); the
-# agent's hello carries lockstate, and its finish takes the lease.
+# agent's hello carries lockstate, and its finish takes the lease (or, when
+# its cont fails, gives it back and says at which generation).
 mkdir -m 0700 "$dir/agent"
 src_pid=$dst_pid
-"$QMIGRATE" migrate --json --src-qmp "$dst_qmp" --launch-dest --domain "$dir/vm.xml" \
-	--dest "exec:$QMIGRATE serve --stdio --host-uuid $HOST_C --runtime-dir $dir/agent" \
+ln -sf "$dst_qmp" "$dir/vm/qmp.sock"
+agent_uri="exec:$QMIGRATE serve --stdio --host-uuid $HOST_C --runtime-dir $dir/agent"
+# First the induced failure again, in the agent: its error carries where
+# its finish left the lease, and the source takes it back from there.
+if "$QMIGRATE" migrate --json --src-qmp "$dst_qmp" --launch-dest --domain "$dir/vm.xml" \
+	--dest "$agent_uri" --disk-map "$dir/overlay.qcow2=$dir/copy.qcow2" \
 	--transport tcp --host-uuid "$HOST_B" --allow-same-host --lease "$lease" \
+	>"$dir/remote-rollback.out" 2>"$dir/remote-rollback.err"; then
+	fail "the migration to an agent's destination that cannot resume succeeded"
+fi
+result=$(tail -n 1 "$dir/remote-rollback.out")
+[[ $result == *'"status":"failed"'* && $result == *'write\" lock'* ]] ||
+	fail "the induced failure through the agent is not cont's: $result"
+source_runs vm
+printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=6\n' "$HOST_B" "$VM" | cmp -s - "$lease" ||
+	fail "$lease holds '$(cat "$lease")' after the agent's rollback, not host B at generation 6"
+refused_launch "$HOST_B"
+stop "$holder"
+forget "$holder"
+"$QMIGRATE" migrate --json --src-qmp "$dst_qmp" --launch-dest --domain "$dir/vm.xml" \
+	--dest "$agent_uri" --transport tcp --host-uuid "$HOST_B" --allow-same-host --lease "$lease" \
 	>"$dir/remote.out" 2>"$dir/remote.err" ||
 	fail "migrate --dest exec: --lease exited $?: $(tail -n 3 "$dir/remote.err")"
 result=$(tail -n 1 "$dir/remote.out")
 arrived vm
 forget "$src_pid"
-printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=5\n' "$HOST_C" "$VM" | cmp -s - "$lease" ||
+printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=7\n' "$HOST_C" "$VM" | cmp -s - "$lease" ||
 	fail "$lease holds '$(cat "$lease")' after the migration through the agent"
 [ "$(stat -c '%a' "$lease")" = 600 ] || fail "$lease is not 0600 any more"
 refused_launch "$HOST_C"
@@ -193,4 +210,4 @@ refused_launch "$HOST_C"
 memory_check vm
 stop "$dst_pid"
 forget "$dst_pid"
-echo "PASS: a failed cont gave the lease back to the source (generation 3, host A); then it moved with the VM to host B (4) and through an agent to host C (5); the destination holds it; memory checked"
+echo "PASS: a failed cont gave the lease back to the source (generation 3, host A); then it moved with the VM to host B (4) then through an agent: a failed cont there gave it back to host B (6), and it moved to host C (7); the destination holds it; memory checked"
