@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # migrate --launch-dest --lease: the lease moves with the VM.  The test
-# guest runs in a QEMU started by `qmigrate launch --lease` (host A); a
-# migration naming a lease that QEMU does not hold is refused (LeaseNotHeld)
-# and leaves the VM running there; then the VM migrates, as host B, to a
-# destination qmigrate launches.  After it, the source QEMU is gone, the
-# destination QEMU holds the lease (in its fd sets, after qmigrate exited
-# and QMP clients came and went), the file says host B at generation 2 and
-# stays 0600, a new launch of the VM fails with LeaseHeld naming host B, and
-# the guest's memory checks out there.  Before that, an induced finish
-# failure (the destination's cont fails) rolls back: the source takes the
-# lease again (generation 3, host A) and runs on.  Then the VM moves on from that
-# destination through an agent (--dest exec:, host C): begin finds the
-# lease in the fd set finish gave it, and the agent's destination holds it.
+# guest runs in a QEMU started by `qmigrate launch --lease` (host A), and
+# migrates, as host B, to destinations qmigrate launches:
+#
+#   a second lease that QEMU does not hold: refused (LeaseNotHeld), nothing
+#   changed; a destination whose cont fails (its disk copy held for writing
+#   by a third QEMU, so an induced finish failure): the source takes the
+#   lease back (host A, generation 3) and runs on; a local migration: the
+#   source QEMU is gone and the destination holds the lease (generation 4,
+#   in its fd sets, after qmigrate exited and QMP clients came and went);
+#   from there through an agent (--dest exec:, host C): first the same
+#   induced failure (the agent's error says where it left the lease, the
+#   source takes it from there: generation 6), then the migration (7).
+#
+# After each step the lease file stays 0600 and a new launch of the VM
+# fails with LeaseHeld naming the holder; the guest's memory is checked at
+# the end.
 # make check sets QMIGRATE, QEMU, top_srcdir and top_builddir.
 set -euo pipefail
 
@@ -98,6 +102,38 @@ refused_launch() { # HOLDER: a new launch of the VM fails, LeaseHeld naming HOLD
 		fail "the refusal does not name the lease and host $1: $(cat "$dir/again.err")"
 }
 
+lease_is() { # HOST GENERATION WHEN: the file says HOST took it last, at GENERATION
+	printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=%s\n' "$1" "$VM" "$2" | cmp -s - "$lease" ||
+		fail "$lease holds '$(cat "$lease")' $3, not host $1 at generation $2"
+	[ "$(stat -c '%a %F' "$lease")" = "600 regular file" ] ||
+		fail "$lease is $(stat -c '%a %F' "$lease") $3, not a 0600 regular file"
+}
+# migrate_vm NAME QMP ARGS...: migrates the VM at QMP as host B with the lease;
+# its exit status, the result in $result
+migrate_vm() {
+	local name=$1 qmp=$2 rc=0
+	shift 2
+	"$QMIGRATE" migrate --json --src-qmp "$qmp" --launch-dest --domain "$dir/vm.xml" \
+		--host-uuid "$HOST_B" --allow-same-host --lease "$lease" "$@" \
+		>"$dir/$name.out" 2>"$dir/$name.err" || rc=$?
+	result=$(tail -n 1 "$dir/$name.out")
+	return "$rc"
+}
+# cont_fails NAME QMP HOST GENERATION ARGS...: the destination's disk is the
+# copy the holder QEMU keeps: its cont fails, and the source (HOST) takes the
+# lease back at GENERATION and runs on
+cont_fails() {
+	local name=$1 qmp=$2 host=$3 gen=$4
+	shift 4
+	! migrate_vm "$name" "$qmp" --disk-map "$dir/overlay.qcow2=$dir/copy.qcow2" "$@" ||
+		fail "$name: the migration to a destination that cannot resume succeeded"
+	[[ $result == *'"status":"failed"'* && $result == *'write\" lock'* ]] ||
+		fail "$name: the induced failure is not cont's: $result"
+	source_runs vm
+	lease_is "$host" "$gen" "after $name"
+	refused_launch "$host"
+}
+
 mkdir -m 0700 "$dir/src" "$dir/run" "$dir/vm"
 "$QMIGRATE" launch --json --runtime-dir "$dir/src" --host-uuid "$HOST_A" --lease "$lease" \
 	"$dir/vm.xml" >"$dir/launch.out" 2>"$dir/launch.err" ||
@@ -110,16 +146,13 @@ pids+=("$src_pid")
 ln -s "$src_qmp" "$dir/vm/qmp.sock" # where remote-lib's source_runs looks
 wait_pass vm
 
-# A lease the source QEMU does not hold: refused before anything changed.
-if "$QMIGRATE" migrate --json --src-qmp "$src_qmp" --launch-dest --domain "$dir/vm.xml" \
-	--runtime-dir "$dir/run" --host-uuid "$HOST_B" --allow-same-host \
-	--lease "$dir/other.lease" >"$dir/refused.out" 2>"$dir/refused.err"; then
+# Two leases, one the source QEMU does not hold: refused before anything changed.
+! migrate_vm refused "$src_qmp" --runtime-dir "$dir/run" --lease "$dir/other.lease" ||
 	fail "a migration with a lease the source does not hold succeeded"
-fi
-refused=$(tail -n 1 "$dir/refused.out")
-[[ $refused == *LeaseNotHeld* && $refused == *"qmigrate launch --lease $dir/other.lease"* ]] ||
-	fail "the refusal does not say LeaseNotHeld and how to start the VM: $refused"
-[[ $refused == *'"vm":"source"'* ]] || fail "the refused migration moved the VM: $refused"
+[[ $result == *LeaseNotHeld* && $result == *"qmigrate launch --lease $dir/other.lease"* ]] ||
+	fail "the refusal does not say LeaseNotHeld and how to start the VM: $result"
+[[ $result == *'"vm":"source"'* && $result == *'"changed":false'* ]] ||
+	fail "the refused migration changed something: $result"
 qmp "$src_qmp" query-status | grep -q '"running":true' || fail "the source stopped"
 grep -q '^generation=1$' "$lease" || fail "the refused migration wrote $lease: $(cat "$lease")"
 wait_pass vm
@@ -136,33 +169,14 @@ start "$dir/holder" -nodefaults -display none -machine "pc,accel=$accel" -S \
 	-drive "file=$dir/copy.qcow2,format=qcow2,if=ide"
 holder=$src_pid
 src_pid=$launched_pid
-if "$QMIGRATE" migrate --json --src-qmp "$src_qmp" --launch-dest --domain "$dir/vm.xml" \
-	--disk-map "$dir/overlay.qcow2=$dir/copy.qcow2" --runtime-dir "$dir/run" \
-	--host-uuid "$HOST_B" --allow-same-host --lease "$lease" \
-	>"$dir/rollback.out" 2>"$dir/rollback.err"; then
-	fail "the migration to a destination that cannot resume succeeded"
-fi
-result=$(tail -n 1 "$dir/rollback.out")
-[[ $result == *'"status":"failed"'* && $result == *'write\" lock'* ]] ||
-	fail "the induced failure is not cont's: $result"
-source_runs vm
-printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=3\n' "$HOST_A" "$VM" | cmp -s - "$lease" ||
-	fail "$lease holds '$(cat "$lease")' after the rollback, not host A at generation 3"
-refused_launch "$HOST_A"
+cont_fails rollback "$src_qmp" "$HOST_A" 3 --runtime-dir "$dir/run"
 wait_pass vm
 
-"$QMIGRATE" migrate --json --src-qmp "$src_qmp" --launch-dest --domain "$dir/vm.xml" \
-	--runtime-dir "$dir/run" --host-uuid "$HOST_B" --allow-same-host --lease "$lease" \
-	>"$dir/migrate.out" 2>"$dir/migrate.err" ||
+migrate_vm migrate "$src_qmp" --runtime-dir "$dir/run" ||
 	fail "migrate --lease exited $?: $(tail -n 3 "$dir/migrate.err")"
-result=$(tail -n 1 "$dir/migrate.out")
 arrived vm
 forget "$src_pid"
-
-[ "$(stat -c '%a %F' "$lease")" = "600 regular file" ] ||
-	fail "$lease is $(stat -c '%a %F' "$lease"), not a 0600 regular file"
-printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=4\n' "$HOST_B" "$VM" | cmp -s - "$lease" ||
-	fail "$lease holds '$(cat "$lease")' after the migration"
+lease_is "$HOST_B" 4 "after the migration"
 fdsets=$(qmp "$dst_qmp" query-fdsets) || fail "query-fdsets failed"
 grep -qF "\"opaque\":\"qmigrate-lease:$lease\"" <<<"$fdsets" ||
 	fail "the destination's fd sets lack the lease: $fdsets"
@@ -180,31 +194,14 @@ ln -sf "$dst_qmp" "$dir/vm/qmp.sock"
 agent_uri="exec:$QMIGRATE serve --stdio --host-uuid $HOST_C --runtime-dir $dir/agent"
 # First the induced failure again, in the agent: its error carries where
 # its finish left the lease, and the source takes it back from there.
-if "$QMIGRATE" migrate --json --src-qmp "$dst_qmp" --launch-dest --domain "$dir/vm.xml" \
-	--dest "$agent_uri" --disk-map "$dir/overlay.qcow2=$dir/copy.qcow2" \
-	--transport tcp --host-uuid "$HOST_B" --allow-same-host --lease "$lease" \
-	>"$dir/remote-rollback.out" 2>"$dir/remote-rollback.err"; then
-	fail "the migration to an agent's destination that cannot resume succeeded"
-fi
-result=$(tail -n 1 "$dir/remote-rollback.out")
-[[ $result == *'"status":"failed"'* && $result == *'write\" lock'* ]] ||
-	fail "the induced failure through the agent is not cont's: $result"
-source_runs vm
-printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=6\n' "$HOST_B" "$VM" | cmp -s - "$lease" ||
-	fail "$lease holds '$(cat "$lease")' after the agent's rollback, not host B at generation 6"
-refused_launch "$HOST_B"
+cont_fails remote-rollback "$dst_qmp" "$HOST_B" 6 --dest "$agent_uri" --transport tcp
 stop "$holder"
 forget "$holder"
-"$QMIGRATE" migrate --json --src-qmp "$dst_qmp" --launch-dest --domain "$dir/vm.xml" \
-	--dest "$agent_uri" --transport tcp --host-uuid "$HOST_B" --allow-same-host --lease "$lease" \
-	>"$dir/remote.out" 2>"$dir/remote.err" ||
+migrate_vm remote "$dst_qmp" --dest "$agent_uri" --transport tcp ||
 	fail "migrate --dest exec: --lease exited $?: $(tail -n 3 "$dir/remote.err")"
-result=$(tail -n 1 "$dir/remote.out")
 arrived vm
 forget "$src_pid"
-printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=7\n' "$HOST_C" "$VM" | cmp -s - "$lease" ||
-	fail "$lease holds '$(cat "$lease")' after the migration through the agent"
-[ "$(stat -c '%a' "$lease")" = 600 ] || fail "$lease is not 0600 any more"
+lease_is "$HOST_C" 7 "after the migration through the agent"
 refused_launch "$HOST_C"
 
 memory_check vm
