@@ -6,10 +6,12 @@
  * confirm takes them back on the source when finish failed.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/batch.h"
@@ -285,21 +287,41 @@ int qm_source_leases_take_back(struct qm_job *job)
 
 /* ---- prepare and finish: the destination ----------------------------------- */
 
+/*
+ * The leases of begin's cookie are here, as the source holds them: the
+ * hosts share their filesystem.  A lease not here is refused before
+ * opening, which would create it.
+ */
 int qm_dest_leases_check(struct qm_job *job, const struct qm_cookie *c)
 {
 	struct qm_lease ls[QM_LEASE_MAX];
 	uint64_t expect[QM_LEASE_MAX];
 	struct qm_error err = { 0 };
-	size_t n;
-	int r;
+	struct stat st;
+	size_t n = 0;
+	int r = 0;
 
 	if (!(c->features & QM_COOKIE_LOCKSTATE))
 		return 0;
-	/* The destination can open every lease the source holds: a shared filesystem. */
-	r = qm_leases_open_cookie(&c->lockstate, ls, &n, expect, &err);
+	for (unsigned i = 0; i < c->lockstate.n_leases && r == 0; i++)
+		if (lstat(c->lockstate.leases[i].path, &st) < 0 && errno == ENOENT)
+			r = qm_error_set(&err, -ENOENT, "LeaseFile",
+					 "the lease %s is not on the destination host: "
+					 "lease files must be on a filesystem both hosts "
+					 "share",
+					 c->lockstate.leases[i].path);
+	if (r == 0)
+		r = qm_leases_open_cookie(&c->lockstate, ls, &n, expect, &err);
+	for (size_t i = 0; i < n && r == 0; i++)
+		if (ls[i].state.generation != expect[i])
+			r = qm_error_set(&err, -ESTALE, "LeaseGeneration",
+					 "the lease %s is at generation %" PRIu64
+					 " on the destination host, not %" PRIu64
+					 " as the source says: the hosts do not share it",
+					 ls[i].path, ls[i].state.generation, expect[i]);
+	qm_leases_close(ls, n);
 	if (r < 0)
 		return qm_job_refuse(job, &err);
-	qm_leases_close(ls, n);
 	job->dst_leased = n > 0;
 	return 0;
 }

@@ -355,3 +355,45 @@ Test(engine_lease, a_relative_lease_path_is_refused_up_front)
 
 	expect_usage(&o, "not an absolute path");
 }
+
+/* The destination does not see the lease file: the hosts share no filesystem. */
+static void hide(struct run *run, enum qm_phase phase)
+{
+	struct leased *t = run->hook_data;
+	char away[160];
+
+	snprintf(away, sizeof(away), "%s.away", t->path);
+	if (phase == QM_PHASE_PREPARE)
+		cr_assert_eq(rename(t->path, away), 0);
+}
+
+Test(engine_lease, a_destination_without_the_lease_file_is_refused_in_prepare)
+{
+	struct leased t;
+	char away[160];
+	struct stat st;
+
+	leased_init(&t, true);
+	const struct fq_step src[] = { SRC_BEGIN, FDSETS(t), FQ_EXPECT("query-status", 9),
+				       R(9, RUNNING), FQ_END };
+	const struct fq_step dst[] = { FQ_HANDSHAKE, FQ_END };
+	struct run run = {
+		.leases = t.paths, .host_uuid = HOST, .phase_hook = hide, .hook_data = &t
+	};
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_assert_str_eq(run.result.error.error_class, "LeaseFile", "%s",
+			 run.result.error.text);
+	cr_assert(strstr(run.result.error.text, "not on the destination host"), "%s",
+		  run.result.error.text);
+	cr_assert_not(run.result.changed);
+	cr_assert_eq(run.result.vm, QM_VM_SOURCE);
+	/* Not created there; the source still holds it. */
+	cr_assert_eq(lstat(t.path, &st), -1);
+	snprintf(away, sizeof(away), "%s.away", t.path);
+	cr_assert_eq(rename(away, t.path), 0);
+	cr_assert(locked(t.path));
+	cr_assert_eq(generation(t.path), 1);
+	leased_fini(&t);
+}
