@@ -73,7 +73,8 @@ static void begin_done(void *opaque, json_t **res, const struct qm_error *err)
 		qm_job_fail(job, &herr);
 		goto rollback;
 	}
-	if (qm_source_leases_adopt(job, res[8]) < 0)
+	/* res[8] exists only with leases: query-fdsets is asked only then. */
+	if (qm_source_leases_adopt(job, job->lease_paths ? res[8] : NULL) < 0)
 		goto rollback;
 	/* A destination to launch with no description is the source's own. */
 	if (job->opts.launch_dest && !job->opts.domain_xml) {
