@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "engine/lease.h"
 #include "engine/ssh-argv.h"
 #include "xml/domain.h"
 
@@ -79,6 +80,10 @@ static const char usage[] =
 	"                        default: the address ssh reached there)\n"
 	"  --host-uuid UUID      this host's uuid in the cookies (default: from\n"
 	"                        /etc/machine-id)\n"
+	"  --lease PATH          the VM's lease file (repeatable, at most 8): the source\n"
+	"                        QEMU must hold it (`qmigrate launch --lease`); it\n"
+	"                        moves to the destination with the VM (docs/leases.md).\n"
+	"                        Needs --launch-dest; not with post-copy\n"
 	"  --allow-same-host     do not refuse a destination with this host's uuid\n"
 	"                        (tests, one-host labs)\n"
 	"\n"
@@ -178,6 +183,7 @@ enum {
 	OPT_PASSWD_FILE,
 	OPT_RUNTIME_DIR,
 	OPT_DISK_MAP,
+	OPT_LEASE,
 	OPT_GRAPHICS_LISTEN,
 	OPT_DEST,
 	OPT_SSH_OPTION,
@@ -318,6 +324,7 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		{ "graphics-passwd-file", required_argument, NULL, OPT_PASSWD_FILE },
 		{ "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
 		{ "disk-map", required_argument, NULL, OPT_DISK_MAP },
+		{ "lease", required_argument, NULL, OPT_LEASE },
 		{ "graphics-listen", required_argument, NULL, OPT_GRAPHICS_LISTEN },
 		{ "dest", required_argument, NULL, OPT_DEST },
 		{ "ssh-option", required_argument, NULL, OPT_SSH_OPTION },
@@ -348,6 +355,8 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	_cleanup_(wipe_freep) char *domain_xml = NULL, *dest_domain_xml = NULL;
 	const char *disk_map[QM_DOMAIN_MAX_DISKS + 1] = { NULL };
 	size_t n_disk_map = 0;
+	const char *leases[QM_LEASE_MAX + 1] = { NULL };
+	size_t n_leases = 0;
 	const char *ssh_options[QM_SSH_OPTIONS_MAX + 1] = { NULL };
 	size_t n_ssh_options = 0;
 	bool transport_given = false;
@@ -520,6 +529,13 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 			break;
 		case OPT_GRAPHICS_LISTEN:
 			opts.graphics_listen = optarg;
+			break;
+		case OPT_LEASE:
+			if (n_leases == QM_LEASE_MAX)
+				return cli_usage_error(&cmd_migrate, "more than %d --lease",
+						       QM_LEASE_MAX);
+			leases[n_leases++] = optarg;
+			opts.leases = leases;
 			break;
 		case 'h':
 			fputs(usage, stdout);

@@ -91,9 +91,10 @@ static void send_msg(struct qm_agent *a, const struct qm_peer_msg *m)
 }
 
 static void send_error(struct qm_agent *a, const struct qm_error *err, bool refused,
-		       bool changed)
+		       bool changed, char *cookie)
 {
-	struct qm_peer_msg m = { .type = QM_PEER_ERROR, .refused = refused, .changed = changed };
+	struct qm_peer_msg m = { .type = QM_PEER_ERROR, .refused = refused, .changed = changed,
+				 .cookie = cookie };
 
 	snprintf(m.error_class, sizeof(m.error_class), "%s",
 		 err->error_class[0] ? err->error_class : "GenericError");
@@ -111,7 +112,7 @@ static void refuse_session(struct qm_agent *a, const struct qm_error *err)
 	qm_err(a->ctx, "%s", err->text);
 	if (!qm_error_is_set(&a->error))
 		qm_error_copy(&a->error, err);
-	send_error(a, err, true, false);
+	send_error(a, err, true, false, NULL);
 	wind_down(a);
 }
 
@@ -159,7 +160,9 @@ void qm_agent_finished(struct qm_job *job)
 		m.type = QM_PEER_ERROR;
 	}
 	if (m.type == QM_PEER_ERROR)
-		send_error(a, &job->error, job->refused, job->result.changed);
+		/* With leases, the cookie says where finish left them (the source's last). */
+		send_error(a, &job->error, job->refused, job->result.changed,
+			   job->dst_leased ? job->cookie : NULL);
 	else
 		send_msg(a, &m);
 	a->answering = QM_PEER_HELLO;

@@ -223,6 +223,8 @@ static int start(struct qm_job *job, const struct qm_domain *full, const char *f
 		/* On success it outlives this process, in a session of its own. */
 		.detach = true,
 		.chr_into_dir = true,
+		/* Finish hands it the leases: they must stay with it when we disconnect. */
+		.fdset_pin = job->dst_leased,
 	};
 	struct qm_dest_launch *dl;
 	struct qm_error err = { 0 };

@@ -287,6 +287,11 @@ static void on_message(struct qm_peer_chan *c, struct qm_peer_msg *m, void *ud)
 			qm_job_fail(job, &err);
 		if (m->changed)
 			job->result.changed = true;
+		/* The leases a failed finish gave back, for confirm to take them again. */
+		if (m->cookie) {
+			qm_job_set_cookie(job, m->cookie);
+			m->cookie = NULL;
+		}
 		rm->rolled_back = true;
 		/* Nothing was asked (it refused our hello): the session is over. */
 		if (rm->waiting == QM_PEER_HELLO)
@@ -414,6 +419,9 @@ int qm_remote_start(struct qm_job *job, struct qm_error *err)
 		qm_peer_hello_need(&rm->hello, "multifd");
 	if (job->opts.policy.postcopy)
 		qm_peer_hello_need(&rm->hello, "postcopy");
+	/* A peer that cannot carry the leases would run the VM without them. */
+	if (job->opts.leases)
+		qm_peer_hello_need(&rm->hello, "lockstate");
 	r = qm_remote_argv(job, NULL, &argv, err);
 	if (r < 0)
 		return r;

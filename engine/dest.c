@@ -195,6 +195,9 @@ static int prepare_take_cookie(struct qm_job *job)
 				 "begin's cookie does not describe the source QEMU");
 	if (r < 0)
 		return qm_job_refuse(job, &err);
+	r = qm_dest_leases_check(job, &c);
+	if (r < 0)
+		return r;
 	snprintf(job->name, sizeof(job->name), "%s", c.name);
 	snprintf(job->uuid, sizeof(job->uuid), "%s", c.uuid);
 	snprintf(job->src_facts.arch, sizeof(job->src_facts.arch), "%s", c.source.arch);
@@ -334,6 +337,8 @@ static void dest_abort(struct qm_job *job)
 	struct qm_error err = { 0 };
 
 	ev_timer_stop(job->loop, &job->finish_timer);
+	/* Before anything else: the source takes them back in confirm. */
+	qm_dest_leases_give_back(job);
 	if (job->dst_gone) {
 		qm_job_enter(job, QM_PHASE_CONFIRM);
 		return;
@@ -406,12 +411,26 @@ static void dest_resumed(void *opaque, json_t **res, const struct qm_error *err)
 
 static void finish_poll(struct qm_job *job);
 
+static void finish_resume(struct qm_job *job)
+{
+	struct qm_batch_cmd cmds[] = { { .name = "cont" }, { .name = "query-status" } };
+
+	if (qm_job_failed(job)) {
+		dest_abort(job);
+		return;
+	}
+	if (!job->src_was_running || job->opts.paused) {
+		finish_emit(job);
+		return;
+	}
+	qm_job_batch(job, job->dst, cmds, ARRAY_SIZE(cmds), dest_resumed);
+}
+
 static void finish_polled(void *opaque, json_t **res, const struct qm_error *err)
 {
 	struct qm_job *job = opaque;
 	const char *state = res ? json_string_value(json_object_get(res[0], "status")) : NULL;
 	const char *mig = res ? json_string_value(json_object_get(res[1], "status")) : NULL;
-	struct qm_batch_cmd cmds[] = { { .name = "cont" }, { .name = "query-status" } };
 
 	job->finish_inflight = false;
 	if (err)
@@ -429,11 +448,8 @@ static void finish_polled(void *opaque, json_t **res, const struct qm_error *err
 		ev_timer_start(job->loop, &job->finish_timer);
 		return;
 	}
-	if (!job->src_was_running || job->opts.paused) {
-		finish_emit(job);
-		return;
-	}
-	qm_job_batch(job, job->dst, cmds, ARRAY_SIZE(cmds), dest_resumed);
+	/* At the last moment: the leases move only once the VM's state is all here. */
+	qm_dest_leases_take(job, finish_resume);
 }
 
 static void finish_poll(struct qm_job *job)
@@ -458,7 +474,7 @@ static int finish_take_cookie(struct qm_job *job)
 	struct qm_result *r = &job->result;
 	struct qm_cookie c;
 
-	if (qm_job_take_cookie(job, &check, &c) < 0)
+	if (qm_job_take_cookie(job, &check, &c) < 0 || qm_dest_leases_open(job, &c) < 0)
 		return -EPROTO;
 	if (!(c.features & QM_COOKIE_STATS))
 		return 0;

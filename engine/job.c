@@ -305,6 +305,8 @@ _public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 		return NULL;
 	if (qm_job_dest_options_check(opts, err) < 0)
 		return NULL;
+	if (qm_job_lease_options_check(opts, err) < 0)
+		return NULL;
 	/* A socket on another host may have any name. */
 	if (opts->dst_qmp && !opts->dest_uri &&
 	    check_two_sockets(opts->src_qmp, opts->dst_qmp, err) < 0)
@@ -359,6 +361,11 @@ struct qm_job *qm_job_alloc(struct qm_ctx *ctx, struct ev_loop *loop,
 	    !dup_opt(&job->domain_xml, opts->domain_xml) ||
 	    !dup_opt(&job->dst_domain_xml, opts->dst_domain_xml) ||
 	    !dup_opt(&job->passwd_file, opts->graphics_passwd_file)) {
+		qm_job_unref(job);
+		qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
+		return NULL;
+	}
+	if (qm_job_lease_options_copy(job, opts) < 0) {
 		qm_job_unref(job);
 		qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
 		return NULL;
@@ -433,6 +440,7 @@ _public_ struct qm_job *qm_job_unref(struct qm_job *job)
 	qm_qmp_unref(job->dst);
 	qm_dest_launch_free(job);
 	qm_remote_free(job);
+	qm_job_leases_free(job);
 	wipe_free(job->domain_xml);
 	wipe_free(job->dst_domain_xml);
 	free(job->passwd_file);

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <limits.h>
 
+#include "engine/lease.h"
 #include "engine/policy.h"
 #include "engine/precheck.h"
 #include "qmigrate.h"
@@ -121,6 +122,17 @@ struct qm_job {
 	struct qm_control *control; /* control-job.c: the socket of qm_job_listen_control */
 
 	struct qm_dest_launch *launch; /* dest-launch.c: the destination QEMU the job started */
+
+	/* lease-job.c: the leases handed over with the VM (docs/leases.md) */
+	char **lease_paths;		      /* opts.leases, copied; NULL: none */
+	struct qm_lease src_leases[QM_LEASE_MAX]; /* the source QEMU's, adopted in begin */
+	size_t n_src_leases;
+	struct qm_lease dst_leases[QM_LEASE_MAX]; /* taken in finish for the destination */
+	size_t n_dst_leases;
+	uint64_t dst_expect[QM_LEASE_MAX]; /* the generations perform's cookie says */
+	bool dst_took[QM_LEASE_MAX];	   /* finish took it: its generation moved */
+	bool dst_leased; /* begin's cookie has leases: the destination must take them */
+	void (*lease_next)(struct qm_job *job); /* after a lease step's QMP round trip */
 };
 
 /* job.c */
@@ -304,6 +316,41 @@ int qm_tunnel_open_remote(struct qm_job *job, char **stream_argv, char *uri, siz
 void qm_tunnel_hangup(struct qm_job *job);
 unsigned long long qm_tunnel_bytes(const struct qm_job *job);
 void qm_tunnel_close(struct qm_job *job);
+
+/* lease-job.c: the leases through the phases (docs/leases.md) */
+/* Usage errors: too many, relative, with post-copy or an attached destination. */
+int qm_job_lease_options_check(const struct qm_job_options *opts, struct qm_error *err);
+int qm_job_lease_options_copy(struct qm_job *job, const struct qm_job_options *opts);
+/* Closes every lease descriptor of the job (the locks stay with QEMU's copies). */
+void qm_job_leases_free(struct qm_job *job);
+/*
+ * Begin: takes a copy of each lease the source QEMU holds in its fd sets
+ * (@fdsets, query-fdsets' return value); refuses the job (LeaseNotHeld,
+ * LeaseVm, LeaseFile...) when it cannot.
+ */
+int qm_source_leases_adopt(struct qm_job *job, json_t *fdsets);
+/* Adds the source's leases to @c (lockstate, mandatory); 0 with none. */
+int qm_source_leases_cookie(struct qm_job *job, struct qm_cookie *c);
+/* Perform's end: releases the source's leases into @c.  Fails the job on error. */
+int qm_source_leases_release(struct qm_job *job, struct qm_cookie *c);
+/*
+ * Confirm after a failure: takes the source's leases back, at the
+ * generations the destination's cookie says.  0 when the source may be
+ * resumed; otherwise the job's error says where a lease is held.
+ */
+int qm_source_leases_take_back(struct qm_job *job);
+/* Prepare: checks the leases of begin's cookie @c can be opened here. */
+int qm_dest_leases_check(struct qm_job *job, const struct qm_cookie *c);
+/* Finish: opens the leases of perform's cookie @c (none: 0). */
+int qm_dest_leases_open(struct qm_job *job, const struct qm_cookie *c);
+/*
+ * Finish, before the VM resumes: takes the leases and hands each to the
+ * destination QEMU (add-fd), then calls @next; fails the job and calls
+ * @next all the same on error.
+ */
+void qm_dest_leases_take(struct qm_job *job, void (*next)(struct qm_job *job));
+/* Finish failed: releases what the destination took, into the job's cookie. */
+void qm_dest_leases_give_back(struct qm_job *job);
 
 /* runtime.c */
 int qm_runtime_dir_create(struct qm_job *job);

@@ -202,7 +202,8 @@ int qm_launch_start(const struct qm_domain *d, const struct qm_launch_opts *opts
 	_cleanup_launch_ struct qm_launch *l = calloc(1, sizeof(*l));
 	_cleanup_argv_ char **argv = NULL;
 	struct qm_domain_argv_opts aopts = { .paused = opts->paused,
-					     .incoming = opts->incoming };
+					     .incoming = opts->incoming,
+					     .fdset_pin = opts->fdset_pin };
 	int r;
 
 	*out = NULL;

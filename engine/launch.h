@@ -60,6 +60,11 @@ struct qm_launch_opts {
 	 */
 	const struct qm_lease *leases;
 	size_t n_leases;
+	/*
+	 * QEMU keeps fd sets with no lease yet (qm_domain_argv_opts.fdset_pin):
+	 * a migration's destination is handed them with add-fd.
+	 */
+	bool fdset_pin;
 };
 
 struct qm_launch;

@@ -48,7 +48,7 @@ int qm_peer_check_hello(const struct qm_peer_hello *local, const struct qm_peer_
 
 /* What this qmigrate can do as either side: every name a hello may need. */
 static const char *const our_features[] = {
-	"attach", "launch", "direct", "tunnel", "multifd", "postcopy",
+	"attach", "launch", "direct", "tunnel", "multifd", "postcopy", "lockstate",
 };
 
 void qm_peer_hello_init(struct qm_peer_hello *h)

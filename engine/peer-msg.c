@@ -251,6 +251,9 @@ static int decode_body(json_t *obj, struct qm_peer_msg *m, struct qm_error *err)
 		r = get_text_into(obj, t->name, &rule_class, m->error_class, err);
 		if (r == 0)
 			r = get_text_into(obj, t->name, &rule_message, m->message, err);
+		/* Optional: the leases a failed finish gave back (feature lockstate). */
+		if (r == 0)
+			r = get_text_dup(obj, t->name, &rule_cookie, false, &m->cookie, err);
 		return r < 0 ? r : qm_peer_settings_decode(obj, m, err);
 	}
 	r = get_text_dup(obj, t->name, &rule_cookie, true, &m->cookie, err);
@@ -365,6 +368,8 @@ static int encode_body(json_t *obj, const struct qm_peer_msg *m, struct qm_error
 		r = set_text(obj, t->name, &rule_class, m->error_class, err);
 		if (r == 0)
 			r = set_text(obj, t->name, &rule_message, m->message, err);
+		if (r == 0 && m->cookie)
+			r = set_text(obj, t->name, &rule_cookie, m->cookie, err);
 		return r < 0 ? r : qm_peer_settings_encode(obj, m, err);
 	}
 	r = set_text(obj, t->name, &rule_cookie, m->cookie ? m->cookie : "", err);

@@ -73,7 +73,9 @@ struct qm_peer_msg {
 	char qmp[QM_PEER_QMP_MAX + 1];
 	long pid;
 	bool postcopy; /* QM_PEER_CLEANUP: post-copy had begun, the destination holds the VM */
-	char *cookie;	/* the phases: the phase's cookie (XML), at most QM_COOKIE_MAX bytes */
+	/* the phases: the phase's cookie (XML), at most QM_COOKIE_MAX bytes; optional in
+	 * QM_PEER_ERROR (the leases a failed finish gave back) */
+	char *cookie;
 	char *domain;	/* QM_PEER_PREPARE, optional: the migratable description */
 	char error_class[64]; /* QM_PEER_ERROR */
 	char message[512];    /* QM_PEER_ERROR */

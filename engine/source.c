@@ -33,7 +33,8 @@ static void begin_end(struct qm_job *job)
 		pid = qm_qmp_peer_pid(job->src);
 		if (pid > 0)
 			c.source.pid = (long)pid;
-		if (qm_job_emit_cookie(job, &c) == 0) {
+		/* The destination checks it can reach the leases before anything changes. */
+		if (qm_source_leases_cookie(job, &c) == 0 && qm_job_emit_cookie(job, &c) == 0) {
 			qm_job_enter(job, QM_PHASE_PREPARE);
 			return;
 		}
@@ -72,6 +73,9 @@ static void begin_done(void *opaque, json_t **res, const struct qm_error *err)
 		qm_job_fail(job, &herr);
 		goto rollback;
 	}
+	/* res[8] exists only with leases: query-fdsets is asked only then. */
+	if (qm_source_leases_adopt(job, job->lease_paths ? res[8] : NULL) < 0)
+		goto rollback;
 	/* A destination to launch with no description is the source's own. */
 	if (job->opts.launch_dest && !job->opts.domain_xml) {
 		qm_job_describe_source(job, begin_end);
@@ -95,9 +99,10 @@ void qm_source_begin(struct qm_job *job)
 		{ .name = "query-target" },
 		{ .name = "query-kvm" },
 		{ .name = "qom-get", .args = qm_machine_type_args() },
+		{ .name = "query-fdsets" }, /* only with leases: where the source keeps them */
 	};
 
-	qm_job_batch(job, job->src, cmds, ARRAY_SIZE(cmds), begin_done);
+	qm_job_batch(job, job->src, cmds, ARRAY_SIZE(cmds) - !job->lease_paths, begin_done);
 }
 
 /* ---- perform -------------------------------------------------------------------- */
@@ -295,7 +300,9 @@ void qm_source_migration_ended(struct qm_job *job, json_t *info)
 		r->passes = json_integer_value(json_object_get(ram, "dirty-sync-count"));
 		qm_job_cookie_init(job, &c, QM_COOKIE_STATS);
 		c.stats.total_bytes = json_integer_value(json_object_get(ram, "total"));
-		qm_job_emit_cookie(job, &c);
+		/* The source is paused for good: its leases go to the destination. */
+		if (qm_source_leases_release(job, &c) == 0)
+			qm_job_emit_cookie(job, &c);
 	} else if (status && strcmp(status, "cancelled") == 0) {
 		qm_job_failf(job, -ECANCELED, "Cancelled", "the migration was cancelled");
 	} else {
@@ -368,7 +375,9 @@ static void rollback_status(void *opaque, json_t **res, const struct qm_error *e
 		confirm_located(job, NULL, err);
 		return;
 	}
-	if (!job->src_was_running || strcmp(state, "running") == 0) {
+	/* The VM stays paused where it cannot hold its leases: someone else may run it. */
+	if (qm_source_leases_take_back(job) < 0 || !job->src_was_running ||
+	    strcmp(state, "running") == 0) {
 		confirm_located(job, res, NULL);
 		return;
 	}
@@ -424,6 +433,9 @@ void qm_source_confirm(struct qm_job *job)
 		return;
 	}
 	job->result.vm = QM_VM_DESTINATION;
+	/* The destination holds the leases: ours go (the source QEMU's with it). */
+	qm_leases_close(job->src_leases, job->n_src_leases);
+	job->n_src_leases = 0;
 	if (job->opts.keep_source || job->src_gone) {
 		qm_job_enter(job, QM_PHASE_DONE);
 		return;

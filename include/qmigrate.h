@@ -391,6 +391,14 @@ struct qm_job_options {
 	const char *host_uuid;
 	/* A destination with this host's uuid is not refused (tests, one-host labs) */
 	bool allow_same_host;
+	/*
+	 * Lease files (docs/leases.md), absolute paths, NULL-terminated, at
+	 * most 8; NULL: none.  The source QEMU must hold each already (started
+	 * by `qmigrate launch --lease`); perform's end releases them and finish
+	 * takes them on the destination before it resumes the VM.  Not with
+	 * post-copy, nor with an attached destination (dst_qmp): "Usage".
+	 */
+	const char *const *leases;
 };
 
 /* A sample of the migration's progress, from the source's query-migrate. */

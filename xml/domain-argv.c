@@ -320,7 +320,7 @@ static void fdsets(struct qm_argv_build *b)
 {
 	char prefix[64];
 
-	if (b->opts->n_fds == 0 || b->r < 0)
+	if ((b->opts->n_fds == 0 && !b->opts->fdset_pin) || b->r < 0)
 		return;
 	for (size_t i = 0; i < b->opts->n_fds; i++) {
 		const struct qm_domain_argv_fd *f = &b->opts->fds[i];

@@ -56,6 +56,8 @@ struct qm_domain_argv_opts {
 	 */
 	const struct qm_domain_argv_fd *fds;
 	size_t n_fds;
+	/* That monitor even with no fds: QMP add-fd hands some later (a migration). */
+	bool fdset_pin;
 };
 
 /*

@@ -11,6 +11,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "engine/job.h"
 #include "tests/helpers/engine-harness.h"
 #include "util/macros.h"
 
@@ -138,8 +139,13 @@ void migrate_with(struct run *run, const struct fq_step *src_script,
 		.policy = run->policy,
 		.max_downtime_ms = run->max_downtime_ms,
 		.bandwidth = run->bandwidth,
+		.leases = run->leases,
+		.host_uuid = run->host_uuid,
 	};
-	run->job = qm_job_new(ctx, loop, &opts, &cbs, run, &err);
+	if (run->leases)
+		run->job = qm_job_alloc(ctx, loop, &opts, &cbs, run, &err);
+	else
+		run->job = qm_job_new(ctx, loop, &opts, &cbs, run, &err);
 	cr_assert(run->job, "%s", err.text);
 	cr_assert_eq(qm_job_start(run->job, &err), 0, "%s", err.text);
 	cr_assert_not(run->done, "the result came inside qm_job_start");

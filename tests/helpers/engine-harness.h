@@ -149,12 +149,20 @@ struct run {
 	/* the job's policies, --max-downtime and --bandwidth for this run */
 	struct qm_policy_settings policy;
 	unsigned long long max_downtime_ms, bandwidth;
+	/*
+	 * Leases for this run, and this host's uuid; with leases the job is made
+	 * with qm_job_alloc(), since qm_job_new() refuses leases with an attached
+	 * destination (QEMU 7.2 would drop them), and the phases are the same.
+	 */
+	const char *const *leases;
+	const char *host_uuid;
+	void *hook_data; /* for on_phase */
 	int decisions;	   /* policy decisions reported */
 	char decision[64]; /* the last one, "policy action" */
 	char reason[512];  /* and its reason */
 	double spice_timeout;
 	char warnings[2048]; /* the job's warnings and errors, one a line */
-	/* on entering each phase, when set */
+	/* on entering each phase, after it is recorded, when set */
 	void (*on_phase)(struct run *run, struct qm_job *job, enum qm_phase phase);
 	/* resumes the source's script at its WAIT step once this holds, when set */
 	bool (*resume_src_when)(struct qm_job *job);

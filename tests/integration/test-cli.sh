@@ -226,6 +226,12 @@ run_timed migrate --src-qmp "$sock" --dst-qmp "$sock"
 check "the same socket for both sides is a usage error, found at once" \
 	eval '[ $rc -eq 2 ] && [[ $err == *"sockets are both $sock"* ]] &&
 	      [[ $err == *"qmigrate help migrate"* ]] && [ $elapsed_ms -lt 5000 ]'
+run migrate --src-qmp "$sock" --dst-qmp "$dir/other.sock" --lease "$dir/vm.lease"
+check "--lease with an attached destination is a usage error" \
+	eval '[ $rc -eq 2 ] && [[ $err == *"leases need --launch-dest"* ]] && [ ! -e "$dir/vm.lease" ]'
+run migrate --src-qmp "$sock" --launch-dest --postcopy --lease "$dir/vm.lease"
+check "--lease with post-copy is a usage error" \
+	eval '[ $rc -eq 2 ] && [[ $err == *"leases do not work with post-copy"* ]]'
 ln -s "$sock" "$dir/symlink.sock"
 ln "$sock" "$dir/hardlink.sock"
 for other in symlink hardlink; do

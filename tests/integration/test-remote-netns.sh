@@ -10,8 +10,10 @@
 #
 #   direct tcp, to the address ssh reached (192.0.2.2); tunnelled: one
 #   stream, multifd (2 channels), post-copy; the agent killed mid-migration
-#   and ssh cut mid-stream (the source keeps the VM); a QEMU of the VM's name
-#   already running on the destination (refused).
+#   and ssh cut mid-stream (the source keeps the VM); a VM launched with
+#   --lease, its lease (in the test's directory, which both namespaces see)
+#   held by the destination afterwards; a QEMU of the VM's name already
+#   running on the destination (refused).
 #
 # Both namespaces share this machine's /proc and /etc/machine-id, so both
 # "hosts" have one host uuid: every migration passes --allow-same-host, with
@@ -240,6 +242,67 @@ for _ in $(seq 100); do [ -e "$run_dir" ] || break; sleep 0.1; done
 agent_gone cut
 stop "$src_pid"
 echo "ok: cut: ssh (pid $cut) cut mid-stream, the source runs the VM"
+
+# ---- a lease on the shared filesystem moves with the VM between the hosts --------------------
+# The VM runs from `qmigrate launch --lease` in the source namespace; the
+# lease file is in the test's directory, which both "hosts" see.
+lease_dir=$dir/lease
+lease=$lease_dir/vm.lease
+mkdir -m 0700 "$lease_dir"
+cat >"$lease_dir/vm.xml" <<XML
+<domain type="$([ "$accel" = kvm ] && echo kvm || echo qemu)" xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0">
+  <name>$vm_prefix-lease</name>
+  <uuid>7a1b2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e</uuid>
+  <memory unit="MiB">$mib</memory>
+  <os><type arch="x86_64" machine="pc">hvm</type><boot dev="hd"/></os>
+  <devices>
+    <emulator>$QEMU</emulator>
+    <disk type="file" device="disk">
+      <driver name="qemu" type="qcow2"/>
+      <source file="$lease_dir/overlay.qcow2"/>
+      <target dev="hda" bus="ide"/>
+    </disk>
+    <serial type="file"><source path="$lease_dir/serial.log"/><target port="0"/></serial>
+  </devices>
+  <qemu:commandline>
+    <qemu:arg value="-fw_cfg"/>
+    <qemu:arg value="name=opt/org.qmigrate/dirty-rate,string=$rate"/>
+  </qemu:commandline>
+</domain>
+XML
+qemu-img create -q -f qcow2 -F raw -b "$image" "$lease_dir/overlay.qcow2"
+ip netns exec "$NETNS_SRC" "$QMIGRATE" launch --json --runtime-dir "$lease_dir" \
+	--lease "$lease" "$lease_dir/vm.xml" >"$lease_dir/launch.out" 2>"$lease_dir/launch.err" ||
+	fail "lease: launch --lease exited $?: $(cat "$lease_dir/launch.err")"
+src_pid=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$lease_dir/launch.out")
+lease_qmp=$(sed -n 's/.*"qmp":"\([^"]*\)".*/\1/p' "$lease_dir/launch.out")
+[ -n "$src_pid" ] && [ -S "$lease_qmp" ] || fail "lease: launch printed '$(cat "$lease_dir/launch.out")'"
+pids+=("$src_pid")
+ln -s "$lease_qmp" "$lease_dir/qmp.sock"
+wait_pass lease
+grep -q '^generation=1$' "$lease" || fail "lease: $lease holds '$(cat "$lease")'"
+migrate lease --launch-dest --domain "$lease_dir/vm.xml" --transport tcp --lease "$lease"
+ended lease "$mig" 0
+arrived lease
+forget "$src_pid"
+launched lease
+[ "$(stat -c '%a %F' "$lease")" = "600 regular file" ] || fail "lease: $lease is not a 0600 file"
+grep -q '^generation=2$' "$lease" || fail "lease: $lease holds '$(cat "$lease")' after the migration"
+qmp "$dst_qmp" query-fdsets | grep -qF "\"opaque\":\"qmigrate-lease:$lease\"" ||
+	fail "lease: the destination QEMU's fd sets lack the lease"
+# The agent exited: a second start of the VM on the source host is refused.
+if ip netns exec "$NETNS_SRC" "$QMIGRATE" launch --json --runtime-dir "$lease_dir" \
+	--lease "$lease" "$lease_dir/vm.xml" >"$lease_dir/again.out" 2>"$lease_dir/again.err"; then
+	again=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$lease_dir/again.out")
+	[ -z "$again" ] || pids+=("$again")
+	fail "lease: a second launch started while the destination held the lease"
+fi
+grep -qF "the lease $lease is held" "$lease_dir/again.err" ||
+	fail "lease: the second launch: $(cat "$lease_dir/again.err")"
+memory_check lease
+agent_gone lease
+finished lease
+echo "ok: lease: the lease moved with the VM over ssh; a second start is refused LeaseHeld"
 
 # ---- refused: a QEMU of the VM's name already runs on the destination ----------------------------
 guest name

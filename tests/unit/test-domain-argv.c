@@ -195,6 +195,20 @@ Test(domain_argv, fds_are_named_with_add_fd_and_a_monitor_pins_their_sets)
 	cr_expect_eq(find(plain, "-mon"), (size_t)-1);
 }
 
+/* A migration's destination gets its leases later, with add-fd: the pin comes first. */
+Test(domain_argv, fdset_pin_adds_the_monitor_without_fds)
+{
+	struct qm_domain_argv_opts opts = { .qmp_path = QMP, .fdset_pin = true };
+	_cleanup_argv_ char **argv = build(HEAD "</domain>", &opts);
+	size_t mon = find(argv, "-mon");
+
+	cr_expect_eq(find(argv, "-add-fd"), (size_t)-1);
+	cr_assert_neq(mon, (size_t)-1);
+	cr_expect_str_eq(argv[mon - 2], "-chardev");
+	cr_expect_str_eq(argv[mon - 1], "file,id=qmigrate-fdset-pin,path=/dev/null");
+	cr_expect_str_eq(argv[mon + 1], "chardev=qmigrate-fdset-pin,mode=control");
+}
+
 Test(domain_argv, an_fd_among_stdio_is_a_usage_error)
 {
 	static const struct qm_domain_argv_fd fds[] = { { .fd = 2, .set = 1 } };

@@ -52,6 +52,24 @@ Test(peer_msg, every_type_round_trips)
 	}
 }
 
+/* A failed finish with leases says where it left them: error's optional cookie. */
+Test(peer_msg, an_error_with_a_cookie_round_trips)
+{
+	struct qm_peer_msg m, back = { 0 };
+	struct qm_error err = { 0 };
+	_cleanup_free_ char *frame = NULL;
+	size_t len;
+
+	pd_sample(QM_PEER_ERROR, &m);
+	cr_assert(m.cookie = strdup("<qemu-migration><lockstate driver='fcntl'/></qemu-migration>"));
+	frame = pd_encode(&m, &len);
+	cr_assert_eq(decode_frame(frame, len, &back, &err), 0, "%s", err.text);
+	cr_assert_str_eq(back.cookie, m.cookie);
+	cr_assert_str_eq(back.error_class, m.error_class);
+	qm_peer_msg_release(&back);
+	qm_peer_msg_release(&m);
+}
+
 Test(peer_msg, prepare_without_a_description_round_trips)
 {
 	struct qm_peer_msg m, back = { 0 };

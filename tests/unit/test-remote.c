@@ -639,3 +639,42 @@ Test(remote, a_migrate_address_is_a_host_name_or_an_ip_address)
 			  err.text);
 	}
 }
+
+/*
+ * With leases, a peer that cannot carry lockstate would let the VM run there
+ * without them: refused by its hello, before prepare, with the VM (and the
+ * lease, which begin found held by the source) left as they were.
+ */
+Test(remote, an_agent_without_lockstate_is_refused_when_leases_are_in_use)
+{
+	char dir[] = "/tmp/qmigrate-lease-XXXXXX", path[64], fdsets[256];
+	const char *leases[] = { path, NULL };
+	struct qm_lease l;
+	struct qm_error err = { 0 };
+
+	cr_assert(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vm.lease", dir);
+	cr_assert_eq(qm_lease_open(path, &l, &err), 0, "%s", err.text);
+	cr_assert_eq(qm_lease_acquire(&l, UUID, SRC_HOST_UUID, QM_LEASE_ANY_GEN, &err), 0,
+		     "%s", err.text);
+	/* The fake source QEMU is this process: its fd set names the test's descriptor. */
+	snprintf(fdsets, sizeof(fdsets),
+		 "{\"return\": [{\"fdset-id\": 1000, \"fds\": [{\"fd\": %d, "
+		 "\"opaque\": \"qmigrate-lease:%s\"}]}]}",
+		 l.fd, path);
+	const struct fq_step src[] = { SRC_BEGIN, FQ_EXPECT("query-fdsets", 8),
+				       FQ_REPLY_TEXT(8, fdsets), SRC_LOCATED(5), FQ_END };
+	struct rrun run = { .agent = "--lack lockstate",
+			    .opts = { .launch_dest = true, .domain_xml = DOMAIN,
+				      .leases = leases } };
+
+	expect_ended_before_prepare(&run, src, "PeerFeature", "lacks the feature \"lockstate\"");
+	cr_assert(recorded(&run, "hello protocol=1 needs=launch,direct,lockstate", false), "%s",
+		  run.record);
+	/* Still the source's, at the generation it took it. */
+	cr_assert_eq(qm_lease_release(&l, &err), 0);
+	cr_assert_eq(l.state.generation, 1);
+	qm_lease_close(&l);
+	unlink(path);
+	rmdir(dir);
+}
