@@ -91,6 +91,9 @@ static const struct qm_abi_rule rules[] = {
 	{ .path = "devices/console", .list = QM_ABI_CONSOLES, .host = L("type", "tty") },
 	CHR_HOST_PARTS("console"),
 
+	/* A lock lease: the host's file, never seen by the guest (docs/leases.md). */
+	{ .path = "devices/lease", .how = QM_ABI_HOST },
+
 	{ .path = "qemu:commandline", .parts = true },
 	{ .path = "qemu:commandline/qemu:arg", .parts = true, .view = L("value") },
 };

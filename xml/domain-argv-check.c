@@ -44,7 +44,8 @@ static const struct element_rule rules[] = {
 	{ NULL, "on_reboot", NONE, NULL, NULL },
 	{ NULL, "on_crash", NONE, NULL, NULL },
 	{ NULL, "devices", LIST("emulator", "disk", "interface", "graphics", "serial",
-				"console", "controller", "video", "memballoon", "input"), NULL, NULL },
+				"console", "controller", "video", "memballoon", "input",
+				"lease"), NULL, NULL },
 	{ "devices", "disk", LIST("driver", "source", "target", "readonly", "serial",
 				  "address", "boot", "alias"), NULL, NULL },
 	{ "disk", "driver", NONE, "name", LIST("qemu") },
@@ -58,6 +59,8 @@ static const struct element_rule rules[] = {
 	{ "devices", "memballoon", LIST("address", "alias"), "model",
 	  LIST("virtio", "none") },
 	{ "devices", "input", LIST("alias"), "bus", LIST("ps2") },
+	/* A lease reaches QEMU as a descriptor (-add-fd), not as a device. */
+	{ "devices", "lease", LIST("target"), NULL, NULL },
 };
 /* clang-format on */
 

@@ -45,6 +45,11 @@ static int parse_chr(xmlNode *n, void *item, struct qm_error *err)
 	return qm_dom_parse_chr(n, item, err);
 }
 
+static int parse_lease(xmlNode *n, void *item, struct qm_error *err)
+{
+	return qm_dom_parse_lease(n, item, err);
+}
+
 /* clang-format off */
 #define LIST(element, max, type, items, count, parse)                                    \
 	{ element, max, sizeof(type), offsetof(struct qm_domain, items),                  \
@@ -59,6 +64,8 @@ static const struct device_list lists[] = {
 	     parse_chr),
 	LIST("console", QM_DOMAIN_MAX_CONSOLES, struct qm_domain_chr, consoles, n_consoles,
 	     parse_chr),
+	LIST("lease", QM_DOMAIN_MAX_LEASES, struct qm_domain_lease, leases, n_leases,
+	     parse_lease),
 };
 /* clang-format on */
 
@@ -108,6 +115,19 @@ static int check_disk_targets(const struct qm_domain *d, struct qm_error *err)
 	return 0;
 }
 
+/* Opened twice, a lease would be held against itself. */
+static int check_lease_paths(const struct qm_domain *d, struct qm_error *err)
+{
+	for (size_t i = 0; i < d->n_leases; i++)
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(d->leases[i].path, d->leases[j].path) == 0)
+				return qm_dom_invalid(d->leases[i].node, err,
+						      "path '%s' is also the path of an "
+						      "earlier lease",
+						      d->leases[i].path);
+	return 0;
+}
+
 int qm_dom_parse_devices(xmlNode *devices, struct qm_domain *d, struct qm_error *err)
 {
 	xmlNode *emulator;
@@ -120,6 +140,8 @@ int qm_dom_parse_devices(xmlNode *devices, struct qm_domain *d, struct qm_error 
 		r = parse_list(devices, &lists[i], d, err);
 	if (r == 0)
 		r = check_disk_targets(d, err);
+	if (r == 0)
+		r = check_lease_paths(d, err);
 	return r;
 }
 

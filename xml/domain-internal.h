@@ -97,6 +97,8 @@ int qm_dom_parse_graphics(xmlNode *n, struct qm_domain_graphics *g,
 			  struct qm_error *err) _must_check_;
 int qm_dom_parse_chr(xmlNode *n, struct qm_domain_chr *chr,
 		     struct qm_error *err) _must_check_;
+int qm_dom_parse_lease(xmlNode *n, struct qm_domain_lease *lease,
+		       struct qm_error *err) _must_check_;
 
 /* True when a character device's <target type> is a serial port's (absent, too). */
 bool qm_dom_chr_serial_target(const char *type);

@@ -454,6 +454,9 @@ void qm_domain_free(struct qm_domain *d)
 	free(d->graphics);
 	free_chrs(d->serials, d->n_serials);
 	free_chrs(d->consoles, d->n_consoles);
+	for (size_t i = 0; i < d->n_leases; i++)
+		free(d->leases[i].path);
+	free(d->leases);
 	for (size_t i = 0; i < d->n_qemu_args; i++)
 		free(d->qemu_args[i]);
 	free(d->qemu_args);

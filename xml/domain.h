@@ -35,6 +35,8 @@
 #define QM_DOMAIN_MAX_GRAPHICS 4
 #define QM_DOMAIN_MAX_SERIALS 8
 #define QM_DOMAIN_MAX_CONSOLES 8
+#define QM_DOMAIN_MAX_LEASES 8 /* engine/lease.h's QM_LEASE_MAX */
+#define QM_DOMAIN_MAX_LEASE_PATH 255 /* bytes; with its NUL, engine/lease.h's QM_LEASE_PATH_MAX */
 #define QM_DOMAIN_MAX_QEMU_ARGS 256
 #define QM_DOMAIN_MAX_VCPUS 4096
 #define QM_DOMAIN_MAX_NAME                                                               \
@@ -183,6 +185,16 @@ struct qm_domain_chr {
 	struct _xmlNode *node;
 };
 
+/*
+ * A <lease>: a lock lease the VM holds while it runs (docs/leases.md).  The
+ * guest never sees it, and it is not on QEMU's command line: the lease
+ * reaches QEMU as a descriptor.
+ */
+struct qm_domain_lease {
+	char *path; /* <target path>: the lease file, absolute */
+	struct _xmlNode *node;
+};
+
 /* The typed view; every field is read-only for callers. */
 struct qm_domain {
 	enum qm_domain_accel accel;
@@ -207,6 +219,8 @@ struct qm_domain {
 	size_t n_serials;
 	struct qm_domain_chr *consoles;
 	size_t n_consoles;
+	struct qm_domain_lease *leases; /* paths unique among them */
+	size_t n_leases;
 	char **qemu_args; /* <qemu:commandline><qemu:arg value>, in order */
 	size_t n_qemu_args;
 

@@ -141,8 +141,20 @@ Test(domain, fills_the_defaults_of_a_minimal_description)
 	cr_expect_null(d->emulator);
 	cr_expect_eq(d->cpu_mode, QM_DOMAIN_CPU_NONE);
 	cr_expect_eq(d->n_disks + d->n_nets + d->n_graphics + d->n_serials +
-			     d->n_consoles + d->n_qemu_args,
+			     d->n_consoles + d->n_qemu_args + d->n_leases,
 		     0);
+	qm_domain_free(d);
+}
+
+Test(domain, reads_every_lease_in_order_with_its_element)
+{
+	struct qm_domain *d = parse_data("domain/good/leases.xml");
+
+	cr_assert_eq(d->n_leases, 2);
+	cr_expect_str_eq(d->leases[0].path, "/srv/leases/vm1.lease");
+	cr_expect_str_eq(d->leases[1].path, "/var/lib/qmigrate/leases/vm1-b.lease");
+	cr_expect_str_eq((const char *)d->leases[1].node->name, "lease");
+	cr_expect_eq(d->n_disks, 1);
 	qm_domain_free(d);
 }
 
