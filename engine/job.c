@@ -12,6 +12,7 @@
 #include "engine/job.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "xml/domain-argv.h"
 
 #define DEFAULT_POLL_INTERVAL 0.1
 /* A healthy QEMU cancels within a second; one that does not is stuck (see source.c). */
@@ -297,6 +298,9 @@ _public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 				   const struct qm_job_callbacks *cbs, void *userdata,
 				   struct qm_error *err)
 {
+	_cleanup_(qm_argv_freep) char **leases = NULL;
+	struct qm_job_options o;
+
 	if (!opts || !opts->src_qmp) {
 		qm_error_set(err, -EINVAL, "Usage", "the source's QMP socket is needed");
 		return NULL;
@@ -305,13 +309,15 @@ _public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 		return NULL;
 	if (qm_job_dest_options_check(opts, err) < 0)
 		return NULL;
-	if (qm_job_lease_options_check(opts, err) < 0)
+	if (qm_job_leases_gather(opts, &leases, err) < 0)
 		return NULL;
 	/* A socket on another host may have any name. */
 	if (opts->dst_qmp && !opts->dest_uri &&
 	    check_two_sockets(opts->src_qmp, opts->dst_qmp, err) < 0)
 		return NULL;
-	return qm_job_alloc(ctx, loop, opts, cbs, userdata, err);
+	o = *opts;
+	o.leases = (const char *const *)leases;
+	return qm_job_alloc(ctx, loop, &o, cbs, userdata, err);
 }
 
 struct qm_job *qm_job_alloc(struct qm_ctx *ctx, struct ev_loop *loop,

@@ -318,8 +318,15 @@ unsigned long long qm_tunnel_bytes(const struct qm_job *job);
 void qm_tunnel_close(struct qm_job *job);
 
 /* lease-job.c: the leases through the phases (docs/leases.md) */
-/* Usage errors: too many, relative, with post-copy or an attached destination. */
-int qm_job_lease_options_check(const struct qm_job_options *opts, struct qm_error *err);
+/*
+ * The job's leases into a new array in *@out (qm_argv_free it; NULL: none):
+ * opts->leases, then the <lease> paths of the VM's description
+ * (opts->domain_xml) not among them.  Usage errors: too many, relative, a
+ * path twice in opts->leases, a lease only the destination's description
+ * names, leases with post-copy or an attached destination.
+ */
+int qm_job_leases_gather(const struct qm_job_options *opts, char ***out,
+			 struct qm_error *err) _must_check_;
 int qm_job_lease_options_copy(struct qm_job *job, const struct qm_job_options *opts);
 /* Closes every lease descriptor of the job (the locks stay with QEMU's copies). */
 void qm_job_leases_free(struct qm_job *job);

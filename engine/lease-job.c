@@ -22,29 +22,70 @@
 #include "util/uuid.h"
 #include "xml/domain-argv.h"
 
-int qm_job_lease_options_check(const struct qm_job_options *o, struct qm_error *err)
+/* The paths of --lease: absolute, within a cookie's bound. */
+static int check_given(const char *const *given, struct qm_error *err)
 {
-	size_t n = 0;
-
-	for (; o->leases && o->leases[n]; n++) {
+	for (size_t n = 0; given && given[n]; n++) {
 		if (n == QM_LEASE_MAX)
 			return qm_error_set(err, -E2BIG, "Usage", "more than %d leases",
 					    QM_LEASE_MAX);
-		if (o->leases[n][0] != '/' || strlen(o->leases[n]) >= QM_LEASE_PATH_MAX)
+		if (given[n][0] != '/' || strlen(given[n]) >= QM_LEASE_PATH_MAX)
 			return qm_error_set(
 				err, -EINVAL, "Usage",
 				"the lease '%s' is not an absolute path of at most "
 				"%d bytes",
-				o->leases[n], QM_LEASE_PATH_MAX - 1);
-		/* Opened twice, the destination would find it held by itself. */
-		for (size_t k = 0; k < n; k++)
-			if (strcmp(o->leases[k], o->leases[n]) == 0)
-				return qm_error_set(err, -EINVAL, "Usage",
-						    "the lease %s is named twice",
-						    o->leases[n]);
+				given[n], QM_LEASE_PATH_MAX - 1);
 	}
-	if (n == 0)
+	return 0;
+}
+
+/*
+ * The leases belong to the VM, so they come from the VM's description: a
+ * destination description (dst_domain_xml) only says how the destination
+ * runs it, and a lease it alone named would not be handed over.  Refused.
+ */
+static int check_dst_leases(const char *dst_xml, const char *const *paths, size_t n,
+			    struct qm_error *err)
+{
+	_cleanup_domain_ struct qm_domain *dst = NULL;
+	int r;
+
+	if (!dst_xml)
 		return 0;
+	r = qm_domain_parse(dst_xml, strlen(dst_xml), &dst, err);
+	for (size_t i = 0; r == 0 && i < dst->n_leases; i++) {
+		size_t k = 0;
+
+		while (k < n && strcmp(paths[k], dst->leases[i].path) != 0)
+			k++;
+		if (k == n)
+			r = qm_error_set(err, -EINVAL, "Usage",
+					 "the destination's description names the lease %s, "
+					 "which neither --lease nor the VM's description "
+					 "(--domain) names: a lease belongs to the VM, name it "
+					 "there",
+					 dst->leases[i].path);
+	}
+	return r;
+}
+
+int qm_job_leases_gather(const struct qm_job_options *o, char ***out, struct qm_error *err)
+{
+	_cleanup_domain_ struct qm_domain *vm = NULL;
+	const char *paths[QM_LEASE_MAX + 1] = { NULL };
+	size_t n;
+	int r;
+
+	*out = NULL;
+	r = check_given(o->leases, err);
+	if (r == 0 && o->domain_xml)
+		r = qm_domain_parse(o->domain_xml, strlen(o->domain_xml), &vm, err);
+	if (r == 0)
+		r = qm_lease_paths_merge(o->leases, vm, paths, &n, err);
+	if (r == 0)
+		r = check_dst_leases(o->dst_domain_xml, paths, n, err);
+	if (r < 0 || n == 0)
+		return r;
 	if (o->policy.postcopy)
 		return qm_error_set(err, -EINVAL, "Usage",
 				    "leases do not work with post-copy: the destination "
@@ -62,6 +103,9 @@ int qm_job_lease_options_check(const struct qm_job_options *o, struct qm_error *
 			"leases need --launch-dest: an attached destination "
 			"QEMU would drop the lease it is handed as soon as its "
 			"last QMP client disconnects");
+	*out = qm_argv_dup(paths, 0);
+	if (!*out)
+		return qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
 	return 0;
 }
 
@@ -123,7 +167,8 @@ static int not_held(const char *path, const char *why, struct qm_error *err)
 	return qm_error_set(
 		err, -ENOLCK, "LeaseNotHeld",
 		"the source QEMU does not hold the lease %s (%s): start the VM "
-		"with `qmigrate launch --lease %s`",
+		"with `qmigrate launch --lease %s` (or with the lease in its "
+		"description)",
 		path, why, path);
 }
 

@@ -9,6 +9,10 @@
 
 #define LEASE_DRIVER "fcntl"
 
+/* A description's lease fits where a --lease does. */
+_Static_assert(QM_DOMAIN_MAX_LEASES == QM_LEASE_MAX, "a description's leases, at most");
+_Static_assert(QM_DOMAIN_MAX_LEASE_PATH + 1 == QM_LEASE_PATH_MAX, "a lease path, its NUL");
+
 /*
  * Gives back what a call took (those not in @was_held), so that a refusal
  * leaves the leases as they were.  One the kernel will not unlock stays
@@ -124,4 +128,42 @@ int qm_leases_open_cookie(const struct qm_cookie_lockstate *cs, struct qm_lease 
 	}
 	*n = cs->n_leases;
 	return 0;
+}
+
+static bool among(const char *const *paths, size_t n, const char *path)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(paths[i], path) == 0)
+			return true;
+	return false;
+}
+
+static int add(const char **out, size_t *n, const char *path, struct qm_error *err)
+{
+	if (*n == QM_LEASE_MAX)
+		return qm_error_set(err, -E2BIG, "Usage",
+				    "more than %d leases (--lease and the description's "
+				    "<lease> elements together)",
+				    QM_LEASE_MAX);
+	out[(*n)++] = path;
+	return 0;
+}
+
+int qm_lease_paths_merge(const char *const *given, const struct qm_domain *d,
+			 const char **out, size_t *n, struct qm_error *err)
+{
+	int r = 0;
+
+	*n = 0;
+	for (size_t i = 0; given && given[i] && r == 0; i++) {
+		/* Opened twice, a lease would be held against itself. */
+		if (among(out, *n, given[i]))
+			return qm_error_set(err, -EINVAL, "Usage", "the lease %s is named twice",
+					    given[i]);
+		r = add(out, n, given[i], err);
+	}
+	for (size_t i = 0; d && i < d->n_leases && r == 0; i++)
+		if (!among(out, *n, d->leases[i].path))
+			r = add(out, n, d->leases[i].path, err);
+	return r;
 }

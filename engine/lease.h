@@ -44,6 +44,7 @@
 #include "qmigrate.h"
 #include "util/macros.h"
 #include "xml/cookie.h"
+#include "xml/domain.h"
 
 #define QM_LEASE_MAX QM_COOKIE_MAX_LEASES /* leases of one VM */
 #define QM_LEASE_PATH_MAX 256		  /* with the NUL: what a cookie carries */
@@ -167,6 +168,16 @@ int qm_leases_release(struct qm_lease *ls, size_t n, struct qm_error *err) _must
 /* qm_lease_retake() for each, all or none, as qm_leases_acquire(). */
 int qm_leases_retake(struct qm_lease *ls, size_t n, struct qm_error *err) _must_check_;
 void qm_leases_close(struct qm_lease *ls, size_t n);
+
+/*
+ * The leases of a VM: the paths @given (NULL-terminated; NULL: none), then
+ * those of its description @d (NULL: none) that are not among them, into
+ * @out (room for QM_LEASE_MAX) and *@n; they point into @given and @d.  A
+ * path both given and in the description is one lease.  Usage: a path
+ * given twice, more than QM_LEASE_MAX in all.
+ */
+int qm_lease_paths_merge(const char *const *given, const struct qm_domain *d,
+			 const char **out, size_t *n, struct qm_error *err) _must_check_;
 
 /*
  * The lockstate a cookie carries for @ls (driver "fcntl", each path and

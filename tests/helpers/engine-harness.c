@@ -14,6 +14,7 @@
 #include "engine/job.h"
 #include "tests/helpers/engine-harness.h"
 #include "util/macros.h"
+#include "xml/domain-argv.h"
 
 /* The mode of the one qmigrate-* directory in @dir, or -1. */
 static int runtime_dir_mode(const char *dir)
@@ -108,6 +109,7 @@ void migrate_with(struct run *run, const struct fq_step *src_script,
 		.done = on_done,
 		.policy = on_policy,
 	};
+	_cleanup_(qm_argv_freep) char **leases = NULL;
 	char dir[] = "/tmp/qmigrate-engine-XXXXXX", src[64], dst[64];
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct qm_error err = { 0 };
@@ -142,7 +144,18 @@ void migrate_with(struct run *run, const struct fq_step *src_script,
 		.leases = run->leases,
 		.host_uuid = run->host_uuid,
 	};
-	if (run->leases)
+	if (run->domain_xml) {
+		struct qm_job_options vm = {
+			.launch_dest = true,
+			.leases = run->leases,
+			.domain_xml = run->domain_xml,
+			.policy = run->policy,
+		};
+
+		cr_assert_eq(qm_job_leases_gather(&vm, &leases, &err), 0, "%s", err.text);
+		opts.leases = (const char *const *)leases;
+	}
+	if (opts.leases)
 		run->job = qm_job_alloc(ctx, loop, &opts, &cbs, run, &err);
 	else
 		run->job = qm_job_new(ctx, loop, &opts, &cbs, run, &err);

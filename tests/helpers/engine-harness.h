@@ -155,6 +155,12 @@ struct run {
 	 * destination (QEMU 7.2 would drop them), and the phases are the same.
 	 */
 	const char *const *leases;
+	/*
+	 * The VM's description, for its <lease> elements only: the job's
+	 * leases are what qm_job_leases_gather() makes of it and of leases, as
+	 * qm_job_new() does.
+	 */
+	const char *domain_xml;
 	const char *host_uuid;
 	void *hook_data; /* for on_phase */
 	int decisions;	   /* policy decisions reported */

@@ -19,6 +19,7 @@
 #include "engine/lease.h"
 #include "tests/helpers/engine-harness.h"
 #include "util/error.h"
+#include "xml/domain-argv.h"
 
 #define HOST "3d1219c7-c4c5-404a-aa1f-6d2a48adfda4"
 #define OTHER_HOST "9f8e7d6c-5b4a-4392-8171-605f4e3d2c1b"
@@ -170,39 +171,119 @@ static void grab(struct run *run, struct qm_job *job, enum qm_phase phase)
 #define DST_CONT_FAILS(t)                                                                \
 	DST_PREPARE, DST_LOADED, ADD_FD(t), CONT_REFUSED, QUIT_AND_GO(10)
 
-Test(engine_lease, the_lease_moves_from_the_source_to_the_destination_before_cont)
+/*
+ * The VM's description, holding a lease for each of @paths (NULL-terminated);
+ * free() it.
+ */
+static char *description(const char *const *paths)
 {
-	struct leased t;
+	char *xml = NULL, *more;
 
-	leased_init(&t, true);
-	const struct fq_step src[] = { SRC_BEGIN, FDSETS(t), SRC_MIGRATE, SRC_COMPLETES,
+	cr_assert(asprintf(&xml,
+			   "<domain type=\"qemu\"><name>vm1</name><uuid>%s</uuid>"
+			   "<memory>65536</memory><os><type>hvm</type></os><devices>",
+			   UUID) > 0);
+	for (; *paths; paths++) {
+		cr_assert(asprintf(&more, "%s<lease><target path=\"%s\"/></lease>", xml,
+				   *paths) > 0);
+		free(xml);
+		xml = more;
+	}
+	cr_assert(asprintf(&more, "%s</devices></domain>", xml) > 0);
+	free(xml);
+	return more;
+}
+
+/* The lease, named by @leases, the description @domain_xml or both, moves. */
+static void expect_handover(struct leased *t, const char *const *leases,
+			    const char *domain_xml)
+{
+	const struct fq_step src[] = { SRC_BEGIN, FDSETS(*t), SRC_MIGRATE, SRC_COMPLETES,
 				       FQ_END };
 	const struct fq_step dst[] = { DST_PREPARE,
 				       DST_LOADED,
-				       ADD_FD(t),
+				       ADD_FD(*t),
 				       FQ_EXPECT("cont", 7),
 				       FQ_EXPECT("query-status", 8),
 				       R(7, "{}"),
 				       R(8, RUNNING),
 				       FQ_END };
-	struct run run = {
-		.leases = t.paths, .host_uuid = HOST, .on_phase = watch, .hook_data = &t
-	};
+	struct run run = { .leases = leases,
+			   .domain_xml = domain_xml,
+			   .host_uuid = HOST,
+			   .on_phase = watch,
+			   .hook_data = t };
 
 	migrate_with(&run, src, dst, false);
 	cr_assert_eq(run.result.status, QM_JOB_COMPLETED, "%s: %s",
 		     run.result.error.error_class, run.result.error.text);
 	cr_assert_eq(run.result.vm, QM_VM_DESTINATION);
 	/* Released after perform, at the generation the source took it. */
-	cr_assert_str_eq(t.cookie_gen, "1");
-	cr_assert(t.was_free_at_finish,
+	cr_assert_str_eq(t->cookie_gen, "1");
+	cr_assert(t->was_free_at_finish,
 		  "the source still held the lease when finish began");
 	/* Held at confirm: by the destination's copy (add-fd, kept by its QEMU). */
-	cr_assert(t.held_at_confirm);
-	cr_assert_eq(generation(t.path), 2);
+	cr_assert(t->held_at_confirm);
+	cr_assert_eq(generation(t->path), 2);
 	/* Its QEMU and the job gone, nothing holds it: not the source's description. */
-	cr_assert_not(locked(t.path));
+	cr_assert_not(locked(t->path));
+}
+
+Test(engine_lease, the_lease_moves_from_the_source_to_the_destination_before_cont)
+{
+	struct leased t;
+
+	leased_init(&t, true);
+	expect_handover(&t, t.paths, NULL);
 	leased_fini(&t);
+}
+
+Test(engine_lease, a_lease_only_in_the_description_is_adopted_and_moves)
+{
+	struct leased t;
+
+	leased_init(&t, true);
+	_cleanup_free_ char *xml = description(t.paths);
+
+	expect_handover(&t, NULL, xml);
+	leased_fini(&t);
+}
+
+/* One lease, one add-fd: the script has no room for a second. */
+Test(engine_lease, a_lease_both_given_and_described_moves_once)
+{
+	struct leased t;
+
+	leased_init(&t, true);
+	_cleanup_free_ char *xml = description(t.paths);
+
+	expect_handover(&t, t.paths, xml);
+	leased_fini(&t);
+}
+
+Test(engine_lease, the_job_s_leases_are_the_given_ones_then_the_description_s_new_ones)
+{
+	const char *given[] = { "/tmp/b.lease", "/tmp/a.lease", NULL };
+	const char *described[] = { "/tmp/a.lease", "/tmp/c.lease", NULL };
+	_cleanup_free_ char *xml = description(described);
+	struct qm_job_options o = { .launch_dest = true, .leases = given, .domain_xml = xml };
+	struct qm_error err = { 0 };
+	char **out;
+
+	cr_assert_eq(qm_job_leases_gather(&o, &out, &err), 0, "%s", err.text);
+	cr_assert_eq(qm_argv_len((const char *const *)out), 3);
+	cr_expect_str_eq(out[0], "/tmp/b.lease");
+	cr_expect_str_eq(out[1], "/tmp/a.lease");
+	cr_expect_str_eq(out[2], "/tmp/c.lease");
+	qm_argv_free(out);
+	o.leases = NULL;
+	cr_assert_eq(qm_job_leases_gather(&o, &out, &err), 0, "%s", err.text);
+	cr_assert_eq(qm_argv_len((const char *const *)out), 2);
+	cr_expect_str_eq(out[0], "/tmp/a.lease");
+	qm_argv_free(out);
+	o.domain_xml = NULL;
+	cr_assert_eq(qm_job_leases_gather(&o, &out, &err), 0, "%s", err.text);
+	cr_expect_null(out);
 }
 
 Test(engine_lease, a_failed_cont_gives_the_lease_back_to_the_source_which_resumes)
@@ -311,14 +392,15 @@ Test(engine_lease, a_source_whose_lease_descriptor_is_not_locked_is_refused)
 static void expect_usage(struct qm_job_options *o, const char *piece)
 {
 	const char *leases[] = { "/tmp/qmigrate-no-such.lease", NULL };
-	const char *const *given = o->leases;
+	/* With a description, its leases are the ones: none given. */
+	const char *const *given = o->leases || o->domain_xml ? o->leases : leases;
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct qm_ctx *ctx = qm_ctx_new();
 	struct qm_error err = { 0 };
 	struct qm_job *job;
 
 	o->src_qmp = "/tmp/qmigrate-src.sock";
-	o->leases = given ? given : leases;
+	o->leases = given;
 	job = qm_job_new(ctx, loop, o, NULL, NULL, &err);
 	cr_assert_null(job);
 	cr_assert_str_eq(err.error_class, "Usage", "%s", err.text);
@@ -347,6 +429,40 @@ Test(engine_lease, a_lease_named_twice_is_refused_up_front)
 	struct qm_job_options o = { .launch_dest = true, .leases = twice };
 
 	expect_usage(&o, "the lease /tmp/a.lease is named twice");
+}
+
+Test(engine_lease, a_described_lease_with_post_copy_is_refused_up_front)
+{
+	const char *described[] = { "/tmp/a.lease", NULL };
+	_cleanup_free_ char *xml = description(described);
+	struct qm_job_options o = { .launch_dest = true,
+				    .domain_xml = xml,
+				    .policy = { .postcopy = true } };
+
+	expect_usage(&o, "leases do not work with post-copy");
+}
+
+Test(engine_lease, more_than_8_leases_given_and_described_together_are_refused)
+{
+	const char *given[] = { "/tmp/1", "/tmp/2", "/tmp/3", "/tmp/4", "/tmp/5", NULL };
+	const char *described[] = { "/tmp/5", "/tmp/6", "/tmp/7", "/tmp/8", "/tmp/9", NULL };
+	_cleanup_free_ char *xml = description(described);
+	struct qm_job_options o = { .launch_dest = true, .leases = given, .domain_xml = xml };
+
+	expect_usage(&o, "more than 8 leases (--lease and the description's");
+}
+
+Test(engine_lease, a_lease_only_the_destination_s_description_names_is_refused)
+{
+	const char *described[] = { "/tmp/a.lease", NULL };
+	const char *dst_described[] = { "/tmp/a.lease", "/tmp/b.lease", NULL };
+	_cleanup_free_ char *xml = description(described);
+	_cleanup_free_ char *dst_xml = description(dst_described);
+	struct qm_job_options o = { .launch_dest = true,
+				    .domain_xml = xml,
+				    .dst_domain_xml = dst_xml };
+
+	expect_usage(&o, "the destination's description names the lease /tmp/b.lease");
 }
 
 Test(engine_lease, a_relative_lease_path_is_refused_up_front)
