@@ -36,12 +36,14 @@ static const char usage[] =
 	"host can read it: a display with a password starts locked, and qmigrate\n"
 	"sets the password over QMP with set_password before it prints anything.\n"
 	"\n"
-	"With --lease, the VM runs only where its leases are held. A lease is a\n"
-	"file (created 0600 when missing) locked with an OFD fcntl lock; it records\n"
-	"the holder's host uuid, the VM's uuid and a generation that grows by one\n"
-	"each time the lease is taken. qmigrate takes every lease before it starts\n"
-	"QEMU and hands the locked file to QEMU (-add-fd, fd set 1000 and up): the\n"
-	"lease stays held exactly as long as QEMU runs, after qmigrate exited too.\n"
+	"With --lease, or a <lease><target path=.../></lease> in FILE's <devices>\n"
+	"(both count; a path named both ways is one lease), the VM runs only where\n"
+	"its leases are held. A lease is a file (created 0600 when missing) locked\n"
+	"with an OFD fcntl lock; it records the holder's host uuid, the VM's uuid\n"
+	"and a generation that grows by one each time the lease is taken. qmigrate\n"
+	"takes every lease before it starts QEMU and hands the locked file to QEMU\n"
+	"(-add-fd, fd set 1000 and up): the lease stays held exactly as long as\n"
+	"QEMU runs, after qmigrate exited too.\n"
 	"A second launch while it is held fails with LeaseHeld and names the host\n"
 	"that holds it; once that QEMU is gone, the lease is free again.\n"
 	"\n"
@@ -54,7 +56,8 @@ static const char usage[] =
 	"                         else /tmp)\n"
 	"  -t, --timeout SEC      wait at most SEC seconds for the QMP socket (default 20)\n"
 	"  -l, --lease PATH       hold the lease file PATH, an absolute path of at most\n"
-	"                         255 bytes, while QEMU runs (repeatable, at most 8)\n"
+	"                         255 bytes, while QEMU runs (repeatable; at most 8\n"
+	"                         with the description's)\n"
 	"      --host-uuid UUID   this host's uuid in the leases (default: from\n"
 	"                         /etc/machine-id, else the SMBIOS product uuid)\n"
 	"  -h, --help             show this help\n"
@@ -62,6 +65,7 @@ static const char usage[] =
 	"Example:\n"
 	"  qmigrate launch vm1.xml\n"
 	"  qmigrate launch --lease /srv/leases/vm1.lease vm1.xml\n"
+	"  qmigrate launch vm1.xml    # its <devices> hold <lease><target path=.../>\n"
 	"  qmigrate qmp /run/user/1000/qmigrate-vm-Ab12Cd/qmp.sock query-status\n";
 
 enum { OPT_HOST_UUID = 256 };
@@ -71,7 +75,7 @@ struct launch_args {
 	bool json, foreground;
 	const char *file;
 	const char *host_uuid;
-	const char *leases[QM_LEASE_MAX];
+	const char *leases[QM_LEASE_MAX + 1]; /* --lease, NULL-terminated */
 	size_t n_leases;
 };
 
@@ -146,8 +150,6 @@ static int parse_args(int argc, char *argv[], struct launch_args *a)
 	}
 	if (argc - optind != 1)
 		return cli_usage_error(&cmd_launch, "expected one FILE");
-	if (a->host_uuid && a->n_leases == 0)
-		return cli_usage_error(&cmd_launch, "--host-uuid is for --lease");
 	a->file = argv[optind];
 	a->opts.detach = !a->foreground;
 	return -1;
@@ -207,13 +209,14 @@ static int foreground(struct qm_launch *l)
  * QEMU's.  When QEMU does not start, ours are the last and the leases drop.
  */
 static int take_leases(const struct launch_args *a, const struct qm_domain *d,
-		       struct qm_lease *ls, struct qm_error *err)
+		       const char *const *paths, size_t n, struct qm_lease *ls,
+		       struct qm_error *err)
 {
 	char host[37];
 	int r;
 
-	for (size_t i = 0; i < a->n_leases; i++) {
-		r = qm_lease_open(a->leases[i], &ls[i], err);
+	for (size_t i = 0; i < n; i++) {
+		r = qm_lease_open(paths[i], &ls[i], err);
 		if (r < 0)
 			return r;
 	}
@@ -228,22 +231,31 @@ static int take_leases(const struct launch_args *a, const struct qm_domain *d,
 		if (r < 0)
 			return r;
 	}
-	return qm_leases_acquire(ls, a->n_leases, d->uuid, host, NULL, err);
+	return qm_leases_acquire(ls, n, d->uuid, host, NULL, err);
 }
 
 static int start(const struct launch_args *a, struct qm_lease *ls, struct qm_domain **d,
 		 struct qm_launch **l, struct qm_error *err)
 {
 	struct qm_launch_opts opts = a->opts;
+	const char *paths[QM_LEASE_MAX];
+	size_t n = 0;
 	int r;
 
 	r = qm_domain_parse_file(a->file, d, err);
+	/* --lease, then the description's leases not among them. */
 	if (r == 0)
-		r = take_leases(a, *d, ls, err);
+		r = qm_lease_paths_merge(a->leases, *d, paths, &n, err);
+	if (r == 0 && a->host_uuid && n == 0)
+		r = qm_error_set(err, -EINVAL, "Usage",
+				 "--host-uuid is for leases, and neither --lease nor the "
+				 "description names one");
+	if (r == 0)
+		r = take_leases(a, *d, paths, n, ls, err);
 	if (r < 0)
 		return r;
 	opts.leases = ls;
-	opts.n_leases = a->n_leases;
+	opts.n_leases = n;
 	return qm_launch_new(*d, &opts, l, err);
 }
 
@@ -263,7 +275,7 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		return r;
 	if (start(&a, leases, &d, &l, &err) < 0) {
 		fprintf(stderr, "qmigrate launch: %s: %s\n", err.error_class, err.text);
-		return EXIT_FAILED;
+		return strcmp(err.error_class, "Usage") == 0 ? EXIT_USAGE : EXIT_FAILED;
 	}
 	if (qm_domain_has_password(d) && qm_passwd_set_sync(ctx, qm_launch_qmp_path(l), d, &err) < 0) {
 		fprintf(stderr, "qmigrate launch: %s: cannot set the display's password: %s\n",

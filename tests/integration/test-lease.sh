@@ -6,7 +6,9 @@
 # A second launch of the VM, from "another host" (--host-uuid), fails with
 # LeaseHeld naming the first host, and starts no QEMU; the lease files are
 # 0600.  Once the first QEMU is killed by its pid, a new launch takes them at
-# the next generation.  No guest is needed: QEMU idles in its BIOS.
+# the next generation.  A lease named only by the description's <lease> is
+# taken and held the same way: a launch with --lease of that file then fails
+# LeaseHeld.  No guest is needed: QEMU idles in its BIOS.
 # make check sets QMIGRATE, QEMU, top_srcdir and top_builddir.
 set -euo pipefail
 
@@ -54,10 +56,14 @@ XML
 vm_lease=$dir/vm.lease
 disk_lease=$dir/disk.lease
 
+# The same VM whose description names the lease itself.
+sed "s|<devices>|<devices><lease><target path=\"$dir/vm.lease\"/></lease>|" \
+	"$dir/vm.xml" >"$dir/vm-leased.xml"
+
 launch() { # OUT ARGS...: qmigrate launch --json into OUT and OUT.err; its status
 	local out=$1
 	shift
-	"$QMIGRATE" launch --json --runtime-dir "$dir" --timeout 20 "$@" "$dir/vm.xml" \
+	"$QMIGRATE" launch --json --runtime-dir "$dir" --timeout 20 "$@" "${xml:-$dir/vm.xml}" \
 		>"$out" 2>"$out.err"
 }
 json_field() { # FILE NAME
@@ -120,4 +126,32 @@ for f in "$vm_lease" "$disk_lease"; do
 done
 stop "$third"
 forget "$third"
-echo "PASS: leases held by QEMU $pid after qmigrate exited; a second launch refused LeaseHeld; taken again at generation 2 once it was killed"
+
+# --host-uuid without a lease anywhere is a usage error, before any QEMU.
+status=0
+launch "$dir/nolease" --host-uuid "$HOST_A" || status=$?
+[ "$status" = 2 ] || fail "--host-uuid without leases exited $status: $(cat "$dir/nolease.err")"
+grep -q "neither --lease nor the description names one" "$dir/nolease.err" ||
+	fail "--host-uuid without leases said: $(cat "$dir/nolease.err")"
+
+# The lease named only by the description is held just the same.
+xml=$dir/vm-leased.xml launch "$dir/fourth" --host-uuid "$HOST_A" ||
+	fail "a launch with the lease in its description exited $?: $(cat "$dir/fourth.err")"
+fourth=$(json_field "$dir/fourth" pid)
+[ -n "$fourth" ] || fail "the fourth launch printed '$(cat "$dir/fourth")'"
+pids+=("$fourth")
+printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=3\n' "$HOST_A" "$VM" |
+	cmp -s - "$vm_lease" || fail "$vm_lease holds '$(cat "$vm_lease")' after the fourth launch"
+grep -q '^generation=2$' "$disk_lease" || fail "the fourth launch took $disk_lease"
+grep -qF "\"opaque\":\"qmigrate-lease:$vm_lease\"" <<<"$(qmp "$(json_field "$dir/fourth" qmp)" query-fdsets)" ||
+	fail "the fourth QEMU's fd sets lack $vm_lease"
+if launch "$dir/fifth" --host-uuid "$HOST_B" --lease "$vm_lease"; then
+	fifth=$(json_field "$dir/fifth" pid)
+	[ -z "$fifth" ] || pids+=("$fifth")
+	fail "a launch started while the description's lease was held: $(cat "$dir/fifth")"
+fi
+grep -qF "the lease $vm_lease is held by host $HOST_A" "$dir/fifth.err" ||
+	fail "the launch against the description's lease did not fail LeaseHeld: $(cat "$dir/fifth.err")"
+stop "$fourth"
+forget "$fourth"
+echo "PASS: leases held by QEMU $pid after qmigrate exited; a second launch refused LeaseHeld; taken again at generation 2 once it was killed; a lease named only by the description held the same way"
