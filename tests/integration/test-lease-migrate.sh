@@ -7,12 +7,14 @@
 #   a second lease that QEMU does not hold: refused (LeaseNotHeld), nothing
 #   changed; a destination whose cont fails (its disk copy held for writing
 #   by a third QEMU, so an induced finish failure): the source takes the
-#   lease back (host A, generation 3) and runs on; a local migration: the
+#   lease back (host A, generation 3) and runs on; a local migration, the
+#   lease named only by --domain's description (<lease>, no --lease): the
 #   source QEMU is gone and the destination holds the lease (generation 4,
 #   in its fd sets, after qmigrate exited and QMP clients came and went);
 #   from there through an agent (--dest exec:, host C): first the same
 #   induced failure (the agent's error says where it left the lease, the
-#   source takes it from there: generation 6), then the migration (7).
+#   source takes it from there: generation 6), then the migration (7), the
+#   lease named by --lease and by the description (one lease).
 #
 # After each step the lease file stays 0600 and a new launch of the VM
 # fails with LeaseHeld naming the holder; the guest's memory is checked at
@@ -87,6 +89,9 @@ cat >"$dir/vm.xml" <<XML
 XML
 
 lease=$dir/vm.lease
+# The same VM whose description names the lease itself (<lease>).
+sed "s|<devices>|<devices><lease><target path=\"$lease\"/></lease>|" \
+	"$dir/vm.xml" >"$dir/vm-leased.xml"
 json_field() { # TEXT NAME
 	sed -n "s/.*\"$2\":\"\\{0,1\\}\\([^\",}]*\\).*/\\1/p" <<<"$1"
 }
@@ -108,13 +113,19 @@ lease_is() { # HOST GENERATION WHEN: the file says HOST took it last, at GENERAT
 	[ "$(stat -c '%a %F' "$lease")" = "600 regular file" ] ||
 		fail "$lease is $(stat -c '%a %F' "$lease") $3, not a 0600 regular file"
 }
-# migrate_vm NAME QMP ARGS...: migrates the VM at QMP as host B with the lease;
-# its exit status, the result in $result
+# migrate_vm NAME QMP ARGS...: migrates the VM at QMP as host B with the lease
+# (--lease, else with leased=desc the description's <lease>, with leased=both
+# both); its exit status, the result in $result
 migrate_vm() {
-	local name=$1 qmp=$2 rc=0
+	local name=$1 qmp=$2 rc=0 xml=$dir/vm.xml
+	local given=(--lease "$lease")
 	shift 2
-	"$QMIGRATE" migrate --json --src-qmp "$qmp" --launch-dest --domain "$dir/vm.xml" \
-		--host-uuid "$HOST_B" --allow-same-host --lease "$lease" "$@" \
+	case ${leased:-option} in
+	desc) xml=$dir/vm-leased.xml given=() ;;
+	both) xml=$dir/vm-leased.xml ;;
+	esac
+	"$QMIGRATE" migrate --json --src-qmp "$qmp" --launch-dest --domain "$xml" \
+		--host-uuid "$HOST_B" --allow-same-host "${given[@]}" "$@" \
 		>"$dir/$name.out" 2>"$dir/$name.err" || rc=$?
 	result=$(tail -n 1 "$dir/$name.out")
 	return "$rc"
@@ -172,8 +183,9 @@ src_pid=$launched_pid
 cont_fails rollback "$src_qmp" "$HOST_A" 3 --runtime-dir "$dir/run"
 wait_pass vm
 
-migrate_vm migrate "$src_qmp" --runtime-dir "$dir/run" ||
-	fail "migrate --lease exited $?: $(tail -n 3 "$dir/migrate.err")"
+# The lease only in --domain's description: it moves all the same.
+leased=desc migrate_vm migrate "$src_qmp" --runtime-dir "$dir/run" ||
+	fail "migrate with the description's lease exited $?: $(tail -n 3 "$dir/migrate.err")"
 arrived vm
 forget "$src_pid"
 lease_is "$HOST_B" 4 "after the migration"
@@ -197,7 +209,8 @@ agent_uri="exec:$QMIGRATE serve --stdio --host-uuid $HOST_C --runtime-dir $dir/a
 cont_fails remote-rollback "$dst_qmp" "$HOST_B" 6 --dest "$agent_uri" --transport tcp
 stop "$holder"
 forget "$holder"
-migrate_vm remote "$dst_qmp" --dest "$agent_uri" --transport tcp ||
+# Named both ways, it is one lease (the agent launches from that description).
+leased=both migrate_vm remote "$dst_qmp" --dest "$agent_uri" --transport tcp ||
 	fail "migrate --dest exec: --lease exited $?: $(tail -n 3 "$dir/remote.err")"
 arrived vm
 forget "$src_pid"
@@ -207,4 +220,4 @@ refused_launch "$HOST_C"
 memory_check vm
 stop "$dst_pid"
 forget "$dst_pid"
-echo "PASS: a failed cont gave the lease back to the source (generation 3, host A); then it moved with the VM to host B (4) then through an agent: a failed cont there gave it back to host B (6), and it moved to host C (7); the destination holds it; memory checked"
+echo "PASS: a failed cont gave the lease back to the source (generation 3, host A); then it moved with the VM to host B (4, named only by the description) then through an agent: a failed cont there gave it back to host B (6), and it moved to host C (7); the destination holds it; memory checked"
