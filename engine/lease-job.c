@@ -59,17 +59,19 @@ static int check_dst_leases(const char *dst_xml, const char *const *paths, size_
 		while (k < n && strcmp(paths[k], dst->leases[i].path) != 0)
 			k++;
 		if (k == n)
-			r = qm_error_set(err, -EINVAL, "Usage",
-					 "the destination's description names the lease %s, "
-					 "which neither --lease nor the VM's description "
-					 "(--domain) names: a lease belongs to the VM, name it "
-					 "there",
-					 dst->leases[i].path);
+			r = qm_error_set(
+				err, -EINVAL, "Usage",
+				"the destination's description names the lease %s, "
+				"which neither --lease nor the VM's description "
+				"(--domain) names: a lease belongs to the VM, name it "
+				"there",
+				dst->leases[i].path);
 	}
 	return r;
 }
 
-int qm_job_leases_gather(const struct qm_job_options *o, char ***out, struct qm_error *err)
+int qm_job_leases_gather(const struct qm_job_options *o, char ***out,
+			 struct qm_error *err)
 {
 	_cleanup_domain_ struct qm_domain *vm = NULL;
 	const char *paths[QM_LEASE_MAX + 1] = { NULL };

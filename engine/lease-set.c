@@ -11,7 +11,8 @@
 
 /* A description's lease fits where a --lease does. */
 _Static_assert(QM_DOMAIN_MAX_LEASES == QM_LEASE_MAX, "a description's leases, at most");
-_Static_assert(QM_DOMAIN_MAX_LEASE_PATH + 1 == QM_LEASE_PATH_MAX, "a lease path, its NUL");
+_Static_assert(QM_DOMAIN_MAX_LEASE_PATH + 1 == QM_LEASE_PATH_MAX,
+	       "a lease path, its NUL");
 
 /*
  * Gives back what a call took (those not in @was_held), so that a refusal
@@ -158,8 +159,8 @@ int qm_lease_paths_merge(const char *const *given, const struct qm_domain *d,
 	for (size_t i = 0; given && given[i] && r == 0; i++) {
 		/* Opened twice, a lease would be held against itself. */
 		if (among(out, *n, given[i]))
-			return qm_error_set(err, -EINVAL, "Usage", "the lease %s is named twice",
-					    given[i]);
+			return qm_error_set(err, -EINVAL, "Usage",
+					    "the lease %s is named twice", given[i]);
 		r = add(out, n, given[i], err);
 	}
 	for (size_t i = 0; d && i < d->n_leases && r == 0; i++)

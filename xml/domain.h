@@ -35,8 +35,8 @@
 #define QM_DOMAIN_MAX_GRAPHICS 4
 #define QM_DOMAIN_MAX_SERIALS 8
 #define QM_DOMAIN_MAX_CONSOLES 8
-#define QM_DOMAIN_MAX_LEASES 8 /* engine/lease.h's QM_LEASE_MAX */
-#define QM_DOMAIN_MAX_LEASE_PATH 255 /* bytes; with its NUL, engine/lease.h's QM_LEASE_PATH_MAX */
+#define QM_DOMAIN_MAX_LEASES 8	     /* engine/lease.h's QM_LEASE_MAX */
+#define QM_DOMAIN_MAX_LEASE_PATH 255 /* bytes: QM_LEASE_PATH_MAX less its NUL */
 #define QM_DOMAIN_MAX_QEMU_ARGS 256
 #define QM_DOMAIN_MAX_VCPUS 4096
 #define QM_DOMAIN_MAX_NAME                                                               \

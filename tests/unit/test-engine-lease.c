@@ -266,7 +266,9 @@ Test(engine_lease, the_job_s_leases_are_the_given_ones_then_the_description_s_ne
 	const char *given[] = { "/tmp/b.lease", "/tmp/a.lease", NULL };
 	const char *described[] = { "/tmp/a.lease", "/tmp/c.lease", NULL };
 	_cleanup_free_ char *xml = description(described);
-	struct qm_job_options o = { .launch_dest = true, .leases = given, .domain_xml = xml };
+	struct qm_job_options o = { .launch_dest = true,
+				    .leases = given,
+				    .domain_xml = xml };
 	struct qm_error err = { 0 };
 	char **out;
 
@@ -445,9 +447,13 @@ Test(engine_lease, a_described_lease_with_post_copy_is_refused_up_front)
 Test(engine_lease, more_than_8_leases_given_and_described_together_are_refused)
 {
 	const char *given[] = { "/tmp/1", "/tmp/2", "/tmp/3", "/tmp/4", "/tmp/5", NULL };
-	const char *described[] = { "/tmp/5", "/tmp/6", "/tmp/7", "/tmp/8", "/tmp/9", NULL };
+	const char *described[] = {
+		"/tmp/5", "/tmp/6", "/tmp/7", "/tmp/8", "/tmp/9", NULL
+	};
 	_cleanup_free_ char *xml = description(described);
-	struct qm_job_options o = { .launch_dest = true, .leases = given, .domain_xml = xml };
+	struct qm_job_options o = { .launch_dest = true,
+				    .leases = given,
+				    .domain_xml = xml };
 
 	expect_usage(&o, "more than 8 leases (--lease and the description's");
 }
