@@ -97,8 +97,8 @@ sanitizer_clean() { # NAME
 agent_gone() { # NAME: the agent exited (bounded) and left only the launched QEMU's directory
 	local pid left
 	pid=$(cat "$dir/$1/agent.pid")
-	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	! kill -0 "$pid" 2>/dev/null || fail "$1: the agent (pid $pid) still runs"
+	for _ in $(seq 100); do gone "$pid" && break; sleep 0.1; done
+	gone "$pid" || fail "$1: the agent (pid $pid) still runs"
 	left=$(find "$dir/$1/run" -mindepth 1 -maxdepth 1 ! -path "${dst_qmp%/*}")
 	[ -z "$left" ] || fail "$1: the agent left $left"
 }
