@@ -431,14 +431,14 @@ Test(migrate, terminal_bar_shows_the_tunnel_counter)
 }
 
 /*
- * The full-speed guest re-dirties all its RAM on every pass, which takes 2 s
- * at this cap: QEMU expects a downtime of about 2 s, above its default
+ * The full-speed guest re-dirties all its RAM on every pass, which takes 1 s
+ * at this cap: QEMU expects a downtime of about 1 s, above its default
  * 300 ms, pass after pass.  The advice comes at about the 7th pass; the test
  * then interrupts qmigrate, as a user would.  Should the advice never come,
  * the default completion timeout (120 s for this guest) still ends the run.
  */
 #define NOT_CONVERGING "--bandwidth", "64"
-#define NOT_CONVERGING_MIB 128
+#define NOT_CONVERGING_MIB 64
 
 Test(migrate, not_converging_advises_once_in_a_policy_line)
 {
