@@ -6,10 +6,19 @@
 
 pids=()
 
+# PID has exited: kill -0 also succeeds on a zombie, and a QEMU that qmigrate
+# or its agent launched is reaped by init, which may take seconds.
+gone() {
+	local stat
+	read -r stat 2>/dev/null <"/proc/$1/stat" || return 0
+	stat=${stat##*) }
+	[ "${stat%% *}" = Z ]
+}
+
 stop() { # PID: SIGTERM, at most 10 s, then SIGKILL
 	kill -TERM "$1" 2>/dev/null || return 0
 	for _ in $(seq 100); do
-		kill -0 "$1" 2>/dev/null || return 0
+		gone "$1" && return 0
 		sleep 0.1
 	done
 	kill -KILL "$1" 2>/dev/null || true

@@ -11,6 +11,17 @@
 # (the guests' -name is VM_PREFIX-NAME), and defines fail().  A migration
 # leaves its --json result in $result; each guest's files are in $dir/NAME,
 # its QMP socket $dir/NAME/qmp.sock, its pid src_pid.
+#
+# The guests boot one case ahead, so that no case waits for its own boot,
+# and wait stopped, so that a guest waiting for its turn takes no CPU from
+# the case that runs (the guest spins between its paced steps):
+#
+#   boot NAME                   starts the test guest dir/NAME, which stops
+#                               once it made its first pass
+#   guest_ready NAME [NEXT...]  continues it as the source (src_pid), and
+#                               boots the NEXT ones meanwhile
+#   boot_qemu NAME ARGS...      boot with another command line: QEMU with
+#                               ARGS, its files in dir/NAME
 
 declare -F stop >/dev/null || . "$(dirname "${BASH_SOURCE[0]}")/qemu-lib.sh"
 
@@ -32,14 +43,32 @@ wait_pass() { # NAME: until the source's guest made one more pass (at most 60 s)
 	fail "$1: the guest made no pass in 60 s"
 }
 
-guest() { # NAME EXTRA-ARGS...: the test guest, its dirty rate capped, named VM_PREFIX-NAME
-	local name=$1 d=$dir/$1
-	shift
-	start "$d" -nodefaults -display none -machine "pc,accel=$accel" -name "guest=$vm_prefix-$name" \
-		-qmp "unix:$d/qmp.sock,server=on,wait=off" -serial "file:$d/serial.log" \
-		-m "$mib" -drive "file=$image,format=raw,if=ide,snapshot=on" \
-		-fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate" "$@"
-	wait_pass "$name"
+declare -A guest_pid parked
+boot_qemu() { # NAME ARGS...: QEMU with ARGS, its files in dir/NAME, stopped after its first pass
+	start "$dir/$1" "${@:2}"
+	guest_pid[$1]=$src_pid
+	# Until the first pass ends, pages hold what the BIOS left: no migration before.
+	(wait_pass "$1" && qmp "$dir/$1/qmp.sock" stop >/dev/null) &
+	parked[$1]=$!
+	pids+=("$!")
+}
+
+boot() { # NAME: the test guest, its dirty rate capped, named VM_PREFIX-NAME
+	local d=$dir/$1
+	boot_qemu "$1" -nodefaults -display none -machine "pc,accel=$accel" \
+		-name "guest=$vm_prefix-$1" -qmp "unix:$d/qmp.sock,server=on,wait=off" \
+		-serial "file:$d/serial.log" -m "$mib" -drive "file=$image,format=raw,if=ide,snapshot=on" \
+		-fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate"
+}
+
+guest_ready() { # NAME [NEXT...]: dir/NAME's guest runs as the source, past its first pass
+	local rc=0 next
+	for next in "${@:2}"; do boot "$next"; done
+	src_pid=${guest_pid[$1]}
+	wait "${parked[$1]}" || rc=$?
+	forget "${parked[$1]}"
+	[ "$rc" = 0 ] || fail "$1: the guest did not make its first pass and stop"
+	qmp "$dir/$1/qmp.sock" cont >/dev/null || fail "$1: cont"
 }
 
 arrived() { # NAME: the result says the destination runs the VM there; sets dst_pid, dst_qmp

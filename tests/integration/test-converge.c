@@ -7,6 +7,9 @@
  * capped runs the gentle guest (GENTLE MiB/s, tests/helpers/pair.h): that is
  * its lever.  Every test ends with the guest's memory checked on the side
  * that has the VM.
+ *
+ * The policies act on rates and times, not on sizes: a guest of POLICY_MIB
+ * shows each of them, in half the time 256 MiB took at these caps.
  */
 #include <criterion/criterion.h>
 #include <ev.h>
@@ -15,6 +18,8 @@
 
 #include "qmigrate.h"
 #include "tests/helpers/pair.h"
+
+#define POLICY_MIB 128
 
 /* Rolled back: the source runs the guest, memory intact; no destination left. */
 static void assert_rolled_back(const struct run *r, const char *policy)
@@ -35,7 +40,7 @@ Test(converge, completion_timeout_cancels_and_rolls_back)
 	struct qm_job_options o = { .bandwidth = 16 * MIB, .policy = { .timeout = 2 } };
 	struct run r = { 0 };
 
-	start_pair(256);
+	start_pair(POLICY_MIB);
 	run_job(&o, &r);
 	assert_rolled_back(&r, "timeout");
 }
@@ -46,7 +51,7 @@ Test(converge, stall_timeout_cancels_a_bandwidth_starved_migration)
 	struct qm_job_options o = { .bandwidth = 48 * MIB, .policy = { .stall_timeout = 2 } };
 	struct run r = { 0 };
 
-	start_pair(256);
+	start_pair(POLICY_MIB);
 	run_job(&o, &r);
 	assert_rolled_back(&r, "stall");
 }
@@ -56,7 +61,7 @@ Test(converge, pause_after_forces_completion_of_a_guest_that_does_not_converge)
 	struct qm_job_options o = { .bandwidth = 32 * MIB, .policy = { .pause_after = 1 } };
 	struct run r = { 0 };
 
-	start_pair(256);
+	start_pair(POLICY_MIB);
 	run_job(&o, &r);
 	cr_assert_str_eq(r.policy, "pause-after");
 	cr_assert_str_eq(r.action, "pause-source");
@@ -82,7 +87,7 @@ Test(converge, auto_converge_throttles_a_capped_migration_to_completion)
 	};
 	struct run r = { 0 };
 
-	start_pair_paced(256, THROTTLED_GUEST);
+	start_pair_paced(POLICY_MIB, THROTTLED_GUEST);
 	run_job(&o, &r);
 	assert_completed(&r, "running");
 }
@@ -92,7 +97,7 @@ Test(converge, xbzrle_keeps_memory_intact)
 	struct qm_job_options o = { .xbzrle = true, .xbzrle_cache = 64 * MIB };
 	struct run r = { 0 };
 
-	start_pair_paced(256, GENTLE);
+	start_pair_paced(POLICY_MIB, GENTLE);
 	run_job(&o, &r);
 	assert_completed(&r, "running");
 }
@@ -102,7 +107,7 @@ Test(converge, multifd_4_keeps_memory_intact)
 	struct qm_job_options o = { .multifd_channels = 4 };
 	struct run r = { 0 };
 
-	start_pair_paced(256, GENTLE);
+	start_pair_paced(POLICY_MIB, GENTLE);
 	run_job(&o, &r);
 	assert_completed(&r, "running");
 }
@@ -115,7 +120,7 @@ Test(converge, postcopy_after_one_pass_completes)
 	};
 	struct run r = { 0 };
 
-	start_pair(256);
+	start_pair(POLICY_MIB);
 	run_job(&o, &r);
 	cr_assert_str_eq(r.policy, "postcopy");
 	cr_assert_str_eq(r.action, "start-postcopy");
@@ -132,7 +137,7 @@ Test(converge, force_complete_with_postcopy_switches_to_postcopy)
 	struct qm_job_options o = { .bandwidth = 32 * MIB, .policy = { .postcopy = true } };
 	struct run r = { .first_progress = force_complete };
 
-	start_pair(256);
+	start_pair(POLICY_MIB);
 	run_job(&o, &r);
 	cr_assert_str_eq(r.policy, "force-complete");
 	cr_assert_str_eq(r.action, "start-postcopy");
@@ -144,7 +149,7 @@ Test(converge, force_complete_without_postcopy_pauses_the_source)
 	struct qm_job_options o = { .bandwidth = 32 * MIB };
 	struct run r = { .first_progress = force_complete };
 
-	start_pair(256);
+	start_pair(POLICY_MIB);
 	run_job(&o, &r);
 	cr_assert_str_eq(r.policy, "force-complete");
 	cr_assert_str_eq(r.action, "pause-source");
@@ -162,7 +167,7 @@ Test(converge, set_bandwidth_raised_mid_migration_takes_effect)
 	struct qm_job_options o = { .bandwidth = 8 * MIB };
 	struct run r = { .first_progress = raise_bandwidth };
 
-	start_pair_paced(256, GENTLE);
+	start_pair_paced(POLICY_MIB, GENTLE);
 	run_job(&o, &r);
 	cr_assert_str_eq(r.action, "set-bandwidth");
 	assert_completed(&r, "running");
@@ -173,7 +178,7 @@ Test(converge, paused_option_leaves_the_vm_paused_on_the_destination)
 	struct qm_job_options o = { .paused = true };
 	struct run r = { 0 };
 
-	start_pair_paced(256, GENTLE);
+	start_pair_paced(POLICY_MIB, GENTLE);
 	run_job(&o, &r);
 	cr_assert(r.result.was_running);
 	assert_completed(&r, "paused");
@@ -185,7 +190,7 @@ Test(converge, keep_source_leaves_the_source_qemu_paused_after_success)
 	struct run r = { 0 };
 	char *status;
 
-	start_pair_paced(256, GENTLE);
+	start_pair_paced(POLICY_MIB, GENTLE);
 	run_job(&o, &r);
 	cr_assert_eq(r.result.status, QM_JOB_COMPLETED, "%s", r.result.error.text);
 	cr_assert_eq(r.result.vm, QM_VM_DESTINATION);
@@ -209,7 +214,7 @@ Test(converge, pause_after_is_undone_when_the_migration_rolls_back)
 	struct run r = { 0 };
 	char *status;
 
-	start_pair(256);
+	start_pair(POLICY_MIB);
 	run_job(&o, &r);
 	cr_assert_eq(r.decisions, 2, "expected pause-after then timeout, got %d", r.decisions);
 	cr_assert_eq(r.result.status, QM_JOB_FAILED);

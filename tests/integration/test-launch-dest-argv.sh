@@ -34,7 +34,7 @@ fail() {
 	exit 1
 }
 . "$top_srcdir/tests/integration/qemu-lib.sh"
-# passes, wait_pass and memory_check
+# the guests booted ahead, their passes and memory_check
 . "$top_srcdir/tests/integration/remote-lib.sh"
 
 pick_accel
@@ -70,29 +70,22 @@ serial_check() { # NAME: the destination writes its own serial file; the source'
 }
 
 # Each guest boots while the case before it runs: no case waits for its own boot.
-declare -A guest_pid
-boot() { # NAME MACHINE EXTRA-ARGS...: the test guest, the helper's way
-	local name=$1 d=$dir/$1 machine=$2
-	shift 2
-	start "$d" -nodefaults -display none -machine "$machine,accel=$accel" \
+boot_machine() { # NAME MACHINE EXTRA-ARGS...: the test guest, the helper's way
+	local d=$dir/$1
+	boot_qemu "$1" -nodefaults -display none -machine "$2,accel=$accel" \
 		-qmp "unix:$d/qmp.sock,server=on,wait=off" -serial "file:$d/serial.log" \
-		-m "$mib" -drive "file=$image,format=raw,if=ide,snapshot=on" "$@"
-	guest_pid[$name]=$src_pid
-}
-source_is() { # NAME: dir/NAME's QEMU is the source of the next migration
-	src_pid=${guest_pid[$1]}
+		-m "$mib" -drive "file=$image,format=raw,if=ide,snapshot=on" "${@:3}"
 }
 
 capped=(-fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate")
 
 # ---- tests/helpers/qemu.c: the guest, capped ------------------------------------
-boot helper-pc pc "${capped[@]}"
+boot_machine helper-pc pc "${capped[@]}"
 # ---- ... with a second QMP monitor, started paused, then run
 d=$dir/helper-paused
-boot helper-paused pc -qmp "unix:$d/qmp2.sock,server=on,wait=off" "${capped[@]}" -S
+boot_machine helper-paused pc -qmp "unix:$d/qmp2.sock,server=on,wait=off" "${capped[@]}" -S
 qmp "$d/qmp.sock" cont >/dev/null || fail "helper-paused: cont"
-source_is helper-pc
-wait_pass helper-pc
+guest_ready helper-pc
 migrate helper-pc
 memory_check helper-pc
 serial_check helper-pc
@@ -101,9 +94,8 @@ echo "ok: helper-pc: migrated with --launch-dest alone, memory checked"
 
 # ---- tests/helpers/qemu.c: a second QMP monitor, started paused, then run --------
 # ---- (and tests/integration/test-guest.c's guest on q35 boots meanwhile)
-boot helper-q35 q35 "${capped[@]}"
-source_is helper-paused
-wait_pass helper-paused
+boot_machine helper-q35 q35 "${capped[@]}"
+guest_ready helper-paused
 migrate helper-paused
 [ ! -e "$(dirname "$dst_qmp")/qmp2.sock" ] || fail "helper-paused: the second monitor came along"
 qmp "$dst_qmp" query-status | grep -q '"running"' || fail "helper-paused: not running there"
@@ -112,9 +104,8 @@ stop "$dst_pid"
 echo "ok: helper-paused: migrated with --launch-dest alone, memory checked"
 
 # ---- tests/integration/test-guest.c: the guest on q35 -----------------------------
-boot bench pc
-source_is helper-q35
-wait_pass helper-q35
+boot_machine bench pc
+guest_ready helper-q35
 migrate helper-q35
 qmp "$dst_qmp" qom-get '{"path": "/machine", "property": "type"}' | grep -q q35 ||
 	fail "helper-q35: the destination is not a q35 machine"
@@ -123,8 +114,7 @@ stop "$dst_pid"
 echo "ok: helper-q35: migrated with --launch-dest alone, memory checked"
 
 # ---- scripts/bench/lib.sh: its line, uncapped (64 MiB fit in any downtime) -------
-source_is bench
-wait_pass bench
+guest_ready bench
 migrate bench
 memory_check bench
 stop "$dst_pid"

@@ -149,7 +149,9 @@ static void run_cli(const char *const extra[], enum mid_action mid, struct cli_r
 /*
  * An uncapped migration with QEMU's default downtime limit: the gentle guest
  * (GENTLE MiB/s, tests/helpers/pair.h) is the lever that makes it converge,
- * under KVM and TCG alike; the 1 GiB tests stay 1 GiB.
+ * under KVM and TCG alike.  Over unix, the local default, a 1 GiB guest
+ * too; over tcp QEMU moves the same pages through another socket, which
+ * 256 MiB shows as well.
  */
 static void migrate_and_verify(unsigned mib, const char *transport)
 {
@@ -194,11 +196,6 @@ Test(migrate, tcp_256mib_completes_with_memory_intact)
 Test(migrate, unix_1gib_completes_with_memory_intact)
 {
 	migrate_and_verify(1024, "unix");
-}
-
-Test(migrate, tcp_1gib_completes_with_memory_intact)
-{
-	migrate_and_verify(1024, "tcp");
 }
 
 static void cancel_mid_migration(enum mid_action signal_action)
@@ -431,14 +428,14 @@ Test(migrate, terminal_bar_shows_the_tunnel_counter)
 }
 
 /*
- * The full-speed guest re-dirties all its RAM on every pass, which takes 2 s
- * at this cap: QEMU expects a downtime of about 2 s, above its default
+ * The full-speed guest re-dirties all its RAM on every pass, which takes 1 s
+ * at this cap: QEMU expects a downtime of about 1 s, above its default
  * 300 ms, pass after pass.  The advice comes at about the 7th pass; the test
  * then interrupts qmigrate, as a user would.  Should the advice never come,
  * the default completion timeout (120 s for this guest) still ends the run.
  */
 #define NOT_CONVERGING "--bandwidth", "64"
-#define NOT_CONVERGING_MIB 128
+#define NOT_CONVERGING_MIB 64
 
 Test(migrate, not_converging_advises_once_in_a_policy_line)
 {

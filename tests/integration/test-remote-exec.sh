@@ -52,26 +52,6 @@ exec "$@"
 EOF
 chmod 0700 "$wrap"
 
-# The guests boot one case ahead, so that a case does not wait for its own.
-declare -A guest_pid
-boot() { # NAME: starts the test guest, capped, named remote-NAME, in dir/NAME
-	local name=$1 d=$dir/$1
-	start "$d" -nodefaults -display none -machine "pc,accel=$accel" -name "guest=$vm_prefix-$name" \
-		-qmp "unix:$d/qmp.sock,server=on,wait=off" -serial "file:$d/serial.log" \
-		-m "$mib" -drive "file=$image,format=raw,if=ide,snapshot=on" \
-		-fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate"
-	guest_pid[$name]=$src_pid
-}
-
-guest_ready() { # NAME [NEXT]: dir/NAME's guest is the source, once it made a pass; NEXT boots
-	src_pid=${guest_pid[$1]}
-	if [ -n "${2:-}" ]; then
-		boot "$2"
-		src_pid=${guest_pid[$1]}
-	fi
-	wait_pass "$1"
-}
-
 agent() { # NAME: the exec: URI of an agent for dir/NAME
 	echo "exec:$wrap $QMIGRATE serve --stdio --runtime-dir $dir/$1/run"
 }
@@ -97,8 +77,8 @@ sanitizer_clean() { # NAME
 agent_gone() { # NAME: the agent exited (bounded) and left only the launched QEMU's directory
 	local pid left
 	pid=$(cat "$dir/$1/agent.pid")
-	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	! kill -0 "$pid" 2>/dev/null || fail "$1: the agent (pid $pid) still runs"
+	for _ in $(seq 100); do gone "$pid" && break; sleep 0.1; done
+	gone "$pid" || fail "$1: the agent (pid $pid) still runs"
 	left=$(find "$dir/$1/run" -mindepth 1 -maxdepth 1 ! -path "${dst_qmp%/*}")
 	[ -z "$left" ] || fail "$1: the agent left $left"
 }
@@ -148,7 +128,8 @@ for t in "tunnel multifd" "multifd postcopy --multifd 2" \
 done
 
 # ---- the agent killed mid-migration: the source keeps the VM ------------------------------
-guest_ready killed same
+# The two short cases after it boot meanwhile.
+guest_ready killed same name
 d=$dir/killed
 mkdir -p -m 0700 "$d/run"
 AGENT_PIDFILE=$d/agent.pid timeout 300 "$QMIGRATE" migrate --json --src-qmp "$d/qmp.sock" \
@@ -167,10 +148,7 @@ stop "$src_pid"
 echo "ok: killed: the agent died mid-migration, the source runs the VM"
 
 # ---- refused: this same host, without --allow-same-host -------------------------------------
-# A refusal needs no pass of the guest: it never reaches the memory.
-src_pid=${guest_pid[same]}
-boot name
-src_pid=${guest_pid[same]}
+guest_ready same
 migrate same 1 --launch-dest
 [[ $result == *'"class":"CookieSameHost"'* && $result == *'--allow-same-host'* ]] ||
 	fail "same: not refused as the same host: $result"
@@ -182,7 +160,7 @@ stop "$src_pid"
 echo "ok: same: the same host is refused, with how to override it"
 
 # ---- refused: a QEMU of the VM's name runs where the agent would launch it ----------------
-src_pid=${guest_pid[name]}
+guest_ready name
 name_src=$src_pid
 d=$dir/name-other
 start "$d" -nodefaults -display none -machine "none,accel=$accel" -name "guest=remote-name" \

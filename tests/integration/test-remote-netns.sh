@@ -183,7 +183,8 @@ rolled_back() { # NAME: the migration failed, the source runs the VM, no QEMU ru
 }
 
 # ---- direct tcp: the destination listens where ssh arrived ----------------------------
-guest tcp
+boot tcp
+guest_ready tcp tunnel
 # The QMP trace (on stderr) shows the URI the source QEMU is given.
 QMIGRATE_QMP_TRACE=1 migrate tcp --launch-dest --transport tcp
 ended tcp "$mig" 0
@@ -200,9 +201,10 @@ finished tcp
 echo "ok: tcp: direct to $NETNS_DST_ADDR, where ssh arrived; memory checked"
 
 # ---- tunnelled over ssh: one stream, multifd, post-copy ------------------------------------
-for t in "tunnel" "multifd --multifd 2" "postcopy --postcopy --postcopy-after-passes 1"; do
-	read -r name extra <<<"$t"
-	guest "$name"
+for t in "tunnel multifd" "multifd postcopy --multifd 2" \
+	"postcopy killed --postcopy --postcopy-after-passes 1"; do
+	read -r name next extra <<<"$t"
+	guest_ready "$name" "$next"
 	# shellcheck disable=SC2086 # the extra options are words
 	migrate "$name" --launch-dest --transport tunnel $extra
 	ended "$name" "$mig" 0
@@ -215,7 +217,8 @@ for t in "tunnel" "multifd --multifd 2" "postcopy --postcopy --postcopy-after-pa
 done
 
 # ---- the agent killed mid-migration: the source keeps the VM --------------------------------
-guest killed
+# The two short cases after it boot meanwhile.
+guest_ready killed cut name
 migrate killed --launch-dest --transport tcp --bandwidth 2
 during_perform killed
 agent=$(agents --stdio)
@@ -228,7 +231,7 @@ stop "$src_pid"
 echo "ok: killed: the agent (pid $agent) died mid-migration, the source runs the VM"
 
 # ---- ssh cut mid-stream: the source keeps the VM, the agent rolls back -------------------------
-guest cut
+guest_ready cut
 migrate cut --launch-dest --transport tunnel --bandwidth 2
 during_perform cut
 cut=$(stream_ssh "$mig")
@@ -305,7 +308,7 @@ finished lease
 echo "ok: lease: the lease moved with the VM over ssh; a second start is refused LeaseHeld"
 
 # ---- refused: a QEMU of the VM's name already runs on the destination ----------------------------
-guest name
+guest_ready name
 name_src=$src_pid
 qemu_in=(ip netns exec "$NETNS_DST")
 start "$dir/name-other" -nodefaults -display none -machine "none,accel=$accel" \
