@@ -246,7 +246,7 @@ static double now(void)
  */
 Test(guest, the_dirty_rate_cap_bounds_the_passes)
 {
-	const unsigned mib = 256, rate = 64;
+	const unsigned mib = 128, rate = 64;
 	struct qm_memcheck_result res;
 	struct vm *vm = &the_vm;
 	char banner[512] = "";
