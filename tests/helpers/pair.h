@@ -47,7 +47,7 @@ void stop_pair(void);
 json_t *qmp_once(struct tq_qemu *vm, const char *cmd, json_t *args);
 /* query-status's status, to free(). */
 char *vm_status(struct tq_qemu *vm);
-/* Stops @vm, dumps its RAM and checks the guest's invariant. */
+/* Stops @vm, dumps its RAM and checks the guest's invariant on all of it. */
 void check_memory(struct tq_qemu *vm);
 /* The guest keeps making passes on @vm (bounded wait). */
 void assert_guest_runs(struct tq_qemu *vm);

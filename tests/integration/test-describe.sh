@@ -14,15 +14,8 @@
 # does not truncate the source's.
 # make check sets QMIGRATE, QEMU, top_srcdir and top_builddir.
 set -euo pipefail
-
-: "${QMIGRATE:?QMIGRATE must name the qmigrate binary}"
-QEMU=$(command -v "${QEMU:-qemu-system-x86_64}")
-top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-top_builddir=${top_builddir:-$PWD}
-image=$top_builddir/tests/guest/guest.img
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/qmigrate-describe-XXXXXX")
-chmod 0700 "$dir"
+# shellcheck source=test-env.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/test-env.sh" qmigrate-describe
 fail() {
 	echo "FAIL: $*" >&2
 	for log in "$dir"/*/qemu.log "$dir"/*/*/qemu.log; do
@@ -30,7 +23,6 @@ fail() {
 	done
 	exit 1
 }
-. "$top_srcdir/tests/integration/qemu-lib.sh"
 
 pick_accel
 [ -r "$image" ] || fail "no guest image at $image"

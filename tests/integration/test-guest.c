@@ -2,6 +2,8 @@
 /*
  * The test guest in a real QEMU: it boots, makes passes, and a dump of its
  * stopped RAM passes the checker; the same dump with one page damaged fails.
+ * A 1 GiB guest has every page checked after its migration
+ * (test-migrate.c's unix_1gib_completes_with_memory_intact).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -218,11 +220,6 @@ Test(guest, pc_256mib_keeps_every_page)
 	guest_keeps_every_page("pc", 256, NULL);
 }
 
-Test(guest, pc_1gib_keeps_every_page)
-{
-	guest_keeps_every_page("pc", 1024, NULL);
-}
-
 Test(guest, q35_256mib_keeps_every_page)
 {
 	guest_keeps_every_page("q35", 256, NULL);
@@ -249,7 +246,7 @@ static double now(void)
  */
 Test(guest, the_dirty_rate_cap_bounds_the_passes)
 {
-	const unsigned mib = 256, rate = 64;
+	const unsigned mib = 128, rate = 64;
 	struct qm_memcheck_result res;
 	struct vm *vm = &the_vm;
 	char banner[512] = "";

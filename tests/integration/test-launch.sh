@@ -13,32 +13,9 @@
 # only; the launched command line uses -blockdev.)
 # make check sets QMIGRATE, QEMU, top_srcdir and top_builddir.
 set -euo pipefail
-
-: "${QMIGRATE:?QMIGRATE must name the qmigrate binary}"
-QEMU=$(command -v "${QEMU:-qemu-system-x86_64}")
-top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-top_builddir=${top_builddir:-$PWD}
-image=$top_builddir/tests/guest/guest.img
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/qmigrate-launch-XXXXXX")
-chmod 0700 "$dir"
-pid=
+# shellcheck source=test-env.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/test-env.sh" qmigrate-launch
 vmdir=
-
-cleanup() {
-	if [ -n "$pid" ]; then
-		kill -TERM "$pid" 2>/dev/null || true
-		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	[ -z "$vmdir" ] || rm -rf "$vmdir"
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -47,8 +24,7 @@ fail() {
 	exit 1
 }
 
-accel=$("$top_srcdir/scripts/accel") || fail "scripts/accel found no accelerator"
-echo "tests: QEMU runs with accel=$accel${QMIGRATE_TEST_ACCEL:+, forced by QMIGRATE_TEST_ACCEL}" >&2
+pick_accel
 case $accel in
 kvm) type=kvm ;;
 *) type=qemu ;;
@@ -93,6 +69,7 @@ pid=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' <<<"$out")
 vmdir=$(sed -n 's/.*"dir":"\([^"]*\)".*/\1/p' <<<"$out")
 qmp=$(sed -n 's/.*"qmp":"\([^"]*\)".*/\1/p' <<<"$out")
 [ -n "$pid" ] && [ -n "$vmdir" ] && [ -n "$qmp" ] || fail "launch printed '$out'"
+pids+=("$pid")
 [ "$qmp" = "$vmdir/qmp.sock" ] || fail "the QMP socket $qmp is not in $vmdir"
 [ -S "$qmp" ] || fail "$qmp is not a socket"
 [ "$(stat -c %a "$vmdir")" = 700 ] || fail "$vmdir is not 0700"
@@ -122,10 +99,10 @@ port=$(grep -o 'tcp:127\.0\.0\.1:[0-9]*,server=on' <<<"$chardevs" | sed 's/.*:\(
 
 kill -TERM "$pid"
 for _ in $(seq 100); do
-	kill -0 "$pid" 2>/dev/null || break
+	gone "$pid" && break
 	sleep 0.1
 done
-! kill -0 "$pid" 2>/dev/null || fail "QEMU $pid survived SIGTERM for 10 s"
-pid=
+gone "$pid" || fail "QEMU $pid survived SIGTERM for 10 s"
+forget "$pid"
 [ "$(sha256sum <"$image")" = "$before" ] || fail "the guest image was written"
 echo "PASS: launched, $passes passes, serial 1 on port $port, killed by pid"

@@ -16,19 +16,12 @@
 # killed by it; every wait is bounded.  make check sets QMIGRATE, QEMU,
 # top_srcdir and top_builddir.
 set -euo pipefail
-
-: "${QMIGRATE:?QMIGRATE must name the qmigrate binary}"
-QEMU=$(command -v "${QEMU:-qemu-system-x86_64}")
-top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-top_builddir=${top_builddir:-$PWD}
-image=$top_builddir/tests/guest/guest.img
-memcheck=$top_builddir/tests/guest/qm-memcheck
+# shellcheck source=test-env.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/test-env.sh" qmigrate-remote-exec
 # The guest dirties at most this many MiB/s (tests/helpers/pair.h, GENTLE).
 rate=64
 mib=64
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/qmigrate-remote-exec-XXXXXX")
-chmod 0700 "$dir"
 fail() {
 	echo "FAIL: $*" >&2
 	for log in "$dir"/*/qemu.log "$dir"/*/migrate.err "$dir"/*/run/*/qemu.log; do

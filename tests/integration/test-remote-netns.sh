@@ -30,13 +30,8 @@
 # killed by it; every wait is bounded.  make check sets QMIGRATE, QEMU,
 # top_srcdir and top_builddir.
 set -euo pipefail
-
-: "${QMIGRATE:?QMIGRATE must name the qmigrate binary}"
-QEMU=$(command -v "${QEMU:-qemu-system-x86_64}")
-top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-top_builddir=${top_builddir:-$PWD}
-image=$top_builddir/tests/guest/guest.img
-memcheck=$top_builddir/tests/guest/qm-memcheck
+# shellcheck source=test-env.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/test-env.sh" qm-rnetns
 # The guest dirties at most this many MiB/s (tests/helpers/pair.h, GENTLE),
 # which also keeps TCG's migrations converging.
 rate=64
@@ -44,8 +39,6 @@ mib=64
 # The agent and ssh need absolute paths: they run elsewhere.
 case $QMIGRATE in /*) ;; *) QMIGRATE=$PWD/$QMIGRATE ;; esac
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/qm-rnetns-XXXXXX")
-chmod 0700 "$dir"
 # The machine's /proc is one for both namespaces: names of this run only, so
 # that no other run's guest makes the agent refuse ours (VmExists).
 vm_prefix=$(basename "$dir")
