@@ -7,21 +7,29 @@
 pids=()
 
 # PID has exited: kill -0 also succeeds on a zombie, and a QEMU that qmigrate
-# or its agent launched is reaped by init, which may take seconds.
+# or its agent launched is reaped by init, which may take seconds.  A zombie
+# main thread is not enough: QEMU's other threads may still run, holding its
+# descriptors (and so its leases), until the last of them has exited.
 gone() {
-	local stat
+	local stat threads
 	read -r stat 2>/dev/null <"/proc/$1/stat" || return 0
 	stat=${stat##*) }
-	[ "${stat%% *}" = Z ]
+	[ "${stat%% *}" = Z ] || return 1
+	threads=$(find "/proc/$1/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+	[ "$threads" -le 1 ]
 }
 
-stop() { # PID: SIGTERM, at most 10 s, then SIGKILL
+stop() { # PID: SIGTERM, at most 10 s, then SIGKILL and at most 10 s more
 	kill -TERM "$1" 2>/dev/null || return 0
 	for _ in $(seq 100); do
 		gone "$1" && return 0
 		sleep 0.1
 	done
 	kill -KILL "$1" 2>/dev/null || true
+	for _ in $(seq 100); do
+		gone "$1" && return 0
+		sleep 0.1
+	done
 }
 forget() { # PID: reaped; cleanup must not kill another process that gets its pid
 	local i
@@ -61,4 +69,8 @@ start() { # DIR ARGS...: starts QEMU with its QMP socket DIR/qmp.sock; sets src_
 
 qmp() { # SOCKET COMMAND [ARGS]: the compact result
 	"$QMIGRATE" qmp -c -t 10 "$@"
+}
+
+json_field() { # TEXT NAME: the value of a flat JSON object's member NAME
+	sed -n "s/.*\"$2\":\"\\{0,1\\}\\([^\",}]*\\).*/\\1/p" <<<"$1"
 }
