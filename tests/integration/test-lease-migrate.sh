@@ -21,13 +21,7 @@
 # the end.
 # make check sets QMIGRATE, QEMU, top_srcdir and top_builddir.
 set -euo pipefail
-
-: "${QMIGRATE:?QMIGRATE must name the qmigrate binary}"
-QEMU=$(command -v "${QEMU:-qemu-system-x86_64}")
-top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-top_builddir=${top_builddir:-$PWD}
-image=$top_builddir/tests/guest/guest.img
-memcheck=$top_builddir/tests/guest/qm-memcheck
+. "$(dirname "$0")/test-env.sh" qmigrate-lease-migrate
 rate=64
 mib=64
 
@@ -37,8 +31,6 @@ HOST_C=5c4b3a29-1807-4f6e-9d5c-4b3a29180706
 HOST_D=0d1e2f30-4152-4637-8899-aabbccddeeff # where the refused launches try
 VM=7a1b2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/qmigrate-lease-migrate-XXXXXX")
-chmod 0700 "$dir"
 fail() {
 	echo "FAIL: $*" >&2
 	for log in "$dir"/*.err "$dir"/*/qmigrate-vm-*/qemu.log; do
@@ -46,8 +38,6 @@ fail() {
 	done
 	exit 1
 }
-# shellcheck source=qemu-lib.sh
-. "$top_srcdir/tests/integration/qemu-lib.sh"
 # wait_pass and memory_check, for the guest whose files are in dir/vm
 . "$top_srcdir/tests/integration/remote-lib.sh"
 
@@ -92,9 +82,6 @@ lease=$dir/vm.lease
 # The same VM whose description names the lease itself (<lease>).
 sed "s|<devices>|<devices><lease><target path=\"$lease\"/></lease>|" \
 	"$dir/vm.xml" >"$dir/vm-leased.xml"
-json_field() { # TEXT NAME
-	sed -n "s/.*\"$2\":\"\\{0,1\\}\\([^\",}]*\\).*/\\1/p" <<<"$1"
-}
 refused_launch() { # HOLDER: a new launch of the VM fails, LeaseHeld naming HOLDER
 	if "$QMIGRATE" launch --json --runtime-dir "$dir/src" --host-uuid "$HOST_D" \
 		--lease "$lease" "$dir/vm.xml" >"$dir/again.out" 2>"$dir/again.err"; then

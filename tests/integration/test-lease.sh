@@ -11,19 +11,11 @@
 # LeaseHeld.  No guest is needed: QEMU idles in its BIOS.
 # make check sets QMIGRATE, QEMU, top_srcdir and top_builddir.
 set -euo pipefail
-
-: "${QMIGRATE:?QMIGRATE must name the qmigrate binary}"
-QEMU=$(command -v "${QEMU:-qemu-system-x86_64}")
-top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$(dirname "$0")/test-env.sh" qmigrate-lease
 
 HOST_A=3d1219c7-c4c5-404a-aa1f-6d2a48adfda4
 HOST_B=9f8e7d6c-5b4a-4392-8171-605f4e3d2c1b
 VM=6e1b2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/qmigrate-lease-XXXXXX")
-chmod 0700 "$dir"
-# shellcheck source=qemu-lib.sh
-. "$top_srcdir/tests/integration/qemu-lib.sh"
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -66,17 +58,14 @@ launch() { # OUT ARGS...: qmigrate launch --json into OUT and OUT.err; its statu
 	"$QMIGRATE" launch --json --runtime-dir "$dir" --timeout 20 "$@" "${xml:-$dir/vm.xml}" \
 		>"$out" 2>"$out.err"
 }
-json_field() { # FILE NAME
-	sed -n "s/.*\"$2\":\"\\{0,1\\}\\([^\",}]*\\).*/\\1/p" "$1"
-}
 vm_dirs() {
 	find "$dir" -maxdepth 1 -name 'qmigrate-vm-*' | wc -l
 }
 
 launch "$dir/first" --host-uuid "$HOST_A" --lease "$vm_lease" --lease "$disk_lease" ||
 	fail "the first launch exited $?: $(cat "$dir/first.err")"
-pid=$(json_field "$dir/first" pid)
-qmp=$(json_field "$dir/first" qmp)
+pid=$(json_field "$(cat "$dir/first")" pid)
+qmp=$(json_field "$(cat "$dir/first")" qmp)
 [ -n "$pid" ] && [ -n "$qmp" ] || fail "the first launch printed '$(cat "$dir/first")'"
 pids+=("$pid")
 kill -0 "$pid" || fail "QEMU $pid is not running after launch returned"
@@ -99,7 +88,7 @@ qmp "$qmp" query-status | grep -q '"running":true' || fail "the VM is not runnin
 # The first qmigrate has exited; its QEMU still holds the leases.
 before=$(vm_dirs)
 if launch "$dir/second" --host-uuid "$HOST_B" --lease "$disk_lease"; then
-	second=$(json_field "$dir/second" pid)
+	second=$(json_field "$(cat "$dir/second")" pid)
 	[ -z "$second" ] || pids+=("$second")
 	fail "a second launch started while the lease was held: $(cat "$dir/second")"
 fi
@@ -118,7 +107,7 @@ gone "$pid" || fail "QEMU $pid survived"
 forget "$pid"
 launch "$dir/third" --host-uuid "$HOST_B" --lease "$vm_lease" --lease "$disk_lease" ||
 	fail "a launch after QEMU $pid was killed exited $?: $(cat "$dir/third.err")"
-third=$(json_field "$dir/third" pid)
+third=$(json_field "$(cat "$dir/third")" pid)
 [ -n "$third" ] || fail "the third launch printed '$(cat "$dir/third")'"
 pids+=("$third")
 for f in "$vm_lease" "$disk_lease"; do
@@ -138,16 +127,16 @@ grep -q "neither --lease nor the description names one" "$dir/nolease.err" ||
 # The lease named only by the description is held just the same.
 xml=$dir/vm-leased.xml launch "$dir/fourth" --host-uuid "$HOST_A" ||
 	fail "a launch with the lease in its description exited $?: $(cat "$dir/fourth.err")"
-fourth=$(json_field "$dir/fourth" pid)
+fourth=$(json_field "$(cat "$dir/fourth")" pid)
 [ -n "$fourth" ] || fail "the fourth launch printed '$(cat "$dir/fourth")'"
 pids+=("$fourth")
 printf 'owner-host-uuid=%s\nvm-uuid=%s\ngeneration=3\n' "$HOST_A" "$VM" |
 	cmp -s - "$vm_lease" || fail "$vm_lease holds '$(cat "$vm_lease")' after the fourth launch"
 grep -q '^generation=2$' "$disk_lease" || fail "the fourth launch took $disk_lease"
-grep -qF "\"opaque\":\"qmigrate-lease:$vm_lease\"" <<<"$(qmp "$(json_field "$dir/fourth" qmp)" query-fdsets)" ||
+grep -qF "\"opaque\":\"qmigrate-lease:$vm_lease\"" <<<"$(qmp "$(json_field "$(cat "$dir/fourth")" qmp)" query-fdsets)" ||
 	fail "the fourth QEMU's fd sets lack $vm_lease"
 if launch "$dir/fifth" --host-uuid "$HOST_B" --lease "$vm_lease"; then
-	fifth=$(json_field "$dir/fifth" pid)
+	fifth=$(json_field "$(cat "$dir/fifth")" pid)
 	[ -z "$fifth" ] || pids+=("$fifth")
 	fail "a launch started while the description's lease was held: $(cat "$dir/fifth")"
 fi
