@@ -22,21 +22,18 @@
 #include "util/uuid.h"
 #include "xml/domain-argv.h"
 
-/* The paths of --lease: absolute, within a cookie's bound. */
+/* The paths of --lease: at most QM_LEASE_MAX, each one a cookie can carry. */
 static int check_given(const char *const *given, struct qm_error *err)
 {
-	for (size_t n = 0; given && given[n]; n++) {
+	int r = 0;
+
+	for (size_t n = 0; given && given[n] && r == 0; n++) {
 		if (n == QM_LEASE_MAX)
 			return qm_error_set(err, -E2BIG, "Usage", "more than %d leases",
 					    QM_LEASE_MAX);
-		if (given[n][0] != '/' || strlen(given[n]) >= QM_LEASE_PATH_MAX)
-			return qm_error_set(
-				err, -EINVAL, "Usage",
-				"the lease '%s' is not an absolute path of at most "
-				"%d bytes",
-				given[n], QM_LEASE_PATH_MAX - 1);
+		r = qm_lease_check_path(given[n], "Usage", err);
 	}
-	return 0;
+	return r;
 }
 
 /*

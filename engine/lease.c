@@ -25,21 +25,21 @@ static int file_error(const char *path, int r, const char *what, struct qm_error
 			    strerror(-r));
 }
 
-static int check_path(const char *path, struct qm_error *err)
+int qm_lease_check_path(const char *path, const char *kind, struct qm_error *err)
 {
 	char shown[64];
 
 	if (strnlen(path, QM_LEASE_PATH_MAX) == QM_LEASE_PATH_MAX)
-		return qm_error_set(err, -ENAMETOOLONG, "LeaseFile",
+		return qm_error_set(err, -ENAMETOOLONG, kind,
 				    "the lease path %.48s... is longer than %d bytes",
 				    path, QM_LEASE_PATH_MAX - 1);
 	if (qm_text_has_control(path, false))
-		return qm_error_set(err, -EINVAL, "LeaseFile",
+		return qm_error_set(err, -EINVAL, kind,
 				    "the lease path '%s' holds control characters",
 				    qm_text_printable(path, shown, sizeof(shown)));
 	if (path[0] != '/')
 		return qm_error_set(
-			err, -EINVAL, "LeaseFile",
+			err, -EINVAL, kind,
 			"the lease path '%s' is not absolute: give the absolute "
 			"path, the same on every host the VM may run on",
 			path);
@@ -157,7 +157,7 @@ int qm_lease_open(const char *path, struct qm_lease *l, struct qm_error *err)
 	int r;
 
 	qm_lease_init(l);
-	r = check_path(path, err);
+	r = qm_lease_check_path(path, "LeaseFile", err);
 	if (r < 0)
 		return r;
 	r = open_file(path, O_RDWR | O_CREAT, err);
@@ -326,7 +326,7 @@ int qm_lease_adopt_fd(int fd, const char *path, struct qm_lease *l, struct qm_er
 	int r, flags;
 
 	qm_lease_init(l);
-	r = check_path(path, err);
+	r = qm_lease_check_path(path, "LeaseFile", err);
 	if (r < 0)
 		return r;
 	if (fstat(own, &st) < 0)

@@ -133,6 +133,11 @@ int qm_lease_adopt_fd(int fd, const char *path, struct qm_lease *l,
 		      struct qm_error *err) _must_check_;
 
 /*
+ * A lease path a cookie can carry: absolute, shorter than QM_LEASE_PATH_MAX,
+ * free of control characters.  @kind names the error (Usage for --lease).
+ */
+int qm_lease_check_path(const char *path, const char *kind, struct qm_error *err) _must_check_;
+/*
  * The checks qm_lease_open makes on the file it opened, for the user @uid:
  * a regular file of @uid that neither group nor others may write.  LeaseFile.
  */

@@ -476,7 +476,7 @@ Test(engine_lease, a_relative_lease_path_is_refused_up_front)
 	const char *relative[] = { "vm.lease", NULL };
 	struct qm_job_options o = { .launch_dest = true, .leases = relative };
 
-	expect_usage(&o, "not an absolute path");
+	expect_usage(&o, "is not absolute: give the absolute path");
 }
 
 /* The destination does not see the lease file: the hosts share no filesystem. */
