@@ -40,15 +40,24 @@ struct qm_peer_chan {
 	struct qm_error close_err;
 };
 
+/*
+ * A frame may carry a description with passwords (prepare's message): every
+ * buffer that held frame bytes is wiped before it is freed or reused.
+ */
+static void free_frame(struct outframe *o)
+{
+	qm_list_del(&o->link);
+	explicit_bzero(o->data, o->len);
+	free(o->data);
+	free(o);
+}
+
 static void drop_queue(struct qm_peer_chan *c)
 {
 	struct outframe *o, *n;
 
-	qm_list_for_each_safe(o, n, &c->sendq, link) {
-		qm_list_del(&o->link);
-		free(o->data);
-		free(o);
-	}
+	qm_list_for_each_safe(o, n, &c->sendq, link)
+		free_frame(o);
 	c->queued = 0;
 }
 
@@ -62,6 +71,8 @@ static void stop_io(struct qm_peer_chan *c)
 		close(c->wfd);
 	c->rfd = c->wfd = -1;
 	drop_queue(c);
+	if (c->rbuf)
+		explicit_bzero(c->rbuf, c->rcap);
 	free(c->rbuf);
 	c->rbuf = NULL;
 	c->rlen = c->rcap = 0;
@@ -175,9 +186,7 @@ static void flush(struct qm_peer_chan *c)
 		c->queued -= (size_t)n;
 		if (o->off < o->len)
 			continue;
-		qm_list_del(&o->link);
-		free(o->data);
-		free(o);
+		free_frame(o);
 	}
 	ev_io_stop(c->loop, &c->wio);
 }
@@ -246,6 +255,7 @@ static void deliver(struct qm_peer_chan *c)
 		return;
 	memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 	c->rlen -= off;
+	explicit_bzero(c->rbuf + c->rlen, off);
 }
 
 static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -255,11 +265,17 @@ static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ssize_t n;
 
 	if (c->rcap - c->rlen < READ_CHUNK) {
-		char *p = realloc(c->rbuf, c->rlen + READ_CHUNK);
+		/* Not realloc: the old buffer is wiped before it goes. */
+		char *p = malloc(c->rlen + READ_CHUNK);
 
 		if (!p) {
 			fail_errno(c, -ENOMEM, "GenericError", "out of memory");
 			return;
+		}
+		if (c->rbuf) {
+			memcpy(p, c->rbuf, c->rlen);
+			explicit_bzero(c->rbuf, c->rcap);
+			free(c->rbuf);
 		}
 		c->rbuf = p;
 		c->rcap = c->rlen + READ_CHUNK;
@@ -362,6 +378,12 @@ struct qm_peer_chan *qm_peer_chan_unref(struct qm_peer_chan *c)
 	free(c->label);
 	free(c);
 	return NULL;
+}
+
+const char *qm_peer_chan_read_buffer(const struct qm_peer_chan *c, size_t *cap)
+{
+	*cap = c->rcap;
+	return c->rbuf;
 }
 
 size_t qm_peer_chan_queued(const struct qm_peer_chan *c)

@@ -61,6 +61,11 @@ int qm_peer_chan_send(struct qm_peer_chan *c, const struct qm_peer_msg *m,
 
 /* Bytes queued and not yet written. */
 size_t qm_peer_chan_queued(const struct qm_peer_chan *c);
+/*
+ * For tests: the read buffer as it is (@cap bytes, consumed ones included),
+ * so that a test can show a delivered frame's bytes were wiped.
+ */
+const char *qm_peer_chan_read_buffer(const struct qm_peer_chan *c, size_t *cap);
 /* True once the channel has ended (.closed is due or delivered). */
 bool qm_peer_chan_is_closed(const struct qm_peer_chan *c);
 

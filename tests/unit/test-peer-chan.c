@@ -166,6 +166,42 @@ Test(peer_chan, messages_flow_both_ways)
 	release_side(&b);
 }
 
+/*
+ * A prepare's description may hold passwords: once the message is
+ * delivered, the receiver's read buffer no longer holds its bytes, while a
+ * frame that is still arriving stays intact.
+ */
+Test(peer_chan, a_delivered_frame_is_wiped_from_the_read_buffer)
+{
+	static const char secret[] = "passwd=\"s3cret-Vx9q\"";
+	struct side a = { 0 }, b = { 0 };
+	struct qm_peer_msg m;
+	struct qm_error err = { 0 };
+	const char *buf;
+	size_t cap;
+	int sv[2];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	open_side(&a, sv[0], "peer a");
+	open_side(&b, sv[1], "peer b");
+	pd_sample(QM_PEER_PREPARE, &m);
+	free(m.domain);
+	cr_assert(m.domain = strdup("<domain type=\"kvm\"><name>vm1</name><devices>"
+				    "<graphics type=\"vnc\" passwd=\"s3cret-Vx9q\"/>"
+				    "</devices></domain>"));
+	cr_assert_eq(qm_peer_chan_send(a.chan, &m, &err), 0, "%s", err.text);
+	qm_peer_msg_release(&m);
+	run_until(got_one, &b);
+	cr_assert_eq(b.n_got, 1);
+	cr_assert(strstr(b.got[0].domain, secret), "%s", b.got[0].domain);
+	buf = qm_peer_chan_read_buffer(b.chan, &cap);
+	cr_assert(buf && cap > 0);
+	cr_assert_null(memmem(buf, cap, "s3cret-Vx9q", 11),
+		       "the read buffer still holds the delivered frame's password");
+	release_side(&a);
+	release_side(&b);
+}
+
 /* A raw peer: writes @bytes into its end, then closes it when @hang_up. */
 static void raw_peer_case(const void *bytes, size_t len, bool hang_up, const char *cls,
 			  const char *piece)
