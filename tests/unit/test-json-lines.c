@@ -81,10 +81,12 @@ static void read_document(struct names *doc)
 			add_name(doc, event, name);
 	}
 	fclose(f);
-	cr_assert_geq(doc->n_events, 4, "the document has %zu event tables", doc->n_events);
+	cr_assert_geq(doc->n_events, 4, "the document has %zu event tables",
+		      doc->n_events);
 }
 
-static void add_members(struct names *out, const char *event, const char *prefix, json_t *obj)
+static void add_members(struct names *out, const char *event, const char *prefix,
+			json_t *obj)
 {
 	const char *key;
 	json_t *value;
@@ -121,22 +123,36 @@ static void emit_everything(void)
 {
 	struct progress_view v = { .json = true };
 	struct qm_progress p = {
-		.phase = QM_PHASE_PERFORM, .status = "active", .elapsed = 1.5,
-		.transferred_bytes = 1 << 20, .remaining_bytes = 2 << 20,
-		.total_bytes = 64 << 20, .mbps = 800., .passes = 2,
-		.expected_downtime_ms = 30, .percent = 42., .tunnel_bytes = 4096,
+		.phase = QM_PHASE_PERFORM,
+		.status = "active",
+		.elapsed = 1.5,
+		.transferred_bytes = 1 << 20,
+		.remaining_bytes = 2 << 20,
+		.total_bytes = 64 << 20,
+		.mbps = 800.,
+		.passes = 2,
+		.expected_downtime_ms = 30,
+		.percent = 42.,
+		.tunnel_bytes = 4096,
 	};
-	struct qm_policy_decision with_value = { "ladder", "set-downtime", 300, "step 2" };
+	struct qm_policy_decision with_value = { "ladder", "set-downtime", 300,
+						 "step 2" };
 	struct qm_policy_decision without = { "timeout", "cancel", -1, "took too long" };
-	struct qm_result done = { .status = QM_JOB_COMPLETED, .vm = QM_VM_DESTINATION,
-				  .changed = true, .dst_pid = -1 };
-	struct qm_result failed = { .status = QM_JOB_FAILED, .vm = QM_VM_SOURCE,
-				    .changed = true, .dst_pid = 4242 };
+	struct qm_result done = { .status = QM_JOB_COMPLETED,
+				  .vm = QM_VM_DESTINATION,
+				  .changed = true,
+				  .dst_pid = -1 };
+	struct qm_result failed = { .status = QM_JOB_FAILED,
+				    .vm = QM_VM_SOURCE,
+				    .changed = true,
+				    .dst_pid = 4242 };
 
 	for (int i = 0; i < QM_PHASE_DONE; i++)
-		done.phase_ms[i] = failed.phase_ms[i] = i == QM_PHASE_CONFIRM ? -1 : 10 * i;
+		done.phase_ms[i] = failed.phase_ms[i] =
+			i == QM_PHASE_CONFIRM ? -1 : 10 * i;
 	snprintf(failed.dst_qmp, sizeof(failed.dst_qmp), "/run/qmigrate-vm-x/qmp.sock");
-	snprintf(failed.error.error_class, sizeof(failed.error.error_class), "MigrationFailed");
+	snprintf(failed.error.error_class, sizeof(failed.error.error_class),
+		 "MigrationFailed");
 	snprintf(failed.error.text, sizeof(failed.error.text), "QEMU said no");
 
 	progress_phase(&v, QM_PHASE_BEGIN, 0.001);
@@ -170,12 +186,14 @@ Test(json_lines, every_emitted_member_is_documented_and_every_documented_one_emi
 	for (size_t e = 0; e < emitted.n_events; e++)
 		for (size_t i = 0; i < emitted.n[e]; i++)
 			cr_expect(has_name(&doc, emitted.event[e], emitted.name[e][i]),
-				  "`%s` of event %s is emitted but not in docs/json-lines.md",
+				  "`%s` of event %s is emitted but not in "
+				  "docs/json-lines.md",
 				  emitted.name[e][i], emitted.event[e]);
 	for (size_t e = 0; e < doc.n_events; e++)
 		for (size_t i = 0; i < doc.n[e]; i++)
 			cr_expect(has_name(&emitted, doc.event[e], doc.name[e][i]),
-				  "docs/json-lines.md lists `%s` of event %s, which is never "
+				  "docs/json-lines.md lists `%s` of event %s, which is "
+				  "never "
 				  "emitted",
 				  doc.name[e][i], doc.event[e]);
 	free_names(&doc);
