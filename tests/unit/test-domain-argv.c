@@ -268,6 +268,30 @@ Test(domain_argv, locked_displays_start_locked_without_a_password)
 	cr_expect_null(strstr(locked[spice + 1], "disable-ticketing"), "%s", locked[spice + 1]);
 }
 
+Test(domain_argv, spice_over_tls_names_its_x509_dir)
+{
+	struct qm_domain_argv_opts opts = { .qmp_path = QMP, .spice_x509_dir = "/etc/pki/a,b" };
+	_cleanup_argv_ char **argv = NULL;
+	size_t i;
+
+	argv = build(HEAD "<devices><graphics type='spice' port='5930' tlsPort='5931'/>"
+			  "</devices></domain>",
+		     &opts);
+	i = find(argv, "-spice");
+	cr_assert_neq(i, (size_t)-1);
+	cr_expect_str_eq(argv[i + 1], "port=5930,tls-port=5931,x509-dir=/etc/pki/a,,b,"
+				      "addr=127.0.0.1,disable-ticketing=on");
+	qm_argv_free(argv);
+	/* TLS alone: no plain port. */
+	argv = build(HEAD "<devices><graphics type='spice' port='-1' tlsPort='5931'/>"
+			  "</devices></domain>",
+		     &opts);
+	i = find(argv, "-spice");
+	cr_assert_neq(i, (size_t)-1);
+	cr_expect_str_eq(argv[i + 1], "tls-port=5931,x509-dir=/etc/pki/a,,b,addr=127.0.0.1,"
+				      "disable-ticketing=on");
+}
+
 /* ---- qm_argv_dup / qm_argv_len ------------------------------------------- */
 
 TestSuite(argv_dup, .timeout = 10);
