@@ -9,8 +9,9 @@
  * client_migrate_info.  No SPICE client connects: QEMU 7.2 then says
  * SPICE_MIGRATE_COMPLETED at switch-over, and confirm does not wait.
  * A pair with SPICE over TLS, its certificates made by openssl at run time,
- * sends the destination's certificate subject too, read from the x509-dir
- * on the destination QEMU's command line.
+ * migrated through the agent, sends the destination's certificate subject
+ * too, which the agent read from the x509-dir on the destination QEMU's
+ * command line.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -254,6 +255,11 @@ static void make_x509_dir(void)
 				  ca_key, "-set_serial", "2", "-days", "2", "-out", cert, NULL });
 }
 
+/*
+ * Through the agent: prepare, and so the reading of the certificate, runs
+ * where the destination QEMU runs, as between hosts; local mode runs the
+ * same code in this process.
+ */
 Test(graphics, spice_over_tls_clients_are_given_the_destinations_certificate_subject)
 {
 	json_t *cmd, *reply, *args;
@@ -261,7 +267,7 @@ Test(graphics, spice_over_tls_clients_are_given_the_destinations_certificate_sub
 
 	make_x509_dir();
 	start_spice_pair(true);
-	trace = migrate_traced(false);
+	trace = migrate_traced(true);
 	cr_assert_eq(find_relocation(trace, &cmd, &reply), 1, "client_migrate_info not sent once");
 	args = json_object_get(cmd, "arguments");
 	cr_assert_eq(json_integer_value(json_object_get(args, "port")), dst_port);
