@@ -44,6 +44,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
+# Stops the QEMU $pid by its pid; it must go within 10 s of SIGTERM.
+stop_qemu() {
+	kill -TERM "$pid"
+	for _ in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	! kill -0 "$pid" 2>/dev/null || fail "QEMU $pid survived SIGTERM for 10 s"
+	pid=
+}
+
 fail() {
 	echo "FAIL: $*" >&2
 	[ -z "$vmdir" ] || sed 's/^/  qemu.log: /' "$vmdir/qemu.log" >&2 || true
@@ -124,13 +135,7 @@ chardevs=$("$QMIGRATE" qmp -c "$qmp" query-chardev)
 port=$(grep -o 'tcp:127\.0\.0\.1:[0-9]*,server=on' <<<"$chardevs" | sed 's/.*:\([0-9]*\),.*/\1/')
 [ -n "$port" ] && [ "$port" -gt 0 ] || fail "no listening port in query-chardev: $chardevs"
 
-kill -TERM "$pid"
-for _ in $(seq 100); do
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
-! kill -0 "$pid" 2>/dev/null || fail "QEMU $pid survived SIGTERM for 10 s"
-pid=
+stop_qemu
 [ "$(sha256sum <"$image")" = "$before" ] || fail "the guest image was written"
 
 # ---- SPICE over TLS: a VM without a disk is enough ----
@@ -179,12 +184,6 @@ spice=$("$QMIGRATE" qmp -c "$qmp" query-spice)
 grep -q "\"tls-port\": *$tls" <<<"$spice" || fail "query-spice has no tls-port $tls: $spice"
 tr '\0' '\n' <"/proc/$pid/cmdline" | grep -q -- "x509-dir=$x509" ||
 	fail "QEMU's command line has no x509-dir=$x509"
-kill -TERM "$pid"
-for _ in $(seq 100); do
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
-! kill -0 "$pid" 2>/dev/null || fail "QEMU $pid survived SIGTERM for 10 s"
-pid=
+stop_qemu
 echo "PASS: launched, $passes passes, serial 1 on port $port, killed by pid;" \
 	"SPICE over TLS on port $tls"
