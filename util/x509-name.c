@@ -86,8 +86,12 @@ static size_t utf8_seq(const uint8_t *s, size_t n)
 			return 0;
 		cp = cp << 6 | (s[i] & 0x3f);
 	}
-	/* Overlong forms, surrogates, past Unicode, and C1 controls. */
-	if (cp < min[len] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff || cp < 0xa0)
+	/*
+	 * Overlong forms, surrogates, past Unicode, C1 controls, and U+FFFE and
+	 * U+FFFF, which XML (the cookie) cannot carry.
+	 */
+	if (cp < min[len] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
+	    cp < 0xa0 || cp == 0xfffe || cp == 0xffff)
 		return 0;
 	return len;
 }

@@ -5,7 +5,8 @@
  * the subject empty with the error it returns, and an accepted subject is
  * text a SPICE client reads back as written: NUL-terminated inside its
  * buffer, no control character, every "\" escaping a "," or a "\", and
- * every unescaped "," followed by NAME=.
+ * every unescaped "," followed by NAME=; and prepare's cookie carries it
+ * unchanged.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "util/error.h"
 #include "util/pem.h"
 #include "util/x509-name.h"
+#include "xml/cookie.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -49,6 +51,29 @@ static void check_text(const char *s)
 	fuzz_assert(!key, "%s", s);
 }
 
+/* A prepare cookie with @s as its subject reads back with it. */
+static void check_cookie(const char *s)
+{
+	struct qm_cookie c = { .features = QM_COOKIE_GRAPHICS }, back;
+	_cleanup_free_ char *xml = NULL;
+	struct qm_error err = { 0 };
+
+	snprintf(c.name, sizeof(c.name), "vm1");
+	snprintf(c.uuid, sizeof(c.uuid), "c7a5fdbd-edaf-9455-926a-d65c16db1809");
+	snprintf(c.hostname, sizeof(c.hostname), "dst.example.org");
+	snprintf(c.host_uuid, sizeof(c.host_uuid),
+		 "00000000-0000-0000-0000-000000000001");
+	snprintf(c.graphics.type, sizeof(c.graphics.type), "spice");
+	snprintf(c.graphics.listen, sizeof(c.graphics.listen), "192.0.2.10");
+	c.graphics.port = 5901;
+	c.graphics.tls_port = 5902;
+	snprintf(c.graphics.tls_subject, sizeof(c.graphics.tls_subject), "%s", s);
+	fuzz_assert(qm_cookie_format(&c, &xml, &err) == 0, "%s: %s", s, err.text);
+	fuzz_assert(qm_cookie_parse(xml, strlen(xml), NULL, &back, &err) == 0, "%s: %s",
+		    s, err.text);
+	fuzz_assert(strcmp(back.graphics.tls_subject, s) == 0, "%s", s);
+}
+
 static void subject(const uint8_t *der, size_t len)
 {
 	char out[QM_X509_SUBJECT_MAX];
@@ -62,6 +87,7 @@ static void subject(const uint8_t *der, size_t len)
 	}
 	fuzz_assert(strlen(out) < sizeof(out), "unterminated");
 	check_text(out);
+	check_cookie(out);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -112,6 +112,7 @@ static const struct {
 	{ "non-utf8.der", -ENOTSUP },
 	{ "overlong-utf8.der", -ENOTSUP },
 	{ "surrogate-utf8.der", -ENOTSUP },
+	{ "nonchar-utf8.der", -ENOTSUP },
 	{ "control-char.der", -ENOTSUP },
 	{ "nul-char.der", -ENOTSUP },
 	{ "printable-bad-char.der", -ENOTSUP },
