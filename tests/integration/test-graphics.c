@@ -8,10 +8,10 @@
  * memory is checked on the destination.  A pair without SPICE sends no
  * client_migrate_info.  No SPICE client connects: QEMU 7.2 then says
  * SPICE_MIGRATE_COMPLETED at switch-over, and confirm does not wait.
- * A pair with SPICE over TLS, its certificates made by openssl at run time,
- * migrated through the agent, sends the destination's certificate subject
- * too, which the agent read from the x509-dir on the destination QEMU's
- * command line.
+ * Through the agent the pair has SPICE over TLS too, its certificates made
+ * by openssl at run time: client_migrate_info also carries the TLS port and
+ * the destination's certificate subject, which the agent read from the
+ * x509-dir on the destination QEMU's command line.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -169,45 +169,6 @@ static char *migrate_traced(bool via_agent)
 	return slurp_in("migrate.err", &len);
 }
 
-static void relocates_clients_to_the_destination(bool via_agent)
-{
-	json_t *cmd, *reply, *args;
-	char *trace, *copy;
-
-	start_spice_pair(true);
-	trace = migrate_traced(via_agent);
-	copy = strdup(trace);
-	cr_assert_eq(find_relocation(copy, &cmd, &reply), 1, "client_migrate_info not sent once");
-	free(copy);
-	args = json_object_get(cmd, "arguments");
-	cr_assert_str_eq(json_string_value(json_object_get(args, "protocol")), "spice");
-	cr_assert_str_eq(json_string_value(json_object_get(args, "hostname")), "127.0.0.1");
-	cr_assert_eq(json_integer_value(json_object_get(args, "port")), dst_port,
-		     "client_migrate_info names port %lld, the destination's SPICE is on %d",
-		     (long long)json_integer_value(json_object_get(args, "port")), dst_port);
-	cr_assert_null(json_object_get(args, "tls-port"));
-	cr_assert(reply, "no reply to client_migrate_info in the trace");
-	cr_assert(json_is_object(json_object_get(reply, "return")), "QEMU answered %s",
-		  json_dumps(reply, 0));
-	/* No client: QEMU said the clients moved at once, and confirm did not wait for them. */
-	cr_assert(strstr(trace, "\"event\": \"SPICE_MIGRATE_COMPLETED\""), "no event in the trace");
-	cr_assert_null(strstr(trace, "SPICE clients did not reach"), "confirm waited in vain");
-	json_decref(cmd);
-	json_decref(reply);
-	free(trace);
-	assert_on_destination("running");
-}
-
-Test(graphics, spice_clients_are_sent_to_the_destinations_port)
-{
-	relocates_clients_to_the_destination(false);
-}
-
-Test(graphics, spice_clients_are_sent_to_the_destinations_port_through_the_agent)
-{
-	relocates_clients_to_the_destination(true);
-}
-
 extern char **environ;
 
 /* Runs @argv (no shell), its output thrown away; it must succeed. */
@@ -256,33 +217,60 @@ static void make_x509_dir(void)
 }
 
 /*
- * Through the agent: prepare, and so the reading of the certificate, runs
- * where the destination QEMU runs, as between hosts; local mode runs the
- * same code in this process.
+ * Migrates a SPICE pair, @via_agent through the agent with SPICE over TLS
+ * too: there prepare, and so the reading of the certificate, runs where the
+ * destination QEMU runs, as between hosts (local mode runs the same code in
+ * this process).
  */
-Test(graphics, spice_over_tls_clients_are_given_the_destinations_certificate_subject)
+static void relocates_clients_to_the_destination(bool via_agent)
 {
 	json_t *cmd, *reply, *args;
-	char *trace;
+	char *trace, *copy;
 
-	make_x509_dir();
+	if (via_agent)
+		make_x509_dir();
 	start_spice_pair(true);
-	trace = migrate_traced(true);
-	cr_assert_eq(find_relocation(trace, &cmd, &reply), 1, "client_migrate_info not sent once");
+	trace = migrate_traced(via_agent);
+	copy = strdup(trace);
+	cr_assert_eq(find_relocation(copy, &cmd, &reply), 1, "client_migrate_info not sent once");
+	free(copy);
 	args = json_object_get(cmd, "arguments");
-	cr_assert_eq(json_integer_value(json_object_get(args, "port")), dst_port);
-	cr_assert_eq(json_integer_value(json_object_get(args, "tls-port")), tls_port,
-		     "client_migrate_info names tls-port %lld, the destination's is %d",
-		     (long long)json_integer_value(json_object_get(args, "tls-port")), tls_port);
-	cr_assert_str_eq(json_string_value(json_object_get(args, "cert-subject")),
-			 SERVER_SUBJECT_TEXT, "%s", json_dumps(args, 0));
+	cr_assert_str_eq(json_string_value(json_object_get(args, "protocol")), "spice");
+	cr_assert_str_eq(json_string_value(json_object_get(args, "hostname")), "127.0.0.1");
+	cr_assert_eq(json_integer_value(json_object_get(args, "port")), dst_port,
+		     "client_migrate_info names port %lld, the destination's SPICE is on %d",
+		     (long long)json_integer_value(json_object_get(args, "port")), dst_port);
+	if (via_agent) {
+		cr_assert_eq(json_integer_value(json_object_get(args, "tls-port")), tls_port,
+			     "client_migrate_info names tls-port %lld, the destination's is %d",
+			     (long long)json_integer_value(json_object_get(args, "tls-port")),
+			     tls_port);
+		cr_assert_str_eq(json_string_value(json_object_get(args, "cert-subject")),
+				 SERVER_SUBJECT_TEXT, "%s", json_dumps(args, 0));
+	} else {
+		cr_assert_null(json_object_get(args, "tls-port"));
+		cr_assert_null(json_object_get(args, "cert-subject"));
+	}
 	cr_assert(reply, "no reply to client_migrate_info in the trace");
 	cr_assert(json_is_object(json_object_get(reply, "return")), "QEMU answered %s",
 		  json_dumps(reply, 0));
+	/* No client: QEMU said the clients moved at once, and confirm did not wait for them. */
+	cr_assert(strstr(trace, "\"event\": \"SPICE_MIGRATE_COMPLETED\""), "no event in the trace");
+	cr_assert_null(strstr(trace, "SPICE clients did not reach"), "confirm waited in vain");
 	json_decref(cmd);
 	json_decref(reply);
 	free(trace);
 	assert_on_destination("running");
+}
+
+Test(graphics, spice_clients_are_sent_to_the_destinations_port)
+{
+	relocates_clients_to_the_destination(false);
+}
+
+Test(graphics, spice_over_tls_clients_are_sent_with_the_certificate_subject_through_the_agent)
+{
+	relocates_clients_to_the_destination(true);
 }
 
 Test(graphics, a_pair_without_spice_sends_no_client_migrate_info)
