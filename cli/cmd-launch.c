@@ -60,6 +60,12 @@ static const char usage[] =
 	"                         with the description's)\n"
 	"      --host-uuid UUID   this host's uuid in the leases (default: from\n"
 	"                         /etc/machine-id, else the SMBIOS product uuid)\n"
+	"      --spice-x509-dir DIR\n"
+	"                         SPICE's TLS directory (server-cert.pem,\n"
+	"                         server-key.pem, ca-cert.pem), for a SPICE display\n"
+	"                         with a tlsPort (refused without it). A key with a\n"
+	"                         password is not supported: none goes on a command\n"
+	"                         line\n"
 	"  -h, --help             show this help\n"
 	"\n"
 	"Example:\n"
@@ -68,7 +74,7 @@ static const char usage[] =
 	"  qmigrate launch vm1.xml    # its <devices> hold <lease><target path=.../>\n"
 	"  qmigrate qmp /run/user/1000/qmigrate-vm-Ab12Cd/qmp.sock query-status\n";
 
-enum { OPT_HOST_UUID = 256 };
+enum { OPT_HOST_UUID = 256, OPT_SPICE_X509_DIR };
 
 struct launch_args {
 	struct qm_launch_opts opts;
@@ -103,6 +109,7 @@ static int parse_args(int argc, char *argv[], struct launch_args *a)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "lease", required_argument, NULL, 'l' },
 		{ "host-uuid", required_argument, NULL, OPT_HOST_UUID },
+		{ "spice-x509-dir", required_argument, NULL, OPT_SPICE_X509_DIR },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -140,6 +147,9 @@ static int parse_args(int argc, char *argv[], struct launch_args *a)
 			break;
 		case OPT_HOST_UUID:
 			a->host_uuid = optarg;
+			break;
+		case OPT_SPICE_X509_DIR:
+			a->opts.spice_x509_dir = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);

@@ -60,6 +60,11 @@ static const char usage[] =
 	"                        VM's description has SRC (absolute paths; repeatable)\n"
 	"  --graphics-listen ADDR\n"
 	"                        the launched destination's displays listen on ADDR\n"
+	"  --spice-x509-dir DIR  the destination's SPICE TLS directory (its\n"
+	"                        server-cert.pem): a launched destination gets it for\n"
+	"                        a SPICE tlsPort; SPICE clients are told the subject\n"
+	"                        of its certificate (default: read from an attached\n"
+	"                        destination's command line; docs/graphics.md)\n"
 	"  --graphics-passwd-file FILE\n"
 	"                        the password for the launched destination's displays\n"
 	"                        (one line), instead of the description's passwd; it\n"
@@ -188,6 +193,7 @@ enum {
 	OPT_DISK_MAP,
 	OPT_LEASE,
 	OPT_GRAPHICS_LISTEN,
+	OPT_SPICE_X509_DIR,
 	OPT_DEST,
 	OPT_SSH_OPTION,
 	OPT_REMOTE_QMIGRATE,
@@ -329,6 +335,7 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		{ "disk-map", required_argument, NULL, OPT_DISK_MAP },
 		{ "lease", required_argument, NULL, OPT_LEASE },
 		{ "graphics-listen", required_argument, NULL, OPT_GRAPHICS_LISTEN },
+		{ "spice-x509-dir", required_argument, NULL, OPT_SPICE_X509_DIR },
 		{ "dest", required_argument, NULL, OPT_DEST },
 		{ "ssh-option", required_argument, NULL, OPT_SSH_OPTION },
 		{ "remote-qmigrate", required_argument, NULL, OPT_REMOTE_QMIGRATE },
@@ -532,6 +539,9 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 			break;
 		case OPT_GRAPHICS_LISTEN:
 			opts.graphics_listen = optarg;
+			break;
+		case OPT_SPICE_X509_DIR:
+			opts.spice_x509_dir = optarg;
 			break;
 		case OPT_LEASE:
 			if (n_leases == QM_LEASE_MAX)

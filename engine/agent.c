@@ -195,6 +195,7 @@ static struct qm_job *job_for(struct qm_agent *a, struct qm_peer_msg *m, struct 
 		.dst_qmp = s->qmp[0] ? s->qmp : NULL,
 		.domain_xml = s->launch ? m->domain : NULL,
 		.graphics_listen = s->graphics_listen[0] ? s->graphics_listen : NULL,
+		.spice_x509_dir = s->spice_x509_dir[0] ? s->spice_x509_dir : NULL,
 		.disk_map = (const char *const *)s->disk_map,
 		.runtime_dir = a->opts->runtime_dir,
 	};

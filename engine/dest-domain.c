@@ -70,6 +70,11 @@ int qm_job_dest_options_copy(struct qm_job *job, const struct qm_job_options *op
 		if (!job->graphics_listen)
 			return qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
 	}
+	if (opts->spice_x509_dir) {
+		job->spice_x509_dir = strdup(opts->spice_x509_dir);
+		if (!job->spice_x509_dir)
+			return qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
+	}
 	while (opts->disk_map && opts->disk_map[n])
 		n++;
 	if (n > QM_DOMAIN_MAX_DISKS)
@@ -95,6 +100,7 @@ void qm_job_dest_options_free(struct qm_job *job)
 		qm_disk_map_entry_clear(&job->disk_map[i]);
 	free(job->disk_map);
 	free(job->graphics_listen);
+	free(job->spice_x509_dir);
 	free(job->described_xml);
 }
 

@@ -225,6 +225,7 @@ static int start(struct qm_job *job, const struct qm_domain *full, const char *f
 		.chr_into_dir = true,
 		/* Finish hands it the leases: they must stay with it when we disconnect. */
 		.fdset_pin = job->dst_leased,
+		.spice_x509_dir = job->spice_x509_dir,
 	};
 	struct qm_dest_launch *dl;
 	struct qm_error err = { 0 };

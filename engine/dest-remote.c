@@ -458,6 +458,11 @@ static int settings_from_job(const struct qm_job *job, struct qm_peer_settings *
 		 o->migrate_address ? o->migrate_address : "");
 	snprintf(s->graphics_listen, sizeof(s->graphics_listen), "%s",
 		 o->graphics_listen ? o->graphics_listen : "");
+	if (o->spice_x509_dir && snprintf(s->spice_x509_dir, sizeof(s->spice_x509_dir), "%s",
+					  o->spice_x509_dir) >= (int)sizeof(s->spice_x509_dir))
+		return qm_job_failf((struct qm_job *)job, -ENAMETOOLONG, "Usage",
+				    "--spice-x509-dir is longer than %d bytes",
+				    QM_PEER_X509_DIR_MAX);
 	return 0;
 }
 

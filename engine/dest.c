@@ -110,6 +110,7 @@ static void prepare_checked(void *opaque, json_t **res, const struct qm_error *e
 		goto rollback;
 	}
 	qm_graphics_from_qemu(res[8], res[9], qm_graphics_reached(job), &job->dst_graphics);
+	qm_graphics_cert(job, &job->dst_graphics);
 	if (qm_tunnel_uses_pipes(job)) {
 		if (qm_tunnel_open_pipes(job) < 0)
 			goto rollback;

@@ -65,8 +65,8 @@ static void set_listen(struct qm_cookie_graphics *g, const char *host, const cha
  * The cookie holds one display.  SPICE comes first: its clients are the
  * ones QEMU can send elsewhere (client_migrate_info knows no VNC), so it
  * is what relocation needs; a VNC display is recorded only when there is
- * no SPICE one.  Neither QMP reply tells the TLS certificate's subject, so
- * it stays empty (and client_migrate_info goes without cert-subject).
+ * no SPICE one.  Neither QMP reply tells the TLS certificate's subject:
+ * qm_graphics_cert (graphics-cert.c) reads it from the certificate file.
  */
 void qm_graphics_from_qemu(json_t *spice, json_t *vnc, const char *reached,
 			   struct qm_cookie_graphics *g)

@@ -391,6 +391,7 @@ struct qm_job *qm_job_alloc(struct qm_ctx *ctx, struct ev_loop *loop,
 	job->opts.dst_domain_xml = job->dst_domain_xml;
 	job->opts.graphics_passwd_file = job->passwd_file;
 	job->opts.graphics_listen = job->graphics_listen;
+	job->opts.spice_x509_dir = job->spice_x509_dir;
 	job->opts.disk_map = NULL; /* parsed into job->disk_map */
 	job->result.dst_pid = -1;
 	if (job->opts.poll_interval <= 0)

@@ -41,6 +41,7 @@ struct qm_job {
 	/* full descriptions (passwords too: wiped on free) and the password file */
 	char *domain_xml, *dst_domain_xml, *passwd_file;
 	char *graphics_listen;
+	char *spice_x509_dir;
 	struct qm_disk_map_entry *disk_map; /* parsed from opts.disk_map */
 	size_t n_disk_map;
 	/* launch_dest without domain_xml: the source as begin described it */
@@ -272,6 +273,21 @@ void qm_graphics_relocation_sent(struct qm_job *job, bool accepted);
 void qm_graphics_await(struct qm_job *job, void (*next)(struct qm_job *job));
 /* The job ends: no more waiting or watching.  Safe to repeat. */
 void qm_graphics_stop(struct qm_job *job);
+
+/* graphics-cert.c: the destination's SPICE certificate subject */
+/*
+ * Fills g->tls_subject for a SPICE display with a TLS port from the
+ * certificate the destination QEMU serves; leaves it empty with a warning
+ * when that cannot be read exactly.
+ */
+void qm_graphics_cert(struct qm_job *job, struct qm_cookie_graphics *g);
+/*
+ * The certificate file a QEMU command line's -spice options name, as QEMU
+ * finds it (x509-cert-file, else x509-dir or "." with server-cert.pem),
+ * into @out.  Returns 1, 0 when no -spice option has a tls-port, or
+ * -E2BIG.
+ */
+int qm_spice_cert_path(char *const *argv, char *out, size_t size);
 
 /* monitor.c */
 void qm_monitor_start(struct qm_job *job);

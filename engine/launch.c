@@ -203,7 +203,8 @@ int qm_launch_start(const struct qm_domain *d, const struct qm_launch_opts *opts
 	_cleanup_argv_ char **argv = NULL;
 	struct qm_domain_argv_opts aopts = { .paused = opts->paused,
 					     .incoming = opts->incoming,
-					     .fdset_pin = opts->fdset_pin };
+					     .fdset_pin = opts->fdset_pin,
+					     .spice_x509_dir = opts->spice_x509_dir };
 	int r;
 
 	*out = NULL;

@@ -65,6 +65,8 @@ struct qm_launch_opts {
 	 * a migration's destination is handed them with add-fd.
 	 */
 	bool fdset_pin;
+	/* SPICE's TLS directory for a display with a tlsPort (qm_domain_argv_opts). */
+	const char *spice_x509_dir;
 };
 
 struct qm_launch;

@@ -47,6 +47,7 @@ struct qm_peer_hello {
 #define QM_PEER_DISK_MAP_ENTRY 1024 /* bytes of one "SRC=DST" */
 #define QM_PEER_MULTIFD_MAX 63
 #define QM_PEER_QMP_MAX 107 /* bytes of a QMP socket path: sun_path less its NUL */
+#define QM_PEER_X509_DIR_MAX 1024 /* bytes of spice-x509-dir */
 
 /*
  * How the migration runs, sent with prepare: what the agent needs beyond the
@@ -61,6 +62,7 @@ struct qm_peer_settings {
 	char qmp[QM_PEER_QMP_MAX + 1];	  /* without launch: the QEMU to attach to, there */
 	char migrate_address[64];	  /* direct: where QEMU listens; "": the agent picks */
 	char graphics_listen[64];	  /* "": as described */
+	char spice_x509_dir[QM_PEER_X509_DIR_MAX + 1]; /* "": none (docs/graphics.md) */
 	size_t n_disk_map;
 	char **disk_map; /* "SRC=DST" (absolute paths), owned; NULL when none */
 };

@@ -139,6 +139,9 @@ static int decode_settings(const struct qm_peer_msg *m, json_t *obj, struct qm_p
 		r = get_str(m, obj, "graphics-listen", ADDR, s->graphics_listen,
 			    sizeof(s->graphics_listen), err);
 	if (r == 0)
+		r = get_str(m, obj, "spice-x509-dir", PATH, s->spice_x509_dir,
+			    sizeof(s->spice_x509_dir), err);
+	if (r == 0)
 		r = get_disk_map(m, obj, s, err);
 	if (r == 0 && s->launch == !!s->qmp[0])
 		r = bad(m, "settings", "must name either a QMP socket or launch, not both", err);
@@ -224,6 +227,8 @@ static int encode_settings(const struct qm_peer_msg *m, json_t *obj, struct qm_e
 		r = put_str(m, set, "migrate-address", ADDR, s->migrate_address, err);
 	if (r == 0)
 		r = put_str(m, set, "graphics-listen", ADDR, s->graphics_listen, err);
+	if (r == 0)
+		r = put_str(m, set, "spice-x509-dir", PATH, s->spice_x509_dir, err);
 	for (size_t i = 0; r == 0 && i < s->n_disk_map; i++)
 		if (!text_ok(s->disk_map[i], PATH) || !strchr(s->disk_map[i], '=') ||
 		    strlen(s->disk_map[i]) > QM_PEER_DISK_MAP_ENTRY ||

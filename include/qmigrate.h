@@ -364,6 +364,16 @@ struct qm_job_options {
 	/* Every display of the launched destination listens here; NULL: as described. */
 	const char *graphics_listen;
 	/*
+	 * The destination's SPICE TLS directory (QEMU's -spice x509-dir: its
+	 * server-cert.pem, server-key.pem and ca-cert.pem), a path on the
+	 * destination's host.  A launched destination gets it with a SPICE
+	 * display's tlsPort (without it, a tlsPort is refused); for an attached
+	 * one it says where its certificate is instead of its command line.
+	 * Prepare's cookie carries the certificate's subject either way
+	 * (docs/graphics.md).  NULL: read the attached QEMU's command line.
+	 */
+	const char *spice_x509_dir;
+	/*
 	 * The disk map of the launched destination, "SRC=DST" strings (absolute
 	 * paths), NULL-terminated; NULL: none.  The disk whose source is SRC
 	 * opens DST there; a SRC that no disk has is an error.  At most 64.

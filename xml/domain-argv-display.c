@@ -156,20 +156,29 @@ static void spice(struct qm_argv_build *b, const struct qm_domain_graphics *g)
 	size_t size;
 	FILE *f;
 
-	/* A live description says autoport with the port it got: that port is kept. */
-	if (g->port <= 0) {
+	/* A live description says autoport with the ports it got: those ports are kept. */
+	if (g->port <= 0 && g->tls_port <= 0) {
 		qm_ab_refuse(b, g->node, "SPICE needs a port: QEMU cannot pick one");
 		return;
 	}
-	if (g->tls_port >= 0) {
-		qm_ab_refuse(b, g->node, "SPICE over TLS (tlsPort) is not supported");
+	if (g->tls_port > 0 && !b->opts->spice_x509_dir) {
+		qm_ab_refuse(b, g->node,
+			     "SPICE over TLS (tlsPort) needs the directory of its certificates "
+			     "(--spice-x509-dir)");
 		return;
 	}
 	qm_ab_add(b, "-spice");
 	f = qm_ab_open(b, &buf, &size);
 	if (!f)
 		return;
-	fprintf(f, "port=%d,addr=", g->port);
+	if (g->port > 0)
+		fprintf(f, "port=%d,", g->port);
+	if (g->tls_port > 0) {
+		fprintf(f, "tls-port=%d,x509-dir=", g->tls_port);
+		qm_ab_esc(f, b->opts->spice_x509_dir);
+		fputc(',', f);
+	}
+	fputs("addr=", f);
 	qm_ab_esc(f, g->listen ? g->listen : DEFAULT_LISTEN);
 	/* With a password, ticketing stays on and nobody connects until set_password. */
 	if (!g->passwd && !b->opts->locked[QM_DOMAIN_GRAPHICS_SPICE])

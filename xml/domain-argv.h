@@ -58,6 +58,12 @@ struct qm_domain_argv_opts {
 	size_t n_fds;
 	/* That monitor even with no fds: QMP add-fd hands some later (a migration). */
 	bool fdset_pin;
+	/*
+	 * SPICE's TLS directory (x509-dir: server-cert.pem, server-key.pem,
+	 * ca-cert.pem), for a display with a tlsPort; NULL refuses a tlsPort.
+	 * A directory, never a key's password: QEMU reads the files itself.
+	 */
+	const char *spice_x509_dir;
 };
 
 /*

@@ -167,6 +167,7 @@ struct run {
 	char decision[64]; /* the last one, "policy action" */
 	char reason[512];  /* and its reason */
 	double spice_timeout;
+	const char *spice_x509_dir; /* the destination's, for its certificate subject */
 	char warnings[2048]; /* the job's warnings and errors, one a line */
 	/* on entering each phase, after it is recorded, when set */
 	void (*on_phase)(struct run *run, struct qm_job *job, enum qm_phase phase);

@@ -11,11 +11,27 @@
 # the image as its backing file: QEMU opens a backing file read-only, and
 # the guest's writes land in the overlay.  (-snapshot would do it for -drive
 # only; the launched command line uses -blockdev.)
+#
+# Then SPICE over TLS: a description with a tlsPort is refused without
+# --spice-x509-dir and, with a directory of certificates openssl makes here,
+# QEMU listens on that TLS port (query-spice) with that directory.
 # make check sets QMIGRATE, QEMU, top_srcdir and top_builddir.
 set -euo pipefail
 # shellcheck source=test-env.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/test-env.sh" qmigrate-launch
 vmdir=
+
+# Stops the QEMU $pid by its pid; it must go within 10 s of SIGTERM.
+stop_qemu() {
+	kill -TERM "$pid"
+	for _ in $(seq 100); do
+		gone "$pid" && break
+		sleep 0.1
+	done
+	gone "$pid" || fail "QEMU $pid survived SIGTERM for 10 s"
+	forget "$pid"
+	pid=
+}
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -97,12 +113,56 @@ chardevs=$("$QMIGRATE" qmp -c "$qmp" query-chardev)
 port=$(grep -o 'tcp:127\.0\.0\.1:[0-9]*,server=on' <<<"$chardevs" | sed 's/.*:\([0-9]*\),.*/\1/')
 [ -n "$port" ] && [ "$port" -gt 0 ] || fail "no listening port in query-chardev: $chardevs"
 
-kill -TERM "$pid"
-for _ in $(seq 100); do
-	gone "$pid" && break
-	sleep 0.1
-done
-gone "$pid" || fail "QEMU $pid survived SIGTERM for 10 s"
-forget "$pid"
+stop_qemu
 [ "$(sha256sum <"$image")" = "$before" ] || fail "the guest image was written"
-echo "PASS: launched, $passes passes, serial 1 on port $port, killed by pid"
+
+# ---- SPICE over TLS: a VM without a disk is enough ----
+x509=$dir/x509
+mkdir -m 0700 "$x509"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+	-keyout "$x509/server-key.pem" -out "$x509/server-cert.pem" \
+	-subj "/O=qmigrate/CN=127.0.0.1" 2>/dev/null || fail "openssl req failed"
+cp "$x509/server-cert.pem" "$x509/ca-cert.pem"
+spice_xml() { # PORT TLSPORT
+	cat <<XML
+<domain type="$type">
+  <name>launch-tls</name>
+  <uuid>5d3c1f0e-7a2b-4c7d-9e1f-0a1b2c3d4e60</uuid>
+  <memory unit="MiB">32</memory>
+  <os><type arch="x86_64" machine="pc">hvm</type></os>
+  <devices>
+    <emulator>$QEMU</emulator>
+    <graphics type="spice" port="$1" tlsPort="$2" autoport="no" listen="127.0.0.1"/>
+  </devices>
+</domain>
+XML
+}
+spice_xml 5930 5931 >"$dir/tls.xml"
+if "$QMIGRATE" launch --runtime-dir "$dir" "$dir/tls.xml" >"$dir/out" 2>"$dir/err"; then
+	fail "a tlsPort without --spice-x509-dir was launched"
+fi
+grep -q -- '--spice-x509-dir' "$dir/err" || fail "the refusal does not name --spice-x509-dir: $(cat "$dir/err")"
+# QEMU cannot pick SPICE ports: try a few pairs, a QEMU that cannot bind exits.
+for _ in 1 2 3 4 5; do
+	plain=$((20000 + RANDOM % 20000))
+	tls=$((plain + 1))
+	spice_xml "$plain" "$tls" >"$dir/tls.xml"
+	if "$QMIGRATE" launch --json --runtime-dir "$dir" --spice-x509-dir "$x509" "$dir/tls.xml" \
+		>"$dir/out" 2>"$dir/err"; then
+		break
+	fi
+	grep -q LaunchExited "$dir/err" || fail "launch with --spice-x509-dir: $(cat "$dir/err")"
+done
+out=$(cat "$dir/out")
+pid=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' <<<"$out")
+vmdir=$(sed -n 's/.*"dir":"\([^"]*\)".*/\1/p' <<<"$out")
+qmp=$(sed -n 's/.*"qmp":"\([^"]*\)".*/\1/p' <<<"$out")
+[ -n "$pid" ] && [ -S "$qmp" ] || fail "launch with --spice-x509-dir printed '$out' ($(cat "$dir/err"))"
+pids+=("$pid")
+spice=$("$QMIGRATE" qmp -c "$qmp" query-spice)
+grep -q "\"tls-port\": *$tls" <<<"$spice" || fail "query-spice has no tls-port $tls: $spice"
+tr '\0' '\n' <"/proc/$pid/cmdline" | grep -q -- "x509-dir=$x509" ||
+	fail "QEMU's command line has no x509-dir=$x509"
+stop_qemu
+echo "PASS: launched, $passes passes, serial 1 on port $port, killed by pid;" \
+	"SPICE over TLS on port $tls"

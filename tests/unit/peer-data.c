@@ -37,6 +37,7 @@ void pd_sample(enum qm_peer_type type, struct qm_peer_msg *m)
 		m->settings.launch = true;
 		strcpy(m->settings.migrate_address, "192.0.2.2");
 		strcpy(m->settings.graphics_listen, "::");
+		strcpy(m->settings.spice_x509_dir, "/etc/pki/qemu spice");
 		cr_assert(m->settings.disk_map = calloc(3, sizeof(char *)));
 		cr_assert(m->settings.disk_map[0] = strdup("/src/a.img=/dst/a b.img"));
 		cr_assert(m->settings.disk_map[1] = strdup("/src/b.qcow2=/dst/b.qcow2"));
@@ -96,6 +97,7 @@ void pd_assert_same_settings(const struct qm_peer_settings *a, const struct qm_p
 	cr_assert_str_eq(a->qmp, b->qmp);
 	cr_assert_str_eq(a->migrate_address, b->migrate_address);
 	cr_assert_str_eq(a->graphics_listen, b->graphics_listen);
+	cr_assert_str_eq(a->spice_x509_dir, b->spice_x509_dir);
 	cr_assert_eq(a->n_disk_map, b->n_disk_map);
 	for (size_t i = 0; i < a->n_disk_map; i++)
 		cr_assert_str_eq(a->disk_map[i], b->disk_map[i]);

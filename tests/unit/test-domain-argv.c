@@ -268,6 +268,36 @@ Test(domain_argv, locked_displays_start_locked_without_a_password)
 	cr_expect_null(strstr(locked[spice + 1], "disable-ticketing"), "%s", locked[spice + 1]);
 }
 
+Test(domain_argv, spice_over_tls_names_its_x509_dir)
+{
+	static const struct {
+		const char *ports, *spice;
+	} cases[] = {
+		{ "port='5930' tlsPort='5931'",
+		  "port=5930,tls-port=5931,x509-dir=/etc/pki/a,,b,addr=127.0.0.1,"
+		  "disable-ticketing=on" },
+		/* TLS alone: no plain port. */
+		{ "port='-1' tlsPort='5931'",
+		  "tls-port=5931,x509-dir=/etc/pki/a,,b,addr=127.0.0.1,disable-ticketing=on" },
+	};
+	struct qm_domain_argv_opts opts = { .qmp_path = QMP, .spice_x509_dir = "/etc/pki/a,b" };
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		_cleanup_free_ char *xml = NULL;
+		_cleanup_argv_ char **argv = NULL;
+		size_t i;
+
+		cr_assert_geq(asprintf(&xml, HEAD "<devices><graphics type='spice' %s/></devices>"
+						  "</domain>",
+				       cases[c].ports),
+			      0);
+		argv = build(xml, &opts);
+		i = find(argv, "-spice");
+		cr_assert_neq(i, (size_t)-1);
+		cr_expect_str_eq(argv[i + 1], cases[c].spice);
+	}
+}
+
 /* ---- qm_argv_dup / qm_argv_len ------------------------------------------- */
 
 TestSuite(argv_dup, .timeout = 10);

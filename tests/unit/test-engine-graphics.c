@@ -9,6 +9,8 @@
  * time out leaves a warning.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/job.h"
@@ -51,9 +53,17 @@ TestSuite(engine_graphics, .timeout = 20);
 		{ .op = FQ_OP_EXPECT, .name = "client_migrate_info", .slot = 2, .args = (want) }, \
 		R(0, "{}"), R(1, "{}"), FQ_REPLY_TEXT(2, reply), FQ_EXPECT("migrate", 3),  \
 		R(3, "{}")
+/* tests/data/x509/dir/server-cert.pem: openssl req -x509 -subj /C=XX/L=city/O=org/CN=name */
+#define SUBJECT "C=XX,L=city,O=org,CN=name"
 #define TO_LOCALHOST_5930                                                                  \
 	"{\"protocol\": \"spice\", \"hostname\": \"127.0.0.1\", \"port\": 5930,"            \
+	" \"tls-port\": 5931, \"cert-subject\": \"" SUBJECT "\"}"
+/* The same without a certificate subject. */
+#define TO_LOCALHOST_5930_BARE                                                             \
+	"{\"protocol\": \"spice\", \"hostname\": \"127.0.0.1\", \"port\": 5930,"            \
 	" \"tls-port\": 5931}"
+/* run.spice_x509_dir for a destination whose certificate is found on its command line. */
+#define FROM_CMDLINE ""
 #define ACCEPTED "{\"return\": {}}"
 /* The migration completes; QEMU says so (slot 4). */
 #define COMPLETES                                                                          \
@@ -91,14 +101,35 @@ static void migrates(struct run *run, const struct fq_step *src, const struct fq
 	cr_assert_eq(run->result.vm, QM_VM_DESTINATION);
 }
 
-/* Migrates from @src into a destination with SPICE on every address and a TLS port. */
+/* tests/data/x509/@name, in a new string. */
+static char *x509_data(const char *name)
+{
+	const char *top = getenv("top_srcdir");
+	char *path;
+
+	cr_assert_geq(asprintf(&path, "%s/tests/data/x509/%s", top ? top : ABS_TOP_SRCDIR, name),
+		      0);
+	return path;
+}
+
+/*
+ * Migrates from @src into a destination with SPICE on every address and a
+ * TLS port, whose certificate is tests/data/x509/dir's unless
+ * run->spice_x509_dir says another directory, or FROM_CMDLINE.
+ */
 static void into_spice_wildcard(struct run *run, const struct fq_step *src)
 {
 	static const struct fq_step dst[] = {
 		DST_WITH_DISPLAY(R(12, SPICE_WILDCARD_TLS), FQ_REPLY_FILE(13, "query-vnc-off.json")),
 	};
+	_cleanup_free_ char *dir = x509_data("dir");
 
+	if (!run->spice_x509_dir)
+		run->spice_x509_dir = dir;
+	else if (!run->spice_x509_dir[0])
+		run->spice_x509_dir = NULL;
 	migrates(run, src, dst);
+	run->spice_x509_dir = NULL;
 }
 
 /* ---- prepare and perform ------------------------------------------------------------ */
@@ -122,9 +153,81 @@ Test(engine_graphics, prepare_gives_the_spice_display_and_perform_sends_clients_
 	cr_assert_str_eq(prepared.graphics.listen, "127.0.0.1");
 	cr_assert_eq(prepared.graphics.port, 5930);
 	cr_assert_eq(prepared.graphics.tls_port, 5931);
-	/* QMP does not tell the certificate's subject. */
-	cr_assert_str_empty(prepared.graphics.tls_subject);
+	/* QMP does not tell it: read from the certificate in the destination's x509 dir. */
+	cr_assert_str_eq(prepared.graphics.tls_subject, SUBJECT);
 	cr_assert_str_empty(run.warnings);
+}
+
+/* Into a destination whose certificate subject cannot be had: client_migrate_info goes without. */
+static void without_subject(struct run *run)
+{
+	static const struct fq_step src[] = {
+		SRC_RELOCATES(TO_LOCALHOST_5930_BARE, ACCEPTED), SPICE_DONE, COMPLETES,
+		QUIT_AND_GO(5), FQ_END,
+	};
+
+	run->on_phase = keep_prepare_cookie;
+	run->spice_timeout = ENDLESS;
+	into_spice_wildcard(run, src);
+	cr_assert_str_empty(prepared.graphics.tls_subject);
+	cr_assert(strstr(run->warnings, "SPICE clients get no certificate subject"), "%s",
+		  run->warnings);
+}
+
+Test(engine_graphics, a_certificate_that_cannot_be_read_gives_no_subject_and_a_warning)
+{
+	_cleanup_free_ char *dir = x509_data("hostile"); /* no server-cert.pem there */
+	struct run run = { .spice_x509_dir = dir };
+
+	without_subject(&run);
+	cr_assert(strstr(run.warnings, "server-cert.pem"), "%s", run.warnings);
+}
+
+Test(engine_graphics, without_a_tls_port_on_the_qemu_command_line_there_is_no_subject)
+{
+	/* The QEMU at the other end is this test: no -spice on its command line. */
+	struct run run = { .spice_x509_dir = FROM_CMDLINE };
+
+	without_subject(&run);
+	cr_assert(strstr(run.warnings, "no -spice with tls-port"), "%s", run.warnings);
+}
+
+Test(engine_graphics, the_certificate_file_is_found_on_the_command_line_as_qemu_finds_it)
+{
+	static const struct {
+		const char *spice[2];
+		int r;
+		const char *path;
+	} cases[] = {
+		{ { "port=5900,tls-port=5901,x509-dir=/etc/pki/spice" }, 1,
+		  "/etc/pki/spice/server-cert.pem" },
+		/* x509-cert-file wins over x509-dir, wherever it is. */
+		{ { "x509-cert-file=/c.pem,tls-port=5901,x509-dir=/d" }, 1, "/c.pem" },
+		/* ",," is a comma in a value. */
+		{ { "tls-port=5901,x509-dir=/a,,b,addr=::" }, 1, "/a,b/server-cert.pem" },
+		/* QEMU's own default: its working directory. */
+		{ { "tls-port=5901" }, 1, "./server-cert.pem" },
+		/* The options merge; the later wins. */
+		{ { "tls-port=5901,x509-dir=/old", "x509-dir=/new" }, 1, "/new/server-cert.pem" },
+		/* No TLS port: no certificate. */
+		{ { "port=5900,x509-dir=/d" }, 0, NULL },
+		/* A key that only ends like one is another key. */
+		{ { "tls-port=5901,my-x509-dir=/x" }, 1, "./server-cert.pem" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *argv[8] = { "qemu-system-x86_64", "-m", "64" };
+		char out[256] = "";
+		size_t n = 3;
+
+		for (size_t j = 0; j < 2 && cases[i].spice[j]; j++) {
+			argv[n++] = "-spice";
+			argv[n++] = (char *)cases[i].spice[j];
+		}
+		cr_expect_eq(qm_spice_cert_path(argv, out, sizeof(out)), cases[i].r, "case %zu", i);
+		if (cases[i].path)
+			cr_expect_str_eq(out, cases[i].path, "case %zu", i);
+	}
 }
 
 Test(engine_graphics, a_recorded_wildcard_spice_display_is_relocated_to_its_port)

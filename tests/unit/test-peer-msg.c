@@ -208,6 +208,9 @@ Test(peer_msg, largest_prepare_fits_in_a_frame)
 	}
 	strcpy(m.settings.migrate_address, "2001:db8::1");
 	strcpy(m.settings.graphics_listen, "2001:db8::1");
+	memset(m.settings.spice_x509_dir, '"', QM_PEER_X509_DIR_MAX);
+	m.settings.spice_x509_dir[0] = '/';
+	m.settings.spice_x509_dir[QM_PEER_X509_DIR_MAX] = '\0';
 	frame = pd_encode(&m, &len);
 	cr_assert_leq(len, QM_PEER_FRAME_MAX);
 	cr_assert_eq(decode_frame(frame, len, &back, &err), 0, "%s", err.text);
