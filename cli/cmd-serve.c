@@ -41,7 +41,7 @@ static const char usage[] =
 	"  -v, --verbose         log more (twice: debug)\n"
 	"  -h, --help            show this help\n"
 	"\n"
-	"Exit status: 0 when a migration completed here, 1 otherwise.\n";
+	"Exit status: 0 when a migration completed here, 1 otherwise; 2 usage error.\n";
 
 enum {
 	OPT_STDIO = 256,

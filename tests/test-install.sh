@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # make install DESTDIR=... puts the command, the library, the header, the
-# .pc file and the bash completion in place, and a program built against the installed library with
-# nothing but `pkg-config --cflags --libs qmigrate` runs one QMP command
-# through it, against a real QEMU (tests/install/consumer.c).
+# .pc file, the man pages and the bash completion in place, and nothing
+# else, and a program built against the installed library with nothing but
+# `pkg-config --cflags --libs qmigrate` runs one QMP command through it,
+# against a real QEMU (tests/install/consumer.c).
 # make check sets QEMU, top_srcdir and top_builddir.
 set -euo pipefail
 
@@ -30,13 +31,15 @@ prefix=$(sed -n 's/^prefix=//p' "$top_builddir/qmigrate.pc")
 root=$dir/root$prefix
 libdir=$dir/root$(sed -n 's/^libdir=//p' "$top_builddir/qmigrate.pc" | sed "s|\${exec_prefix}|$prefix|")
 for f in "$root/bin/qmigrate" "$root/include/qmigrate.h" "$libdir/libqmigrate.so" \
-	"$libdir/pkgconfig/qmigrate.pc" "$root/share/bash-completion/completions/qmigrate"; do
+	"$libdir/pkgconfig/qmigrate.pc" "$root/share/bash-completion/completions/qmigrate" \
+	"$root/share/man/man1/qmigrate.1" "$root/share/man/man3/libqmigrate.3"; do
 	[ -e "$f" ] || fail "make install did not install $f"
 done
 # Nothing of the tests or of the internal library is installed.
 extra=$(find "$dir/root" -type f | grep -v -e '/bin/qmigrate$' -e '/include/qmigrate\.h$' \
 	-e '/libqmigrate\.\(so[.0-9]*\|la\|a\)$' -e '/pkgconfig/qmigrate\.pc$' \
-	-e '/bash-completion/completions/qmigrate$' || true)
+	-e '/bash-completion/completions/qmigrate$' \
+	-e '/share/man/man1/qmigrate\.1$' -e '/share/man/man3/libqmigrate\.3$' || true)
 [ -z "$extra" ] || fail "make install installed more than it should: $extra"
 
 # The .pc file as installed, its prefix moved under DESTDIR.
