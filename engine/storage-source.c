@@ -194,12 +194,24 @@ static struct qm_storage_disk *disk_of_job(struct qm_storage *st, const char *id
 	return NULL;
 }
 
-static void set_stage(struct qm_job *job, enum stage stage, double timeout)
+static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* The stage's wait ends by @timeout from now, however slow the polling is. */
+static void arm_deadline(struct qm_job *job, double timeout)
 {
 	struct qm_storage *st = job->storage;
 
-	st->stage = stage;
-	st->deadline = ev_now(job->loop) + timeout;
+	ev_timer_stop(job->loop, &st->deadline_timer);
+	ev_set_cb(&st->deadline_timer, deadline_cb);
+	st->deadline_timer.data = job;
+	ev_timer_set(&st->deadline_timer, timeout, 0.);
+	ev_timer_start(job->loop, &st->deadline_timer);
+}
+
+static void set_stage(struct qm_job *job, enum stage stage, double timeout)
+{
+	job->storage->stage = stage;
+	arm_deadline(job, timeout);
 }
 
 /* The stage's wait is over: its continuation runs from here, once. */
@@ -210,6 +222,7 @@ static void stage_end(struct qm_job *job, enum stage stage)
 
 	st->next = NULL;
 	st->stage = stage;
+	ev_timer_stop(job->loop, &st->deadline_timer);
 	if (stage == STAGE_DONE)
 		ev_timer_stop(job->loop, &st->timer);
 	if (next)
@@ -302,7 +315,7 @@ static void report_progress(struct qm_job *job)
 		p->storage_mbps =
 			(double)(done - st->last_done) * 8 / 1e6 / (now - st->last_t);
 	if (done != st->last_done && st->stage == STAGE_READY)
-		st->deadline = now + STALL_TIMEOUT;
+		arm_deadline(job, STALL_TIMEOUT);
 	st->last_t = now;
 	st->last_done = done;
 	p->storage_transferred = done;
@@ -354,23 +367,27 @@ static void jobs_polled(struct qm_qmp *q, json_t *list, const struct qm_error *e
 	evaluate(job);
 }
 
+static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct qm_job *job = w->data;
+	struct qm_storage *st = job->storage;
+
+	if (st->stage != STAGE_ROLLBACK)
+		qm_job_failf(job, -ETIMEDOUT, "StorageTimeout",
+			     "the disks' mirrors took too long %s",
+			     stage_names[st->stage]);
+	else
+		qm_warn(job->ctx, "the cancelled mirrors did not end: going on");
+	for (unsigned i = 0; i < st->n_disks; i++)
+		st->disks[i].ended = true;
+	evaluate(job);
+}
+
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct qm_job *job = w->data;
 	struct qm_storage *st = job->storage;
 
-	if (st->stage != STAGE_MIGRATING && ev_now(loop) > st->deadline) {
-		if (st->stage != STAGE_ROLLBACK)
-			qm_job_failf(job, -ETIMEDOUT, "StorageTimeout",
-				     "the disks' mirrors took too long %s",
-				     stage_names[st->stage]);
-		else
-			qm_warn(job->ctx, "the cancelled mirrors did not end: going on");
-		for (unsigned i = 0; i < st->n_disks; i++)
-			st->disks[i].ended = true;
-		evaluate(job);
-		return;
-	}
 	if (st->inflight || job->src_gone)
 		return;
 	if (qm_qmp_command(job->src, "query-block-jobs", NULL, -1, 0, jobs_polled, job) ==
@@ -392,7 +409,6 @@ static void watch(struct qm_job *job)
 				qm_warn(job->ctx, "cannot subscribe to %s: polling only",
 					events[i]);
 	}
-	/* The deadline is checked at this pace too: never slower than a second. */
 	ev_timer_init(&st->timer, timer_cb, 0., job->opts.poll_interval);
 	st->timer.data = job;
 	ev_timer_again(job->loop, &st->timer);

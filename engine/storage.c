@@ -91,6 +91,7 @@ int qm_storage_options_copy(struct qm_job *job, const struct qm_job_options *opt
 		return qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
 	job->storage->port = -1;
 	ev_timer_init(&job->storage->timer, NULL, 0., 0.);
+	ev_timer_init(&job->storage->deadline_timer, NULL, 0., 0.);
 	if (opts->copy_storage_disks && opts->copy_storage_disks[0]) {
 		job->storage->only = qm_argv_dup(opts->copy_storage_disks, 0);
 		if (!job->storage->only)
@@ -113,6 +114,7 @@ void qm_storage_free(struct qm_job *job)
 	if (!st)
 		return;
 	ev_timer_stop(job->loop, &st->timer);
+	ev_timer_stop(job->loop, &st->deadline_timer);
 	/* A job dropped before its end leaves no image behind. */
 	qm_storage_remove_images(job);
 	for (unsigned i = 0; i < st->n_disks; i++)

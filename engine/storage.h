@@ -46,8 +46,9 @@ struct qm_storage {
 	void (*next)(struct qm_job *job);	    /* when the stage's wait ends */
 	void (*after_rollback)(struct qm_job *job); /* when the rollback is over */
 	int stage;
-	ev_timer timer;
-	ev_tstamp deadline, last_t;
+	ev_timer timer;		 /* polls query-block-jobs */
+	ev_timer deadline_timer; /* the stage's bound */
+	ev_tstamp last_t;
 	uint64_t last_done;
 	bool subscribed, inflight, switched;
 };
