@@ -29,6 +29,11 @@ TestSuite(engine_storage, .init = dl_setup, .fini = dl_teardown, .timeout = 30);
 	"\"/machine/peripheral-anon/device[1]/virtio-backend\","                         \
 	" \"inserted\": {\"node-name\": \"fmt-vdb\", \"ro\": false,"                     \
 	" \"image\": {\"virtual-size\": " CAPACITY "}}}]"
+/* vdb of 1 EiB: more than any test machine has free. */
+#define HUGE_BLOCKS                                                                      \
+	"[{\"device\": \"\", \"qdev\": \"vdb\", \"inserted\": {\"node-name\": "          \
+	"\"fmt-vdb\","                                                                   \
+	" \"ro\": false, \"image\": {\"virtual-size\": 1152921504606846976}}}]"
 #define JOB_EVENT(name, extra)                                                           \
 	EVENT(name,                                                                      \
 	      "{\"device\": \"qmigrate-vdb\", \"type\": \"mirror\", \"len\": " CAPACITY  \
@@ -257,6 +262,31 @@ Test(engine_storage, an_existing_image_is_refused_and_left_alone)
 	fclose(f);
 	cr_expect_str_eq(buf, "theirs");
 	unlink(dst_image);
+}
+
+Test(engine_storage, a_raw_disk_larger_than_the_free_space_is_refused_in_prepare)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN_WITH_CAPS("[{\"state\": false, \"capability\": \"events\"},"
+				    " {\"state\": false, \"capability\": "
+				    "\"pause-before-switchover\"}]"),
+		FQ_EXPECT("query-block", 8),
+		R(8, HUGE_BLOCKS),
+		FQ_EXPECT("query-status", 5),
+		R(5, RUNNING),
+		FQ_END,
+	};
+	struct lrun run = { 0 };
+	_cleanup_free_ char *xml = storage_domain(&run);
+
+	run_launch(&run, xml, src, NULL);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_expect_str_eq(run.result.error.error_class, "StorageNoSpace");
+	cr_expect(strstr(run.result.error.text, "free") &&
+			  strstr(run.result.error.text, dst_image),
+		  "%s", run.result.error.text);
+	cr_expect_not(run.result.changed);
+	cr_expect_eq(access(dst_image, F_OK), -1, "an image was created");
 }
 
 static void expect_usage(struct qm_job_options *o, const char *piece)
