@@ -269,7 +269,8 @@ static int listen_socket(const char *address, int *port, struct qm_error *err)
 	return fd;
 }
 
-static void served(void *opaque, json_t **res, const struct qm_error *err)
+/* A step of the NBD server is over: the job's error on failure, then what comes next. */
+static void step_done(void *opaque, json_t **res, const struct qm_error *err)
 {
 	struct qm_job *job = opaque;
 	struct qm_storage *st = job->storage;
@@ -278,11 +279,19 @@ static void served(void *opaque, json_t **res, const struct qm_error *err)
 	st->next = NULL;
 	if (err)
 		qm_job_fail(job, err);
-	if (!qm_job_failed(job))
+	next(job);
+}
+
+static void served(void *opaque, json_t **res, const struct qm_error *err)
+{
+	struct qm_job *job = opaque;
+	struct qm_storage *st = job->storage;
+
+	if (!err && !qm_job_failed(job))
 		qm_info(job->ctx,
 			"the destination serves %u disk(s) over NBD on %s port %d",
 			st->n_disks, st->host, st->port);
-	next(job);
+	step_done(opaque, res, err);
 }
 
 void qm_storage_serve(struct qm_job *job, void (*next)(struct qm_job *job))
@@ -334,23 +343,11 @@ bool qm_storage_serving(const struct qm_job *job)
 	return job->storage && job->storage->serving;
 }
 
-static void unserved(void *opaque, json_t **res, const struct qm_error *err)
-{
-	struct qm_job *job = opaque;
-	struct qm_storage *st = job->storage;
-	void (*next)(struct qm_job * job) = st->next;
-
-	st->next = NULL;
-	if (err)
-		qm_job_fail(job, err);
-	next(job);
-}
-
 void qm_storage_unserve(struct qm_job *job, void (*next)(struct qm_job *job))
 {
 	struct qm_batch_cmd cmds[] = { { .name = "nbd-server-stop" } };
 
 	job->storage->serving = false;
 	job->storage->next = next;
-	qm_job_batch(job, job->dst, cmds, 1, unserved);
+	qm_job_batch(job, job->dst, cmds, 1, step_done);
 }

@@ -30,13 +30,7 @@ fail() {
 }
 . "$top_srcdir/tests/integration/remote-lib.sh"
 
-pick_accel
-case $accel in
-kvm) type=kvm ;;
-*) type=qemu ;;
-esac
-[ -r "$image" ] || fail "no guest image at $image"
-[ -x "$memcheck" ] || fail "no $memcheck"
+guest_setup
 HOST=3d1219c7-c4c5-404a-aa1f-6d2a48adfda4
 
 # describe NAME UUID XML-DISKS: a description of the test guest named NAME
