@@ -240,18 +240,23 @@ static bool all(const struct qm_storage *st, bool ready)
 	return true;
 }
 
+static void report_progress(struct qm_job *job);
+
 /* Moves on when the stage's condition holds. */
 static void evaluate(struct qm_job *job)
 {
 	struct qm_storage *st = job->storage;
 
-	if (st->stage == STAGE_READY && qm_job_failed(job))
+	if (st->stage == STAGE_READY && qm_job_failed(job)) {
 		stage_end(job, STAGE_MIGRATING);
-	else if (st->stage == STAGE_READY && all(st, true))
+	} else if (st->stage == STAGE_READY && all(st, true)) {
+		/* However fast they were, the mirrors' figures are seen once. */
+		report_progress(job);
 		stage_end(job, STAGE_MIGRATING);
-	else if ((st->stage == STAGE_SWITCH || st->stage == STAGE_ROLLBACK) &&
-		 all(st, false))
+	} else if ((st->stage == STAGE_SWITCH || st->stage == STAGE_ROLLBACK) &&
+		   all(st, false)) {
 		stage_end(job, STAGE_DONE);
+	}
 }
 
 /* A mirror ended: at the switch-over that is its completion; otherwise a failure. */
@@ -282,6 +287,8 @@ static void block_job_event(struct qm_qmp *q, const char *name, json_t *data, do
 		return;
 	if (strcmp(name, "BLOCK_JOB_READY") == 0) {
 		d->ready = true;
+		d->offset = (uint64_t)json_integer_value(json_object_get(data, "offset"));
+		d->len = (uint64_t)json_integer_value(json_object_get(data, "len"));
 	} else if (strcmp(name, "BLOCK_JOB_ERROR") == 0) {
 		qm_warn(job->ctx, "the mirror of disk %s reports an I/O error (%s)",
 			d->target,
@@ -324,6 +331,7 @@ static void report_progress(struct qm_job *job)
 	/* While the mirrors catch up the monitor is not running yet: this is the sample.
 	 */
 	if (st->stage == STAGE_READY && job->cbs.progress) {
+		snprintf(job->qemu_status, sizeof(job->qemu_status), "%s", "mirror");
 		p->elapsed = now - job->t_start;
 		job->cbs.progress(job, p, job->userdata);
 	}

@@ -117,6 +117,10 @@ static void on_done(struct qm_job *job, const struct qm_result *r, void *ud)
 
 static void on_progress(struct qm_job *job, const struct qm_progress *p, void *ud)
 {
+	struct lrun *run = ud;
+
+	if (strcmp(p->status, "mirror") == 0 && run->n_mirror++ == 0)
+		run->mirror = *p;
 }
 
 /* Every line the library logs, QMP trace included, for the password checks. */
@@ -175,8 +179,7 @@ void run_launch(struct lrun *run, const char *xml, const struct fq_step *src_scr
 			fq_resume(fsrc);
 		}
 		if (run->on_wait != ACT_NONE && run->on_wait != ACT_RESUME_BOTH && fdst &&
-		    fq_connected(fdst) &&
-		    fq_waiting(fdst)) {
+		    fq_connected(fdst) && fq_waiting(fdst)) {
 			if (run->on_wait == ACT_UNREF) {
 				job = qm_job_unref(job);
 				fq_resume(fdst);
@@ -209,7 +212,8 @@ void stop_handed_over(const struct qm_result *r)
 	cr_assert_eq(waitpid((pid_t)r->dst_pid, &status, 0), (pid_t)r->dst_pid);
 	snprintf(dir, sizeof(dir), "%s", r->dst_qmp);
 	*strrchr(dir, '/') = '\0';
-	cr_expect_eq(strncmp(dir, parent, strlen(parent)), 0, "%s is not under %s", dir, parent);
+	cr_expect_eq(strncmp(dir, parent, strlen(parent)), 0, "%s is not under %s", dir,
+		     parent);
 	unlink(r->dst_qmp);
 	snprintf(path, sizeof(path), "%s/qemu.log", dir);
 	unlink(path);

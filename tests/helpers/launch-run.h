@@ -35,6 +35,9 @@ struct lrun {
 	struct qm_result result;
 	bool done;
 	bool alive_at_done; /* the launched destination, by result.dst_pid */
+	/* the first progress sample with status "mirror" (storage), and how many came */
+	struct qm_progress mirror;
+	int n_mirror;
 	/*
 	 * What the test does once the destination connected and its script
 	 * WAITs; ACT_RESUME_BOTH: once both scripts WAIT, resumes both.

@@ -126,7 +126,8 @@ for f in boot.qcow2 data.raw data.qcow2; do
 	[ "$(stat -c %a "$dir/dst/$f")" = 600 ] || fail "$dir/dst/$f is not 0600"
 done
 [[ $result == *'"storage_disks":3'* ]] || fail "the result does not count 3 disks: $result"
-grep -q '"storage_total_bytes":[1-9]' "$v/migrate.out" || fail "no progress line shows the disks"
+grep -q '"status":"mirror".*"storage_total_bytes":[1-9]' "$v/migrate.out" ||
+	fail "no progress line shows the disks while they are mirrored"
 qemu-img info "$dir/dst/data.qcow2" | grep -q "file format: qcow2" || fail "data.qcow2 is not qcow2 there"
 
 # ---- the destination killed during the mirror ----------------------------------------

@@ -160,6 +160,11 @@ Test(engine_storage,
 	run_launch(&run, xml, src, dst);
 	cr_assert_eq(run.result.status, QM_JOB_COMPLETED, "%s", run.result.error.text);
 	cr_expect_eq(run.result.vm, QM_VM_DESTINATION);
+	/* The mirror's figures showed once at least, before the memory moved. */
+	cr_expect_geq(run.n_mirror, 1);
+	cr_expect_eq(run.mirror.storage_total, 16777216);
+	cr_expect_eq(run.mirror.storage_transferred, 16777216);
+	cr_expect_eq(run.mirror.storage_remaining, 0);
 	cr_expect_eq(run.result.storage_disks, 1);
 	cr_expect_eq(run.result.storage_bytes, 16777216);
 	/* The destination's image stays: the VM's disk there. */
