@@ -172,13 +172,16 @@ void run_launch(struct lrun *run, const char *xml, const struct fq_step *src_scr
 	cr_assert_eq(qm_job_start(job, &err), 0, "%s", err.text);
 	while (!run->done) {
 		ev_run(loop, EVRUN_ONCE);
-		if (run->on_wait == ACT_RESUME_BOTH && fsrc && fdst && fq_waiting(fsrc) &&
-		    fq_waiting(fdst)) {
+		if ((run->on_wait == ACT_RESUME_BOTH ||
+		     run->on_wait == ACT_CANCEL_BOTH) &&
+		    fsrc && fdst && fq_waiting(fsrc) && fq_waiting(fdst)) {
+			if (run->on_wait == ACT_CANCEL_BOTH)
+				cr_assert_eq(qm_job_cancel(job), 0);
 			run->on_wait = ACT_NONE;
 			fq_resume(fdst);
 			fq_resume(fsrc);
 		}
-		if (run->on_wait != ACT_NONE && run->on_wait != ACT_RESUME_BOTH && fdst &&
+		if ((run->on_wait == ACT_CANCEL || run->on_wait == ACT_UNREF) && fdst &&
 		    fq_connected(fdst) && fq_waiting(fdst)) {
 			if (run->on_wait == ACT_UNREF) {
 				job = qm_job_unref(job);

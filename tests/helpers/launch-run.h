@@ -40,9 +40,16 @@ struct lrun {
 	int n_mirror;
 	/*
 	 * What the test does once the destination connected and its script
-	 * WAITs; ACT_RESUME_BOTH: once both scripts WAIT, resumes both.
+	 * WAITs; ACT_RESUME_BOTH: once both scripts WAIT, resumes both;
+	 * ACT_CANCEL_BOTH: the same after a cancel.
 	 */
-	enum { ACT_NONE, ACT_CANCEL, ACT_UNREF, ACT_RESUME_BOTH } on_wait;
+	enum {
+		ACT_NONE,
+		ACT_CANCEL,
+		ACT_UNREF,
+		ACT_RESUME_BOTH,
+		ACT_CANCEL_BOTH
+	} on_wait;
 	char log[32768];
 	size_t log_len;
 };

@@ -243,6 +243,39 @@ Test(engine_storage,
 	assert_gone(launched_pid());
 }
 
+Test(engine_storage, a_cancel_during_the_mirror_cancels_it_and_removes_the_image)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN_DISKS,
+		SRC_MIRROR,
+		FQ_WAIT, /* the mirror runs: now the user cancels */
+		{ .op = FQ_OP_EXPECT,
+		  .name = "block-job-cancel",
+		  .slot = 4,
+		  .args = "{\"device\": \"qmigrate-vdb\", \"force\": true}" },
+		R(4, "{}"),
+		JOB_EVENT("BLOCK_JOB_CANCELLED", ""),
+		DROP_NODE(5),
+		FQ_EXPECT("query-status", 6),
+		R(6, RUNNING),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		DST_SERVES,
+		FQ_WAIT,
+		QUIT_AND_GO(15),
+		FQ_END,
+	};
+	struct lrun run = { .on_wait = ACT_CANCEL_BOTH };
+	_cleanup_free_ char *xml = storage_domain(&run);
+
+	run_launch(&run, xml, src, dst);
+	cr_assert_eq(run.result.status, QM_JOB_CANCELLED, "%s", run.result.error.text);
+	cr_expect_eq(run.result.vm, QM_VM_SOURCE);
+	cr_expect_eq(access(dst_image, F_OK), -1, "the image prepare created is left");
+	assert_gone(launched_pid());
+}
+
 Test(engine_storage, an_existing_image_is_refused_and_left_alone)
 {
 	static const struct fq_step src[] = { SRC_BEGIN_DISKS,
