@@ -94,6 +94,15 @@ static const char usage[] =
 	"  --allow-same-host     do not refuse a destination with this host's uuid\n"
 	"                        (tests, one-host labs)\n"
 	"\n"
+	"Storage (docs/storage.md; with --launch-dest, this host, not tunnelled):\n"
+	"  --copy-storage all    copy every writable disk to the destination over NBD\n"
+	"                        while the VM runs: prepare creates each image (raw or\n"
+	"                        qcow2, same size) where --disk-map puts it, never\n"
+	"                        over an existing file; a failure removes them.\n"
+	"                        'inc' (only the top layer) is not yet supported\n"
+	"  --copy-storage-disk ID  copy only the disk <target dev='ID'> (repeatable;\n"
+	"                        implies --copy-storage all)\n"
+	"\n"
 	"  --runtime-dir DIR     where the private directories go (default:\n"
 	"                        $XDG_RUNTIME_DIR, else /tmp)\n"
 	"  --wait SEC            wait up to SEC seconds for the QMP sockets to appear,\n"
@@ -200,6 +209,8 @@ enum {
 	OPT_MIGRATE_ADDRESS,
 	OPT_HOST_UUID,
 	OPT_ALLOW_SAME_HOST,
+	OPT_COPY_STORAGE,
+	OPT_COPY_STORAGE_DISK,
 };
 
 struct run {
@@ -342,6 +353,8 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		{ "migrate-address", required_argument, NULL, OPT_MIGRATE_ADDRESS },
 		{ "host-uuid", required_argument, NULL, OPT_HOST_UUID },
 		{ "allow-same-host", no_argument, NULL, OPT_ALLOW_SAME_HOST },
+		{ "copy-storage", required_argument, NULL, OPT_COPY_STORAGE },
+		{ "copy-storage-disk", required_argument, NULL, OPT_COPY_STORAGE_DISK },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -367,6 +380,8 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	size_t n_disk_map = 0;
 	const char *leases[QM_LEASE_MAX + 1] = { NULL };
 	size_t n_leases = 0;
+	const char *copy_disks[QM_DOMAIN_MAX_DISKS + 1] = { NULL };
+	size_t n_copy_disks = 0;
 	const char *ssh_options[QM_SSH_OPTIONS_MAX + 1] = { NULL };
 	size_t n_ssh_options = 0;
 	bool transport_given = false;
@@ -549,6 +564,24 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 						       QM_LEASE_MAX);
 			leases[n_leases++] = optarg;
 			opts.leases = leases;
+			break;
+		case OPT_COPY_STORAGE:
+			if (strcmp(optarg, "all") == 0)
+				opts.copy_storage = QM_COPY_STORAGE_ALL;
+			else if (strcmp(optarg, "inc") == 0)
+				opts.copy_storage = QM_COPY_STORAGE_INC;
+			else
+				return cli_usage_error(&cmd_migrate,
+						       "--copy-storage takes all or inc, not '%s'",
+						       optarg);
+			break;
+		case OPT_COPY_STORAGE_DISK:
+			if (n_copy_disks == QM_DOMAIN_MAX_DISKS)
+				return cli_usage_error(&cmd_migrate,
+						       "more than %d --copy-storage-disk",
+						       QM_DOMAIN_MAX_DISKS);
+			copy_disks[n_copy_disks++] = optarg;
+			opts.copy_storage_disks = copy_disks;
 			break;
 		case 'h':
 			fputs(usage, stdout);

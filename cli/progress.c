@@ -75,11 +75,12 @@ static void format_eta(char *buf, size_t len, const struct qm_progress *p)
 
 void progress_sample(struct progress_view *v, const struct qm_progress *p)
 {
-	char bar[BAR_WIDTH + 1], eta[32], downtime[32], tunnel[48] = "";
+	char bar[BAR_WIDTH + 1], eta[32], downtime[32], tunnel[48] = "", disks[96] = "";
 	int filled = (int)(p->percent / 100 * BAR_WIDTH);
 
 	if (v->json) {
-		emit_json(json_pack("{s:s, s:s, s:I, s:f, s:I, s:I, s:I, s:f, s:I, s:I, s:I}",
+		emit_json(json_pack("{s:s, s:s, s:I, s:f, s:I, s:I, s:I, s:f, s:I, s:I, s:I,"
+				    " s:I, s:I, s:I, s:f}",
 				    "event", "progress", "status", p->status, "elapsed_ms",
 				    (json_int_t)(p->elapsed * 1000), "percent", p->percent,
 				    "transferred_bytes", (json_int_t)p->transferred_bytes,
@@ -87,7 +88,10 @@ void progress_sample(struct progress_view *v, const struct qm_progress *p)
 				    "total_bytes", (json_int_t)p->total_bytes, "mbps", p->mbps,
 				    "passes", (json_int_t)p->passes, "expected_downtime_ms",
 				    (json_int_t)p->expected_downtime_ms, "tunnel_bytes",
-				    (json_int_t)p->tunnel_bytes));
+				    (json_int_t)p->tunnel_bytes, "storage_transferred_bytes",
+				    (json_int_t)p->storage_transferred, "storage_remaining_bytes",
+				    (json_int_t)p->storage_remaining, "storage_total_bytes",
+				    (json_int_t)p->storage_total, "storage_mbps", p->storage_mbps));
 		return;
 	}
 	if (!v->bar)
@@ -102,10 +106,14 @@ void progress_sample(struct progress_view *v, const struct qm_progress *p)
 		snprintf(downtime, sizeof(downtime), "?");
 	if (p->tunnel_bytes)
 		snprintf(tunnel, sizeof(tunnel), "  tunnel %.1f MiB", p->tunnel_bytes / MIB);
+	if (p->storage_total)
+		snprintf(disks, sizeof(disks), "  disks %.1f/%.1f MiB %.1f MiB/s",
+			 p->storage_transferred / MIB, p->storage_total / MIB,
+			 p->storage_mbps * 1e6 / 8 / MIB);
 	fprintf(stderr,
-		"\r\033[K[%s] %5.1f%%  %7.1f MiB/s  pass %llu  remaining %.1f MiB  downtime ~%s  ETA %s%s",
+		"\r\033[K[%s] %5.1f%%  %7.1f MiB/s  pass %llu  remaining %.1f MiB  downtime ~%s  ETA %s%s%s",
 		bar, p->percent, p->mbps * 1e6 / 8 / MIB, p->passes, p->remaining_bytes / MIB,
-		downtime, eta, tunnel);
+		downtime, eta, tunnel, disks);
 	fflush(stderr);
 	v->bar_drawn = true;
 }
@@ -154,6 +162,10 @@ static void result_json(const struct qm_result *r)
 	/* A destination qmigrate launched and left running: the harness's from now on. */
 	if (obj && r->dst_qmp[0])
 		json_object_set_new(obj, "dst_qmp", json_string(r->dst_qmp));
+	if (obj && r->storage_disks) {
+		json_object_set_new(obj, "storage_disks", json_integer(r->storage_disks));
+		json_object_set_new(obj, "storage_bytes", json_integer((json_int_t)r->storage_bytes));
+	}
 	if (obj && r->dst_pid > 0) {
 		json_object_set_new(obj, "dst_pid", json_integer(r->dst_pid));
 	}
@@ -182,6 +194,9 @@ void progress_result(struct progress_view *v, const struct qm_result *r)
 			"  transferred %.1f MiB in %llu passes, %.1f Mb/s\n",
 			r->total_ms, r->downtime_ms, r->setup_ms, r->wall_ms,
 			r->transferred_bytes / MIB, r->passes, r->throughput_mbps);
+	if (r->storage_disks)
+		fprintf(stderr, "  disks: %u copied, %.1f MiB mirrored\n", r->storage_disks,
+			r->storage_bytes / MIB);
 	if (r->dst_pid > 0)
 		fprintf(stderr, "  the destination QEMU runs as pid %ld, QMP socket %s\n", r->dst_pid,
 			r->dst_qmp);

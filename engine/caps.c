@@ -42,6 +42,12 @@ static bool want_postcopy(const struct qm_job_options *o)
 	return o->policy.postcopy;
 }
 
+/* The mirrors are completed while the source is paused, before the switch-over. */
+static bool want_storage(const struct qm_job_options *o)
+{
+	return o->copy_storage != QM_COPY_STORAGE_NONE;
+}
+
 static const struct {
 	const char *name;
 	int sides;
@@ -53,6 +59,7 @@ static const struct {
 	{ "xbzrle", SRC, want_xbzrle, "--xbzrle" },
 	{ "multifd", SRC | DST, want_multifd, "--multifd" },
 	{ "postcopy-ram", SRC | DST, want_postcopy, "--postcopy" },
+	{ "pause-before-switchover", SRC, want_storage, "--copy-storage" },
 };
 
 static bool listed(json_t *available, const char *name)

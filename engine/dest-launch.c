@@ -274,6 +274,9 @@ void qm_dest_launch(struct qm_job *job, void (*ready)(struct qm_job *job))
 
 	if (qm_job_dest_domain(job, &full) < 0)
 		goto rollback;
+	/* The images of the disks that move exist before QEMU opens them. */
+	if (qm_storage_create_images(job, full) < 0)
+		goto rollback;
 	if (job->opts.graphics_passwd_file) {
 		if (qm_passwd_read_file(job->opts.graphics_passwd_file, &file_pw, &err) < 0) {
 			qm_job_fail(job, &err);

@@ -27,10 +27,20 @@ static void prepare_emit(struct qm_job *job)
 {
 	struct qm_cookie c;
 
+	if (qm_job_failed(job)) {
+		qm_job_enter(job, QM_PHASE_FINISH);
+		return;
+	}
+	/* Once incoming, the disks are served for the source's mirrors. */
+	if (qm_storage_wanted(job) && !qm_storage_serving(job)) {
+		qm_storage_serve(job, prepare_emit);
+		return;
+	}
 	/* The graphics section is written only when it holds a display. */
 	qm_job_cookie_init(job, &c, QM_COOKIE_MIGRATE | QM_COOKIE_GRAPHICS);
 	snprintf(c.migrate_uri, sizeof(c.migrate_uri), "%s", job->migrate_uri);
 	c.graphics = job->dst_graphics;
+	qm_storage_cookie(job, &c);
 	if (qm_job_emit_cookie(job, &c) < 0) {
 		qm_job_enter(job, QM_PHASE_FINISH);
 		return;
@@ -197,6 +207,8 @@ static int prepare_take_cookie(struct qm_job *job)
 	if (r < 0)
 		return qm_job_refuse(job, &err);
 	r = qm_dest_leases_check(job, &c);
+	if (r == 0)
+		r = qm_storage_take_begin(job, &c);
 	if (r < 0)
 		return r;
 	snprintf(job->name, sizeof(job->name), "%s", c.name);
@@ -340,6 +352,8 @@ static void dest_abort(struct qm_job *job)
 	ev_timer_stop(job->loop, &job->finish_timer);
 	/* Before anything else: the source takes them back in confirm. */
 	qm_dest_leases_give_back(job);
+	/* The images prepare created go; QEMU may still have them open, which is harmless. */
+	qm_storage_remove_images(job);
 	if (job->dst_gone) {
 		qm_job_enter(job, QM_PHASE_CONFIRM);
 		return;
@@ -389,6 +403,7 @@ static void finish_emit(struct qm_job *job)
 		dest_abort(job);
 		return;
 	}
+	qm_storage_keep_images(job);
 	qm_job_enter(job, QM_PHASE_CONFIRM);
 }
 
@@ -418,6 +433,11 @@ static void finish_resume(struct qm_job *job)
 
 	if (qm_job_failed(job)) {
 		dest_abort(job);
+		return;
+	}
+	/* Before the VM runs here: no one else may write its disks any more. */
+	if (qm_storage_serving(job)) {
+		qm_storage_unserve(job, finish_resume);
 		return;
 	}
 	if (!job->src_was_running || job->opts.paused) {

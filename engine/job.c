@@ -307,7 +307,7 @@ _public_ struct qm_job *qm_job_new(struct qm_ctx *ctx, struct ev_loop *loop,
 	}
 	if (qm_remote_options_check(opts, err) < 0)
 		return NULL;
-	if (qm_job_dest_options_check(opts, err) < 0)
+	if (qm_job_dest_options_check(opts, err) < 0 || qm_storage_options_check(opts, err) < 0)
 		return NULL;
 	if (qm_job_leases_gather(opts, &leases, err) < 0)
 		return NULL;
@@ -377,7 +377,8 @@ struct qm_job *qm_job_alloc(struct qm_ctx *ctx, struct ev_loop *loop,
 		return NULL;
 	}
 	if (qm_job_dest_options_copy(job, opts, err) < 0 ||
-	    qm_remote_options_copy(job, opts, err) < 0) {
+	    qm_remote_options_copy(job, opts, err) < 0 ||
+	    qm_storage_options_copy(job, opts, err) < 0) {
 		qm_job_unref(job);
 		return NULL;
 	}
@@ -446,6 +447,7 @@ _public_ struct qm_job *qm_job_unref(struct qm_job *job)
 	qm_qmp_unref(job->src);
 	qm_qmp_unref(job->dst);
 	qm_dest_launch_free(job);
+	qm_storage_free(job);
 	qm_remote_free(job);
 	qm_job_leases_free(job);
 	wipe_free(job->domain_xml);

@@ -14,6 +14,7 @@
 #include "engine/lease.h"
 #include "engine/policy.h"
 #include "engine/precheck.h"
+#include "engine/storage.h"
 #include "qmigrate.h"
 #include "xml/cookie.h"
 #include "xml/domain.h"
@@ -134,6 +135,8 @@ struct qm_job {
 	bool dst_took[QM_LEASE_MAX];	   /* finish took it: its generation moved */
 	bool dst_leased; /* begin's cookie has leases: the destination must take them */
 	void (*lease_next)(struct qm_job *job); /* after a lease step's QMP round trip */
+
+	struct qm_storage *storage; /* storage-*.c: the disks that move; NULL: none */
 };
 
 /* job.c */

@@ -50,6 +50,9 @@ static void polled(struct qm_qmp *q, json_t *info, const struct qm_error *err, v
 	}
 	job->progress.elapsed = ev_time() - job->t_start;
 	job->progress.tunnel_bytes = qm_tunnel_bytes(job);
+	/* Paused before the switch-over: the disks' mirrors complete first. */
+	if (strcmp(job->qemu_status, "pre-switchover") == 0)
+		qm_storage_switchover(job);
 	if (final_figures_pending(job, info))
 		return;
 	if (!qm_migration_status_active(job->qemu_status) &&

@@ -21,6 +21,11 @@ static void begin_end(struct qm_job *job)
 	struct qm_cookie c;
 	pid_t pid;
 
+	/* The disks to copy, and their sizes, go in the cookie too. */
+	if (!qm_job_failed(job) && qm_storage_wanted(job) && !job->storage->n_disks) {
+		qm_storage_query(job, begin_end);
+		return;
+	}
 	if (!qm_job_failed(job)) {
 		/* What the destination's prechecks compare with travels in the cookie. */
 		qm_job_cookie_init(job, &c, QM_COOKIE_SOURCE);
@@ -33,6 +38,7 @@ static void begin_end(struct qm_job *job)
 		pid = qm_qmp_peer_pid(job->src);
 		if (pid > 0)
 			c.source.pid = (long)pid;
+		qm_storage_cookie(job, &c);
 		/* The destination checks it can reach the leases before anything changes. */
 		if (qm_source_leases_cookie(job, &c) == 0 && qm_job_emit_cookie(job, &c) == 0) {
 			qm_job_enter(job, QM_PHASE_PREPARE);
@@ -137,21 +143,16 @@ static void migrate_sent(struct qm_qmp *q, json_t *ret, const struct qm_error *e
 	}
 }
 
-static void perform_configured(void *opaque, json_t **res, const struct qm_error *err)
+static void perform_migrate(struct qm_job *job)
 {
-	struct qm_job *job = opaque;
 	int r;
 
-	if (err)
-		qm_job_fail(job, err);
 	if (job->phase != QM_PHASE_PERFORM || job->perform_done)
 		return;
 	if (qm_job_failed(job)) {
 		perform_end(job);
 		return;
 	}
-	/* Before migrate: QEMU may say the clients moved at switch-over already. */
-	qm_graphics_relocation_sent(job, job->spice_sent && res[2]);
 	qm_monitor_start(job);
 	r = qm_qmp_command(job->src, "migrate", json_pack("{s:s}", "uri", job->migrate_uri), -1,
 			   0, migrate_sent, job);
@@ -165,6 +166,27 @@ static void perform_configured(void *opaque, json_t **res, const struct qm_error
 	qm_policy_state_init(&job->policy_state, &job->opts.policy, ev_time());
 	job->policy_state.bandwidth = job->opts.bandwidth;
 	job->policy_state.auto_converge = job->opts.auto_converge;
+}
+
+static void perform_configured(void *opaque, json_t **res, const struct qm_error *err)
+{
+	struct qm_job *job = opaque;
+
+	if (err)
+		qm_job_fail(job, err);
+	if (job->phase != QM_PHASE_PERFORM || job->perform_done)
+		return;
+	if (qm_job_failed(job)) {
+		perform_end(job);
+		return;
+	}
+	/* Before migrate: QEMU may say the clients moved at switch-over already. */
+	qm_graphics_relocation_sent(job, job->spice_sent && res[2]);
+	/* The disks first: the memory moves once every mirror is in step. */
+	if (qm_storage_wanted(job))
+		qm_storage_mirror(job, perform_migrate);
+	else
+		perform_migrate(job);
 }
 
 void qm_source_perform(struct qm_job *job)
@@ -197,6 +219,10 @@ void qm_source_perform(struct qm_job *job)
 		qm_job_failf(job, -EPROTO, "CookieInvalid",
 			     "the destination's cookie names the descriptor '%s', which this engine did not open",
 			     job->migrate_uri);
+		qm_job_enter(job, QM_PHASE_FINISH);
+		return;
+	}
+	if (qm_storage_wanted(job) && qm_storage_take_prepare(job, &c) < 0) {
 		qm_job_enter(job, QM_PHASE_FINISH);
 		return;
 	}
@@ -251,6 +277,7 @@ static void cancel_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 void qm_source_abort_perform(struct qm_job *job)
 {
+	qm_storage_perform_failed(job);
 	if (!job->migrate_issued || job->perform_done || job->src_gone)
 		return;
 	/* First let go of the tunnel, or QEMU can block flushing into it (libvirt's lesson). */
@@ -409,10 +436,17 @@ static void source_stop(struct qm_job *job)
 		qm_job_enter(job, QM_PHASE_DONE);
 }
 
-void qm_source_confirm(struct qm_job *job)
+static void confirm_rollback(struct qm_job *job)
 {
 	struct qm_batch_cmd cmds[] = { { .name = "query-status", .optional = true } };
 	struct qm_error err = { 0 };
+
+	if (qm_batch_run(job->src, cmds, 1, rollback_status, job, &err) < 0)
+		rollback_status(job, NULL, &err);
+}
+
+void qm_source_confirm(struct qm_job *job)
+{
 
 	if (qm_job_failed(job)) {
 		/*
@@ -428,8 +462,8 @@ void qm_source_confirm(struct qm_job *job)
 			qm_job_enter(job, QM_PHASE_DONE);
 			return;
 		}
-		if (qm_batch_run(job->src, cmds, 1, rollback_status, job, &err) < 0)
-			rollback_status(job, NULL, &err);
+		/* The mirrors go first: the source's disks are its own again. */
+		qm_storage_source_rollback(job, confirm_rollback);
 		return;
 	}
 	job->result.vm = QM_VM_DESTINATION;

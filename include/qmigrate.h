@@ -212,6 +212,13 @@ enum qm_tunnel_copy {
 	QM_TUNNEL_COPY_READWRITE,
 };
 
+/* Which disks move with the VM (docs/storage.md). */
+enum qm_copy_storage {
+	QM_COPY_STORAGE_NONE, /* the destination sees the same images (shared storage) */
+	QM_COPY_STORAGE_ALL,  /* every writable disk, copied whole over NBD */
+	QM_COPY_STORAGE_INC,  /* only the top layer above a shared backing file: not yet supported */
+};
+
 /* qm_policy_settings.timeout for no completion timeout at all. */
 #define QM_POLICY_NO_TIMEOUT (-1.0)
 
@@ -409,6 +416,21 @@ struct qm_job_options {
 	 * post-copy, nor with an attached destination (dst_qmp): "Usage".
 	 */
 	const char *const *leases;
+
+	/*
+	 * Storage migration (docs/storage.md), with launch_dest, in local mode and
+	 * the direct transport only for now ("Usage" otherwise): prepare creates
+	 * each copied disk's image where the disk map puts it (never over an
+	 * existing file), the destination serves it over NBD, and perform mirrors
+	 * the source's disk into it before the memory moves.
+	 */
+	enum qm_copy_storage copy_storage;
+	/*
+	 * The disks to copy, by <target dev> ("vda"), NULL-terminated, at most
+	 * 16; NULL: every writable disk.  Implies QM_COPY_STORAGE_ALL when
+	 * copy_storage is NONE.
+	 */
+	const char *const *copy_storage_disks;
 };
 
 /* A sample of the migration's progress, from the source's query-migrate. */
@@ -422,6 +444,9 @@ struct qm_progress {
 	long long expected_downtime_ms; /* -1 when QEMU does not say */
 	double percent;	    /* 0..100, of RAM no longer dirty */
 	unsigned long long tunnel_bytes; /* bytes the tunnel delivered; 0 when not tunnelled */
+	/* The disks' mirrors (copy_storage), summed over the disks; 0 without */
+	unsigned long long storage_transferred, storage_remaining, storage_total;
+	double storage_mbps; /* their rate over the last sample, 10^6 bits/s */
 };
 
 struct qm_result {
@@ -451,6 +476,9 @@ struct qm_result {
 	 */
 	char dst_qmp[108];
 	long dst_pid;
+	/* copy_storage: the disks copied and their bytes (the sum of their capacities) */
+	unsigned storage_disks;
+	unsigned long long storage_bytes;
 };
 
 struct qm_job_callbacks {

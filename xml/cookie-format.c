@@ -134,6 +134,27 @@ static void write_stats(struct writer *wr, const struct qm_cookie_stats *s)
 	end(wr);
 }
 
+static void write_nbd(struct writer *wr, const struct qm_cookie_nbd *nbd)
+{
+	start(wr, "nbd");
+	if (nbd->host[0]) {
+		attr(wr, "host", nbd->host);
+		attr_int(wr, "port", nbd->port);
+	}
+	for (unsigned i = 0; i < nbd->n_disks; i++) {
+		char cap[24];
+
+		snprintf(cap, sizeof(cap), "%" PRIu64, nbd->disks[i].capacity);
+		start(wr, "disk");
+		attr(wr, "target", nbd->disks[i].target);
+		if (nbd->disks[i].export_name[0])
+			attr(wr, "export", nbd->disks[i].export_name);
+		attr(wr, "capacity", cap);
+		end(wr);
+	}
+	end(wr);
+}
+
 static void write_cookie(struct writer *wr, const struct qm_cookie *c)
 {
 	unsigned sections = qm_cookie_sections(c);
@@ -170,6 +191,8 @@ static void write_cookie(struct writer *wr, const struct qm_cookie *c)
 		write_stats(wr, &c->stats);
 	if (sections & QM_COOKIE_SOURCE)
 		write_source(wr, &c->source);
+	if (sections & QM_COOKIE_NBD)
+		write_nbd(wr, &c->nbd);
 	end(wr);
 	check(wr, xmlTextWriterEndDocument(wr->w));
 }

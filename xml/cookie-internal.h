@@ -9,7 +9,7 @@
 #define QM_COOKIE_ROOT "qemu-migration"
 #define QM_COOKIE_KNOWN                                                                  \
 	(QM_COOKIE_GRAPHICS | QM_COOKIE_LOCKSTATE | QM_COOKIE_MIGRATE | QM_COOKIE_STATS |   \
-	 QM_COOKIE_SOURCE)
+	 QM_COOKIE_SOURCE | QM_COOKIE_NBD)
 
 /* One feature: its flag, its name in <feature name=...>, and its section's element. */
 struct qm_cookie_feature_info {
@@ -19,7 +19,7 @@ struct qm_cookie_feature_info {
 };
 
 /* In the order the sections are written. */
-extern const struct qm_cookie_feature_info qm_cookie_features[5];
+extern const struct qm_cookie_feature_info qm_cookie_features[6];
 
 /* One <statistics> child: its element name and where it lives in struct qm_cookie_stats.
  */

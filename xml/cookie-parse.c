@@ -287,6 +287,44 @@ static int parse_stats(xmlNode *n, struct qm_cookie *c, struct qm_error *err)
 	return 0;
 }
 
+static int parse_disk(xmlNode *n, struct qm_cookie_nbd *nbd, struct qm_error *err)
+{
+	struct qm_cookie_disk *d;
+	char cap[24];
+	int r;
+
+	if (nbd->n_disks == QM_COOKIE_MAX_DISKS)
+		return qm_error_set(err, -E2BIG, "CookieInvalid",
+				    "cookie carries more than %d disks", QM_COOKIE_MAX_DISKS);
+	d = &nbd->disks[nbd->n_disks];
+	r = get_attr(n, "target", true, d->target, sizeof(d->target), err);
+	if (r == 0)
+		r = get_attr(n, "export", false, d->export_name, sizeof(d->export_name), err);
+	if (r == 0)
+		r = get_attr(n, "capacity", true, cap, sizeof(cap), err);
+	if (r < 0)
+		return r;
+	if (!qm_text_to_u64(cap, INT64_MAX, &d->capacity) || d->capacity == 0)
+		return qm_error_set(err, -ERANGE, "CookieInvalid",
+				    "cookie <disk capacity='%.24s'> is not a size in bytes", cap);
+	nbd->n_disks++;
+	return 0;
+}
+
+static int parse_nbd(xmlNode *n, struct qm_cookie *c, struct qm_error *err)
+{
+	struct qm_cookie_nbd *nbd = &c->nbd;
+	int r;
+
+	r = get_attr(n, "host", false, nbd->host, sizeof(nbd->host), err);
+	if (r == 0)
+		r = get_port(n, "port", &nbd->port, err);
+	for (xmlNode *d = n->children; r == 0 && d; d = d->next)
+		if (is_element(d, "disk"))
+			r = parse_disk(d, nbd, err);
+	return r;
+}
+
 static const struct {
 	unsigned flag;
 	int (*parse)(xmlNode *n, struct qm_cookie *c, struct qm_error *err);
@@ -296,6 +334,7 @@ static const struct {
 	{ QM_COOKIE_MIGRATE, parse_migrate },
 	{ QM_COOKIE_STATS, parse_stats },
 	{ QM_COOKIE_SOURCE, parse_source },
+	{ QM_COOKIE_NBD, parse_nbd },
 };
 
 /* clang-format off */

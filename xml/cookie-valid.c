@@ -11,12 +11,13 @@
 #include "xml/cookie-internal.h"
 #include "xml/text.h"
 
-const struct qm_cookie_feature_info qm_cookie_features[5] = {
+const struct qm_cookie_feature_info qm_cookie_features[6] = {
 	{ QM_COOKIE_GRAPHICS, "graphics", "graphics" },
 	{ QM_COOKIE_LOCKSTATE, "lockstate", "lockstate" },
 	{ QM_COOKIE_MIGRATE, "migrate", "migrate" },
 	{ QM_COOKIE_STATS, "statistics", "statistics" },
 	{ QM_COOKIE_SOURCE, "source", "source" },
+	{ QM_COOKIE_NBD, "nbd", "nbd" },
 };
 
 /* clang-format off */
@@ -203,6 +204,39 @@ static int check_stats(const struct qm_cookie_stats *s, struct qm_error *err)
 	return 0;
 }
 
+static int check_nbd(const struct qm_cookie_nbd *nbd, struct qm_error *err)
+{
+	const struct text_field host = TEXT("nbd host", nbd->host, false, TEXT_NOSPACE);
+	int r;
+
+	if (nbd->n_disks == 0 || nbd->n_disks > QM_COOKIE_MAX_DISKS)
+		return qm_error_set(err, -E2BIG, "CookieInvalid",
+				    "cookie nbd section carries %u disks, not 1..%d",
+				    nbd->n_disks, QM_COOKIE_MAX_DISKS);
+	r = check_text(&host, err);
+	if (r == 0 && (nbd->host[0] ? nbd->port < 1 || nbd->port > 65535 : nbd->port != -1))
+		r = qm_error_set(err, -ERANGE, "CookieInvalid",
+				 "cookie nbd port %d does not go with host '%s'", nbd->port,
+				 nbd->host);
+	for (unsigned i = 0; r == 0 && i < nbd->n_disks; i++) {
+		const struct qm_cookie_disk *d = &nbd->disks[i];
+		const struct text_field f[] = {
+			TEXT("nbd disk target", d->target, true, TEXT_TOKEN),
+			TEXT("nbd disk export", d->export_name, nbd->host[0] != '\0', TEXT_TOKEN),
+		};
+
+		r = check_texts(f, ARRAY_SIZE(f), err);
+		if (r == 0 && d->capacity == 0)
+			r = qm_error_set(err, -ERANGE, "CookieInvalid",
+					 "cookie nbd disk %s has no capacity", d->target);
+		for (unsigned j = 0; r == 0 && j < i; j++)
+			if (strcmp(nbd->disks[j].target, d->target) == 0)
+				r = qm_error_set(err, -EINVAL, "CookieInvalid",
+						 "cookie nbd disk %s appears twice", d->target);
+	}
+	return r;
+}
+
 int qm_cookie_validate(const struct qm_cookie *c, struct qm_error *err)
 {
 	const struct text_field head[] = {
@@ -240,5 +274,7 @@ int qm_cookie_validate(const struct qm_cookie *c, struct qm_error *err)
 		r = check_stats(&c->stats, err);
 	if (r == 0 && (sections & QM_COOKIE_SOURCE))
 		r = check_texts(source, ARRAY_SIZE(source), err);
+	if (r == 0 && (sections & QM_COOKIE_NBD))
+		r = check_nbd(&c->nbd, err);
 	return r;
 }

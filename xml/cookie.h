@@ -18,6 +18,7 @@
 
 #define QM_COOKIE_MAX 16384
 #define QM_COOKIE_MAX_LEASES 8
+#define QM_COOKIE_MAX_DISKS 16
 
 /* The sections a cookie may carry; also the feature names in the XML. */
 enum qm_cookie_feature {
@@ -26,6 +27,7 @@ enum qm_cookie_feature {
 	QM_COOKIE_MIGRATE = 1u << 2,   /* "migrate": where the source sends the stream */
 	QM_COOKIE_STATS = 1u << 3,     /* "statistics" */
 	QM_COOKIE_SOURCE = 1u << 4,    /* "source": the source QEMU, for prepare's checks */
+	QM_COOKIE_NBD = 1u << 5,       /* "nbd": the disks that move, and where they go */
 };
 
 struct qm_cookie_graphics {
@@ -57,6 +59,24 @@ struct qm_cookie_source {
 	long pid;	   /* the source QEMU's pid on its host, 0 when unknown */
 };
 
+/* One disk that moves (docs/storage.md). */
+struct qm_cookie_disk {
+	char target[32];      /* <target dev>: "vda"; [a-z0-9_-] */
+	char export_name[64]; /* the destination's NBD export; "" in begin's cookie */
+	uint64_t capacity;    /* virtual size in bytes, at least 1 */
+};
+
+/*
+ * Begin's cookie: the disks to copy and their sizes (host "", port -1);
+ * prepare's: the destination's NBD server and each disk's export.
+ */
+struct qm_cookie_nbd {
+	char host[256];
+	int port; /* 1..65535 with a host, else -1 */
+	unsigned n_disks; /* 1..QM_COOKIE_MAX_DISKS, targets distinct */
+	struct qm_cookie_disk disks[QM_COOKIE_MAX_DISKS];
+};
+
 struct qm_cookie_stats {
 	int64_t total_ms, downtime_ms, setup_ms;
 	uint64_t transferred_bytes, remaining_bytes, total_bytes;
@@ -75,6 +95,7 @@ struct qm_cookie {
 	char migrate_uri[512];
 	struct qm_cookie_stats stats;
 	struct qm_cookie_source source;
+	struct qm_cookie_nbd nbd;
 };
 
 /* What a reader checks a cookie against; NULL fields are not checked. */

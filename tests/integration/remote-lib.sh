@@ -28,6 +28,17 @@ declare -F stop >/dev/null || . "$(dirname "${BASH_SOURCE[0]}")/qemu-lib.sh"
 result=
 dst_pid='' dst_qmp=''
 
+# shellcheck disable=SC2034 # the scripts read type
+guest_setup() { # accel (pick_accel), type (the description's for it); the guest's files are there
+	pick_accel
+	case $accel in
+	kvm) type=kvm ;;
+	*) type=qemu ;;
+	esac
+	[ -r "$image" ] || fail "no guest image at $image"
+	[ -x "$memcheck" ] || fail "no $memcheck"
+}
+
 passes() { # FILE: the passes the guest reported on its serial port
 	if [ -f "$1" ]; then tr -cd '.' <"$1" | wc -c; else echo 0; fi
 }

@@ -41,13 +41,7 @@ fail() {
 # wait_pass and memory_check, for the guest whose files are in dir/vm
 . "$top_srcdir/tests/integration/remote-lib.sh"
 
-pick_accel
-case $accel in
-kvm) type=kvm ;;
-*) type=qemu ;;
-esac
-[ -r "$image" ] || fail "no guest image at $image"
-[ -x "$memcheck" ] || fail "no $memcheck"
+guest_setup
 qemu-img create -q -f qcow2 -F raw -b "$image" "$dir/overlay.qcow2"
 
 cat >"$dir/vm.xml" <<XML

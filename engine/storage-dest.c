@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Storage migration, the destination's side: the images prepare creates
+ * (never over an existing file), the NBD server that serves them while the
+ * source mirrors into them, and their removal after a failure.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engine/batch.h"
+#include "engine/child.h"
+#include "engine/job.h"
+#include "engine/storage.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "xml/domain.h"
+
+#define NBD_FDNAME "qmigrate-nbd"
+/* qemu-img create of an empty qcow2 image takes milliseconds. */
+#define QEMU_IMG_TIMEOUT 30.0
+
+int qm_storage_take_begin(struct qm_job *job, const struct qm_cookie *c)
+{
+	struct qm_storage *st = job->storage;
+	struct qm_error err = { 0 };
+
+	if (!(c->features & QM_COOKIE_NBD))
+		return 0;
+	if (!st) {
+		qm_error_set(&err, -ENOTSUP, "StorageUnsupported",
+			     "begin's cookie copies disks, but this destination was not "
+			     "asked to");
+		return qm_job_refuse(job, &err);
+	}
+	st->n_disks = c->nbd.n_disks;
+	for (unsigned i = 0; i < c->nbd.n_disks; i++) {
+		struct qm_storage_disk *d = &st->disks[i];
+
+		snprintf(d->target, sizeof(d->target), "%s", c->nbd.disks[i].target);
+		snprintf(d->export_name, sizeof(d->export_name), "%s",
+			 c->nbd.disks[i].target);
+		d->capacity = c->nbd.disks[i].capacity;
+	}
+	return 0;
+}
+
+/* ---- the images ---------------------------------------------------------------- */
+
+static const struct qm_domain_disk *find_disk(const struct qm_domain *d,
+					      const char *target)
+{
+	for (size_t i = 0; i < d->n_disks; i++)
+		if (d->disks[i].dev && strcmp(d->disks[i].dev, target) == 0)
+			return &d->disks[i];
+	return NULL;
+}
+
+static int enough_space(const char *path, uint64_t capacity, struct qm_error *err)
+{
+	char *copy = strdup(path);
+	struct statvfs s;
+	uint64_t avail;
+	int r;
+
+	if (!copy)
+		return qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
+	r = statvfs(dirname(copy), &s) < 0 ? -errno : 0;
+	free(copy);
+	if (r < 0)
+		return qm_error_set(err, r, "StorageFailed",
+				    "cannot look at the free space for %s: %s", path,
+				    strerror(-r));
+	avail = (uint64_t)s.f_bavail * s.f_frsize;
+	if (avail < capacity)
+		return qm_error_set(
+			err, -ENOSPC, "StorageNoSpace",
+			"the destination has %" PRIu64 " bytes free where %s goes, "
+			"less than the disk's %" PRIu64 ": free some space or map "
+			"the disk elsewhere (--disk-map)",
+			avail, path, capacity);
+	return 0;
+}
+
+/* qemu-img create -f qcow2 @path @capacity, by argv, bounded. */
+static int qemu_img_create(const char *path, uint64_t capacity, struct qm_error *err)
+{
+	char size[24], msg[256] = "";
+	char *argv[] = { "qemu-img", "create",	   "-q", "-f",
+			 "qcow2",    (char *)path, size, NULL };
+	struct qm_child_opts o = { .stdio = { -1, -1, -1 } };
+	struct qm_child c;
+	int pipefd[2], devnull, r;
+	struct pollfd p;
+	ssize_t n;
+
+	snprintf(size, sizeof(size), "%" PRIu64, capacity);
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
+		r = -errno;
+		if (devnull >= 0)
+			close(devnull);
+		return qm_error_set(err, r, "StorageFailed", "cannot run qemu-img: %s",
+				    strerror(-r));
+	}
+	o.stdio[0] = o.stdio[1] = devnull;
+	o.stdio[2] = pipefd[1];
+	qm_child_init(&c);
+	r = qm_child_spawn(&c, argv, &o, "StorageFailed", err);
+	close(devnull);
+	close(pipefd[1]);
+	if (r < 0) {
+		close(pipefd[0]);
+		return r;
+	}
+	p = (struct pollfd){ .fd = c.pidfd, .events = POLLIN };
+	if (poll(&p, 1, (int)(QEMU_IMG_TIMEOUT * 1000)) <= 0)
+		qm_child_stop(&c, 1.0);
+	qm_child_reap(&c);
+	n = read(pipefd[0], msg, sizeof(msg) - 1);
+	close(pipefd[0]);
+	msg[n > 0 ? n : 0] = '\0';
+	msg[strcspn(msg, "\n")] = '\0';
+	qm_child_release(&c);
+	if (c.pid < 0 && WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0)
+		return 0;
+	return qm_error_set(err, -EIO, "StorageFailed",
+			    "qemu-img create of %s failed: %s", path,
+			    msg[0] ? msg : "no reason given");
+}
+
+/*
+ * The image of @d at @path: the name is taken with O_EXCL first, so that an
+ * existing file is never touched, and recorded as ours before it is filled.
+ */
+static int create_image(struct qm_storage_disk *d, const struct qm_domain_disk *disk,
+			const char *path, struct qm_error *err)
+{
+	bool raw = disk->format == QM_DOMAIN_FORMAT_RAW;
+	int fd, r = 0;
+
+	if (raw && enough_space(path, d->capacity, err) < 0)
+		return -ENOSPC;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		r = -errno;
+		if (r == -EEXIST)
+			return qm_error_set(
+				err, r, "StorageExists",
+				"the destination image %s of disk %s exists: qmigrate "
+				"never overwrites a file; remove it, or map the disk "
+				"elsewhere (--disk-map)",
+				path, d->target);
+		return qm_error_set(err, r, "StorageFailed",
+				    "cannot create %s for disk %s: %s", path, d->target,
+				    strerror(-r));
+	}
+	d->path = strdup(path);
+	if (!d->path)
+		r = qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
+	else if (raw && ftruncate(fd, (off_t)d->capacity) < 0)
+		r = qm_error_set(err, -errno, "StorageFailed", "cannot size %s: %s", path,
+				 strerror(errno));
+	close(fd);
+	if (!d->path)
+		unlink(path);
+	if (r == 0 && !raw)
+		r = qemu_img_create(path, d->capacity, err);
+	return r;
+}
+
+int qm_storage_create_images(struct qm_job *job, const struct qm_domain *full)
+{
+	struct qm_storage *st = job->storage;
+	struct qm_error err = { 0 };
+
+	for (unsigned i = 0; st && i < st->n_disks; i++) {
+		struct qm_storage_disk *d = &st->disks[i];
+		const struct qm_domain_disk *disk = find_disk(full, d->target);
+
+		if (!disk || !disk->file || disk->readonly) {
+			qm_error_set(&err, -ENOENT, "StorageUnsupported",
+				     "the destination's description has no writable disk "
+				     "<target dev='%s'> to copy into",
+				     d->target);
+			return qm_job_refuse(job, &err);
+		}
+		/* Nothing ran yet: a refusal (dest_abort removes what was created). */
+		if (create_image(d, disk, disk->file, &err) < 0)
+			return qm_job_refuse(job, &err);
+		qm_info(job->ctx, "created %s (%s, %" PRIu64 " bytes) for disk %s",
+			d->path, qm_domain_disk_format_names[disk->format], d->capacity,
+			d->target);
+	}
+	return 0;
+}
+
+void qm_storage_keep_images(struct qm_job *job)
+{
+	if (job->storage)
+		job->storage->keep = true;
+}
+
+void qm_storage_remove_images(struct qm_job *job)
+{
+	struct qm_storage *st = job->storage;
+
+	for (unsigned i = 0; st && !st->keep && i < st->n_disks; i++) {
+		struct qm_storage_disk *d = &st->disks[i];
+
+		if (!d->path)
+			continue;
+		if (unlink(d->path) < 0 && errno != ENOENT)
+			qm_warn(job->ctx, "cannot remove the image %s: %s", d->path,
+				strerror(errno));
+		else
+			qm_info(job->ctx, "removed the image %s that prepare created",
+				d->path);
+		free(d->path);
+		d->path = NULL;
+	}
+}
+
+/* ---- the NBD server ------------------------------------------------------------ */
+
+/* A TCP socket listening on @address, port chosen by the kernel (in *@port). */
+static int listen_socket(const char *address, int *port, struct qm_error *err)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+	int fd, r;
+
+	if (inet_pton(AF_INET, address, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		len = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, address, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		len = sizeof(*in6);
+	} else {
+		return qm_error_set(
+			err, -EINVAL, "StorageFailed",
+			"the NBD server cannot listen on '%s': not an IP address",
+			address);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 16) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return qm_error_set(err, r, "StorageFailed",
+				    "cannot listen on %s for the NBD server: %s", address,
+				    strerror(-r));
+	}
+	*port = ntohs(ss.ss_family == AF_INET ? in4->sin_port : in6->sin6_port);
+	return fd;
+}
+
+/* A step of the NBD server is over: the job's error on failure, then what comes next. */
+static void step_done(void *opaque, json_t **res, const struct qm_error *err)
+{
+	struct qm_job *job = opaque;
+	struct qm_storage *st = job->storage;
+	void (*next)(struct qm_job * job) = st->next;
+
+	st->next = NULL;
+	if (err)
+		qm_job_fail(job, err);
+	next(job);
+}
+
+static void served(void *opaque, json_t **res, const struct qm_error *err)
+{
+	struct qm_job *job = opaque;
+	struct qm_storage *st = job->storage;
+
+	if (!err && !qm_job_failed(job))
+		qm_info(job->ctx,
+			"the destination serves %u disk(s) over NBD on %s port %d",
+			st->n_disks, st->host, st->port);
+	step_done(opaque, res, err);
+}
+
+void qm_storage_serve(struct qm_job *job, void (*next)(struct qm_job *job))
+{
+	struct qm_storage *st = job->storage;
+	struct qm_batch_cmd cmds[2 + QM_COOKIE_MAX_DISKS];
+	struct qm_error err = { 0 };
+	size_t n = 0;
+	int fd;
+
+	fd = listen_socket(job->listen_address, &st->port, &err);
+	if (fd < 0) {
+		qm_job_fail(job, &err);
+		next(job);
+		return;
+	}
+	snprintf(st->host, sizeof(st->host), "%s", job->listen_address);
+	cmds[n++] =
+		(struct qm_batch_cmd){ .name = "getfd",
+				       .args = json_pack("{s:s}", "fdname", NBD_FDNAME),
+				       .pass_fd = true,
+				       .fd = fd };
+	cmds[n++] = (struct qm_batch_cmd){
+		.name = "nbd-server-start",
+		.args = json_pack("{s:{s:s, s:{s:s}}}", "addr", "type", "fd", "data",
+				  "str", NBD_FDNAME),
+	};
+	for (unsigned i = 0; i < st->n_disks; i++) {
+		char id[64], node[64];
+
+		snprintf(id, sizeof(id), "qmigrate-%s", st->disks[i].target);
+		snprintf(node, sizeof(node), "fmt-%s", st->disks[i].target);
+		cmds[n++] = (struct qm_batch_cmd){
+			.name = "block-export-add",
+			.args = json_pack("{s:s, s:s, s:s, s:b, s:s}", "type", "nbd",
+					  "id", id, "node-name", node, "writable", 1,
+					  "name", st->disks[i].export_name),
+		};
+	}
+	st->next = next;
+	st->serving = true;
+	qm_job_batch(job, job->dst, cmds, n, served);
+	/* The connection sent a copy of its own. */
+	close(fd);
+}
+
+bool qm_storage_serving(const struct qm_job *job)
+{
+	return job->storage && job->storage->serving;
+}
+
+void qm_storage_unserve(struct qm_job *job, void (*next)(struct qm_job *job))
+{
+	struct qm_batch_cmd cmds[] = { { .name = "nbd-server-stop" } };
+
+	job->storage->serving = false;
+	job->storage->next = next;
+	qm_job_batch(job, job->dst, cmds, 1, step_done);
+}

@@ -1,0 +1,637 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Storage migration, the source's side: which disks move (begin), their
+ * mirrors into the destination's NBD exports (perform), completed at the
+ * switch-over, cancelled after a failure.  Block-job events drive it;
+ * query-block-jobs at the poll interval is the fallback and the progress.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/batch.h"
+#include "engine/job.h"
+#include "engine/storage.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#define NODE_PREFIX "fmt-"
+#define NBD_NODE "qmigrate-nbd-"
+#define JOB_PREFIX "qmigrate-"
+/* A mirror that copies nothing for this long has stalled. */
+#define STALL_TIMEOUT 60.0
+/* Completing the ready mirrors at the switch-over flushes the last writes only. */
+#define SWITCH_TIMEOUT 30.0
+/* Cancelled mirrors end at once, or when their target's connection breaks. */
+#define ROLLBACK_TIMEOUT 15.0
+
+enum stage {
+	STAGE_IDLE,
+	STAGE_READY,	 /* mirrors started: waiting for every one to be ready */
+	STAGE_MIGRATING, /* all ready; the memory moves, the mirrors stay in step */
+	STAGE_SWITCH,	 /* pre-switchover: the mirrors complete */
+	STAGE_ROLLBACK,	 /* after a failure: the mirrors are cancelled */
+	STAGE_DONE,
+};
+
+static const char *const stage_names[] = {
+	[STAGE_READY] = "to become ready",
+	[STAGE_SWITCH] = "to complete at the switch-over",
+	[STAGE_ROLLBACK] = "to end after their cancel",
+};
+
+/* ---- begin: the disks to copy ---------------------------------------------------- */
+
+static bool wanted(const struct qm_storage *st, const char *target)
+{
+	if (!st->only)
+		return true;
+	for (char **p = st->only; *p; p++)
+		if (strcmp(*p, target) == 0)
+			return true;
+	return false;
+}
+
+/* One query-block entry: a disk to copy, one to leave, or a refusal. */
+static int take_block(struct qm_storage *st, json_t *b, struct qm_error *err)
+{
+	json_t *ins = json_object_get(b, "inserted");
+	const char *node = json_string_value(json_object_get(ins, "node-name"));
+	const char *qdev = json_string_value(json_object_get(b, "qdev"));
+	json_int_t size = json_integer_value(
+		json_object_get(json_object_get(ins, "image"), "virtual-size"));
+	const char *target;
+	struct qm_storage_disk *d;
+
+	if (!ins || json_is_true(json_object_get(ins, "ro")))
+		return 0; /* empty or read-only (a cdrom): nothing to copy */
+	if (!node || strncmp(node, NODE_PREFIX, strlen(NODE_PREFIX)) != 0) {
+		if (st->only)
+			return 0;
+		return qm_error_set(
+			err, -ENOTSUP, "StorageUnsupported",
+			"cannot copy the source's disk %s (node '%s'): only disks of "
+			"a QEMU started by qmigrate have node names that say their "
+			"<target dev>",
+			qdev ? qdev : "?", node ? node : "");
+	}
+	target = node + strlen(NODE_PREFIX);
+	if (!wanted(st, target))
+		return 0;
+	if (strlen(target) >= sizeof(d->target) || st->n_disks == QM_COOKIE_MAX_DISKS)
+		return qm_error_set(err, -E2BIG, "StorageUnsupported",
+				    "cannot copy disk %.32s: at most %d disks with names "
+				    "shorter than %zu",
+				    target, QM_COOKIE_MAX_DISKS, sizeof(d->target));
+	if (size <= 0)
+		return qm_error_set(err, -EPROTO, "ProtocolError",
+				    "the source QEMU gave no size for disk %s", target);
+	d = &st->disks[st->n_disks++];
+	snprintf(d->target, sizeof(d->target), "%s", target);
+	snprintf(d->export_name, sizeof(d->export_name), "%s", target);
+	d->capacity = (uint64_t)size;
+	return 0;
+}
+
+static int find_disks(struct qm_storage *st, json_t *blocks, struct qm_error *err)
+{
+	size_t i;
+	json_t *b;
+	int r;
+
+	json_array_foreach(blocks, i, b) {
+		r = take_block(st, b, err);
+		if (r < 0)
+			return r;
+	}
+	for (char **p = st->only; p && *p; p++) {
+		bool found = false;
+
+		for (unsigned k = 0; k < st->n_disks && !found; k++)
+			found = strcmp(st->disks[k].target, *p) == 0;
+		if (!found)
+			return qm_error_set(
+				err, -ENOENT, "StorageUnsupported",
+				"--copy-storage-disk %s: the source has no writable "
+				"disk with <target dev='%s'>",
+				*p, *p);
+	}
+	if (!st->n_disks)
+		return qm_error_set(
+			err, -ENOENT, "StorageUnsupported",
+			"--copy-storage: the source has no writable disk to copy");
+	return 0;
+}
+
+static void blocks_queried(void *opaque, json_t **res, const struct qm_error *err)
+{
+	struct qm_job *job = opaque;
+	struct qm_storage *st = job->storage;
+	struct qm_error serr = { 0 };
+	void (*next)(struct qm_job * job) = st->next;
+
+	st->next = NULL;
+	if (err)
+		qm_job_fail(job, err);
+	if (!qm_job_failed(job) && find_disks(st, res[0], &serr) < 0) {
+		st->n_disks = 0;
+		qm_job_refuse(job, &serr);
+	}
+	for (unsigned i = 0; !qm_job_failed(job) && i < st->n_disks; i++) {
+		job->result.storage_disks++;
+		qm_info(job->ctx,
+			"disk %s (%" PRIu64 " bytes) is copied to the destination",
+			st->disks[i].target, st->disks[i].capacity);
+	}
+	next(job);
+}
+
+void qm_storage_query(struct qm_job *job, void (*next)(struct qm_job *job))
+{
+	struct qm_batch_cmd cmds[] = { { .name = "query-block" } };
+
+	job->storage->next = next;
+	qm_job_batch(job, job->src, cmds, 1, blocks_queried);
+}
+
+int qm_storage_take_prepare(struct qm_job *job, const struct qm_cookie *c)
+{
+	struct qm_storage *st = job->storage;
+
+	if (!(c->features & QM_COOKIE_NBD) || !c->nbd.host[0])
+		return qm_job_failf(
+			job, -EPROTO, "CookieInvalid",
+			"the destination's cookie says no NBD server for the disks");
+	for (unsigned i = 0; i < st->n_disks; i++) {
+		const struct qm_cookie_disk *found = NULL;
+
+		for (unsigned k = 0; k < c->nbd.n_disks && !found; k++)
+			if (strcmp(c->nbd.disks[k].target, st->disks[i].target) == 0)
+				found = &c->nbd.disks[k];
+		if (!found || found->capacity != st->disks[i].capacity)
+			return qm_job_failf(job, -EPROTO, "CookieInvalid",
+					    "the destination's cookie has no export of "
+					    "disk %s at its size",
+					    st->disks[i].target);
+		snprintf(st->disks[i].export_name, sizeof(st->disks[i].export_name), "%s",
+			 found->export_name);
+	}
+	snprintf(st->host, sizeof(st->host), "%s", c->nbd.host);
+	st->port = c->nbd.port;
+	return 0;
+}
+
+/* ---- the mirrors -------------------------------------------------------------- */
+
+static struct qm_storage_disk *disk_of_job(struct qm_storage *st, const char *id)
+{
+	if (!id || strncmp(id, JOB_PREFIX, strlen(JOB_PREFIX)) != 0)
+		return NULL;
+	for (unsigned i = 0; i < st->n_disks; i++)
+		if (strcmp(st->disks[i].target, id + strlen(JOB_PREFIX)) == 0)
+			return &st->disks[i];
+	return NULL;
+}
+
+static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* The stage's wait ends by @timeout from now, however slow the polling is. */
+static void arm_deadline(struct qm_job *job, double timeout)
+{
+	struct qm_storage *st = job->storage;
+
+	ev_timer_stop(job->loop, &st->deadline_timer);
+	ev_set_cb(&st->deadline_timer, deadline_cb);
+	st->deadline_timer.data = job;
+	ev_timer_set(&st->deadline_timer, timeout, 0.);
+	ev_timer_start(job->loop, &st->deadline_timer);
+}
+
+static void set_stage(struct qm_job *job, enum stage stage, double timeout)
+{
+	job->storage->stage = stage;
+	arm_deadline(job, timeout);
+}
+
+/* The stage's wait is over: its continuation runs from here, once. */
+static void stage_end(struct qm_job *job, enum stage stage)
+{
+	struct qm_storage *st = job->storage;
+	void (*next)(struct qm_job * job) = st->next;
+
+	st->next = NULL;
+	st->stage = stage;
+	ev_timer_stop(job->loop, &st->deadline_timer);
+	if (stage == STAGE_DONE)
+		ev_timer_stop(job->loop, &st->timer);
+	if (next)
+		next(job);
+}
+
+static bool all(const struct qm_storage *st, bool ready)
+{
+	for (unsigned i = 0; i < st->n_disks; i++) {
+		const struct qm_storage_disk *d = &st->disks[i];
+
+		if (d->mirroring && (ready ? !d->ready : !d->ended))
+			return false;
+	}
+	return true;
+}
+
+static void report_progress(struct qm_job *job);
+
+/* Moves on when the stage's condition holds. */
+static void evaluate(struct qm_job *job)
+{
+	struct qm_storage *st = job->storage;
+
+	if (st->stage == STAGE_READY && qm_job_failed(job)) {
+		stage_end(job, STAGE_MIGRATING);
+	} else if (st->stage == STAGE_READY && all(st, true)) {
+		/* However fast they were, the mirrors' figures are seen once. */
+		report_progress(job);
+		stage_end(job, STAGE_MIGRATING);
+	} else if ((st->stage == STAGE_SWITCH || st->stage == STAGE_ROLLBACK) &&
+		   all(st, false)) {
+		stage_end(job, STAGE_DONE);
+	}
+}
+
+/* A mirror ended: at the switch-over that is its completion; otherwise a failure. */
+static void mirror_ended(struct qm_job *job, struct qm_storage_disk *d, const char *error)
+{
+	struct qm_storage *st = job->storage;
+
+	d->ended = true;
+	if (error)
+		qm_job_failf(job, -EIO, "StorageFailed",
+			     "the mirror of disk %s failed: %s", d->target, error);
+	else if (st->stage == STAGE_READY || st->stage == STAGE_MIGRATING)
+		qm_job_failf(job, -EIO, "StorageFailed",
+			     "the mirror of disk %s ended before the switch-over",
+			     d->target);
+}
+
+static void block_job_event(struct qm_qmp *q, const char *name, json_t *data, double ts,
+			    void *ud)
+{
+	struct qm_job *job = ud;
+	struct qm_storage *st = job->storage;
+	struct qm_storage_disk *d =
+		st ? disk_of_job(st, json_string_value(json_object_get(data, "device")))
+		   : NULL;
+
+	if (!d || !d->mirroring || d->ended)
+		return;
+	if (strcmp(name, "BLOCK_JOB_READY") == 0) {
+		d->ready = true;
+		d->offset = (uint64_t)json_integer_value(json_object_get(data, "offset"));
+		d->len = (uint64_t)json_integer_value(json_object_get(data, "len"));
+	} else if (strcmp(name, "BLOCK_JOB_ERROR") == 0) {
+		qm_warn(job->ctx, "the mirror of disk %s reports an I/O error (%s)",
+			d->target,
+			json_string_value(json_object_get(data, "operation")) ?: "?");
+		return;
+	} else {
+		d->offset = (uint64_t)json_integer_value(json_object_get(data, "offset"));
+		d->len = (uint64_t)json_integer_value(json_object_get(data, "len"));
+		mirror_ended(job, d,
+			     strcmp(name, "BLOCK_JOB_CANCELLED") == 0 &&
+					     st->stage != STAGE_ROLLBACK &&
+					     st->stage != STAGE_SWITCH
+				     ? "it was cancelled"
+				     : json_string_value(json_object_get(data, "error")));
+	}
+	evaluate(job);
+}
+
+static void report_progress(struct qm_job *job)
+{
+	struct qm_storage *st = job->storage;
+	struct qm_progress *p = &job->progress;
+	ev_tstamp now = ev_now(job->loop);
+	uint64_t done = 0, len = 0;
+
+	for (unsigned i = 0; i < st->n_disks; i++) {
+		done += st->disks[i].offset;
+		len += st->disks[i].len;
+	}
+	if (st->last_t > 0 && now > st->last_t && done >= st->last_done)
+		p->storage_mbps =
+			(double)(done - st->last_done) * 8 / 1e6 / (now - st->last_t);
+	if (done != st->last_done && st->stage == STAGE_READY)
+		arm_deadline(job, STALL_TIMEOUT);
+	st->last_t = now;
+	st->last_done = done;
+	p->storage_transferred = done;
+	p->storage_total = len;
+	p->storage_remaining = len > done ? len - done : 0;
+	/* While the mirrors catch up the monitor is not running yet: this is the sample.
+	 */
+	if (st->stage == STAGE_READY && job->cbs.progress) {
+		snprintf(job->qemu_status, sizeof(job->qemu_status), "%s", "mirror");
+		p->elapsed = now - job->t_start;
+		job->cbs.progress(job, p, job->userdata);
+	}
+}
+
+static void jobs_polled(struct qm_qmp *q, json_t *list, const struct qm_error *err,
+			void *ud)
+{
+	struct qm_job *job = ud;
+	struct qm_storage *st = job->storage;
+	size_t i;
+	json_t *j;
+
+	if (!st)
+		return;
+	st->inflight = false;
+	if (err || st->stage == STAGE_IDLE || st->stage == STAGE_DONE)
+		return;
+	for (unsigned k = 0; k < st->n_disks; k++) {
+		struct qm_storage_disk *d = &st->disks[k];
+		bool listed = false;
+
+		if (!d->mirroring || d->ended)
+			continue;
+		json_array_foreach(list, i, j) {
+			if (disk_of_job(st, json_string_value(
+						    json_object_get(j, "device"))) != d)
+				continue;
+			listed = true;
+			d->offset = (uint64_t)json_integer_value(
+				json_object_get(j, "offset"));
+			d->len = (uint64_t)json_integer_value(json_object_get(j, "len"));
+			if (json_is_true(json_object_get(j, "ready")))
+				d->ready = true;
+		}
+		/* Gone without its event: it ended, its error unknown. */
+		if (!listed)
+			mirror_ended(job, d, NULL);
+	}
+	report_progress(job);
+	evaluate(job);
+}
+
+static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct qm_job *job = w->data;
+	struct qm_storage *st = job->storage;
+
+	if (st->stage != STAGE_ROLLBACK)
+		qm_job_failf(job, -ETIMEDOUT, "StorageTimeout",
+			     "the disks' mirrors took too long %s",
+			     stage_names[st->stage]);
+	else
+		qm_warn(job->ctx, "the cancelled mirrors did not end: going on");
+	for (unsigned i = 0; i < st->n_disks; i++)
+		st->disks[i].ended = true;
+	evaluate(job);
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct qm_job *job = w->data;
+	struct qm_storage *st = job->storage;
+
+	if (st->inflight || job->src_gone)
+		return;
+	if (qm_qmp_command(job->src, "query-block-jobs", NULL, -1, 0, jobs_polled, job) ==
+	    0)
+		st->inflight = true;
+}
+
+static void watch(struct qm_job *job)
+{
+	static const char *const events[] = { "BLOCK_JOB_READY", "BLOCK_JOB_COMPLETED",
+					      "BLOCK_JOB_CANCELLED", "BLOCK_JOB_ERROR" };
+	struct qm_storage *st = job->storage;
+
+	if (!st->subscribed) {
+		st->subscribed = true;
+		for (size_t i = 0; i < ARRAY_SIZE(events); i++)
+			if (qm_qmp_subscribe(job->src, events[i], block_job_event, job) <
+			    0)
+				qm_warn(job->ctx, "cannot subscribe to %s: polling only",
+					events[i]);
+	}
+	ev_timer_init(&st->timer, timer_cb, 0., job->opts.poll_interval);
+	st->timer.data = job;
+	ev_timer_again(job->loop, &st->timer);
+}
+
+static void mirrors_started(void *opaque, json_t **res, const struct qm_error *err)
+{
+	struct qm_job *job = opaque;
+	struct qm_storage *st = job->storage;
+
+	for (unsigned i = 0; i < st->n_disks; i++) {
+		st->disks[i].nbd_added = res && res[2 * i];
+		st->disks[i].mirroring = res && res[2 * i + 1];
+	}
+	if (err)
+		qm_job_fail(job, err);
+	evaluate(job);
+}
+
+void qm_storage_mirror(struct qm_job *job, void (*next)(struct qm_job *job))
+{
+	struct qm_storage *st = job->storage;
+	struct qm_batch_cmd cmds[2 * QM_COOKIE_MAX_DISKS];
+	char port[8];
+	size_t n = 0;
+
+	snprintf(port, sizeof(port), "%d", st->port);
+	st->next = next;
+	set_stage(job, STAGE_READY, STALL_TIMEOUT);
+	watch(job);
+	for (unsigned i = 0; i < st->n_disks; i++) {
+		const struct qm_storage_disk *d = &st->disks[i];
+		char nbd[64], fmt[64], id[64];
+
+		snprintf(nbd, sizeof(nbd), NBD_NODE "%s", d->target);
+		snprintf(fmt, sizeof(fmt), NODE_PREFIX "%s", d->target);
+		snprintf(id, sizeof(id), JOB_PREFIX "%s", d->target);
+		cmds[n++] = (struct qm_batch_cmd){
+			.name = "blockdev-add",
+			.args = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:s}", "driver",
+					  "nbd", "node-name", nbd, "server", "type",
+					  "inet", "host", st->host, "port", port,
+					  "export", d->export_name),
+		};
+		cmds[n++] = (struct qm_batch_cmd){
+			.name = "blockdev-mirror",
+			.args = json_pack("{s:s, s:s, s:s, s:s}", "job-id", id, "device",
+					  fmt, "target", nbd, "sync", "full"),
+		};
+		/* --bandwidth caps each disk's copy too, as libvirt's does. */
+		if (job->opts.bandwidth)
+			json_object_set_new(
+				cmds[n - 1].args, "speed",
+				json_integer((json_int_t)job->opts.bandwidth));
+	}
+	qm_info(job->ctx, "mirroring %u disk(s) to %s port %d", st->n_disks, st->host,
+		st->port);
+	job->result.changed = true;
+	qm_job_batch(job, job->src, cmds, n, mirrors_started);
+}
+
+/* ---- the switch-over, and after a failure -------------------------------------- */
+
+static void continued(struct qm_qmp *q, json_t *ret, const struct qm_error *err, void *ud)
+{
+	if (err)
+		qm_job_fail(ud, err);
+}
+
+static void nodes_dropped(void *opaque, json_t **res, const struct qm_error *err)
+{
+	struct qm_job *job = opaque;
+	struct qm_storage *st = job->storage;
+	void (*after)(struct qm_job * job) = st->next;
+
+	st->next = NULL;
+	for (unsigned i = 0; res && i < st->n_disks; i++)
+		if (res[i])
+			st->disks[i].nbd_added = false;
+	if (after)
+		after(job);
+}
+
+/* blockdev-del of every NBD client node still there; then @after. */
+static void drop_nodes(struct qm_job *job, void (*after)(struct qm_job *job))
+{
+	struct qm_storage *st = job->storage;
+	struct qm_batch_cmd cmds[QM_COOKIE_MAX_DISKS];
+	struct qm_error err = { 0 };
+	size_t n = 0;
+
+	for (unsigned i = 0; i < st->n_disks; i++) {
+		char nbd[64];
+
+		if (!st->disks[i].nbd_added)
+			continue;
+		snprintf(nbd, sizeof(nbd), NBD_NODE "%s", st->disks[i].target);
+		cmds[n++] = (struct qm_batch_cmd){ .name = "blockdev-del",
+						   .optional = true,
+						   .args = json_pack("{s:s}", "node-name",
+								     nbd) };
+	}
+	st->next = after;
+	if (!n || job->src_gone ||
+	    qm_batch_run(job->src, cmds, n, nodes_dropped, job, &err) < 0)
+		nodes_dropped(job, NULL, NULL);
+}
+
+static void switched(struct qm_job *job)
+{
+	if (qm_job_failed(job) || job->phase != QM_PHASE_PERFORM || job->perform_done)
+		return; /* the failure cancelled the migration */
+	qm_info(job->ctx, "the disks are complete on the destination: switching over");
+	if (qm_qmp_command(job->src, "migrate-continue",
+			   json_pack("{s:s}", "state", "pre-switchover"), -1, 0,
+			   continued, job) < 0)
+		qm_job_failf(job, -EIO, "ConnectionClosed",
+			     "cannot send migrate-continue to the source");
+}
+
+static void switch_mirrors_ended(struct qm_job *job)
+{
+	struct qm_storage *st = job->storage;
+
+	job->result.storage_bytes = 0;
+	for (unsigned i = 0; i < st->n_disks; i++)
+		job->result.storage_bytes += st->disks[i].offset;
+	/* The NBD connections go before the VM moves: their last writes are flushed. */
+	drop_nodes(job, switched);
+}
+
+static void cancel_sent(void *opaque, json_t **res, const struct qm_error *err)
+{
+	struct qm_job *job = opaque;
+
+	if (err && job->storage->stage == STAGE_SWITCH)
+		qm_job_fail(job, err);
+	evaluate(job);
+}
+
+/* block-job-cancel of every mirror still running (@force: not completing it). */
+static void cancel_mirrors(struct qm_job *job, bool force)
+{
+	struct qm_storage *st = job->storage;
+	struct qm_batch_cmd cmds[QM_COOKIE_MAX_DISKS];
+	struct qm_error err = { 0 };
+	size_t n = 0;
+
+	for (unsigned i = 0; i < st->n_disks; i++) {
+		char id[64];
+
+		if (!st->disks[i].mirroring || st->disks[i].ended)
+			continue;
+		snprintf(id, sizeof(id), JOB_PREFIX "%s", st->disks[i].target);
+		cmds[n++] = (struct qm_batch_cmd){
+			.name = "block-job-cancel",
+			.optional = force,
+			.args = force ? json_pack("{s:s, s:b}", "device", id, "force", 1)
+				      : json_pack("{s:s}", "device", id),
+		};
+	}
+	if (!n || job->src_gone ||
+	    qm_batch_run(job->src, cmds, n, cancel_sent, job, &err) < 0) {
+		if (n && !force)
+			qm_job_fail(job, &err);
+		for (unsigned i = 0; n && job->src_gone && i < st->n_disks; i++)
+			st->disks[i].ended = true;
+		evaluate(job);
+	}
+}
+
+void qm_storage_switchover(struct qm_job *job)
+{
+	struct qm_storage *st = job->storage;
+
+	if (!st || st->switched || st->stage != STAGE_MIGRATING || qm_job_failed(job))
+		return;
+	st->switched = true;
+	qm_info(job->ctx, "pre-switchover: completing the disks' mirrors");
+	st->next = switch_mirrors_ended;
+	set_stage(job, STAGE_SWITCH, SWITCH_TIMEOUT);
+	cancel_mirrors(job, false);
+}
+
+void qm_storage_perform_failed(struct qm_job *job)
+{
+	struct qm_storage *st = job->storage;
+
+	/* The wait for ready mirrors ends: perform goes on to its end. */
+	if (st && st->stage == STAGE_READY)
+		evaluate(job);
+}
+
+static void rollback_mirrors_ended(struct qm_job *job)
+{
+	struct qm_storage *st = job->storage;
+	void (*after)(struct qm_job * job) = st->after_rollback;
+
+	st->after_rollback = NULL;
+	drop_nodes(job, after);
+}
+
+void qm_storage_source_rollback(struct qm_job *job, void (*next)(struct qm_job *job))
+{
+	struct qm_storage *st = job->storage;
+
+	if (!st || job->src_gone || st->stage == STAGE_IDLE) {
+		next(job);
+		return;
+	}
+	qm_info(job->ctx, "cancelling the disks' mirrors on the source");
+	st->after_rollback = next;
+	st->next = rollback_mirrors_ended;
+	set_stage(job, STAGE_ROLLBACK, ROLLBACK_TIMEOUT);
+	if (!ev_is_active(&st->timer))
+		watch(job);
+	cancel_mirrors(job, true);
+}
