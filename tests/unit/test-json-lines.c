@@ -150,6 +150,8 @@ static void emit_everything(void)
 	for (int i = 0; i < QM_PHASE_DONE; i++)
 		done.phase_ms[i] = failed.phase_ms[i] =
 			i == QM_PHASE_CONFIRM ? -1 : 10 * i;
+	failed.storage_disks = 2;
+	failed.storage_bytes = 48 << 20;
 	snprintf(failed.dst_qmp, sizeof(failed.dst_qmp), "/run/qmigrate-vm-x/qmp.sock");
 	snprintf(failed.error.error_class, sizeof(failed.error.error_class),
 		 "MigrationFailed");
