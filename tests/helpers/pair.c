@@ -16,13 +16,14 @@
 
 struct pair pair;
 
-void start_pair_paced(unsigned mib, unsigned dirty_rate)
+void start_pair_mode(unsigned mib, unsigned dirty_rate, unsigned mode)
 {
 	struct tq_qemu_opts src = {
 		.machine = "pc",
 		.mem_mib = mib,
 		.boot_image = tg_guest_image(),
 		.dirty_rate = dirty_rate,
+		.guest_mode = mode,
 	};
 	struct tq_qemu_opts dst = src; /* the same fw_cfg too: the same machine */
 
@@ -30,6 +31,7 @@ void start_pair_paced(unsigned mib, unsigned dirty_rate)
 	dst.incoming_defer = true;
 	pair.mib = mib;
 	pair.dirty_rate = dirty_rate;
+	pair.mode = mode;
 	cr_assert_eq(tq_qemu_start(&pair.src, &src), 0);
 	cr_assert_eq(tq_qemu_start(&pair.dst, &dst), 0);
 	/*
@@ -37,6 +39,11 @@ void start_pair_paced(unsigned mib, unsigned dirty_rate)
 	 * pass increments (pass 1 is never paced, so this wait is short).
 	 */
 	cr_assert_geq(tg_guest_wait_passes(&pair.src, 1, 180), 1);
+}
+
+void start_pair_paced(unsigned mib, unsigned dirty_rate)
+{
+	start_pair_mode(mib, dirty_rate, 0);
 }
 
 void start_pair(unsigned mib)
@@ -101,6 +108,7 @@ void check_memory(struct tq_qemu *vm)
 	cr_assert_eq(qm_memcheck_file(path, 0, &res), 0, "%s", res.message);
 	cr_assert(res.ok, "memory check on %s: %s", vm->dir, res.message);
 	cr_assert_gt(res.pages, 0);
+	cr_assert_eq(res.mode, pair.mode, "the guest ran modes %u, not %u", res.mode, pair.mode);
 	unlink(path);
 }
 
