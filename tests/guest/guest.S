@@ -458,6 +458,16 @@ string_round:
 	incq QMG_LAYOUT_ADDR + QMG_OFF_STRING_ROUNDS
 	ret
 
+/* @count stores of %xmm0 by @insn, ascending from @addr.  Clobbers %rcx, %rdi. */
+.macro sse_stores insn, addr, count
+	mov $(\addr), %edi
+	mov $(\count), %ecx
+1:	\insn %xmm0, (%rdi)
+	add $16, %edi
+	dec %ecx
+	jnz 1b
+.endm
+
 /*
  * movdqa, movups (misaligned, some across a page boundary), movntdq then
  * sfence, each region checked first.  Clobbers %rax, %rcx, %rdx, %rdi,
@@ -486,32 +496,17 @@ sse_round:
 	mov %rax, sse_value
 	mov %rax, sse_value + 8
 	movdqa sse_value, %xmm0
-	mov $QMG_MOVDQA_ADDR, %edi
-	mov $(QMG_STRING_BYTES / 16), %ecx
-1:	movdqa %xmm0, (%rdi)
-	add $16, %edi
-	dec %ecx
-	jnz 1b
-	mov $QMG_MOVUPS_ADDR, %edi
-	mov $(QMG_STRING_BYTES / 16 - 1), %ecx
-2:	movups %xmm0, (%rdi)
-	add $16, %edi
-	dec %ecx
-	jnz 2b
-	mov $QMG_MOVNTDQ_ADDR, %edi
-	mov $(QMG_STRING_BYTES / 16), %ecx
-3:	movntdq %xmm0, (%rdi)
-	add $16, %edi
-	dec %ecx
-	jnz 3b
+	sse_stores movdqa, QMG_MOVDQA_ADDR, QMG_STRING_BYTES/16
+	sse_stores movups, QMG_MOVUPS_ADDR, QMG_STRING_BYTES/16-1
+	sse_stores movntdq, QMG_MOVNTDQ_ADDR, QMG_STRING_BYTES/16
 	sfence
 	incq QMG_LAYOUT_ADDR + QMG_OFF_SSE_ROUNDS
 	ret
 
 /*
  * Checks that the %rcx quadwords from %rdi hold %rax; a lost write in
- * region kind %r11d if not.  Clobbers %rcx, %rdx, %rdi.  (A plain loop: the
- * PVM flavour of KVM emulates string instructions one iteration at a time.)
+ * region kind %r11d if not.  Clobbers %rcx, %rdx, %rdi.  (A plain loop, not
+ * repe scasq: string instructions are slow on the PVM flavour of KVM.)
  */
 verify:
 	mov (%rdi), %rdx
