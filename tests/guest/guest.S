@@ -1005,7 +1005,9 @@ mode_file:
 	.asciz QMG_FWCFG_MODE
 mode_file_len = . - mode_file
 msg_mode:
-	.asciz "qm-guest: unknown mode bits in " QMG_FWCFG_MODE "\n"
+	.ascii "qm-guest: unknown mode bits in "
+	.ascii QMG_FWCFG_MODE
+	.asciz "\n"
 msg_no_room:
 	.asciz "qm-guest: no RAM at 2-4 MiB for the modes' regions\n"
 msg_mode_is:
