@@ -517,6 +517,14 @@ verify:
 	jnz verify
 	ret
 
+/* Prints the string @msg, then the u64 at @off in the layout page (%rbx) in hex. */
+.macro put_field msg, off
+	mov $\msg, %esi
+	call puts64
+	mov \off(%rbx), %rax
+	call puthex64
+.endm
+
 /*
  * A lost write, of kind %r11d at %rdi: %rax expected, %rdx found.  Records
  * it in the layout page, says it on COM1 and halts for good.
@@ -532,18 +540,9 @@ lost:
 	mov QMG_OFF_LOST_KIND(%rbx), %eax
 	mov kind_names(, %rax, 8), %rsi
 	call puts64
-	mov $msg_lost_at, %esi
-	call puts64
-	mov QMG_OFF_LOST_ADDR(%rbx), %rax
-	call puthex64
-	mov $msg_expected, %esi
-	call puts64
-	mov QMG_OFF_LOST_EXPECTED(%rbx), %rax
-	call puthex64
-	mov $msg_found, %esi
-	call puts64
-	mov QMG_OFF_LOST_FOUND(%rbx), %rax
-	call puthex64
+	put_field msg_lost_at, QMG_OFF_LOST_ADDR
+	put_field msg_expected, QMG_OFF_LOST_EXPECTED
+	put_field msg_found, QMG_OFF_LOST_FOUND
 	mov $'\n', %al
 	call putc64
 	/* fall through */
@@ -847,10 +846,7 @@ print_banner:
 	call puts64
 	mov %r13, %rax
 	call putdec64
-	mov $msg_ram_top, %esi
-	call puts64
-	mov QMG_OFF_RAM_TOP(%rbx), %rax
-	call puthex64
+	put_field msg_ram_top, QMG_OFF_RAM_TOP
 	mov $msg_ranges, %esi
 	call puts64
 	lea QMG_OFF_RANGES(%rbx), %r13
