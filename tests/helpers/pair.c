@@ -128,9 +128,15 @@ void assert_guest_runs(struct tq_qemu *vm)
 {
 	long before = serial_bytes(vm);
 	double bound = 60 + (pair.dirty_rate ? 3.0 * pair.mib / pair.dirty_rate : 0);
+	char lost[256];
 
-	for (int i = 0; i < bound * 100 && serial_bytes(vm) < before + 1; i++)
+	for (int i = 0; i < bound * 100 && serial_bytes(vm) < before + 1; i++) {
+		if (tg_guest_lost_write(vm, lost, sizeof(lost)))
+			break;
 		usleep(10000);
+	}
+	cr_assert_not(tg_guest_lost_write(vm, lost, sizeof(lost)),
+		      "QEMU lost a write the guest made (accel %s): %s", tq_accel(), lost);
 	cr_assert_geq(serial_bytes(vm), before + 1, "the guest makes no progress on %s", vm->dir);
 }
 
