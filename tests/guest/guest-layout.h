@@ -17,6 +17,10 @@
  *   0x10000-0x4ffff  64 page directories of 2 MiB pages: identity map of 0-64 GiB
  *   0x9fc00-0xfffff  EBDA, VGA hole, ROMs (the BIOS's)
  *
+ * With a mode on (QMG_MODE_* below), [1 MiB, 4 MiB) leaves the pattern and
+ * [2 MiB, 4 MiB), 2 MiB-aligned so that the host may back it with a huge
+ * page, holds the modes' regions.
+ *
  * The pattern: every E820 "usable" page from 1 MiB up to the end of RAM,
  * except the last 1 MiB of the highest usable region and anything above
  * 64 GiB.  Pass 1 stores 1 into the byte at QMG_BYTE_OFFSET of every such
@@ -44,11 +48,11 @@
 
 /*
  * The layout page, little-endian.  The checksum makes the 32-bit words of
- * bytes [0, 0x20) and of the ranges sum to zero; the pass counter, which
- * changes, is outside it.
+ * bytes [0, 0x20), of the ranges, and of the mode block (mode, region count
+ * and regions) sum to zero; the counters, which change, are outside it.
  */
 #define QMG_MAGIC "QMGUEST1" /* 8 bytes, no terminator in the page */
-#define QMG_VERSION 1
+#define QMG_VERSION 2
 #define QMG_OFF_MAGIC 0x00
 #define QMG_OFF_VERSION 0x08  /* u32 */
 #define QMG_OFF_NRANGES 0x0c  /* u32: how many ranges follow */
@@ -59,6 +63,24 @@
 #define QMG_OFF_DIRTY_RATE 0x28 /* u32: the dirty-rate cap in MiB/s, 0 for none */
 #define QMG_OFF_RANGES 0x30   /* u64 start, u64 end (exclusive): sorted, disjoint */
 #define QMG_MAX_RANGES 32
+#define QMG_OFF_MODE 0x230     /* u32: the modes that run (QMG_MODE_*) */
+#define QMG_OFF_NREGIONS 0x234 /* u32: how many regions follow */
+#define QMG_OFF_REGIONS 0x238  /* u64 start, u32 bytes, u32 kind (QMG_KIND_*) */
+#define QMG_MAX_REGIONS 8
+#define QMG_REGION_SIZE 16
+/* Rounds completed, one counter for each mode (u64) */
+#define QMG_OFF_HOT_ROUNDS 0x2c0
+#define QMG_OFF_STRING_ROUNDS 0x2c8
+#define QMG_OFF_SSE_ROUNDS 0x2d0
+/*
+ * A lost write the guest saw itself, before it overwrote it: the region's
+ * kind (0: none), the address, what it expected and what it found.  The
+ * guest then prints it on COM1 and halts.
+ */
+#define QMG_OFF_LOST_KIND 0x2e0 /* u32 */
+#define QMG_OFF_LOST_ADDR 0x2e8 /* u64 */
+#define QMG_OFF_LOST_EXPECTED 0x2f0 /* u64 */
+#define QMG_OFF_LOST_FOUND 0x2f8 /* u64 */
 
 /*
  * The dirty-rate cap: QEMU's -fw_cfg name=QMG_FWCFG_DIRTY_RATE,string=N makes
@@ -68,5 +90,61 @@
  */
 #define QMG_FWCFG_DIRTY_RATE "opt/org.qmigrate/dirty-rate"
 #define QMG_PACE_PAGES 256
+
+/*
+ * Modes: QEMU's -fw_cfg name=QMG_FWCFG_MODE,string=N, N the decimal sum of
+ * the flags.  Without it, or with 0, the guest only sweeps.  Each mode runs
+ * rounds over its regions, between chunks of QMG_MODE_PAGES swept pages
+ * (and, for the hot set, while the dirty-rate cap makes the guest wait);
+ * a round writes round + 1 (the round's count in the layout page, plus one;
+ * string: times QMG_STRING_SPREAD) over every unit of its regions in
+ * ascending address order, then counts the round.  So a dump shows each region holding, unit by unit, the count
+ * plus one up to one boundary and the count after it.  Before it overwrites
+ * a region, the guest checks that it holds the count (the hot set: its last
+ * page; QMG_OFF_LOST_*): a write lost by a migration and overwritten since
+ * is caught too.  The hot set increments in place, so a lost write there
+ * stays lost.
+ *
+ *   hot     QMG_HOT_PAGES pages, a u64 at offset 0 of each, incremented
+ *           (incq) QMG_HOT_ROUNDS rounds in a row: the same few TLB entries
+ *   string  rep stosq of (round + 1) * QMG_STRING_SPREAD (so that every byte
+ *           changes every round), rep stosb of its low byte, then rep movsq
+ *           and rep movsb copies of the stosq region (units of 1 byte for
+ *           stosb and movsb, of 8 for stosq and movsq)
+ *   sse     movdqa, movups (16-byte stores at 8 mod 16, across page
+ *           boundaries), movntdq then sfence; units of 8 bytes
+ */
+#define QMG_FWCFG_MODE "opt/org.qmigrate/mode"
+#define QMG_MODE_HOT 1
+#define QMG_MODE_STRING 2
+#define QMG_MODE_SSE 4
+#define QMG_MODE_ALL 7
+#define QMG_MODE_PAGES 2048 /* swept pages between two rounds of each mode */
+#define QMG_HOT_ROUNDS 16   /* hot rounds in a row */
+#define QMG_STRING_SPREAD 0x0101010101010101
+
+#define QMG_MODE_AREA 0x200000 /* the regions: [2 MiB, 4 MiB); the pattern then starts at 4 MiB */
+#define QMG_MODE_AREA_END 0x400000
+#define QMG_HOT_PAGES 64
+#define QMG_HOT_ADDR 0x200000
+#define QMG_STRING_BYTES 0x4000 /* each string and SSE region */
+#define QMG_STOSQ_ADDR 0x240000
+#define QMG_STOSB_ADDR 0x244000
+#define QMG_MOVSQ_ADDR 0x248000
+#define QMG_MOVSB_ADDR 0x24c000
+#define QMG_MOVDQA_ADDR 0x250000
+#define QMG_MOVUPS_ADDR 0x254008 /* 8 mod 16, QMG_STRING_BYTES - 16 bytes */
+#define QMG_MOVNTDQ_ADDR 0x258000
+
+/* Region kinds, as the layout page names them */
+#define QMG_KIND_HOT 1
+#define QMG_KIND_STOSQ 2
+#define QMG_KIND_STOSB 3
+#define QMG_KIND_MOVSQ 4
+#define QMG_KIND_MOVSB 5
+#define QMG_KIND_MOVDQA 6
+#define QMG_KIND_MOVUPS 7
+#define QMG_KIND_MOVNTDQ 8
+#define QMG_KIND_MAX 8
 
 #endif

@@ -32,8 +32,12 @@
 #define PTE_PW 0x003 /* present, writable */
 #define PTE_PS 0x080 /* 2 MiB page (in a page directory) */
 #define CR0_PE 0x00000001
+#define CR0_MP 0x00000002
+#define CR0_EM 0x00000004
 #define CR0_PG 0x80000000
 #define CR4_PAE 0x20
+#define CR4_OSFXSR 0x200
+#define CR4_OSXMMEXCPT 0x400
 #define MSR_EFER 0xc0000080
 #define EFER_LME 0x100
 #define CODE32 0x08
@@ -258,19 +262,46 @@ lm64:
 	mov %ax, %es
 	mov %ax, %ss
 	mov $QMG_STACK_TOP, %esp
-	call build_layout
-	call read_dirty_rate
+	mov %cr0, %rax		/* SSE, as an OS enables it: no x87 emulation, */
+	and $~CR0_EM, %rax	/* FXSAVE-aware, SIMD exceptions its own */
+	or $CR0_MP, %rax
+	mov %rax, %cr0
+	mov %cr4, %rax
+	or $(CR4_OSFXSR | CR4_OSXMMEXCPT), %rax
+	mov %rax, %cr4
+	mov $mode_file, %r11d
+	mov $mode_file_len, %r9d
+	call read_fwcfg_number
+	mov %eax, mode
+	test $~QMG_MODE_ALL, %eax
+	jz 1f
+	mov $msg_mode, %esi
+	jmp die64
+1:	call build_layout
+	mov $dirty_rate_file, %r11d
+	mov $dirty_rate_file_len, %r9d
+	call read_fwcfg_number
 	mov %eax, QMG_LAYOUT_ADDR + QMG_OFF_DIRTY_RATE
 	call print_banner
+	cmpl $0, mode		/* the regions start at round 0: all zero */
+	je 1f
+	mov $QMG_MODE_AREA, %edi
+	mov $((QMG_MODE_AREA_END - QMG_MODE_AREA) / 8), %ecx
+	xor %eax, %eax
+	rep stosq
 
 	/*
 	 * Pacing state, kept in registers the pass loop leaves alone:
 	 * %r8 pages left in this chunk, %r9 PIT ticks a chunk must take,
 	 * %r13 PIT ticks seen so far, %r14 the last counter read, %r15 when
-	 * the next chunk may go.
+	 * the next chunk may go.  %r10: pages left until the modes' next round.
 	 */
-	mov $QMG_LAYOUT_ADDR, %ebx
-	mov $PACE_OFF, %r8
+1:	mov $QMG_LAYOUT_ADDR, %ebx
+	mov $PACE_OFF, %r10
+	cmpl $0, mode
+	je 1f
+	mov $QMG_MODE_PAGES, %r10d
+1:	mov $PACE_OFF, %r8
 	mov QMG_OFF_DIRTY_RATE(%rbx), %ecx
 	test %ecx, %ecx
 	jz 1f
@@ -290,25 +321,25 @@ pass:
 	jz 5f
 1:	mov (%rsi), %rdi
 	mov 8(%rsi), %rdx	/* ranges are never empty */
-	test %r12d, %r12d
-	jnz 3f
 	/*
 	 * Pass 1 stores, so pages that held BIOS leftovers join the pattern.
 	 * Later passes increment: a page the migration lost keeps its wrong
 	 * value forever, instead of being healed by the next pass.
 	 */
-2:	movb $1, QMG_BYTE_OFFSET(%rdi)
-	add $QMG_PAGE_SIZE, %rdi
-	cmp %rdx, %rdi
-	jb 2b
-	jmp 4f
+2:	test %r12d, %r12d
+	jnz 3f
+	movb $1, QMG_BYTE_OFFSET(%rdi)
+	jmp 7f
 3:	incb QMG_BYTE_OFFSET(%rdi)
-	add $QMG_PAGE_SIZE, %rdi
-	dec %r8
-	jnz 6f
+	dec %r8			/* pass 1 is never paced */
+	jnz 7f
 	call pace
+7:	add $QMG_PAGE_SIZE, %rdi
+	dec %r10
+	jnz 6f
+	call mode_rounds
 6:	cmp %rdx, %rdi
-	jb 3b
+	jb 2b
 4:	add $16, %rsi
 	dec %ecx
 	jnz 1b
@@ -319,12 +350,223 @@ pass:
 	jmp pass
 
 /*
- * Waits until the chunk just done may be followed by the next one.
+ * One round of each mode that runs (the hot set: QMG_HOT_ROUNDS), and
+ * %r10 set for the next.  Preserves every register but %rax and %r10.
+ */
+mode_rounds:
+	push %rcx
+	push %rdx
+	push %rsi
+	push %rdi
+	push %r11
+	mov $QMG_MODE_PAGES, %r10d
+	testl $QMG_MODE_HOT, mode
+	jz 2f
+	mov $QMG_HOT_ROUNDS, %esi
+1:	call hot_round
+	dec %esi
+	jnz 1b
+2:	testl $QMG_MODE_STRING, mode
+	jz 3f
+	call string_round
+3:	testl $QMG_MODE_SSE, mode
+	jz 4f
+	call sse_round
+4:	pop %r11
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %rcx
+	ret
+
+/*
+ * The hot set: every page's counter incremented in place, so that a lost
+ * increment stays lost.  The last page, incremented last, must hold the
+ * rounds counted.  Preserves every register but %rax.
+ */
+hot_round:
+	push %rcx
+	push %rdx
+	push %rdi
+	push %r11
+	mov QMG_LAYOUT_ADDR + QMG_OFF_HOT_ROUNDS, %rax
+	mov $(QMG_HOT_ADDR + (QMG_HOT_PAGES - 1) * QMG_PAGE_SIZE), %edi
+	cmp (%rdi), %rax
+	jne 2f
+	mov $QMG_HOT_ADDR, %edi
+	mov $QMG_HOT_PAGES, %ecx
+1:	incq (%rdi)
+	add $QMG_PAGE_SIZE, %edi
+	dec %ecx
+	jnz 1b
+	incq QMG_LAYOUT_ADDR + QMG_OFF_HOT_ROUNDS
+	pop %r11
+	pop %rdi
+	pop %rdx
+	pop %rcx
+	ret
+2:	mov (%rdi), %rdx
+	mov $QMG_KIND_HOT, %r11d
+	jmp lost
+
+/*
+ * rep stosq of (round + 1) * QMG_STRING_SPREAD, rep stosb of its low byte,
+ * and rep movsq, rep movsb copies of the stosq region, each checked first.  Clobbers %rax, %rcx, %rdx, %rsi, %rdi, %r11.
+ */
+string_round:
+	mov QMG_LAYOUT_ADDR + QMG_OFF_STRING_ROUNDS, %rax
+	push %rax
+	mov $QMG_STRING_SPREAD, %rdx
+	imul %rdx, %rax
+	mov $QMG_KIND_STOSQ, %r11d
+	mov $QMG_STOSQ_ADDR, %edi
+	mov $(QMG_STRING_BYTES / 8), %ecx
+	call verify
+	mov $QMG_KIND_MOVSQ, %r11d
+	mov $QMG_MOVSQ_ADDR, %edi
+	mov $(QMG_STRING_BYTES / 8), %ecx
+	call verify
+	mov $QMG_KIND_MOVSB, %r11d
+	mov $QMG_MOVSB_ADDR, %edi
+	mov $(QMG_STRING_BYTES / 8), %ecx
+	call verify
+	movzbl %al, %eax	/* the low byte, in every byte of a quadword */
+	mov $QMG_STRING_SPREAD, %rdx
+	imul %rdx, %rax
+	mov $QMG_KIND_STOSB, %r11d
+	mov $QMG_STOSB_ADDR, %edi
+	mov $(QMG_STRING_BYTES / 8), %ecx
+	call verify
+	pop %rax
+	inc %rax
+	mov $QMG_STRING_SPREAD, %rdx
+	imul %rdx, %rax
+	mov $QMG_STOSQ_ADDR, %edi
+	mov $(QMG_STRING_BYTES / 8), %ecx
+	rep stosq
+	mov $QMG_STOSB_ADDR, %edi
+	mov $QMG_STRING_BYTES, %ecx
+	rep stosb
+	mov $QMG_STOSQ_ADDR, %esi
+	mov $QMG_MOVSQ_ADDR, %edi
+	mov $(QMG_STRING_BYTES / 8), %ecx
+	rep movsq
+	mov $QMG_STOSQ_ADDR, %esi
+	mov $QMG_MOVSB_ADDR, %edi
+	mov $QMG_STRING_BYTES, %ecx
+	rep movsb
+	incq QMG_LAYOUT_ADDR + QMG_OFF_STRING_ROUNDS
+	ret
+
+/* @count stores of %xmm0 by @insn, ascending from @addr.  Clobbers %rcx, %rdi. */
+.macro sse_stores insn, addr, count
+	mov $(\addr), %edi
+	mov $(\count), %ecx
+1:	\insn %xmm0, (%rdi)
+	add $16, %edi
+	dec %ecx
+	jnz 1b
+.endm
+
+/*
+ * movdqa, movups (misaligned, some across a page boundary), movntdq then
+ * sfence, each region checked first.  Clobbers %rax, %rcx, %rdx, %rdi,
+ * %r11, %xmm0.
+ */
+sse_round:
+	mov QMG_LAYOUT_ADDR + QMG_OFF_SSE_ROUNDS, %rax
+	mov $QMG_KIND_MOVDQA, %r11d
+	mov $QMG_MOVDQA_ADDR, %edi
+	mov $(QMG_STRING_BYTES / 8), %ecx
+	call verify
+	mov $QMG_KIND_MOVUPS, %r11d
+	mov $QMG_MOVUPS_ADDR, %edi
+	mov $((QMG_STRING_BYTES - 16) / 8), %ecx
+	call verify
+	mov $QMG_KIND_MOVNTDQ, %r11d
+	mov $QMG_MOVNTDQ_ADDR, %edi
+	mov $(QMG_STRING_BYTES / 8), %ecx
+	call verify
+	inc %rax
+	/*
+	 * Loaded from memory: an emulator that a trap hands the next few
+	 * instructions to (the PVM flavour of KVM does that) knows SSE moves,
+	 * not movq from a general register or punpcklqdq.
+	 */
+	mov %rax, sse_value
+	mov %rax, sse_value + 8
+	movdqa sse_value, %xmm0
+	sse_stores movdqa, QMG_MOVDQA_ADDR, QMG_STRING_BYTES/16
+	sse_stores movups, QMG_MOVUPS_ADDR, QMG_STRING_BYTES/16-1
+	sse_stores movntdq, QMG_MOVNTDQ_ADDR, QMG_STRING_BYTES/16
+	sfence
+	incq QMG_LAYOUT_ADDR + QMG_OFF_SSE_ROUNDS
+	ret
+
+/*
+ * Checks that the %rcx quadwords from %rdi hold %rax; a lost write in
+ * region kind %r11d if not.  Clobbers %rcx, %rdx, %rdi.  (A plain loop, not
+ * repe scasq: string instructions are slow on the PVM flavour of KVM.)
+ */
+verify:
+	mov (%rdi), %rdx
+	cmp %rax, %rdx
+	jne lost
+	add $8, %rdi
+	dec %ecx
+	jnz verify
+	ret
+
+/* Prints the string @msg, then the u64 at @off in the layout page (%rbx) in hex. */
+.macro put_field msg, off
+	mov $\msg, %esi
+	call puts64
+	mov \off(%rbx), %rax
+	call puthex64
+.endm
+
+/*
+ * A lost write, of kind %r11d at %rdi: %rax expected, %rdx found.  Records
+ * it in the layout page, says it on COM1 and halts for good.
+ */
+lost:
+	mov $QMG_LAYOUT_ADDR, %ebx
+	mov %r11d, QMG_OFF_LOST_KIND(%rbx)
+	mov %rdi, QMG_OFF_LOST_ADDR(%rbx)
+	mov %rax, QMG_OFF_LOST_EXPECTED(%rbx)
+	mov %rdx, QMG_OFF_LOST_FOUND(%rbx)
+	mov $msg_lost, %esi
+	call puts64
+	mov QMG_OFF_LOST_KIND(%rbx), %eax
+	mov kind_names(, %rax, 8), %rsi
+	call puts64
+	put_field msg_lost_at, QMG_OFF_LOST_ADDR
+	put_field msg_expected, QMG_OFF_LOST_EXPECTED
+	put_field msg_found, QMG_OFF_LOST_FOUND
+	mov $'\n', %al
+	call putc64
+	/* fall through */
+halt64:
+	cli
+1:	hlt
+	jmp 1b
+
+/* Prints the string at %rsi and stops for good. */
+die64:
+	call puts64
+	jmp halt64
+
+/*
+ * Waits until the chunk just done may be followed by the next one, running
+ * hot rounds meanwhile when the hot set is on.
  * Preserves every register but %rax, %r8 and the pacing registers.
  */
 pace:
 	mov $QMG_PACE_PAGES, %r8d
-1:	call pit_read
+1:	testl $QMG_MODE_HOT, mode
+	jz 2f
+	call hot_round
+2:	call pit_read
 	cmp %r15, %r13
 	jb 1b
 	lea (%r13, %r9), %r15	/* from now: no credit for time spent behind */
@@ -366,10 +608,11 @@ pit_read:
 	ret
 
 /*
- * The decimal number in the fw_cfg file QMG_FWCFG_DIRTY_RATE, in %eax: 0
- * when there is no such file or it does not start with a digit.
+ * The decimal number in the fw_cfg file named at %r11 (%r9d bytes, its NUL
+ * included), in %eax: 0 when there is no such file or it does not start
+ * with a digit.
  */
-read_dirty_rate:
+read_fwcfg_number:
 	mov $FW_CFG_PORT_SEL, %dx
 	mov $FW_CFG_FILE_DIR, %ax
 	out %ax, %dx
@@ -387,8 +630,8 @@ read_dirty_rate:
 	mov $FW_CFG_ENTRY_SIZE, %ecx
 	rep insb
 	mov $fwcfg_entry + FW_CFG_ENTRY_NAME, %esi
-	mov $dirty_rate_file, %edi
-	mov $dirty_rate_file_len, %ecx
+	mov %r11d, %edi
+	mov %r9d, %ecx
 	repe cmpsb
 	jne 2b
 	movzwl fwcfg_entry + 4, %eax
@@ -527,7 +770,41 @@ build_layout:
 	dec %r8d
 10:	mov %r8d, QMG_OFF_NRANGES(%rbx)
 
-	xor %eax, %eax		/* checksum: the words of [0, 0x20) and the ranges */
+	/*
+	 * With a mode on, the pattern gives up [1 MiB, 4 MiB) to the modes'
+	 * regions, which the lowest range must hold (and more).
+	 */
+	mov mode, %eax
+	mov %eax, QMG_OFF_MODE(%rbx)
+	test %eax, %eax
+	jz 17f
+	mov $msg_no_room, %esi
+	test %r8d, %r8d
+	jz die64
+	cmpq $QMG_MODE_AREA, QMG_OFF_RANGES(%rbx)
+	ja die64
+	cmpq $QMG_MODE_AREA_END, QMG_OFF_RANGES + 8(%rbx)
+	jbe die64
+	movq $QMG_MODE_AREA_END, QMG_OFF_RANGES(%rbx)
+	mov $regions, %esi	/* the regions of the modes that run */
+	lea QMG_OFF_REGIONS(%rbx), %rdi
+	xor %edx, %edx
+15:	mov 16(%rsi), %ecx	/* the mode it belongs to; 0 ends the table */
+	test %ecx, %ecx
+	jz 16f
+	test %eax, %ecx
+	jz 18f
+	mov (%rsi), %rcx
+	mov %rcx, (%rdi)
+	mov 8(%rsi), %rcx
+	mov %rcx, 8(%rdi)
+	add $QMG_REGION_SIZE, %rdi
+	inc %edx
+18:	add $24, %rsi
+	jmp 15b
+16:	mov %edx, QMG_OFF_NREGIONS(%rbx)
+
+17:	xor %eax, %eax		/* checksum: [0, 0x20), the ranges, the mode block */
 	mov %rbx, %rsi
 	mov $(QMG_OFF_PASSES / 4), %ecx
 12:	add (%rsi), %eax
@@ -540,11 +817,18 @@ build_layout:
 13:	add (%rsi), %eax
 	add $4, %rsi
 	loop 13b
-14:	neg %eax
+14:	lea QMG_OFF_MODE(%rbx), %rsi
+	mov QMG_OFF_NREGIONS(%rbx), %ecx
+	shl $2, %ecx		/* 4 words a region */
+	add $((QMG_OFF_REGIONS - QMG_OFF_MODE) / 4), %ecx
+19:	add (%rsi), %eax
+	add $4, %rsi
+	loop 19b
+	neg %eax
 	mov %eax, QMG_OFF_CHECKSUM(%rbx)
 	ret
 
-/* "qm-guest: pages=N ram_top=0x... ranges=0x...-0x... ...\n" */
+/* "qm-guest: pages=N ram_top=0x... ranges=0x...-0x... ... [dirty-rate=NMiB/s] [mode=hot+string+sse]\n" */
 print_banner:
 	mov $QMG_LAYOUT_ADDR, %ebx
 	xor %eax, %eax		/* count the pages */
@@ -562,10 +846,7 @@ print_banner:
 	call puts64
 	mov %r13, %rax
 	call putdec64
-	mov $msg_ram_top, %esi
-	call puts64
-	mov QMG_OFF_RAM_TOP(%rbx), %rax
-	call puthex64
+	put_field msg_ram_top, QMG_OFF_RAM_TOP
 	mov $msg_ranges, %esi
 	call puts64
 	lea QMG_OFF_RANGES(%rbx), %r13
@@ -592,7 +873,25 @@ print_banner:
 	call putdec64
 	mov $msg_mibps, %esi
 	call puts64
-5:	mov $'\n', %al
+5:	mov QMG_OFF_MODE(%rbx), %r13d
+	test %r13d, %r13d
+	jz 8f
+	mov $msg_mode_is, %esi
+	call puts64
+	mov $mode_names, %r14d
+6:	test (%r14), %r13d
+	jz 7f
+	mov 8(%r14), %rsi
+	call puts64
+	mov (%r14), %eax
+	not %eax
+	and %eax, %r13d
+	jz 8f
+	mov $'+', %al
+	call putc64
+7:	add $16, %r14
+	jmp 6b
+8:	mov $'\n', %al
 	jmp putc64
 
 /* Writes %al to COM1.  Preserves every register but %rax. */
@@ -698,9 +997,88 @@ msg_mibps:
 dirty_rate_file:
 	.asciz QMG_FWCFG_DIRTY_RATE
 dirty_rate_file_len = . - dirty_rate_file
+mode_file:
+	.asciz QMG_FWCFG_MODE
+mode_file_len = . - mode_file
+msg_mode:
+	.ascii "qm-guest: unknown mode bits in "
+	.ascii QMG_FWCFG_MODE
+	.asciz "\n"
+msg_no_room:
+	.asciz "qm-guest: no RAM at 2-4 MiB for the modes' regions\n"
+msg_mode_is:
+	.asciz " mode="
+msg_lost:
+	.asciz "\nqm-guest: lost write: "
+msg_lost_at:
+	.asciz " at "
+msg_expected:
+	.asciz " expected "
+msg_found:
+	.asciz " found "
+name_hot:
+	.asciz "hot"
+name_string:
+	.asciz "string"
+name_sse:
+	.asciz "sse"
+name_stosq:
+	.asciz "stosq"
+name_stosb:
+	.asciz "stosb"
+name_movsq:
+	.asciz "movsq"
+name_movsb:
+	.asciz "movsb"
+name_movdqa:
+	.asciz "movdqa"
+name_movups:
+	.asciz "movups"
+name_movntdq:
+	.asciz "movntdq"
+	.balign 8
+mode_names:			/* u64 flag, name */
+	.quad QMG_MODE_HOT, name_hot
+	.quad QMG_MODE_STRING, name_string
+	.quad QMG_MODE_SSE, name_sse
+kind_names:			/* by QMG_KIND_* */
+	.quad 0, name_hot, name_stosq, name_stosb, name_movsq, name_movsb
+	.quad name_movdqa, name_movups, name_movntdq
+regions:			/* u64 start, u32 bytes, u32 kind: as in the layout page; u64 mode */
+	.quad QMG_HOT_ADDR
+	.long QMG_HOT_PAGES * QMG_PAGE_SIZE, QMG_KIND_HOT
+	.quad QMG_MODE_HOT
+	.quad QMG_STOSQ_ADDR
+	.long QMG_STRING_BYTES, QMG_KIND_STOSQ
+	.quad QMG_MODE_STRING
+	.quad QMG_STOSB_ADDR
+	.long QMG_STRING_BYTES, QMG_KIND_STOSB
+	.quad QMG_MODE_STRING
+	.quad QMG_MOVSQ_ADDR
+	.long QMG_STRING_BYTES, QMG_KIND_MOVSQ
+	.quad QMG_MODE_STRING
+	.quad QMG_MOVSB_ADDR
+	.long QMG_STRING_BYTES, QMG_KIND_MOVSB
+	.quad QMG_MODE_STRING
+	.quad QMG_MOVDQA_ADDR
+	.long QMG_STRING_BYTES, QMG_KIND_MOVDQA
+	.quad QMG_MODE_SSE
+	.quad QMG_MOVUPS_ADDR
+	.long QMG_STRING_BYTES - 16, QMG_KIND_MOVUPS
+	.quad QMG_MODE_SSE
+	.quad QMG_MOVNTDQ_ADDR
+	.long QMG_STRING_BYTES, QMG_KIND_MOVNTDQ
+	.quad QMG_MODE_SSE
+	.quad 0, 0, 0
 
 	.data
 e820_count:
 	.word 0
+	.balign 4
+mode:				/* QMG_MODE_* */
+	.long 0
+	.balign 16
+sse_value:			/* what the SSE round stores, twice */
+	.quad 0, 0
 fwcfg_entry:
 	.skip FW_CFG_ENTRY_SIZE

@@ -17,13 +17,59 @@ struct range {
 	uint64_t start, end;
 };
 
+struct region {
+	uint64_t start;
+	uint32_t bytes, kind;
+};
+
 struct layout {
 	uint32_t nranges;
 	uint64_t ram_top;
 	uint64_t passes;
 	uint32_t byte;
 	struct range ranges[QMG_MAX_RANGES];
+	uint32_t mode, nregions;
+	struct region regions[QMG_MAX_REGIONS];
+	uint32_t lost_kind;
+	uint64_t lost_addr, lost_expected, lost_found;
+	const uint8_t *page; /* the layout page itself, for the rounds counters */
 };
+
+/*
+ * How each kind of region is written: the rounds counter it goes by, and
+ * its units (@size bytes every @stride bytes).  A round R writes
+ * unit_value(R + 1) over every unit in ascending order.
+ */
+static const struct kind {
+	const char *name;
+	unsigned counter; /* QMG_OFF_*_ROUNDS */
+	unsigned stride, size;
+} kinds[QMG_KIND_MAX + 1] = {
+	[QMG_KIND_HOT] = { "hot", QMG_OFF_HOT_ROUNDS, QMG_PAGE_SIZE, 8 },
+	[QMG_KIND_STOSQ] = { "stosq", QMG_OFF_STRING_ROUNDS, 8, 8 },
+	[QMG_KIND_STOSB] = { "stosb", QMG_OFF_STRING_ROUNDS, 1, 1 },
+	[QMG_KIND_MOVSQ] = { "movsq", QMG_OFF_STRING_ROUNDS, 8, 8 },
+	[QMG_KIND_MOVSB] = { "movsb", QMG_OFF_STRING_ROUNDS, 1, 1 },
+	[QMG_KIND_MOVDQA] = { "movdqa", QMG_OFF_SSE_ROUNDS, 8, 8 },
+	[QMG_KIND_MOVUPS] = { "movups", QMG_OFF_SSE_ROUNDS, 8, 8 },
+	[QMG_KIND_MOVNTDQ] = { "movntdq", QMG_OFF_SSE_ROUNDS, 8, 8 },
+};
+
+/* What round @r leaves in the unit at @gpa of a region of kind @kind. */
+static uint64_t unit_value(uint32_t kind, uint64_t r, uint64_t gpa)
+{
+	switch (kind) {
+	case QMG_KIND_STOSQ:
+	case QMG_KIND_MOVSQ:
+		return r * QMG_STRING_SPREAD;
+	case QMG_KIND_STOSB:
+		return r & 0xff;
+	case QMG_KIND_MOVSB: /* a byte of the stosq region's quadwords */
+		return r * QMG_STRING_SPREAD >> 8 * (gpa % 8) & 0xff;
+	default:
+		return r;
+	}
+}
 
 static uint32_t get32(const uint8_t *p)
 {
@@ -61,8 +107,27 @@ static bool parse_layout(const uint8_t *page, struct layout *l)
 		sum += get32(page + o);
 	for (unsigned o = 0; o < l->nranges * 16; o += 4)
 		sum += get32(page + QMG_OFF_RANGES + o);
+	l->nregions = get32(page + QMG_OFF_NREGIONS);
+	if (l->nregions > QMG_MAX_REGIONS)
+		return false;
+	for (unsigned o = QMG_OFF_MODE;
+	     o < QMG_OFF_REGIONS + l->nregions * QMG_REGION_SIZE; o += 4)
+		sum += get32(page + o);
 	if (sum)
 		return false;
+	l->mode = get32(page + QMG_OFF_MODE);
+	for (uint32_t i = 0; i < l->nregions; i++) {
+		const uint8_t *r = page + QMG_OFF_REGIONS + QMG_REGION_SIZE * i;
+
+		l->regions[i].start = get64(r);
+		l->regions[i].bytes = get32(r + 8);
+		l->regions[i].kind = get32(r + 12);
+	}
+	l->lost_kind = get32(page + QMG_OFF_LOST_KIND);
+	l->lost_addr = get64(page + QMG_OFF_LOST_ADDR);
+	l->lost_expected = get64(page + QMG_OFF_LOST_EXPECTED);
+	l->lost_found = get64(page + QMG_OFF_LOST_FOUND);
+	l->page = page;
 	l->ram_top = get64(page + QMG_OFF_RAM_TOP);
 	l->passes = get64(page + QMG_OFF_PASSES);
 	l->byte = get32(page + QMG_OFF_BYTE);
@@ -116,6 +181,15 @@ static int check_ranges(const struct layout *l, uint64_t len,
 				   (unsigned long long)r->end, (unsigned long long)len);
 		prev = r->end;
 	}
+	for (uint32_t i = 0; i < l->nregions; i++) {
+		const struct region *r = &l->regions[i];
+
+		if (!r->kind || r->kind > QMG_KIND_MAX || !r->bytes ||
+		    r->bytes % kinds[r->kind].stride || r->start + r->bytes > low ||
+		    r->start + r->bytes > GIB4)
+			return say(res, -EINVAL, "region %u of the layout page is malformed",
+				   i);
+	}
 	return 0;
 }
 
@@ -124,22 +198,30 @@ struct walk {
 	const uint8_t *ram;
 	const struct layout *l;
 	uint64_t low;
+	const struct region *region; /* NULL: the sweep's pages */
+	uint64_t rounds;	     /* the region's rounds counter */
 };
 
-static uint8_t page_value(const struct walk *w, uint64_t gpa)
+static const uint8_t *at(const struct walk *w, uint64_t gpa)
 {
-	uint64_t off = gpa < GIB4 ? gpa : w->low + (gpa - GIB4);
-
-	return w->ram[off + w->l->byte];
+	return w->ram + (gpa < GIB4 ? gpa : w->low + (gpa - GIB4));
 }
 
-/* Walks the patterned pages in ascending order: the next page's address and value. */
-struct cursor {
-	uint32_t range;
-	uint64_t next; /* 0: the start of the range */
+/* One unit of a sequence: where it is, what it holds, and what it may hold. */
+struct unit {
+	uint64_t gpa;
+	uint64_t found;
+	uint64_t hi, lo; /* written by the round (or pass) in progress, by the one before */
 };
 
-static bool next_page(const struct walk *w, struct cursor *c, uint64_t *gpa, uint8_t *v)
+/* Walks a sequence in the order the guest writes it. */
+struct cursor {
+	uint32_t range;
+	uint64_t next; /* 0: the start */
+};
+
+/* The sweep: byte QMG_BYTE_OFFSET of every patterned page, ascending. */
+static bool next_page(const struct walk *w, struct cursor *c, struct unit *u)
 {
 	for (; c->range < w->l->nranges; c->range++, c->next = 0) {
 		const struct range *r = &w->l->ranges[c->range];
@@ -147,8 +229,10 @@ static bool next_page(const struct walk *w, struct cursor *c, uint64_t *gpa, uin
 		if (c->next < r->start)
 			c->next = r->start;
 		if (c->next < r->end) {
-			*gpa = c->next;
-			*v = page_value(w, *gpa);
+			u->gpa = c->next;
+			u->found = at(w, u->gpa)[w->l->byte];
+			u->lo = w->l->passes & 0xff;
+			u->hi = (u->lo + 1) & 0xff;
 			c->next += QMG_PAGE_SIZE;
 			return true;
 		}
@@ -156,49 +240,149 @@ static bool next_page(const struct walk *w, struct cursor *c, uint64_t *gpa, uin
 	return false;
 }
 
-/*
- * The good dumps are "hi up to page b, lo from b on" for some b.  Picks the
- * b with the fewest mismatches (the smallest on a tie), so that one stale
- * page is reported as itself rather than as a misplaced boundary.
- */
-static void verify(const struct walk *w, struct qm_memcheck_result *res)
+/* A mode's region: its units, ascending. */
+static bool next_unit(const struct walk *w, struct cursor *c, struct unit *u)
 {
-	uint8_t lo = w->l->passes & 0xff, hi = lo + 1, v;
-	uint64_t cost = 0, best, best_at = 0, k = 0, gpa;
-	struct cursor c = { 0 };
+	const struct region *r = w->region;
+	const struct kind *k = &kinds[r->kind];
 
-	while (next_page(w, &c, &gpa, &v))
-		cost += v != lo;
+	if (c->next >= r->bytes)
+		return false;
+	u->gpa = r->start + c->next;
+	u->found = k->size == 8 ? get64(at(w, u->gpa)) : *at(w, u->gpa);
+	u->lo = unit_value(r->kind, w->rounds, u->gpa);
+	u->hi = unit_value(r->kind, w->rounds + 1, u->gpa);
+	c->next += k->stride;
+	return true;
+}
+
+static bool next(const struct walk *w, struct cursor *c, struct unit *u)
+{
+	return w->region ? next_unit(w, c, u) : next_page(w, c, u);
+}
+
+/* The verdict on one sequence. */
+struct verdict {
+	uint64_t units, bad, boundary; /* boundary: the first unit not yet rewritten; 0: none */
+	struct unit first_bad;
+};
+
+/*
+ * The good sequences are "hi up to unit b, lo from b on" for some b.  Picks
+ * the b with the fewest mismatches (the smallest on a tie), so that one
+ * stale unit is reported as itself rather than as a misplaced boundary.
+ */
+static void verify(const struct walk *w, struct verdict *v)
+{
+	uint64_t cost = 0, best, best_at = 0, k = 0;
+	struct cursor c = { 0 };
+	struct unit u;
+
+	memset(v, 0, sizeof(*v));
+	while (next(w, &c, &u))
+		cost += u.found != u.lo;
 	best = cost;
-	for (c = (struct cursor){ 0 }; next_page(w, &c, &gpa, &v);) {
-		cost += (v != hi) - (uint64_t)(v != lo);
+	for (c = (struct cursor){ 0 }; next(w, &c, &u);) {
+		cost += (u.found != u.hi) - (uint64_t)(u.found != u.lo);
 		k++;
 		if (cost < best) {
 			best = cost;
 			best_at = k;
 		}
 	}
-	res->pages = k;
-	res->bad_pages = best;
-	res->ok = !best;
+	v->units = k;
+	v->bad = best;
 	k = 0;
-	for (c = (struct cursor){ 0 }; next_page(w, &c, &gpa, &v); k++) {
-		uint8_t want = k < best_at ? hi : lo;
+	for (c = (struct cursor){ 0 }; next(w, &c, &u); k++) {
+		uint64_t want = k < best_at ? u.hi : u.lo;
 
-		if (k == best_at && best_at && best_at < res->pages)
-			res->boundary = gpa;
-		if (v != want && !res->bad_addr) {
-			res->bad_addr = gpa;
-			res->expected = want;
-			res->found = v;
+		if (k == best_at && best_at && best_at < v->units)
+			v->boundary = u.gpa;
+		if (u.found != want && !v->first_bad.gpa) {
+			v->first_bad = u;
+			v->first_bad.lo = want; /* what it should hold */
 		}
 	}
+}
+
+static const char *kind_name(uint32_t kind)
+{
+	return kind && kind <= QMG_KIND_MAX ? kinds[kind].name : "unknown";
+}
+
+static void set_region(struct qm_memcheck_result *res, const char *name)
+{
+	snprintf(res->region, sizeof(res->region), "%s", name);
+}
+
+/* The modes' regions, in the layout page's order; the first bad one in @res. */
+static int verify_regions(struct walk *w, struct qm_memcheck_result *res)
+{
+	struct verdict v;
+
+	for (uint32_t i = 0; i < w->l->nregions; i++) {
+		const struct region *r = &w->l->regions[i];
+
+		w->region = r;
+		w->rounds = get64(w->l->page + kinds[r->kind].counter);
+		verify(w, &v);
+		res->regions++;
+		if (!v.bad)
+			continue;
+		res->ok = false;
+		res->bad_pages = v.bad;
+		res->bad_addr = v.first_bad.gpa;
+		res->expected = v.first_bad.lo;
+		res->found = v.first_bad.found;
+		set_region(res, kinds[r->kind].name);
+		return say(res, 0,
+			   "BAD: region %s, page 0x%llx: 0x%llx holds 0x%llx, expected 0x%llx "
+			   "(%llu of %llu units wrong, %llu rounds)",
+			   res->region, (unsigned long long)(res->bad_addr & ~(uint64_t)0xfff),
+			   (unsigned long long)res->bad_addr,
+			   (unsigned long long)res->found, (unsigned long long)res->expected,
+			   (unsigned long long)v.bad, (unsigned long long)v.units,
+			   (unsigned long long)w->rounds);
+	}
+	return 0;
+}
+
+/* The lost write the guest itself saw before it overwrote it, if any. */
+static int guest_saw_lost_write(const struct layout *l, struct qm_memcheck_result *res)
+{
+	res->ok = false;
+	res->bad_pages = 1;
+	res->bad_addr = l->lost_addr;
+	res->expected = l->lost_expected;
+	res->found = l->lost_found;
+	set_region(res, kind_name(l->lost_kind));
+	return say(res, 0,
+		   "BAD: the guest saw a lost write in region %s, page 0x%llx: 0x%llx held "
+		   "0x%llx, expected 0x%llx",
+		   res->region, (unsigned long long)(l->lost_addr & ~(uint64_t)0xfff),
+		   (unsigned long long)l->lost_addr, (unsigned long long)l->lost_found,
+		   (unsigned long long)l->lost_expected);
+}
+
+/* "hot+string+sse" */
+static void mode_names(uint32_t mode, char *buf, size_t size)
+{
+	static const char *const names[] = { "hot", "string", "sse" };
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < 3; i++)
+		if (mode & 1u << i && len < size)
+			len += snprintf(buf + len, size - len, "%s%s", len ? "+" : "",
+					names[i]);
 }
 
 int qm_memcheck_buffer(const uint8_t *ram, uint64_t len, struct qm_memcheck_result *res)
 {
 	struct layout l;
 	struct walk w = { .ram = ram, .l = &l };
+	struct verdict v;
+	char modes[32] = "", tail[96] = "";
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -208,6 +392,7 @@ int qm_memcheck_buffer(const uint8_t *ram, uint64_t len, struct qm_memcheck_resu
 	if (!parse_layout(ram + QMG_LAYOUT_ADDR, &l)) {
 		res->bad_pages = 1;
 		res->bad_addr = QMG_LAYOUT_ADDR;
+		set_region(res, "layout");
 		return say(res, 0,
 			   "BAD: no valid layout page at 0x%x: lost, or not the qmigrate "
 			   "test guest",
@@ -215,31 +400,50 @@ int qm_memcheck_buffer(const uint8_t *ram, uint64_t len, struct qm_memcheck_resu
 	}
 	res->passes = l.passes;
 	res->ram_top = l.ram_top;
+	res->mode = l.mode;
 	r = check_ranges(&l, len, res);
 	if (r < 0)
 		return r;
+	if (l.lost_kind)
+		return guest_saw_lost_write(&l, res);
 	if (!l.passes)
 		return say(res, -EINVAL, "the guest has not completed its first pass");
 	w.low = low_size(&l, len);
-	verify(&w, res);
-	if (res->ok && res->boundary)
+	verify(&w, &v);
+	res->pages = v.units;
+	res->bad_pages = v.bad;
+	res->boundary = v.boundary;
+	res->ok = !v.bad;
+	if (!res->ok) {
+		res->bad_addr = v.first_bad.gpa;
+		res->expected = v.first_bad.lo;
+		res->found = v.first_bad.found;
+		set_region(res, "sweep");
+		return say(res, 0,
+			   "BAD: page 0x%llx holds 0x%02llx, expected 0x%02llx (%llu of %llu "
+			   "pages wrong, %llu passes)",
+			   (unsigned long long)res->bad_addr, (unsigned long long)res->found,
+			   (unsigned long long)res->expected,
+			   (unsigned long long)res->bad_pages, (unsigned long long)res->pages,
+			   (unsigned long long)res->passes);
+	}
+	r = verify_regions(&w, res);
+	if (r < 0 || !res->ok)
+		return r;
+	if (l.mode) {
+		mode_names(l.mode, modes, sizeof(modes));
+		snprintf(tail, sizeof(tail), "; mode %s: %u regions intact", modes,
+			 res->regions);
+	}
+	if (res->boundary)
 		return say(
 		    res, 0,
-		    "ok: %llu pages after %llu passes, pass %llu stopped at 0x%llx",
+		    "ok: %llu pages after %llu passes, pass %llu stopped at 0x%llx%s",
 		    (unsigned long long)res->pages, (unsigned long long)res->passes,
 		    (unsigned long long)res->passes + 1,
-		    (unsigned long long)res->boundary);
-	if (res->ok)
-		return say(res, 0, "ok: %llu pages after %llu passes",
-			   (unsigned long long)res->pages,
-			   (unsigned long long)res->passes);
-	return say(
-	    res, 0,
-	    "BAD: page 0x%llx holds 0x%02x, expected 0x%02x (%llu of %llu pages wrong, "
-	    "%llu passes)",
-	    (unsigned long long)res->bad_addr, res->found, res->expected,
-	    (unsigned long long)res->bad_pages, (unsigned long long)res->pages,
-	    (unsigned long long)res->passes);
+		    (unsigned long long)res->boundary, tail);
+	return say(res, 0, "ok: %llu pages after %llu passes%s",
+		   (unsigned long long)res->pages, (unsigned long long)res->passes, tail);
 }
 
 int qm_memcheck_file(const char *path, uint64_t ram_bytes, struct qm_memcheck_result *res)

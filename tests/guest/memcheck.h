@@ -13,6 +13,10 @@
  * in ascending address order, the patterned pages hold n + 1 up to one
  * boundary (where the pass in progress stopped) and n from there on, mod 256;
  * either part may be empty.  Anything else means a page was lost.
+ *
+ * With modes on (QMG_MODE_* in guest-layout.h), the layout page also lists
+ * the modes' regions, each checked the same way against its rounds counter,
+ * unit by unit; and a lost write the guest itself saw makes the dump bad.
  */
 #ifndef QM_TESTS_GUEST_MEMCHECK_H
 #define QM_TESTS_GUEST_MEMCHECK_H
@@ -26,10 +30,14 @@ struct qm_memcheck_result {
 	uint64_t passes;    /* passes the guest had completed */
 	uint64_t ram_top;   /* end of the guest's highest usable RAM region */
 	uint64_t boundary;  /* first page the pass in progress had not reached; 0: none */
-	uint64_t bad_pages; /* pages that break the pattern (0 when ok) */
+	uint32_t mode;	    /* the guest's modes (QMG_MODE_*) */
+	unsigned regions;   /* the modes' regions checked */
+	/* the first region that breaks its pattern: "sweep", "layout", or a mode's ("hot", "stosq"...) */
+	char region[16];
+	uint64_t bad_pages; /* units (the sweep's: pages) in it that break the pattern (0 when ok) */
 	uint64_t bad_addr;  /* the first of them, guest-physical */
-	unsigned expected;  /* its expected value */
-	unsigned found;	    /* and the value it holds */
+	uint64_t expected;  /* its expected value */
+	uint64_t found;	    /* and the value it holds */
 	char message[256];  /* one line for people: the verdict, or why there is none */
 };
 

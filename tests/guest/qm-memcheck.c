@@ -12,7 +12,10 @@ static const char usage[] =
     "\n"
     "Checks a dump of the qmigrate test guest's RAM (tests/guest/guest.img):\n"
     "every page the guest increments must hold the same value, except that\n"
-    "the pages the pass in progress already reached hold one more.\n"
+    "the pages the pass in progress already reached hold one more.  With the\n"
+    "guest's modes on (hot set, string, SSE: tests/guest/README), each region\n"
+    "its layout page lists is checked the same way against its round counter,\n"
+    "and a lost write the guest saw itself is reported.\n"
     "\n"
     "DUMP is guest RAM from offset 0, e.g. from a stopped VM:\n"
     "  qmigrate qmp SOCKET stop\n"
@@ -26,7 +29,8 @@ static const char usage[] =
     "  -m, --ram-mib N   the guest's RAM (-m); the dump must be that large\n"
     "  -h, --help        show this help\n"
     "\n"
-    "Exit status: 0 good, 1 a page was lost (the first bad page is printed),\n"
+    "Exit status: 0 good, 1 a write was lost (the region, page, address,\n"
+    "expected and found values are printed),\n"
     "2 usage or I/O error, or a dump that cannot be checked.\n";
 
 int main(int argc, char *argv[])

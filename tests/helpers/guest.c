@@ -70,6 +70,19 @@ long tg_guest_passes(const struct tq_qemu *vm)
 	return banner || passes < 0 ? passes : -EAGAIN;
 }
 
+bool tg_guest_lost_write(const struct tq_qemu *vm, char *line, size_t size)
+{
+	FILE *f = fopen(vm->serial_path, "r");
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, size, f))
+		found = strncmp(line, "qm-guest: lost write", 20) == 0;
+	fclose(f);
+	return found;
+}
+
 long tg_guest_wait_passes(struct tq_qemu *vm, long n, double timeout)
 {
 	double deadline = now() + timeout;

@@ -6,6 +6,9 @@
 #ifndef QM_TESTS_GUEST_H
 #define QM_TESTS_GUEST_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "tests/helpers/qemu.h"
 
 struct qm_qmp;
@@ -19,6 +22,13 @@ const char *tg_guest_image(void);
  * follows it (the guest rebooted or printed an error); -errno when unreadable.
  */
 long tg_guest_passes(const struct tq_qemu *vm);
+
+/*
+ * The guest's "qm-guest: lost write: ..." line (tests/guest/README: it saw
+ * a region it was about to overwrite hold a wrong value, and halted), in
+ * @line; false when there is none.
+ */
+bool tg_guest_lost_write(const struct tq_qemu *vm, char *line, size_t size);
 
 /*
  * Waits at most @timeout seconds for @n passes.  Returns the passes seen, or

@@ -19,6 +19,7 @@ struct pair {
 	struct tq_qemu src, dst;
 	unsigned mib;
 	unsigned dirty_rate; /* the guest's cap, MiB/s; 0: as fast as its CPU goes */
+	unsigned mode;	     /* the guest's modes (QMG_MODE_*), which the check expects */
 };
 
 extern struct pair pair;
@@ -41,6 +42,8 @@ extern struct pair pair;
 void start_pair(unsigned mib);
 /* The same with the guest's dirty rate capped at @dirty_rate MiB/s (0: none). */
 void start_pair_paced(unsigned mib, unsigned dirty_rate);
+/* The same with the guest's modes (QMG_MODE_*) on, both sides. */
+void start_pair_mode(unsigned mib, unsigned dirty_rate, unsigned mode);
 /* Stops both QEMUs (a criterion .fini). */
 void stop_pair(void);
 /* One QMP command on a fresh connection; fails the test on an error. */

@@ -117,7 +117,7 @@ static const char *qemu_binary(void)
 int tq_qemu_start(struct tq_qemu *vm, const struct tq_qemu_opts *opts)
 {
 	char qmp_arg[256], qmp2_arg[256], serial_arg[256], drive_arg[512];
-	char mem_arg[32], machine_arg[64], fw_cfg_arg[96];
+	char mem_arg[32], machine_arg[64], fw_cfg_arg[96], mode_arg[96];
 	const char *argv[MAX_ARGS];
 	pid_t parent = getpid();
 	const char *accel = opts->accel ? opts->accel : tq_accel();
@@ -175,6 +175,12 @@ int tq_qemu_start(struct tq_qemu *vm, const struct tq_qemu_opts *opts)
 			 QMG_FWCFG_DIRTY_RATE, opts->dirty_rate);
 		argv[argc++] = "-fw_cfg";
 		argv[argc++] = fw_cfg_arg;
+	}
+	if (opts->guest_mode) {
+		snprintf(mode_arg, sizeof(mode_arg), "name=%s,string=%u", QMG_FWCFG_MODE,
+			 opts->guest_mode);
+		argv[argc++] = "-fw_cfg";
+		argv[argc++] = mode_arg;
 	}
 	if (opts->paused)
 		argv[argc++] = "-S";

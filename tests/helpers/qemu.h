@@ -26,6 +26,8 @@ struct tq_qemu_opts {
 	const char *accel;	       /* "kvm" or "tcg"; NULL: tq_accel() */
 	/* The test guest's dirty-rate cap in MiB/s (tests/guest/guest-layout.h); 0: none */
 	unsigned dirty_rate;
+	/* The test guest's modes (QMG_MODE_* in tests/guest/guest-layout.h); 0: none */
+	unsigned guest_mode;
 };
 
 struct tq_qemu {

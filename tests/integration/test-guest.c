@@ -51,8 +51,8 @@ static void qmp(struct vm *vm, const char *command)
 	json_decref(ret);
 }
 
-static void boot_paced(struct vm *vm, const char *machine, unsigned mib, const char *accel,
-		       unsigned dirty_rate)
+static void boot_opts(struct vm *vm, const char *machine, unsigned mib, const char *accel,
+		      unsigned dirty_rate, unsigned mode)
 {
 	struct tq_qemu_opts opts = {
 	    .machine = machine,
@@ -60,6 +60,7 @@ static void boot_paced(struct vm *vm, const char *machine, unsigned mib, const c
 	    .boot_image = tg_guest_image(),
 	    .accel = accel,
 	    .dirty_rate = dirty_rate,
+	    .guest_mode = mode,
 	};
 	struct qm_error err = { 0 };
 
@@ -82,7 +83,7 @@ static void boot_paced(struct vm *vm, const char *machine, unsigned mib, const c
 
 static void boot(struct vm *vm, const char *machine, unsigned mib, const char *accel)
 {
-	boot_paced(vm, machine, mib, accel, 0);
+	boot_opts(vm, machine, mib, accel, 0, 0);
 }
 
 static void shutdown_vm(void)
@@ -230,6 +231,15 @@ Test(guest, pc_256mib_under_tcg_keeps_every_page)
 	guest_keeps_every_page("pc", 256, "tcg");
 }
 
+/* The first line of the serial output, the banner. */
+static void read_banner(struct vm *vm, char *banner, size_t size)
+{
+	FILE *f = fopen(vm->qemu.serial_path, "r");
+
+	cr_assert(f && fgets(banner, size, f));
+	fclose(f);
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -252,9 +262,8 @@ Test(guest, the_dirty_rate_cap_bounds_the_passes)
 	char banner[512] = "";
 	long first, later;
 	double t0, bound;
-	FILE *f;
 
-	boot_paced(vm, "pc", mib, NULL, rate);
+	boot_opts(vm, "pc", mib, NULL, rate, 0);
 	first = tg_guest_wait_passes(&vm->qemu, 1, 90); /* pass 1 is never paced */
 	cr_assert_geq(first, 1, "no first pass (%ld)", first);
 	t0 = now();
@@ -265,9 +274,7 @@ Test(guest, the_dirty_rate_cap_bounds_the_passes)
 	cr_assert_leq(later - first, bound, "%ld passes of %u MiB in %.1f s: faster than %u MiB/s",
 		      later - first, mib, now() - t0, rate);
 
-	f = fopen(vm->qemu.serial_path, "r");
-	cr_assert(f && fgets(banner, sizeof(banner), f));
-	fclose(f);
+	read_banner(vm, banner, sizeof(banner));
 	cr_assert(strstr(banner, " dirty-rate=64MiB/s\n"), "banner: %s", banner);
 
 	qmp(vm, "stop");
@@ -275,6 +282,85 @@ Test(guest, the_dirty_rate_cap_bounds_the_passes)
 	cr_assert_eq(qm_memcheck_file(vm->dump, mib * MIB, &res), 0, "%s", res.message);
 	cr_assert(res.ok, "%s", res.message);
 	shutdown_vm();
+}
+
+static const struct {
+	uint64_t addr;
+	const char *region;
+} mode_regions[] = {
+	{ QMG_HOT_ADDR + 5 * QMG_PAGE_SIZE, "hot" },
+	{ QMG_STOSQ_ADDR + 0x1008, "stosq" },
+	{ QMG_STOSB_ADDR + 0x2001, "stosb" },
+	{ QMG_MOVSQ_ADDR + 0x3010, "movsq" },
+	{ QMG_MOVSB_ADDR + 0x3003, "movsb" },
+	{ QMG_MOVDQA_ADDR + 0x2020, "movdqa" },
+	{ QMG_MOVUPS_ADDR + 0xff0, "movups" }, /* the store across a page boundary */
+	{ QMG_MOVNTDQ_ADDR + 0x1008, "movntdq" },
+};
+
+/*
+ * All modes on: the banner says so, a dump of the stopped guest passes with
+ * its 8 regions checked, and one byte changed in any region is named.
+ */
+static void guest_in_all_modes(const char *machine, unsigned mib, const char *accel)
+{
+	struct qm_memcheck_result res;
+	struct vm *vm = &the_vm;
+	char banner[512];
+	long first, later;
+
+	boot_opts(vm, machine, mib, accel, 0, QMG_MODE_ALL);
+	first = tg_guest_wait_passes(&vm->qemu, 1, 90);
+	cr_assert_geq(first, 1, "no first pass (%ld)", first);
+	later = tg_guest_wait_passes(&vm->qemu, first + 2, 90);
+	cr_assert_geq(later, first + 2, "the guest stopped making passes (%ld)", later);
+	read_banner(vm, banner, sizeof(banner));
+	cr_assert(strstr(banner, " ranges= 0x0000000000400000-") &&
+			  strstr(banner, " mode=hot+string+sse\n"),
+		  "banner: %s", banner);
+
+	qmp(vm, "stop");
+	cr_assert_eq(tg_guest_dump(vm->qmp, mib, vm->dump), 0);
+	cr_assert_eq(qm_memcheck_file(vm->dump, mib * MIB, &res), 0, "%s", res.message);
+	cr_assert(res.ok, "%s", res.message);
+	cr_log_info("%s %u MiB, all modes: %s", machine, mib, res.message);
+	cr_assert_eq(res.mode, QMG_MODE_ALL);
+	cr_assert_eq(res.regions, 8);
+	cr_assert_eq(run_cli(vm), 0);
+
+	for (unsigned i = 0; i < sizeof(mode_regions) / sizeof(mode_regions[0]); i++) {
+		int fd = open(vm->dump, O_RDWR | O_CLOEXEC);
+		uint8_t good;
+
+		cr_assert(fd >= 0);
+		good = read_byte(fd, mode_regions[i].addr);
+		write_byte(fd, mode_regions[i].addr, good ^ 0x80);
+		cr_assert_eq(qm_memcheck_file(vm->dump, mib * MIB, &res), 0, "%s",
+			     res.message);
+		cr_assert_not(res.ok, "%s: a changed byte went unnoticed: %s",
+			      mode_regions[i].region, res.message);
+		cr_assert_str_eq(res.region, mode_regions[i].region, "%s", res.message);
+		cr_assert_eq(res.bad_addr & ~(uint64_t)7, mode_regions[i].addr & ~(uint64_t)7,
+			     "%s", res.message);
+		cr_assert_eq(run_cli(vm), 1);
+		write_byte(fd, mode_regions[i].addr, good);
+		close(fd);
+	}
+
+	qmp(vm, "cont");
+	later = tg_guest_wait_passes(&vm->qemu, later + 1, 90);
+	cr_assert_gt(later, 0, "no passes after cont (%ld)", later);
+	shutdown_vm();
+}
+
+Test(guest, pc_64mib_in_all_modes_keeps_every_write)
+{
+	guest_in_all_modes("pc", 64, NULL);
+}
+
+Test(guest, q35_64mib_in_all_modes_under_tcg_keeps_every_write)
+{
+	guest_in_all_modes("q35", 64, "tcg");
 }
 
 /*
