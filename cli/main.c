@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
@@ -135,6 +136,9 @@ int main(int argc, char *argv[])
 		return EXIT_FAILED;
 	}
 	qm_ctx_set_log_fn(ctx, log_stderr, NULL);
+	/* A user sees the warnings (what went wrong but not fatally) unless told otherwise. */
+	if (!secure_getenv("QMIGRATE_LOG") && qm_ctx_get_log_priority(ctx) < LOG_WARNING)
+		qm_ctx_set_log_priority(ctx, LOG_WARNING);
 	r = cmd->run(ctx, argc - 1, argv + 1);
 	qm_ctx_unref(ctx);
 	return r;

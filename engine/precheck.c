@@ -164,6 +164,30 @@ int qm_qemu_facts_read(struct qm_qemu_facts *f, const char *side, json_t *target
 	return 0;
 }
 
+bool qm_precheck_tcg_loses_writes(const struct qm_qemu_facts *f, json_t *greeting, char *why,
+				  size_t len)
+{
+	json_t *qemu = json_object_get(json_object_get(greeting, "version"), "qemu");
+	json_t *major = json_object_get(qemu, "major"), *minor = json_object_get(qemu, "minor");
+	char version[32] = "of unknown version";
+
+	if (f->kvm)
+		return false;
+	if (json_is_integer(major) && json_is_integer(minor)) {
+		if (json_integer_value(major) >= 9)
+			return false;
+		snprintf(version, sizeof(version), "%lld.%lld",
+			 (long long)json_integer_value(major),
+			 (long long)json_integer_value(minor));
+	}
+	snprintf(why, len,
+		 "the source QEMU %s runs the VM under TCG, where QEMU before 9.0 can lose "
+		 "guest writes during a live migration (a page the guest keeps rewriting "
+		 "may arrive stale): migrate under KVM, or with QEMU 9.0 or later",
+		 version);
+	return true;
+}
+
 static bool machine_listed(json_t *machines, const char *machine)
 {
 	size_t i;

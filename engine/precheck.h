@@ -22,6 +22,19 @@ struct qm_qemu_facts {
 	bool kvm;	   /* query-kvm's "enabled" */
 };
 
+/*
+ * QEMU before 9.0 can lose guest writes when it migrates a VM under TCG:
+ * its dirty-bitmap sync clears a page's bit without dropping the TLB
+ * entries that write it, so stores through a cached entry are not tracked
+ * (fixed by QEMU's "physmem: Fix migration dirty bitmap coherency with TCG
+ * memory access").  tests/guest's hot-set mode loses such writes, with
+ * plain QEMU 7.2 too (scripts/guest-pingpong).  Given a source that does
+ * not use KVM and the QMP greeting's "QMP" object, fills @why with a
+ * warning for the user and returns true; false when the source is safe.
+ */
+bool qm_precheck_tcg_loses_writes(const struct qm_qemu_facts *f, json_t *greeting, char *why,
+				  size_t len);
+
 /* qom-get's arguments that ask for the machine's QOM type (a new reference). */
 json_t *qm_machine_type_args(void);
 

@@ -54,6 +54,7 @@ static void begin_done(void *opaque, json_t **res, const struct qm_error *err)
 	struct qm_job *job = opaque;
 	struct qm_error herr = { 0 };
 	const char *state, *name, *uuid;
+	char tcg_why[320];
 
 	if (res && res[0])
 		job->src_answered = true;
@@ -70,6 +71,9 @@ static void begin_done(void *opaque, json_t **res, const struct qm_error *err)
 		qm_job_refuse(job, &herr);
 		goto rollback;
 	}
+	if (qm_precheck_tcg_loses_writes(&job->src_facts, qm_qmp_greeting(job->src), tcg_why,
+					 sizeof(tcg_why)))
+		qm_warn(job->ctx, "%s", tcg_why);
 	job->src_was_running = strcmp(state, "running") == 0;
 	name = json_string_value(json_object_get(res[2], "name"));
 	uuid = json_string_value(json_object_get(res[3], "UUID"));

@@ -66,6 +66,11 @@ static _printf_(6, 0) void on_log(void *ud, int priority, const char *file, int 
 	if (priority > LOG_WARNING || len + 2 >= sizeof(run->warnings))
 		return;
 	vsnprintf(run->warnings + len, sizeof(run->warnings) - len - 1, format, args);
+	if (strstr(run->warnings + len, "runs the VM under TCG, where QEMU before 9.0")) {
+		run->tcg_warnings++;
+		run->warnings[len] = '\0';
+		return;
+	}
 	strcat(run->warnings, "\n");
 }
 

@@ -169,6 +169,12 @@ struct run {
 	double spice_timeout;
 	const char *spice_x509_dir; /* the destination's, for its certificate subject */
 	char warnings[2048]; /* the job's warnings and errors, one a line */
+	/*
+	 * The warning that a TCG source on QEMU < 9.0 may lose writes, which
+	 * the recorded source (TCG, QEMU 7.2) gets every time: counted here,
+	 * not in warnings.
+	 */
+	int tcg_warnings;
 	/* on entering each phase, after it is recorded, when set */
 	void (*on_phase)(struct run *run, struct qm_job *job, enum qm_phase phase);
 	/* resumes the source's script at its WAIT step once this holds, when set */

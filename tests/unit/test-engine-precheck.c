@@ -229,6 +229,32 @@ Test(engine_precheck, kvm_on_the_source_and_tcg_on_the_destination_is_refused)
 		       "-accel kvm", NULL);
 }
 
+/*
+ * The recorded source runs under TCG on QEMU 7.2, which can lose guest
+ * writes during a migration: begin warns once, and the job goes on; with
+ * KVM it does not warn.
+ */
+Test(engine_precheck, a_tcg_source_before_qemu_9_is_warned_about_once)
+{
+	static const struct fq_step dst[] = { DST_PREPARE, DST_RESUMES, FQ_END };
+	struct run run = { 0 };
+
+	migrate_with(&run, src_completes, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_COMPLETED, "%s", run.result.error.text);
+	cr_assert_eq(run.tcg_warnings, 1, "%d TCG warnings", run.tcg_warnings);
+}
+
+Test(engine_precheck, a_kvm_source_is_not_warned_about)
+{
+	static const struct fq_step src[] =
+		SRC_STAYS("{}", CAPS, TARGET_X86, R(6, KVM_ON), MACHINE_NONE);
+	static const struct fq_step dst[] = { DST_CHECKS, FQ_END };
+	struct run run = { 0 };
+
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.tcg_warnings, 0, "%d TCG warnings", run.tcg_warnings);
+}
+
 Test(engine_precheck, a_machine_type_the_destination_qemu_lacks_is_refused)
 {
 	/* A source on a newer QEMU than the destination's 7.2. */

@@ -345,3 +345,33 @@ Test(precheck, another_vms_name_or_uuid_is_refused)
 	expect_error(&err, "UuidMismatch",
 		     "-uuid " NIL "1, but the VM to migrate has uuid");
 }
+
+static json_t *greeting(int major, int minor)
+{
+	json_t *g = json_pack("{s:{s:{s:i, s:i, s:i}}}", "version", "qemu", "major",
+			      major, "minor", minor, "micro", 0);
+
+	cr_assert(g);
+	return g;
+}
+
+/* QEMU before 9.0 may lose guest writes when it migrates under TCG. */
+Test(precheck, a_tcg_source_before_qemu_9_may_lose_writes)
+{
+	struct qm_qemu_facts tcg = { .kvm = false }, kvm = { .kvm = true };
+	json_t *old = greeting(7, 2), *fixed = greeting(9, 0), *later = greeting(10, 1);
+	char why[320] = "";
+
+	cr_assert(qm_precheck_tcg_loses_writes(&tcg, old, why, sizeof(why)));
+	cr_assert(strstr(why, "QEMU 7.2 runs the VM under TCG"), "%s", why);
+	cr_assert(strstr(why, "migrate under KVM, or with QEMU 9.0 or later"), "%s", why);
+	cr_assert_not(qm_precheck_tcg_loses_writes(&kvm, old, why, sizeof(why)));
+	cr_assert_not(qm_precheck_tcg_loses_writes(&tcg, fixed, why, sizeof(why)));
+	cr_assert_not(qm_precheck_tcg_loses_writes(&tcg, later, why, sizeof(why)));
+	/* A greeting without a version: the warning, for an unknown version. */
+	cr_assert(qm_precheck_tcg_loses_writes(&tcg, NULL, why, sizeof(why)));
+	cr_assert(strstr(why, "of unknown version"), "%s", why);
+	json_decref(old);
+	json_decref(fixed);
+	json_decref(later);
+}
