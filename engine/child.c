@@ -101,7 +101,8 @@ int qm_child_spawn(struct qm_child *c, char *const argv[], const struct qm_child
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	c->pid = -1;
-	return qm_error_set(err, r, error_class, "pidfd_open: %s", strerror(-r));
+	return qm_error_set(err, r, error_class, "pidfd_open: %s%s", strerror(-r),
+			    r == -ENOSYS ? " (qmigrate needs Linux 5.3 or later)" : "");
 }
 
 bool qm_child_reap(struct qm_child *c)
@@ -123,11 +124,30 @@ bool qm_child_reap(struct qm_child *c)
 	return true;
 }
 
+int qm_pidfd_signal(int pidfd, pid_t pid, int sig)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	if (pidfd_send_signal(pidfd, sig, NULL, 0) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return -errno;
+	/*
+	 * No pidfd_send_signal (valgrind, a seccomp filter): by pid, once the
+	 * pidfd shows the process has not exited, so the pid is still its own.
+	 */
+	if (poll(&p, 1, 0) < 0)
+		return -errno;
+	if (p.revents & POLLIN)
+		return -ESRCH;
+	return kill(pid, sig) < 0 ? -errno : 0;
+}
+
 int qm_child_signal(struct qm_child *c, int sig)
 {
 	if (c->pid <= 0)
 		return -ESRCH;
-	return pidfd_send_signal(c->pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+	return qm_pidfd_signal(c->pidfd, c->pid, sig);
 }
 
 /* Reaps what exits by @deadline; the pidfd wakes us, so no sleep outlasts it. */

@@ -58,6 +58,12 @@ bool qm_child_reap(struct qm_child *c);
 /* Sends @sig through the pidfd: 0, or -ESRCH once reaped. */
 int qm_child_signal(struct qm_child *c, int sig);
 /*
+ * Sends @sig to the process of @pidfd, whose pid is @pid: through the pidfd,
+ * or where pidfd_send_signal is missing (ENOSYS: valgrind, a seccomp filter)
+ * by @pid while the pidfd shows the process has not exited.  0 or -errno.
+ */
+int qm_pidfd_signal(int pidfd, pid_t pid, int sig);
+/*
  * Stops every child in @cs that still runs: SIGTERM, a wait of at most
  * @grace seconds shared by all of them, SIGKILL for those left, and as long
  * again to reap them.  Returns how many could not be reaped even then (a

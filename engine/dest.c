@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <unistd.h>
 
 #include "engine/batch.h"
+#include "engine/child.h"
 #include "engine/job.h"
 #include "engine/proc.h"
 #include "qmp/internal.h"
@@ -279,10 +279,12 @@ static void kill_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static bool dest_kill(struct qm_job *job)
 {
-	int pidfd = qm_qmp_peer_pidfd(job->dst), r = pidfd;
+	pid_t pid;
+	uid_t uid;
+	int pidfd = qm_qmp_peer(job->dst, &pid, &uid), r = pidfd;
 
 	if (pidfd >= 0) {
-		r = pidfd_send_signal(pidfd, SIGKILL, NULL, 0) < 0 ? -errno : 0;
+		r = qm_pidfd_signal(pidfd, pid, SIGKILL);
 		close(pidfd);
 	}
 	if (r < 0) {

@@ -190,12 +190,15 @@ static int adopt_one(struct qm_job *job, json_t *fdsets, int pidfd, size_t i,
 			"%s: %s",
 			path, strerror(-pidfd));
 	fd = pidfd_getfd(pidfd, (int)target, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		r = -errno;
 		return qm_error_set(
-			err, -errno, "LeaseNotHeld",
+			err, r, "LeaseNotHeld",
 			"cannot take a copy of the source QEMU's descriptor %ld "
-			"of the lease %s: %s",
-			target, path, strerror(errno));
+			"of the lease %s: %s%s",
+			target, path, strerror(-r),
+			r == -ENOSYS ? " (pidfd_getfd needs Linux 5.6 or later)" : "");
+	}
 	r = qm_lease_adopt_fd(fd, path, l, err);
 	if (r < 0)
 		return r;
