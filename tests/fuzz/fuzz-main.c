@@ -16,9 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "tests/fuzz/fuzz.h"
 #include "util/macros.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int run_file(const char *path)
 {

@@ -15,18 +15,7 @@
 
 #include "engine/peer-frame.h"
 #include "engine/peer-msg.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define fuzz_assert(cond, ...)                                                           \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "fuzz-peer: %s: ", #cond);                       \
-			fprintf(stderr, __VA_ARGS__);                                    \
-			fputc('\n', stderr);                                             \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 static bool same_text(const char *a, const char *b)
 {

@@ -29,18 +29,7 @@
 
 #include "qmigrate.h"
 #include "qmp/frame.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define fuzz_assert(cond, ...)                                                           \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "fuzz-qmp: %s: ", #cond);                        \
-			fprintf(stderr, __VA_ARGS__);                                    \
-			fputc('\n', stderr);                                             \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 #define FRAME_MAX 1024	/* the framer's bound when fuzzed alone */
 #define CLIENT_MAX 2048 /* the client's max_message */
