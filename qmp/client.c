@@ -419,8 +419,12 @@ static void handle_reply(struct qm_qmp *q, json_t *msg)
 		const char *cls = json_string_value(json_object_get(error, "class"));
 		const char *desc = json_string_value(json_object_get(error, "desc"));
 
-		qm_error_set(&err, -EIO, cls ? cls : "GenericError", "%s",
-			     desc ? desc : "QEMU reported an error without a description");
+		/* Every error has a class and a message, even when QEMU's are empty. */
+		if (!cls || !*cls)
+			cls = "GenericError";
+		if (!desc || !*desc)
+			desc = "QEMU reported an error without a description";
+		qm_error_set(&err, -EIO, cls, "%s", desc);
 		cb(q, NULL, &err, ud);
 	} else if (ret) {
 		cb(q, ret, NULL, ud);

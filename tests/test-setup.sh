@@ -44,5 +44,15 @@ else
 	echo "FAIL: setup asked apt-get for: $(cat "$CALLS")"
 	failures=$((failures + 1))
 fi
-echo "setup: $((2 - failures)) passed, $failures failed"
+: >"$CALLS"
+MISSING="clang libclang-rt-dev" "$top_srcdir/scripts/setup" 2>/dev/null
+MISSING="clang libclang-rt-dev" "$top_srcdir/scripts/setup" --fuzz 2>/dev/null
+install=$(grep '^install' "$CALLS" || true)
+if [[ $install == *" clang libclang-rt-dev" ]] && [ "$(grep -c '^install' "$CALLS")" -eq 1 ]; then
+	echo "PASS: only setup --fuzz installs clang and libFuzzer"
+else
+	echo "FAIL: setup and setup --fuzz asked apt-get for: $(cat "$CALLS")"
+	failures=$((failures + 1))
+fi
+echo "setup: $((3 - failures)) passed, $failures failed"
 [ "$failures" -eq 0 ]

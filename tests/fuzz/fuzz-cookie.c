@@ -12,18 +12,7 @@
 
 #include "xml/cookie-internal.h"
 #include "xml/cookie.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define fuzz_assert(cond, ...)                                                           \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "fuzz-cookie: %s: ", #cond);                     \
-			fprintf(stderr, __VA_ARGS__);                                    \
-			fputc('\n', stderr);                                             \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 static const struct qm_cookie_check check = {
 	.name = "vm1",

@@ -14,18 +14,7 @@
 
 #include "xml/domain-argv.h"
 #include "xml/domain-describe.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define fuzz_assert(cond, ...)                                                           \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "fuzz-describe: %s: ", #cond);                   \
-			fprintf(stderr, __VA_ARGS__);                                    \
-			fputc('\n', stderr);                                             \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 static const struct qm_describe_facts facts = {
 	.pid = 4242,

@@ -13,18 +13,7 @@
 #include "engine/dest-uri.h"
 #include "engine/ssh-argv.h"
 #include "xml/domain-argv.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define fuzz_assert(cond, ...)                                                           \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "fuzz-dest-uri: %s: ", #cond);                   \
-			fprintf(stderr, __VA_ARGS__);                                    \
-			fputc('\n', stderr);                                             \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 static void check_argv(const struct qm_dest_uri *u, char **argv)
 {

@@ -19,18 +19,7 @@
 #include "xml/domain-rewrite.h"
 #include "xml/domain.h"
 #include "xml/read.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define fuzz_assert(cond, ...)                                                           \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "fuzz-domain: %s: ", #cond);                     \
-			fprintf(stderr, __VA_ARGS__);                                    \
-			fputc('\n', stderr);                                             \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 /* True when some element under @n has a passwd attribute or is marked secret="yes". */
 static bool holds_secret(const xmlNode *n)

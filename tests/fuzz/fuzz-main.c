@@ -3,7 +3,9 @@
  * Runs a libFuzzer harness once over every file of its corpus, without
  * libFuzzer: the regression test of make check.  The arguments name files
  * or folders; without any, the folders in FUZZ_CORPUS (colon-separated,
- * relative to $top_srcdir) are used.
+ * relative to $top_srcdir) are used.  With --corpus it only prints those
+ * folders, one a line: scripts/fuzz seeds libFuzzer with them, so that
+ * Makefile.am is the one place that names a harness's corpus.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,9 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "tests/fuzz/fuzz.h"
 #include "util/macros.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int run_file(const char *path)
 {
@@ -84,6 +85,17 @@ int main(int argc, char **argv)
 
 	if (!top || !*top)
 		top = ABS_TOP_SRCDIR;
+#ifdef FUZZ_CORPUS
+	if (argc == 2 && strcmp(argv[1], "--corpus") == 0) {
+		_cleanup_free_ char *dirs = strdup(FUZZ_CORPUS);
+
+		if (!dirs)
+			return 1;
+		for (char *d = strtok(dirs, ":"); d; d = strtok(NULL, ":"))
+			printf("%s/%s\n", top, d);
+		return 0;
+	}
+#endif
 	for (int i = 1; i < argc && total >= 0; i++) {
 		r = run_path(argv[i]);
 		total = r < 0 ? -1 : total + r;

@@ -3,7 +3,8 @@
  * libFuzzer harness for the peer protocol's decoder.  The input is read two
  * ways: as one frame body, and as a byte stream of frames whose bodies are
  * decoded in turn.  Besides not crashing: every refusal carries its class
- * and message, the parser never claims bytes it was not given, and a
+ * and message, the parser never claims bytes it was not given, a frame cut
+ * short is none yet and asks for no more than its rest, and a
  * message that decodes encodes again and decodes to the same message.
  */
 #include <errno.h>
@@ -14,18 +15,7 @@
 
 #include "engine/peer-frame.h"
 #include "engine/peer-msg.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define fuzz_assert(cond, ...)                                                           \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "fuzz-peer: %s: ", #cond);                       \
-			fprintf(stderr, __VA_ARGS__);                                    \
-			fputc('\n', stderr);                                             \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 static bool same_text(const char *a, const char *b)
 {
@@ -64,13 +54,28 @@ static void decode_body(const char *body, size_t len)
 	int r = qm_peer_msg_decode(body, len, &m, &err);
 
 	if (r < 0) {
-		fuzz_assert(r == err.code && err.error_class[0] && err.text[0], "%d %s", r,
-			    err.text);
+		fuzz_assert(r == err.code && err.error_class[0] && err.text[0], "%d %s",
+			    r, err.text);
 		fuzz_assert(!m.cookie && !m.domain, "a refused message owns strings");
 		return;
 	}
 	check_round_trip(&m);
 	qm_peer_msg_release(&m);
+}
+
+/*
+ * What a reader holds while a frame arrives: any part of @frame, whole of
+ * @len bytes, is no frame yet and wants no more than the rest of it.
+ */
+static void check_prefix(const uint8_t *frame, size_t len, size_t cut)
+{
+	struct qm_peer_frame f;
+	struct qm_error err = { 0 };
+	int r = qm_peer_frame_parse(frame, cut, &f, &err);
+
+	fuzz_assert(r == 0, "%zu of a %zu-byte frame: %d %s", cut, len, r, err.text);
+	fuzz_assert(f.need > 0 && f.need <= len - cut, "%zu of %zu needs %zu", cut, len,
+		    f.need);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -94,6 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_assert(f.consumed <= size - off && f.consumed > 0 &&
 				    f.body_len + QM_PEER_HEADER_SIZE == f.consumed,
 			    "consumed %zu of %zu", f.consumed, size - off);
+		check_prefix(data + off, f.consumed, f.consumed - 1);
+		check_prefix(data + off, f.consumed, f.consumed / 2);
 		decode_body(f.body, f.body_len);
 		off += f.consumed;
 	}
