@@ -169,6 +169,7 @@ struct run {
 	double spice_timeout;
 	const char *spice_x509_dir; /* the destination's, for its certificate subject */
 	char warnings[2048]; /* the job's warnings and errors, one a line */
+	const char *qmp_log; /* the job's QMP transcript, when set */
 	/* on entering each phase, after it is recorded, when set */
 	void (*on_phase)(struct run *run, struct qm_job *job, enum qm_phase phase);
 	/* resumes the source's script at its WAIT step once this holds, when set */
