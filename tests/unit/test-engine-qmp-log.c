@@ -12,7 +12,9 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -126,4 +128,34 @@ Test(engine_qmp_log, a_symbolic_link_is_refused_before_anything_starts)
 	rmdir(dir);
 	qm_ctx_unref(ctx);
 	ev_loop_destroy(loop);
+}
+
+/* The log runs into the file size limit (EFBIG): one warning, the job goes on. */
+Test(engine_qmp_log, a_write_error_warns_once_and_the_migration_completes)
+{
+	static const struct fq_step src[] = { SRC_BEGIN, SRC_MIGRATE, SRC_COMPLETES,
+					      FQ_END };
+	static const struct fq_step dst[] = { DST_PREPARE, DST_RESUMES, FQ_END };
+	char dir[] = "/tmp/qmigrate-qmplog-XXXXXX", path[64];
+	struct rlimit small = { 2048, 2048 };
+	struct run run = { 0 };
+	const char *w;
+	struct stat st;
+
+	cr_assert(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/qmp.log", dir);
+	/* criterion runs each test in a process of its own: the limit stays here. */
+	signal(SIGXFSZ, SIG_IGN);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+	run.qmp_log = path;
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_COMPLETED, "%s", run.result.error.text);
+	w = strstr(run.warnings, "QMP log: ");
+	cr_assert(w, "no warning: %s", run.warnings);
+	cr_assert_null(strstr(w + 1, "QMP log: "), "more than one warning: %s",
+		       run.warnings);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_leq(st.st_size, 2048);
+	unlink(path);
+	rmdir(dir);
 }
