@@ -106,7 +106,9 @@ static json_t *log_msg(const char *text, size_t len, json_t **bytes)
 	if (msg)
 		return msg;
 	*bytes = json_integer((json_int_t)len);
-	return json_stringn_nocheck(text, len < MAX_SHOWN ? len : MAX_SHOWN);
+	msg = json_stringn(text, len < MAX_SHOWN ? len : MAX_SHOWN);
+	/* Not UTF-8, or cut inside a character: the line must stay JSON. */
+	return msg ? msg : json_string("(not UTF-8, not shown)");
 }
 
 static int write_all(int fd, const char *buf, size_t len)

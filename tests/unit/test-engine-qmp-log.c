@@ -159,3 +159,53 @@ Test(engine_qmp_log, a_write_error_warns_once_and_the_migration_completes)
 	unlink(path);
 	rmdir(dir);
 }
+
+/* A message over 1 MiB is logged as its first 4096 bytes and its size. */
+Test(engine_qmp_log, a_huge_message_is_cut_to_a_bounded_line)
+{
+	size_t n = (1 << 20) + 100;
+	char *big = malloc(n + 64), dir[] = "/tmp/qmigrate-qmplog-XXXXXX", path[64];
+	const struct fq_step src[] = {
+		SRC_BEGIN, FQ_SEND_TEXT(big), SRC_MIGRATE, SRC_COMPLETES, FQ_END,
+	};
+	static const struct fq_step dst[] = { DST_PREPARE, DST_RESUMES, FQ_END };
+	struct run run = { 0 };
+	json_t *line, *cut = NULL;
+	char *text = NULL;
+	size_t cap = 0;
+	FILE *f;
+	int len;
+
+	cr_assert(big && mkdtemp(dir));
+	len = sprintf(big, "{\"event\": \"BIG\", \"data\": {\"s\": \"");
+	memset(big + len, 'x', n - (size_t)len - 4);
+	strcpy(big + n - 4, "\"}}");
+	snprintf(path, sizeof(path), "%s/qmp.log", dir);
+	run.qmp_log = path;
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_COMPLETED, "%s", run.result.error.text);
+	f = fopen(path, "r");
+	cr_assert(f);
+	while (getline(&text, &cap, f) > 0) {
+		/* query-machines' reply is the longest whole message, 10 KB */
+		cr_assert_lt(strlen(text), 65536, "a line of %zu bytes", strlen(text));
+		line = json_loads(text, 0, NULL);
+		cr_assert(line, "not JSON: %.200s", text);
+		if (json_object_get(line, "bytes"))
+			cr_assert_lt(strlen(text), 4096 + 200,
+				     "the cut line has %zu bytes", strlen(text));
+		if (json_object_get(line, "bytes"))
+			cut = json_incref(line);
+		json_decref(line);
+	}
+	free(text);
+	fclose(f);
+	unlink(path);
+	rmdir(dir);
+	free(big);
+	cr_assert(cut, "the big event is not in the log");
+	cr_assert_eq(json_integer_value(json_object_get(cut, "bytes")),
+		     (json_int_t)n - 1);
+	cr_assert_eq(json_string_length(json_object_get(cut, "msg")), 4096);
+	json_decref(cut);
+}
