@@ -18,6 +18,7 @@
 #include "engine/job.h"
 #include "qmp/internal.h"
 #include "util/error.h"
+#include "util/io.h"
 #include "util/log.h"
 
 /* A message past this is logged as its first MAX_SHOWN bytes and its size. */
@@ -111,21 +112,6 @@ static json_t *log_msg(const char *text, size_t len, json_t **bytes)
 	return msg ? msg : json_string("(not UTF-8, not shown)");
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void log_line(struct qm_qmp *qmp, bool sent, const char *text, size_t len,
 		     void *userdata)
 {
@@ -153,7 +139,7 @@ static void log_line(struct qm_qmp *qmp, bool sent, const char *text, size_t len
 			/* One write a line: lines never interleave. */
 			dumped = l;
 			memcpy(dumped + n, "\n", 2);
-			r = write_all(log->fd, dumped, n + 1);
+			r = qm_write_all(log->fd, dumped, n + 1);
 		}
 		free(dumped);
 	}
