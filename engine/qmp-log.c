@@ -52,10 +52,13 @@ int qm_qmp_log_open(struct qm_job *job, const char *path, struct qm_error *err)
 	fd = open(path,
 		  O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
 		  0600);
-	if (fd < 0)
-		return qm_error_set(err, -errno, "Usage", "QMP log %s: %s", path,
-				    errno == ELOOP ? "a symbolic link, refused"
-						   : strerror(errno));
+	if (fd < 0) {
+		int e = errno;
+
+		return qm_error_set(err, -e, "Usage", "QMP log %s: %s", path,
+				    e == ELOOP ? "a symbolic link, refused"
+					       : strerror(e));
+	}
 	/* An existing file keeps its mode: it too gets the new file's 0600. */
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fchmod(fd, 0600) < 0) {
 		close(fd);
