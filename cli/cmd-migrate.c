@@ -126,6 +126,12 @@ static const char usage[] =
 	"  --json                one JSON object per line on stdout (events phase,\n"
 	"                        progress, policy and result; every member is in\n"
 	"                        docs/json-lines.md) instead of the bar and summary\n"
+	"  --qmp-log FILE        write every QMP message to and from both QEMUs to\n"
+	"                        FILE (created 0600), one JSON object a line: \"ts\",\n"
+	"                        \"side\" (source or destination), \"dir\" (send or\n"
+	"                        recv), \"msg\"; passwords and secrets are masked.\n"
+	"                        When a migration fails, attach this transcript to\n"
+	"                        the bug report. With --dest: the source's side only\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"Convergence (a busy guest may never converge on its own):\n"
@@ -211,6 +217,7 @@ enum {
 	OPT_ALLOW_SAME_HOST,
 	OPT_COPY_STORAGE,
 	OPT_COPY_STORAGE_DISK,
+	OPT_QMP_LOG,
 };
 
 struct run {
@@ -355,6 +362,7 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 		{ "allow-same-host", no_argument, NULL, OPT_ALLOW_SAME_HOST },
 		{ "copy-storage", required_argument, NULL, OPT_COPY_STORAGE },
 		{ "copy-storage-disk", required_argument, NULL, OPT_COPY_STORAGE_DISK },
+		{ "qmp-log", required_argument, NULL, OPT_QMP_LOG },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -525,6 +533,9 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 			break;
 		case OPT_CONTROL:
 			control = optarg;
+			break;
+		case OPT_QMP_LOG:
+			opts.qmp_log = optarg;
 			break;
 		case OPT_WAIT:
 			if (parse_seconds(optarg, false, &opts.wait_for_qmp) < 0)

@@ -378,7 +378,8 @@ struct qm_job *qm_job_alloc(struct qm_ctx *ctx, struct ev_loop *loop,
 	}
 	if (qm_job_dest_options_copy(job, opts, err) < 0 ||
 	    qm_remote_options_copy(job, opts, err) < 0 ||
-	    qm_storage_options_copy(job, opts, err) < 0) {
+	    qm_storage_options_copy(job, opts, err) < 0 ||
+	    qm_qmp_log_open(job, opts->qmp_log, err) < 0) {
 		qm_job_unref(job);
 		return NULL;
 	}
@@ -394,6 +395,7 @@ struct qm_job *qm_job_alloc(struct qm_ctx *ctx, struct ev_loop *loop,
 	job->opts.graphics_listen = job->graphics_listen;
 	job->opts.spice_x509_dir = job->spice_x509_dir;
 	job->opts.disk_map = NULL; /* parsed into job->disk_map */
+	job->opts.qmp_log = NULL;  /* open in job->qmp_log */
 	job->result.dst_pid = -1;
 	if (job->opts.poll_interval <= 0)
 		job->opts.poll_interval = DEFAULT_POLL_INTERVAL;
@@ -446,6 +448,7 @@ _public_ struct qm_job *qm_job_unref(struct qm_job *job)
 	qm_runtime_dir_remove(job);
 	qm_qmp_unref(job->src);
 	qm_qmp_unref(job->dst);
+	qm_qmp_log_free(job);
 	qm_dest_launch_free(job);
 	qm_storage_free(job);
 	qm_remote_free(job);
@@ -469,7 +472,7 @@ static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static struct qm_qmp *open_side(struct qm_job *job, const char *path, const char *label,
-				double wait_for_path, qm_qmp_close_fn closed,
+				double wait_for_path, qm_qmp_close_fn closed, bool source,
 				struct qm_error *err)
 {
 	struct qm_qmp_options opts = {
@@ -484,6 +487,7 @@ static struct qm_qmp *open_side(struct qm_job *job, const char *path, const char
 		return NULL;
 	}
 	qm_qmp_set_close_fn(q, closed, job);
+	qm_qmp_log_attach(job, q, source);
 	if (qm_qmp_connect(q, path, err) < 0)
 		return qm_qmp_unref(q);
 	return q;
@@ -493,7 +497,7 @@ int qm_job_open_dst(struct qm_job *job, const char *path, double wait_for_path,
 		    struct qm_error *err)
 {
 	job->dst = open_side(job, path, "destination QEMU", wait_for_path, qm_job_dst_closed,
-			     err);
+			     false, err);
 	if (!job->dst)
 		return err && err->code ? err->code : -EIO;
 	job->dst_gone = false;
@@ -514,7 +518,7 @@ _public_ int qm_job_start(struct qm_job *job, struct qm_error *err)
 		return r;
 	job->t_start = ev_time();
 	job->src = open_side(job, job->opts.src_qmp, "source QEMU", job->opts.wait_for_qmp,
-			     src_closed, err);
+			     src_closed, true, err);
 	if (!job->src)
 		return err ? err->code : -EIO;
 	if (job->place == QM_PLACE_SOURCE) {

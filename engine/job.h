@@ -62,6 +62,7 @@ struct qm_job {
 	bool dest_uncertain;
 
 	struct qm_qmp *src, *dst;
+	struct qm_qmp_log *qmp_log; /* opts.qmp_log's transcript (qmp-log.c), or NULL */
 	bool src_gone, dst_gone;	   /* the QMP connection closed */
 	bool src_quitting, dst_quitting; /* we asked that QEMU to quit */
 
@@ -159,6 +160,12 @@ int qm_job_emit_cookie(struct qm_job *job, const struct qm_cookie *c);
 /* Parses the job's cookie into @c, checked against @check; fails the job on error. */
 int qm_job_take_cookie(struct qm_job *job, const struct qm_cookie_check *check,
 		       struct qm_cookie *c);
+/* qmp-log.c: opts.qmp_log's file, opened 0600 (a symlink refused) by qm_job_alloc */
+int qm_qmp_log_open(struct qm_job *job, const char *path, struct qm_error *err);
+/* Writes @qmp's messages to the transcript, as the source's or the destination's. */
+void qm_qmp_log_attach(struct qm_job *job, struct qm_qmp *qmp, bool source);
+void qm_qmp_log_free(struct qm_job *job);
+
 /* Connects the destination's QMP at @path, waiting up to @wait_for_path seconds for it. */
 int qm_job_open_dst(struct qm_job *job, const char *path, double wait_for_path,
 		    struct qm_error *err);

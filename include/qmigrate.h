@@ -431,6 +431,16 @@ struct qm_job_options {
 	 * copy_storage is NONE.
 	 */
 	const char *const *copy_storage_disks;
+	/*
+	 * A transcript of every QMP message to and from both QEMUs, JSON lines
+	 * {"ts": seconds since the epoch, "side": "source"|"destination",
+	 * "dir": "send"|"recv", "msg": the message}, passwords and secrets
+	 * masked; written to this path, created 0600 (a symbolic link is
+	 * refused); NULL: none.  A write error warns once and stops the
+	 * transcript, never the migration.  With dest_uri only the source's
+	 * side is written: the destination's QMP is the agent's.
+	 */
+	const char *qmp_log;
 };
 
 /* A sample of the migration's progress, from the source's query-migrate. */

@@ -12,6 +12,7 @@
 
 #include "qmigrate.h"
 #include "qmp/frame.h"
+#include "qmp/internal.h"
 #include "util/list.h"
 
 #define DEFAULT_CONNECT_TIMEOUT 10.0
@@ -81,6 +82,8 @@ struct qm_qmp {
 	bool close_notified;
 	qm_qmp_close_fn close_cb;
 	void *close_data;
+	qm_qmp_transcript_fn transcript_cb; /* qm_qmp_set_transcript */
+	void *transcript_data;
 };
 
 /* client.c */

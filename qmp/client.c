@@ -19,7 +19,7 @@
 #include "util/error.h"
 #include "util/log.h"
 
-/* A command with a password (it has a masked trace) is wiped before it is freed. */
+/* A command with a secret (it has a masked trace) is wiped before it is freed. */
 static void wipe_text(struct pending *p)
 {
 	if (p->text && p->trace)
@@ -122,6 +122,18 @@ static bool may_send(const struct qm_qmp *q, const struct pending *p)
 	return q->state == QMP_READY || (q->state == QMP_NEGOTIATING && p->internal);
 }
 
+/* Everything sent shows masked (p->trace) in the debug trace and the transcript. */
+static void trace_sent(struct qm_qmp *q, const struct pending *p)
+{
+	const char *text = p->trace ? p->trace : p->text;
+	size_t len = p->trace ? strlen(p->trace) : p->len;
+
+	if (qm_ctx_trace_qmp(q->ctx))
+		qm_dbg(q->ctx, "QMP >>> %.*s", (int)len - 1, text);
+	if (q->transcript_cb)
+		q->transcript_cb(q, true, text, len - 1, q->transcript_data);
+}
+
 static void flush_out(struct qm_qmp *q)
 {
 	while (!qm_list_empty(&q->sendq)) {
@@ -136,10 +148,8 @@ static void flush_out(struct qm_qmp *q)
 		qm_list_for_each(p, &q->sendq, link) {
 			if (n == MAX_IOV || !may_send(q, p) || (n > 0 && p->fd >= 0))
 				break;
-			if (p->off == 0 && qm_ctx_trace_qmp(q->ctx))
-				qm_dbg(q->ctx, "QMP >>> %.*s",
-				       (int)(p->trace ? strlen(p->trace) : p->len) - 1,
-				       p->trace ? p->trace : p->text);
+			if (p->off == 0)
+				trace_sent(q, p);
 			iov[n].iov_base = p->text + p->off;
 			iov[n].iov_len = p->len - p->off;
 			n++;
@@ -289,26 +299,58 @@ static char *format_command(const char *command, long long id, json_t *args, siz
 	return text;
 }
 
+/* A copy of @obj with its string member @key shown as "***", or NULL when it has none. */
+static json_t *mask_member(json_t *obj, const char *key)
+{
+	json_t *masked;
+
+	if (!json_is_string(json_object_get(obj, key)))
+		return NULL;
+	/* A shallow copy: setting its member leaves @obj's alone. */
+	masked = json_copy(obj);
+	if (masked && json_object_set_new(masked, key, json_string("***")) < 0) {
+		json_decref(masked);
+		return NULL;
+	}
+	return masked;
+}
+
+/* object-add of a secret: its "data" (also under "props", QEMU before 6.0). */
+static bool is_secret_add(const char *command, json_t *args)
+{
+	return !strcmp(command, "object-add") &&
+	       json_is_string(json_object_get(args, "qom-type")) &&
+	       !strcmp(json_string_value(json_object_get(args, "qom-type")), "secret");
+}
+
 /*
- * A password (set_password's, and any other "password" argument) never
- * reaches the log: the trace shows this copy of the command instead.
+ * The one masking rule, for the trace and the transcript alike: a password
+ * (set_password's, change-vnc-password's, any other "password" argument) and
+ * a secret object's data never reach either.  Replies and events are not
+ * masked: none carries a secret today.  NULL: nothing to mask.
  */
 static char *masked_command(const char *command, long long id, json_t *args)
 {
-	json_t *masked;
+	json_t *masked = NULL, *props;
 	size_t len;
 	char *text;
 
-	if (!json_is_string(json_object_get(args, "password")))
+	if (json_is_string(json_object_get(args, "password"))) {
+		masked = mask_member(args, "password");
+	} else if (is_secret_add(command, args)) {
+		props = json_object_get(args, "props");
+		masked = json_is_string(json_object_get(args, "data")) ? mask_member(args, "data")
+								       : json_copy(args);
+		if (masked && (props = mask_member(props, "data")) &&
+		    json_object_set_new(masked, "props", props) < 0) {
+			json_decref(masked);
+			masked = NULL;
+		}
+	} else {
 		return NULL;
-	/* A shallow copy: setting its password leaves @args' alone. */
-	masked = json_copy(args);
-	if (masked && json_object_set_new(masked, "password", json_string("***")) < 0) {
-		json_decref(masked);
-		masked = NULL;
 	}
 	text = masked ? format_command(command, id, masked, &len) : NULL;
-	return text ? text : strdup("{\"execute\":\"(a command with a password, not shown)\"}\n");
+	return text ? text : strdup("{\"execute\":\"(a command with a secret, not shown)\"}\n");
 }
 
 static int queue_command(struct qm_qmp *q, const char *command, json_t *args, int fd,
@@ -483,6 +525,8 @@ static void dispatch(struct qm_qmp *q, const char *text, size_t len)
 
 	if (qm_ctx_trace_qmp(q->ctx))
 		qm_dbg(q->ctx, "QMP <<< %.*s", (int)len, text);
+	if (q->transcript_cb)
+		q->transcript_cb(q, false, text, len, q->transcript_data);
 	msg = json_loadb(text, len, JSON_ALLOW_NUL, &jerr);
 	if (!json_is_object(msg)) {
 		struct qm_error err = { 0 };
@@ -639,6 +683,12 @@ _public_ void qm_qmp_set_close_fn(struct qm_qmp *q, qm_qmp_close_fn cb, void *us
 {
 	q->close_cb = cb;
 	q->close_data = userdata;
+}
+
+void qm_qmp_set_transcript(struct qm_qmp *q, qm_qmp_transcript_fn cb, void *userdata)
+{
+	q->transcript_cb = cb;
+	q->transcript_data = userdata;
 }
 
 _public_ json_t *qm_qmp_greeting(const struct qm_qmp *q)

@@ -2,6 +2,8 @@
 #ifndef QM_QMP_INTERNAL_H
 #define QM_QMP_INTERNAL_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "qmigrate.h"
@@ -25,5 +27,15 @@ pid_t qm_qmp_peer_pid(const struct qm_qmp *qmp);
  * before the close callback runs, as soon as a command can no longer be queued.
  */
 const struct qm_error *qm_qmp_close_error(const struct qm_qmp *qmp);
+
+/*
+ * A transcript of the connection: @cb sees every message, as it goes out
+ * (@sent, commands with their secrets masked as in the debug trace) or as
+ * it came in (greeting, replies, events), @len bytes without a newline,
+ * borrowed.  It must not close or free @qmp.  NULL stops it.
+ */
+typedef void (*qm_qmp_transcript_fn)(struct qm_qmp *qmp, bool sent, const char *text,
+				     size_t len, void *userdata);
+void qm_qmp_set_transcript(struct qm_qmp *qmp, qm_qmp_transcript_fn cb, void *userdata);
 
 #endif

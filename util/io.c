@@ -21,3 +21,18 @@ int qm_read_upto(int fd, char *buf, size_t size, size_t *got)
 	}
 	return 0;
 }
+
+int qm_write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

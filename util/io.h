@@ -12,5 +12,7 @@
  * than a bound to tell an oversized file from one that just fits.
  */
 int qm_read_upto(int fd, char *buf, size_t size, size_t *got) _must_check_;
+/* Writes all @len bytes of @buf to @fd (a blocking one), through EINTR: 0 or -errno. */
+int qm_write_all(int fd, const char *buf, size_t len) _must_check_;
 
 #endif

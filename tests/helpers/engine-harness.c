@@ -149,6 +149,7 @@ void migrate_with(struct run *run, const struct fq_step *src_script,
 		.bandwidth = run->bandwidth,
 		.leases = run->leases,
 		.host_uuid = run->host_uuid,
+		.qmp_log = run->qmp_log,
 	};
 	if (run->domain_xml) {
 		struct qm_job_options vm = {

@@ -175,6 +175,7 @@ struct run {
 	 * not in warnings.
 	 */
 	int tcg_warnings;
+	const char *qmp_log; /* the job's QMP transcript, when set */
 	/* on entering each phase, after it is recorded, when set */
 	void (*on_phase)(struct run *run, struct qm_job *job, enum qm_phase phase);
 	/* resumes the source's script at its WAIT step once this holds, when set */

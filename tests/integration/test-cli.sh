@@ -154,8 +154,10 @@ check "help migrate documents every option" eval '[ $rc -eq 0 ] && (
 		--timeout --timeout-per-gib --stall-timeout --pause-after --postcopy \
 		--postcopy-after-passes --auto-converge --throttle-initial --throttle-increment \
 		--xbzrle --xbzrle-cache --multifd --launch-dest --domain --dest-domain \
-		--graphics-passwd-file --runtime-dir --disk-map --graphics-listen; do
+		--graphics-passwd-file --runtime-dir --disk-map --graphics-listen --qmp-log; do
 		[[ $out == *"$o"* ]] || exit 1; done )'
+check "help migrate says to attach the --qmp-log transcript to a bug report" \
+	eval '[[ $out == *"attach this transcript to"*"the bug report"* ]]'
 check "help migrate documents the default timeout and --timeout 0" \
 	eval '[[ $out == *"800 s per GiB of guest RAM"* ]] && [[ $out == *"0: never"* ]]'
 run migrate --src-qmp a --dst-qmp b --timeout -1
@@ -250,6 +252,11 @@ for bad in 0 -1 soon; do
 	run migrate --wait "$bad" --src-qmp a --dst-qmp b
 	check "--wait $bad is a usage error" eval '[ $rc -eq 2 ] && [[ $err == *"invalid --wait"* ]]'
 done
+
+ln -s "$dir/qmp-log-target" "$dir/qmp-log-link"
+run migrate --src-qmp "$sock" --dst-qmp "$dir/other.sock" --qmp-log "$dir/qmp-log-link"
+check "--qmp-log refuses a symbolic link and creates nothing" \
+	eval '[ $rc -eq 2 ] && [[ $err == *"symbolic link, refused"* ]] && [ ! -e "$dir/qmp-log-target" ]'
 
 # ---- job control (the protocol itself: tests/unit/test-control.c) ---------
 run help job

@@ -130,9 +130,18 @@ start "$d" -nodefaults -display none -machine "pc,accel=$accel" -m 64 \
 	-qmp "unix:$d/qmp.sock,server=on,wait=off" -serial "file:$d/serial.log"
 demo_src=$src_pid
 describe_and_launch demo pc-i440fx-7.2 64
-"$QMIGRATE" migrate --json --src-qmp "$d/qmp.sock" --dst-qmp "$dst_qmp" \
+"$QMIGRATE" migrate --json --src-qmp "$d/qmp.sock" --dst-qmp "$dst_qmp" --qmp-log "$d/qmp.log" \
 	>"$d/migrate.out" 2>"$d/migrate.err" || fail "demo: migrate exited $?: $(cat "$d/migrate.err")"
 grep -q '"status":"completed"' "$d/migrate.out" || fail "demo: $(tail -n1 "$d/migrate.out")"
+# The QMP transcript (--qmp-log): migrate went to the source, migrate-incoming
+# to the destination, and both QEMUs' greetings came back.
+[ "$(stat -c %a "$d/qmp.log")" = 600 ] || fail "demo: the QMP log's mode is $(stat -c %a "$d/qmp.log")"
+for want in '"side":"source","dir":"send","msg":{"execute":"migrate",' \
+	'"side":"destination","dir":"send","msg":{"execute":"migrate-incoming",' \
+	'"side":"source","dir":"recv","msg":{"QMP":' '"side":"destination","dir":"recv","msg":{"QMP":'; do
+	grep -qF "$want" "$d/qmp.log" || fail "demo: the QMP log lacks $want"
+done
+echo "ok: demo: the QMP log has $(wc -l <"$d/qmp.log") messages, migrate and migrate-incoming"
 # The guest prints a '.' a pass: it goes on on the destination's serial port.
 for _ in $(seq 300); do
 	[ -s "$d/dst/serial.log" ] && grep -q '\.' "$d/dst/serial.log" && break

@@ -603,3 +603,73 @@ Test(qmp_client, peer_pid_names_the_server_until_it_hangs_up)
 	qm_qmp_close(qmp, NULL);
 	cr_assert_eq(qm_qmp_peer_pid(qmp), -ENOTCONN);
 }
+
+/* ---- the transcript ----------------------------------------------------------- */
+
+struct transcript {
+	char text[8192]; /* every message, ">>> " sent or "<<< " received, one a line */
+	size_t len;
+};
+
+static void on_transcript(struct qm_qmp *q, bool sent, const char *text, size_t len,
+			  void *ud)
+{
+	struct transcript *t = ud;
+	int n = snprintf(t->text + t->len, sizeof(t->text) - t->len, "%s%.*s\n",
+			 sent ? ">>> " : "<<< ", (int)len, text);
+
+	cr_assert(n > 0 && (size_t)n < sizeof(t->text) - t->len, "transcript too long");
+	t->len += (size_t)n;
+}
+
+Test(qmp_client, the_transcript_has_every_message_with_passwords_and_secrets_masked)
+{
+	static const struct fq_step script[] = {
+		FQ_HANDSHAKE,
+		{ .op = FQ_OP_EXPECT,
+		  .name = "set_password",
+		  .slot = 0,
+		  .args = "{\"protocol\": \"vnc\", \"password\": \"hunter2-vnc\"}" },
+		FQ_REPLY_TEXT(0, "{\"return\": {}}"),
+		{ .op = FQ_OP_EXPECT,
+		  .name = "object-add",
+		  .slot = 1,
+		  .args = "{\"qom-type\": \"secret\", \"id\": \"s0\", \"data\": \"hunter2-data\"}" },
+		FQ_REPLY_TEXT(1, "{\"return\": {}}"),
+		{ .op = FQ_OP_EXPECT,
+		  .name = "object-add",
+		  .slot = 2,
+		  .args = "{\"qom-type\": \"secret\", \"id\": \"s1\","
+			  " \"props\": {\"data\": \"hunter2-props\"}}" },
+		FQ_REPLY_TEXT(2, "{\"return\": {}}"),
+		FQ_SEND_FILE("event-stop.json"),
+		FQ_END,
+	};
+	struct reply pw = { .label = "pw" }, s0 = { .label = "s0" }, s1 = { .label = "s1" };
+	struct transcript t = { .len = 0 };
+	int n;
+
+	serve(script, NULL);
+	qm_qmp_set_transcript(qmp, on_transcript, &t);
+	command("set_password", "{\"protocol\": \"vnc\", \"password\": \"hunter2-vnc\"}", &pw);
+	command("object-add", "{\"qom-type\": \"secret\", \"id\": \"s0\", \"data\": \"hunter2-data\"}",
+		&s0);
+	command("object-add",
+		"{\"qom-type\": \"secret\", \"id\": \"s1\", \"props\": {\"data\": \"hunter2-props\"}}",
+		&s1);
+	spin_until(pw.calls && s0.calls && s1.calls && strstr(t.text, "\"STOP\""));
+	fq_free(fake);
+	/* The fake got the real secrets (its EXPECT args); the transcript none of them. */
+	cr_assert_null(strstr(t.text, "hunter2"), "%s", t.text);
+	cr_assert(strstr(t.text, "<<< {\"QMP\""), "no greeting: %s", t.text);
+	cr_assert(strstr(t.text, ">>> {\"execute\":\"qmp_capabilities\""), "%s", t.text);
+	cr_assert(strstr(t.text, "\"set_password\"") && strstr(t.text, "\"password\":\"***\""),
+		  "%s", t.text);
+	/* s0's data and s1's props.data */
+	n = 0;
+	for (const char *p = t.text; (p = strstr(p, "\"data\":\"***\"")); p++)
+		n++;
+	cr_assert_eq(n, 2, "%s", t.text);
+	cr_assert(strstr(t.text, "\"props\":{\"data\":\"***\"}"), "%s", t.text);
+	cr_assert(strstr(t.text, "<<< {\"return\""), "no reply: %s", t.text);
+}

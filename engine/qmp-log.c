@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The job's QMP transcript (qm_job_options.qmp_log): every message to and
+ * from both QEMUs as JSON lines {"ts", "side", "dir", "msg"}, what a user
+ * attaches to a bug report.  The QMP client masks the secrets (qmp/client.c,
+ * the same rule as its debug trace); this file only writes.  Logging never
+ * fails the migration: a write error warns once and stops it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/job.h"
+#include "qmp/internal.h"
+#include "util/error.h"
+#include "util/io.h"
+#include "util/log.h"
+
+/* A message past this is logged as its first MAX_SHOWN bytes and its size. */
+#define MAX_MSG ((size_t)1 << 20)
+#define MAX_SHOWN 4096
+
+struct qm_qmp_log;
+
+struct log_side {
+	struct qm_qmp_log *log;
+	const char *name;
+};
+
+struct qm_qmp_log {
+	struct qm_ctx *ctx;
+	int fd;
+	bool failed;
+	double last_ts;
+	struct log_side side[2]; /* source, destination */
+};
+
+int qm_qmp_log_open(struct qm_job *job, const char *path, struct qm_error *err)
+{
+	struct qm_qmp_log *log;
+	struct stat st;
+	int fd;
+
+	if (!path)
+		return 0;
+	/* O_NONBLOCK: a FIFO without a reader fails here instead of hanging. */
+	fd = open(path,
+		  O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+		  0600);
+	if (fd < 0) {
+		int e = errno;
+
+		return qm_error_set(err, -e, "Usage", "QMP log %s: %s", path,
+				    e == ELOOP ? "a symbolic link, refused"
+					       : strerror(e));
+	}
+	/* An existing file keeps its mode: it too gets the new file's 0600. */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fchmod(fd, 0600) < 0) {
+		close(fd);
+		return qm_error_set(err, -EINVAL, "Usage",
+				    "QMP log %s: not a regular file", path);
+	}
+	log = calloc(1, sizeof(*log));
+	if (!log) {
+		close(fd);
+		return qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
+	}
+	log->ctx = job->ctx;
+	log->fd = fd;
+	log->side[0] = (struct log_side){ log, "source" };
+	log->side[1] = (struct log_side){ log, "destination" };
+	job->qmp_log = log;
+	return 0;
+}
+
+void qm_qmp_log_free(struct qm_job *job)
+{
+	if (!job->qmp_log)
+		return;
+	close(job->qmp_log->fd);
+	free(job->qmp_log);
+	job->qmp_log = NULL;
+}
+
+/* Seconds since the epoch, never less than the line before's: a clock step back
+ * must not reorder the transcript. */
+static double log_time(struct qm_qmp_log *log)
+{
+	struct timespec now;
+	double ts;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	ts = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+	if (ts < log->last_ts)
+		ts = log->last_ts;
+	log->last_ts = ts;
+	return ts;
+}
+
+/* The message as JSON; a huge or malformed one as a string of its start. */
+static json_t *log_msg(const char *text, size_t len, json_t **bytes)
+{
+	json_t *msg = len <= MAX_MSG ? json_loadb(text, len, JSON_ALLOW_NUL, NULL) : NULL;
+
+	if (msg)
+		return msg;
+	*bytes = json_integer((json_int_t)len);
+	msg = json_stringn(text, len < MAX_SHOWN ? len : MAX_SHOWN);
+	/* Not UTF-8, or cut inside a character: the line must stay JSON. */
+	return msg ? msg : json_string("(not UTF-8, not shown)");
+}
+
+static void log_line(struct qm_qmp *qmp, bool sent, const char *text, size_t len,
+		     void *userdata)
+{
+	struct log_side *side = userdata;
+	struct qm_qmp_log *log = side->log;
+	json_t *bytes = NULL, *msg, *line;
+	char *dumped;
+	int r;
+
+	if (log->failed)
+		return;
+	/* Before json_pack: its arguments' order of evaluation is unspecified. */
+	msg = log_msg(text, len, &bytes);
+	line = json_pack("{s:f, s:s, s:s, s:o, s:o*}", "ts", log_time(log), "side",
+			 side->name, "dir", sent ? "send" : "recv", "msg", msg, "bytes",
+			 bytes);
+	dumped = line ? json_dumps(line, JSON_COMPACT) : NULL;
+	json_decref(line);
+	r = -ENOMEM;
+	if (dumped) {
+		size_t n = strlen(dumped);
+		char *l = realloc(dumped, n + 2);
+
+		if (l) {
+			/* One write a line: lines never interleave. */
+			dumped = l;
+			memcpy(dumped + n, "\n", 2);
+			r = qm_write_all(log->fd, dumped, n + 1);
+		}
+		free(dumped);
+	}
+	if (r < 0) {
+		log->failed = true;
+		qm_warn(log->ctx, "QMP log: %s; the rest of the transcript is lost",
+			strerror(-r));
+	}
+}
+
+void qm_qmp_log_attach(struct qm_job *job, struct qm_qmp *qmp, bool source)
+{
+	if (job->qmp_log)
+		qm_qmp_set_transcript(qmp, log_line, &job->qmp_log->side[source ? 0 : 1]);
+}
