@@ -28,7 +28,8 @@
 #define ZERO_UUID "{\"UUID\": \"00000000-0000-0000-0000-000000000000\"}"
 #define BOUND_MS 5000 /* "at once": far below the 20 s a launched QEMU gets for its socket */
 
-TestSuite(dest_launch, .init = dl_setup, .fini = dl_teardown, .timeout = 120); /* a bound: memcheck runs the slowest case (3 s natively) in 34 s */
+/* A bound: memcheck runs the slowest case (3 s natively) in 34 s. */
+TestSuite(dest_launch, .init = dl_setup, .fini = dl_teardown, .timeout = 120);
 
 /* ---- options -------------------------------------------------------------------- */
 
