@@ -185,12 +185,7 @@ side_is() { # NAME PID QMP FATE
 		status=$(qmp "$qmp" query-status) || fail "the $name QEMU does not answer"
 		[[ $status == *'"running"'* ]] || fail "the $name QEMU is not running: $status"
 		wait_pass "$name"
-		qmp "$qmp" stop >/dev/null || fail "cannot stop the $name"
-		qmp "$qmp" pmemsave "{\"val\": 0, \"size\": $((mib * 1024 * 1024)), \"filename\": \"$dir/$name.mem\"}" \
-			>/dev/null || fail "pmemsave on the $name"
-		"$memcheck" --ram-mib "$mib" "$dir/$name.mem" >"$dir/memcheck" 2>&1 ||
-			fail "the memory check failed on the $name: $(cat "$dir/memcheck")"
-		rm -f "$dir/$name.mem"
+		dst_qmp=$qmp memory_check "$name"
 		;;
 	postmigrate | paused)
 		kill -0 "$pid" 2>/dev/null || fail "the $name QEMU is gone"

@@ -20,6 +20,10 @@ declare -A na=(
 	[close-dst.confirm]="confirm sends the destination nothing"
 	[cancel.confirm]="qmigrate refuses a cancel from finish on (the state is on the destination): as cancel.finish"
 )
+# Cells this harness cannot make yet, and why (not counted as passed).
+declare -A open=(
+	[stop-dst.finish]="the trigger is the destination's command, so its QMP goes through the proxy; qmigrate kills a destination that ignores quit by its QMP peer's pid, which would be the proxy's"
+)
 declare -A res
 logs=$(mktemp -d "${TMPDIR:-/tmp}/qmigrate-faultlog-XXXXXX")
 trap 'rm -rf "$logs"' EXIT
@@ -35,6 +39,10 @@ for p in "${phases[@]}"; do
 		fi
 		if [ -n "${na[$f.$p]:-}" ]; then
 			res[$f.$p]=n/a
+			continue
+		fi
+		if [ -n "${open[$f.$p]:-}" ]; then
+			res[$f.$p]=open
 			continue
 		fi
 		t=$SECONDS
@@ -59,5 +67,6 @@ for f in "${faults[@]}"; do
 	echo
 done
 for k in "${!na[@]}"; do echo "n/a $k: ${na[$k]}"; done | sort
-echo "fault matrix: $passed passed, $failed failed, ${#na[@]} n/a, accel=$accel, $((SECONDS - started)) s"
+for k in "${!open[@]}"; do echo "open $k: ${open[$k]}"; done | sort
+echo "fault matrix: $passed passed, $failed failed, ${#na[@]} n/a, ${#open[@]} open, accel=$accel, $((SECONDS - started)) s"
 [ "$failed" = 0 ]
