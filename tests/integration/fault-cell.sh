@@ -72,7 +72,7 @@ declare -A want=(
 	[close-dst.begin]="1 source runs waiting"
 	[error.begin]="1 source runs waiting"
 	[cancel.begin]="1 source runs gone"
-	[kill-src.prepare]="1 source gone gone"
+	[kill-src.prepare]="1|3 source|unknown gone gone"
 	[kill-dst.prepare]="1 source runs gone"
 	[stop-dst.prepare]="1 source runs waiting"
 	[close-src.prepare]="1 source runs gone"
@@ -98,6 +98,10 @@ declare -A want=(
 	[close-dst.confirm]="0 destination gone runs"
 	[error.confirm]="0 destination postmigrate runs"
 )
+# kill-src.prepare: the SIGKILL lands at the destination's command, and
+# qmigrate sees the source's socket close once the kernel has torn the
+# killed QEMU down: before perform's first command (nothing went to the
+# source: vm source) or after it (unknown).  Either way both QEMUs are gone.
 [ -n "${want[$fault.$phase]:-}" ] || { echo "no cell $fault/$phase" >&2 && exit 2; }
 read -r want_rc want_vm want_src want_dst <<<"${want[$fault.$phase]}"
 
@@ -170,8 +174,8 @@ wait "$proxy_pid" 2>/dev/null || true
 forget "$proxy_pid"
 [ -z "$(ls -A "$dir/run")" ] || fail "qmigrate left $(ls -A "$dir/run") in its runtime directory"
 
-[ "$rc" = "$want_rc" ] || fail "qmigrate exited $rc, not $want_rc: $result"
-[ "$vm" = "$want_vm" ] || fail "the result says vm '$vm', not '$want_vm': $result"
+[[ "|$want_rc|" == *"|$rc|"* ]] || fail "qmigrate exited $rc, not $want_rc: $result"
+[[ "|$want_vm|" == *"|$vm|"* ]] || fail "the result says vm '$vm', not '$want_vm': $result"
 
 side_is() { # NAME PID QMP FATE
 	local name=$1 pid=$2 qmp=$3 fate=$4 status

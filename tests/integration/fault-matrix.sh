@@ -16,8 +16,6 @@ phases=(begin prepare perform finish confirm)
 # Cells that cannot happen, and why.
 declare -A na=(
 	[kill-dst.confirm]="the VM lives only in the destination QEMU once finish resumed it: killing it kills the VM, whatever qmigrate does"
-	[stop-dst.confirm]="confirm sends the destination nothing: a hang there changes nothing (see stop-dst.finish)"
-	[close-dst.confirm]="confirm sends the destination nothing"
 	[cancel.confirm]="qmigrate refuses a cancel from finish on (the state is on the destination): as cancel.finish"
 )
 # Cells this harness cannot make yet, and why (not counted as passed).
