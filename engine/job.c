@@ -244,6 +244,22 @@ static void side_closed(struct qm_job *job, bool source, const struct qm_error *
 			qm_job_enter(job, QM_PHASE_CONFIRM);
 		return;
 	}
+	/*
+	 * Once the migration completed the source holds nothing the destination
+	 * lacks: confirm would have stopped it anyway.  Failing the job now
+	 * would make finish kill the destination, the only copy of the VM left.
+	 */
+	if (source && job->perform_done && !qm_job_failed(job)) {
+		qm_warn(job->ctx, "the source QEMU went away after the migration completed: "
+				  "the destination has the VM");
+		return;
+	}
+	/* Finish succeeded: the destination runs the VM and confirm needs it no more. */
+	if (!source && job->phase == QM_PHASE_CONFIRM && !qm_job_failed(job)) {
+		qm_warn(job->ctx, "the destination's QMP connection closed after finish: "
+				  "it has the VM");
+		return;
+	}
 	qm_job_fail(job, err); /* the connection's label names the side */
 	/* Without the source's QMP the monitor learns nothing more: perform is over. */
 	if (source)

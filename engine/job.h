@@ -95,6 +95,7 @@ struct qm_job {
 
 	/* perform */
 	bool migrate_issued, perform_done;
+	bool src_changed; /* a command that changes the source QEMU went to it */
 	bool perform_ending;	     /* the migration ended; perform is wrapping up */
 	ev_timer cancel_timer;	     /* migrate_cancel went: the migration must end by then */
 	char migration_error[256]; /* QEMU's error-desc when it failed */

@@ -234,7 +234,7 @@ void qm_source_perform(struct qm_job *job)
 					   .args = qm_caps_args(job, true) };
 	cmds[n++] = (struct qm_batch_cmd){ .name = "migrate-set-parameters",
 					   .args = qm_params_args(job, true) };
-	job->result.changed = true;
+	job->result.changed = job->src_changed = true;
 	/* SPICE clients follow the VM; a failure here must not stop the migration. */
 	spice = qm_graphics_relocation_args(&c);
 	job->spice_sent = spice != NULL;
@@ -359,8 +359,11 @@ void qm_source_migration_ended(struct qm_job *job, json_t *info)
 /* Where the VM is when the source cannot say. */
 static enum qm_vm_location unlocated(const struct qm_job *job)
 {
-	/* Nothing that could move or stop it went to either QEMU: it is where it was. */
-	return job->result.changed ? QM_VM_UNKNOWN : QM_VM_SOURCE;
+	/*
+	 * Nothing that could move or stop it went to the source QEMU: it is where
+	 * it was, whatever the destination was told (it never got the VM).
+	 */
+	return job->src_changed ? QM_VM_UNKNOWN : QM_VM_SOURCE;
 }
 
 static void confirm_located(void *opaque, json_t **res, const struct qm_error *err)
@@ -413,7 +416,7 @@ static void rollback_status(void *opaque, json_t **res, const struct qm_error *e
 		return;
 	}
 	qm_info(job->ctx, "resuming the source (it was running before the migration)");
-	job->result.changed = true;
+	job->result.changed = job->src_changed = true;
 	if (qm_batch_run(job->src, cmds, 1, source_resumed, job, &serr) < 0)
 		confirm_located(job, NULL, &serr);
 }

@@ -464,7 +464,9 @@ struct qm_result {
 	enum qm_vm_location vm;
 	/* A command that changes a QEMU went to either side.  When false the job
 	 * failed before it changed anything: both QEMUs are as they were, and vm is
-	 * QM_VM_SOURCE even when the source could not be reached. */
+	 * QM_VM_SOURCE even when the source could not be reached.  So it is when
+	 * only the destination was changed (its incoming side started) and the
+	 * source could not be reached: the VM never left it. */
 	bool changed;
 	bool was_running;  /* the VM was running when begin looked */
 	long long wall_ms; /* the engine's time from begin to the end of confirm */
