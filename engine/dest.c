@@ -151,6 +151,17 @@ static void prepare_checked(void *opaque, json_t **res, const struct qm_error *e
 		.name = "migrate-incoming",
 		.args = json_pack("{s:s}", "uri", job->migrate_uri),
 	};
+	/* A QEMU the job started is held by dest-launch.c already. */
+	if (!job->launch && job->dst_pidfd < 0) {
+		uid_t uid;
+
+		job->dst_pidfd = qm_qmp_peer(job->dst, &job->dst_pid, &uid);
+		/* A QMP server in this very process (an embedder's, a test's) is no QEMU. */
+		if (job->dst_pidfd >= 0 && job->dst_pid == getpid()) {
+			close(job->dst_pidfd);
+			job->dst_pidfd = -1;
+		}
+	}
 	job->incoming_started = true;
 	job->result.changed = true;
 	qm_job_batch(job, job->dst, cmds, n, incoming_started);
@@ -300,6 +311,31 @@ static bool dest_kill(struct qm_job *job)
 	return true;
 }
 
+/*
+ * The destination's QMP went away after its incoming side started, and the
+ * QEMU may live on: waiting for a stream that will not come, or holding a
+ * whole paused copy of the VM while the source resumes it.  Without QMP it
+ * cannot be asked to quit, so it is killed through the pidfd taken before
+ * migrate-incoming.  Post-copy's destination has the VM: never.
+ */
+static void dest_kill_lost(struct qm_job *job)
+{
+	int r;
+
+	if (job->dst_pidfd < 0 || !job->incoming_started || job->postcopy_entered || job->launch)
+		return;
+	r = qm_pidfd_signal(job->dst_pidfd, job->dst_pid, SIGKILL);
+	if (r == 0)
+		qm_warn(job->ctx, "the destination QEMU's QMP connection closed during the "
+				  "migration: killed that QEMU (pid %ld), so that the VM is only "
+				  "on the source", (long)job->dst_pid);
+	else if (r != -ESRCH)
+		qm_err(job->ctx, "the destination QEMU (pid %ld) lost its QMP connection and "
+				 "cannot be killed: %s; stop it by hand, the source has the VM",
+		       (long)job->dst_pid, strerror(-r));
+	job->result.changed = true;
+}
+
 static void dest_quit_sent(struct qm_qmp *q, json_t *ret, const struct qm_error *err, void *ud)
 {
 	struct qm_job *job = ud;
@@ -323,8 +359,11 @@ static void dest_quit(struct qm_job *job)
 	/* Stopping a QEMU the job launched puts things back as they were. */
 	if (!job->launch)
 		job->result.changed = true;
-	if (qm_qmp_command(job->dst, "quit", NULL, -1, QUIT_TIMEOUT, dest_quit_sent, job) < 0)
+	if (qm_qmp_command(job->dst, "quit", NULL, -1, QUIT_TIMEOUT, dest_quit_sent, job) < 0) {
+		/* Its QMP is gone already (the close callback may not have run yet). */
+		dest_kill_lost(job);
 		qm_job_enter(job, QM_PHASE_CONFIRM);
+	}
 }
 
 static void dest_abort_status(void *opaque, json_t **res, const struct qm_error *err)
@@ -357,6 +396,7 @@ static void dest_abort(struct qm_job *job)
 	/* The images prepare created go; QEMU may still have them open, which is harmless. */
 	qm_storage_remove_images(job);
 	if (job->dst_gone) {
+		dest_kill_lost(job);
 		qm_job_enter(job, QM_PHASE_CONFIRM);
 		return;
 	}

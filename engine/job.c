@@ -424,6 +424,7 @@ struct qm_job *qm_job_alloc(struct qm_ctx *ctx, struct ev_loop *loop,
 		job->result.phase_ms[i] = -1;
 	job->progress.expected_downtime_ms = -1;
 	job->progress.status = job->qemu_status;
+	job->dst_pidfd = -1;
 	ev_timer_init(&job->kick, kick_cb, 0., 0.);
 	job->kick.data = job;
 	ev_timer_init(&job->poll_timer, NULL, 0., 0.);
@@ -464,6 +465,8 @@ _public_ struct qm_job *qm_job_unref(struct qm_job *job)
 	qm_runtime_dir_remove(job);
 	qm_qmp_unref(job->src);
 	qm_qmp_unref(job->dst);
+	if (job->dst_pidfd >= 0)
+		close(job->dst_pidfd);
 	qm_qmp_log_free(job);
 	qm_dest_launch_free(job);
 	qm_storage_free(job);

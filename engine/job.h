@@ -90,6 +90,12 @@ struct qm_job {
 	char runtime_dir[96]; /* UNIX socket paths inside must fit sun_path (108) */
 	char migrate_uri[512];
 	bool incoming_started; /* migrate-incoming went to the destination */
+	/*
+	 * That destination QEMU, held from just before migrate-incoming (its QMP
+	 * peer then), so that it can be stopped even once its QMP has gone; -1.
+	 */
+	int dst_pidfd;
+	pid_t dst_pid;
 	/* what clients of the destination's display connect to; type "" when none */
 	struct qm_cookie_graphics dst_graphics;
 
