@@ -5,15 +5,21 @@
  * one fault happen at an exact point: when the N-th command of a name
  * arrives on one side, before that command is forwarded.
  *
- *   qmp-fault [--src QEMU-SOCK:LISTEN] [--dst QEMU-SOCK:LISTEN]
+ *   qmp-fault [--src QEMU-SOCK:LISTEN[@PID]] [--dst QEMU-SOCK:LISTEN[@PID]]
  *             --at SIDE:COMMAND[:N] --do ACTION [--fired FILE]
+ *   qmp-fault --bind-exec LISTEN PROGRAM [ARGS...]
  *
  * A side not given is not proxied (the engine connects to that QEMU
  * itself): the side of --at, and the one close hangs up, must be given.
- * A proxied side's QMP peer is the proxy, so that the engine's last resort
- * for a destination that ignores quit (SIGKILL to its QMP peer's pid)
- * would hit the proxy: a hang of the destination is made from the source's
- * side, with the destination not proxied.
+ *
+ * The engine kills a destination that ignores quit, or whose QMP went
+ * away, by its QMP peer's pid: the process that called listen() on the
+ * socket it connected to.  Behind a plain proxy that is the proxy.  So
+ * --bind-exec binds and listens on LISTEN (0600), keeps that socket as
+ * fd BIND_FD and execs PROGRAM (QEMU): the listener is QEMU's pid.  A
+ * side given as LISTEN@PID then takes its listening socket from PID's
+ * BIND_FD (pidfd_getfd) instead of binding one, and the engine's peer
+ * behind the proxy is the QEMU itself.
  *
  * SIDE is src or dst; N counts from 1 (default 1).  ACTION is one of
  *   delay:MS          hold the command MS ms (at most 60000), then forward it
@@ -42,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -51,11 +58,13 @@
 #define LINE_MAX_BYTES (1 << 20)
 #define PIDFILE_WAIT_MS 10000
 #define DELAY_MAX_MS 60000
+#define BIND_FD 100 /* where --bind-exec leaves the listening socket */
 
 enum action { A_DELAY, A_DROP, A_ERROR, A_CLOSE, A_SIGNAL };
 
 struct side {
 	const char *name, *upstream, *listen_path;
+	pid_t bound_by; /* the --bind-exec process that listens, or 0 */
 	int lfd, cfd, ufd;
 	bool connected, done;
 	char *line; /* the engine's partial line */
@@ -349,13 +358,49 @@ static void parse_at(const char *at)
 
 static void parse_side(struct side *s, char *arg)
 {
-	char *colon = strrchr(arg, ':');
+	char *colon = strrchr(arg, ':'), *at;
 
 	if (!colon)
-		die("a side is QEMU-SOCKET:LISTEN-SOCKET, not '%s'", arg);
+		die("a side is QEMU-SOCKET:LISTEN-SOCKET[@PID], not '%s'", arg);
 	*colon = '\0';
 	s->upstream = arg;
 	s->listen_path = colon + 1;
+	at = strrchr(s->listen_path, '@');
+	if (at) {
+		*at = '\0';
+		s->bound_by = (pid_t)atol(at + 1);
+		if (s->bound_by <= 0)
+			die("no pid in '@%s'", at + 1);
+	}
+}
+
+/* The listening socket --bind-exec left in @pid (a QEMU now). */
+static int inherited_listener(pid_t pid)
+{
+	int pidfd = pidfd_open(pid, 0), fd;
+
+	if (pidfd < 0)
+		die("no process %ld: %s", (long)pid, strerror(errno));
+	fd = pidfd_getfd(pidfd, BIND_FD, 0);
+	if (fd < 0)
+		die("cannot take fd %d of %ld: %s", BIND_FD, (long)pid, strerror(errno));
+	close(pidfd);
+	return fd;
+}
+
+/* --bind-exec LISTEN PROGRAM ARGS...: listen as this pid, then become PROGRAM. */
+static int bind_exec(int argc, char **argv)
+{
+	int fd;
+
+	if (argc < 4)
+		die("usage: qmp-fault --bind-exec LISTEN PROGRAM [ARGS...]");
+	fd = unix_fd(argv[2], true);
+	if (dup2(fd, BIND_FD) < 0) /* dup2 clears close-on-exec */
+		die("dup2: %s", strerror(errno));
+	close(fd);
+	execvp(argv[3], argv + 3);
+	die("cannot run %s: %s", argv[3], strerror(errno));
 }
 
 static void on_term(int sig)
@@ -369,6 +414,8 @@ int main(int argc, char **argv)
 	bool have_at = false, have_do = false;
 	struct sigaction sa = { .sa_handler = on_term };
 
+	if (argc > 1 && strcmp(argv[1], "--bind-exec") == 0)
+		return bind_exec(argc, argv);
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--src") == 0)
 			parse_side(&sides[0], argv[i + 1]);
@@ -395,7 +442,8 @@ int main(int argc, char **argv)
 		/* A side not given goes straight to its QEMU. */
 		sides[i].connected = sides[i].done = !sides[i].upstream;
 		if (sides[i].upstream)
-			sides[i].lfd = unix_fd(sides[i].listen_path, true);
+			sides[i].lfd = sides[i].bound_by ? inherited_listener(sides[i].bound_by)
+							 : unix_fd(sides[i].listen_path, true);
 	}
 	while (!stop && !(sides[0].done && sides[1].done)) {
 		struct pollfd p[4];

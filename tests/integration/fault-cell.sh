@@ -57,10 +57,6 @@ esac
 # becomes of the source and of the destination QEMU:
 #   runs       it runs the guest, memory intact (the side that has the VM)
 #   waiting    left as it was: still waiting for a migration
-#   incoming   still waiting, its incoming side started: qmigrate lost its
-#              QMP before it could stop it
-#   paused     it received the whole VM but was never resumed: qmigrate
-#              lost its QMP in finish, and the source runs on
 #   postmigrate  the source, paused for good after the migration completed,
 #              left because qmigrate lost its QMP or quit failed
 #   gone       its process ended (killed by the fault, or stopped by qmigrate)
@@ -83,13 +79,14 @@ declare -A want=(
 	[kill-dst.perform]="1 source runs gone"
 	[stop-dst.perform]="1 source runs gone"
 	[close-src.perform]="3 unknown runs gone"
-	[close-dst.perform]="1 source runs incoming"
+	[close-dst.perform]="1 source runs gone"
 	[error.perform]="1 source runs gone"
 	[cancel.perform]="1 source runs gone"
 	[kill-src.finish]="0 destination gone runs"
 	[kill-dst.finish]="1 source runs gone"
 	[close-src.finish]="0 destination postmigrate runs"
-	[close-dst.finish]="1 source runs paused"
+	[stop-dst.finish]="1 source runs gone"
+	[close-dst.finish]="1 source runs gone"
 	[error.finish]="1 source runs gone"
 	[cancel.finish]="0 destination gone runs"
 	[kill-src.confirm]="0 destination gone runs"
@@ -109,39 +106,44 @@ pick_accel 2>/dev/null
 [ -r "$image" ] || fail "no guest image at $image"
 [ -x "$memcheck" ] && [ -x "$proxy" ] || fail "no $memcheck or $proxy"
 
-boot src
-guest_ready src
-spid=$src_pid
-start "$dir/dst" -nodefaults -display none -machine "pc,accel=$accel" \
-	-name "guest=$vm_prefix-src" -qmp "unix:$dir/dst/qmp.sock,server=on,wait=off" \
-	-serial "file:$dir/dst/serial.log" -m "$mib" \
-	-drive "file=$image,format=raw,if=ide,snapshot=on" \
-	-fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate" -S -incoming defer
-dpid=$src_pid
-src_pid=$spid
-
 case $fault in
-kill-src) action=signal:KILL:$spid ;;
-kill-dst) action=signal:KILL:$dpid ;;
-stop-dst) action=signal:STOP:$dpid ;;
+kill-src) action=signal:KILL:@$dir/src.pid ;;
+kill-dst) action=signal:KILL:@$dir/dst.pid ;;
+stop-dst) action=signal:STOP:@$dir/dst.pid ;;
 close-src) action=close:src ;;
 close-dst) action=close:dst ;;
 error) action=error ;;
 cancel) action=signal:INT:@$dir/qmigrate.pid ;;
 esac
 # Only the sides the fault needs go through the proxy: the side whose
-# command is the trigger, and the side it hangs up.  A destination that
-# ignores quit is killed by its QMP peer's pid, which must be QEMU's.
+# command is the trigger, and the side it hangs up.  qmigrate kills a
+# destination that ignores quit, or whose QMP went, by its QMP peer's pid:
+# the proxy's destination socket is bound by the QEMU process itself
+# (qmp-fault --bind-exec), so that the peer is QEMU, as without the proxy.
 mkdir -m 0700 "$dir/p" "$dir/run"
-src_qmp=$dir/src/qmp.sock dst_qmp=$dir/dst/qmp.sock proxied=()
-if [ "${at%%:*}" = src ] || [ "$fault" = close-src ]; then
-	proxied+=(--src "$src_qmp:$dir/p/src.sock")
-	src_qmp=$dir/p/src.sock
-fi
+src_qmp=$dir/src/qmp.sock dst_qmp=$dir/dst/qmp.sock proxied=() dst_in=()
+[ "${at%%:*}" != src ] && [ "$fault" != close-src ] || src_qmp=$dir/p/src.sock
 if [ "${at%%:*}" = dst ] || [ "$fault" = close-dst ]; then
-	proxied+=(--dst "$dst_qmp:$dir/p/dst.sock")
 	dst_qmp=$dir/p/dst.sock
+	dst_in=("$proxy" --bind-exec "$dst_qmp")
 fi
+
+boot src
+guest_ready src
+spid=$src_pid
+echo "$spid" >"$dir/src.pid"
+qemu_in=("${dst_in[@]}")
+start "$dir/dst" -nodefaults -display none -machine "pc,accel=$accel" \
+	-name "guest=$vm_prefix-src" -qmp "unix:$dir/dst/qmp.sock,server=on,wait=off" \
+	-serial "file:$dir/dst/serial.log" -m "$mib" \
+	-drive "file=$image,format=raw,if=ide,snapshot=on" \
+	-fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate" -S -incoming defer
+qemu_in=()
+dpid=$src_pid
+src_pid=$spid
+echo "$dpid" >"$dir/dst.pid"
+[ "$src_qmp" = "$dir/src/qmp.sock" ] || proxied+=(--src "$dir/src/qmp.sock:$src_qmp")
+[ "$dst_qmp" = "$dir/dst/qmp.sock" ] || proxied+=(--dst "$dir/dst/qmp.sock:$dst_qmp@$dpid")
 "$proxy" "${proxied[@]}" --at "$at" --do "$action" --fired "$dir/fired" 2>"$dir/proxy.err" &
 proxy_pid=$!
 pids+=("$proxy_pid")
@@ -191,15 +193,10 @@ side_is() { # NAME PID QMP FATE
 		wait_pass "$name"
 		dst_qmp=$qmp memory_check "$name"
 		;;
-	postmigrate | paused)
+	postmigrate)
 		kill -0 "$pid" 2>/dev/null || fail "the $name QEMU is gone"
 		status=$(qmp "$qmp" query-status) || fail "the $name QEMU does not answer"
 		[[ $status == *"\"$fate\""* ]] || fail "the $name QEMU is not $fate: $status"
-		;;
-	incoming)
-		kill -0 "$pid" 2>/dev/null || fail "the $name QEMU is gone"
-		status=$(qmp "$qmp" query-status) || fail "the $name QEMU does not answer"
-		[[ $status == *'"inmigrate"'* ]] || fail "the $name QEMU is not waiting: $status"
 		;;
 	waiting)
 		kill -0 "$pid" 2>/dev/null || fail "the $name QEMU is gone"
