@@ -150,6 +150,10 @@ static void write_nbd(struct writer *wr, const struct qm_cookie_nbd *nbd)
 		if (nbd->disks[i].export_name[0])
 			attr(wr, "export", nbd->disks[i].export_name);
 		attr(wr, "capacity", cap);
+		if (nbd->disks[i].backing[0]) {
+			attr(wr, "backing", nbd->disks[i].backing);
+			attr(wr, "backing-format", nbd->disks[i].backing_format);
+		}
 		end(wr);
 	}
 	end(wr);

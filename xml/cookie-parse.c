@@ -302,6 +302,11 @@ static int parse_disk(xmlNode *n, struct qm_cookie_nbd *nbd, struct qm_error *er
 		r = get_attr(n, "export", false, d->export_name, sizeof(d->export_name), err);
 	if (r == 0)
 		r = get_attr(n, "capacity", true, cap, sizeof(cap), err);
+	if (r == 0)
+		r = get_attr(n, "backing", false, d->backing, sizeof(d->backing), err);
+	if (r == 0)
+		r = get_attr(n, "backing-format", false, d->backing_format,
+			     sizeof(d->backing_format), err);
 	if (r < 0)
 		return r;
 	if (!qm_text_to_u64(cap, INT64_MAX, &d->capacity) || d->capacity == 0)

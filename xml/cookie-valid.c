@@ -223,9 +223,18 @@ static int check_nbd(const struct qm_cookie_nbd *nbd, struct qm_error *err)
 		const struct text_field f[] = {
 			TEXT("nbd disk target", d->target, true, TEXT_TOKEN),
 			TEXT("nbd disk export", d->export_name, nbd->host[0] != '\0', TEXT_TOKEN),
+			TEXT("nbd disk backing", d->backing, false, TEXT_PATH),
 		};
 
 		r = check_texts(f, ARRAY_SIZE(f), err);
+		/* qemu-img reads "raw" and "qcow2" alone: no protocol, no other driver. */
+		if (r == 0 && (d->backing[0] ? strcmp(d->backing_format, "raw") != 0 &&
+						       strcmp(d->backing_format, "qcow2") != 0
+					     : d->backing_format[0] != '\0'))
+			r = qm_error_set(err, -EINVAL, "CookieInvalid",
+					 "cookie nbd disk %s: backing format '%s' does not go "
+					 "with backing '%s' (raw or qcow2, with a backing file)",
+					 d->target, d->backing_format, d->backing);
 		if (r == 0 && d->capacity == 0)
 			r = qm_error_set(err, -ERANGE, "CookieInvalid",
 					 "cookie nbd disk %s has no capacity", d->target);

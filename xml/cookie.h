@@ -64,6 +64,13 @@ struct qm_cookie_disk {
 	char target[32];      /* <target dev>: "vda"; [a-z0-9_-] */
 	char export_name[64]; /* the destination's NBD export; "" in begin's cookie */
 	uint64_t capacity;    /* virtual size in bytes, at least 1 */
+	/*
+	 * --copy-storage inc: the shared backing file the copied top layer sits
+	 * on (an absolute path, the same on both hosts) and its format ("raw",
+	 * "qcow2"); both "" when the whole disk is copied.
+	 */
+	char backing[512];
+	char backing_format[8];
 };
 
 /*

@@ -149,6 +149,15 @@ Test(cookie_nbd, reader_refuses_hostile_sections)
 		"<nbd><disk target='vda' capacity='5'/></nbd><nbd><disk target='vdb' "
 		"capacity='5'/></nbd>",
 		"", /* announced, absent */
+		/* inc's backing file: absolute, with a format qemu-img reads plainly */
+		"<nbd><disk target='vda' capacity='5' backing='base.raw' "
+		"backing-format='raw'/></nbd>",
+		"<nbd><disk target='vda' capacity='5' backing='/b'/></nbd>",
+		"<nbd><disk target='vda' capacity='5' backing='/b' "
+		"backing-format='vmdk'/></nbd>",
+		"<nbd><disk target='vda' capacity='5' backing-format='raw'/></nbd>",
+		"<nbd><disk target='vda' capacity='5' backing='/b&#10;x' "
+		"backing-format='raw'/></nbd>",
 	};
 	struct qm_cookie c;
 	struct qm_error err;
@@ -189,4 +198,29 @@ Test(cookie_nbd, reader_of_an_older_peer_refuses_mandatory_nbd)
 	cr_assert_eq(parse_nbd("<nbd><disk target='vda' capacity='5'/></nbd>", &c, &err),
 		     0, "%s", err.text);
 	cr_assert_eq(c.nbd.disks[0].capacity, 5);
+}
+
+/* --copy-storage inc: each disk's shared backing file and its format. */
+Test(cookie_nbd, backing_file_reads_back_the_same)
+{
+	struct qm_cookie c, back;
+	struct qm_error err = { 0 };
+	char *xml = NULL;
+
+	base(&c);
+	disk(&c, "vda", "", 1048576);
+	strcpy(c.nbd.disks[0].backing, "/srv/shared/base image.qcow2");
+	strcpy(c.nbd.disks[0].backing_format, "qcow2");
+	disk(&c, "vdb", "", 1048576); /* copied whole: no backing */
+	cr_assert_eq(qm_cookie_format(&c, &xml, &err), 0, "%s", err.text);
+	cr_assert(strstr(xml, "backing=\"/srv/shared/base image.qcow2\" "
+			      "backing-format=\"qcow2\""),
+		  "%s", xml);
+	cr_assert_eq(qm_cookie_parse(xml, strlen(xml), NULL, &back, &err), 0, "%s",
+		     err.text);
+	cr_assert_str_eq(back.nbd.disks[0].backing, "/srv/shared/base image.qcow2");
+	cr_assert_str_eq(back.nbd.disks[0].backing_format, "qcow2");
+	cr_assert_str_eq(back.nbd.disks[1].backing, "");
+	cr_assert_str_eq(back.nbd.disks[1].backing_format, "");
+	free(xml);
 }
