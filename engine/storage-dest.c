@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,6 +53,10 @@ int qm_storage_take_begin(struct qm_job *job, const struct qm_cookie *c)
 		snprintf(d->export_name, sizeof(d->export_name), "%s",
 			 c->nbd.disks[i].target);
 		d->capacity = c->nbd.disks[i].capacity;
+		snprintf(d->backing, sizeof(d->backing), "%s", c->nbd.disks[i].backing);
+		snprintf(d->backing_format, sizeof(d->backing_format), "%s",
+			 c->nbd.disks[i].backing_format);
+		st->inc |= d->backing[0] != '\0';
 	}
 	return 0;
 }
@@ -93,19 +98,33 @@ static int enough_space(const char *path, uint64_t capacity, struct qm_error *er
 	return 0;
 }
 
-/* qemu-img create -f qcow2 @path @capacity, by argv, bounded. */
-static int qemu_img_create(const char *path, uint64_t capacity, struct qm_error *err)
+/*
+ * qemu-img create -f qcow2 [-b BACKING -F FORMAT] @path @capacity, by argv,
+ * bounded.  The backing path is absolute (cookie-valid.c), so qemu-img never
+ * takes it for a protocol.
+ */
+static int qemu_img_create(const struct qm_storage_disk *d, const char *path,
+			   struct qm_error *err)
 {
 	char size[24], msg[256] = "";
-	char *argv[] = { "qemu-img", "create",	   "-q", "-f",
-			 "qcow2",    (char *)path, size, NULL };
+	char *argv[12] = { "qemu-img", "create", "-q", "-f", "qcow2" };
+	size_t na = 5;
 	struct qm_child_opts o = { .stdio = { -1, -1, -1 } };
 	struct qm_child c;
 	int pipefd[2], devnull, r;
 	struct pollfd p;
 	ssize_t n;
 
-	snprintf(size, sizeof(size), "%" PRIu64, capacity);
+	if (d->backing[0]) {
+		argv[na++] = "-b";
+		argv[na++] = (char *)d->backing;
+		argv[na++] = "-F";
+		argv[na++] = (char *)d->backing_format;
+	}
+	argv[na++] = (char *)path;
+	argv[na++] = size;
+	argv[na] = NULL;
+	snprintf(size, sizeof(size), "%" PRIu64, d->capacity);
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
 		r = -errno;
@@ -148,8 +167,22 @@ static int create_image(struct qm_storage_disk *d, const struct qm_domain_disk *
 			const char *path, struct qm_error *err)
 {
 	bool raw = disk->format == QM_DOMAIN_FORMAT_RAW;
+	struct stat st;
 	int fd, r = 0;
 
+	/* inc: the top layer goes into a new overlay on the same, shared backing file. */
+	if (d->backing[0] && raw)
+		return qm_error_set(err, -EINVAL, "StorageUnsupported",
+				    "--copy-storage inc: disk %s is raw in the destination's "
+				    "description, and only a qcow2 image can sit on the "
+				    "backing file %s",
+				    d->target, d->backing);
+	if (d->backing[0] && (stat(d->backing, &st) < 0 || !S_ISREG(st.st_mode)))
+		return qm_error_set(err, -ENOENT, "StorageUnsupported",
+				    "--copy-storage inc: disk %s's backing file %s is not on "
+				    "the destination (inc needs it shared, at the same path): "
+				    "use --copy-storage all",
+				    d->target, d->backing);
 	if (raw && enough_space(path, d->capacity, err) < 0)
 		return -ENOSPC;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -176,7 +209,7 @@ static int create_image(struct qm_storage_disk *d, const struct qm_domain_disk *
 	if (!d->path)
 		unlink(path);
 	if (r == 0 && !raw)
-		r = qemu_img_create(path, d->capacity, err);
+		r = qemu_img_create(d, path, err);
 	return r;
 }
 

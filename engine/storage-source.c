@@ -53,6 +53,42 @@ static bool wanted(const struct qm_storage *st, const char *target)
 	return false;
 }
 
+/*
+ * --copy-storage inc: the backing file under the disk's top layer, which the
+ * destination must see at the same path.  query-block's image says it:
+ * full-backing-filename (absolute), and the format the image records, else
+ * the one QEMU opened it with.
+ */
+static int take_backing(struct qm_storage_disk *d, json_t *ins, const char *target,
+			struct qm_error *err)
+{
+	json_t *image = json_object_get(ins, "image");
+	const char *path = json_string_value(json_object_get(image, "full-backing-filename"));
+	const char *fmt = json_string_value(json_object_get(image, "backing-filename-format"));
+
+	if (!fmt)
+		fmt = json_string_value(
+			json_object_get(json_object_get(image, "backing-image"), "format"));
+	if (!path || !path[0])
+		return qm_error_set(err, -EINVAL, "StorageUnsupported",
+				    "--copy-storage inc: disk %s has no backing file, so "
+				    "all of it would have to move: use --copy-storage all",
+				    target);
+	if (path[0] != '/' || strlen(path) >= sizeof(d->backing))
+		return qm_error_set(err, -EINVAL, "StorageUnsupported",
+				    "--copy-storage inc: the backing file of disk %s is not "
+				    "a local path shorter than %zu bytes: use --copy-storage all",
+				    target, sizeof(d->backing));
+	if (!fmt || (strcmp(fmt, "raw") != 0 && strcmp(fmt, "qcow2") != 0))
+		return qm_error_set(err, -EINVAL, "StorageUnsupported",
+				    "--copy-storage inc: the backing file %s of disk %s is "
+				    "%s, not raw or qcow2",
+				    path, target, fmt ? fmt : "of no known format");
+	snprintf(d->backing, sizeof(d->backing), "%s", path);
+	snprintf(d->backing_format, sizeof(d->backing_format), "%s", fmt);
+	return 0;
+}
+
 /* One query-block entry: a disk to copy, one to leave, or a refusal. */
 static int take_block(struct qm_storage *st, json_t *b, struct qm_error *err)
 {
@@ -87,7 +123,10 @@ static int take_block(struct qm_storage *st, json_t *b, struct qm_error *err)
 	if (size <= 0)
 		return qm_error_set(err, -EPROTO, "ProtocolError",
 				    "the source QEMU gave no size for disk %s", target);
-	d = &st->disks[st->n_disks++];
+	d = &st->disks[st->n_disks];
+	if (st->inc && take_backing(d, ins, target, err) < 0)
+		return -EINVAL;
+	st->n_disks++;
 	snprintf(d->target, sizeof(d->target), "%s", target);
 	snprintf(d->export_name, sizeof(d->export_name), "%s", target);
 	d->capacity = (uint64_t)size;
@@ -464,7 +503,7 @@ void qm_storage_mirror(struct qm_job *job, void (*next)(struct qm_job *job))
 		cmds[n++] = (struct qm_batch_cmd){
 			.name = "blockdev-mirror",
 			.args = json_pack("{s:s, s:s, s:s, s:s}", "job-id", id, "device",
-					  fmt, "target", nbd, "sync", "full"),
+					  fmt, "target", nbd, "sync", st->inc ? "top" : "full"),
 		};
 		/* --bandwidth caps each disk's copy too, as libvirt's does. */
 		if (job->opts.bandwidth)

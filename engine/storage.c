@@ -33,12 +33,6 @@ int qm_storage_options_check(const struct qm_job_options *opts, struct qm_error 
 	if ((unsigned)opts->copy_storage > QM_COPY_STORAGE_INC)
 		return qm_error_set(err, -EINVAL, "Usage", "unknown copy_storage mode %d",
 				    opts->copy_storage);
-	if (opts->copy_storage == QM_COPY_STORAGE_INC)
-		return qm_error_set(
-			err, -ENOTSUP, "Usage",
-			"--copy-storage inc (copying only the top layer above a "
-			"shared backing file) is not yet supported: use "
-			"--copy-storage all");
 	if (!opts->launch_dest)
 		return qm_error_set(
 			err, -ENOTSUP, "Usage",
@@ -85,10 +79,12 @@ int qm_storage_options_copy(struct qm_job *job, const struct qm_job_options *opt
 	if (opts->copy_storage == QM_COPY_STORAGE_NONE &&
 	    !(opts->copy_storage_disks && opts->copy_storage_disks[0]))
 		return 0;
-	job->opts.copy_storage = QM_COPY_STORAGE_ALL;
+	job->opts.copy_storage = opts->copy_storage == QM_COPY_STORAGE_INC ? QM_COPY_STORAGE_INC
+									    : QM_COPY_STORAGE_ALL;
 	job->storage = calloc(1, sizeof(*job->storage));
 	if (!job->storage)
 		return qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
+	job->storage->inc = job->opts.copy_storage == QM_COPY_STORAGE_INC;
 	job->storage->port = -1;
 	ev_timer_init(&job->storage->timer, NULL, 0., 0.);
 	ev_timer_init(&job->storage->deadline_timer, NULL, 0., 0.);
@@ -143,5 +139,8 @@ void qm_storage_cookie(const struct qm_job *job, struct qm_cookie *c)
 		snprintf(d->export_name, sizeof(d->export_name), "%s",
 			 st->host[0] ? st->disks[i].export_name : "");
 		d->capacity = st->disks[i].capacity;
+		snprintf(d->backing, sizeof(d->backing), "%s", st->disks[i].backing);
+		snprintf(d->backing_format, sizeof(d->backing_format), "%s",
+			 st->disks[i].backing_format);
 	}
 }

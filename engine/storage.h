@@ -27,6 +27,9 @@ struct qm_storage_disk {
 	char target[32];      /* <target dev> */
 	char export_name[64]; /* the destination's NBD export */
 	uint64_t capacity;
+	/* inc: the shared backing file under the copied top layer, and its format */
+	char backing[512];
+	char backing_format[8];
 	/* the destination: the image prepare created (and owns until success) */
 	char *path;
 	/* the source: the mirror's state */
@@ -36,6 +39,7 @@ struct qm_storage_disk {
 
 struct qm_storage {
 	char **only; /* copy_storage_disks, copied; NULL: every writable disk */
+	bool inc;    /* only the top layers move, above shared backing files */
 	struct qm_storage_disk disks[QM_COOKIE_MAX_DISKS];
 	unsigned n_disks;
 	char host[256]; /* prepare's NBD server */
@@ -54,7 +58,7 @@ struct qm_storage {
 };
 
 /* storage.c: options and the job's state */
-/* "Usage" errors: inc, no launch_dest, another host, the tunnel, post-copy, bad names. */
+/* "Usage" errors: no launch_dest, another host, the tunnel, post-copy, bad names. */
 int qm_storage_options_check(const struct qm_job_options *opts, struct qm_error *err);
 int qm_storage_options_copy(struct qm_job *job, const struct qm_job_options *opts,
 			    struct qm_error *err);

@@ -216,7 +216,7 @@ enum qm_tunnel_copy {
 enum qm_copy_storage {
 	QM_COPY_STORAGE_NONE, /* the destination sees the same images (shared storage) */
 	QM_COPY_STORAGE_ALL,  /* every writable disk, copied whole over NBD */
-	QM_COPY_STORAGE_INC,  /* only the top layer above a shared backing file: not yet supported */
+	QM_COPY_STORAGE_INC,  /* only the top layer, above a backing file both hosts share */
 };
 
 /* qm_policy_settings.timeout for no completion timeout at all. */

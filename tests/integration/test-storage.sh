@@ -6,7 +6,7 @@
 # each filled with its own pattern by qemu-io before the start:
 #
 #   an image at a mapped path exists: refused, the file left as it was;
-#   --copy-storage inc: refused as not yet supported;
+#   --copy-storage inc of a disk without a backing file: refused in begin;
 #   --copy-storage all with --disk-map to new paths: the destination runs
 #   the VM, each destination image equals its source (qemu-img compare), the
 #   progress lines and the result carry the disks' figures, and the guest's
@@ -14,7 +14,11 @@
 #   a second VM (--copy-storage-disk vdb, its copy capped by --bandwidth so
 #   that it lasts) whose destination is killed during the mirror: the source
 #   runs on, its disk unchanged, no mirror or NBD node left on it, and no
-#   image left where the destination's were.
+#   image left where the destination's were;
+#   --copy-storage inc of a VM whose disks are qcow2 overlays on shared
+#   backing files: the destination's images are overlays on the same files,
+#   equal to the source's (qemu-img compare), and only the top layers
+#   travelled (the result's storage_bytes), the memory checked.
 # make check sets QMIGRATE, QEMU, top_srcdir and top_builddir.
 set -euo pipefail
 . "$(dirname "$0")/test-env.sh" qmigrate-storage
@@ -89,7 +93,7 @@ migrate() {
 	return "$rc"
 }
 
-mkdir -m 0700 "$dir/vm" "$dir/kill" "$dir/run" "$dir/dst"
+mkdir -m 0700 "$dir/vm" "$dir/kill" "$dir/inc" "$dir/run" "$dir/dst" "$dir/dsti"
 v=$dir/vm
 qemu-img create -q -f qcow2 -F raw -b "$image" "$v/boot.qcow2"
 qemu-img create -q -f raw "$v/data.raw" 16M
@@ -112,7 +116,9 @@ echo "someone's file" >"$dir/dst/data.raw"
 rm "$dir/dst/data.raw"
 rc=0
 migrate vm --copy-storage inc "${maps[@]}" || rc=$?
-[ "$rc" = 2 ] && grep -q "not yet supported" "$dir/vm.err" || fail "--copy-storage inc exited $rc: $(cat "$dir/vm.err")"
+[ "$rc" = 1 ] && [[ $result == *StorageUnsupported*'has no backing file'* && $result == *'"changed":false'* ]] ||
+	fail "inc of a disk without a backing file exited $rc: $result"
+[ -z "$(ls -A "$dir/dst")" ] || fail "the refused inc left images: $(ls "$dir/dst")"
 
 migrate vm --copy-storage all "${maps[@]}" ||
 	fail "migrate --copy-storage all exited $?: $(tail -n 3 "$dir/vm.err")"
@@ -168,4 +174,33 @@ jobs=$(qmp "$src_qmp" query-block-jobs) || fail "kill: query-block-jobs"
 ! qmp "$src_qmp" query-named-block-nodes | grep -q qmigrate-nbd ||
 	fail "kill: an NBD node is left on the source"
 wait_pass kill
-echo "PASS: an existing image refused and left alone; inc refused; a raw, a qcow2 and the boot disk copied with the VM (qemu-img compare, memory checked); a destination killed during the mirror left the source running, its disk unchanged, no node or image behind"
+stop "$src_pid"
+forget "$src_pid"
+
+# ---- --copy-storage inc: only the top layers travel ------------------------------------
+i=$dir/inc
+qemu-img create -q -f qcow2 -F raw -b "$image" "$i/boot.qcow2"
+qemu-img create -q -f raw "$i/base.raw" 32M
+qemu-io -f raw -c "write -P 0x11 0 32M" "$i/base.raw" >/dev/null
+qemu-img create -q -f qcow2 -F raw -b "$i/base.raw" "$i/top.qcow2"
+qemu-io -f qcow2 -c "write -P 0x22 4M 2M" "$i/top.qcow2" >/dev/null
+describe inc 9c3d4e5f-6a7b-4d8e-9f0a-1b2c3d4e5f6a "$(disk qcow2 "$i/top.qcow2" vdb)" >"$i/vm.xml"
+launch inc
+migrate inc --copy-storage inc --disk-map "$i/boot.qcow2=$dir/dsti/boot.qcow2" \
+	--disk-map "$i/top.qcow2=$dir/dsti/top.qcow2" ||
+	fail "migrate --copy-storage inc exited $?: $(tail -n 3 "$dir/inc.err")"
+arrived inc
+forget "$src_pid"
+memory_check inc
+stop "$dst_pid"
+forget "$dst_pid"
+for f in boot top; do
+	qemu-img compare -q "$i/$f.qcow2" "$dir/dsti/$f.qcow2" || fail "inc: the destination's $f.qcow2 differs"
+done
+[[ $(qemu-img info --output=json "$dir/dsti/top.qcow2") == *"\"backing-filename\": \"$i/base.raw\""* ]] ||
+	fail "inc: the destination's top.qcow2 is not an overlay on $i/base.raw: $(qemu-img info "$dir/dsti/top.qcow2")"
+copied=$(json_field "$result" storage_bytes)
+# The data disk's top layer is 2 MiB of its 32; the boot overlay holds next to nothing.
+[ "${copied:-0}" -ge $((2 << 20)) ] && [ "$copied" -lt $((6 << 20)) ] ||
+	fail "inc: the mirrors copied ${copied:-no} bytes, not the top layers' 2 MiB: $result"
+echo "PASS: an existing image refused and left alone; inc of a disk without a backing file refused; a raw, a qcow2 and the boot disk copied with the VM (qemu-img compare, memory checked); a destination killed during the mirror left the source running, its disk unchanged, no node or image behind; inc copied only the top layers ($copied bytes) onto the shared backing files"

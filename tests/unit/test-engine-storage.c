@@ -29,6 +29,12 @@ TestSuite(engine_storage, .init = dl_setup, .fini = dl_teardown, .timeout = 30);
 	"\"/machine/peripheral-anon/device[1]/virtio-backend\","                         \
 	" \"inserted\": {\"node-name\": \"fmt-vdb\", \"ro\": false,"                     \
 	" \"image\": {\"virtual-size\": " CAPACITY "}}}]"
+/* vdb as a qcow2 overlay on a raw backing file (--copy-storage inc). */
+#define BACKED_BLOCKS                                                                    \
+	"[{\"device\": \"\", \"qdev\": \"vdb\", \"inserted\": {\"node-name\": "          \
+	"\"fmt-vdb\", \"ro\": false, \"image\": {\"virtual-size\": " CAPACITY ","         \
+	" \"full-backing-filename\": \"/srv/shared/base.raw\","                          \
+	" \"backing-filename-format\": \"raw\"}}}]"
 /* vdb of 1 EiB: more than any test machine has free. */
 #define HUGE_BLOCKS                                                                      \
 	"[{\"device\": \"\", \"qdev\": \"vdb\", \"inserted\": {\"node-name\": "          \
@@ -345,11 +351,7 @@ Test(engine_storage, what_this_step_does_not_do_is_a_usage_error)
 {
 	static const char *const bad_name[] = { "../vda", NULL };
 	static const char *const twice[] = { "vda", "vda", NULL };
-	struct qm_job_options o = { .launch_dest = true,
-				    .copy_storage = QM_COPY_STORAGE_INC };
-
-	expect_usage(&o, "not yet supported");
-	o = (struct qm_job_options){ .dst_qmp = "/nonexistent/dst",
+	struct qm_job_options o = { .dst_qmp = "/nonexistent/dst",
 				     .copy_storage = QM_COPY_STORAGE_ALL };
 	expect_usage(&o, "--launch-dest");
 	o = (struct qm_job_options){ .launch_dest = true,
@@ -365,4 +367,55 @@ Test(engine_storage, what_this_step_does_not_do_is_a_usage_error)
 	expect_usage(&o, "<target dev>");
 	o = (struct qm_job_options){ .launch_dest = true, .copy_storage_disks = twice };
 	expect_usage(&o, "twice");
+}
+
+/* --copy-storage inc moves a top layer: a disk without a backing file has none. */
+Test(engine_storage, inc_refuses_a_disk_without_a_backing_file_in_begin)
+{
+	static const struct fq_step src[] = { SRC_BEGIN_DISKS,
+					      FQ_EXPECT("query-status", 5), R(5, RUNNING),
+					      FQ_END };
+	struct lrun run = { 0 };
+	_cleanup_free_ char *xml = storage_domain(&run);
+
+	run.opts.copy_storage = QM_COPY_STORAGE_INC;
+	run_launch(&run, xml, src, NULL);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_expect_str_eq(run.result.error.error_class, "StorageUnsupported");
+	cr_expect(strstr(run.result.error.text, "vdb has no backing file") &&
+			  strstr(run.result.error.text, "--copy-storage all"),
+		  "%s", run.result.error.text);
+	cr_expect_not(run.result.changed);
+	cr_expect_eq(access(dst_image, F_OK), -1, "an image was created");
+}
+
+/*
+ * The backing file travels in begin's cookie to prepare, which needs a qcow2
+ * image to put the overlay in: the description's raw vdb is refused there,
+ * before any image is made.
+ */
+Test(engine_storage, inc_needs_a_qcow2_image_on_the_destination)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN_WITH_CAPS("[{\"state\": false, \"capability\": \"events\"},"
+				    " {\"state\": false, \"capability\": "
+				    "\"pause-before-switchover\"}]"),
+		FQ_EXPECT("query-block", 8),
+		R(8, BACKED_BLOCKS),
+		FQ_EXPECT("query-status", 5),
+		R(5, RUNNING),
+		FQ_END,
+	};
+	struct lrun run = { 0 };
+	_cleanup_free_ char *xml = storage_domain(&run);
+
+	run.opts.copy_storage = QM_COPY_STORAGE_INC;
+	run_launch(&run, xml, src, NULL);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_expect_str_eq(run.result.error.error_class, "StorageUnsupported");
+	cr_expect(strstr(run.result.error.text, "/srv/shared/base.raw") &&
+			  strstr(run.result.error.text, "qcow2"),
+		  "%s", run.result.error.text);
+	cr_expect_not(run.result.changed);
+	cr_expect_eq(access(dst_image, F_OK), -1, "an image was created");
 }
