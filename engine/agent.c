@@ -197,6 +197,7 @@ static struct qm_job *job_for(struct qm_agent *a, struct qm_peer_msg *m, struct 
 		.graphics_listen = s->graphics_listen[0] ? s->graphics_listen : NULL,
 		.spice_x509_dir = s->spice_x509_dir[0] ? s->spice_x509_dir : NULL,
 		.disk_map = (const char *const *)s->disk_map,
+		.copy_storage = s->copy_storage,
 		.runtime_dir = a->opts->runtime_dir,
 	};
 	struct qm_job *job;

@@ -450,6 +450,7 @@ static int settings_from_job(const struct qm_job *job, struct qm_peer_settings *
 	s->postcopy = o->policy.postcopy;
 	s->paused = o->paused;
 	s->launch = o->launch_dest;
+	s->copy_storage = o->copy_storage;
 	s->allow_same_host = !job->refuse_same_host;
 	if (o->dst_qmp && snprintf(s->qmp, sizeof(s->qmp), "%s", o->dst_qmp) >= (int)sizeof(s->qmp))
 		return qm_job_failf((struct qm_job *)job, -ENAMETOOLONG, "Usage",

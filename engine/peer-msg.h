@@ -65,6 +65,7 @@ struct qm_peer_settings {
 	char spice_x509_dir[QM_PEER_X509_DIR_MAX + 1]; /* "": none (docs/graphics.md) */
 	size_t n_disk_map;
 	char **disk_map; /* "SRC=DST" (absolute paths), owned; NULL when none */
+	enum qm_copy_storage copy_storage; /* NONE: the destination sees the disks already */
 };
 
 struct qm_peer_msg {

@@ -13,6 +13,12 @@
 #include "util/error.h"
 #include "util/host.h"
 
+static const char *const copy_storage_modes[] = {
+	[QM_COPY_STORAGE_NONE] = "none",
+	[QM_COPY_STORAGE_ALL] = "all",
+	[QM_COPY_STORAGE_INC] = "inc",
+};
+
 static const char *const transports[] = {
 	[QM_TRANSPORT_UNIX] = "unix",
 	[QM_TRANSPORT_TCP] = "tcp",
@@ -104,6 +110,23 @@ static int get_disk_map(const struct qm_peer_msg *m, json_t *obj, struct qm_peer
 	return 0;
 }
 
+/* "copy-storage": "all" or "inc"; absent (or "none"): the disks are shared. */
+static int get_copy_storage(const struct qm_peer_msg *m, json_t *obj,
+			    struct qm_peer_settings *s, struct qm_error *err)
+{
+	json_t *v = json_object_get(obj, "copy-storage");
+
+	s->copy_storage = QM_COPY_STORAGE_NONE;
+	if (!v)
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(copy_storage_modes); i++)
+		if (json_is_string(v) && strcmp(json_string_value(v), copy_storage_modes[i]) == 0) {
+			s->copy_storage = (enum qm_copy_storage)i;
+			return 0;
+		}
+	return bad(m, "copy-storage", "is not \"none\", \"all\" or \"inc\"", err);
+}
+
 static int decode_settings(const struct qm_peer_msg *m, json_t *obj, struct qm_peer_settings *s,
 			   struct qm_error *err)
 {
@@ -143,6 +166,8 @@ static int decode_settings(const struct qm_peer_msg *m, json_t *obj, struct qm_p
 			    sizeof(s->spice_x509_dir), err);
 	if (r == 0)
 		r = get_disk_map(m, obj, s, err);
+	if (r == 0)
+		r = get_copy_storage(m, obj, s, err);
 	if (r == 0 && s->launch == !!s->qmp[0])
 		r = bad(m, "settings", "must name either a QMP socket or launch, not both", err);
 	return r;
@@ -202,7 +227,8 @@ static int encode_settings(const struct qm_peer_msg *m, json_t *obj, struct qm_e
 	int r;
 
 	if ((unsigned)s->transport >= ARRAY_SIZE(transports) || s->multifd > QM_PEER_MULTIFD_MAX ||
-	    s->n_disk_map > QM_PEER_DISK_MAP_MAX || s->launch == !!s->qmp[0]) {
+	    s->n_disk_map > QM_PEER_DISK_MAP_MAX || s->launch == !!s->qmp[0] ||
+	    (unsigned)s->copy_storage >= ARRAY_SIZE(copy_storage_modes)) {
 		json_decref(set);
 		json_decref(map);
 		return qm_error_set(err, -EINVAL, "PeerProtocol",
@@ -229,6 +255,8 @@ static int encode_settings(const struct qm_peer_msg *m, json_t *obj, struct qm_e
 		r = put_str(m, set, "graphics-listen", ADDR, s->graphics_listen, err);
 	if (r == 0)
 		r = put_str(m, set, "spice-x509-dir", PATH, s->spice_x509_dir, err);
+	if (r == 0 && s->copy_storage != QM_COPY_STORAGE_NONE)
+		r = put(set, "copy-storage", json_string(copy_storage_modes[s->copy_storage]), err);
 	for (size_t i = 0; r == 0 && i < s->n_disk_map; i++)
 		if (!text_ok(s->disk_map[i], PATH) || !strchr(s->disk_map[i], '=') ||
 		    strlen(s->disk_map[i]) > QM_PEER_DISK_MAP_ENTRY ||

@@ -98,6 +98,7 @@ void pd_assert_same_settings(const struct qm_peer_settings *a, const struct qm_p
 	cr_assert_str_eq(a->migrate_address, b->migrate_address);
 	cr_assert_str_eq(a->graphics_listen, b->graphics_listen);
 	cr_assert_str_eq(a->spice_x509_dir, b->spice_x509_dir);
+	cr_assert_eq(a->copy_storage, b->copy_storage);
 	cr_assert_eq(a->n_disk_map, b->n_disk_map);
 	for (size_t i = 0; i < a->n_disk_map; i++)
 		cr_assert_str_eq(a->disk_map[i], b->disk_map[i]);

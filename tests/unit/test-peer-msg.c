@@ -88,6 +88,30 @@ Test(peer_msg, prepare_without_a_description_round_trips)
 	qm_peer_msg_release(&m);
 }
 
+/* The disks move with the VM: the agent creates and serves them (docs/storage.md). */
+Test(peer_msg, prepare_with_copy_storage_round_trips)
+{
+	static const enum qm_copy_storage modes[] = { QM_COPY_STORAGE_ALL, QM_COPY_STORAGE_INC };
+	struct qm_error err = { 0 };
+
+	for (size_t i = 0; i < 2; i++) {
+		struct qm_peer_msg m, back = { 0 };
+		_cleanup_free_ char *frame = NULL;
+		const char *want;
+		size_t len;
+
+		pd_sample(QM_PEER_PREPARE, &m);
+		m.settings.copy_storage = modes[i];
+		frame = pd_encode(&m, &len);
+		want = i ? "\"copy-storage\":\"inc\"" : "\"copy-storage\":\"all\"";
+		cr_assert(memmem(frame, len, want, strlen(want)), "%.*s", (int)len, frame);
+		cr_assert_eq(decode_frame(frame, len, &back, &err), 0, "%s", err.text);
+		pd_assert_same(&m, &back);
+		qm_peer_msg_release(&back);
+		qm_peer_msg_release(&m);
+	}
+}
+
 static void run_hostile(const char *dir, const char *name)
 {
 	_cleanup_free_ char *path = NULL, *epath = NULL, *body = NULL, *expect = NULL;
