@@ -38,10 +38,6 @@ int qm_storage_options_check(const struct qm_job_options *opts, struct qm_error 
 			err, -ENOTSUP, "Usage",
 			"--copy-storage needs --launch-dest for now: the job "
 			"creates the destination's images before it starts it");
-	if (opts->dest_uri)
-		return qm_error_set(
-			err, -ENOTSUP, "Usage",
-			"--copy-storage to another host (--dest) is not yet supported");
 	if (opts->transport == QM_TRANSPORT_TUNNEL)
 		return qm_error_set(
 			err, -ENOTSUP, "Usage",

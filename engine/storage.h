@@ -58,7 +58,7 @@ struct qm_storage {
 };
 
 /* storage.c: options and the job's state */
-/* "Usage" errors: no launch_dest, another host, the tunnel, post-copy, bad names. */
+/* "Usage" errors: no launch_dest, the tunnel, post-copy, bad names. */
 int qm_storage_options_check(const struct qm_job_options *opts, struct qm_error *err);
 int qm_storage_options_copy(struct qm_job *job, const struct qm_job_options *opts,
 			    struct qm_error *err);

@@ -18,7 +18,10 @@
 #   --copy-storage inc of a VM whose disks are qcow2 overlays on shared
 #   backing files: the destination's images are overlays on the same files,
 #   equal to the source's (qemu-img compare), and only the top layers
-#   travelled (the result's storage_bytes), the memory checked.
+#   travelled (the result's storage_bytes), the memory checked;
+#   --copy-storage all through the destination agent (`qmigrate serve`
+#   over --dest exec:), which creates and serves the images: they equal the
+#   source's, the memory checked, the agent gone.
 # make check sets QMIGRATE, QEMU, top_srcdir and top_builddir.
 set -euo pipefail
 . "$(dirname "$0")/test-env.sh" qmigrate-storage
@@ -93,7 +96,8 @@ migrate() {
 	return "$rc"
 }
 
-mkdir -m 0700 "$dir/vm" "$dir/kill" "$dir/inc" "$dir/run" "$dir/dst" "$dir/dsti"
+mkdir -m 0700 "$dir/vm" "$dir/kill" "$dir/inc" "$dir/rem" "$dir/run" "$dir/dst" "$dir/dsti" \
+	"$dir/dstr" "$dir/agent"
 v=$dir/vm
 qemu-img create -q -f qcow2 -F raw -b "$image" "$v/boot.qcow2"
 qemu-img create -q -f raw "$v/data.raw" 16M
@@ -203,4 +207,26 @@ copied=$(json_field "$result" storage_bytes)
 # The data disk's top layer is 2 MiB of its 32; the boot overlay holds next to nothing.
 [ "${copied:-0}" -ge $((2 << 20)) ] && [ "$copied" -lt $((6 << 20)) ] ||
 	fail "inc: the mirrors copied ${copied:-no} bytes, not the top layers' 2 MiB: $result"
-echo "PASS: an existing image refused and left alone; inc of a disk without a backing file refused; a raw, a qcow2 and the boot disk copied with the VM (qemu-img compare, memory checked); a destination killed during the mirror left the source running, its disk unchanged, no node or image behind; inc copied only the top layers ($copied bytes) onto the shared backing files"
+
+# ---- through the destination agent (--dest exec:) --------------------------------------
+r=$dir/rem
+qemu-img create -q -f qcow2 -F raw -b "$image" "$r/boot.qcow2"
+qemu-img create -q -f qcow2 "$r/data.qcow2" 16M
+qemu-io -f qcow2 -c "write -P 0x6b 2M 6M" "$r/data.qcow2" >/dev/null
+describe rem 0d4e5f6a-7b8c-4e9f-8a1b-2c3d4e5f6a7b "$(disk qcow2 "$r/data.qcow2" vdb)" >"$r/vm.xml"
+launch rem
+migrate rem --copy-storage all --dest "exec:$QMIGRATE serve --stdio --runtime-dir $dir/agent" \
+	--disk-map "$r/boot.qcow2=$dir/dstr/boot.qcow2" --disk-map "$r/data.qcow2=$dir/dstr/data.qcow2" ||
+	fail "migrate --copy-storage all --dest exec: exited $?: $(tail -n 3 "$dir/rem.err")"
+arrived rem
+forget "$src_pid"
+[[ $dst_qmp == "$dir/agent/"* ]] || fail "rem: the destination $dst_qmp is not the agent's"
+memory_check rem
+stop "$dst_pid"
+forget "$dst_pid"
+for f in boot data; do
+	qemu-img compare -q "$r/$f.qcow2" "$dir/dstr/$f.qcow2" || fail "rem: the destination's $f.qcow2 differs"
+	[ "$(stat -c %a "$dir/dstr/$f.qcow2")" = 600 ] || fail "rem: $dir/dstr/$f.qcow2 is not 0600"
+done
+[[ $result == *'"storage_disks":2'* ]] || fail "rem: the result does not count 2 disks: $result"
+echo "PASS: an existing image refused and left alone; inc of a disk without a backing file refused; a raw, a qcow2 and the boot disk copied with the VM (qemu-img compare, memory checked); a destination killed during the mirror left the source running, its disk unchanged, no node or image behind; inc copied only the top layers ($copied bytes) onto the shared backing files; the agent over exec: created, served and filled the images"
