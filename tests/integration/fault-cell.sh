@@ -42,6 +42,8 @@ fail() {
 . "$top_srcdir/tests/integration/qemu-lib.sh"
 # shellcheck source=remote-lib.sh
 . "$top_srcdir/tests/integration/remote-lib.sh"
+# shellcheck source=fault-lib.sh
+. "$top_srcdir/tests/integration/fault-lib.sh"
 
 # The first command of each phase, on the side that runs it.
 case $phase in
@@ -177,39 +179,6 @@ forget "$proxy_pid"
 [[ "|$want_rc|" == *"|$rc|"* ]] || fail "qmigrate exited $rc, not $want_rc: $result"
 [[ "|$want_vm|" == *"|$vm|"* ]] || fail "the result says vm '$vm', not '$want_vm': $result"
 
-side_is() { # NAME PID QMP FATE
-	local name=$1 pid=$2 qmp=$3 fate=$4 status
-	case $fate in
-	gone)
-		for _ in $(seq 100); do gone "$pid" && return 0; sleep 0.1; done
-		fail "the $name QEMU (pid $pid) still runs"
-		;;
-	runs)
-		kill -0 "$pid" 2>/dev/null || fail "the $name QEMU is gone"
-		status=$(qmp "$qmp" query-status) || fail "the $name QEMU does not answer"
-		[[ $status == *'"running"'* ]] || fail "the $name QEMU is not running: $status"
-		wait_pass "$name"
-		dst_qmp=$qmp memory_check "$name"
-		;;
-	postmigrate | paused)
-		kill -0 "$pid" 2>/dev/null || fail "the $name QEMU is gone"
-		status=$(qmp "$qmp" query-status) || fail "the $name QEMU does not answer"
-		[[ $status == *"\"$fate\""* ]] || fail "the $name QEMU is not $fate: $status"
-		;;
-	incoming)
-		kill -0 "$pid" 2>/dev/null || fail "the $name QEMU is gone"
-		status=$(qmp "$qmp" query-status) || fail "the $name QEMU does not answer"
-		[[ $status == *'"inmigrate"'* ]] || fail "the $name QEMU is not waiting: $status"
-		;;
-	waiting)
-		kill -0 "$pid" 2>/dev/null || fail "the $name QEMU is gone"
-		status=$(qmp "$qmp" query-status) || fail "the $name QEMU does not answer"
-		[[ $status == *'"inmigrate"'* ]] || fail "the $name QEMU is not waiting: $status"
-		status=$(qmp "$qmp" query-migrate) || fail "query-migrate on the $name"
-		[[ $status != *'"status"'* ]] || fail "the $name QEMU's incoming side was started: $status"
-		;;
-	esac
-}
 side_is src "$spid" "$dir/src/qmp.sock" "$want_src"
 src_pid=$dpid # wait_pass watches this pid
 side_is dst "$dpid" "$dir/dst/qmp.sock" "$want_dst"
