@@ -220,6 +220,9 @@ forget "$proxy_pid"
 
 [[ "|$want_rc|" == *"|$rc|"* ]] || fail "qmigrate exited $rc, not $want_rc: $result"
 [[ "|$want_vm|" == *"|$vm|"* ]] || fail "the result says vm '$vm', not '$want_vm': $result"
+# Every cell's agent had started on the destination's QEMU, or may have: an
+# attached one's incoming side, say (docs/remote.md).
+[[ $result == *'"changed":true'* ]] || fail "the result says nothing changed: $result"
 
 # Nothing of the agent's is left: no agent or stream relay, no QEMU of this
 # run's VM but the cell's own, nothing in the agent's directories.
