@@ -89,7 +89,8 @@ vm_prefix=$(basename "$dir")
 
 pick_accel 2>/dev/null
 [ -r "$image" ] || fail "no guest image at $image"
-[ -x "$memcheck" ] && [ -x "$proxy" ] || fail "no $memcheck or $proxy"
+[ -x "$memcheck" ] || fail "no $memcheck"
+[ -x "$proxy" ] || fail "no $proxy"
 
 run_dir='' # the directory of the QEMU the agent launched, if any
 if [ "$fault" = ssh-cut ]; then
@@ -230,7 +231,7 @@ leftover() { # the pids of processes of this run that qmigrate or its agent star
 	local p
 	for p in /proc/[0-9]*; do
 		p=${p#/proc/}
-		[ "$p" != "$spid" ] && [ "$p" != "$dpid" ] && proc_read "$p" || continue
+		if [ "$p" = "$spid" ] || [ "$p" = "$dpid" ] || ! proc_read "$p"; then continue; fi
 		case " $proc_argv " in
 		*" $QMIGRATE serve --stdio"* | *" guest=$vm_prefix-"*) echo "$p" ;;
 		*)
