@@ -121,13 +121,7 @@ spid=$src_pid
 dpid='' dst_sock=''
 if [ "$fault" = agent-kill ]; then
 	dst_sock=$dir/dst/qmp.sock
-	start "$dir/dst" -nodefaults -display none -machine "pc,accel=$accel" \
-		-name "guest=$vm_prefix-src" -qmp "unix:$dst_sock,server=on,wait=off" \
-		-serial "file:$dir/dst/serial.log" -m "$mib" \
-		-drive "file=$image,format=raw,if=ide,snapshot=on" \
-		-fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate" -S -incoming defer
-	dpid=$src_pid
-	src_pid=$spid
+	cell_dst
 fi
 
 # The wrappers: the agent's (exec:), and ssh's (first in qmigrate's PATH).
@@ -199,28 +193,14 @@ for _ in $(seq 100); do [ -S "$dir/p/${at%%:*}.sock" ] && break; sleep 0.05; don
 ) </dev/null >"$dir/migrate.out" 2>"$dir/migrate.err" &
 mpid=$!
 pids+=("$mpid")
-rc=0
-for _ in $(seq 1800); do kill -0 "$mpid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$mpid" 2>/dev/null && fail "qmigrate still runs after 180 s"
-wait "$mpid" || rc=$?
-forget "$mpid"
-result=$(tail -n 1 "$dir/migrate.out")
-[ -s "$dir/fired" ] || fail "the fault was never made (no $at)"
-vm=$(sed -n 's/.*"vm":"\([^"]*\)".*/\1/p' <<<"$result")
+cell_ended "$mpid"
 # The result names the QEMU the agent launched by its QMP socket, in its directory.
 if [ "$fault" = ssh-cut ]; then
 	run_dir=$(dirname "$(json_field "$result" dst_qmp)")
 	[[ $run_dir == */qmigrate-vm-?????? ]] || fail "no launched QEMU's directory in $result"
 fi
 
-for _ in $(seq 100); do gone "$proxy_pid" && break; sleep 0.1; done
-gone "$proxy_pid" || fail "qmigrate left a QMP connection open (the proxy still serves it)"
-wait "$proxy_pid" 2>/dev/null || true
-forget "$proxy_pid"
-[ -z "$(ls -A "$dir/run")" ] || fail "qmigrate left $(ls -A "$dir/run") in its runtime directory"
-
-[[ "|$want_rc|" == *"|$rc|"* ]] || fail "qmigrate exited $rc, not $want_rc: $result"
-[[ "|$want_vm|" == *"|$vm|"* ]] || fail "the result says vm '$vm', not '$want_vm': $result"
+cell_released "$proxy_pid"
 # Every cell's agent had started on the destination's QEMU, or may have: an
 # attached one's incoming side, say (docs/remote.md).
 [[ $result == *'"changed":true'* ]] || fail "the result says nothing changed: $result"
