@@ -42,6 +42,8 @@ fail() {
 . "$top_srcdir/tests/integration/qemu-lib.sh"
 # shellcheck source=remote-lib.sh
 . "$top_srcdir/tests/integration/remote-lib.sh"
+# shellcheck source=fault-lib.sh
+. "$top_srcdir/tests/integration/fault-lib.sh"
 
 # The first command of each phase, on the side that runs it.
 case $phase in
@@ -133,14 +135,8 @@ guest_ready src
 spid=$src_pid
 echo "$spid" >"$dir/src.pid"
 qemu_in=("${dst_in[@]}")
-start "$dir/dst" -nodefaults -display none -machine "pc,accel=$accel" \
-	-name "guest=$vm_prefix-src" -qmp "unix:$dir/dst/qmp.sock,server=on,wait=off" \
-	-serial "file:$dir/dst/serial.log" -m "$mib" \
-	-drive "file=$image,format=raw,if=ide,snapshot=on" \
-	-fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate" -S -incoming defer
+cell_dst
 qemu_in=()
-dpid=$src_pid
-src_pid=$spid
 echo "$dpid" >"$dir/dst.pid"
 [ "$src_qmp" = "$dir/src/qmp.sock" ] || proxied+=(--src "$dir/src/qmp.sock:$src_qmp")
 [ "$dst_qmp" = "$dir/dst/qmp.sock" ] || proxied+=(--dst "$dir/dst/qmp.sock:$dst_qmp@$dpid")
@@ -158,55 +154,13 @@ for _ in $(seq 100); do [ -S "$src_qmp" ] && [ -S "$dst_qmp" ] && break; sleep 0
 ) >"$dir/migrate.out" 2>"$dir/migrate.err" &
 mpid=$!
 pids+=("$mpid")
-rc=0
-for _ in $(seq 1800); do kill -0 "$mpid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$mpid" 2>/dev/null && fail "qmigrate still runs after 180 s"
-wait "$mpid" || rc=$?
-forget "$mpid"
-result=$(tail -n 1 "$dir/migrate.out")
-[ -s "$dir/fired" ] || fail "the fault was never made (no $at)"
-vm=$(sed -n 's/.*"vm":"\([^"]*\)".*/\1/p' <<<"$result")
+cell_ended "$mpid"
 
 # A stopped destination runs again, so that what it holds can be seen.
 [ "$fault" != stop-dst ] || kill -CONT "$dpid" 2>/dev/null || true
 
-for _ in $(seq 100); do gone "$proxy_pid" && break; sleep 0.1; done
-gone "$proxy_pid" || fail "qmigrate left a QMP connection open (the proxy still serves it)"
-wait "$proxy_pid" 2>/dev/null || true
-forget "$proxy_pid"
-[ -z "$(ls -A "$dir/run")" ] || fail "qmigrate left $(ls -A "$dir/run") in its runtime directory"
+cell_released "$proxy_pid"
 
-[[ "|$want_rc|" == *"|$rc|"* ]] || fail "qmigrate exited $rc, not $want_rc: $result"
-[[ "|$want_vm|" == *"|$vm|"* ]] || fail "the result says vm '$vm', not '$want_vm': $result"
-
-side_is() { # NAME PID QMP FATE
-	local name=$1 pid=$2 qmp=$3 fate=$4 status
-	case $fate in
-	gone)
-		for _ in $(seq 100); do gone "$pid" && return 0; sleep 0.1; done
-		fail "the $name QEMU (pid $pid) still runs"
-		;;
-	runs)
-		kill -0 "$pid" 2>/dev/null || fail "the $name QEMU is gone"
-		status=$(qmp "$qmp" query-status) || fail "the $name QEMU does not answer"
-		[[ $status == *'"running"'* ]] || fail "the $name QEMU is not running: $status"
-		wait_pass "$name"
-		dst_qmp=$qmp memory_check "$name"
-		;;
-	postmigrate)
-		kill -0 "$pid" 2>/dev/null || fail "the $name QEMU is gone"
-		status=$(qmp "$qmp" query-status) || fail "the $name QEMU does not answer"
-		[[ $status == *"\"$fate\""* ]] || fail "the $name QEMU is not $fate: $status"
-		;;
-	waiting)
-		kill -0 "$pid" 2>/dev/null || fail "the $name QEMU is gone"
-		status=$(qmp "$qmp" query-status) || fail "the $name QEMU does not answer"
-		[[ $status == *'"inmigrate"'* ]] || fail "the $name QEMU is not waiting: $status"
-		status=$(qmp "$qmp" query-migrate) || fail "query-migrate on the $name"
-		[[ $status != *'"status"'* ]] || fail "the $name QEMU's incoming side was started: $status"
-		;;
-	esac
-}
 side_is src "$spid" "$dir/src/qmp.sock" "$want_src"
 src_pid=$dpid # wait_pass watches this pid
 side_is dst "$dpid" "$dir/dst/qmp.sock" "$want_dst"
