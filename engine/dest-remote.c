@@ -541,9 +541,13 @@ static void reap(struct qm_remote *rm)
 	rm->spawned = false;
 }
 
+/* The agent is gone: the job's end is told only now, so that nobody stops it sooner. */
 static void exit_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	reap(w->data);
+	struct qm_remote *rm = w->data;
+
+	reap(rm);
+	qm_job_notify_done(rm->job);
 }
 
 static void exit_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -553,25 +557,27 @@ static void exit_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	qm_warn(rm->job->ctx, "%s did not exit within %.0f s of the end: stopped it",
 		rm->label, EXIT_TIMEOUT);
 	reap(rm);
+	qm_job_notify_done(rm->job);
 }
 
-void qm_remote_settle(struct qm_job *job)
+bool qm_remote_settle(struct qm_job *job)
 {
 	struct qm_remote *rm = job->remote;
 
 	if (!rm)
-		return;
+		return false;
 	ev_timer_stop(job->loop, &rm->timer);
 	/* EOF tells the agent that the session is over. */
 	rm->chan = qm_peer_chan_unref(rm->chan);
 	if (!rm->spawned || rm->proc.child.pidfd < 0)
-		return;
+		return false;
 	ev_io_init(&rm->exit_io, exit_cb, rm->proc.child.pidfd, EV_READ);
 	rm->exit_io.data = rm;
 	ev_io_start(job->loop, &rm->exit_io);
 	ev_timer_init(&rm->exit_timer, exit_timer_cb, EXIT_TIMEOUT, 0.);
 	rm->exit_timer.data = rm;
 	ev_timer_start(job->loop, &rm->exit_timer);
+	return true;
 }
 
 void qm_remote_free(struct qm_job *job)

@@ -209,8 +209,8 @@ static void job_done(struct qm_job *job)
 	job->finished = true;
 	qm_monitor_stop(job);
 	qm_graphics_stop(job);
-	qm_remote_settle(job);
-	if (!qm_dest_launch_settle(job))
+	/* A job has an agent (the source's) or a QEMU it launched, never both. */
+	if (!qm_remote_settle(job) && !qm_dest_launch_settle(job))
 		qm_job_notify_done(job);
 }
 

@@ -222,8 +222,12 @@ void qm_remote_prepare(struct qm_job *job);
  */
 void qm_remote_abort_prepare(struct qm_job *job);
 void qm_remote_finish(struct qm_job *job);
-/* The job is done: lets the agent go (it exits once the channel closes). */
-void qm_remote_settle(struct qm_job *job);
+/*
+ * The job is done: lets the agent go (it exits once the channel closes, after
+ * stopping what it launched).  True while it runs: the job's end is told once
+ * it exited, or was stopped EXIT_TIMEOUT on.
+ */
+bool qm_remote_settle(struct qm_job *job);
 void qm_remote_free(struct qm_job *job);
 
 /* agent.c: the agent's side of the phases that belong to the source (QM_PLACE_AGENT) */

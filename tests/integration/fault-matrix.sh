@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The fault matrix (make faultcheck): every cell of fault x phase, each one
-# run by fault-cell.sh with real QEMUs, then the table.  A cell that cannot
+# run with real QEMUs by fault-cell.sh (the QMP faults) or by its row's
+# script (script_rows: the stream and filesystem faults), then the table.  A cell that cannot
 # happen says n/a and why (docs/fault-matrix.md).  Exit 1 when a cell failed.
 # FAULT_CELLS="FAULT.PHASE ..." runs only those cells.
 set -uo pipefail
@@ -17,8 +18,12 @@ faults=(kill-src kill-dst stop-dst close-src close-dst error cancel)
 declare -A rows=(
 	[agent-kill]="fault-remote.sh prepare perform finish"
 	[ssh-cut]="fault-remote.sh perform"
+	[tunnel-cut]="fault-stream.sh perform"
+	[tunnel-deaf]="fault-stream.sh perform"
+	[rundir]="fault-stream.sh prepare"
+	[enospc]="fault-stream.sh prepare perform"
 )
-faults+=(agent-kill ssh-cut)
+faults+=(agent-kill ssh-cut tunnel-cut tunnel-deaf rundir enospc)
 phases=(begin prepare perform finish confirm)
 # Cells that cannot happen, and why.
 declare -A na=(

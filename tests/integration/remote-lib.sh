@@ -82,6 +82,54 @@ guest_ready() { # NAME [NEXT...]: dir/NAME's guest runs as the source, past its 
 	qmp "$dir/$1/qmp.sock" cont >/dev/null || fail "$1: cont"
 }
 
+# guest_xml NAME UUID [DISKS]: the test guest's description, for `qmigrate
+# launch` and --domain, named VM_PREFIX-NAME: its boot disk the qcow2 overlay
+# dir/NAME/boot.qcow2 (the caller makes it), DISKS (guest_disk's) after it,
+# its serial port dir/NAME/serial.log; type is guest_setup's
+guest_xml() {
+	cat <<XML
+<domain type="$type">
+  <name>$vm_prefix-$1</name>
+  <uuid>$2</uuid>
+  <memory unit="MiB">$mib</memory>
+  <os>
+    <type arch="x86_64" machine="pc">hvm</type>
+    <boot dev="hd"/>
+  </os>
+  <devices>
+    <emulator>$QEMU</emulator>
+    <disk type="file" device="disk">
+      <driver name="qemu" type="qcow2"/>
+      <source file="$dir/$1/boot.qcow2"/>
+      <target dev="hda" bus="ide"/>
+    </disk>${3:-}
+    <serial type="file">
+      <source path="$dir/$1/serial.log"/>
+      <target port="0"/>
+    </serial>
+  </devices>
+  <qemu:commandline xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0">
+    <qemu:arg value="-fw_cfg"/>
+    <qemu:arg value="name=opt/org.qmigrate/dirty-rate,string=$rate"/>
+  </qemu:commandline>
+</domain>
+XML
+}
+guest_disk() { # FORMAT FILE DEV: a virtio disk for guest_xml
+	printf '\n    <disk type="file" device="disk">\n      <driver name="qemu" type="%s"/>\n      <source file="%s"/>\n      <target dev="%s" bus="virtio"/>\n    </disk>' "$1" "$2" "$3"
+}
+# guest_launch NAME: starts dir/NAME/vm.xml with `qmigrate launch`; sets src_pid, src_qmp;
+# with a second argument, does not wait for the guest's first pass
+guest_launch() {
+	"$QMIGRATE" launch --json --runtime-dir "$dir/$1" "$dir/$1/vm.xml" \
+		>"$dir/$1/launch.out" 2>"$dir/$1.err" || fail "$1: launch exited $?"
+	src_pid=$(json_field "$(cat "$dir/$1/launch.out")" pid)
+	src_qmp=$(json_field "$(cat "$dir/$1/launch.out")" qmp)
+	[ -n "$src_pid" ] && [ -S "$src_qmp" ] || fail "$1: launch printed $(cat "$dir/$1/launch.out")"
+	pids+=("$src_pid")
+	ln -s "$src_qmp" "$dir/$1/qmp.sock" # where remote-lib looks
+	[ $# -gt 1 ] || wait_pass "$1"
+}
 arrived() { # NAME: the result says the destination runs the VM there; sets dst_pid, dst_qmp
 	local name=$1
 	[[ $result == *'"status":"completed"'* && $result == *'"vm":"destination"'* ]] ||

@@ -27,6 +27,7 @@ set -euo pipefail
 . "$(dirname "$0")/test-env.sh" qmigrate-storage
 rate=64
 mib=32
+vm_prefix=storage
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -40,51 +41,6 @@ fail() {
 guest_setup
 HOST=3d1219c7-c4c5-404a-aa1f-6d2a48adfda4
 
-# describe NAME UUID XML-DISKS: a description of the test guest named NAME
-describe() {
-	cat <<XML
-<domain type="$type">
-  <name>$1</name>
-  <uuid>$2</uuid>
-  <memory unit="MiB">$mib</memory>
-  <os>
-    <type arch="x86_64" machine="pc">hvm</type>
-    <boot dev="hd"/>
-  </os>
-  <devices>
-    <emulator>$QEMU</emulator>
-    <disk type="file" device="disk">
-      <driver name="qemu" type="qcow2"/>
-      <source file="$dir/$1/boot.qcow2"/>
-      <target dev="hda" bus="ide"/>
-    </disk>$3
-    <serial type="file">
-      <source path="$dir/$1/serial.log"/>
-      <target port="0"/>
-    </serial>
-  </devices>
-  <qemu:commandline xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0">
-    <qemu:arg value="-fw_cfg"/>
-    <qemu:arg value="name=opt/org.qmigrate/dirty-rate,string=$rate"/>
-  </qemu:commandline>
-</domain>
-XML
-}
-disk() { # FORMAT FILE DEV
-	printf '\n    <disk type="file" device="disk">\n      <driver name="qemu" type="%s"/>\n      <source file="%s"/>\n      <target dev="%s" bus="virtio"/>\n    </disk>' "$1" "$2" "$3"
-}
-# launch NAME: starts dir/NAME/vm.xml with `qmigrate launch`; sets src_pid, src_qmp;
-# with a second argument, does not wait for the guest's first pass
-launch() {
-	"$QMIGRATE" launch --json --runtime-dir "$dir/$1" "$dir/$1/vm.xml" \
-		>"$dir/$1/launch.out" 2>"$dir/$1.err" || fail "$1: launch exited $?"
-	src_pid=$(json_field "$(cat "$dir/$1/launch.out")" pid)
-	src_qmp=$(json_field "$(cat "$dir/$1/launch.out")" qmp)
-	[ -n "$src_pid" ] && [ -S "$src_qmp" ] || fail "$1: launch printed $(cat "$dir/$1/launch.out")"
-	pids+=("$src_pid")
-	ln -s "$src_qmp" "$dir/$1/qmp.sock" # where remote-lib looks
-	[ $# -gt 1 ] || wait_pass "$1"
-}
 # migrate NAME ARGS...: migrates dir/NAME's VM; its exit status, the result in $result
 migrate() {
 	local name=$1 rc=0
@@ -104,10 +60,10 @@ qemu-img create -q -f raw "$v/data.raw" 16M
 qemu-io -f raw -c "write -P 0xa5 0 16M" "$v/data.raw" >/dev/null
 qemu-img create -q -f qcow2 "$v/data.qcow2" 32M
 qemu-io -f qcow2 -c "write -P 0x3c 1M 8M" -c "write -P 0xc3 24M 4M" "$v/data.qcow2" >/dev/null
-describe vm 7a1b2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e "$(disk raw "$v/data.raw" vdb)$(disk qcow2 "$v/data.qcow2" vdc)" >"$v/vm.xml"
+guest_xml vm 7a1b2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e "$(guest_disk raw "$v/data.raw" vdb)$(guest_disk qcow2 "$v/data.qcow2" vdc)" >"$v/vm.xml"
 maps=(--disk-map "$v/boot.qcow2=$dir/dst/boot.qcow2"
 	--disk-map "$v/data.raw=$dir/dst/data.raw" --disk-map "$v/data.qcow2=$dir/dst/data.qcow2")
-launch vm
+guest_launch vm
 
 # An image where one goes already: refused, before anything changed, and left alone.
 echo "someone's file" >"$dir/dst/data.raw"
@@ -146,8 +102,8 @@ qemu-img create -q -f qcow2 -F raw -b "$image" "$k/boot.qcow2"
 qemu-img create -q -f raw "$k/data.raw" 64M
 qemu-io -f raw -c "write -P 0x5a 0 64M" "$k/data.raw" >/dev/null
 sum=$(sha256sum <"$k/data.raw")
-describe kill 8b2c3d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f "$(disk raw "$k/data.raw" vdb)" >"$k/vm.xml"
-launch kill no-memory-check # its memory is not checked: no need to wait for a pass
+guest_xml kill 8b2c3d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f "$(guest_disk raw "$k/data.raw" vdb)" >"$k/vm.xml"
+guest_launch kill no-memory-check # its memory is not checked: no need to wait for a pass
 "$QMIGRATE" migrate --json --src-qmp "$src_qmp" --launch-dest --domain "$k/vm.xml" \
 	--runtime-dir "$dir/run" --host-uuid "$HOST" --allow-same-host \
 	--copy-storage-disk vdb --bandwidth 4 --disk-map "$k/data.raw=$dir/dst/kill.raw" \
@@ -188,8 +144,8 @@ qemu-img create -q -f raw "$i/base.raw" 32M
 qemu-io -f raw -c "write -P 0x11 0 32M" "$i/base.raw" >/dev/null
 qemu-img create -q -f qcow2 -F raw -b "$i/base.raw" "$i/top.qcow2"
 qemu-io -f qcow2 -c "write -P 0x22 4M 2M" "$i/top.qcow2" >/dev/null
-describe inc 9c3d4e5f-6a7b-4d8e-9f0a-1b2c3d4e5f6a "$(disk qcow2 "$i/top.qcow2" vdb)" >"$i/vm.xml"
-launch inc
+guest_xml inc 9c3d4e5f-6a7b-4d8e-9f0a-1b2c3d4e5f6a "$(guest_disk qcow2 "$i/top.qcow2" vdb)" >"$i/vm.xml"
+guest_launch inc
 migrate inc --copy-storage inc --disk-map "$i/boot.qcow2=$dir/dsti/boot.qcow2" \
 	--disk-map "$i/top.qcow2=$dir/dsti/top.qcow2" ||
 	fail "migrate --copy-storage inc exited $?: $(tail -n 3 "$dir/inc.err")"
@@ -213,8 +169,8 @@ r=$dir/rem
 qemu-img create -q -f qcow2 -F raw -b "$image" "$r/boot.qcow2"
 qemu-img create -q -f qcow2 "$r/data.qcow2" 16M
 qemu-io -f qcow2 -c "write -P 0x6b 2M 6M" "$r/data.qcow2" >/dev/null
-describe rem 0d4e5f6a-7b8c-4e9f-8a1b-2c3d4e5f6a7b "$(disk qcow2 "$r/data.qcow2" vdb)" >"$r/vm.xml"
-launch rem
+guest_xml rem 0d4e5f6a-7b8c-4e9f-8a1b-2c3d4e5f6a7b "$(guest_disk qcow2 "$r/data.qcow2" vdb)" >"$r/vm.xml"
+guest_launch rem
 migrate rem --copy-storage all --dest "exec:$QMIGRATE serve --stdio --runtime-dir $dir/agent" \
 	--disk-map "$r/boot.qcow2=$dir/dstr/boot.qcow2" --disk-map "$r/data.qcow2=$dir/dstr/data.qcow2" ||
 	fail "migrate --copy-storage all --dest exec: exited $?: $(tail -n 3 "$dir/rem.err")"
