@@ -104,7 +104,6 @@ int qm_diskcheck_buffer(const uint8_t *disk, uint64_t len, const struct qm_guest
 			struct qm_diskcheck_result *res)
 {
 	uint64_t cost = 0, best, best_at = 0, n, hi, lo;
-	bool running;
 	char what[64];
 	int r;
 
@@ -116,26 +115,25 @@ int qm_diskcheck_buffer(const uint8_t *disk, uint64_t len, const struct qm_guest
 		return r;
 	n = g->sectors;
 	res->records = n;
-	/* A round runs right after its pass is counted: passes is rounds or rounds + 1.
-	 */
-	if (g->passes != g->rounds && g->passes != g->rounds + 1)
+	/* A round runs after each pass is counted: the last one may still run. */
+	if (g->rounds + 1 < g->passes)
 		return say(res, 0,
 			   "BAD: the memory says %llu disk rounds after %llu passes",
 			   (unsigned long long)g->rounds, (unsigned long long)g->passes);
-	running = g->passes == g->rounds + 1;
 	lo = g->rounds;
 	hi = g->rounds + 1;
 
 	/*
-	 * The good images are "hi up to record b, lo from b on", b = 0 unless a
-	 * round runs.  The b with the fewest wrong records (the smallest on a
-	 * tie), so that one stale record is reported as itself.
+	 * The good images are "hi up to record b, lo from b on" (b = n: the
+	 * round wrote every record, and is not counted yet).  The b with the
+	 * fewest wrong records (the smallest on a tie), so that one stale
+	 * record is reported as itself.
 	 */
 	for (uint64_t i = 0; i < n; i++)
 		cost += first_diff(disk + (g->lba + i * g->stride) * QMG_SECTOR_SIZE,
 				   g->lba + i * g->stride, lo) < QUADS;
 	best = cost;
-	for (uint64_t i = 0; running && i < n; i++) {
+	for (uint64_t i = 0; i < n; i++) {
 		uint64_t lba = g->lba + i * g->stride;
 		const uint8_t *sec = disk + lba * QMG_SECTOR_SIZE;
 
@@ -163,10 +161,8 @@ int qm_diskcheck_buffer(const uint8_t *disk, uint64_t len, const struct qm_guest
 		describe(sec, lba, what, sizeof(what));
 		return say(res, 0,
 			   "BAD: sector %llu (record %llu): byte 0x%llx holds 0x%llx, "
-			   "expected "
-			   "0x%llx: %s, not round %llu's (%llu of %llu records wrong, "
-			   "%llu rounds "
-			   "after %llu passes)",
+			   "expected 0x%llx: %s, not round %llu's (%llu of %llu records "
+			   "wrong, %llu rounds after %llu passes)",
 			   (unsigned long long)lba, (unsigned long long)i,
 			   (unsigned long long)res->offset,
 			   (unsigned long long)res->found,
@@ -184,8 +180,7 @@ int qm_diskcheck_buffer(const uint8_t *disk, uint64_t len, const struct qm_guest
 			   (unsigned long long)hi, (unsigned long long)res->boundary);
 	return say(res, 0, "ok: %llu records after %llu disk rounds%s",
 		   (unsigned long long)n, (unsigned long long)g->rounds,
-		   running && best_at == n ? ", the round in progress wrote them all"
-					   : "");
+		   best_at == n ? ", the round in progress wrote them all" : "");
 }
 
 /* Maps the whole file @path read-only; its size in @len. */

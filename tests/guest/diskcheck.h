@@ -3,15 +3,16 @@
  * The test guest's data disk, checked against its memory.
  *
  * In the disk mode (guest-layout.h, QMG_MODE_DISK) the guest rewrites a set
- * of records on its data disk after each pass, in ascending order, and
- * counts the round in its layout page once every write completed.  Given
+ * of records on its data disk after each pass (and while the dirty-rate cap
+ * makes it wait), in ascending order, and counts the round in its layout
+ * page once every write completed.  Given
  * the raw image and what the memory says (qm_memcheck_guest_disk() on a dump
  * taken at the same instant, the VM stopped), the image is good when every
  * record is whole (its magic, its own sector number, one round throughout)
  * and the records hold, in ascending order, rounds + 1 up to one boundary
- * and rounds after it; rounds + 1 only while the memory says a round runs
- * (the passes counter is one ahead of the rounds counter).  So no write the
- * guest saw completed is missing, and none is from the future.
+ * (where the round in progress stopped) and rounds after it; and the rounds
+ * are at least the passes minus one (a round runs after every pass).  So no
+ * write the guest saw completed is missing, and none is from the future.
  */
 #ifndef QM_TESTS_GUEST_DISKCHECK_H
 #define QM_TESTS_GUEST_DISKCHECK_H

@@ -162,17 +162,18 @@
 /*
  * The disk mode: -fw_cfg name=QMG_FWCFG_MODE with QMG_MODE_DISK set, and a
  * data disk at the pc's primary IDE slave (hdb; the legacy ports 0x1f0, so
- * not q35's AHCI) of at least QMG_DISK_MIN_BYTES.  After each pass, the
- * guest runs a disk round: for each of QMG_DISK_SECTORS records, QMG_DISK_STRIDE
- * sectors apart from QMG_DISK_LBA, in ascending order, it reads the sector
- * back by ATA PIO and checks that it holds the record of round R (the disk
- * rounds counter; round 1 does not check: the disk starts with anything),
- * then writes the record of round R + 1 and waits until the write completed.
- * After the last record, it counts the round at QMG_OFF_DISK_ROUNDS; then it
- * prints the pass's '.'.  A round runs right after its pass is counted, so
- * the rounds counter is the passes counter, or one less while the round
- * runs.  A record (512 bytes, little-endian): QMG_DISK_MAGIC, the u64 sector
- * number, then the u64 round in each of the 62 quadwords left.
+ * not q35's AHCI) of at least QMG_DISK_MIN_BYTES.  The guest runs disk
+ * rounds: for each of QMG_DISK_SECTORS records, QMG_DISK_STRIDE sectors apart
+ * from QMG_DISK_LBA, in ascending order, it reads the sector back by ATA PIO
+ * and checks that it holds the record of round R (the disk rounds counter;
+ * round 1 does not check: the disk starts with anything), then writes the
+ * record of round R + 1 and waits until the write completed.  After the last
+ * record, it counts the round at QMG_OFF_DISK_ROUNDS.  It writes one record
+ * each time the dirty-rate cap makes it wait, and after each pass (once it
+ * is counted, before its '.') it finishes the round.  So the disk holds R + 1
+ * up to one boundary and R after it, and R >= passes - 1 (the round that
+ * ends the last pass may be running).  A record (512 bytes, little-endian): QMG_DISK_MAGIC, the u64
+ * sector number, then the u64 round in each of the 62 quadwords left.
  *
  * A mismatch is a lost write: kind QMG_KIND_DISK, the byte offset on the
  * disk of the first wrong quadword, expected and found (QMG_OFF_LOST_*).

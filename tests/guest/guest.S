@@ -655,15 +655,21 @@ disk_record:
 	ret
 
 /*
- * A disk round (guest-layout.h): each record read back and checked against
- * the rounds counter (except in round 1), then rewritten with one more.
- * Clobbers %rax, %rcx, %rdx, %rsi, %rdi, %r11.
+ * One step of the disk round (guest-layout.h): the next record read back and
+ * checked against the rounds counter (except in round 1: the disk held
+ * anything before), then rewritten with one more; after the last record,
+ * the round counted.  Preserves every register but %rax.
  */
-disk_round:
+disk_step:
+	push %rcx
+	push %rdx
+	push %rsi
+	push %rdi
 	push %rbp
-	mov $QMG_DISK_LBA, %ebp
-1:	cmpq $0, QMG_LAYOUT_ADDR + QMG_OFF_DISK_ROUNDS
-	je 3f			/* round 1: the disk held anything before */
+	imul $QMG_DISK_STRIDE, disk_next, %ebp
+	add $QMG_DISK_LBA, %ebp
+	cmpq $0, QMG_LAYOUT_ADDR + QMG_OFF_DISK_ROUNDS
+	je 2f
 	mov $ATA_READ, %al
 	call ata_command
 	mov $disk_in, %edi
@@ -676,14 +682,14 @@ disk_round:
 	mov $disk_out, %esi
 	mov $disk_in, %edi
 	mov $(QMG_SECTOR_SIZE / 8), %ecx
-2:	mov (%rdi), %rdx
+1:	mov (%rdi), %rdx
 	cmp (%rsi), %rdx
-	jne 5f
+	jne 4f
 	add $8, %esi
 	add $8, %edi
 	dec %ecx
-	jnz 2b
-3:	mov QMG_LAYOUT_ADDR + QMG_OFF_DISK_ROUNDS, %rax
+	jnz 1b
+2:	mov QMG_LAYOUT_ADDR + QMG_OFF_DISK_ROUNDS, %rax
 	inc %rax
 	call disk_record
 	mov $ATA_WRITE, %al
@@ -693,18 +699,30 @@ disk_round:
 	mov $(QMG_SECTOR_SIZE / 2), %ecx
 	rep outsw
 	call ata_done		/* the write completed */
-	add $QMG_DISK_STRIDE, %ebp
-	cmp $(QMG_DISK_LBA + QMG_DISK_SECTORS * QMG_DISK_STRIDE), %ebp
-	jb 1b
+	incl disk_next
+	cmpl $QMG_DISK_SECTORS, disk_next
+	jb 3f
+	movl $0, disk_next
 	incq QMG_LAYOUT_ADDR + QMG_OFF_DISK_ROUNDS
-	pop %rbp
+3:	pop %rbp
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %rcx
 	ret
-5:	mov (%rsi), %rax	/* a lost write: at its byte offset on the disk */
+4:	mov (%rsi), %rax	/* a lost write: at its byte offset on the disk */
 	sub $disk_in, %edi
 	shl $9, %rbp
 	add %rbp, %rdi
 	mov $QMG_KIND_DISK, %r11d
 	jmp lost
+
+/* Disk steps until a round ends (after each pass).  Preserves every register but %rax. */
+disk_round:
+	call disk_step
+	cmpl $0, disk_next
+	jne disk_round
+	ret
 
 /* Prints the string @msg, then the u64 at @off in the layout page (%rbx) in hex. */
 .macro put_field msg, off
@@ -747,7 +765,8 @@ die64:
 
 /*
  * Waits until the chunk just done may be followed by the next one, running
- * hot rounds meanwhile when the hot set is on.
+ * hot rounds meanwhile when the hot set is on, disk steps (one record each) in
+ * the disk mode.
  * Preserves every register but %rax, %r8 and the pacing registers.
  */
 pace:
@@ -755,7 +774,10 @@ pace:
 1:	testl $QMG_MODE_HOT, mode
 	jz 2f
 	call hot_round
-2:	call pit_read
+2:	testl $QMG_MODE_DISK, mode
+	jz 3f
+	call disk_step
+3:	call pit_read
 	cmp %r15, %r13
 	jb 1b
 	lea (%r13, %r9), %r15	/* from now: no credit for time spent behind */
@@ -1288,6 +1310,8 @@ e820_count:
 	.word 0
 	.balign 4
 mode:				/* QMG_MODE_* */
+	.long 0
+disk_next:			/* the record the disk round writes next */
 	.long 0
 	.balign 16
 sse_value:			/* what the SSE round stores, twice */
