@@ -82,6 +82,40 @@ guest_ready() { # NAME [NEXT...]: dir/NAME's guest runs as the source, past its 
 	qmp "$dir/$1/qmp.sock" cont >/dev/null || fail "$1: cont"
 }
 
+# storage_domain NAME UUID XML-DISKS [XML-ARGS]: a description of the test guest
+# named NAME (test-storage*.sh): its boot disk dir/NAME/boot.qcow2 (hda), the
+# <disk> elements XML-DISKS, its serial log dir/NAME/serial.log, its dirty rate
+# capped at $rate, and the <qemu:arg> elements XML-ARGS
+storage_domain() {
+	cat <<XML
+<domain type="$type">
+  <name>$1</name>
+  <uuid>$2</uuid>
+  <memory unit="MiB">$mib</memory>
+  <os>
+    <type arch="x86_64" machine="pc">hvm</type>
+    <boot dev="hd"/>
+  </os>
+  <devices>
+    <emulator>$QEMU</emulator>
+    <disk type="file" device="disk">
+      <driver name="qemu" type="qcow2"/>
+      <source file="$dir/$1/boot.qcow2"/>
+      <target dev="hda" bus="ide"/>
+    </disk>$3
+    <serial type="file">
+      <source path="$dir/$1/serial.log"/>
+      <target port="0"/>
+    </serial>
+  </devices>
+  <qemu:commandline xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0">
+    <qemu:arg value="-fw_cfg"/>
+    <qemu:arg value="name=opt/org.qmigrate/dirty-rate,string=$rate"/>${4:-}
+  </qemu:commandline>
+</domain>
+XML
+}
+
 arrived() { # NAME: the result says the destination runs the VM there; sets dst_pid, dst_qmp
 	local name=$1
 	[[ $result == *'"status":"completed"'* && $result == *'"vm":"destination"'* ]] ||

@@ -39,40 +39,14 @@ HOST=3d1219c7-c4c5-404a-aa1f-6d2a48adfda4
 
 # describe NAME UUID FORMAT: the test guest in the disk mode, its data disk of FORMAT
 describe() {
-	cat <<XML
-<domain type="$type">
-  <name>$1</name>
-  <uuid>$2</uuid>
-  <memory unit="MiB">$mib</memory>
-  <os>
-    <type arch="x86_64" machine="pc">hvm</type>
-    <boot dev="hd"/>
-  </os>
-  <devices>
-    <emulator>$QEMU</emulator>
-    <disk type="file" device="disk">
-      <driver name="qemu" type="qcow2"/>
-      <source file="$dir/$1/boot.qcow2"/>
-      <target dev="hda" bus="ide"/>
-    </disk>
-    <disk type="file" device="disk">
-      <driver name="qemu" type="$3"/>
-      <source file="$dir/$1/data.$3"/>
-      <target dev="hdb" bus="ide"/>
-    </disk>
-    <serial type="file">
-      <source path="$dir/$1/serial.log"/>
-      <target port="0"/>
-    </serial>
-  </devices>
-  <qemu:commandline xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0">
+	storage_domain "$1" "$2" "
+    <disk type=\"file\" device=\"disk\">
+      <driver name=\"qemu\" type=\"$3\"/>
+      <source file=\"$dir/$1/data.$3\"/>
+      <target dev=\"hdb\" bus=\"ide\"/>
+    </disk>" '
     <qemu:arg value="-fw_cfg"/>
-    <qemu:arg value="name=opt/org.qmigrate/dirty-rate,string=$rate"/>
-    <qemu:arg value="-fw_cfg"/>
-    <qemu:arg value="name=opt/org.qmigrate/mode,string=8"/>
-  </qemu:commandline>
-</domain>
-XML
+    <qemu:arg value="name=opt/org.qmigrate/mode,string=8"/>'
 }
 
 declare -A vm_pid vm_qmp

@@ -33,36 +33,6 @@ fail() {
 guest_setup
 HOST=3d1219c7-c4c5-404a-aa1f-6d2a48adfda4
 
-# describe NAME UUID XML-DISKS: a description of the test guest named NAME
-describe() {
-	cat <<XML
-<domain type="$type">
-  <name>$1</name>
-  <uuid>$2</uuid>
-  <memory unit="MiB">$mib</memory>
-  <os>
-    <type arch="x86_64" machine="pc">hvm</type>
-    <boot dev="hd"/>
-  </os>
-  <devices>
-    <emulator>$QEMU</emulator>
-    <disk type="file" device="disk">
-      <driver name="qemu" type="qcow2"/>
-      <source file="$dir/$1/boot.qcow2"/>
-      <target dev="hda" bus="ide"/>
-    </disk>$3
-    <serial type="file">
-      <source path="$dir/$1/serial.log"/>
-      <target port="0"/>
-    </serial>
-  </devices>
-  <qemu:commandline xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0">
-    <qemu:arg value="-fw_cfg"/>
-    <qemu:arg value="name=opt/org.qmigrate/dirty-rate,string=$rate"/>
-  </qemu:commandline>
-</domain>
-XML
-}
 disk() { # FORMAT FILE DEV
 	printf '\n    <disk type="file" device="disk">\n      <driver name="qemu" type="%s"/>\n      <source file="%s"/>\n      <target dev="%s" bus="virtio"/>\n    </disk>' "$1" "$2" "$3"
 }
@@ -96,7 +66,7 @@ qemu-img create -q -f raw "$v/data.raw" 16M
 qemu-io -f raw -c "write -P 0xa5 0 16M" "$v/data.raw" >/dev/null
 qemu-img create -q -f qcow2 "$v/data.qcow2" 32M
 qemu-io -f qcow2 -c "write -P 0x3c 1M 8M" -c "write -P 0xc3 24M 4M" "$v/data.qcow2" >/dev/null
-describe vm 7a1b2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e "$(disk raw "$v/data.raw" vdb)$(disk qcow2 "$v/data.qcow2" vdc)" >"$v/vm.xml"
+storage_domain vm 7a1b2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e "$(disk raw "$v/data.raw" vdb)$(disk qcow2 "$v/data.qcow2" vdc)" >"$v/vm.xml"
 maps=(--disk-map "$v/boot.qcow2=$dir/dst/boot.qcow2"
 	--disk-map "$v/data.raw=$dir/dst/data.raw" --disk-map "$v/data.qcow2=$dir/dst/data.qcow2")
 launch vm
@@ -136,7 +106,7 @@ qemu-img create -q -f qcow2 -F raw -b "$image" "$k/boot.qcow2"
 qemu-img create -q -f raw "$k/data.raw" 64M
 qemu-io -f raw -c "write -P 0x5a 0 64M" "$k/data.raw" >/dev/null
 sum=$(sha256sum <"$k/data.raw")
-describe kill 8b2c3d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f "$(disk raw "$k/data.raw" vdb)" >"$k/vm.xml"
+storage_domain kill 8b2c3d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f "$(disk raw "$k/data.raw" vdb)" >"$k/vm.xml"
 launch kill no-memory-check # its memory is not checked: no need to wait for a pass
 "$QMIGRATE" migrate --json --src-qmp "$src_qmp" --launch-dest --domain "$k/vm.xml" \
 	--runtime-dir "$dir/run" --host-uuid "$HOST" --allow-same-host \
