@@ -104,7 +104,7 @@ int qm_diskcheck_buffer(const uint8_t *disk, uint64_t len, const struct qm_guest
 			struct qm_diskcheck_result *res)
 {
 	uint64_t cost = 0, best, best_at = 0, n, hi, lo;
-	char what[64];
+	char what[64], passes[40] = "";
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -159,17 +159,19 @@ int qm_diskcheck_buffer(const uint8_t *disk, uint64_t len, const struct qm_guest
 		res->expected = record_quad(lba, round, q);
 		res->found = get64(sec + 8 * q);
 		describe(sec, lba, what, sizeof(what));
+		if (g->passes)
+			snprintf(passes, sizeof(passes), " after %llu passes",
+				 (unsigned long long)g->passes);
 		return say(res, 0,
 			   "BAD: sector %llu (record %llu): byte 0x%llx holds 0x%llx, "
 			   "expected 0x%llx: %s, not round %llu's (%llu of %llu records "
-			   "wrong, %llu rounds after %llu passes)",
+			   "wrong, %llu rounds%s)",
 			   (unsigned long long)lba, (unsigned long long)i,
 			   (unsigned long long)res->offset,
 			   (unsigned long long)res->found,
 			   (unsigned long long)res->expected, what,
 			   (unsigned long long)round, (unsigned long long)best,
-			   (unsigned long long)n, (unsigned long long)g->rounds,
-			   (unsigned long long)g->passes);
+			   (unsigned long long)n, (unsigned long long)g->rounds, passes);
 	}
 	res->ok = true;
 	if (res->boundary)
@@ -268,7 +270,7 @@ int qm_diskcheck_file_rounds(const char *image, uint64_t rounds,
 {
 	struct qm_guest_disk g = {
 		.mode = QMG_MODE_DISK,
-		.passes = rounds + 1, /* unknown: a round may run */
+		.passes = 0, /* unknown */
 		.lba = QMG_DISK_LBA,
 		.sectors = QMG_DISK_SECTORS,
 		.stride = QMG_DISK_STRIDE,

@@ -56,7 +56,10 @@ int qm_diskcheck_buffer(const uint8_t *disk, uint64_t len,
 int qm_diskcheck_files(const char *image, const char *dump, uint64_t ram_bytes,
 		       struct qm_diskcheck_result *res);
 
-/* Same with only the rounds counter (the records where guest-layout.h puts them). */
+/*
+ * Same with only the rounds counter (the records where guest-layout.h puts
+ * them; the passes unknown).
+ */
 int qm_diskcheck_file_rounds(const char *image, uint64_t rounds,
 			     struct qm_diskcheck_result *res);
 
