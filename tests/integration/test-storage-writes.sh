@@ -14,7 +14,7 @@
 #   and each holds the rounds the memory says were completed, or the round
 #   in progress up to one boundary.
 #
-# And the guest's own check: a third guest, whose record 5 is zeroed under
+# And the guest's own check: a third guest, whose records are zeroed under
 # it, says so on its serial port and halts; qm-memcheck reports it.
 #
 # make check sets QMIGRATE, QEMU, top_srcdir and top_builddir.
@@ -125,23 +125,26 @@ launch plant 4b0c1d2e-3f4a-4b5c-9d6e-8f9a0b1c2d3e raw
 launch raw 5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f raw
 launch qcow2 6d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a qcow2
 
-# A lost disk write, planted: record 5 zeroed behind QEMU's back.
+# Lost disk writes, planted: every record zeroed behind QEMU's back (all of
+# them: the guest may be between reading a record and rewriting it).
 src_pid=${vm_pid[plant]}
 wait_pass plant
-dd if=/dev/zero of="$dir/plant/data.raw" bs=512 seek=$((8 + 5 * 1024)) count=1 conv=notrunc status=none
-want="qm-guest: lost write: disk at 0x0000000000281000 expected 0x314b534944474d51 found 0x0000000000000000"
+for i in $(seq 0 15); do
+	dd if=/dev/zero of="$dir/plant/data.raw" bs=512 seek=$((8 + i * 1024)) count=1 conv=notrunc status=none
+done
 for _ in $(seq 600); do
 	grep -q "qm-guest: lost" "$dir/plant/serial.log" && break
 	sleep 0.1
 done
-grep -qx "$want" "$dir/plant/serial.log" ||
-	fail "plant: the guest does not report the zeroed record as '$want': $(tail -c 300 "$dir/plant/serial.log")"
+want='^qm-guest: lost write: disk at 0x0000000000[0-7][0-9a-f]1000 expected 0x314b534944474d51 found 0x0000000000000000$'
+grep -qE "$want" "$dir/plant/serial.log" ||
+	fail "plant: the guest does not report a zeroed record: $(tail -c 300 "$dir/plant/serial.log")"
 qmp "${vm_qmp[plant]}" stop >/dev/null || fail "plant: stop"
 qmp "${vm_qmp[plant]}" pmemsave "{\"val\": 0, \"size\": $((mib << 20)), \"filename\": \"$dir/plant/mem\"}" \
 	>/dev/null || fail "plant: pmemsave"
 rc=0
 "$memcheck" --ram-mib "$mib" "$dir/plant/mem" >"$dir/plant/memcheck" 2>&1 || rc=$?
-if [ "$rc" != 1 ] || ! grep -q "lost disk write: sector 5128, byte 0x281000" "$dir/plant/memcheck"; then
+if [ "$rc" != 1 ] || ! grep -qE "lost disk write: sector [0-9]+, byte 0x[0-9a-f]+000 of the disk held 0x0, expected 0x314b534944474d51" "$dir/plant/memcheck"; then
 	fail "plant: qm-memcheck exited $rc: $(cat "$dir/plant/memcheck")"
 fi
 stop "$src_pid"
@@ -150,4 +153,4 @@ rm -f "$dir/plant/mem"
 
 writes raw raw
 writes qcow2 qcow2
-echo "PASS: a zeroed record caught by the guest and reported by qm-memcheck; a raw and a qcow2 data disk copied while the guest rewrote them; on the destination the guest read every record back, and the memory and disk checks agree"
+echo "PASS: zeroed records caught by the guest and reported by qm-memcheck; a raw and a qcow2 data disk copied while the guest rewrote them; on the destination the guest read every record back, and the memory and disk checks agree"
