@@ -81,6 +81,15 @@
 #define QMG_OFF_LOST_ADDR 0x2e8 /* u64 */
 #define QMG_OFF_LOST_EXPECTED 0x2f0 /* u64 */
 #define QMG_OFF_LOST_FOUND 0x2f8 /* u64 */
+/*
+ * The disk mode (QMG_MODE_DISK): where its records are on the data disk,
+ * zero without it (in the checksum), and the rounds it completed (not).
+ */
+#define QMG_OFF_DISK_LBA 0x300	   /* u64: the first record's sector */
+#define QMG_OFF_DISK_SECTORS 0x308 /* u32: how many records */
+#define QMG_OFF_DISK_STRIDE 0x30c  /* u32: sectors from one record to the next */
+#define QMG_OFF_DISK_END 0x310	   /* end of the checksummed disk block */
+#define QMG_OFF_DISK_ROUNDS 0x310  /* u64: disk rounds completed */
 
 /*
  * The dirty-rate cap: QEMU's -fw_cfg name=QMG_FWCFG_DIRTY_RATE,string=N makes
@@ -118,7 +127,9 @@
 #define QMG_MODE_HOT 1
 #define QMG_MODE_STRING 2
 #define QMG_MODE_SSE 4
-#define QMG_MODE_ALL 7
+#define QMG_MODE_ALL 7 /* the memory modes */
+#define QMG_MODE_DISK 8
+#define QMG_MODE_VALID (QMG_MODE_ALL | QMG_MODE_DISK)
 #define QMG_MODE_PAGES 2048 /* swept pages between two rounds of each mode */
 #define QMG_HOT_ROUNDS 16   /* hot rounds in a row */
 #define QMG_STRING_SPREAD 0x0101010101010101
@@ -146,5 +157,32 @@
 #define QMG_KIND_MOVUPS 7
 #define QMG_KIND_MOVNTDQ 8
 #define QMG_KIND_MAX 8
+#define QMG_KIND_DISK 9 /* not a region: a lost disk write (QMG_OFF_LOST_*) */
+
+/*
+ * The disk mode: -fw_cfg name=QMG_FWCFG_MODE with QMG_MODE_DISK set, and a
+ * data disk at the pc's primary IDE slave (hdb; the legacy ports 0x1f0, so
+ * not q35's AHCI) of at least QMG_DISK_MIN_BYTES.  The guest runs disk
+ * rounds: for each of QMG_DISK_SECTORS records, QMG_DISK_STRIDE sectors apart
+ * from QMG_DISK_LBA, in ascending order, it reads the sector back by ATA PIO
+ * and checks that it holds the record of round R (the disk rounds counter;
+ * round 1 does not check: the disk starts with anything), then writes the
+ * record of round R + 1 and waits until the write completed.  After the last
+ * record, it counts the round at QMG_OFF_DISK_ROUNDS.  It writes one record
+ * each time the dirty-rate cap makes it wait, and after each pass (once it
+ * is counted, before its '.') it finishes the round.  So the disk holds R + 1
+ * up to one boundary and R after it, and R >= passes - 1 (the round that
+ * ends the last pass may be running).  A record (512 bytes, little-endian): QMG_DISK_MAGIC, the u64
+ * sector number, then the u64 round in each of the 62 quadwords left.
+ *
+ * A mismatch is a lost write: kind QMG_KIND_DISK, the byte offset on the
+ * disk of the first wrong quadword, expected and found (QMG_OFF_LOST_*).
+ */
+#define QMG_DISK_MAGIC "QMGDISK1" /* 8 bytes */
+#define QMG_DISK_LBA 8
+#define QMG_DISK_SECTORS 16
+#define QMG_DISK_STRIDE 1024 /* 512 KiB: the records land in different clusters */
+#define QMG_DISK_MIN_BYTES ((QMG_DISK_LBA + (QMG_DISK_SECTORS - 1) * QMG_DISK_STRIDE + 1) * 512)
+#define QMG_SECTOR_SIZE 512
 
 #endif

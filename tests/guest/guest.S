@@ -53,6 +53,23 @@
 #define PIT_CH0_MODE2 0x34	/* channel 0, low then high byte, rate generator */
 #define PIT_HZ 1193182
 #define PACE_OFF (1 << 62)	/* a page count the loop never runs down */
+#define ATA_DATA 0x1f0		/* the primary IDE channel's legacy ports */
+#define ATA_COUNT 0x1f2
+#define ATA_LBA0 0x1f3		/* then 0x1f4, 0x1f5: LBA bits 8-15, 16-23 */
+#define ATA_DEVICE 0x1f6
+#define ATA_STATUS 0x1f7	/* read */
+#define ATA_COMMAND 0x1f7	/* write */
+#define ATA_CONTROL 0x3f6
+#define ATA_SLAVE_LBA 0xf0	/* device 1, LBA addressing (bits 24-27 below) */
+#define ATA_NIEN 0x02		/* no interrupts */
+#define ATA_BSY 0x80
+#define ATA_DF 0x20
+#define ATA_DRQ 0x08
+#define ATA_ERR 0x01
+#define ATA_READ 0x20		/* READ SECTORS */
+#define ATA_WRITE 0x30		/* WRITE SECTORS */
+#define ATA_IDENTIFY 0xec
+#define ATA_POLLS (1 << 28)	/* status reads before a busy disk is given up */
 
 /* ---- boot sector: 510 bytes at 0x7c00 (the linker script adds 0xaa55) ---- */
 
@@ -273,10 +290,13 @@ lm64:
 	mov $mode_file_len, %r9d
 	call read_fwcfg_number
 	mov %eax, mode
-	test $~QMG_MODE_ALL, %eax
+	test $~QMG_MODE_VALID, %eax
 	jz 1f
 	mov $msg_mode, %esi
 	jmp die64
+1:	testl $QMG_MODE_DISK, mode
+	jz 1f
+	call disk_init
 1:	call build_layout
 	mov $dirty_rate_file, %r11d
 	mov $dirty_rate_file_len, %r9d
@@ -344,7 +364,10 @@ pass:
 	dec %ecx
 	jnz 1b
 5:	incq QMG_OFF_PASSES(%rbx)
-	mov $1, %r12d
+	testl $QMG_MODE_DISK, mode
+	jz 1f
+	call disk_round
+1:	mov $1, %r12d
 	mov $'.', %al
 	call putc64
 	jmp pass
@@ -517,6 +540,190 @@ verify:
 	jnz verify
 	ret
 
+/*
+ * The data disk, by ATA PIO on the primary IDE channel (guest-layout.h, the
+ * disk mode).  Interrupts stay off: the guest polls the status register.
+ */
+
+/* Until the data disk is not busy, its status in %al.  Clobbers %rax, %rcx, %rdx. */
+ata_wait:
+	mov $ATA_STATUS, %dx
+	mov $ATA_POLLS, %ecx
+1:	in %dx, %al
+	test $ATA_BSY, %al
+	jz 2f
+	dec %ecx
+	jnz 1b
+	mov $msg_ata_busy, %esi
+	jmp die64
+2:	ret
+
+/* Until the command just done ended without an error.  Clobbers %rax, %rcx, %rdx. */
+ata_done:
+	call ata_wait
+	test $(ATA_ERR | ATA_DF | ATA_DRQ), %al
+	jnz ata_failed
+	ret
+
+/*
+ * Command %al on sector %ebp of the data disk, one sector, then until it
+ * asks for or offers the data.  Clobbers %rax, %rcx, %rdx.
+ */
+ata_command:
+	push %rax
+	mov %ebp, %eax
+	shr $24, %eax
+	and $0x0f, %al
+	or $ATA_SLAVE_LBA, %al
+	mov $ATA_DEVICE, %dx
+	out %al, %dx
+	call ata_wait
+	mov $ATA_COUNT, %dx
+	mov $1, %al
+	out %al, %dx
+	mov %ebp, %eax
+	mov $ATA_LBA0, %dx
+	out %al, %dx
+	shr $8, %eax
+	inc %dx
+	out %al, %dx
+	shr $8, %eax
+	inc %dx
+	out %al, %dx
+	pop %rax
+	mov $ATA_COMMAND, %dx
+	out %al, %dx
+	call ata_wait
+	test $(ATA_ERR | ATA_DF), %al
+	jnz ata_failed
+	test $ATA_DRQ, %al
+	jz ata_failed
+	ret
+
+ata_failed:
+	mov $msg_ata_error, %esi
+	jmp die64
+
+/*
+ * IDENTIFY DEVICE of the data disk: it must be an ATA disk that holds every
+ * record.  Dies otherwise.  Clobbers %rax, %rcx, %rdx, %rdi, %rsi.
+ */
+disk_init:
+	mov $ATA_CONTROL, %dx
+	mov $ATA_NIEN, %al
+	out %al, %dx
+	mov $ATA_DEVICE, %dx
+	mov $ATA_SLAVE_LBA, %al
+	out %al, %dx
+	mov $msg_no_disk, %esi
+	mov $ATA_STATUS, %dx
+	in %dx, %al
+	test %al, %al		/* no device there */
+	jz die64
+	cmp $0xff, %al		/* no IDE controller at all (q35) */
+	je die64
+	call ata_wait
+	mov $ATA_COMMAND, %dx
+	mov $ATA_IDENTIFY, %al
+	out %al, %dx
+	call ata_wait
+	mov $msg_no_disk, %esi
+	test $(ATA_ERR | ATA_DF), %al /* a CD-ROM aborts IDENTIFY DEVICE */
+	jnz die64
+	test $ATA_DRQ, %al
+	jz die64
+	mov $disk_in, %edi
+	mov $ATA_DATA, %dx
+	mov $(QMG_SECTOR_SIZE / 2), %ecx
+	rep insw
+	call ata_done
+	mov $msg_small_disk, %esi
+	cmpl $(QMG_DISK_MIN_BYTES / QMG_SECTOR_SIZE), disk_in + 120 /* words 60-61: LBA28 sectors */
+	jb die64
+	ret
+
+/* The record of round %rax for sector %ebp into disk_out.  Clobbers %rcx, %rdx, %rdi. */
+disk_record:
+	mov $disk_out, %edi
+	mov disk_magic, %rdx
+	mov %rdx, (%rdi)
+	mov %ebp, %edx
+	mov %rdx, 8(%rdi)
+	add $16, %edi
+	mov $(QMG_SECTOR_SIZE / 8 - 2), %ecx
+	rep stosq
+	ret
+
+/*
+ * One step of the disk round (guest-layout.h): the next record read back and
+ * checked against the rounds counter (except in round 1: the disk held
+ * anything before), then rewritten with one more; after the last record,
+ * the round counted.  Preserves every register but %rax.
+ */
+disk_step:
+	push %rcx
+	push %rdx
+	push %rsi
+	push %rdi
+	push %rbp
+	imul $QMG_DISK_STRIDE, disk_next, %ebp
+	add $QMG_DISK_LBA, %ebp
+	cmpq $0, QMG_LAYOUT_ADDR + QMG_OFF_DISK_ROUNDS
+	je 2f
+	mov $ATA_READ, %al
+	call ata_command
+	mov $disk_in, %edi
+	mov $ATA_DATA, %dx
+	mov $(QMG_SECTOR_SIZE / 2), %ecx
+	rep insw
+	call ata_done
+	mov QMG_LAYOUT_ADDR + QMG_OFF_DISK_ROUNDS, %rax
+	call disk_record
+	mov $disk_out, %esi
+	mov $disk_in, %edi
+	mov $(QMG_SECTOR_SIZE / 8), %ecx
+1:	mov (%rdi), %rdx
+	cmp (%rsi), %rdx
+	jne 4f
+	add $8, %esi
+	add $8, %edi
+	dec %ecx
+	jnz 1b
+2:	mov QMG_LAYOUT_ADDR + QMG_OFF_DISK_ROUNDS, %rax
+	inc %rax
+	call disk_record
+	mov $ATA_WRITE, %al
+	call ata_command
+	mov $disk_out, %esi
+	mov $ATA_DATA, %dx
+	mov $(QMG_SECTOR_SIZE / 2), %ecx
+	rep outsw
+	call ata_done		/* the write completed */
+	incl disk_next
+	cmpl $QMG_DISK_SECTORS, disk_next
+	jb 3f
+	movl $0, disk_next
+	incq QMG_LAYOUT_ADDR + QMG_OFF_DISK_ROUNDS
+3:	pop %rbp
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %rcx
+	ret
+4:	mov (%rsi), %rax	/* a lost write: at its byte offset on the disk */
+	sub $disk_in, %edi
+	shl $9, %rbp
+	add %rbp, %rdi
+	mov $QMG_KIND_DISK, %r11d
+	jmp lost
+
+/* Disk steps until a round ends (after each pass).  Preserves every register but %rax. */
+disk_round:
+	call disk_step
+	cmpl $0, disk_next
+	jne disk_round
+	ret
+
 /* Prints the string @msg, then the u64 at @off in the layout page (%rbx) in hex. */
 .macro put_field msg, off
 	mov $\msg, %esi
@@ -558,7 +765,8 @@ die64:
 
 /*
  * Waits until the chunk just done may be followed by the next one, running
- * hot rounds meanwhile when the hot set is on.
+ * hot rounds meanwhile when the hot set is on, disk steps (one record each) in
+ * the disk mode.
  * Preserves every register but %rax, %r8 and the pacing registers.
  */
 pace:
@@ -566,7 +774,10 @@ pace:
 1:	testl $QMG_MODE_HOT, mode
 	jz 2f
 	call hot_round
-2:	call pit_read
+2:	testl $QMG_MODE_DISK, mode
+	jz 3f
+	call disk_step
+3:	call pit_read
 	cmp %r15, %r13
 	jb 1b
 	lea (%r13, %r9), %r15	/* from now: no credit for time spent behind */
@@ -803,8 +1014,13 @@ build_layout:
 18:	add $24, %rsi
 	jmp 15b
 16:	mov %edx, QMG_OFF_NREGIONS(%rbx)
+	testl $QMG_MODE_DISK, mode
+	jz 17f
+	movq $QMG_DISK_LBA, QMG_OFF_DISK_LBA(%rbx)
+	movl $QMG_DISK_SECTORS, QMG_OFF_DISK_SECTORS(%rbx)
+	movl $QMG_DISK_STRIDE, QMG_OFF_DISK_STRIDE(%rbx)
 
-17:	xor %eax, %eax		/* checksum: [0, 0x20), the ranges, the mode block */
+17:	xor %eax, %eax		/* checksum: [0, 0x20), the ranges, the mode and disk blocks */
 	mov %rbx, %rsi
 	mov $(QMG_OFF_PASSES / 4), %ecx
 12:	add (%rsi), %eax
@@ -824,6 +1040,11 @@ build_layout:
 19:	add (%rsi), %eax
 	add $4, %rsi
 	loop 19b
+	lea QMG_OFF_DISK_LBA(%rbx), %rsi
+	mov $((QMG_OFF_DISK_END - QMG_OFF_DISK_LBA) / 4), %ecx
+20:	add (%rsi), %eax
+	add $4, %rsi
+	loop 20b
 	neg %eax
 	mov %eax, QMG_OFF_CHECKSUM(%rbx)
 	ret
@@ -1006,6 +1227,16 @@ msg_mode:
 	.asciz "\n"
 msg_no_room:
 	.asciz "qm-guest: no RAM at 2-4 MiB for the modes' regions\n"
+msg_no_disk:
+	.asciz "qm-guest: the disk mode needs an ATA disk at the primary IDE slave (pc, hdb)\n"
+msg_small_disk:
+	.asciz "qm-guest: the data disk is too small for the disk mode's records\n"
+msg_ata_busy:
+	.asciz "qm-guest: the data disk stays busy\n"
+msg_ata_error:
+	.asciz "qm-guest: the data disk reported an error\n"
+disk_magic:
+	.ascii QMG_DISK_MAGIC
 msg_mode_is:
 	.asciz " mode="
 msg_lost:
@@ -1022,6 +1253,8 @@ name_string:
 	.asciz "string"
 name_sse:
 	.asciz "sse"
+name_disk:
+	.asciz "disk"
 name_stosq:
 	.asciz "stosq"
 name_stosb:
@@ -1041,9 +1274,10 @@ mode_names:			/* u64 flag, name */
 	.quad QMG_MODE_HOT, name_hot
 	.quad QMG_MODE_STRING, name_string
 	.quad QMG_MODE_SSE, name_sse
+	.quad QMG_MODE_DISK, name_disk
 kind_names:			/* by QMG_KIND_* */
 	.quad 0, name_hot, name_stosq, name_stosb, name_movsq, name_movsb
-	.quad name_movdqa, name_movups, name_movntdq
+	.quad name_movdqa, name_movups, name_movntdq, name_disk
 regions:			/* u64 start, u32 bytes, u32 kind: as in the layout page; u64 mode */
 	.quad QMG_HOT_ADDR
 	.long QMG_HOT_PAGES * QMG_PAGE_SIZE, QMG_KIND_HOT
@@ -1077,8 +1311,15 @@ e820_count:
 	.balign 4
 mode:				/* QMG_MODE_* */
 	.long 0
+disk_next:			/* the record the disk round writes next */
+	.long 0
 	.balign 16
 sse_value:			/* what the SSE round stores, twice */
 	.quad 0, 0
 fwcfg_entry:
 	.skip FW_CFG_ENTRY_SIZE
+	.balign 16
+disk_in:			/* a sector read from the data disk */
+	.skip QMG_SECTOR_SIZE
+disk_out:			/* a sector to write to it */
+	.skip QMG_SECTOR_SIZE

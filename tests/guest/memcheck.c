@@ -32,6 +32,8 @@ struct layout {
 	struct region regions[QMG_MAX_REGIONS];
 	uint32_t lost_kind;
 	uint64_t lost_addr, lost_expected, lost_found;
+	uint64_t disk_lba, disk_rounds;
+	uint32_t disk_sectors, disk_stride;
 	const uint8_t *page; /* the layout page itself, for the rounds counters */
 };
 
@@ -113,8 +115,14 @@ static bool parse_layout(const uint8_t *page, struct layout *l)
 	for (unsigned o = QMG_OFF_MODE;
 	     o < QMG_OFF_REGIONS + l->nregions * QMG_REGION_SIZE; o += 4)
 		sum += get32(page + o);
+	for (unsigned o = QMG_OFF_DISK_LBA; o < QMG_OFF_DISK_END; o += 4)
+		sum += get32(page + o);
 	if (sum)
 		return false;
+	l->disk_lba = get64(page + QMG_OFF_DISK_LBA);
+	l->disk_sectors = get32(page + QMG_OFF_DISK_SECTORS);
+	l->disk_stride = get32(page + QMG_OFF_DISK_STRIDE);
+	l->disk_rounds = get64(page + QMG_OFF_DISK_ROUNDS);
 	l->mode = get32(page + QMG_OFF_MODE);
 	for (uint32_t i = 0; i < l->nregions; i++) {
 		const uint8_t *r = page + QMG_OFF_REGIONS + QMG_REGION_SIZE * i;
@@ -307,6 +315,8 @@ static void verify(const struct walk *w, struct verdict *v)
 
 static const char *kind_name(uint32_t kind)
 {
+	if (kind == QMG_KIND_DISK)
+		return "disk";
 	return kind && kind <= QMG_KIND_MAX ? kinds[kind].name : "unknown";
 }
 
@@ -356,6 +366,13 @@ static int guest_saw_lost_write(const struct layout *l, struct qm_memcheck_resul
 	res->expected = l->lost_expected;
 	res->found = l->lost_found;
 	set_region(res, kind_name(l->lost_kind));
+	if (l->lost_kind == QMG_KIND_DISK)
+		return say(res, 0,
+			   "BAD: the guest saw a lost disk write: sector %llu, byte 0x%llx of "
+			   "the disk held 0x%llx, expected 0x%llx",
+			   (unsigned long long)(l->lost_addr / QMG_SECTOR_SIZE),
+			   (unsigned long long)l->lost_addr, (unsigned long long)l->lost_found,
+			   (unsigned long long)l->lost_expected);
 	return say(res, 0,
 		   "BAD: the guest saw a lost write in region %s, page 0x%llx: 0x%llx held "
 		   "0x%llx, expected 0x%llx",
@@ -364,14 +381,14 @@ static int guest_saw_lost_write(const struct layout *l, struct qm_memcheck_resul
 		   (unsigned long long)l->lost_expected);
 }
 
-/* "hot+string+sse" */
+/* "hot+string+sse+disk" */
 static void mode_names(uint32_t mode, char *buf, size_t size)
 {
-	static const char *const names[] = { "hot", "string", "sse" };
+	static const char *const names[] = { "hot", "string", "sse", "disk" };
 	size_t len = 0;
 
 	buf[0] = '\0';
-	for (unsigned i = 0; i < 3; i++)
+	for (unsigned i = 0; i < 4; i++)
 		if (mode & 1u << i && len < size)
 			len += snprintf(buf + len, size - len, "%s%s", len ? "+" : "",
 					names[i]);
@@ -502,4 +519,20 @@ int qm_memcheck_dump_ranges(const uint8_t *layout_page, uint64_t ram_bytes,
 	start[1] = GIB4;
 	size[1] = l.ram_top - GIB4;
 	return 2;
+}
+
+int qm_memcheck_guest_disk(const uint8_t *ram, uint64_t len, struct qm_guest_disk *disk)
+{
+	struct layout l;
+
+	memset(disk, 0, sizeof(*disk));
+	if (len < QMG_LAYOUT_ADDR + QMG_PAGE_SIZE || !parse_layout(ram + QMG_LAYOUT_ADDR, &l))
+		return -EINVAL;
+	disk->mode = l.mode;
+	disk->passes = l.passes;
+	disk->lba = l.disk_lba;
+	disk->sectors = l.disk_sectors;
+	disk->stride = l.disk_stride;
+	disk->rounds = l.disk_rounds;
+	return l.mode & QMG_MODE_DISK ? 0 : -ENOENT;
 }

@@ -68,4 +68,21 @@ int qm_memcheck_file(const char *path, uint64_t ram_bytes,
 int qm_memcheck_dump_ranges(const uint8_t *layout_page, uint64_t ram_bytes,
 			    uint64_t start[2], uint64_t size[2]);
 
+/* What the guest's layout page says of its disk mode (guest-layout.h). */
+struct qm_guest_disk {
+	uint32_t mode;	  /* the guest's modes (QMG_MODE_*) */
+	uint64_t passes;  /* passes completed */
+	uint64_t lba;	  /* the first record's sector */
+	uint32_t sectors; /* records */
+	uint32_t stride;  /* sectors from one record to the next */
+	uint64_t rounds;  /* disk rounds completed */
+};
+
+/*
+ * Reads the disk mode's fields from the layout page of the dump @ram (@len
+ * bytes).  Returns 0, -EINVAL when there is no valid layout page, -ENOENT
+ * when the guest's disk mode is off.
+ */
+int qm_memcheck_guest_disk(const uint8_t *ram, uint64_t len, struct qm_guest_disk *disk);
+
 #endif

@@ -82,10 +82,11 @@ guest_ready() { # NAME [NEXT...]: dir/NAME's guest runs as the source, past its 
 	qmp "$dir/$1/qmp.sock" cont >/dev/null || fail "$1: cont"
 }
 
-# guest_xml NAME UUID [DISKS]: the test guest's description, for `qmigrate
+# guest_xml NAME UUID [DISKS [XML-ARGS]]: the test guest's description, for `qmigrate
 # launch` and --domain, named VM_PREFIX-NAME: its boot disk the qcow2 overlay
 # dir/NAME/boot.qcow2 (the caller makes it), DISKS (guest_disk's) after it,
-# its serial port dir/NAME/serial.log; type is guest_setup's
+# its serial port dir/NAME/serial.log, the <qemu:arg> elements XML-ARGS
+# after the dirty rate's; type is guest_setup's
 guest_xml() {
 	cat <<XML
 <domain type="$type">
@@ -110,7 +111,7 @@ guest_xml() {
   </devices>
   <qemu:commandline xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0">
     <qemu:arg value="-fw_cfg"/>
-    <qemu:arg value="name=opt/org.qmigrate/dirty-rate,string=$rate"/>
+    <qemu:arg value="name=opt/org.qmigrate/dirty-rate,string=$rate"/>${4:-}
   </qemu:commandline>
 </domain>
 XML

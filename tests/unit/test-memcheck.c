@@ -735,6 +735,38 @@ Test(memcheck_modes, a_lost_write_the_guest_saw_is_bad)
 	cr_assert(strstr(res.message, want), "%s", res.message);
 }
 
+Test(memcheck_modes, a_lost_disk_write_the_guest_saw_is_bad)
+{
+	struct qm_memcheck_result res;
+	struct dump d;
+	uint8_t *p;
+
+	make_mode_dump(&d, QMG_MODE_ALL | QMG_MODE_DISK);
+	p = d.ram + QMG_LAYOUT_ADDR;
+	put32(p + QMG_OFF_LOST_KIND, QMG_KIND_DISK);
+	put64(p + QMG_OFF_LOST_ADDR, 0x581010); /* sector 11272, its 3rd quadword */
+	put64(p + QMG_OFF_LOST_EXPECTED, 0x21);
+	put64(p + QMG_OFF_LOST_FOUND, 0x1f);
+	res = check(&d);
+	cr_assert_not(res.ok, "%s", res.message);
+	cr_assert_str_eq(res.region, "disk");
+	cr_assert(strstr(res.message, "lost disk write: sector 11272, byte 0x581010 of the "
+				      "disk held 0x1f, expected 0x21"),
+		  "%s", res.message);
+}
+
+Test(memcheck_modes, the_disk_mode_is_named)
+{
+	struct qm_memcheck_result res;
+	struct dump d;
+
+	make_mode_dump(&d, QMG_MODE_ALL | QMG_MODE_DISK);
+	res = check(&d);
+	cr_assert(res.ok, "%s", res.message);
+	cr_assert(strstr(res.message, "mode hot+string+sse+disk: 8 regions intact"), "%s",
+		  res.message);
+}
+
 Test(memcheck_modes, a_lost_rounds_counter_is_caught)
 {
 	struct qm_memcheck_result res;

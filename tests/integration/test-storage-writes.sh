@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# migrate --launch-dest --copy-storage all while the guest writes its disk
+# (docs/storage.md, tests/guest/README: the disk mode).  Two test guests,
+# started by `qmigrate launch`, rewrite 16 records of their IDE data disk
+# (hdb: a raw one, a qcow2 one) after every pass, and read each back first.
+# Each migrates with its disks to new paths; then on the destination:
+#
+#   the guest completed two more passes there, so at least one whole disk
+#   round read back, on the copied disk, every record the source wrote;
+#   the memory check (qm-memcheck) on a dump;
+#   the disk check (qm-diskcheck) of the destination's image, the QEMU gone
+#   (a qcow2 one converted to raw), against that dump: every record whole,
+#   and each holds the rounds the memory says were completed, or the round
+#   in progress up to one boundary.
+#
+# And the guest's own check: a third guest, whose records are zeroed under
+# it, says so on its serial port and halts; qm-memcheck reports it.
+#
+# make check sets QMIGRATE, QEMU, top_srcdir and top_builddir.
+set -euo pipefail
+. "$(dirname "$0")/test-env.sh" qmigrate-storage-writes
+rate=64
+mib=32
+vm_prefix=writes
+diskcheck=$top_builddir/tests/guest/qm-diskcheck
+
+fail() {
+	echo "FAIL: $*" >&2
+	for log in "$dir"/*.err "$dir"/*/qmigrate-vm-*/qemu.log "$dir"/*/serial.log; do
+		[ ! -s "$log" ] || sed "s|^|  $log: |" "$log" | tail -n 30 >&2
+	done
+	exit 1
+}
+. "$top_srcdir/tests/integration/remote-lib.sh"
+
+guest_setup
+[ -x "$diskcheck" ] || fail "no $diskcheck"
+HOST=3d1219c7-c4c5-404a-aa1f-6d2a48adfda4
+
+# describe NAME UUID FORMAT: the test guest in the disk mode, its data disk of FORMAT
+describe() {
+	guest_xml "$1" "$2" "
+    <disk type=\"file\" device=\"disk\">
+      <driver name=\"qemu\" type=\"$3\"/>
+      <source file=\"$dir/$1/data.$3\"/>
+      <target dev=\"hdb\" bus=\"ide\"/>
+    </disk>" '
+    <qemu:arg value="-fw_cfg"/>
+    <qemu:arg value="name=opt/org.qmigrate/mode,string=8"/>'
+}
+
+declare -A vm_pid vm_qmp
+# launch NAME UUID FORMAT: starts the guest NAME with `qmigrate launch`, without waiting
+launch() {
+	local d=$dir/$1 out
+	mkdir -m 0700 "$d"
+	qemu-img create -q -f qcow2 -F raw -b "$image" "$d/boot.qcow2"
+	qemu-img create -q -f "$3" "$d/data.$3" 8M
+	describe "$@" >"$d/vm.xml"
+	"$QMIGRATE" launch --json --runtime-dir "$d" "$d/vm.xml" >"$d/launch.out" 2>"$dir/$1.err" ||
+		fail "$1: launch exited $?"
+	out=$(cat "$d/launch.out")
+	vm_pid[$1]=$(json_field "$out" pid)
+	vm_qmp[$1]=$(json_field "$out" qmp)
+	if [ -z "${vm_pid[$1]}" ] || [ ! -S "${vm_qmp[$1]}" ]; then fail "$1: launch printed $out"; fi
+	pids+=("${vm_pid[$1]}")
+}
+
+# dots FILE N: until the guest whose serial log is FILE made N more passes (at most
+# 60 s); fails at once when it says anything (a lost write, a disk error)
+dots() {
+	local want=$(($(passes "$1") + $2))
+	for _ in $(seq 600); do
+		! grep -q "qm-guest: " "$1" || fail "the guest says: $(grep "qm-guest: " "$1")"
+		[ "$(passes "$1")" -ge "$want" ] && return 0
+		sleep 0.1
+	done
+	fail "$1: fewer than $want passes in 60 s: $(head -c 300 "$1")"
+}
+
+# writes NAME FORMAT: migrates NAME with its disks, then checks its memory and disk
+writes() {
+	local name=$1 fmt=$2 d=$dir/$1 dst=$dir/dst-$1 run=$dir/run-$1 serial rc=0
+	src_pid=${vm_pid[$name]}
+	wait_pass "$name"
+	mkdir -m 0700 "$dst" "$run"
+	"$QMIGRATE" migrate --json --src-qmp "${vm_qmp[$name]}" --launch-dest --domain "$d/vm.xml" \
+		--runtime-dir "$run" --host-uuid "$HOST" --allow-same-host --copy-storage all \
+		--disk-map "$d/boot.qcow2=$dst/boot.qcow2" --disk-map "$d/data.$fmt=$dst/data.$fmt" \
+		>"$d/migrate.out" 2>"$dir/$name.err" || rc=$?
+	result=$(tail -n 1 "$d/migrate.out")
+	[ "$rc" = 0 ] || fail "$name: migrate --copy-storage all exited $rc: $(tail -n 3 "$dir/$name.err")"
+	arrived "$name"
+	forget "$src_pid"
+	[[ $result == *'"storage_disks":2'* ]] || fail "$name: the result does not count 2 disks: $result"
+	# the destination's serial log (docs/domain.md: DIR/serialN.log on one host)
+	serial=("$run"/qmigrate-vm-*/serial0.log)
+	[ -f "${serial[0]}" ] || fail "$name: no serial log of the destination under $run"
+	# Two passes there: the second one's disk round ran whole on the destination,
+	# and read back every record before it rewrote it.
+	dots "${serial[0]}" 2
+
+	qmp "$dst_qmp" stop >/dev/null || fail "$name: cannot stop the destination"
+	qmp "$dst_qmp" pmemsave "{\"val\": 0, \"size\": $((mib << 20)), \"filename\": \"$d/dst.mem\"}" \
+		>/dev/null || fail "$name: pmemsave"
+	"$memcheck" --ram-mib "$mib" "$d/dst.mem" >"$d/memcheck" 2>&1 ||
+		fail "$name: the memory check failed: $(cat "$d/memcheck")"
+	grep -q "mode disk" "$d/memcheck" || fail "$name: the guest runs without its disk mode: $(cat "$d/memcheck")"
+	stop "$dst_pid" # SIGTERM: QEMU closes its images cleanly
+	gone "$dst_pid" || fail "$name: the destination QEMU does not end"
+	forget "$dst_pid"
+	if [ "$fmt" = qcow2 ]; then
+		qemu-img info "$dst/data.qcow2" | grep -q "file format: qcow2" || fail "$name: not qcow2 there"
+		qemu-img convert -O raw "$dst/data.qcow2" "$d/dst-data.raw"
+	else
+		cp "$dst/data.raw" "$d/dst-data.raw"
+	fi
+	"$diskcheck" --ram-mib "$mib" "$d/dst-data.raw" "$d/dst.mem" >"$d/diskcheck" 2>&1 ||
+		fail "$name: the disk check failed: $(cat "$d/diskcheck")"
+	echo "$name: $(cat "$d/memcheck"); $(cat "$d/diskcheck")"
+	rm -f "$d/dst.mem" "$d/dst-data.raw"
+}
+
+launch plant 4b0c1d2e-3f4a-4b5c-9d6e-8f9a0b1c2d3e raw
+launch raw 5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f raw
+launch qcow2 6d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a qcow2
+
+# Lost disk writes, planted: every record zeroed behind QEMU's back (all of
+# them: the guest may be between reading a record and rewriting it).
+src_pid=${vm_pid[plant]}
+wait_pass plant
+for i in $(seq 0 15); do
+	dd if=/dev/zero of="$dir/plant/data.raw" bs=512 seek=$((8 + i * 1024)) count=1 conv=notrunc status=none
+done
+for _ in $(seq 600); do
+	grep -q "qm-guest: lost" "$dir/plant/serial.log" && break
+	sleep 0.1
+done
+want='^qm-guest: lost write: disk at 0x0000000000[0-7][0-9a-f]1000 expected 0x314b534944474d51 found 0x0000000000000000$'
+grep -qE "$want" "$dir/plant/serial.log" ||
+	fail "plant: the guest does not report a zeroed record: $(tail -c 300 "$dir/plant/serial.log")"
+qmp "${vm_qmp[plant]}" stop >/dev/null || fail "plant: stop"
+qmp "${vm_qmp[plant]}" pmemsave "{\"val\": 0, \"size\": $((mib << 20)), \"filename\": \"$dir/plant/mem\"}" \
+	>/dev/null || fail "plant: pmemsave"
+rc=0
+"$memcheck" --ram-mib "$mib" "$dir/plant/mem" >"$dir/plant/memcheck" 2>&1 || rc=$?
+if [ "$rc" != 1 ] || ! grep -qE "lost disk write: sector [0-9]+, byte 0x[0-9a-f]+000 of the disk held 0x0, expected 0x314b534944474d51" "$dir/plant/memcheck"; then
+	fail "plant: qm-memcheck exited $rc: $(cat "$dir/plant/memcheck")"
+fi
+stop "$src_pid"
+forget "$src_pid"
+rm -f "$dir/plant/mem"
+
+writes raw raw
+writes qcow2 qcow2
+echo "PASS: zeroed records caught by the guest and reported by qm-memcheck; a raw and a qcow2 data disk copied while the guest rewrote them; on the destination the guest read every record back, and the memory and disk checks agree"
