@@ -12,8 +12,9 @@
 #   stream, multifd (2 channels), post-copy; the agent killed mid-migration
 #   and ssh cut mid-stream (the source keeps the VM); a VM launched with
 #   --lease, its lease (in the test's directory, which both namespaces see)
-#   held by the destination afterwards; a QEMU of the VM's name already
-#   running on the destination (refused).
+#   held by the destination afterwards; --copy-storage all, the agent
+#   creating and serving the images on its host; a QEMU of the VM's name
+#   already running on the destination (refused).
 #
 # Both namespaces share this machine's /proc and /etc/machine-id, so both
 # "hosts" have one host uuid: every migration passes --allow-same-host, with
@@ -299,6 +300,46 @@ memory_check lease
 agent_gone lease
 finished lease
 echo "ok: lease: the lease moved with the VM over ssh; a second start is refused LeaseHeld"
+
+# ---- disks copied to the other host: the agent there creates and serves them ---------------
+# A VM of `qmigrate launch` in the source namespace (its disks' node names
+# say their <target dev>), its boot overlay and a data disk copied with
+# --copy-storage all to paths of the destination's (the test's directory,
+# which both see); the source's mirrors reach the agent's NBD server at
+# the address ssh reached.
+sd=$dir/stor
+mkdir -m 0700 "$sd" "$dir/stor-dst"
+type=$([ "$accel" = kvm ] && echo kvm || echo qemu)
+qemu-img create -q -f qcow2 -F raw -b "$image" "$sd/boot.qcow2"
+qemu-img create -q -f qcow2 "$sd/data.qcow2" 16M
+qemu-io -f qcow2 -c "write -P 0x4d 1M 6M" "$sd/data.qcow2" >/dev/null
+guest_xml stor 1e5f6a7b-8c9d-4e0f-9a1b-3c4d5e6f7a8b "$(guest_disk qcow2 "$sd/data.qcow2" vdb)" \
+	>"$sd/vm.xml"
+ip netns exec "$NETNS_SRC" "$QMIGRATE" launch --json --runtime-dir "$sd" "$sd/vm.xml" \
+	>"$sd/launch.out" 2>"$sd/launch.err" || fail "stor: launch exited $?: $(cat "$sd/launch.err")"
+src_pid=$(json_field "$(cat "$sd/launch.out")" pid)
+stor_qmp=$(json_field "$(cat "$sd/launch.out")" qmp)
+[ -n "$src_pid" ] && [ -S "$stor_qmp" ] || fail "stor: launch printed '$(cat "$sd/launch.out")'"
+pids+=("$src_pid")
+ln -s "$stor_qmp" "$sd/qmp.sock"
+wait_pass stor
+migrate stor --launch-dest --domain "$sd/vm.xml" --transport tcp --copy-storage all \
+	--disk-map "$sd/boot.qcow2=$dir/stor-dst/boot.qcow2" \
+	--disk-map "$sd/data.qcow2=$dir/stor-dst/data.qcow2"
+ended stor "$mig" 0
+arrived stor
+forget "$src_pid"
+launched stor
+[[ $result == *'"storage_disks":2'* ]] || fail "stor: the result does not count 2 disks: $result"
+memory_check stor
+agent_gone stor
+finished stor
+for f in boot data; do
+	qemu-img compare -q "$sd/$f.qcow2" "$dir/stor-dst/$f.qcow2" ||
+		fail "stor: the destination's $f.qcow2 differs from the source's"
+	[ "$(stat -c %a "$dir/stor-dst/$f.qcow2")" = 600 ] || fail "stor: $f.qcow2 is not 0600 there"
+done
+echo "ok: stor: two disks copied over NBD to the other host with the VM (qemu-img compare, memory checked)"
 
 # ---- refused: a QEMU of the VM's name already runs on the destination ----------------------------
 guest_ready name
