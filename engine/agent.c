@@ -201,13 +201,9 @@ static void forward_qmp(const struct qm_peer_qmp_log *l, void *userdata)
 
 	if (!a->chan || qm_peer_chan_is_closed(a->chan))
 		return;
-	if (qm_peer_chan_queued(a->chan) > FORWARD_QUEUE_MAX) {
-		a->dropped++;
-		return;
-	}
 	m.qmp_log.dropped = a->dropped;
-	if (qm_peer_chan_send(a->chan, &m, &err) < 0) {
-		if (!a->forward_failed)
+	if (qm_peer_chan_send_bounded(a->chan, &m, FORWARD_QUEUE_MAX, &err) < 0) {
+		if (err.code != -EAGAIN && !a->forward_failed)
 			qm_warn(a->ctx, "cannot forward a QMP message to the source: %s", err.text);
 		a->forward_failed = true;
 		a->dropped++;
