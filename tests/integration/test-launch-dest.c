@@ -112,6 +112,20 @@ Test(launch_dest, a_cancel_during_perform_leaves_no_destination_behind)
 	check_memory(&pair.src);
 }
 
+/* qmigrate @args completes; the destination it launched becomes pair.dst. */
+static void migrate_and_adopt(const char *const args[], const char *out, const char *err,
+			      bool trace)
+{
+	json_t *result;
+
+	cr_assert_eq(run_qmigrate(args, out, err, trace), 0);
+	result = last_event(out, "result");
+	cr_assert_str_eq(field(result, "status"), "completed");
+	adopt(&pair.dst, (long)json_integer_value(json_object_get(result, "dst_pid")),
+	      field(result, "dst_qmp"), "dst");
+	json_decref(result);
+}
+
 /* ---- a password on VNC ------------------------------------------------------------ */
 
 Test(launch_dest, a_vnc_password_is_nowhere_qmigrate_writes)
@@ -120,7 +134,6 @@ Test(launch_dest, a_vnc_password_is_nowhere_qmigrate_writes)
 	const char *args[16] = { "migrate", "--json", "--src-qmp", NULL, "--domain", src_xml,
 				 "--dest-domain", dst_xml, "--launch-dest", "--runtime-dir",
 				 ld_dir, NULL };
-	json_t *result;
 	char *err_text;
 	size_t len;
 	int files = 0;
@@ -136,12 +149,7 @@ Test(launch_dest, a_vnc_password_is_nowhere_qmigrate_writes)
 	path_in(src_xml, sizeof(src_xml), "src.xml");
 	path_in(dst_xml, sizeof(dst_xml), "dst.xml");
 	expect_no_password_in_cmdline(&pair.src);
-	cr_assert_eq(run_qmigrate(args, "migrate.out", "migrate.err", true), 0);
-	result = last_event("migrate.out", "result");
-	cr_assert_str_eq(field(result, "status"), "completed");
-	adopt(&pair.dst, (long)json_integer_value(json_object_get(result, "dst_pid")),
-	      field(result, "dst_qmp"), "dst");
-	json_decref(result);
+	migrate_and_adopt(args, "migrate.out", "migrate.err", true);
 	cr_assert(tq_qemu_alive(&pair.dst));
 
 	/* Nothing qmigrate wrote holds it: output, logs, traces, QEMU's files, argvs. */
@@ -223,7 +231,7 @@ Test(launch_dest, through_the_agent_the_qmp_log_holds_the_destination_side_maske
 	const char *args[] = { "migrate", "--json", "--src-qmp", NULL, "--domain", src_xml,
 			       "--launch-dest", "--dest", uri, "--allow-same-host",
 			       "--transport", "tcp", "--qmp-log", log, NULL };
-	json_t *result, *lines[4096], *incoming, *ret, *pw;
+	json_t *lines[4096], *incoming, *ret, *pw;
 	char *err_text;
 	struct stat st;
 	size_t n;
@@ -237,12 +245,7 @@ Test(launch_dest, through_the_agent_the_qmp_log_holds_the_destination_side_maske
 	cr_assert_eq(mkdir(agent_rt, 0700), 0);
 	snprintf(uri, sizeof(uri), "exec:%s serve --stdio --runtime-dir %s", getenv("QMIGRATE"),
 		 agent_rt);
-	cr_assert_eq(run_qmigrate(args, "migrate.out", "migrate.err", false), 0);
-	result = last_event("migrate.out", "result");
-	cr_assert_str_eq(field(result, "status"), "completed");
-	adopt(&pair.dst, (long)json_integer_value(json_object_get(result, "dst_pid")),
-	      field(result, "dst_qmp"), "dst");
-	json_decref(result);
+	migrate_and_adopt(args, "migrate.out", "migrate.err", false);
 	cr_assert_eq(stat(log, &st), 0);
 	cr_assert_eq(st.st_mode & 07777, 0600, "mode %o", st.st_mode & 07777);
 
@@ -361,12 +364,7 @@ Test(launch_dest, a_vm_with_a_disk_and_a_nic_moves_to_its_own_description_and_di
 	snprintf(map, sizeof(map), "%s=%s", data, copy);
 	/* A description of the destination's own: only its serial log differs. */
 	write_domain("dst", true);
-	cr_assert_eq(run_qmigrate(mapped, "mapped.out", "mapped.err", false), 0);
-	result = last_event("mapped.out", "result");
-	cr_assert_str_eq(field(result, "status"), "completed");
-	adopt(&pair.dst, (long)json_integer_value(json_object_get(result, "dst_pid")),
-	      field(result, "dst_qmp"), "dst");
-	json_decref(result);
+	migrate_and_adopt(mapped, "mapped.out", "mapped.err", false);
 	cr_assert_eq(tq_qemu_wait_exit(&pair.src, 20), 0, "the source QEMU is still there");
 	/* The source QEMU quit; the destination is a live QEMU that qmigrate started. */
 	cr_assert(tq_qemu_alive(&pair.dst), "dst_pid %d is not running", (int)pair.dst.pid);
