@@ -39,7 +39,7 @@ struct qm_agent {
 	bool greeted;
 	struct qm_job *job;
 	enum qm_peer_type answering; /* the reply the source waits for; QM_PEER_HELLO: none */
-	long long dropped;	     /* QMP messages not forwarded since the last one that was */
+	long long dropped;	     /* QMP messages not forwarded since the last one */
 	bool forward_failed;	     /* a qmp-log message could not be sent: warned once */
 	bool done;		     /* the job ended, or never began */
 	struct qm_error error;	     /* the session's failure */
@@ -203,9 +203,12 @@ static void forward_qmp(const struct qm_peer_qmp_log *l, void *userdata)
 		return;
 	m.qmp_log.dropped = a->dropped;
 	if (qm_peer_chan_send_bounded(a->chan, &m, FORWARD_QUEUE_MAX, &err) < 0) {
-		if (err.code != -EAGAIN && !a->forward_failed)
-			qm_warn(a->ctx, "cannot forward a QMP message to the source: %s", err.text);
-		a->forward_failed = true;
+		/* Queue full (-EAGAIN): the next message says how many were dropped. */
+		if (err.code != -EAGAIN && !a->forward_failed) {
+			qm_warn(a->ctx, "cannot forward a QMP message to the source: %s",
+				err.text);
+			a->forward_failed = true;
+		}
 		a->dropped++;
 		return;
 	}

@@ -28,7 +28,8 @@ int qm_peer_check_hello(const struct qm_peer_hello *local, const struct qm_peer_
 				    remote->version, remote->protocol, local->version,
 				    local->protocol);
 	for (size_t i = 0; i < local->n_features; i++)
-		if (local->features[i].needed && !qm_peer_hello_has(remote, local->features[i].name))
+		if (local->features[i].needed &&
+		    !qm_peer_hello_has(remote, local->features[i].name))
 			return qm_error_set(err, -EPROTONOSUPPORT, "PeerFeature",
 					    "the peer (qmigrate %s) lacks the feature \"%s\" "
 					    "that this migration needs: upgrade qmigrate on "
@@ -36,7 +37,8 @@ int qm_peer_check_hello(const struct qm_peer_hello *local, const struct qm_peer_
 					    remote->version, local->features[i].name,
 					    local->version);
 	for (size_t i = 0; i < remote->n_features; i++)
-		if (remote->features[i].needed && !qm_peer_hello_has(local, remote->features[i].name))
+		if (remote->features[i].needed &&
+		    !qm_peer_hello_has(local, remote->features[i].name))
 			return qm_error_set(err, -EPROTONOSUPPORT, "PeerFeature",
 					    "the peer (qmigrate %s) needs the feature \"%s\" "
 					    "that this qmigrate (%s) lacks: upgrade qmigrate on "

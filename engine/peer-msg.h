@@ -79,7 +79,7 @@ struct json_t;
 struct qm_peer_qmp_log {
 	double ts;	     /* seconds since the epoch, the agent's clock */
 	bool sent;	     /* "dir": "send" (to QEMU) or "recv" */
-	struct json_t *msg;  /* as JSON; a string: the start of one too big or not JSON; owned */
+	struct json_t *msg;  /* owned; a string: the start of one too big or not JSON */
 	long long bytes;     /* the message's size when "msg" is a string of its start; -1 */
 	long long dropped;   /* messages not forwarded just before this one (queue full) */
 };
@@ -119,7 +119,7 @@ int qm_peer_qmp_log_encode(struct json_t *obj, const struct qm_peer_qmp_log *l,
 /* "hello", "prepare", "prepare-reply", ...; NULL for a value out of range. */
 const char *qm_peer_type_name(enum qm_peer_type type);
 
-/* Frees what @m owns (cookie, domain) and zeroes it; the struct itself is the caller's. */
+/* Frees what @m owns (cookie, domain, qmp_log.msg) and zeroes it; not @m itself. */
 void qm_peer_msg_release(struct qm_peer_msg *m);
 
 /*

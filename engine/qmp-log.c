@@ -95,8 +95,12 @@ int qm_qmp_log_open(struct qm_job *job, const char *path, struct qm_error *err)
 int qm_qmp_log_forward(struct qm_job *job, qm_qmp_log_sink_fn sink, void *userdata,
 		       struct qm_error *err)
 {
-	int r = log_new(job, -1, err);
+	int r;
 
+	if (job->qmp_log)
+		return qm_error_set(err, -EEXIST, "GenericError",
+				    "the job has a QMP log already");
+	r = log_new(job, -1, err);
 	if (r == 0) {
 		job->qmp_log->sink = sink;
 		job->qmp_log->sink_data = userdata;

@@ -232,6 +232,7 @@ Test(launch_dest, through_the_agent_the_qmp_log_holds_the_destination_side_maske
 			       "--launch-dest", "--dest", uri, "--allow-same-host",
 			       "--transport", "tcp", "--qmp-log", log, NULL };
 	json_t *lines[4096], *incoming, *ret, *pw;
+	json_int_t id;
 	char *err_text;
 	struct stat st;
 	size_t n;
@@ -243,8 +244,8 @@ Test(launch_dest, through_the_agent_the_qmp_log_holds_the_destination_side_maske
 	/* Not the source's runtime directory: its VM directory is there already. */
 	path_in(agent_rt, sizeof(agent_rt), "agent");
 	cr_assert_eq(mkdir(agent_rt, 0700), 0);
-	snprintf(uri, sizeof(uri), "exec:%s serve --stdio --runtime-dir %s", getenv("QMIGRATE"),
-		 agent_rt);
+	snprintf(uri, sizeof(uri), "exec:%s serve --stdio --runtime-dir %s",
+		 getenv("QMIGRATE"), agent_rt);
 	migrate_and_adopt(args, "migrate.out", "migrate.err", false);
 	cr_assert_eq(stat(log, &st), 0);
 	cr_assert_eq(st.st_mode & 07777, 0600, "mode %o", st.st_mode & 07777);
@@ -254,10 +255,11 @@ Test(launch_dest, through_the_agent_the_qmp_log_holds_the_destination_side_maske
 	cr_assert(find_line(lines, n, "source", "send", "execute", "migrate", -1));
 	cr_assert(find_line(lines, n, "destination", "recv", "QMP", NULL, -1),
 		  "no greeting from the destination");
-	incoming = find_line(lines, n, "destination", "send", "execute", "migrate-incoming", -1);
+	incoming = find_line(lines, n, "destination", "send", "execute", "migrate-incoming",
+			     -1);
 	cr_assert(incoming, "no migrate-incoming sent to the destination");
-	ret = find_line(lines, n, "destination", "recv", "return", NULL,
-			json_integer_value(json_object_get(json_object_get(incoming, "msg"), "id")));
+	id = json_integer_value(json_object_get(json_object_get(incoming, "msg"), "id"));
+	ret = find_line(lines, n, "destination", "recv", "return", NULL, id);
 	cr_assert(ret, "no return of migrate-incoming from the destination");
 	/* The agent set the password there, and the transcript shows it masked. */
 	pw = find_line(lines, n, "destination", "send", "execute", "set_password", -1);
