@@ -102,8 +102,9 @@ static void on_done(struct qm_job *job, const struct qm_result *r, void *ud)
 	run->done = true;
 }
 
-static void on_log(void *ud, int priority, const char *file, int line, const char *fn,
-		   const char *format, va_list args)
+/* Warnings and errors into run->warnings. */
+static _printf_(6, 0) void on_log(void *ud, int priority, const char *file, int line,
+				  const char *fn, const char *format, va_list args)
 {
 	struct rrun *run = ud;
 	size_t n = strlen(run->warnings);
