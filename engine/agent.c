@@ -23,6 +23,12 @@
 
 /* After its last answer the agent waits this long for the source to hang up. */
 #define LINGER 10.0
+/*
+ * Past this many bytes queued for the source (it reads slower than QEMU
+ * talks), a QMP message is dropped from its transcript rather than queued:
+ * the answers the migration needs still go, and memory stays bounded.
+ */
+#define FORWARD_QUEUE_MAX ((size_t)4 << 20)
 
 struct qm_agent {
 	struct qm_ctx *ctx;
@@ -33,6 +39,8 @@ struct qm_agent {
 	bool greeted;
 	struct qm_job *job;
 	enum qm_peer_type answering; /* the reply the source waits for; QM_PEER_HELLO: none */
+	long long dropped;	     /* QMP messages not forwarded since the last one */
+	bool forward_failed;	     /* a qmp-log message could not be sent: warned once */
 	bool done;		     /* the job ended, or never began */
 	struct qm_error error;	     /* the session's failure */
 	ev_timer linger;
@@ -180,6 +188,33 @@ static void job_done(struct qm_job *job, const struct qm_result *r, void *ud)
 	wind_down(a);
 }
 
+/*
+ * The destination's QMP, for the source's transcript (setting qmp-log): queued
+ * on the channel, never waited for; what cannot go is dropped, counted in the
+ * next message, and never fails the migration.
+ */
+static void forward_qmp(const struct qm_peer_qmp_log *l, void *userdata)
+{
+	struct qm_agent *a = userdata;
+	struct qm_peer_msg m = { .type = QM_PEER_QMP_LOG, .qmp_log = *l };
+	struct qm_error err = { 0 };
+
+	if (!a->chan || qm_peer_chan_is_closed(a->chan))
+		return;
+	m.qmp_log.dropped = a->dropped;
+	if (qm_peer_chan_send_bounded(a->chan, &m, FORWARD_QUEUE_MAX, &err) < 0) {
+		/* Queue full (-EAGAIN): the next message says how many were dropped. */
+		if (err.code != -EAGAIN && !a->forward_failed) {
+			qm_warn(a->ctx, "cannot forward a QMP message to the source: %s",
+				err.text);
+			a->forward_failed = true;
+		}
+		a->dropped++;
+		return;
+	}
+	a->dropped = 0;
+}
+
 /* ---- the requests ------------------------------------------------------------------- */
 
 static struct qm_job *job_for(struct qm_agent *a, struct qm_peer_msg *m, struct qm_error *err)
@@ -221,7 +256,9 @@ static struct qm_job *job_for(struct qm_agent *a, struct qm_peer_msg *m, struct 
 	qm_agent_pick_address(s->migrate_address[0] ? s->migrate_address
 						    : a->opts->migrate_address,
 			      job->listen_address, sizeof(job->listen_address));
-	if (qm_host_identity(a->opts->host_uuid, job->hostname, job->host_uuid, err) < 0 ||
+	/* Before the destination's QMP opens: its greeting is in the transcript. */
+	if ((s->qmp_log && qm_qmp_log_forward(job, forward_qmp, a, err) < 0) ||
+	    qm_host_identity(a->opts->host_uuid, job->hostname, job->host_uuid, err) < 0 ||
 	    (o.dst_qmp && qm_job_open_dst(job, o.dst_qmp, 0, err) < 0))
 		return qm_job_unref(job);
 	job->dst_gone = o.launch_dest;

@@ -52,6 +52,8 @@ struct qm_remote {
 	struct qm_peer_chan *chan;
 	struct qm_peer_hello hello; /* ours: what this migration needs */
 	bool greeted;		    /* the agent's hello passed */
+	bool log_forwarded;	    /* prepare asks the agent to forward its QMP (qmp-log) */
+	bool log_dropped;	    /* the agent said it dropped some: warned once */
 	enum qm_peer_type waiting;  /* the reply awaited, or QM_PEER_HELLO for none */
 	bool prepare_sent;	    /* prepare went out (once the agent's hello passed) */
 	bool prepared;		    /* the agent prepared: a failure needs its cleanup */
@@ -274,8 +276,26 @@ static void on_message(struct qm_peer_chan *c, struct qm_peer_msg *m, void *ud)
 		}
 		rm->greeted = true;
 		qm_dbg(job->ctx, "%s: qmigrate %s", rm->label, m->hello.version);
+		/* Asked only for a log, and only of an agent that can. */
+		rm->log_forwarded = job->qmp_log && qm_peer_hello_has(&m->hello, "qmp-log");
+		if (job->qmp_log && !rm->log_forwarded)
+			qm_warn(job->ctx,
+				"%s: qmigrate %s there does not forward the destination's QMP "
+				"messages: the QMP log holds the source's side only",
+				rm->label, m->hello.version);
 		if (rm->waiting == QM_PEER_PREPARE_REPLY && !rm->prepare_sent)
 			send_prepare(rm);
+		return;
+	}
+	if (m->type == QM_PEER_QMP_LOG && rm->log_forwarded && rm->prepare_sent) {
+		/* Whenever it comes, and never a reason to fail: the transcript's business. */
+		qm_qmp_log_forwarded(job, &m->qmp_log);
+		if (m->qmp_log.dropped && !rm->log_dropped)
+			qm_warn(job->ctx,
+				"%s: the agent dropped %lld of the destination's QMP messages "
+				"from the QMP log: the channel lagged",
+				rm->label, m->qmp_log.dropped);
+		rm->log_dropped = rm->log_dropped || m->qmp_log.dropped;
 		return;
 	}
 	if (m->type == QM_PEER_ERROR) {
@@ -479,6 +499,7 @@ static void send_prepare(struct qm_remote *rm)
 	}
 	m.settings.disk_map = rm->disk_map; /* borrowed */
 	m.settings.n_disk_map = qm_argv_len((const char *const *)rm->disk_map);
+	m.settings.qmp_log = rm->log_forwarded;
 	m.cookie = job->cookie;
 	/* The full description: the agent sets the passwords, as prepare does here. */
 	m.domain = job->domain_xml ? job->domain_xml : job->described_xml;

@@ -172,6 +172,20 @@ int qm_qmp_log_open(struct qm_job *job, const char *path, struct qm_error *err);
 /* Writes @qmp's messages to the transcript, as the source's or the destination's. */
 void qm_qmp_log_attach(struct qm_job *job, struct qm_qmp *qmp, bool source);
 void qm_qmp_log_free(struct qm_job *job);
+/*
+ * The agent's side (feature qmp-log): instead of a file, each message goes to
+ * @sink as the peer message's fields (borrowed), for the source's transcript.
+ * Returns 0 or -ENOMEM with @err filled.
+ */
+struct qm_peer_qmp_log;
+typedef void (*qm_qmp_log_sink_fn)(const struct qm_peer_qmp_log *l, void *userdata);
+int qm_qmp_log_forward(struct qm_job *job, qm_qmp_log_sink_fn sink, void *userdata,
+		       struct qm_error *err);
+/*
+ * The source's side: writes a message the agent forwarded as the destination's,
+ * at the agent's time, but never before the line before nor after now.
+ */
+void qm_qmp_log_forwarded(struct qm_job *job, const struct qm_peer_qmp_log *l);
 
 /* Connects the destination's QMP at @path, waiting up to @wait_for_path seconds for it. */
 int qm_job_open_dst(struct qm_job *job, const char *path, double wait_for_path,

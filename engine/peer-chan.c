@@ -224,6 +224,16 @@ int qm_peer_chan_send(struct qm_peer_chan *c, const struct qm_peer_msg *m, struc
 	return 0;
 }
 
+int qm_peer_chan_send_bounded(struct qm_peer_chan *c, const struct qm_peer_msg *m,
+			      size_t max_queued, struct qm_error *err)
+{
+	if (!c->closed && c->queued > max_queued)
+		return qm_error_set(err, -EAGAIN, "PeerBusy",
+				    "%s: %zu bytes wait for the peer, over %zu", c->label,
+				    c->queued, max_queued);
+	return qm_peer_chan_send(c, m, err);
+}
+
 /* ---- reading ------------------------------------------------------------- */
 
 /* Frames and delivers what the buffer holds; stops when a callback drops the channel. */

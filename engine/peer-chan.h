@@ -59,6 +59,15 @@ struct qm_peer_chan *qm_peer_chan_unref(struct qm_peer_chan *c);
 int qm_peer_chan_send(struct qm_peer_chan *c, const struct qm_peer_msg *m,
 		      struct qm_error *err) _must_check_;
 
+/*
+ * The same for a message that may be left out (the QMP transcript's): when
+ * more than @max_queued bytes wait for the peer already, -EAGAIN (class
+ * PeerBusy) and nothing is queued, so that a peer that reads slowly costs
+ * bounded memory.  qm_peer_chan_send() itself never refuses for that.
+ */
+int qm_peer_chan_send_bounded(struct qm_peer_chan *c, const struct qm_peer_msg *m,
+			      size_t max_queued, struct qm_error *err) _must_check_;
+
 /* Bytes queued and not yet written. */
 size_t qm_peer_chan_queued(const struct qm_peer_chan *c);
 /*

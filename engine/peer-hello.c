@@ -9,7 +9,7 @@
 #include "engine/peer-msg.h"
 #include "util/error.h"
 
-static bool has_feature(const struct qm_peer_hello *h, const char *name)
+bool qm_peer_hello_has(const struct qm_peer_hello *h, const char *name)
 {
 	for (size_t i = 0; i < h->n_features; i++)
 		if (strcmp(h->features[i].name, name) == 0)
@@ -28,7 +28,8 @@ int qm_peer_check_hello(const struct qm_peer_hello *local, const struct qm_peer_
 				    remote->version, remote->protocol, local->version,
 				    local->protocol);
 	for (size_t i = 0; i < local->n_features; i++)
-		if (local->features[i].needed && !has_feature(remote, local->features[i].name))
+		if (local->features[i].needed &&
+		    !qm_peer_hello_has(remote, local->features[i].name))
 			return qm_error_set(err, -EPROTONOSUPPORT, "PeerFeature",
 					    "the peer (qmigrate %s) lacks the feature \"%s\" "
 					    "that this migration needs: upgrade qmigrate on "
@@ -36,7 +37,8 @@ int qm_peer_check_hello(const struct qm_peer_hello *local, const struct qm_peer_
 					    remote->version, local->features[i].name,
 					    local->version);
 	for (size_t i = 0; i < remote->n_features; i++)
-		if (remote->features[i].needed && !has_feature(local, remote->features[i].name))
+		if (remote->features[i].needed &&
+		    !qm_peer_hello_has(local, remote->features[i].name))
 			return qm_error_set(err, -EPROTONOSUPPORT, "PeerFeature",
 					    "the peer (qmigrate %s) needs the feature \"%s\" "
 					    "that this qmigrate (%s) lacks: upgrade qmigrate on "
@@ -49,6 +51,7 @@ int qm_peer_check_hello(const struct qm_peer_hello *local, const struct qm_peer_
 /* What this qmigrate can do as either side: every name a hello may need. */
 static const char *const our_features[] = {
 	"attach", "launch", "direct", "tunnel", "multifd", "postcopy", "lockstate",
+	"qmp-log",
 };
 
 void qm_peer_hello_init(struct qm_peer_hello *h)

@@ -44,6 +44,7 @@ static const struct type_info types[] = {
 	[QM_PEER_CLEANUP] = { "cleanup", true, false },
 	[QM_PEER_CLEANUP_REPLY] = { "cleanup-reply", true, false },
 	[QM_PEER_ERROR] = { "error", false, false },
+	[QM_PEER_QMP_LOG] = { "qmp-log", false, false },
 };
 
 const char *qm_peer_type_name(enum qm_peer_type type)
@@ -61,6 +62,7 @@ void qm_peer_msg_release(struct qm_peer_msg *m)
 		explicit_bzero(m->domain, strlen(m->domain));
 	free(m->domain);
 	qm_peer_settings_release(&m->settings);
+	json_decref(m->qmp_log.msg);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -247,6 +249,8 @@ static int decode_body(json_t *obj, struct qm_peer_msg *m, struct qm_error *err)
 
 	if (m->type == QM_PEER_HELLO)
 		return decode_hello(obj, &m->hello, err);
+	if (m->type == QM_PEER_QMP_LOG)
+		return qm_peer_qmp_log_decode(obj, &m->qmp_log, err);
 	if (m->type == QM_PEER_ERROR) {
 		r = get_text_into(obj, t->name, &rule_class, m->error_class, err);
 		if (r == 0)
@@ -364,6 +368,8 @@ static int encode_body(json_t *obj, const struct qm_peer_msg *m, struct qm_error
 
 	if (m->type == QM_PEER_HELLO)
 		return encode_hello(obj, &m->hello, err);
+	if (m->type == QM_PEER_QMP_LOG)
+		return qm_peer_qmp_log_encode(obj, &m->qmp_log, err);
 	if (m->type == QM_PEER_ERROR) {
 		r = set_text(obj, t->name, &rule_class, m->error_class, err);
 		if (r == 0)

@@ -29,6 +29,7 @@ enum qm_peer_type {
 	QM_PEER_CLEANUP,
 	QM_PEER_CLEANUP_REPLY,
 	QM_PEER_ERROR,
+	QM_PEER_QMP_LOG,
 };
 
 struct qm_peer_feature {
@@ -59,6 +60,7 @@ struct qm_peer_settings {
 	bool postcopy, paused;
 	bool launch;	      /* launch the destination from the description sent along */
 	bool allow_same_host; /* do not refuse a source with the agent's host uuid */
+	bool qmp_log;	      /* forward the destination's QMP messages (feature qmp-log) */
 	char qmp[QM_PEER_QMP_MAX + 1];	  /* without launch: the QEMU to attach to, there */
 	char migrate_address[64];	  /* direct: where QEMU listens; "": the agent picks */
 	char graphics_listen[64];	  /* "": as described */
@@ -66,6 +68,21 @@ struct qm_peer_settings {
 	size_t n_disk_map;
 	char **disk_map; /* "SRC=DST" (absolute paths), owned; NULL when none */
 	enum qm_copy_storage copy_storage; /* NONE: the destination sees the disks already */
+};
+
+struct json_t;
+
+/*
+ * One message to or from the destination QEMU, forwarded by the agent for the
+ * source's QMP transcript (feature qmp-log; engine/qmp-log.c writes it).
+ */
+#define QM_PEER_QMP_LOG_MAX 65536 /* bytes of "msg" as compact JSON */
+struct qm_peer_qmp_log {
+	double ts;	     /* seconds since the epoch, the agent's clock */
+	bool sent;	     /* "dir": "send" (to QEMU) or "recv" */
+	struct json_t *msg;  /* owned; a string: the start of one too big or not JSON */
+	long long bytes;     /* the message's size when "msg" is a string of its start; -1 */
+	long long dropped;   /* messages not forwarded just before this one (queue full) */
 };
 
 struct qm_peer_msg {
@@ -84,20 +101,26 @@ struct qm_peer_msg {
 	char message[512];    /* QM_PEER_ERROR */
 	bool refused;	      /* QM_PEER_ERROR, optional: a precheck refused, nothing changed */
 	bool changed;	      /* QM_PEER_ERROR, optional: the agent changed a QEMU first */
+	struct qm_peer_qmp_log qmp_log; /* QM_PEER_QMP_LOG */
 };
 
 /* peer-settings.c: the settings object of prepare, and the phases' optional fields */
-struct json_t;
 int qm_peer_settings_decode(struct json_t *obj, struct qm_peer_msg *m,
 			    struct qm_error *err) _must_check_;
 int qm_peer_settings_encode(struct json_t *obj, const struct qm_peer_msg *m,
 			    struct qm_error *err) _must_check_;
 void qm_peer_settings_release(struct qm_peer_settings *s);
 
+/* peer-qmp-log.c: the fields of "qmp-log", checked by the same rules both ways */
+int qm_peer_qmp_log_decode(struct json_t *obj, struct qm_peer_qmp_log *l,
+			   struct qm_error *err) _must_check_;
+int qm_peer_qmp_log_encode(struct json_t *obj, const struct qm_peer_qmp_log *l,
+			   struct qm_error *err) _must_check_;
+
 /* "hello", "prepare", "prepare-reply", ...; NULL for a value out of range. */
 const char *qm_peer_type_name(enum qm_peer_type type);
 
-/* Frees what @m owns (cookie, domain) and zeroes it; the struct itself is the caller's. */
+/* Frees what @m owns (cookie, domain, qmp_log.msg) and zeroes it; not @m itself. */
 void qm_peer_msg_release(struct qm_peer_msg *m);
 
 /*
@@ -122,6 +145,8 @@ int qm_peer_msg_encode(const struct qm_peer_msg *m, char **frame, size_t *frame_
 void qm_peer_hello_init(struct qm_peer_hello *h);
 /* Marks @name (one of the features qm_peer_hello_init lists) needed. */
 void qm_peer_hello_need(struct qm_peer_hello *h, const char *name);
+/* @h lists the feature @name. */
+bool qm_peer_hello_has(const struct qm_peer_hello *h, const char *name);
 
 /*
  * The hello rules: refuses (-EPROTONOSUPPORT, class PeerFeature) a peer

@@ -154,6 +154,8 @@ static int decode_settings(const struct qm_peer_msg *m, json_t *obj, struct qm_p
 	if (r == 0)
 		r = get_bool(m, obj, "allow-same-host", &s->allow_same_host, err);
 	if (r == 0)
+		r = get_bool(m, obj, "qmp-log", &s->qmp_log, err);
+	if (r == 0)
 		r = get_str(m, obj, "qmp", PATH, s->qmp, sizeof(s->qmp), err);
 	if (r == 0)
 		r = get_str(m, obj, "migrate-address", ADDR, s->migrate_address,
@@ -247,6 +249,9 @@ static int encode_settings(const struct qm_peer_msg *m, json_t *obj, struct qm_e
 		r = put(set, "launch", json_boolean(s->launch), err);
 	if (r == 0)
 		r = put(set, "allow-same-host", json_boolean(s->allow_same_host), err);
+	/* Only when asked: an agent without the feature never sees it. */
+	if (r == 0 && s->qmp_log)
+		r = put(set, "qmp-log", json_true(), err);
 	if (r == 0)
 		r = put_str(m, set, "qmp", PATH, s->qmp, err);
 	if (r == 0)

@@ -5,6 +5,10 @@
  * attaches to a bug report.  The QMP client masks the secrets (qmp/client.c,
  * the same rule as its debug trace); this file only writes.  Logging never
  * fails the migration: a write error warns once and stops it.
+ *
+ * Through an agent (docs/peer-protocol.md, feature qmp-log) the destination's
+ * QMP is the agent's: there the log has no file but a sink that forwards each
+ * message to the source, which writes it here as the destination's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +20,7 @@
 #include <unistd.h>
 
 #include "engine/job.h"
+#include "engine/peer-msg.h"
 #include "qmp/internal.h"
 #include "util/error.h"
 #include "util/io.h"
@@ -34,15 +39,34 @@ struct log_side {
 
 struct qm_qmp_log {
 	struct qm_ctx *ctx;
-	int fd;
+	int fd; /* -1 on the agent: the sink forwards */
+	qm_qmp_log_sink_fn sink;
+	void *sink_data;
 	bool failed;
 	double last_ts;
 	struct log_side side[2]; /* source, destination */
 };
 
+/* Takes @fd (-1: none). */
+static int log_new(struct qm_job *job, int fd, struct qm_error *err)
+{
+	struct qm_qmp_log *log = calloc(1, sizeof(*log));
+
+	if (!log) {
+		if (fd >= 0)
+			close(fd);
+		return qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
+	}
+	log->ctx = job->ctx;
+	log->fd = fd;
+	log->side[0] = (struct log_side){ log, "source" };
+	log->side[1] = (struct log_side){ log, "destination" };
+	job->qmp_log = log;
+	return 0;
+}
+
 int qm_qmp_log_open(struct qm_job *job, const char *path, struct qm_error *err)
 {
-	struct qm_qmp_log *log;
 	struct stat st;
 	int fd;
 
@@ -65,48 +89,66 @@ int qm_qmp_log_open(struct qm_job *job, const char *path, struct qm_error *err)
 		return qm_error_set(err, -EINVAL, "Usage",
 				    "QMP log %s: not a regular file", path);
 	}
-	log = calloc(1, sizeof(*log));
-	if (!log) {
-		close(fd);
-		return qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
+	return log_new(job, fd, err);
+}
+
+int qm_qmp_log_forward(struct qm_job *job, qm_qmp_log_sink_fn sink, void *userdata,
+		       struct qm_error *err)
+{
+	int r;
+
+	if (job->qmp_log)
+		return qm_error_set(err, -EEXIST, "GenericError",
+				    "the job has a QMP log already");
+	r = log_new(job, -1, err);
+	if (r == 0) {
+		job->qmp_log->sink = sink;
+		job->qmp_log->sink_data = userdata;
 	}
-	log->ctx = job->ctx;
-	log->fd = fd;
-	log->side[0] = (struct log_side){ log, "source" };
-	log->side[1] = (struct log_side){ log, "destination" };
-	job->qmp_log = log;
-	return 0;
+	return r;
 }
 
 void qm_qmp_log_free(struct qm_job *job)
 {
 	if (!job->qmp_log)
 		return;
-	close(job->qmp_log->fd);
+	if (job->qmp_log->fd >= 0)
+		close(job->qmp_log->fd);
 	free(job->qmp_log);
 	job->qmp_log = NULL;
 }
 
-/* Seconds since the epoch, never less than the line before's: a clock step back
- * must not reorder the transcript. */
-static double log_time(struct qm_qmp_log *log)
+static double now_ts(void)
 {
 	struct timespec now;
-	double ts;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	ts = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+/* @ts, never less than the line before's: a clock step back must not reorder
+ * the transcript. */
+static double log_time(struct qm_qmp_log *log, double ts)
+{
 	if (ts < log->last_ts)
 		ts = log->last_ts;
 	log->last_ts = ts;
 	return ts;
 }
 
-/* The message as JSON; a huge or malformed one as a string of its start. */
-static json_t *log_msg(const char *text, size_t len, json_t **bytes)
+/*
+ * The message as JSON; a huge or malformed one as a string of its start.
+ * Forwarded (@max_dumped not 0), huge is what a peer message cannot carry.
+ */
+static json_t *log_msg(const char *text, size_t len, size_t max_dumped, json_t **bytes)
 {
 	json_t *msg = len <= MAX_MSG ? json_loadb(text, len, JSON_ALLOW_NUL, NULL) : NULL;
 
+	if (msg && max_dumped &&
+	    json_dumpb(msg, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY) > max_dumped) {
+		json_decref(msg);
+		msg = NULL;
+	}
 	if (msg)
 		return msg;
 	*bytes = json_integer((json_int_t)len);
@@ -115,22 +157,16 @@ static json_t *log_msg(const char *text, size_t len, json_t **bytes)
 	return msg ? msg : json_string("(not UTF-8, not shown)");
 }
 
-static void log_line(struct qm_qmp *qmp, bool sent, const char *text, size_t len,
-		     void *userdata)
+/* Writes one line; takes @msg and @bytes (may be NULL). */
+static void write_line(struct qm_qmp_log *log, const char *side, double ts, bool sent,
+		       json_t *msg, json_t *bytes)
 {
-	struct log_side *side = userdata;
-	struct qm_qmp_log *log = side->log;
-	json_t *bytes = NULL, *msg, *line;
+	json_t *line;
 	char *dumped;
 	int r;
 
-	if (log->failed)
-		return;
-	/* Before json_pack: its arguments' order of evaluation is unspecified. */
-	msg = log_msg(text, len, &bytes);
-	line = json_pack("{s:f, s:s, s:s, s:o, s:o*}", "ts", log_time(log), "side",
-			 side->name, "dir", sent ? "send" : "recv", "msg", msg, "bytes",
-			 bytes);
+	line = json_pack("{s:f, s:s, s:s, s:o, s:o*}", "ts", ts, "side", side, "dir",
+			 sent ? "send" : "recv", "msg", msg, "bytes", bytes);
 	dumped = line ? json_dumps(line, JSON_COMPACT) : NULL;
 	json_decref(line);
 	r = -ENOMEM;
@@ -151,6 +187,43 @@ static void log_line(struct qm_qmp *qmp, bool sent, const char *text, size_t len
 		qm_warn(log->ctx, "QMP log: %s; the rest of the transcript is lost",
 			strerror(-r));
 	}
+}
+
+static void log_line(struct qm_qmp *qmp, bool sent, const char *text, size_t len,
+		     void *userdata)
+{
+	struct log_side *side = userdata;
+	struct qm_qmp_log *log = side->log;
+	json_t *bytes = NULL, *msg;
+	struct qm_peer_qmp_log fwd = { .sent = sent, .bytes = -1 };
+
+	if (log->failed)
+		return;
+	msg = log_msg(text, len, log->sink ? QM_PEER_QMP_LOG_MAX : 0, &bytes);
+	if (!log->sink) {
+		write_line(log, side->name, log_time(log, now_ts()), sent, msg, bytes);
+		return;
+	}
+	fwd.ts = log_time(log, now_ts());
+	fwd.msg = msg;
+	if (bytes)
+		fwd.bytes = (long long)json_integer_value(bytes);
+	if (msg)
+		log->sink(&fwd, log->sink_data);
+	json_decref(msg);
+	json_decref(bytes);
+}
+
+void qm_qmp_log_forwarded(struct qm_job *job, const struct qm_peer_qmp_log *l)
+{
+	struct qm_qmp_log *log = job->qmp_log;
+	double now = now_ts();
+
+	if (!log || log->failed || log->fd < 0)
+		return;
+	write_line(log, "destination", log_time(log, l->ts < now ? l->ts : now), l->sent,
+		   json_incref(l->msg),
+		   l->bytes >= 0 ? json_integer((json_int_t)l->bytes) : NULL);
 }
 
 void qm_qmp_log_attach(struct qm_job *job, struct qm_qmp *qmp, bool source)

@@ -437,8 +437,9 @@ struct qm_job_options {
 	 * "dir": "send"|"recv", "msg": the message}, passwords and secrets
 	 * masked; written to this path, created 0600 (a symbolic link is
 	 * refused); NULL: none.  A write error warns once and stops the
-	 * transcript, never the migration.  With dest_uri only the source's
-	 * side is written: the destination's QMP is the agent's.
+	 * transcript, never the migration.  With dest_uri the agent forwards
+	 * the destination's messages (peer feature qmp-log); an agent without
+	 * the feature leaves the source's side only, and a warning says so.
 	 */
 	const char *qmp_log;
 };

@@ -8,6 +8,7 @@
  * message that decodes encodes again and decodes to the same message.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,13 @@ static void check_round_trip(const struct qm_peer_msg *m)
 			    same_text(back.domain, m->domain) &&
 			    strcmp(back.error_class, m->error_class) == 0 &&
 			    strcmp(back.message, m->message) == 0 &&
-			    memcmp(&back.hello, &m->hello, sizeof(m->hello)) == 0,
+			    memcmp(&back.hello, &m->hello, sizeof(m->hello)) == 0 &&
+			    back.qmp_log.ts == m->qmp_log.ts &&
+			    back.qmp_log.sent == m->qmp_log.sent &&
+			    back.qmp_log.bytes == m->qmp_log.bytes &&
+			    back.qmp_log.dropped == m->qmp_log.dropped &&
+			    (back.qmp_log.msg == m->qmp_log.msg ||
+			     json_equal(back.qmp_log.msg, m->qmp_log.msg)),
 		    "round trip changed a %s message", qm_peer_type_name(m->type));
 	qm_peer_msg_release(&back);
 	free(frame);
@@ -56,7 +63,8 @@ static void decode_body(const char *body, size_t len)
 	if (r < 0) {
 		fuzz_assert(r == err.code && err.error_class[0] && err.text[0], "%d %s",
 			    r, err.text);
-		fuzz_assert(!m.cookie && !m.domain, "a refused message owns strings");
+		fuzz_assert(!m.cookie && !m.domain && !m.qmp_log.msg,
+			    "a refused message owns strings");
 		return;
 	}
 	check_round_trip(&m);

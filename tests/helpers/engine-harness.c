@@ -167,6 +167,8 @@ void migrate_with(struct run *run, const struct fq_step *src_script,
 	else
 		run->job = qm_job_new(ctx, loop, &opts, &cbs, run, &err);
 	cr_assert(run->job, "%s", err.text);
+	if (run->qmp_forward)
+		cr_assert_eq(qm_qmp_log_forward(run->job, run->qmp_forward, run, &err), 0);
 	cr_assert_eq(qm_job_start(run->job, &err), 0, "%s", err.text);
 	cr_assert_not(run->done, "the result came inside qm_job_start");
 	while (!run->done) {

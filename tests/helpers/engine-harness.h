@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 
 #include "qmigrate.h"
+
+struct qm_peer_qmp_log;
 #include "tests/helpers/fake-qmp.h"
 
 #define R(slot, json) FQ_REPLY_TEXT(slot, "{\"return\": " json "}")
@@ -176,6 +178,8 @@ struct run {
 	 */
 	int tcg_warnings;
 	const char *qmp_log; /* the job's QMP transcript, when set */
+	/* instead, the agent's forwarding (qm_qmp_log_forward) to this, with the run */
+	void (*qmp_forward)(const struct qm_peer_qmp_log *l, void *run);
 	/* on entering each phase, after it is recorded, when set */
 	void (*on_phase)(struct run *run, struct qm_job *job, enum qm_phase phase);
 	/* resumes the source's script at its WAIT step once this holds, when set */

@@ -24,6 +24,11 @@
  *   --refused, --changed  with these flags
  *   --migrate-uri URI     where prepare-reply's cookie sends the stream
  *   --qmp PATH, --pid N   the destination QEMU prepare-reply names
+ *   --forward-qmp         when prepare asks for qmp-log, sends three qmp-log
+ *                         messages before its reply: migrate-incoming sent
+ *                         (stamped 1000 s ahead), its return (stamped 1970,
+ *                         after 3 dropped), an event too big (a string of
+ *                         its start, 2000000 bytes)
  *
  * Otherwise it answers prepare with prepare-reply, finish with finish-reply
  * and cleanup with cleanup-reply, and exits 0 at the end of stdin.  Its
@@ -32,6 +37,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -39,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine/peer-frame.h"
@@ -49,7 +56,7 @@
 static struct {
 	const char *record, *banner, *exit_at, *error_class, *migrate_uri, *qmp;
 	char message[512];
-	bool silent, refused, changed, hello_on_signal;
+	bool silent, refused, changed, hello_on_signal, forward_qmp;
 	long pid;
 	struct qm_peer_hello hello;
 } cfg = { .migrate_uri = "tcp:127.0.0.1:4444" };
@@ -182,11 +189,11 @@ static void record_msg(const struct qm_peer_msg *m, const struct qm_cookie *c)
 		record("prepare vm=%s transport=%s multifd=%u postcopy=%d paused=%d "
 		       "launch=%d "
 		       "allow-same-host=%d qmp=%s migrate-address=%s graphics-listen=%s "
-		       "disk-map=%s domain=%zu",
+		       "disk-map=%s domain=%zu qmp-log=%d",
 		       c->name, transport_name(s->transport), s->multifd, s->postcopy,
 		       s->paused, s->launch, s->allow_same_host, s->qmp,
 		       s->migrate_address, s->graphics_listen, map,
-		       m->domain ? strlen(m->domain) : 0);
+		       m->domain ? strlen(m->domain) : 0, s->qmp_log);
 		return;
 	case QM_PEER_CLEANUP:
 		record("cleanup postcopy=%d", m->postcopy);
@@ -218,6 +225,27 @@ static char *reply_cookie(const struct qm_cookie *c, bool migrate)
 	return xml;
 }
 
+/* What a real agent would forward of the destination's QMP during prepare. */
+static void forward_qmp(void)
+{
+	struct qm_peer_msg f = { .type = QM_PEER_QMP_LOG };
+	double now = (double)time(NULL);
+
+	f.qmp_log = (struct qm_peer_qmp_log){ .ts = now + 1000, .sent = true, .bytes = -1 };
+	f.qmp_log.msg = json_pack("{s:s, s:{s:s}, s:i}", "execute", "migrate-incoming",
+				  "arguments", "uri", cfg.migrate_uri, "id", 1);
+	send_msg(&f);
+	json_decref(f.qmp_log.msg);
+	f.qmp_log = (struct qm_peer_qmp_log){ .ts = 1.0, .bytes = -1, .dropped = 3 };
+	f.qmp_log.msg = json_pack("{s:{}, s:i}", "return", "id", 1);
+	send_msg(&f);
+	json_decref(f.qmp_log.msg);
+	f.qmp_log = (struct qm_peer_qmp_log){ .ts = now, .bytes = 2000000 };
+	f.qmp_log.msg = json_string("{\"event\": \"MIGRATION\", \"data\": {\"st");
+	send_msg(&f);
+	json_decref(f.qmp_log.msg);
+}
+
 static void answer(const struct qm_peer_msg *m, const struct qm_cookie *c)
 {
 	struct qm_peer_msg r = { 0 };
@@ -236,6 +264,8 @@ static void answer(const struct qm_peer_msg *m, const struct qm_cookie *c)
 			send_msg(&r);
 			return;
 		}
+		if (cfg.forward_qmp && m->settings.qmp_log)
+			forward_qmp();
 		r.type = QM_PEER_PREPARE_REPLY;
 		snprintf(r.qmp, sizeof(r.qmp), "%s", cfg.qmp ? cfg.qmp : "");
 		r.pid = cfg.pid;
@@ -272,6 +302,7 @@ static void parse_args(int argc, char **argv, const char **pid_file)
 		{ "migrate-uri", required_argument, NULL, 'u' },
 		{ "qmp", required_argument, NULL, 'q' },
 		{ "pid", required_argument, NULL, 'P' },
+		{ "forward-qmp", no_argument, NULL, 'F' },
 		{},
 	};
 	struct qm_peer_hello *h = &cfg.hello;
@@ -315,6 +346,9 @@ static void parse_args(int argc, char **argv, const char **pid_file)
 			break;
 		case 'P':
 			cfg.pid = atol(optarg);
+			break;
+		case 'F':
+			cfg.forward_qmp = true;
 			break;
 		case 'm':
 			snprintf(cfg.message, sizeof(cfg.message), "%s", optarg);

@@ -112,6 +112,20 @@ Test(launch_dest, a_cancel_during_perform_leaves_no_destination_behind)
 	check_memory(&pair.src);
 }
 
+/* qmigrate @args completes; the destination it launched becomes pair.dst. */
+static void migrate_and_adopt(const char *const args[], const char *out, const char *err,
+			      bool trace)
+{
+	json_t *result;
+
+	cr_assert_eq(run_qmigrate(args, out, err, trace), 0);
+	result = last_event(out, "result");
+	cr_assert_str_eq(field(result, "status"), "completed");
+	adopt(&pair.dst, (long)json_integer_value(json_object_get(result, "dst_pid")),
+	      field(result, "dst_qmp"), "dst");
+	json_decref(result);
+}
+
 /* ---- a password on VNC ------------------------------------------------------------ */
 
 Test(launch_dest, a_vnc_password_is_nowhere_qmigrate_writes)
@@ -120,7 +134,6 @@ Test(launch_dest, a_vnc_password_is_nowhere_qmigrate_writes)
 	const char *args[16] = { "migrate", "--json", "--src-qmp", NULL, "--domain", src_xml,
 				 "--dest-domain", dst_xml, "--launch-dest", "--runtime-dir",
 				 ld_dir, NULL };
-	json_t *result;
 	char *err_text;
 	size_t len;
 	int files = 0;
@@ -136,12 +149,7 @@ Test(launch_dest, a_vnc_password_is_nowhere_qmigrate_writes)
 	path_in(src_xml, sizeof(src_xml), "src.xml");
 	path_in(dst_xml, sizeof(dst_xml), "dst.xml");
 	expect_no_password_in_cmdline(&pair.src);
-	cr_assert_eq(run_qmigrate(args, "migrate.out", "migrate.err", true), 0);
-	result = last_event("migrate.out", "result");
-	cr_assert_str_eq(field(result, "status"), "completed");
-	adopt(&pair.dst, (long)json_integer_value(json_object_get(result, "dst_pid")),
-	      field(result, "dst_qmp"), "dst");
-	json_decref(result);
+	migrate_and_adopt(args, "migrate.out", "migrate.err", true);
 	cr_assert(tq_qemu_alive(&pair.dst));
 
 	/* Nothing qmigrate wrote holds it: output, logs, traces, QEMU's files, argvs. */
@@ -171,6 +179,101 @@ Test(launch_dest, a_vnc_password_is_nowhere_qmigrate_writes)
 	cr_expect(strstr(err_text, "\"password\":\"***\""), "the trace does not mask it");
 	free(err_text);
 	cr_assert_str_eq(vnc_auth(&pair.dst, auth, sizeof(auth)), "vnc");
+	cr_assert_eq(tq_qemu_wait_exit(&pair.src, 20), 0, "the source QEMU is still there");
+	stop_by_pid(&pair.dst);
+}
+
+/* ---- the QMP transcript through the agent: the destination's side, masked ---------- */
+
+/* The transcript's lines, each a JSON object; *@n of them (at most @max). */
+static void read_transcript(const char *name, json_t **lines, size_t max, size_t *n)
+{
+	size_t len;
+	char *text = slurp_in(name, &len), *save = NULL;
+
+	*n = 0;
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		json_t *j = json_loads(l, 0, NULL);
+
+		cr_assert(json_is_object(j), "%s: not a JSON object: %.200s", name, l);
+		cr_assert_lt(*n, max, "%s: over %zu lines", name, max);
+		lines[(*n)++] = j;
+	}
+	free(text);
+}
+
+/* The first line of @side and @dir whose msg has @key (and "execute": @execute). */
+static json_t *find_line(json_t **lines, size_t n, const char *side, const char *dir,
+			 const char *key, const char *execute, json_int_t id)
+{
+	for (size_t i = 0; i < n; i++) {
+		json_t *msg = json_object_get(lines[i], "msg");
+		const char *ex = json_string_value(json_object_get(msg, "execute"));
+
+		if (strcmp(field(lines[i], "side"), side) != 0 ||
+		    strcmp(field(lines[i], "dir"), dir) != 0 || !json_object_get(msg, key) ||
+		    (execute && (!ex || strcmp(ex, execute) != 0)) ||
+		    (id >= 0 && json_integer_value(json_object_get(msg, "id")) != id))
+			continue;
+		return lines[i];
+	}
+	return NULL;
+}
+
+/*
+ * --dest exec: runs the agent here: the destination's QMP is the agent's, and
+ * the agent forwards it.  Its set_password carries the VNC password, masked
+ * by the agent's QMP client before anything crosses.
+ */
+Test(launch_dest, through_the_agent_the_qmp_log_holds_the_destination_side_masked)
+{
+	char src_xml[128], agent_rt[128], log[128], uri[512];
+	const char *args[] = { "migrate", "--json", "--src-qmp", NULL, "--domain", src_xml,
+			       "--launch-dest", "--dest", uri, "--allow-same-host",
+			       "--transport", "tcp", "--qmp-log", log, NULL };
+	json_t *lines[4096], *incoming, *ret, *pw;
+	json_int_t id;
+	char *err_text;
+	struct stat st;
+	size_t n;
+
+	start_source(true);
+	args[3] = pair.src.qmp_path;
+	path_in(src_xml, sizeof(src_xml), "src.xml");
+	path_in(log, sizeof(log), "qmp.log");
+	/* Not the source's runtime directory: its VM directory is there already. */
+	path_in(agent_rt, sizeof(agent_rt), "agent");
+	cr_assert_eq(mkdir(agent_rt, 0700), 0);
+	snprintf(uri, sizeof(uri), "exec:%s serve --stdio --runtime-dir %s",
+		 getenv("QMIGRATE"), agent_rt);
+	migrate_and_adopt(args, "migrate.out", "migrate.err", false);
+	cr_assert_eq(stat(log, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0600, "mode %o", st.st_mode & 07777);
+
+	read_transcript("qmp.log", lines, sizeof(lines) / sizeof(lines[0]), &n);
+	/* Both sides; the destination's from its greeting to its incoming migration. */
+	cr_assert(find_line(lines, n, "source", "send", "execute", "migrate", -1));
+	cr_assert(find_line(lines, n, "destination", "recv", "QMP", NULL, -1),
+		  "no greeting from the destination");
+	incoming = find_line(lines, n, "destination", "send", "execute", "migrate-incoming",
+			     -1);
+	cr_assert(incoming, "no migrate-incoming sent to the destination");
+	id = json_integer_value(json_object_get(json_object_get(incoming, "msg"), "id"));
+	ret = find_line(lines, n, "destination", "recv", "return", NULL, id);
+	cr_assert(ret, "no return of migrate-incoming from the destination");
+	/* The agent set the password there, and the transcript shows it masked. */
+	pw = find_line(lines, n, "destination", "send", "execute", "set_password", -1);
+	cr_assert(pw, "no set_password to the destination");
+	cr_assert_str_eq(field(json_object_get(json_object_get(pw, "msg"), "arguments"),
+			       "password"),
+			 "***");
+	for (size_t i = 0; i < n; i++)
+		json_decref(lines[i]);
+	expect_no_password_in_file("qmp.log");
+	expect_no_password_in_file("migrate.err");
+	err_text = slurp_in("migrate.err", &n);
+	cr_assert_null(strstr(err_text, "the source's side only"), "%s", err_text);
+	free(err_text);
 	cr_assert_eq(tq_qemu_wait_exit(&pair.src, 20), 0, "the source QEMU is still there");
 	stop_by_pid(&pair.dst);
 }
@@ -263,12 +366,7 @@ Test(launch_dest, a_vm_with_a_disk_and_a_nic_moves_to_its_own_description_and_di
 	snprintf(map, sizeof(map), "%s=%s", data, copy);
 	/* A description of the destination's own: only its serial log differs. */
 	write_domain("dst", true);
-	cr_assert_eq(run_qmigrate(mapped, "mapped.out", "mapped.err", false), 0);
-	result = last_event("mapped.out", "result");
-	cr_assert_str_eq(field(result, "status"), "completed");
-	adopt(&pair.dst, (long)json_integer_value(json_object_get(result, "dst_pid")),
-	      field(result, "dst_qmp"), "dst");
-	json_decref(result);
+	migrate_and_adopt(mapped, "mapped.out", "mapped.err", false);
 	cr_assert_eq(tq_qemu_wait_exit(&pair.src, 20), 0, "the source QEMU is still there");
 	/* The source QEMU quit; the destination is a live QEMU that qmigrate started. */
 	cr_assert(tq_qemu_alive(&pair.dst), "dst_pid %d is not running", (int)pair.dst.pid);

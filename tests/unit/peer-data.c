@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,7 @@ void pd_sample(enum qm_peer_type type, struct qm_peer_msg *m)
 		m->settings.multifd = 4;
 		m->settings.postcopy = true;
 		m->settings.launch = true;
+		m->settings.qmp_log = true;
 		strcpy(m->settings.migrate_address, "192.0.2.2");
 		strcpy(m->settings.graphics_listen, "::");
 		strcpy(m->settings.spice_x509_dir, "/etc/pki/qemu spice");
@@ -48,6 +50,16 @@ void pd_sample(enum qm_peer_type type, struct qm_peer_msg *m)
 		strcpy(m->qmp, "/run/user/0/qmigrate-launch.X1/qmp.sock");
 		m->pid = 4242;
 		cr_assert(m->cookie = strdup(COOKIE));
+		break;
+	case QM_PEER_QMP_LOG:
+		/* What the destination is sent in prepare; a password would show "***". */
+		m->qmp_log.ts = 1764716400.125;
+		m->qmp_log.sent = true;
+		cr_assert(m->qmp_log.msg = json_pack("{s:s, s:{s:s}, s:i}", "execute",
+						     "migrate-incoming", "arguments", "uri",
+						     "tcp:127.0.0.1:49152", "id", 3));
+		m->qmp_log.bytes = -1;
+		m->qmp_log.dropped = 2;
 		break;
 	case QM_PEER_CLEANUP:
 		m->postcopy = true;
@@ -83,6 +95,15 @@ void pd_assert_same(const struct qm_peer_msg *a, const struct qm_peer_msg *b)
 	cr_assert_eq(a->postcopy, b->postcopy);
 	cr_assert_str_eq(a->qmp, b->qmp);
 	cr_assert_eq(a->pid, b->pid);
+	cr_assert_eq(a->qmp_log.ts, b->qmp_log.ts);
+	cr_assert_eq(a->qmp_log.sent, b->qmp_log.sent);
+	cr_assert_eq(!a->qmp_log.msg, !b->qmp_log.msg);
+	if (a->qmp_log.msg)
+		cr_assert(json_equal(a->qmp_log.msg, b->qmp_log.msg));
+	if (a->type == QM_PEER_QMP_LOG) {
+		cr_assert_eq(a->qmp_log.bytes, b->qmp_log.bytes);
+		cr_assert_eq(a->qmp_log.dropped, b->qmp_log.dropped);
+	}
 	pd_assert_same_settings(&a->settings, &b->settings);
 }
 
@@ -94,6 +115,7 @@ void pd_assert_same_settings(const struct qm_peer_settings *a, const struct qm_p
 	cr_assert_eq(a->paused, b->paused);
 	cr_assert_eq(a->launch, b->launch);
 	cr_assert_eq(a->allow_same_host, b->allow_same_host);
+	cr_assert_eq(a->qmp_log, b->qmp_log);
 	cr_assert_str_eq(a->qmp, b->qmp);
 	cr_assert_str_eq(a->migrate_address, b->migrate_address);
 	cr_assert_str_eq(a->graphics_listen, b->graphics_listen);

@@ -7,7 +7,7 @@
 
 #include "engine/peer-msg.h"
 
-#define PD_N_TYPES ((int)QM_PEER_ERROR + 1)
+#define PD_N_TYPES ((int)QM_PEER_QMP_LOG + 1)
 
 /* A sample of @type with fixed values; qm_peer_msg_release() it. */
 void pd_sample(enum qm_peer_type type, struct qm_peer_msg *m);

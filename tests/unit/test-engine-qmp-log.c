@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/job.h"
+#include "engine/peer-msg.h"
 #include "tests/helpers/engine-harness.h"
 
 TestSuite(engine_qmp_log, .timeout = 20);
@@ -208,4 +210,61 @@ Test(engine_qmp_log, a_huge_message_is_cut_to_a_bounded_line)
 		     (json_int_t)n - 1);
 	cr_assert_eq(json_string_length(json_object_get(cut, "msg")), 4096);
 	json_decref(cut);
+}
+
+/* ---- the agent's side: forwarded, not written (feature qmp-log) ----------------------- */
+
+static struct forwarded {
+	int messages, cut, incoming;
+	long long cut_bytes;
+	double last_ts;
+} fwd;
+
+/* What the agent would queue for the source: each must encode as a peer message. */
+static void collect(const struct qm_peer_qmp_log *l, void *run)
+{
+	struct qm_peer_msg m = { .type = QM_PEER_QMP_LOG, .qmp_log = *l };
+	struct qm_error err = { 0 };
+	const char *ex = json_string_value(json_object_get(l->msg, "execute"));
+	char *frame = NULL;
+	size_t len;
+
+	cr_assert_eq(qm_peer_msg_encode(&m, &frame, &len, &err), 0, "%s", err.text);
+	free(frame);
+	cr_assert_geq(l->ts, fwd.last_ts);
+	fwd.last_ts = l->ts;
+	fwd.messages++;
+	if (json_is_string(l->msg)) {
+		fwd.cut++;
+		fwd.cut_bytes = l->bytes;
+		cr_assert_leq(json_string_length(l->msg), 4096);
+	}
+	if (ex && strcmp(ex, "migrate-incoming") == 0 && l->sent)
+		fwd.incoming++;
+}
+
+/*
+ * A message whose JSON is over a peer message's bound (64 KiB), well under
+ * the local 1 MiB, is forwarded as its start and its size: it still crosses.
+ */
+Test(engine_qmp_log, forwarded_messages_fit_a_peer_message_a_big_one_cut)
+{
+	size_t n = 100000;
+	char *big = malloc(n + 1);
+	const struct fq_step src[] = { SRC_BEGIN, SRC_MIGRATE, SRC_COMPLETES, FQ_END };
+	const struct fq_step dst[] = { DST_PREPARE, FQ_SEND_TEXT(big), DST_RESUMES, FQ_END };
+	struct run run = { .qmp_forward = collect };
+	int len;
+
+	cr_assert(big);
+	len = sprintf(big, "{\"event\": \"BIG\", \"data\": {\"s\": \"");
+	memset(big + len, 'x', n - (size_t)len - 3);
+	strcpy(big + n - 3, "\"}}");
+	migrate_with(&run, src, dst, false);
+	cr_assert_eq(run.result.status, QM_JOB_COMPLETED, "%s", run.result.error.text);
+	cr_assert_gt(fwd.messages, 20, "%d messages", fwd.messages);
+	cr_assert_eq(fwd.incoming, 1);
+	cr_assert_eq(fwd.cut, 1, "%d cut", fwd.cut);
+	cr_assert_eq(fwd.cut_bytes, (long long)n);
+	free(big);
 }

@@ -20,8 +20,10 @@
 
 struct side {
 	struct qm_peer_chan *chan;
-	struct qm_peer_msg got[8];
+	struct qm_peer_msg got[8]; /* the first ones */
 	int n_got;
+	int n_all; /* every message, kept or not */
+	enum qm_peer_type last_type;
 	int n_closed;
 	struct qm_error close_err;
 	bool unref_on_message, unref_on_close, reply;
@@ -46,12 +48,16 @@ static void on_message(struct qm_peer_chan *c, struct qm_peer_msg *m, void *user
 {
 	struct side *s = userdata;
 
-	cr_assert_lt(s->n_got, 8);
+	s->n_all++;
+	s->last_type = m->type;
+	if (s->n_got == 8)
+		return;
 	s->got[s->n_got] = *m;
 	/* Taken: the channel must not free them. */
 	m->cookie = m->domain = NULL;
 	m->settings.disk_map = NULL;
 	m->settings.n_disk_map = 0;
+	m->qmp_log.msg = NULL;
 	s->n_got++;
 	if (s->reply && m->type == QM_PEER_PREPARE) {
 		struct qm_peer_msg r;
@@ -300,6 +306,48 @@ Test(peer_chan, large_frame_waits_for_the_peer_to_read)
 	expect_sample(&b.got[1], QM_PEER_FINISH);
 	cr_assert_eq(qm_peer_chan_queued(a.chan), 0);
 	qm_peer_msg_release(&m);
+	release_side(&a);
+	release_side(&b);
+}
+
+static bool got_finish_reply(const struct side *s)
+{
+	return s->last_type == QM_PEER_FINISH_REPLY || s->n_closed;
+}
+
+/*
+ * The QMP transcript's messages stop queuing past a bound while the peer does
+ * not read; the answers the migration needs still queue behind them.
+ */
+Test(peer_chan, a_bounded_send_is_refused_past_its_bound_and_an_answer_is_not)
+{
+	struct side a = { 0 }, b = { 0 };
+	struct qm_peer_msg m;
+	struct qm_error err = { 0 };
+	int sv[2], small = 4096, sent = 0, r;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	cr_assert_eq(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	cr_assert_eq(setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	open_side(&a, sv[0], "peer a");
+	pd_sample(QM_PEER_QMP_LOG, &m);
+	/* The loop does not run: nothing reads b's end, and each frame stays queued. */
+	while ((r = qm_peer_chan_send_bounded(a.chan, &m, 16384, &err)) == 0)
+		cr_assert_lt(++sent, 10000, "never refused");
+	cr_assert_eq(r, -EAGAIN, "%s", err.text);
+	cr_assert_str_eq(err.error_class, "PeerBusy");
+	cr_assert_gt(qm_peer_chan_queued(a.chan), 16384);
+	cr_assert_lt(qm_peer_chan_queued(a.chan), 16384 + 4096, "queued past the bound");
+	cr_assert_gt(sent, 7);
+	qm_peer_msg_release(&m);
+	/* An answer is never left out; the peer gets the messages in order, whole. */
+	send_sample(&a, QM_PEER_FINISH_REPLY);
+	open_side(&b, sv[1], "peer b");
+	run_until(got_finish_reply, &b);
+	cr_assert_eq(b.n_closed, 0, "%s", b.close_err.text);
+	cr_assert_eq(b.n_all, sent + 1);
+	for (int i = 0; i < b.n_got; i++)
+		expect_sample(&b.got[i], QM_PEER_QMP_LOG);
 	release_side(&a);
 	release_side(&b);
 }

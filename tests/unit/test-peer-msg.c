@@ -7,6 +7,8 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -286,6 +288,84 @@ Test(peer_msg, encoding_refuses_what_the_peer_would_refuse)
 	expect_not_encoded(&m, -EINVAL, "field \"message\" has a byte not allowed");
 	m.type = (enum qm_peer_type)99;
 	expect_not_encoded(&m, -EINVAL, "has no type (99)");
+}
+
+/* ---- qmp-log: the destination's QMP, forwarded for the source's transcript ---- */
+
+/* A qmp-log body whose "msg" is a string of @n bytes of @fill (@n + 2 as JSON). */
+static char *qmp_log_body(size_t n, char fill)
+{
+	char *body = NULL, *s = malloc(n + 1);
+
+	cr_assert(s);
+	memset(s, fill, n);
+	s[n] = '\0';
+	cr_assert(asprintf(&body, "{\"type\":\"qmp-log\",\"ts\":1764716400.5,\"dir\":\"recv\","
+			   "\"msg\":\"%s\",\"bytes\":2000000}",
+			   s) > 0);
+	free(s);
+	return body;
+}
+
+Test(peer_msg, a_qmp_log_message_is_bounded_both_ways)
+{
+	struct qm_peer_msg m = { 0 }, out = { .type = QM_PEER_QMP_LOG };
+	struct qm_error err = { 0 };
+	_cleanup_free_ char *frame = NULL;
+	char *body;
+	size_t len;
+
+	/* At the bound: the start of a huge message, as the agent sends it. */
+	body = qmp_log_body(QM_PEER_QMP_LOG_MAX - 2, 'x');
+	cr_assert_eq(decode(body, strlen(body), &m, &err), 0, "%s", err.text);
+	cr_assert_eq(m.type, QM_PEER_QMP_LOG);
+	cr_assert_eq(json_string_length(m.qmp_log.msg), QM_PEER_QMP_LOG_MAX - 2);
+	cr_assert_eq(m.qmp_log.bytes, 2000000);
+	cr_assert_eq(m.qmp_log.dropped, 0);
+	cr_assert_not(m.qmp_log.sent);
+	/* ... and it fits in a frame. */
+	out.qmp_log = m.qmp_log;
+	frame = pd_encode(&out, &len);
+	cr_assert_leq(len, QM_PEER_FRAME_MAX);
+	qm_peer_msg_release(&m);
+	free(body);
+
+	body = qmp_log_body(QM_PEER_QMP_LOG_MAX - 1, 'x');
+	cr_assert_eq(decode(body, strlen(body), &m, &err), -EPROTO);
+	cr_assert(strstr(err.text, "field \"msg\" is 65537 bytes, over its bound of 65536"),
+		  "%s", err.text);
+	cr_assert_null(m.qmp_log.msg);
+	free(body);
+}
+
+Test(peer_msg, encoding_refuses_a_qmp_log_the_source_would_refuse)
+{
+	struct qm_peer_msg m;
+	char *quotes = malloc(QM_PEER_QMP_LOG_MAX / 2 + 1);
+
+	pd_sample(QM_PEER_QMP_LOG, &m);
+	m.qmp_log.ts = NAN;
+	expect_not_encoded(&m, -EINVAL, "field \"ts\" is not a number of seconds");
+	m.qmp_log.ts = -1;
+	expect_not_encoded(&m, -EINVAL, "field \"ts\" is not a number of seconds");
+	m.qmp_log.ts = 1764716400.125;
+	m.qmp_log.bytes = -2;
+	expect_not_encoded(&m, -EINVAL, "is not a count");
+	m.qmp_log.bytes = -1;
+	json_decref(m.qmp_log.msg);
+	m.qmp_log.msg = json_integer(42);
+	expect_not_encoded(&m, -EINVAL, "field \"msg\" is missing, or not an object");
+	json_decref(m.qmp_log.msg);
+	m.qmp_log.msg = NULL;
+	expect_not_encoded(&m, -EINVAL, "field \"msg\" is missing");
+	/* Escaping counts: 32768 quotes are 65538 bytes of JSON. */
+	cr_assert(quotes);
+	memset(quotes, '"', QM_PEER_QMP_LOG_MAX / 2);
+	quotes[QM_PEER_QMP_LOG_MAX / 2] = '\0';
+	m.qmp_log.msg = json_string(quotes);
+	free(quotes);
+	expect_not_encoded(&m, -EINVAL, "field \"msg\" is 65538 bytes, over its bound of 65536");
+	qm_peer_msg_release(&m);
 }
 
 /* ---- hello rules ---------------------------------------------------------- */
