@@ -4,7 +4,8 @@
 # (docs/storage.md, tests/guest/README: the disk mode).  Two test guests,
 # started by `qmigrate launch`, rewrite 16 records of their IDE data disk
 # (hdb: a raw one, a qcow2 one) after every pass, and read each back first.
-# Each migrates with its disks to new paths; then on the destination:
+# Each migrates with its disks to new paths (a third qcow2 one through the
+# destination agent over --dest exec:); then on the destination:
 #
 #   the guest completed two more passes there, so at least one whole disk
 #   round read back, on the copied disk, every record the source wrote;
@@ -79,14 +80,18 @@ dots() {
 	fail "$1: fewer than $want passes in 60 s: $(head -c 300 "$1")"
 }
 
-# writes NAME FORMAT: migrates NAME with its disks, then checks its memory and disk
+# writes NAME FORMAT [exec]: migrates NAME with its disks (exec: through the
+# destination agent, `qmigrate serve` over --dest exec:, which creates and
+# serves the images), then checks its memory and disk
 writes() {
-	local name=$1 fmt=$2 d=$dir/$1 dst=$dir/dst-$1 run=$dir/run-$1 serial rc=0
+	local name=$1 fmt=$2 d=$dir/$1 dst=$dir/dst-$1 run=$dir/run-$1 serial rc=0 where
 	src_pid=${vm_pid[$name]}
 	wait_pass "$name"
 	mkdir -m 0700 "$dst" "$run"
+	where=(--runtime-dir "$run" --host-uuid "$HOST")
+	[ "${3:-}" != exec ] || where=(--dest "exec:$QMIGRATE serve --stdio --runtime-dir $run")
 	"$QMIGRATE" migrate --json --src-qmp "${vm_qmp[$name]}" --launch-dest --domain "$d/vm.xml" \
-		--runtime-dir "$run" --host-uuid "$HOST" --allow-same-host --copy-storage all \
+		"${where[@]}" --allow-same-host --copy-storage all \
 		--disk-map "$d/boot.qcow2=$dst/boot.qcow2" --disk-map "$d/data.$fmt=$dst/data.$fmt" \
 		>"$d/migrate.out" 2>"$dir/$name.err" || rc=$?
 	result=$(tail -n 1 "$d/migrate.out")
@@ -125,6 +130,7 @@ writes() {
 launch plant 4b0c1d2e-3f4a-4b5c-9d6e-8f9a0b1c2d3e raw
 launch raw 5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f raw
 launch qcow2 6d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a qcow2
+launch exec 7e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b qcow2
 
 # Lost disk writes, planted: every record zeroed behind QEMU's back (all of
 # them: the guest may be between reading a record and rewriting it).
@@ -154,4 +160,5 @@ rm -f "$dir/plant/mem"
 
 writes raw raw
 writes qcow2 qcow2
-echo "PASS: zeroed records caught by the guest and reported by qm-memcheck; a raw and a qcow2 data disk copied while the guest rewrote them; on the destination the guest read every record back, and the memory and disk checks agree"
+writes exec qcow2 exec
+echo "PASS: zeroed records caught by the guest and reported by qm-memcheck; a raw and a qcow2 data disk copied while the guest rewrote them, locally and through the agent over exec:; on the destination the guest read every record back, and the memory and disk checks agree"
