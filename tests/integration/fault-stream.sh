@@ -62,6 +62,8 @@ fail() {
 . "$top_srcdir/tests/integration/qemu-lib.sh"
 # shellcheck source-path=SCRIPTDIR source=remote-lib.sh
 . "$top_srcdir/tests/integration/remote-lib.sh"
+# shellcheck source-path=SCRIPTDIR source=fault-lib.sh
+. "$top_srcdir/tests/integration/fault-lib.sh"
 
 guest_setup 2>/dev/null
 [ -x "$cut" ] || fail "no $cut"
@@ -126,13 +128,7 @@ tunnel-cut | tunnel-deaf)
 		--runtime-dir "$dir/run" --stall-timeout 5
 	;;
 rundir)
-	start "$dir/dst" -nodefaults -display none -machine "pc,accel=$accel" \
-		-name "guest=$vm_prefix-src" -qmp "unix:$dir/dst/qmp.sock,server=on,wait=off" \
-		-serial "file:$dir/dst/serial.log" -m "$mib" \
-		-drive "file=$image,format=raw,if=ide,snapshot=on" \
-		-fw_cfg "name=opt/org.qmigrate/dirty-rate,string=$rate" -S -incoming defer
-	dpid=$src_pid
-	src_pid=$spid
+	cell_dst
 	set -- --dst-qmp "$dir/dst/qmp.sock" --transport unix --runtime-dir "$dir/mnt"
 	;;
 enospc)
