@@ -187,7 +187,7 @@ Test(cookie_nbd, reader_refuses_more_disks_than_it_holds)
 Test(cookie_nbd, reader_of_an_older_peer_refuses_mandatory_nbd)
 {
 	struct qm_cookie c;
-	struct qm_error err;
+	struct qm_error err = { 0 };
 	const char *xml = "<qemu-migration><name>vm1</name><uuid>" VM_UUID "</uuid>"
 			  "<hostname>h</hostname><hostuuid>" HOST_UUID "</hostuuid>"
 			  "<feature name='nbd2' mandatory='yes'/></qemu-migration>";
