@@ -275,8 +275,11 @@ static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ssize_t n;
 
 	if (c->rcap - c->rlen < READ_CHUNK) {
-		/* Not realloc: the old buffer is wiped before it goes. */
-		char *p = malloc(c->rlen + READ_CHUNK);
+		/*
+		 * Not realloc: the old buffer is wiped before it goes.  Zeroed, so
+		 * that what lies past the bytes read is known to hold nothing.
+		 */
+		char *p = calloc(1, c->rlen + READ_CHUNK);
 
 		if (!p) {
 			fail_errno(c, -ENOMEM, "GenericError", "out of memory");
