@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* qmigrate replay: a migration against the QEMUs of a QMP transcript (--qmp-log). */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,21 +80,31 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	struct cli_migrate_hook hook = {
 		.cmd = &cmd_replay, .start = start, .stop = stop, .data = &rp
 	};
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
 	struct qm_error err = { 0 };
-	int r;
+	int c, r;
 
-	if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+	/* "+": its own options stop at FILE; migrate's come after it. */
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		if (c != 'h')
+			return cli_usage_error(&cmd_replay, "unknown option before FILE");
 		fputs(usage, stdout);
 		return EXIT_OK;
 	}
-	if (argc < 2 || argv[1][0] == '-')
-		return cli_usage_error(&cmd_replay, "the transcript FILE comes first");
-	if (qm_replay_script_read(argv[1], &rp.script, &err) < 0) {
+	if (optind >= argc)
+		return cli_usage_error(&cmd_replay, "the transcript FILE is required");
+	argc -= optind;
+	argv += optind;
+	/* migrate's parser starts afresh, FILE where it expects the program's name. */
+	optind = 0;
+	if (qm_replay_script_read(argv[0], &rp.script, &err) < 0) {
 		cli_error("%s", err.text);
 		return strcmp(err.error_class, "Usage") == 0 ? EXIT_USAGE : EXIT_FAILED;
 	}
-	/* FILE stands where migrate's parser expects the program's name. */
-	r = cli_migrate(ctx, argc - 1, argv + 1, &hook);
+	r = cli_migrate(ctx, argc, argv, &hook);
 	qm_replay_script_free(rp.script);
 	return r;
 }
