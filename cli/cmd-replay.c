@@ -51,7 +51,8 @@ static int start(void *data, struct ev_loop *loop, const char *runtime_dir,
 	struct replay *rp = data;
 	struct qm_error err = { 0 };
 
-	if (qm_replay_new(rp->ctx, loop, rp->script, runtime_dir, &rp->server, &err) < 0) {
+	if (qm_replay_new(rp->ctx, loop, rp->script, runtime_dir, &rp->server, &err) <
+	    0) {
 		cli_error("%s", err.text);
 		return -1;
 	}
@@ -67,9 +68,10 @@ static void stop(void *data)
 
 	qm_replay_divergence(rp->server, &n);
 	if (n)
-		cli_error("the replay diverged from the transcript: %zu command%s it never "
-			  "answered (the warnings above name them)",
-			  n, n == 1 ? "" : "s");
+		cli_error(
+			"the replay diverged from the transcript: %zu command%s it never "
+			"answered (the warnings above name them)",
+			n, n == 1 ? "" : "s");
 	qm_replay_free(rp->server);
 	rp->server = NULL;
 }

@@ -35,8 +35,8 @@ struct reader {
 
 static int bad(struct reader *r, const char *fmt, const char *what)
 {
-	return qm_error_set(r->err, -EINVAL, "Usage", "%s:%zu: %s%s", r->name, r->line, fmt,
-			    what ? what : "");
+	return qm_error_set(r->err, -EINVAL, "Usage", "%s:%zu: %s%s", r->name, r->line,
+			    fmt, what ? what : "");
 }
 
 static int side_of(const char *name)
@@ -64,8 +64,10 @@ static int add_command(struct reader *r, int side, json_t *msg)
 		return qm_error_set(r->err, -ENOMEM, "GenericError", "out of memory");
 	sd->cmds = cmds;
 	c = &cmds[sd->n_cmds];
-	*c = (struct qm_replay_cmd){ .name = name, .msg = json_incref(msg),
-				     .events = json_array(), .line = r->line };
+	*c = (struct qm_replay_cmd){ .name = name,
+				     .msg = json_incref(msg),
+				     .events = json_array(),
+				     .line = r->line };
 	list = json_object_get(sd->by_name, name);
 	if (!list) {
 		list = json_array();
@@ -74,7 +76,8 @@ static int add_command(struct reader *r, int side, json_t *msg)
 	id = json_dumps(json_object_get(msg, "id"), JSON_ENCODE_ANY | JSON_COMPACT);
 	if (!c->events || !list || !id ||
 	    json_array_append_new(list, json_integer((json_int_t)sd->n_cmds)) < 0 ||
-	    json_object_set_new(r->pending[side], id, json_integer((json_int_t)sd->n_cmds)) < 0) {
+	    json_object_set_new(r->pending[side], id,
+				json_integer((json_int_t)sd->n_cmds)) < 0) {
 		free(id);
 		json_decref(c->msg);
 		json_decref(c->events);
@@ -89,13 +92,14 @@ static int add_command(struct reader *r, int side, json_t *msg)
 static int add_reply(struct reader *r, int side, json_t *msg)
 {
 	struct qm_replay_side *sd = &r->s->side[side];
-	_cleanup_free_ char *id = json_dumps(json_object_get(msg, "id"),
-					     JSON_ENCODE_ANY | JSON_COMPACT);
+	_cleanup_free_ char *id =
+		json_dumps(json_object_get(msg, "id"), JSON_ENCODE_ANY | JSON_COMPACT);
 	json_t *index = id ? json_object_get(r->pending[side], id) : NULL;
 	struct qm_replay_cmd *c;
 
 	if (!index)
-		return bad(r, "a reply to no command sent before it, id ", id ? id : "none");
+		return bad(r, "a reply to no command sent before it, id ",
+			   id ? id : "none");
 	c = &sd->cmds[json_integer_value(index)];
 	json_object_del(r->pending[side], id);
 	c->reply = json_deep_copy(msg);
@@ -112,14 +116,16 @@ static int add_received(struct reader *r, int side, json_t *msg)
 
 	if (json_object_get(msg, "QMP")) {
 		if (sd->greeting)
-			return bad(r, "a second greeting from the ", qm_replay_side_names[side]);
+			return bad(r, "a second greeting from the ",
+				   qm_replay_side_names[side]);
 		sd->greeting = json_incref(msg);
 		return 0;
 	}
 	if (json_object_get(msg, "return") || json_object_get(msg, "error"))
 		return add_reply(r, side, msg);
 	if (!json_is_string(json_object_get(msg, "event")))
-		return bad(r, "a message from QEMU that is no greeting, reply or event", NULL);
+		return bad(r, "a message from QEMU that is no greeting, reply or event",
+			   NULL);
 	events = r->last_events ? r->last_events : sd->events;
 	if (json_array_append_new(events, json_pack("[iO]", side, msg)) < 0)
 		return qm_error_set(r->err, -ENOMEM, "GenericError", "out of memory");
@@ -135,15 +141,18 @@ static int add_line(struct reader *r, const char *text, size_t len)
 	int side;
 
 	if (!json_is_object(line))
-		return bad(r, "not a JSON object: ", line ? "another JSON value" : jerr.text);
+		return bad(r, "not a JSON object: ",
+			   line ? "another JSON value" : jerr.text);
 	side = side_of(json_string_value(json_object_get(line, "side")));
 	if (side < 0)
 		return bad(r, "\"side\" is neither \"source\" nor \"destination\"", NULL);
 	dir = json_string_value(json_object_get(line, "dir"));
 	msg = json_object_get(line, "msg");
 	if (json_is_string(msg) && json_object_get(line, "bytes"))
-		return bad(r, "a message cut or not JSON when it was recorded: it cannot be "
-			      "replayed", NULL);
+		return bad(r,
+			   "a message cut or not JSON when it was recorded: it cannot be "
+			   "replayed",
+			   NULL);
 	if (!json_is_object(msg))
 		return bad(r, "\"msg\" is not a JSON object", NULL);
 	if (dir && strcmp(dir, "send") == 0)
@@ -159,10 +168,11 @@ static int check_sides(struct reader *r)
 		const struct qm_replay_side *sd = &r->s->side[i];
 
 		if (!sd->greeting && (sd->n_cmds || json_array_size(sd->events)))
-			return qm_error_set(r->err, -EINVAL, "Usage",
-					    "%s: no greeting from the %s QEMU: not a whole "
-					    "transcript",
-					    r->name, qm_replay_side_names[i]);
+			return qm_error_set(
+				r->err, -EINVAL, "Usage",
+				"%s: no greeting from the %s QEMU: not a whole "
+				"transcript",
+				r->name, qm_replay_side_names[i]);
 	}
 	if (!r->s->side[0].greeting && !r->s->side[1].greeting)
 		return qm_error_set(r->err, -EINVAL, "Usage", "%s: an empty transcript",
@@ -237,9 +247,11 @@ int qm_replay_script_read(const char *path, struct qm_replay_script **out,
 
 	*out = NULL;
 	if (fd < 0)
-		return qm_error_set(err, -errno, "Usage", "%s: %s", path, strerror(errno));
+		return qm_error_set(err, -errno, "Usage", "%s: %s", path,
+				    strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return qm_error_set(err, -EINVAL, "Usage", "%s: not a regular file", path);
+		return qm_error_set(err, -EINVAL, "Usage", "%s: not a regular file",
+				    path);
 	if ((unsigned long long)st.st_size > MAX_FILE)
 		return qm_error_set(err, -EFBIG, "Usage",
 				    "%s: larger than a transcript may be (%zu MiB)", path,
@@ -252,7 +264,8 @@ int qm_replay_script_read(const char *path, struct qm_replay_script **out,
 	if (r < 0)
 		return qm_error_set(err, r, "Usage", "%s: %s", path, strerror(-r));
 	if (got > (size_t)st.st_size)
-		return qm_error_set(err, -EAGAIN, "Usage", "%s: grew while it was read", path);
+		return qm_error_set(err, -EAGAIN, "Usage", "%s: grew while it was read",
+				    path);
 	return qm_replay_script_parse(path, text, got, out, err);
 }
 

@@ -155,8 +155,9 @@ static void diverged(struct qm_replay *r, int side, const char *name)
 	memcpy(d + r->divergence_len, line, (size_t)n + 1);
 	r->divergence = d;
 	r->divergence_len += (size_t)n;
-	qm_warn(r->ctx, "replay: the transcript has no reply to '%.128s' from the %s QEMU",
-		name, qm_replay_side_names[side]);
+	qm_warn(r->ctx,
+		"replay: the transcript has no reply to '%.128s' from the %s QEMU", name,
+		qm_replay_side_names[side]);
 }
 
 static json_t *not_found(int side, const char *name)
@@ -185,7 +186,8 @@ static const struct qm_replay_cmd *recorded(struct conn *c, const char *name, bo
 	json_object_set_new(r->asked[c->side], name, json_integer((json_int_t)asked + 1));
 	*first = asked < n;
 	/* Polls that come more often than they were recorded get the last reply again. */
-	return &sd->cmds[json_integer_value(json_array_get(list, asked < n ? asked : n - 1))];
+	return &sd->cmds[json_integer_value(
+		json_array_get(list, asked < n ? asked : n - 1))];
 }
 
 static void reply(struct conn *c, json_t *id, json_t *msg)
@@ -210,8 +212,8 @@ static void handle(struct conn *c, const char *text, size_t len)
 		name = json_string_value(json_object_get(msg, "exec-oob"));
 	if (!name) {
 		reply(c, id,
-		      json_pack("{s:{s:s, s:s}}", "error", "class", "GenericError", "desc",
-				"replay: not a QMP command"));
+		      json_pack("{s:{s:s, s:s}}", "error", "class", "GenericError",
+				"desc", "replay: not a QMP command"));
 		return;
 	}
 	cmd = recorded(c, name, &first);
@@ -285,7 +287,8 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 	if (!c->closing && r < 0) {
 		qm_warn(c->r->ctx, "replay: the %s's client sent %s; hung up",
 			qm_replay_side_names[c->side],
-			r == -EMSGSIZE ? "too long a command" : "something other than JSON");
+			r == -EMSGSIZE ? "too long a command"
+				       : "something other than JSON");
 		c->closing = true;
 	}
 	if (c->closing)
@@ -339,17 +342,19 @@ static int listen_side(struct qm_replay *r, int side, struct qm_error *err)
 	l->side = side;
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
 		l->path[0] = '\0';
-		return qm_error_set(err, -ENAMETOOLONG, "Usage",
-				    "%s is too long a path for a UNIX socket: use a shorter "
-				    "--runtime-dir",
-				    r->dir);
+		return qm_error_set(
+			err, -ENAMETOOLONG, "Usage",
+			"%s is too long a path for a UNIX socket: use a shorter "
+			"--runtime-dir",
+			r->dir);
 	}
 	memcpy(sa.sun_path, l->path, (size_t)n + 1);
 	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (l->fd < 0 || bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    chmod(l->path, 0600) < 0 || listen(l->fd, 4) < 0)
-		return qm_error_set(err, -errno, "GenericError", "replay: cannot listen on %s: %s",
-				    l->path, strerror(errno));
+		return qm_error_set(err, -errno, "GenericError",
+				    "replay: cannot listen on %s: %s", l->path,
+				    strerror(errno));
 	ev_io_init(&l->io, on_accept, l->fd, EV_READ);
 	l->io.data = l;
 	ev_io_start(r->loop, &l->io);
@@ -367,10 +372,11 @@ static int make_dir(struct qm_replay *r, const char *parent, struct qm_error *er
 	n = snprintf(r->dir, sizeof(r->dir), "%s/qmigrate-replay-XXXXXX", parent);
 	if (n < 0 || (size_t)n >= sizeof(r->dir)) {
 		r->dir[0] = '\0';
-		return qm_error_set(err, -ENAMETOOLONG, "Usage",
-				    "%s is too long a path for UNIX sockets: use a shorter "
-				    "--runtime-dir",
-				    parent);
+		return qm_error_set(
+			err, -ENAMETOOLONG, "Usage",
+			"%s is too long a path for UNIX sockets: use a shorter "
+			"--runtime-dir",
+			parent);
 	}
 	/* mkdtemp creates it 0700: only this user reaches the sockets inside. */
 	if (!mkdtemp(r->dir)) {
@@ -394,10 +400,11 @@ int qm_replay_new(struct qm_ctx *ctx, struct ev_loop *loop,
 	*out = NULL;
 	for (int i = 0; i < QM_REPLAY_SIDES; i++)
 		if (!script->side[i].greeting)
-			return qm_error_set(err, -EINVAL, "Usage",
-					    "the transcript has nothing of the %s QEMU (a "
-					    "migration with --dest records the source only)",
-					    qm_replay_side_names[i]);
+			return qm_error_set(
+				err, -EINVAL, "Usage",
+				"the transcript has nothing of the %s QEMU (a "
+				"migration with --dest records the source only)",
+				qm_replay_side_names[i]);
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
@@ -409,7 +416,8 @@ int qm_replay_new(struct qm_ctx *ctx, struct ev_loop *loop,
 		r->asked[i] = json_object();
 		if (!r->asked[i]) {
 			qm_replay_free(r);
-			return qm_error_set(err, -ENOMEM, "GenericError", "out of memory");
+			return qm_error_set(err, -ENOMEM, "GenericError",
+					    "out of memory");
 		}
 	}
 	ret = make_dir(r, runtime_dir, err);

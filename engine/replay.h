@@ -30,8 +30,9 @@ struct qm_replay_cmd {
 	const char *name; /* the command's name, in @msg */
 	json_t *msg;	  /* the command as sent (its secrets masked) */
 	json_t *reply;	  /* the reply without its "id", or NULL: none came */
-	json_t *events;	  /* [[side, event], ...] recorded after it, until the next command */
-	size_t line;	  /* where it was sent, for messages */
+	json_t *events; /* [[side, event], ...] recorded after it, until the next command
+			 */
+	size_t line;	/* where it was sent, for messages */
 };
 
 struct qm_replay_side {
@@ -58,7 +59,8 @@ int qm_replay_script_read(const char *path, struct qm_replay_script **out,
 			  struct qm_error *err) _must_check_;
 /* The same, from the text @text of @len bytes; @name is said in errors. */
 int qm_replay_script_parse(const char *name, const char *text, size_t len,
-			   struct qm_replay_script **out, struct qm_error *err) _must_check_;
+			   struct qm_replay_script **out,
+			   struct qm_error *err) _must_check_;
 void qm_replay_script_free(struct qm_replay_script *s);
 
 struct qm_replay;
