@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The job's QMP transcript (qm_job_options.qmp_log): every message to and
- * from both QEMUs as JSON lines {"ts", "side", "dir", "msg"}, what a user
- * attaches to a bug report.  The QMP client masks the secrets (qmp/client.c,
+ * from both QEMUs as JSON lines {"ts", "side", "dir", "msg"}, and the end of
+ * each connection as {"ts", "side", "dir": "recv", "closed": {"class",
+ * "desc", "errno"}}, what a user attaches to a bug report and what
+ * `qmigrate replay` serves back (replay-script.c).  The QMP client masks the secrets (qmp/client.c,
  * the same rule as its debug trace); this file only writes.  Logging never
  * fails the migration: a write error warns once and stops it.
  */
@@ -115,31 +117,18 @@ static json_t *log_msg(const char *text, size_t len, json_t **bytes)
 	return msg ? msg : json_string("(not UTF-8, not shown)");
 }
 
-static void log_line(struct qm_qmp *qmp, bool sent, const char *text, size_t len,
-		     void *userdata)
+/* Writes @line (stolen) and a newline in one write: lines never interleave. */
+static void log_write(struct qm_qmp_log *log, json_t *line)
 {
-	struct log_side *side = userdata;
-	struct qm_qmp_log *log = side->log;
-	json_t *bytes = NULL, *msg, *line;
-	char *dumped;
-	int r;
+	char *dumped = line ? json_dumps(line, JSON_COMPACT) : NULL;
+	int r = -ENOMEM;
 
-	if (log->failed)
-		return;
-	/* Before json_pack: its arguments' order of evaluation is unspecified. */
-	msg = log_msg(text, len, &bytes);
-	line = json_pack("{s:f, s:s, s:s, s:o, s:o*}", "ts", log_time(log), "side",
-			 side->name, "dir", sent ? "send" : "recv", "msg", msg, "bytes",
-			 bytes);
-	dumped = line ? json_dumps(line, JSON_COMPACT) : NULL;
 	json_decref(line);
-	r = -ENOMEM;
 	if (dumped) {
 		size_t n = strlen(dumped);
 		char *l = realloc(dumped, n + 2);
 
 		if (l) {
-			/* One write a line: lines never interleave. */
 			dumped = l;
 			memcpy(dumped + n, "\n", 2);
 			r = qm_write_all(log->fd, dumped, n + 1);
@@ -151,6 +140,37 @@ static void log_line(struct qm_qmp *qmp, bool sent, const char *text, size_t len
 		qm_warn(log->ctx, "QMP log: %s; the rest of the transcript is lost",
 			strerror(-r));
 	}
+}
+
+static void log_line(struct qm_qmp *qmp, bool sent, const char *text, size_t len,
+		     void *userdata)
+{
+	struct log_side *side = userdata;
+	struct qm_qmp_log *log = side->log;
+	json_t *bytes = NULL, *msg;
+
+	if (log->failed)
+		return;
+	/* Before json_pack: its arguments' order of evaluation is unspecified. */
+	msg = log_msg(text, len, &bytes);
+	log_write(log, json_pack("{s:f, s:s, s:s, s:o, s:o*}", "ts", log_time(log), "side",
+				 side->name, "dir", sent ? "send" : "recv", "msg", msg,
+				 "bytes", bytes));
+}
+
+void qm_qmp_log_closed(struct qm_job *job, bool source, const struct qm_error *err)
+{
+	struct qm_qmp_log *log = job->qmp_log;
+	double ts;
+
+	if (!log || log->failed)
+		return;
+	ts = log_time(log);
+	/* errno ECANCELED: qmigrate closed it; anything else: QEMU went away. */
+	log_write(log, json_pack("{s:f, s:s, s:s, s:{s:s, s:s, s:i}}", "ts", ts, "side",
+				 log->side[source ? 0 : 1].name, "dir", "recv", "closed",
+				 "class", err ? err->error_class : "ConnectionClosed", "desc",
+				 err ? err->text : "", "errno", err ? -err->code : 0));
 }
 
 void qm_qmp_log_attach(struct qm_job *job, struct qm_qmp *qmp, bool source)

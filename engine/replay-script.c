@@ -3,10 +3,10 @@
  * Reads a QMP transcript (JSON lines {"ts", "side", "dir", "msg"}, as
  * engine/qmp-log.c writes them) into a replay script: per side the greeting
  * and the commands in order, each with its reply (matched by id) and the
- * events recorded after it.  An event belongs to the last command sent on
- * either side before it, so that the destination's MIGRATION events come
- * back when the source's polls that saw them come.  Bounded in lines and line
- * size; every error names the line.
+ * events (and QEMU's hang-ups, {"closed": ...} lines) recorded after it.  An event
+ * belongs to the last command sent on either side before it, so that the destination's
+ * MIGRATION events come back when the source's polls that saw them come.  Bounded in
+ * lines and line size; every error names the line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -132,6 +132,24 @@ static int add_received(struct reader *r, int side, json_t *msg)
 	return 0;
 }
 
+/*
+ * A connection's end goes where an event would: the server hangs up that side
+ * when the command it followed is answered.  Only QEMU's hang-ups: qmigrate's
+ * own closes (ECANCELED) happen again by themselves.
+ */
+static int add_closed(struct reader *r, int side, json_t *closed)
+{
+	if (!json_is_object(closed))
+		return bad(r, "\"closed\" is not a JSON object", NULL);
+	if (json_integer_value(json_object_get(closed, "errno")) == ECANCELED)
+		return 0;
+	if (json_array_append_new(r->last_events ? r->last_events
+						 : r->s->side[side].events,
+				  json_pack("[i{sO}]", side, "closed", closed)) < 0)
+		return qm_error_set(r->err, -ENOMEM, "GenericError", "out of memory");
+	return 0;
+}
+
 static int add_line(struct reader *r, const char *text, size_t len)
 {
 	json_error_t jerr;
@@ -147,6 +165,8 @@ static int add_line(struct reader *r, const char *text, size_t len)
 	if (side < 0)
 		return bad(r, "\"side\" is neither \"source\" nor \"destination\"", NULL);
 	dir = json_string_value(json_object_get(line, "dir"));
+	if (json_object_get(line, "closed"))
+		return add_closed(r, side, json_object_get(line, "closed"));
 	msg = json_object_get(line, "msg");
 	if (json_is_string(msg) && json_object_get(line, "bytes"))
 		return bad(r,

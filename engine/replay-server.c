@@ -133,9 +133,15 @@ static void queue_events(struct qm_replay *r, json_t *events)
 
 	json_array_foreach(events, i, e) {
 		struct conn *c = r->l[json_integer_value(json_array_get(e, 0))].conn;
+		json_t *msg = json_array_get(e, 1);
 
-		if (c && !c->closing)
-			queue(c, json_array_get(e, 1));
+		if (!c || c->closing)
+			continue;
+		/* QEMU hung up here: after what is queued, and nothing more. */
+		if (json_object_get(msg, "closed"))
+			c->closing = true;
+		else
+			queue(c, msg);
 	}
 }
 

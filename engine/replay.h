@@ -7,7 +7,8 @@
  * replay-script.c reads the transcript into a script: for each side its
  * greeting and its commands in order, each with its recorded reply and the
  * events (of either side) recorded after it was sent and before the next
- * command.  replay-server.c serves the script on two UNIX sockets.
+ * command; a QEMU's hang-up ({"closed": ...}) is kept as such an event.  replay-server.c
+ * serves the script on two UNIX sockets.
  */
 #ifndef QM_ENGINE_REPLAY_H
 #define QM_ENGINE_REPLAY_H
@@ -74,8 +75,8 @@ struct ev_loop;
  * the N-th (past the last, the last again); the events recorded after it
  * follow its first answer.  A command the transcript does not have gets a
  * CommandNotFound error and counts as a divergence; fds passed with a command
- * are closed.  After "quit", or a command that was never answered, the
- * connection closes, as QEMU's did.
+ * are closed.  After "quit", a command that was never answered, or where
+ * the transcript says QEMU hung up, the connection closes, as QEMU's did.
  */
 int qm_replay_new(struct qm_ctx *ctx, struct ev_loop *loop,
 		  const struct qm_replay_script *script, const char *runtime_dir,

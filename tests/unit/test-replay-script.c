@@ -185,3 +185,28 @@ Test(replay_script, a_file_is_read_and_a_missing_one_named)
 	cr_assert(strstr(err.text, path) && strstr(err.text, "No such file"), "%s",
 		  err.text);
 }
+
+Test(replay_script, a_qemu_hang_up_is_kept_and_qmigrate_own_close_is_not)
+{
+	struct qm_replay_script *s = parse(
+		GREETING("source") GREETING("destination")
+			SEND("source", 1,
+			     "query-migrate") "{\"side\":\"destination\",\"dir\":"
+					      "\"recv\",\"closed\":{\"class\":"
+					      "\"ConnectionClosed\",\"desc\":\"QEMU "
+					      "closed the connection\",\"errno\":104}}\n"
+					      "{\"side\":\"source\",\"dir\":\"recv\","
+					      "\"closed\":{\"class\":"
+					      "\"ConnectionClosed\",\"desc\":\"closed by "
+					      "caller\",\"errno\":125}}\n");
+	json_t *events = s->side[QM_REPLAY_SOURCE].cmds[0].events;
+
+	cr_assert_eq(json_array_size(events), 1);
+	cr_assert_eq(json_integer_value(json_array_get(json_array_get(events, 0), 0)),
+		     QM_REPLAY_DEST);
+	cr_assert(
+		json_object_get(json_array_get(json_array_get(events, 0), 1), "closed"));
+	qm_replay_script_free(s);
+	refused(GREETING("source") "{\"side\":\"source\",\"dir\":\"recv\",\"closed\":1}",
+		"t:2: \"closed\" is not a JSON object");
+}

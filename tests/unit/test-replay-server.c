@@ -42,6 +42,9 @@ static const char transcript[] =
 	"\"arguments\":{\"password\":\"********\"},\"id\":4}}\n"
 	"{\"side\":\"source\",\"dir\":\"recv\",\"msg\":{\"return\":{},\"id\":4}}\n"
 	"{\"side\":\"source\",\"dir\":\"send\",\"msg\":{\"execute\":\"quit\",\"id\":5}}\n"
+	"{\"side\":\"destination\",\"dir\":\"recv\",\"closed\":{\"class\":"
+	"\"ConnectionClosed\","
+	"\"desc\":\"gone\",\"errno\":104}}\n"
 	"{\"side\":\"source\",\"dir\":\"recv\",\"msg\":{\"event\":\"SHUTDOWN\"}}\n"
 	"{\"side\":\"source\",\"dir\":\"recv\",\"msg\":{\"return\":{},\"id\":5}}\n";
 
@@ -220,15 +223,16 @@ Test(replay_server, a_command_never_recorded_is_not_found_and_counted)
 	teardown(&f);
 }
 
-Test(replay_server, a_passed_fd_is_closed_and_quit_hangs_up)
+Test(replay_server, a_passed_fd_is_closed_and_quit_and_a_recorded_close_hang_up)
 {
 	struct fixture f = { 0 };
-	int src, p[2];
+	int src, dst, p[2];
 	json_t *msg;
 	char c;
 
 	setup(&f);
 	src = client(&f, QM_REPLAY_SOURCE);
+	dst = client(&f, QM_REPLAY_DEST);
 	json_decref(next(&f, src));
 	cr_assert_eq(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
 	send_text(src,
@@ -249,11 +253,15 @@ Test(replay_server, a_passed_fd_is_closed_and_quit_hangs_up)
 			"\"s3cret\"},"
 			"\"id\":2}"),
 		    "{}");
+	json_decref(next(&f, dst));
 	expect_text(ask(&f, src, "{\"execute\":\"quit\",\"id\":3}"), "{}");
 	expect_event(&f, src, "SHUTDOWN");
 	msg = next(&f, src);
 	cr_assert_null(msg, "still open after quit");
+	/* The destination hung up after the source's quit, in the transcript. */
+	cr_assert_null(next(&f, dst), "the destination is still open");
 	close(src);
+	close(dst);
 	teardown(&f);
 }
 
