@@ -18,6 +18,7 @@
 #include "engine/replay.h"
 #include "qmp/frame.h"
 #include "util/error.h"
+#include "util/io.h"
 #include "util/log.h"
 
 /* A command the job sends is small; a QEMU's own limit is far above this. */
@@ -367,35 +368,6 @@ static int listen_side(struct qm_replay *r, int side, struct qm_error *err)
 	return 0;
 }
 
-static int make_dir(struct qm_replay *r, const char *parent, struct qm_error *err)
-{
-	int n;
-
-	if (!parent)
-		parent = secure_getenv("XDG_RUNTIME_DIR");
-	if (!parent || !*parent)
-		parent = "/tmp";
-	n = snprintf(r->dir, sizeof(r->dir), "%s/qmigrate-replay-XXXXXX", parent);
-	if (n < 0 || (size_t)n >= sizeof(r->dir)) {
-		r->dir[0] = '\0';
-		return qm_error_set(
-			err, -ENAMETOOLONG, "Usage",
-			"%s is too long a path for UNIX sockets: use a shorter "
-			"--runtime-dir",
-			parent);
-	}
-	/* mkdtemp creates it 0700: only this user reaches the sockets inside. */
-	if (!mkdtemp(r->dir)) {
-		int e = errno;
-
-		r->dir[0] = '\0';
-		return qm_error_set(err, -e, "GenericError",
-				    "cannot create a runtime directory in %s: %s", parent,
-				    strerror(e));
-	}
-	return 0;
-}
-
 int qm_replay_new(struct qm_ctx *ctx, struct ev_loop *loop,
 		  const struct qm_replay_script *script, const char *runtime_dir,
 		  struct qm_replay **out, struct qm_error *err)
@@ -426,7 +398,8 @@ int qm_replay_new(struct qm_ctx *ctx, struct ev_loop *loop,
 					    "out of memory");
 		}
 	}
-	ret = make_dir(r, runtime_dir, err);
+	ret = qm_private_dir_new(r->dir, sizeof(r->dir), runtime_dir, "qmigrate-replay",
+				 err);
 	for (int i = 0; i < QM_REPLAY_SIDES && ret == 0; i++)
 		ret = listen_side(r, i, err);
 	if (ret < 0) {

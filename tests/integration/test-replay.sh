@@ -80,18 +80,27 @@ guest() { # NAME [QEMU ARGS]: a QEMU of the test guest in dir/NAME
 		-qmp "unix:$d/qmp.sock,server=on,wait=off" "$@"
 }
 
+# record NAME RC STATUS [DESTINATION QEMU ARGS]: a migration between two new QEMUs
+# of the guest, recorded in dir/NAME.qmp, that must exit RC with STATUS; the
+# QEMUs are stopped afterwards, so that the replay has only the transcript.
+record() {
+	local name=$1 want_rc=$2 want_status=$3 src dst
+	shift 3
+	guest "$name-src"
+	src=$src_pid
+	guest "$name-dst" "$@" -S -incoming defer
+	dst=$src_pid
+	migrate "$dir/$name-src/qmp.sock" "$dir/$name-dst/qmp.sock" "$name"
+	[ "$mrc" = "$want_rc" ] && [ "$(json_field "$mresult" status)" = "$want_status" ] ||
+		fail "$name: the recorded migration: $mrc: $mresult"
+	stop "$src"
+	stop "$dst"
+	forget "$src"
+	forget "$dst"
+}
+
 # ---- a migration that completes ------------------------------------------------
-guest ok-src
-ok_src=$src_pid
-guest ok-dst -S -incoming defer
-ok_dst=$src_pid
-migrate "$dir/ok-src/qmp.sock" "$dir/ok-dst/qmp.sock" ok
-[ "$mrc" = 0 ] && [ "$(json_field "$mresult" status)" = completed ] ||
-	fail "ok: the recorded migration: $mrc: $mresult"
-stop "$ok_src"
-stop "$ok_dst"
-forget "$ok_src"
-forget "$ok_dst"
+record ok 0 completed
 replay ok
 [ "$rrc" = "$mrc" ] || fail "ok: replay exited $rrc, the migration $mrc: $(cat "$dir/ok.replay.err")"
 same ok status vm changed total_ms downtime_ms setup_ms transferred_bytes passes
@@ -99,17 +108,7 @@ same ok status vm changed total_ms downtime_ms setup_ms transferred_bytes passes
 echo "ok: a completed migration ($(wc -l <"$dir/ok.qmp") transcript lines) replays to $rresult"
 
 # ---- a migration that fails: the destination has twice the memory -------------------
-guest bad-src
-bad_src=$src_pid
-guest bad-dst -m 128 -S -incoming defer
-bad_dst=$src_pid
-migrate "$dir/bad-src/qmp.sock" "$dir/bad-dst/qmp.sock" bad
-[ "$mrc" = 1 ] && [ "$(json_field "$mresult" status)" = failed ] ||
-	fail "bad: the recorded migration did not fail: $mrc: $mresult"
-stop "$bad_src"
-stop "$bad_dst"
-forget "$bad_src"
-forget "$bad_dst"
+record bad 1 failed -m 128
 replay bad
 [ "$rrc" = "$mrc" ] || fail "bad: replay exited $rrc, the migration $mrc: $(cat "$dir/bad.replay.err")"
 same bad status vm changed class
