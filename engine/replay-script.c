@@ -3,7 +3,8 @@
  * Reads a QMP transcript (JSON lines {"ts", "side", "dir", "msg"}, as
  * engine/qmp-log.c writes them) into a replay script: per side the greeting
  * and the commands in order, each with its reply (matched by id) and the
- * events (and QEMU's hang-ups, {"closed": ...} lines) recorded after it.  An event
+ * events (and QEMU's hang-ups, {"closed": ...} lines) recorded after it,
+ * before its reply or after.  An event
  * belongs to the last command sent on either side before it, so that the destination's
  * MIGRATION events come back when the source's polls that saw them come.  Bounded in
  * lines and line size; every error names the line.
@@ -29,7 +30,7 @@ struct reader {
 	const char *name;
 	size_t line;
 	json_t *pending[QM_REPLAY_SIDES]; /* id (as JSON text) -> index in cmds */
-	json_t *last_events;		  /* where the next event goes, or NULL */
+	int last_side;			  /* the side of the command sent last, or -1 */
 	struct qm_error *err;
 };
 
@@ -66,6 +67,7 @@ static int add_command(struct reader *r, int side, json_t *msg)
 	c = &cmds[sd->n_cmds];
 	*c = (struct qm_replay_cmd){ .name = name,
 				     .msg = json_incref(msg),
+				     .pre = json_array(),
 				     .events = json_array(),
 				     .line = r->line };
 	list = json_object_get(sd->by_name, name);
@@ -74,19 +76,37 @@ static int add_command(struct reader *r, int side, json_t *msg)
 		json_object_set_new(sd->by_name, name, list);
 	}
 	id = json_dumps(json_object_get(msg, "id"), JSON_ENCODE_ANY | JSON_COMPACT);
-	if (!c->events || !list || !id ||
+	if (!c->pre || !c->events || !list || !id ||
 	    json_array_append_new(list, json_integer((json_int_t)sd->n_cmds)) < 0 ||
 	    json_object_set_new(r->pending[side], id,
 				json_integer((json_int_t)sd->n_cmds)) < 0) {
 		free(id);
 		json_decref(c->msg);
+		json_decref(c->pre);
 		json_decref(c->events);
 		return qm_error_set(r->err, -ENOMEM, "GenericError", "out of memory");
 	}
 	free(id);
-	r->last_events = c->events;
 	sd->n_cmds++;
+	r->last_side = side;
 	return 0;
+}
+
+/*
+ * Where what QEMU says besides replies goes: after the command sent last on
+ * either side, before its reply when that has not come yet; before any
+ * command, after the greeting of @side.
+ */
+static json_t *events_of(struct reader *r, int side)
+{
+	struct qm_replay_side *sd;
+	struct qm_replay_cmd *c;
+
+	if (r->last_side < 0)
+		return r->s->side[side].events;
+	sd = &r->s->side[r->last_side];
+	c = &sd->cmds[sd->n_cmds - 1];
+	return c->reply ? c->events : c->pre;
 }
 
 static int add_reply(struct reader *r, int side, json_t *msg)
@@ -112,7 +132,6 @@ static int add_reply(struct reader *r, int side, json_t *msg)
 static int add_received(struct reader *r, int side, json_t *msg)
 {
 	struct qm_replay_side *sd = &r->s->side[side];
-	json_t *events;
 
 	if (json_object_get(msg, "QMP")) {
 		if (sd->greeting)
@@ -126,8 +145,7 @@ static int add_received(struct reader *r, int side, json_t *msg)
 	if (!json_is_string(json_object_get(msg, "event")))
 		return bad(r, "a message from QEMU that is no greeting, reply or event",
 			   NULL);
-	events = r->last_events ? r->last_events : sd->events;
-	if (json_array_append_new(events, json_pack("[iO]", side, msg)) < 0)
+	if (json_array_append_new(events_of(r, side), json_pack("[iO]", side, msg)) < 0)
 		return qm_error_set(r->err, -ENOMEM, "GenericError", "out of memory");
 	return 0;
 }
@@ -143,8 +161,7 @@ static int add_closed(struct reader *r, int side, json_t *closed)
 		return bad(r, "\"closed\" is not a JSON object", NULL);
 	if (json_integer_value(json_object_get(closed, "errno")) == ECANCELED)
 		return 0;
-	if (json_array_append_new(r->last_events ? r->last_events
-						 : r->s->side[side].events,
+	if (json_array_append_new(events_of(r, side),
 				  json_pack("[i{sO}]", side, "closed", closed)) < 0)
 		return qm_error_set(r->err, -ENOMEM, "GenericError", "out of memory");
 	return 0;
@@ -229,7 +246,7 @@ static int parse_lines(struct reader *r, const char *text, size_t len)
 int qm_replay_script_parse(const char *name, const char *text, size_t len,
 			   struct qm_replay_script **out, struct qm_error *err)
 {
-	struct reader r = { .name = name, .err = err };
+	struct reader r = { .name = name, .err = err, .last_side = -1 };
 	int ret = -ENOMEM;
 
 	*out = NULL;
@@ -299,6 +316,7 @@ void qm_replay_script_free(struct qm_replay_script *s)
 		for (size_t j = 0; j < sd->n_cmds; j++) {
 			json_decref(sd->cmds[j].msg);
 			json_decref(sd->cmds[j].reply);
+			json_decref(sd->cmds[j].pre);
 			json_decref(sd->cmds[j].events);
 		}
 		free(sd->cmds);

@@ -36,6 +36,16 @@ struct conn {
 	char *out;
 	size_t out_len, out_off;
 	bool closing; /* hang up once everything queued is written */
+	bool shut;    /* ...done: waiting for the client to close its end */
+	/*
+	 * While set, what is queued waits: the other side's hang-up came first in
+	 * the transcript, and the job must see it first.  That side releases it
+	 * when its client has closed (the job has taken the hang-up in).
+	 */
+	bool holding;
+	char *held;
+	size_t held_len;
+	struct conn *release; /* the conn this one's end releases, or NULL */
 };
 
 struct listener {
@@ -62,16 +72,50 @@ struct qm_replay {
 
 /* ---- connections ------------------------------------------------------------- */
 
+static bool append(char **buf, size_t *len, const char *data, size_t n)
+{
+	char *b = realloc(*buf, *len + n);
+
+	if (!b)
+		return false;
+	memcpy(b + *len, data, n);
+	*buf = b;
+	*len += n;
+	return true;
+}
+
+static void release(struct conn *c)
+{
+	c->holding = false;
+	if (c->held_len && !append(&c->out, &c->out_len, c->held, c->held_len))
+		qm_warn(c->r->ctx, "replay: out of memory; messages to the %s are lost",
+			qm_replay_side_names[c->side]);
+	free(c->held);
+	c->held = NULL;
+	c->held_len = 0;
+	if (c->out_len)
+		ev_io_start(c->r->loop, &c->wio);
+}
+
 static void conn_free(struct conn *c)
 {
+	struct qm_replay *r;
+
 	if (!c)
 		return;
-	ev_io_stop(c->r->loop, &c->rio);
-	ev_io_stop(c->r->loop, &c->wio);
+	r = c->r;
+	ev_io_stop(r->loop, &c->rio);
+	ev_io_stop(r->loop, &c->wio);
 	close(c->fd);
 	qm_frame_release(&c->frame);
 	free(c->out);
-	c->r->l[c->side].conn = NULL;
+	free(c->held);
+	r->l[c->side].conn = NULL;
+	for (int i = 0; i < QM_REPLAY_SIDES; i++)
+		if (r->l[i].conn && r->l[i].conn->release == c)
+			r->l[i].conn->release = NULL;
+	if (c->release)
+		release(c->release);
 	free(c);
 }
 
@@ -96,8 +140,11 @@ static void flush(struct conn *c)
 	}
 	ev_io_stop(c->r->loop, &c->wio);
 	c->out_off = c->out_len = 0;
-	if (c->closing)
-		conn_free(c);
+	/* Hung up as QEMU did; the client's close (EOF on reading) ends it. */
+	if (c->closing && !c->shut && !c->holding) {
+		c->shut = true;
+		shutdown(c->fd, SHUT_WR);
+	}
 }
 
 static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
@@ -109,25 +156,23 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 static void queue(struct conn *c, json_t *msg)
 {
 	_cleanup_free_ char *text = json_dumps(msg, 0);
-	size_t len = text ? strlen(text) : 0;
-	char *out;
+	bool ok = text &&
+		  (c->holding ? append(&c->held, &c->held_len, text, strlen(text)) &&
+					append(&c->held, &c->held_len, "\r\n", 2)
+			      : append(&c->out, &c->out_len, text, strlen(text)) &&
+					append(&c->out, &c->out_len, "\r\n", 2));
 
-	if (!text)
-		return;
-	out = realloc(c->out, c->out_len + len + 2);
-	if (!out) {
+	if (!ok)
 		qm_warn(c->r->ctx, "replay: out of memory; a message to the %s is lost",
 			qm_replay_side_names[c->side]);
-		return;
-	}
-	memcpy(out + c->out_len, text, len);
-	memcpy(out + c->out_len + len, "\r\n", 2);
-	c->out = out;
-	c->out_len += len + 2;
 }
 
-/* Events go to the side they were recorded on, if a client is there. */
-static void queue_events(struct qm_replay *r, json_t *events)
+/*
+ * Events go to the side they were recorded on, if a client is there.  When
+ * @holder answers the command they came before the reply of, and one is
+ * another side's hang-up, what @holder sends next waits for the job to see it.
+ */
+static void queue_events(struct qm_replay *r, json_t *events, struct conn *holder)
 {
 	size_t i;
 	json_t *e;
@@ -138,11 +183,16 @@ static void queue_events(struct qm_replay *r, json_t *events)
 
 		if (!c || c->closing)
 			continue;
-		/* QEMU hung up here: after what is queued, and nothing more. */
-		if (json_object_get(msg, "closed"))
-			c->closing = true;
-		else
+		if (!json_object_get(msg, "closed")) {
 			queue(c, msg);
+			continue;
+		}
+		/* QEMU hung up here: after what is queued, and nothing more. */
+		c->closing = true;
+		if (holder && holder != c && !holder->holding) {
+			holder->holding = true;
+			c->release = holder;
+		}
 	}
 }
 
@@ -228,11 +278,13 @@ static void handle(struct conn *c, const char *text, size_t len)
 		reply(c, id, not_found(c->side, name));
 		return;
 	}
+	if (first)
+		queue_events(c->r, cmd->pre, c);
 	/* No reply recorded: QEMU went away under it, and so does this one. */
 	if (cmd->reply)
 		reply(c, id, json_deep_copy(cmd->reply));
 	if (first)
-		queue_events(c->r, cmd->events);
+		queue_events(c->r, cmd->events, NULL);
 	if (!cmd->reply || strcmp(name, "quit") == 0)
 		c->closing = true;
 }
@@ -284,10 +336,14 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	if (n > 0)
 		close_fds(c->r, &mh);
+	/* The client closed: the job has taken a hang-up in, or it is done. */
 	if (n <= 0) {
 		conn_free(c);
 		return;
 	}
+	/* What comes after QEMU hung up reaches no QEMU. */
+	if (c->closing)
+		return;
 	qm_frame_commit(&c->frame, (size_t)n);
 	while (!c->closing && (r = qm_frame_next(&c->frame, &text, &len)) > 0)
 		handle(c, text, len);
@@ -298,8 +354,6 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 				       : "something other than JSON");
 		c->closing = true;
 	}
-	if (c->closing)
-		ev_io_stop(loop, &c->rio);
 	/* The events of a command may be the other side's; a flush may free c. */
 	for (int i = 0; i < QM_REPLAY_SIDES; i++)
 		if (rp->l[i].conn)
@@ -331,7 +385,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	ev_io_start(loop, &c->rio);
 	queue(c, sd->greeting);
 	if (!l->served)
-		queue_events(r, sd->events);
+		queue_events(r, sd->events, NULL);
 	l->served = true;
 	flush(c);
 }

@@ -7,8 +7,8 @@
  * replay-script.c reads the transcript into a script: for each side its
  * greeting and its commands in order, each with its recorded reply and the
  * events (of either side) recorded after it was sent and before the next
- * command; a QEMU's hang-up ({"closed": ...}) is kept as such an event.  replay-server.c
- * serves the script on two UNIX sockets.
+ * command; a QEMU's hang-up ({"closed": ...}) is kept as such an event.
+ * replay-server.c serves the script on two UNIX sockets.
  */
 #ifndef QM_ENGINE_REPLAY_H
 #define QM_ENGINE_REPLAY_H
@@ -27,13 +27,18 @@
 
 enum { QM_REPLAY_SOURCE, QM_REPLAY_DEST, QM_REPLAY_SIDES };
 
+/*
+ * Events are [side, event] pairs, the event a QEMU's message or its
+ * hang-up, {"closed": {...}}: those recorded after the command was sent and
+ * before the next command, split by whether its reply had come.
+ */
 struct qm_replay_cmd {
 	const char *name; /* the command's name, in @msg */
 	json_t *msg;	  /* the command as sent (its secrets masked) */
 	json_t *reply;	  /* the reply without its "id", or NULL: none came */
-	json_t *events; /* [[side, event], ...] recorded after it, until the next command
-			 */
-	size_t line;	/* where it was sent, for messages */
+	json_t *pre;	  /* events before its reply */
+	json_t *events;	  /* events after its reply */
+	size_t line;	  /* where it was sent, for messages */
 };
 
 struct qm_replay_side {

@@ -2,9 +2,11 @@
 /*
  * The replay server (engine/replay-server.c) as a client sees it on the
  * wire: the greeting, replies by name and order (the last again past the
- * end) with the client's ids, events after the first answer of the command
- * they followed and on their own side, CommandNotFound for a command never
- * recorded, passed fds closed, a hang-up after quit, and private sockets.
+ * end) with the client's ids, events on their own side with the first
+ * answer of the command they followed (before or after its reply, as
+ * recorded), a recorded hang-up of the other side that holds a reply until
+ * the client has seen it, CommandNotFound for a command never recorded,
+ * passed fds closed, a hang-up after quit, and private sockets.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -254,14 +256,25 @@ Test(replay_server, a_passed_fd_is_closed_and_quit_and_a_recorded_close_hang_up)
 			"\"id\":2}"),
 		    "{}");
 	json_decref(next(&f, dst));
-	expect_text(ask(&f, src, "{\"execute\":\"quit\",\"id\":3}"), "{}");
+	/*
+	 * The destination hung up before the source answered quit, in the
+	 * transcript: the source's answer waits until the client has seen that
+	 * hang-up and closed its end, so that the job takes them in that order.
+	 */
+	send_text(src, "{\"execute\":\"quit\",\"id\":3}", -1);
+	cr_assert_null(next(&f, dst), "the destination is still open");
+	for (int i = 0; i < 20; i++)
+		ev_run(f.loop, EVRUN_NOWAIT);
+	cr_assert_eq(recv(src, (char[1]){ 0 }, 1, MSG_DONTWAIT), -1,
+		     "the source answered before the destination's hang-up was seen");
+	close(dst);
 	expect_event(&f, src, "SHUTDOWN");
 	msg = next(&f, src);
+	cr_assert_eq(json_integer_value(json_object_get(msg, "id")), 3);
+	json_decref(msg);
+	msg = next(&f, src);
 	cr_assert_null(msg, "still open after quit");
-	/* The destination hung up after the source's quit, in the transcript. */
-	cr_assert_null(next(&f, dst), "the destination is still open");
 	close(src);
-	close(dst);
 	teardown(&f);
 }
 
