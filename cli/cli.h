@@ -24,7 +24,28 @@ extern const struct subcommand cmd_job;
 extern const struct subcommand cmd_launch;
 extern const struct subcommand cmd_migrate;
 extern const struct subcommand cmd_qmp;
+extern const struct subcommand cmd_replay;
 extern const struct subcommand cmd_serve;
+
+struct ev_loop;
+
+/* What `qmigrate replay` changes in `qmigrate migrate`. */
+struct cli_migrate_hook {
+	const struct subcommand *cmd; /* named in usage errors */
+	/*
+	 * After the options, before the job: serves both QMP sockets on @loop,
+	 * under @runtime_dir (--runtime-dir, or NULL), and names them.  Returns
+	 * 0, or -1 once it has said why.
+	 */
+	int (*start)(void *data, struct ev_loop *loop, const char *runtime_dir,
+		     const char **src_qmp, const char **dst_qmp);
+	/* After the job, before its result: stops serving. */
+	void (*stop)(void *data);
+	void *data;
+};
+
+/* `qmigrate migrate` with @argv; @hook (or NULL) serves the QEMUs instead. */
+int cli_migrate(struct qm_ctx *ctx, int argc, char *argv[], const struct cli_migrate_hook *hook);
 
 /* Prints "qmigrate: " and the message to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

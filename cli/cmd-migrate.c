@@ -130,12 +130,13 @@ static const char usage[] =
 	"  --qmp-log FILE        write every QMP message to and from both QEMUs to\n"
 	"                        FILE (created 0600), one JSON object a line: \"ts\",\n"
 	"                        \"side\" (source or destination), \"dir\" (send or\n"
-	"                        recv), \"msg\"; passwords and secrets are masked.\n"
-	"                        When a migration fails, attach this transcript to\n"
-	"                        the bug report. With --dest the agent forwards the\n"
-	"                        destination's side; an older agent cannot, and a\n"
-	"                        warning on stderr says the log holds the source's\n"
-	"                        side only\n"
+	"                        recv), \"msg\" (or \"closed\": the connection's end);\n"
+	"                        passwords and secrets are masked. When a migration\n"
+	"                        fails, attach this transcript to the bug report;\n"
+	"                        'qmigrate replay FILE' runs a migration against it.\n"
+	"                        With --dest the agent forwards the destination's\n"
+	"                        side; an older agent cannot, and a warning on stderr\n"
+	"                        says the log holds the source's side only\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"Convergence (a busy guest may never converge on its own):\n"
@@ -320,8 +321,9 @@ static int read_domain(const char *path, char **out)
 	return 0;
 }
 
-static int run(struct qm_ctx *ctx, int argc, char *argv[])
+int cli_migrate(struct qm_ctx *ctx, int argc, char *argv[], const struct cli_migrate_hook *hook)
 {
+	const struct subcommand *self = hook ? hook->cmd : &cmd_migrate;
 	static const struct option longopts[] = {
 		{ "src-qmp", required_argument, NULL, OPT_SRC },
 		{ "dst-qmp", required_argument, NULL, OPT_DST },
@@ -412,7 +414,7 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 			break;
 		case OPT_SSH_OPTION:
 			if (n_ssh_options == QM_SSH_OPTIONS_MAX)
-				return cli_usage_error(&cmd_migrate, "more than %d --ssh-option",
+				return cli_usage_error(self, "more than %d --ssh-option",
 						       QM_SSH_OPTIONS_MAX);
 			ssh_options[n_ssh_options++] = optarg;
 			opts.ssh_options = ssh_options;
@@ -438,19 +440,19 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 			else if (strcmp(optarg, "tunnel") == 0)
 				opts.transport = QM_TRANSPORT_TUNNEL;
 			else
-				return cli_usage_error(&cmd_migrate,
+				return cli_usage_error(self,
 						       "unknown transport '%s' (unix, tcp or tunnel)",
 						       optarg);
 			break;
 		case OPT_BANDWIDTH:
 			if (parse_u64(optarg, 1ULL << 40, &mib) < 0 || mib == 0)
-				return cli_usage_error(&cmd_migrate, "invalid bandwidth '%s' (MiB/s)", optarg);
+				return cli_usage_error(self, "invalid bandwidth '%s' (MiB/s)", optarg);
 			opts.bandwidth = mib * 1024 * 1024;
 			break;
 		case OPT_DOWNTIME:
 			if (parse_u64(optarg, 2000000, &opts.max_downtime_ms) < 0 ||
 			    opts.max_downtime_ms == 0)
-				return cli_usage_error(&cmd_migrate,
+				return cli_usage_error(self,
 						       "invalid max downtime '%s' (1..2000000 ms)", optarg);
 			break;
 		case OPT_KEEP_SOURCE:
@@ -464,19 +466,19 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 			break;
 		case OPT_STEPS:
 			if (parse_int(optarg, 1, 1000, &pol->downtime_steps) < 0)
-				return cli_usage_error(&cmd_migrate, "invalid --downtime-steps '%s' (1..1000)", optarg);
+				return cli_usage_error(self, "invalid --downtime-steps '%s' (1..1000)", optarg);
 			break;
 		case OPT_STEP_DELAY:
 			if (parse_seconds(optarg, false, &pol->step_delay) < 0)
-				return cli_usage_error(&cmd_migrate, "invalid --downtime-delay '%s' (seconds)", optarg);
+				return cli_usage_error(self, "invalid --downtime-delay '%s' (seconds)", optarg);
 			break;
 		case OPT_DOUBLE:
 			if (parse_int(optarg, 1, 1000, &pol->downtime_double) < 0)
-				return cli_usage_error(&cmd_migrate, "invalid --downtime-double '%s' (samples)", optarg);
+				return cli_usage_error(self, "invalid --downtime-double '%s' (samples)", optarg);
 			break;
 		case OPT_TIMEOUT:
 			if (parse_seconds(optarg, true, &pol->timeout) < 0)
-				return cli_usage_error(&cmd_migrate, "invalid --timeout '%s' (seconds)", optarg);
+				return cli_usage_error(self, "invalid --timeout '%s' (seconds)", optarg);
 			/* The library's 0 is the default; the user's 0 is none. */
 			if (pol->timeout == 0)
 				pol->timeout = QM_POLICY_NO_TIMEOUT;
@@ -486,36 +488,36 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 			break;
 		case OPT_STALL:
 			if (parse_seconds(optarg, false, &pol->stall_timeout) < 0)
-				return cli_usage_error(&cmd_migrate, "invalid --stall-timeout '%s' (seconds)", optarg);
+				return cli_usage_error(self, "invalid --stall-timeout '%s' (seconds)", optarg);
 			break;
 		case OPT_PAUSE_AFTER:
 			if (parse_seconds(optarg, false, &pol->pause_after) < 0)
-				return cli_usage_error(&cmd_migrate, "invalid --pause-after '%s' (seconds)", optarg);
+				return cli_usage_error(self, "invalid --pause-after '%s' (seconds)", optarg);
 			break;
 		case OPT_POSTCOPY:
 			pol->postcopy = true;
 			break;
 		case OPT_POSTCOPY_PASSES:
 			if (parse_int(optarg, 1, 1000000, &pol->postcopy_after_passes) < 0)
-				return cli_usage_error(&cmd_migrate, "invalid --postcopy-after-passes '%s'", optarg);
+				return cli_usage_error(self, "invalid --postcopy-after-passes '%s'", optarg);
 			break;
 		case OPT_AUTO_CONVERGE:
 			opts.auto_converge = true;
 			break;
 		case OPT_THROTTLE_INITIAL:
 			if (parse_int(optarg, 1, 99, &opts.throttle_initial) < 0)
-				return cli_usage_error(&cmd_migrate, "invalid --throttle-initial '%s' (1..99)", optarg);
+				return cli_usage_error(self, "invalid --throttle-initial '%s' (1..99)", optarg);
 			break;
 		case OPT_THROTTLE_INCREMENT:
 			if (parse_int(optarg, 1, 99, &opts.throttle_increment) < 0)
-				return cli_usage_error(&cmd_migrate, "invalid --throttle-increment '%s' (1..99)", optarg);
+				return cli_usage_error(self, "invalid --throttle-increment '%s' (1..99)", optarg);
 			break;
 		case OPT_XBZRLE:
 			opts.xbzrle = true;
 			break;
 		case OPT_XBZRLE_CACHE:
 			if (parse_u64(optarg, 1 << 20, &mib) < 0 || mib == 0)
-				return cli_usage_error(&cmd_migrate, "invalid --xbzrle-cache '%s' (MiB)", optarg);
+				return cli_usage_error(self, "invalid --xbzrle-cache '%s' (MiB)", optarg);
 			opts.xbzrle_cache = mib * 1024 * 1024;
 			break;
 		case OPT_TUNNEL_COPY:
@@ -526,13 +528,13 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 			else if (strcmp(optarg, "readwrite") == 0)
 				opts.tunnel_copy = QM_TUNNEL_COPY_READWRITE;
 			else
-				return cli_usage_error(&cmd_migrate,
+				return cli_usage_error(self,
 						       "unknown --tunnel-copy '%s' (auto, splice or readwrite)",
 						       optarg);
 			break;
 		case OPT_MULTIFD:
 			if (parse_int(optarg, 1, 255, &channels) < 0)
-				return cli_usage_error(&cmd_migrate, "invalid --multifd '%s' (1..255 streams)", optarg);
+				return cli_usage_error(self, "invalid --multifd '%s' (1..255 streams)", optarg);
 			opts.multifd_channels = (unsigned)channels;
 			break;
 		case OPT_CONTROL:
@@ -543,7 +545,7 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 			break;
 		case OPT_WAIT:
 			if (parse_seconds(optarg, false, &opts.wait_for_qmp) < 0)
-				return cli_usage_error(&cmd_migrate, "invalid --wait '%s' (seconds)", optarg);
+				return cli_usage_error(self, "invalid --wait '%s' (seconds)", optarg);
 			break;
 		case OPT_LAUNCH_DEST:
 			opts.launch_dest = true;
@@ -562,7 +564,7 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 			break;
 		case OPT_DISK_MAP:
 			if (n_disk_map == QM_DOMAIN_MAX_DISKS)
-				return cli_usage_error(&cmd_migrate, "more than %d --disk-map",
+				return cli_usage_error(self, "more than %d --disk-map",
 						       QM_DOMAIN_MAX_DISKS);
 			disk_map[n_disk_map++] = optarg;
 			opts.disk_map = disk_map;
@@ -575,7 +577,7 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 			break;
 		case OPT_LEASE:
 			if (n_leases == QM_LEASE_MAX)
-				return cli_usage_error(&cmd_migrate, "more than %d --lease",
+				return cli_usage_error(self, "more than %d --lease",
 						       QM_LEASE_MAX);
 			leases[n_leases++] = optarg;
 			opts.leases = leases;
@@ -586,13 +588,13 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 			else if (strcmp(optarg, "inc") == 0)
 				opts.copy_storage = QM_COPY_STORAGE_INC;
 			else
-				return cli_usage_error(&cmd_migrate,
+				return cli_usage_error(self,
 						       "--copy-storage takes all or inc, not '%s'",
 						       optarg);
 			break;
 		case OPT_COPY_STORAGE_DISK:
 			if (n_copy_disks == QM_DOMAIN_MAX_DISKS)
-				return cli_usage_error(&cmd_migrate,
+				return cli_usage_error(self,
 						       "more than %d --copy-storage-disk",
 						       QM_DOMAIN_MAX_DISKS);
 			copy_disks[n_copy_disks++] = optarg;
@@ -602,11 +604,14 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 			fputs(usage, stdout);
 			return EXIT_OK;
 		default:
-			return cli_usage_error(&cmd_migrate, "unknown option");
+			return cli_usage_error(self, "unknown option");
 		}
 	}
 	if (optind != argc)
-		return cli_usage_error(&cmd_migrate, "unexpected argument '%s'", argv[optind]);
+		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+	if (hook && (opts.src_qmp || opts.dst_qmp || opts.launch_dest || opts.dest_uri))
+		return cli_usage_error(self, "--src-qmp, --dst-qmp, --launch-dest and --dest "
+				       "are not for %s: it serves both QEMUs itself", self->name);
 	/* A UNIX socket does not reach another host: direct tcp is the default there. */
 	if (opts.dest_uri && !transport_given)
 		opts.transport = QM_TRANSPORT_TCP;
@@ -614,24 +619,27 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	if (opts.dest_uri && !opts.dst_qmp)
 		opts.launch_dest = true;
 	if (opts.launch_dest && opts.dst_qmp)
-		return cli_usage_error(&cmd_migrate,
+		return cli_usage_error(self,
 				       "--launch-dest starts the destination QEMU, --dst-qmp names "
 				       "one already running: give one of them");
+	/* Names that stand in for the sockets until the hook's are there. */
+	if (hook)
+		opts.src_qmp = opts.dst_qmp = "-";
 	if (!opts.src_qmp || (!opts.dst_qmp && !opts.launch_dest))
-		return cli_usage_error(&cmd_migrate,
+		return cli_usage_error(self,
 				       "--src-qmp is required, and --dst-qmp or --launch-dest");
 	if ((domain_file || dest_domain_file) && !opts.launch_dest)
-		return cli_usage_error(&cmd_migrate, "--domain and --dest-domain are for "
+		return cli_usage_error(self, "--domain and --dest-domain are for "
 				       "--launch-dest: a destination qmigrate starts");
 	if (opts.graphics_passwd_file && !opts.launch_dest)
-		return cli_usage_error(&cmd_migrate, "--graphics-passwd-file needs --launch-dest");
+		return cli_usage_error(self, "--graphics-passwd-file needs --launch-dest");
 	if ((opts.disk_map || opts.graphics_listen) && !opts.launch_dest)
-		return cli_usage_error(&cmd_migrate,
+		return cli_usage_error(self,
 				       "--disk-map and --graphics-listen need --launch-dest");
 	if ((opts.throttle_initial || opts.throttle_increment) && !opts.auto_converge)
-		return cli_usage_error(&cmd_migrate, "--throttle-* need --auto-converge");
+		return cli_usage_error(self, "--throttle-* need --auto-converge");
 	if (opts.xbzrle_cache && !opts.xbzrle)
-		return cli_usage_error(&cmd_migrate, "--xbzrle-cache needs --xbzrle");
+		return cli_usage_error(self, "--xbzrle-cache needs --xbzrle");
 	state.view.bar = !state.view.json && isatty(STDERR_FILENO);
 	if ((domain_file && read_domain(domain_file, &domain_xml) < 0) ||
 	    (dest_domain_file && read_domain(dest_domain_file, &dest_domain_xml) < 0))
@@ -646,15 +654,22 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	}
 	/* An agent or a stream that went away must be an EPIPE, not our end. */
 	signal(SIGPIPE, SIG_IGN);
+	if (hook && hook->start(hook->data, loop, opts.runtime_dir, &opts.src_qmp,
+				&opts.dst_qmp) < 0) {
+		ev_loop_destroy(loop);
+		return EXIT_FAILED;
+	}
 	state.view.t0 = ev_time();
 	job = qm_job_new(ctx, loop, &opts, &cbs, &state, &err);
 	if (!job || (control && qm_job_listen_control(job, control, &err) < 0) ||
 	    qm_job_start(job, &err) < 0) {
 		qm_job_unref(job);
+		if (hook)
+			hook->stop(hook->data);
 		ev_loop_destroy(loop);
 		/* The library's usage errors (the same socket twice) are the user's. */
 		if (strcmp(err.error_class, "Usage") == 0)
-			return cli_usage_error(&cmd_migrate, "%s", err.text);
+			return cli_usage_error(self, "%s", err.text);
 		cli_error("%s", err.text);
 		return EXIT_FAILED;
 	}
@@ -668,9 +683,16 @@ static int run(struct qm_ctx *ctx, int argc, char *argv[])
 	ev_signal_stop(loop, &sigint);
 	ev_signal_stop(loop, &sigterm);
 	qm_job_unref(job);
+	if (hook)
+		hook->stop(hook->data);
 	ev_loop_destroy(loop);
 	progress_result(&state.view, &state.result);
 	return progress_exit_code(&state.result);
+}
+
+static int run(struct qm_ctx *ctx, int argc, char *argv[])
+{
+	return cli_migrate(ctx, argc, argv, NULL);
 }
 
 const struct subcommand cmd_migrate = {

@@ -15,6 +15,7 @@ static const struct subcommand *const subcommands[] = {
 	&cmd_launch,
 	&cmd_describe,
 	&cmd_serve,
+	&cmd_replay,
 	&cmd_qmp,
 };
 

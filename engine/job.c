@@ -230,6 +230,7 @@ static void side_closed(struct qm_job *job, bool source, const struct qm_error *
 {
 	bool expected = source ? job->src_quitting : job->dst_quitting;
 
+	qm_qmp_log_closed(job, source, err);
 	if (source)
 		job->src_gone = true;
 	else

@@ -171,6 +171,8 @@ int qm_job_take_cookie(struct qm_job *job, const struct qm_cookie_check *check,
 int qm_qmp_log_open(struct qm_job *job, const char *path, struct qm_error *err);
 /* Writes @qmp's messages to the transcript, as the source's or the destination's. */
 void qm_qmp_log_attach(struct qm_job *job, struct qm_qmp *qmp, bool source);
+/* ...and the end of a side's connection, @err saying why. */
+void qm_qmp_log_closed(struct qm_job *job, bool source, const struct qm_error *err);
 void qm_qmp_log_free(struct qm_job *job);
 /*
  * The agent's side (feature qmp-log): instead of a file, each message goes to

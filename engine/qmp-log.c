@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The job's QMP transcript (qm_job_options.qmp_log): every message to and
- * from both QEMUs as JSON lines {"ts", "side", "dir", "msg"}, what a user
- * attaches to a bug report.  The QMP client masks the secrets (qmp/client.c,
+ * from both QEMUs as JSON lines {"ts", "side", "dir", "msg"}, and the end of
+ * each connection as {"ts", "side", "dir": "recv", "closed": {"class",
+ * "desc", "errno"}}, what a user attaches to a bug report and what
+ * `qmigrate replay` serves back (replay-script.c).  The QMP client masks the secrets (qmp/client.c,
  * the same rule as its debug trace); this file only writes.  Logging never
  * fails the migration: a write error warns once and stops it.
  *
@@ -157,25 +159,18 @@ static json_t *log_msg(const char *text, size_t len, size_t max_dumped, json_t *
 	return msg ? msg : json_string("(not UTF-8, not shown)");
 }
 
-/* Writes one line; takes @msg and @bytes (may be NULL). */
-static void write_line(struct qm_qmp_log *log, const char *side, double ts, bool sent,
-		       json_t *msg, json_t *bytes)
+/* Writes @line (stolen) and a newline in one write: lines never interleave. */
+static void log_write(struct qm_qmp_log *log, json_t *line)
 {
-	json_t *line;
-	char *dumped;
-	int r;
+	char *dumped = line ? json_dumps(line, JSON_COMPACT) : NULL;
+	int r = -ENOMEM;
 
-	line = json_pack("{s:f, s:s, s:s, s:o, s:o*}", "ts", ts, "side", side, "dir",
-			 sent ? "send" : "recv", "msg", msg, "bytes", bytes);
-	dumped = line ? json_dumps(line, JSON_COMPACT) : NULL;
 	json_decref(line);
-	r = -ENOMEM;
 	if (dumped) {
 		size_t n = strlen(dumped);
 		char *l = realloc(dumped, n + 2);
 
 		if (l) {
-			/* One write a line: lines never interleave. */
 			dumped = l;
 			memcpy(dumped + n, "\n", 2);
 			r = qm_write_all(log->fd, dumped, n + 1);
@@ -199,9 +194,14 @@ static void log_line(struct qm_qmp *qmp, bool sent, const char *text, size_t len
 
 	if (log->failed)
 		return;
+	/* Before json_pack: its arguments' order of evaluation is unspecified. */
 	msg = log_msg(text, len, log->sink ? QM_PEER_QMP_LOG_MAX : 0, &bytes);
 	if (!log->sink) {
-		write_line(log, side->name, log_time(log, now_ts()), sent, msg, bytes);
+		double ts = log_time(log, now_ts());
+
+		log_write(log, json_pack("{s:f, s:s, s:s, s:o, s:o*}", "ts", ts, "side",
+					 side->name, "dir", sent ? "send" : "recv", "msg", msg,
+					 "bytes", bytes));
 		return;
 	}
 	fwd.ts = log_time(log, now_ts());
@@ -217,13 +217,30 @@ static void log_line(struct qm_qmp *qmp, bool sent, const char *text, size_t len
 void qm_qmp_log_forwarded(struct qm_job *job, const struct qm_peer_qmp_log *l)
 {
 	struct qm_qmp_log *log = job->qmp_log;
-	double now = now_ts();
+	double now = now_ts(), ts;
 
 	if (!log || log->failed || log->fd < 0)
 		return;
-	write_line(log, "destination", log_time(log, l->ts < now ? l->ts : now), l->sent,
-		   json_incref(l->msg),
-		   l->bytes >= 0 ? json_integer((json_int_t)l->bytes) : NULL);
+	ts = log_time(log, l->ts < now ? l->ts : now);
+	log_write(log, json_pack("{s:f, s:s, s:s, s:O, s:o*}", "ts", ts, "side", "destination",
+				 "dir", l->sent ? "send" : "recv", "msg", l->msg, "bytes",
+				 l->bytes >= 0 ? json_integer((json_int_t)l->bytes) : NULL));
+}
+
+void qm_qmp_log_closed(struct qm_job *job, bool source, const struct qm_error *err)
+{
+	struct qm_qmp_log *log = job->qmp_log;
+	double ts;
+
+	/* An agent's log forwards messages only: the source logs its own ends. */
+	if (!log || log->failed || log->fd < 0)
+		return;
+	ts = log_time(log, now_ts());
+	/* errno ECANCELED: qmigrate closed it; anything else: QEMU went away. */
+	log_write(log, json_pack("{s:f, s:s, s:s, s:{s:s, s:s, s:i}}", "ts", ts, "side",
+				 log->side[source ? 0 : 1].name, "dir", "recv", "closed",
+				 "class", err ? err->error_class : "ConnectionClosed", "desc",
+				 err ? err->text : "", "errno", err ? -err->code : 0));
 }
 
 void qm_qmp_log_attach(struct qm_job *job, struct qm_qmp *qmp, bool source)

@@ -8,35 +8,20 @@
 
 #include "engine/job.h"
 #include "engine/stream.h"
+#include "util/io.h"
 #include "util/log.h"
 
 static const char *const runtime_files[] = { "migrate.sock", "tunnel.sock" };
 
 int qm_runtime_dir_create(struct qm_job *job)
 {
-	const char *parent = job->opts.runtime_dir;
-	int n;
+	struct qm_error err = { 0 };
+	int r = qm_private_dir_new(job->runtime_dir, sizeof(job->runtime_dir),
+				   job->opts.runtime_dir, "qmigrate", &err);
 
-	if (!parent)
-		parent = secure_getenv("XDG_RUNTIME_DIR");
-	if (!parent || !*parent)
-		parent = "/tmp";
-	n = snprintf(job->runtime_dir, sizeof(job->runtime_dir), "%s/qmigrate-XXXXXX", parent);
-	if (n < 0 || (size_t)n >= sizeof(job->runtime_dir)) {
-		job->runtime_dir[0] = '\0';
-		return qm_job_failf(job, -ENAMETOOLONG, "GenericError",
-				    "runtime directory %s is too long a path for UNIX sockets: use a shorter --runtime-dir or XDG_RUNTIME_DIR",
-				    parent);
-	}
-	/* mkdtemp creates it 0700: only this user reaches the sockets inside. */
-	if (!mkdtemp(job->runtime_dir)) {
-		int r = -errno;
-
-		job->runtime_dir[0] = '\0';
-		return qm_job_failf(job, r, "GenericError", "cannot create a runtime directory in %s: %s",
-				    parent, strerror(-r));
-	}
-	return 0;
+	if (r < 0)
+		qm_job_fail(job, &err);
+	return r;
 }
 
 void qm_runtime_dir_remove(struct qm_job *job)

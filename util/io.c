@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "util/error.h"
 #include "util/io.h"
 
 int qm_read_upto(int fd, char *buf, size_t size, size_t *got)
@@ -35,4 +39,29 @@ int qm_write_all(int fd, const char *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int qm_private_dir_new(char *buf, size_t size, const char *parent, const char *prefix,
+		       struct qm_error *err)
+{
+	int n, e;
+
+	if (!parent || !*parent)
+		parent = secure_getenv("XDG_RUNTIME_DIR");
+	if (!parent || !*parent)
+		parent = "/tmp";
+	n = snprintf(buf, size, "%s/%s-XXXXXX", parent, prefix);
+	if (n < 0 || (size_t)n >= size) {
+		buf[0] = '\0';
+		return qm_error_set(err, -ENAMETOOLONG, "GenericError",
+				    "runtime directory %s is too long a path for UNIX sockets: "
+				    "use a shorter --runtime-dir or XDG_RUNTIME_DIR",
+				    parent);
+	}
+	if (mkdtemp(buf))
+		return 0;
+	e = errno;
+	buf[0] = '\0';
+	return qm_error_set(err, -e, "GenericError",
+			    "cannot create a runtime directory in %s: %s", parent, strerror(e));
 }

@@ -144,7 +144,9 @@ void write_domain(const char *side, bool vnc)
 	cr_assert(f);
 	fprintf(f,
 		"<domain type='%s' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n"
-		"  <name>launch-dest</name>\n"
+		/* Of this test's own: tests run side by side, and an agent refuses a
+		 * VM whose name a QEMU on its host has already (VmExists). */
+		"  <name>launch-dest-%d</name>\n"
 		"  <uuid>8a1f0c2e-5b3d-4e6f-9a7b-1c2d3e4f5a6b</uuid>\n"
 		"  <memory unit='MiB'>%u</memory>\n"
 		"  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>\n"
@@ -162,7 +164,7 @@ void write_domain(const char *side, bool vnc)
 		"  <qemu:commandline><qemu:arg value='-fw_cfg'/>"
 		"<qemu:arg value='name=opt/org.qmigrate/dirty-rate,string=%u'/></qemu:commandline>\n"
 		"</domain>\n",
-		tq_kvm_usable() ? "kvm" : "qemu", GUEST_MIB, ld_dir, ld_dir, ld_dir, side,
+		tq_kvm_usable() ? "kvm" : "qemu", (int)getpid(), GUEST_MIB, ld_dir, ld_dir, ld_dir, side,
 		vnc ? "    <graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1' "
 		      "passwd='" PASSWORD "'/>\n"
 		    : "",

@@ -117,8 +117,17 @@ static void migrate_and_adopt(const char *const args[], const char *out, const c
 			      bool trace)
 {
 	json_t *result;
+	int rc = run_qmigrate(args, out, err, trace);
 
-	cr_assert_eq(run_qmigrate(args, out, err, trace), 0);
+	if (rc != 0) {
+		char path[128];
+		size_t len;
+		char *text;
+
+		path_in(path, sizeof(path), err);
+		text = slurp(path, &len);
+		cr_assert_fail("qmigrate %s exited %d: %s", args[0], rc, text);
+	}
 	result = last_event(out, "result");
 	cr_assert_str_eq(field(result, "status"), "completed");
 	adopt(&pair.dst, (long)json_integer_value(json_object_get(result, "dst_pid")),

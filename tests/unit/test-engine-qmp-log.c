@@ -28,6 +28,7 @@ struct seen {
 	int lines;
 	int sides[2][2]; /* [source, destination][send, recv] */
 	bool greeting[2], migrate, migrate_incoming, event;
+	int closed[2]; /* {"closed"} lines, source and destination */
 };
 
 static void check_line(struct seen *s, json_t *line, double *last_ts)
@@ -37,12 +38,23 @@ static void check_line(struct seen *s, json_t *line, double *last_ts)
 	json_t *msg = json_object_get(line, "msg");
 	const char *execute = json_string_value(json_object_get(msg, "execute"));
 	double ts = json_real_value(json_object_get(line, "ts"));
+	json_t *closed;
 	int i, d;
 
 	cr_assert(json_is_real(json_object_get(line, "ts")));
 	cr_assert_geq(ts, *last_ts, "time went back: %f < %f", ts, *last_ts);
 	cr_assert_gt(ts, 1.5e9, "not seconds since the epoch: %f", ts);
 	*last_ts = ts;
+	closed = json_object_get(line, "closed");
+	if (closed) {
+		/* The end of a connection: who closed it, and why. */
+		cr_assert(side && dir && !strcmp(dir, "recv") && !msg, "%s", dir);
+		cr_assert(json_is_string(json_object_get(closed, "class")));
+		cr_assert(json_is_string(json_object_get(closed, "desc")));
+		cr_assert(json_is_integer(json_object_get(closed, "errno")));
+		s->closed[!strcmp(side, "destination")]++;
+		return;
+	}
 	cr_assert(side && dir && json_is_object(msg));
 	cr_assert(!strcmp(side, "source") || !strcmp(side, "destination"), "side %s",
 		  side);
@@ -104,6 +116,8 @@ Test(engine_qmp_log, a_migration_writes_both_sides_both_ways_as_json_lines_in_a_
 	cr_assert(s.migrate, "no migrate sent to the source");
 	cr_assert(s.migrate_incoming, "no migrate-incoming sent to the destination");
 	cr_assert(s.event, "no event received");
+	/* The source QEMU quit: its connection's end is in the transcript, once. */
+	cr_assert_eq(s.closed[0], 1, "the source's close logged %d times", s.closed[0]);
 }
 
 Test(engine_qmp_log, a_symbolic_link_is_refused_before_anything_starts)
