@@ -104,7 +104,10 @@ record ok 0 completed
 replay ok
 [ "$rrc" = "$mrc" ] || fail "ok: replay exited $rrc, the migration $mrc: $(cat "$dir/ok.replay.err")"
 same ok status vm changed total_ms downtime_ms setup_ms transferred_bytes passes
-[ ! -s "$dir/ok.replay.err" ] || fail "ok: the replay said: $(cat "$dir/ok.replay.err")"
+# It says what the migration said, and no more: nothing under KVM; under TCG
+# begin's warning that QEMU before 9.0 may lose writes, from the recorded query-kvm.
+cmp -s "$dir/ok.err" "$dir/ok.replay.err" ||
+	fail "ok: the replay said: $(cat "$dir/ok.replay.err"); the migration: $(cat "$dir/ok.err")"
 echo "ok: a completed migration ($(wc -l <"$dir/ok.qmp") transcript lines) replays to $rresult"
 
 # ---- a migration that fails: the destination has twice the memory -------------------
