@@ -141,6 +141,8 @@ static void write_nbd(struct writer *wr, const struct qm_cookie_nbd *nbd)
 		attr(wr, "host", nbd->host);
 		attr_int(wr, "port", nbd->port);
 	}
+	if (nbd->socket[0])
+		attr(wr, "socket", nbd->socket);
 	for (unsigned i = 0; i < nbd->n_disks; i++) {
 		char cap[24];
 

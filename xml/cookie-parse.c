@@ -324,6 +324,8 @@ static int parse_nbd(xmlNode *n, struct qm_cookie *c, struct qm_error *err)
 	r = get_attr(n, "host", false, nbd->host, sizeof(nbd->host), err);
 	if (r == 0)
 		r = get_port(n, "port", &nbd->port, err);
+	if (r == 0)
+		r = get_attr(n, "socket", false, nbd->socket, sizeof(nbd->socket), err);
 	for (xmlNode *d = n->children; r == 0 && d; d = d->next)
 		if (is_element(d, "disk"))
 			r = parse_disk(d, nbd, err);

@@ -206,23 +206,30 @@ static int check_stats(const struct qm_cookie_stats *s, struct qm_error *err)
 
 static int check_nbd(const struct qm_cookie_nbd *nbd, struct qm_error *err)
 {
-	const struct text_field host = TEXT("nbd host", nbd->host, false, TEXT_NOSPACE);
+	const struct text_field f[] = {
+		TEXT("nbd host", nbd->host, false, TEXT_NOSPACE),
+		TEXT("nbd socket", nbd->socket, false, TEXT_PATH),
+	};
+	bool served = nbd->host[0] || nbd->socket[0];
 	int r;
 
 	if (nbd->n_disks == 0 || nbd->n_disks > QM_COOKIE_MAX_DISKS)
 		return qm_error_set(err, -E2BIG, "CookieInvalid",
 				    "cookie nbd section carries %u disks, not 1..%d",
 				    nbd->n_disks, QM_COOKIE_MAX_DISKS);
-	r = check_text(&host, err);
+	r = check_texts(f, ARRAY_SIZE(f), err);
 	if (r == 0 && (nbd->host[0] ? nbd->port < 1 || nbd->port > 65535 : nbd->port != -1))
 		r = qm_error_set(err, -ERANGE, "CookieInvalid",
 				 "cookie nbd port %d does not go with host '%s'", nbd->port,
 				 nbd->host);
+	if (r == 0 && nbd->host[0] && nbd->socket[0])
+		r = qm_error_set(err, -EINVAL, "CookieInvalid",
+				 "cookie nbd section names both a host and a socket");
 	for (unsigned i = 0; r == 0 && i < nbd->n_disks; i++) {
 		const struct qm_cookie_disk *d = &nbd->disks[i];
 		const struct text_field f[] = {
 			TEXT("nbd disk target", d->target, true, TEXT_TOKEN),
-			TEXT("nbd disk export", d->export_name, nbd->host[0] != '\0', TEXT_TOKEN),
+			TEXT("nbd disk export", d->export_name, served, TEXT_TOKEN),
 			TEXT("nbd disk backing", d->backing, false, TEXT_PATH),
 		};
 

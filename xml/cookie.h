@@ -74,12 +74,14 @@ struct qm_cookie_disk {
 };
 
 /*
- * Begin's cookie: the disks to copy and their sizes (host "", port -1);
- * prepare's: the destination's NBD server and each disk's export.
+ * Begin's cookie: the disks to copy and their sizes (host "", port -1,
+ * socket ""); prepare's: the destination's NBD server, at a TCP host and
+ * port or at a UNIX socket (never both), and each disk's export.
  */
 struct qm_cookie_nbd {
 	char host[256];
 	int port; /* 1..65535 with a host, else -1 */
+	char socket[108]; /* an absolute path that fits a sockaddr_un, or "" */
 	unsigned n_disks; /* 1..QM_COOKIE_MAX_DISKS, targets distinct */
 	struct qm_cookie_disk disks[QM_COOKIE_MAX_DISKS];
 };

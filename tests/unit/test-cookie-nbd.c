@@ -76,6 +76,32 @@ Test(cookie_nbd, prepare_section_reads_back_the_same)
 	free(xml);
 }
 
+Test(cookie_nbd, unix_socket_server_reads_back_the_same)
+{
+	struct qm_cookie c, back;
+	struct qm_error err = { 0 };
+	char *xml = NULL;
+
+	base(&c);
+	strcpy(c.nbd.socket, "/run/user/0/qmigrate-x/nbd.sock");
+	disk(&c, "vda", "vda", 4096);
+	cr_assert_eq(qm_cookie_format(&c, &xml, &err), 0, "%s", err.text);
+	cr_assert(strstr(xml, "<nbd socket=\"/run/user/0/qmigrate-x/nbd.sock\">"), "%s", xml);
+	cr_assert_eq(qm_cookie_parse(xml, strlen(xml), NULL, &back, &err), 0, "%s",
+		     err.text);
+	cr_assert_str_eq(back.nbd.socket, "/run/user/0/qmigrate-x/nbd.sock");
+	cr_assert_str_eq(back.nbd.host, "");
+	cr_assert_eq(back.nbd.port, -1);
+	cr_assert_str_eq(back.nbd.disks[0].export_name, "vda");
+	free(xml);
+	/* A socket and a host together: which one would the source use? */
+	strcpy(c.nbd.host, "192.0.2.1");
+	c.nbd.port = 10809;
+	qm_error_clear(&err);
+	cr_assert_lt(qm_cookie_format(&c, &xml, &err), 0);
+	cr_assert(strstr(err.text, "both"), "%s", err.text);
+}
+
 Test(cookie_nbd, begin_section_has_no_server)
 {
 	struct qm_cookie c, back;
@@ -146,6 +172,16 @@ Test(cookie_nbd, reader_refuses_hostile_sections)
 		"<nbd host='h' port='5'><disk target='vda' capacity='5'/></nbd>", /* no
 										     export
 										   */
+		/* a UNIX socket: absolute, short enough for sun_path, alone, with exports */
+		"<nbd socket='nbd.sock'><disk target='vda' export='vda' capacity='5'/></nbd>",
+		"<nbd socket='/r/nbd.sock'><disk target='vda' capacity='5'/></nbd>",
+		"<nbd socket='/r/nbd.sock' host='h' port='5'><disk target='vda' export='vda' "
+		"capacity='5'/></nbd>",
+		"<nbd socket='/r/nbd&#10;.sock'><disk target='vda' export='vda' "
+		"capacity='5'/></nbd>",
+		"<nbd socket='/0123456789012345678901234567890123456789012345678901234567890123"
+		"4567890123456789012345678901234567890123456789'><disk target='vda' export='vda' "
+		"capacity='5'/></nbd>",
 		"<nbd><disk target='vda' capacity='5'/></nbd><nbd><disk target='vdb' "
 		"capacity='5'/></nbd>",
 		"", /* announced, absent */
