@@ -94,7 +94,7 @@ static const char usage[] =
 	"  --allow-same-host     do not refuse a destination with this host's uuid\n"
 	"                        (tests, one-host labs)\n"
 	"\n"
-	"Storage (docs/storage.md; with --launch-dest, not tunnelled):\n"
+	"Storage (docs/storage.md; with --launch-dest, direct or tunnelled):\n"
 	"  --copy-storage all|inc  copy every writable disk to the destination over\n"
 	"                        NBD while the VM runs: prepare creates each image (raw\n"
 	"                        or qcow2, same size) where --disk-map puts it, never\n"

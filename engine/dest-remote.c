@@ -207,6 +207,33 @@ static int send_msg(struct qm_remote *rm, const struct qm_peer_msg *m)
 }
 
 /*
+ * The disks too: the agent serves them at a UNIX socket there, and each NBD
+ * connection of the source's mirrors rides a stream process of its own to
+ * it.  The cookie the source's perform reads names our end of the tunnel.
+ */
+static int tunnel_nbd(struct qm_remote *rm, struct qm_cookie *c)
+{
+	struct qm_job *job = rm->job;
+	struct qm_error err = { 0 };
+	char **argv = NULL;
+	int r;
+
+	if (!c->nbd.socket[0])
+		return qm_job_failf(job, -EPROTO, "PeerProtocol",
+				    "%s: the tunnel needs the disks served at a UNIX socket "
+				    "there, not at %.100s port %d",
+				    rm->label, c->nbd.host, c->nbd.port);
+	r = qm_remote_argv(job, c->nbd.socket, &argv, &err);
+	if (r < 0) {
+		qm_job_fail(job, &err);
+		return r;
+	}
+	r = qm_tunnel_nbd_open_remote(job, argv, c->nbd.socket, sizeof(c->nbd.socket));
+	qm_argv_free(argv);
+	return r;
+}
+
+/*
  * Tunnelled: the agent's QEMU listens on a UNIX socket there; each stream
  * rides a process of its own (ssh, or exec:'s program) to it, and the
  * source QEMU migrates into the local end of the tunnel instead.
@@ -237,6 +264,8 @@ static int tunnel_open(struct qm_remote *rm)
 	if (r == 0)
 		r = qm_tunnel_open_remote(job, argv, c.migrate_uri, sizeof(c.migrate_uri));
 	qm_argv_free(argv);
+	if (r == 0 && (c.features & QM_COOKIE_NBD))
+		r = tunnel_nbd(rm, &c);
 	if (r < 0) {
 		if (!qm_job_failed(job))
 			qm_job_failf(job, r, "TunnelFailed", "cannot open the tunnel: %s",

@@ -365,9 +365,23 @@ int qm_tunnel_open(struct qm_job *job, const char *dst_path, char *uri, size_t u
  * exist) and one process per connection.  Fails the job on error.
  */
 int qm_tunnel_open_remote(struct qm_job *job, char **stream_argv, char *uri, size_t uri_len);
+/*
+ * Storage migration through the tunnel opened above: listens on
+ * RUNDIR/nbd-tunnel.sock (its path into @path) for the source QEMU's NBD
+ * clients, and joins each connection both ways to the destination's NBD
+ * server at the UNIX socket @dst_path (qm_tunnel_nbd_open), or through a
+ * stream process of its own started from @stream_argv ("--stream PATH"
+ * included; copied) on another host (qm_tunnel_nbd_open_remote).  Fails
+ * the job on error.
+ */
+int qm_tunnel_nbd_open(struct qm_job *job, const char *dst_path, char *path, size_t len);
+int qm_tunnel_nbd_open_remote(struct qm_job *job, char **stream_argv, char *path,
+			      size_t len);
 /* Lets go of every stream now: before migrate_cancel, so QEMU cannot block on it. */
 void qm_tunnel_hangup(struct qm_job *job);
+/* What the migration streams, and the NBD connections, moved to the destination. */
 unsigned long long qm_tunnel_bytes(const struct qm_job *job);
+unsigned long long qm_tunnel_nbd_bytes(const struct qm_job *job);
 void qm_tunnel_close(struct qm_job *job);
 
 /* lease-job.c: the leases through the phases (docs/leases.md) */

@@ -11,7 +11,8 @@
 #include "util/io.h"
 #include "util/log.h"
 
-static const char *const runtime_files[] = { "migrate.sock", "tunnel.sock" };
+static const char *const runtime_files[] = { "migrate.sock", "tunnel.sock", "nbd.sock",
+					     "nbd-tunnel.sock" };
 
 int qm_runtime_dir_create(struct qm_job *job)
 {
@@ -33,9 +34,9 @@ void qm_runtime_dir_remove(struct qm_job *job)
 	for (size_t i = 0; i < ARRAY_SIZE(runtime_files); i++) {
 		snprintf(path, sizeof(path), "%s/%s", job->runtime_dir, runtime_files[i]);
 		unlink(path);
+		/* What the streams of a tunnel between hosts leave beside a socket. */
+		qm_stream_markers_remove(path);
 	}
-	/* What the streams of a tunnel between hosts leave. */
-	qm_stream_markers_remove(job->runtime_dir);
 	if (rmdir(job->runtime_dir) < 0)
 		qm_warn(job->ctx, "cannot remove %s: %s", job->runtime_dir, strerror(errno));
 	job->runtime_dir[0] = '\0';

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -302,6 +303,44 @@ static int listen_socket(const char *address, int *port, struct qm_error *err)
 	return fd;
 }
 
+/*
+ * A UNIX socket listening at RUNDIR/nbd.sock (its path into st->socket): the
+ * server of a job whose migration stream does not go over TCP.  Only the
+ * job's user reaches it (0600, in the 0700 runtime directory), where a TCP
+ * port would take writes into the disks from any local user.
+ */
+static int listen_unix(struct qm_job *job, struct qm_error *err)
+{
+	struct qm_storage *st = job->storage;
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	mode_t old;
+	int fd, r;
+
+	if (!job->runtime_dir[0] && qm_runtime_dir_create(job) < 0) {
+		qm_error_copy(err, &job->error);
+		return err->code;
+	}
+	r = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/nbd.sock", job->runtime_dir);
+	if (r < 0 || (size_t)r >= sizeof(addr.sun_path) || (size_t)r >= sizeof(st->socket))
+		return qm_error_set(err, -ENAMETOOLONG, "StorageFailed",
+				    "the NBD server's socket path in %s is too long",
+				    job->runtime_dir);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	old = umask(0177);
+	r = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old);
+	if (r < 0 || listen(fd, 16) < 0) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return qm_error_set(err, r, "StorageFailed",
+				    "cannot listen on %s for the NBD server: %s", addr.sun_path,
+				    strerror(-r));
+	}
+	snprintf(st->socket, sizeof(st->socket), "%s", addr.sun_path);
+	return fd;
+}
+
 /* A step of the NBD server is over: the job's error on failure, then what comes next. */
 static void step_done(void *opaque, json_t **res, const struct qm_error *err)
 {
@@ -319,12 +358,28 @@ static void served(void *opaque, json_t **res, const struct qm_error *err)
 {
 	struct qm_job *job = opaque;
 	struct qm_storage *st = job->storage;
+	char tunnel[sizeof(st->socket)];
 
-	if (!err && !qm_job_failed(job))
-		qm_info(job->ctx,
-			"the destination serves %u disk(s) over NBD on %s port %d",
+	if (err || qm_job_failed(job)) {
+		step_done(opaque, res, err);
+		return;
+	}
+	if (st->socket[0])
+		qm_info(job->ctx, "the destination serves %u disk(s) over NBD at %s",
+			st->n_disks, st->socket);
+	else
+		qm_info(job->ctx, "the destination serves %u disk(s) over NBD on %s port %d",
 			st->n_disks, st->host, st->port);
-	step_done(opaque, res, err);
+	/*
+	 * Tunnelled, on one host: the source's NBD clients connect to the
+	 * tunnel, which joins them to the server; the cookie names the tunnel.
+	 * (Between hosts the destination's agent serves, and the source's side
+	 * of the tunnel rewrites the cookie: engine/dest-remote.c.)
+	 */
+	if (job->opts.transport == QM_TRANSPORT_TUNNEL &&
+	    qm_tunnel_nbd_open(job, st->socket, tunnel, sizeof(tunnel)) == 0)
+		snprintf(st->socket, sizeof(st->socket), "%s", tunnel);
+	step_done(opaque, res, NULL);
 }
 
 void qm_storage_serve(struct qm_job *job, void (*next)(struct qm_job *job))
@@ -335,13 +390,18 @@ void qm_storage_serve(struct qm_job *job, void (*next)(struct qm_job *job))
 	size_t n = 0;
 	int fd;
 
-	fd = listen_socket(job->listen_address, &st->port, &err);
+	if (job->opts.transport == QM_TRANSPORT_TCP) {
+		fd = listen_socket(job->listen_address, &st->port, &err);
+		if (fd >= 0)
+			snprintf(st->host, sizeof(st->host), "%s", job->listen_address);
+	} else {
+		fd = listen_unix(job, &err);
+	}
 	if (fd < 0) {
 		qm_job_fail(job, &err);
 		next(job);
 		return;
 	}
-	snprintf(st->host, sizeof(st->host), "%s", job->listen_address);
 	cmds[n++] =
 		(struct qm_batch_cmd){ .name = "getfd",
 				       .args = json_pack("{s:s}", "fdname", NBD_FDNAME),

@@ -198,7 +198,7 @@ int qm_storage_take_prepare(struct qm_job *job, const struct qm_cookie *c)
 {
 	struct qm_storage *st = job->storage;
 
-	if (!(c->features & QM_COOKIE_NBD) || !c->nbd.host[0])
+	if (!(c->features & QM_COOKIE_NBD) || (!c->nbd.host[0] && !c->nbd.socket[0]))
 		return qm_job_failf(
 			job, -EPROTO, "CookieInvalid",
 			"the destination's cookie says no NBD server for the disks");
@@ -218,6 +218,7 @@ int qm_storage_take_prepare(struct qm_job *job, const struct qm_cookie *c)
 	}
 	snprintf(st->host, sizeof(st->host), "%s", c->nbd.host);
 	st->port = c->nbd.port;
+	snprintf(st->socket, sizeof(st->socket), "%s", c->nbd.socket);
 	return 0;
 }
 
@@ -475,6 +476,14 @@ static void mirrors_started(void *opaque, json_t **res, const struct qm_error *e
 	evaluate(job);
 }
 
+/* The NBD server as QEMU's SocketAddress: the UNIX socket, else the TCP host and port. */
+static json_t *server_address(const struct qm_storage *st, const char *port)
+{
+	if (st->socket[0])
+		return json_pack("{s:s, s:s}", "type", "unix", "path", st->socket);
+	return json_pack("{s:s, s:s, s:s}", "type", "inet", "host", st->host, "port", port);
+}
+
 void qm_storage_mirror(struct qm_job *job, void (*next)(struct qm_job *job))
 {
 	struct qm_storage *st = job->storage;
@@ -495,10 +504,9 @@ void qm_storage_mirror(struct qm_job *job, void (*next)(struct qm_job *job))
 		snprintf(id, sizeof(id), JOB_PREFIX "%s", d->target);
 		cmds[n++] = (struct qm_batch_cmd){
 			.name = "blockdev-add",
-			.args = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:s}", "driver",
-					  "nbd", "node-name", nbd, "server", "type",
-					  "inet", "host", st->host, "port", port,
-					  "export", d->export_name),
+			.args = json_pack("{s:s, s:s, s:o, s:s}", "driver", "nbd", "node-name",
+					  nbd, "server", server_address(st, port), "export",
+					  d->export_name),
 		};
 		cmds[n++] = (struct qm_batch_cmd){
 			.name = "blockdev-mirror",
@@ -511,8 +519,11 @@ void qm_storage_mirror(struct qm_job *job, void (*next)(struct qm_job *job))
 				cmds[n - 1].args, "speed",
 				json_integer((json_int_t)job->opts.bandwidth));
 	}
-	qm_info(job->ctx, "mirroring %u disk(s) to %s port %d", st->n_disks, st->host,
-		st->port);
+	if (st->socket[0])
+		qm_info(job->ctx, "mirroring %u disk(s) to %s", st->n_disks, st->socket);
+	else
+		qm_info(job->ctx, "mirroring %u disk(s) to %s port %d", st->n_disks,
+			st->host, st->port);
 	job->result.changed = true;
 	qm_job_batch(job, job->src, cmds, n, mirrors_started);
 }

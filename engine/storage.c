@@ -38,10 +38,6 @@ int qm_storage_options_check(const struct qm_job_options *opts, struct qm_error 
 			err, -ENOTSUP, "Usage",
 			"--copy-storage needs --launch-dest for now: the job "
 			"creates the destination's images before it starts it");
-	if (opts->transport == QM_TRANSPORT_TUNNEL)
-		return qm_error_set(
-			err, -ENOTSUP, "Usage",
-			"--copy-storage with --transport tunnel is not yet supported");
 	if (opts->policy.postcopy)
 		return qm_error_set(
 			err, -ENOTSUP, "Usage",
@@ -127,13 +123,14 @@ void qm_storage_cookie(const struct qm_job *job, struct qm_cookie *c)
 	c->mandatory |= QM_COOKIE_NBD;
 	snprintf(c->nbd.host, sizeof(c->nbd.host), "%s", st->host);
 	c->nbd.port = st->host[0] ? st->port : -1;
+	snprintf(c->nbd.socket, sizeof(c->nbd.socket), "%s", st->socket);
 	c->nbd.n_disks = st->n_disks;
 	for (unsigned i = 0; i < st->n_disks; i++) {
 		struct qm_cookie_disk *d = &c->nbd.disks[i];
 
 		snprintf(d->target, sizeof(d->target), "%s", st->disks[i].target);
 		snprintf(d->export_name, sizeof(d->export_name), "%s",
-			 st->host[0] ? st->disks[i].export_name : "");
+			 st->host[0] || st->socket[0] ? st->disks[i].export_name : "");
 		d->capacity = st->disks[i].capacity;
 		snprintf(d->backing, sizeof(d->backing), "%s", st->disks[i].backing);
 		snprintf(d->backing_format, sizeof(d->backing_format), "%s",

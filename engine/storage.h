@@ -42,8 +42,10 @@ struct qm_storage {
 	bool inc;    /* only the top layers move, above shared backing files */
 	struct qm_storage_disk disks[QM_COOKIE_MAX_DISKS];
 	unsigned n_disks;
-	char host[256]; /* prepare's NBD server */
+	/* prepare's NBD server: a TCP host and port, or a UNIX socket */
+	char host[256];
 	int port;
+	char socket[108];
 	bool serving; /* nbd-server-start went to the destination */
 	bool keep;    /* finish succeeded: the images stay */
 	/* the source's mirrors (storage-source.c) */

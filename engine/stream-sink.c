@@ -103,27 +103,20 @@ static int relay(struct qm_ctx *ctx, struct ev_loop *loop, const char *path,
 			    s.r.end == QM_PUMP_FAILED ? s.r.error.text : "aborted");
 }
 
-void qm_stream_marker(const char *dir, size_t dir_len, unsigned index, char *out,
-		      size_t size)
+void qm_stream_marker(const char *path, unsigned index, char *out, size_t size)
 {
-	snprintf(out, size, "%.*s/stream-%u.on", (int)dir_len, dir, index);
+	snprintf(out, size, "%s.%u.on", path, index);
 }
 
-void qm_stream_markers_remove(const char *dir)
+void qm_stream_markers_remove(const char *path)
 {
-	char path[PATH_MAX];
+	char marker[PATH_MAX];
 
 	for (unsigned i = 0; i < QM_STREAM_MAX; i++) {
-		qm_stream_marker(dir, strlen(dir), i, path, sizeof(path));
-		if (unlink(path) < 0 && errno == ENOENT)
+		qm_stream_marker(path, i, marker, sizeof(marker));
+		if (unlink(marker) < 0 && errno == ENOENT)
 			break;
 	}
-}
-
-/* The marker of stream @index beside the socket @path (absolute: check_path). */
-static void marker(const char *path, unsigned index, char *out, size_t size)
-{
-	qm_stream_marker(path, (size_t)(strrchr(path, '/') - path), index, out, size);
 }
 
 /*
@@ -139,7 +132,7 @@ static int wait_turn(const char *path, unsigned index, struct qm_error *err)
 
 	if (index == 0)
 		return 0;
-	marker(path, index - 1, before, sizeof(before));
+	qm_stream_marker(path, index - 1, before, sizeof(before));
 	while (access(before, F_OK) != 0) {
 		if (qm_monotonic() > deadline)
 			return qm_error_set(err, -ETIMEDOUT, "TunnelFailed",
@@ -155,7 +148,7 @@ static void took_turn(const char *path, unsigned index)
 	char mine[SUN_PATH_SIZE + 32];
 	int fd;
 
-	marker(path, index, mine, sizeof(mine));
+	qm_stream_marker(path, index, mine, sizeof(mine));
 	fd = open(mine, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd >= 0)
 		close(fd);

@@ -33,8 +33,8 @@
 
 /*
  * Stream @index (0: the main stream, in the order the source QEMU opened
- * them) first waits until stream @index - 1 connected, as the marker file
- * stream-N.on beside @path says, at most QM_STREAM_CONNECT_TIMEOUT
+ * them) first waits until stream @index - 1 connected, as its marker file
+ * PATH.N.on says (qm_stream_marker), at most QM_STREAM_CONNECT_TIMEOUT
  * seconds; once connected it leaves its own marker.
  *
  * Connects to the UNIX socket @path and relays @in_fd -> socket and
@@ -52,13 +52,13 @@
 int qm_stream_sink(struct qm_ctx *ctx, const char *path, unsigned index, int in_fd, int out_fd,
 		   struct qm_error *err) _must_check_;
 /*
- * The marker of stream @index, DIR/stream-N.on, into @out of @size
- * (truncated to fit); DIR is the first @dir_len bytes of @dir.
+ * The marker of stream @index to the socket @path, PATH.N.on, into @out of
+ * @size (truncated to fit).  Each socket has its own order: the NBD
+ * connections to another socket in the same directory do not count.
  */
-void qm_stream_marker(const char *dir, size_t dir_len, unsigned index, char *out,
-		      size_t size);
-/* Removes the markers the streams left in @dir: stream 0's up to the first missing. */
-void qm_stream_markers_remove(const char *dir);
+void qm_stream_marker(const char *path, unsigned index, char *out, size_t size);
+/* Removes the markers the streams to @path left: stream 0's up to the first missing. */
+void qm_stream_markers_remove(const char *path);
 
 /* ---- stream-proc.c: the source's end ------------------------------------- */
 

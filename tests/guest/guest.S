@@ -699,10 +699,19 @@ disk_step:
 	mov $(QMG_SECTOR_SIZE / 2), %ecx
 	rep outsw
 	call ata_done		/* the write completed */
+	/*
+	 * The bookkeeping's stores go through fresh TLB entries: QEMU before
+	 * 9.0 under TCG drops stores through an entry cached across a dirty
+	 * bitmap sync (README), which would leave the destination's memory a
+	 * round behind its disk.  The hot set mode is what detects that bug;
+	 * here the disk is under test.
+	 */
+	invlpg disk_next
 	incl disk_next
 	cmpl $QMG_DISK_SECTORS, disk_next
 	jb 3f
 	movl $0, disk_next
+	invlpg QMG_LAYOUT_ADDR + QMG_OFF_DISK_ROUNDS
 	incq QMG_LAYOUT_ADDR + QMG_OFF_DISK_ROUNDS
 3:	pop %rbp
 	pop %rdi

@@ -13,7 +13,7 @@
 #   and ssh cut mid-stream (the source keeps the VM); a VM launched with
 #   --lease, its lease (in the test's directory, which both namespaces see)
 #   held by the destination afterwards; --copy-storage all, the agent
-#   creating and serving the images on its host; a QEMU of the VM's name
+#   creating and serving the images on its host, directly and tunnelled; a QEMU of the VM's name
 #   already running on the destination (refused).
 #
 # Both namespaces share this machine's /proc and /etc/machine-id, so both
@@ -305,41 +305,52 @@ echo "ok: lease: the lease moved with the VM over ssh; a second start is refused
 # A VM of `qmigrate launch` in the source namespace (its disks' node names
 # say their <target dev>), its boot overlay and a data disk copied with
 # --copy-storage all to paths of the destination's (the test's directory,
-# which both see); the source's mirrors reach the agent's NBD server at
-# the address ssh reached.
-sd=$dir/stor
-mkdir -m 0700 "$sd" "$dir/stor-dst"
+# which both see).  Direct: the source's mirrors reach the agent's NBD
+# server at the address ssh reached.  Tunnelled: the agent serves at a UNIX
+# socket there, and each NBD connection rides an ssh of its own.
 type=$([ "$accel" = kvm ] && echo kvm || echo qemu)
-qemu-img create -q -f qcow2 -F raw -b "$image" "$sd/boot.qcow2"
-qemu-img create -q -f qcow2 "$sd/data.qcow2" 16M
-qemu-io -f qcow2 -c "write -P 0x4d 1M 6M" "$sd/data.qcow2" >/dev/null
-guest_xml stor 1e5f6a7b-8c9d-4e0f-9a1b-3c4d5e6f7a8b "$(guest_disk qcow2 "$sd/data.qcow2" vdb)" \
-	>"$sd/vm.xml"
-ip netns exec "$NETNS_SRC" "$QMIGRATE" launch --json --runtime-dir "$sd" "$sd/vm.xml" \
-	>"$sd/launch.out" 2>"$sd/launch.err" || fail "stor: launch exited $?: $(cat "$sd/launch.err")"
-src_pid=$(json_field "$(cat "$sd/launch.out")" pid)
-stor_qmp=$(json_field "$(cat "$sd/launch.out")" qmp)
-[ -n "$src_pid" ] && [ -S "$stor_qmp" ] || fail "stor: launch printed '$(cat "$sd/launch.out")'"
-pids+=("$src_pid")
-ln -s "$stor_qmp" "$sd/qmp.sock"
-wait_pass stor
-migrate stor --launch-dest --domain "$sd/vm.xml" --transport tcp --copy-storage all \
-	--disk-map "$sd/boot.qcow2=$dir/stor-dst/boot.qcow2" \
-	--disk-map "$sd/data.qcow2=$dir/stor-dst/data.qcow2"
-ended stor "$mig" 0
-arrived stor
-forget "$src_pid"
-launched stor
-[[ $result == *'"storage_disks":2'* ]] || fail "stor: the result does not count 2 disks: $result"
-memory_check stor
-agent_gone stor
-finished stor
-for f in boot data; do
-	qemu-img compare -q "$sd/$f.qcow2" "$dir/stor-dst/$f.qcow2" ||
-		fail "stor: the destination's $f.qcow2 differs from the source's"
-	[ "$(stat -c %a "$dir/stor-dst/$f.qcow2")" = 600 ] || fail "stor: $f.qcow2 is not 0600 there"
-done
+# storage NAME UUID TRANSPORT: that VM's disks copied with it, over TRANSPORT
+storage() {
+	local name=$1 sd=$dir/$1 qmp_path
+	mkdir -m 0700 "$sd" "$dir/$name-dst"
+	qemu-img create -q -f qcow2 -F raw -b "$image" "$sd/boot.qcow2"
+	qemu-img create -q -f qcow2 "$sd/data.qcow2" 16M
+	qemu-io -f qcow2 -c "write -P 0x4d 1M 6M" "$sd/data.qcow2" >/dev/null
+	guest_xml "$name" "$2" "$(guest_disk qcow2 "$sd/data.qcow2" vdb)" >"$sd/vm.xml"
+	ip netns exec "$NETNS_SRC" "$QMIGRATE" launch --json --runtime-dir "$sd" "$sd/vm.xml" \
+		>"$sd/launch.out" 2>"$sd/launch.err" || fail "$name: launch exited $?: $(cat "$sd/launch.err")"
+	src_pid=$(json_field "$(cat "$sd/launch.out")" pid)
+	qmp_path=$(json_field "$(cat "$sd/launch.out")" qmp)
+	[ -n "$src_pid" ] && [ -S "$qmp_path" ] || fail "$name: launch printed '$(cat "$sd/launch.out")'"
+	pids+=("$src_pid")
+	ln -s "$qmp_path" "$sd/qmp.sock"
+	wait_pass "$name"
+	QMIGRATE_LOG=info migrate "$name" --launch-dest --domain "$sd/vm.xml" --transport "$3" --copy-storage all \
+		--disk-map "$sd/boot.qcow2=$dir/$name-dst/boot.qcow2" \
+		--disk-map "$sd/data.qcow2=$dir/$name-dst/data.qcow2"
+	ended "$name" "$mig" 0
+	arrived "$name"
+	forget "$src_pid"
+	launched "$name"
+	[[ $result == *'"storage_disks":2'* ]] || fail "$name: the result does not count 2 disks: $result"
+	if [ "$3" = tunnel ]; then
+		grep -q "mirroring 2 disk(s) to .*/nbd-tunnel.sock$" "$sd/migrate.err" &&
+			grep -q "tunnel: 2 NBD connection(s) carried [1-9][0-9]* bytes" "$sd/migrate.err" ||
+			fail "$name: the disks did not go through the tunnel: $(grep -i "nbd\|mirror" "$sd/migrate.err")"
+	fi
+	memory_check "$name"
+	agent_gone "$name"
+	finished "$name"
+	for f in boot data; do
+		qemu-img compare -q "$sd/$f.qcow2" "$dir/$name-dst/$f.qcow2" ||
+			fail "$name: the destination's $f.qcow2 differs from the source's"
+		[ "$(stat -c %a "$dir/$name-dst/$f.qcow2")" = 600 ] || fail "$name: $f.qcow2 is not 0600 there"
+	done
+}
+storage stor 1e5f6a7b-8c9d-4e0f-9a1b-3c4d5e6f7a8b tcp
 echo "ok: stor: two disks copied over NBD to the other host with the VM (qemu-img compare, memory checked)"
+storage stort 2f6a7b8c-9d0e-4f1a-8b2c-4d5e6f7a8b9c tunnel
+echo "ok: stort: two disks copied over NBD through the tunnel, each connection in an ssh of its own (qemu-img compare, memory checked)"
 
 # ---- refused: a QEMU of the VM's name already runs on the destination ----------------------------
 guest_ready name

@@ -5,7 +5,8 @@
 # started by `qmigrate launch`, rewrite 16 records of their IDE data disk
 # (hdb: a raw one, a qcow2 one) after every pass, and read each back first.
 # Each migrates with its disks to new paths (a third qcow2 one through the
-# destination agent over --dest exec:); then on the destination:
+# destination agent over --dest exec:; a raw one through the tunnel, and a
+# qcow2 one through the tunnel and the agent); then on the destination:
 #
 #   the guest completed two more passes there, so at least one whole disk
 #   round read back, on the copied disk, every record the source wrote;
@@ -80,18 +81,26 @@ dots() {
 	fail "$1: fewer than $want passes in 60 s: $(head -c 300 "$1")"
 }
 
-# writes NAME FORMAT [exec]: migrates NAME with its disks (exec: through the
-# destination agent, `qmigrate serve` over --dest exec:, which creates and
-# serves the images), then checks its memory and disk
+# writes NAME FORMAT [exec] [tunnel]: migrates NAME with its disks (exec:
+# through the destination agent, `qmigrate serve` over --dest exec:, which
+# creates and serves the images; tunnel: the NBD connections ride the
+# tunnel's pumps, and between hosts also two multifd channels, each in a
+# stream process of its own), then checks its memory and disk
 writes() {
-	local name=$1 fmt=$2 d=$dir/$1 dst=$dir/dst-$1 run=$dir/run-$1 serial rc=0 where
+	local name=$1 fmt=$2 d=$dir/$1 dst=$dir/dst-$1 run=$dir/run-$1 serial rc=0 where how=() carried
+	local log=${QMIGRATE_LOG:-err}
 	src_pid=${vm_pid[$name]}
 	wait_pass "$name"
 	mkdir -m 0700 "$dst" "$run"
 	where=(--runtime-dir "$run" --host-uuid "$HOST")
 	[ "${3:-}" != exec ] || where=(--dest "exec:$QMIGRATE serve --stdio --runtime-dir $run")
-	"$QMIGRATE" migrate --json --src-qmp "${vm_qmp[$name]}" --launch-dest --domain "$d/vm.xml" \
-		"${where[@]}" --allow-same-host --copy-storage all \
+	if [ "${4:-}" = tunnel ]; then
+		how=(--transport tunnel)
+		log=info
+		[ "${3:-}" != exec ] || how+=(--multifd 2)
+	fi
+	QMIGRATE_LOG=$log "$QMIGRATE" migrate --json --src-qmp "${vm_qmp[$name]}" --launch-dest \
+		--domain "$d/vm.xml" "${where[@]}" --allow-same-host --copy-storage all "${how[@]}" \
 		--disk-map "$d/boot.qcow2=$dst/boot.qcow2" --disk-map "$d/data.$fmt=$dst/data.$fmt" \
 		>"$d/migrate.out" 2>"$dir/$name.err" || rc=$?
 	result=$(tail -n 1 "$d/migrate.out")
@@ -99,6 +108,15 @@ writes() {
 	arrived "$name"
 	forget "$src_pid"
 	[[ $result == *'"storage_disks":2'* ]] || fail "$name: the result does not count 2 disks: $result"
+	if [ "${4:-}" = tunnel ]; then
+		# The mirrors wrote into the tunnel's socket, and its pumps carried both disks' connections.
+		grep -q "mirroring 2 disk(s) to .*/nbd-tunnel.sock$" "$dir/$name.err" ||
+			fail "$name: the mirrors did not go into the tunnel: $(grep mirroring "$dir/$name.err")"
+		carried=$(sed -n 's/.*tunnel: \([0-9]*\) NBD connection(s) carried \([0-9]*\) bytes.*/\1 \2/p' \
+			"$dir/$name.err")
+		[ "${carried%% *}" = 2 ] && [ "${carried##* }" -gt 0 ] ||
+			fail "$name: the tunnel did not carry both disks: '${carried:-nothing}'"
+	fi
 	# the destination's serial log (docs/domain.md: DIR/serialN.log on one host)
 	serial=("$run"/qmigrate-vm-*/serial0.log)
 	[ -f "${serial[0]}" ] || fail "$name: no serial log of the destination under $run"
@@ -131,6 +149,8 @@ launch plant 4b0c1d2e-3f4a-4b5c-9d6e-8f9a0b1c2d3e raw
 launch raw 5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f raw
 launch qcow2 6d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a qcow2
 launch exec 7e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b qcow2
+launch tunnel 8f4a5b6c-7d8e-4f9a-8b1c-2d3e4f5a6b7c raw
+launch xtunnel 9a5b6c7d-8e9f-4a0b-9c2d-3e4f5a6b7c8d qcow2
 
 # Lost disk writes, planted: every record zeroed behind QEMU's back (all of
 # them: the guest may be between reading a record and rewriting it).
@@ -161,4 +181,6 @@ rm -f "$dir/plant/mem"
 writes raw raw
 writes qcow2 qcow2
 writes exec qcow2 exec
-echo "PASS: zeroed records caught by the guest and reported by qm-memcheck; a raw and a qcow2 data disk copied while the guest rewrote them, locally and through the agent over exec:; on the destination the guest read every record back, and the memory and disk checks agree"
+writes tunnel raw local tunnel
+writes xtunnel qcow2 exec tunnel
+echo "PASS: zeroed records caught by the guest and reported by qm-memcheck; a raw and a qcow2 data disk copied while the guest rewrote them, locally and through the agent over exec:, directly and through the tunnel (locally, and between hosts with two multifd channels); on the destination the guest read every record back, and the memory and disk checks agree"

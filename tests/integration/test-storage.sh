@@ -14,7 +14,8 @@
 #   a second VM (--copy-storage-disk vdb, its copy capped by --bandwidth so
 #   that it lasts) whose destination is killed during the mirror: the source
 #   runs on, its disk unchanged, no mirror or NBD node left on it, and no
-#   image left where the destination's were;
+#   image left where the destination's were; and a third, the same with
+#   the mirror's NBD connection in the tunnel;
 #   --copy-storage inc of a VM whose disks are qcow2 overlays on shared
 #   backing files: the destination's images are overlays on the same files,
 #   equal to the source's (qemu-img compare), and only the top layers
@@ -52,7 +53,7 @@ migrate() {
 	return "$rc"
 }
 
-mkdir -m 0700 "$dir/vm" "$dir/kill" "$dir/inc" "$dir/rem" "$dir/run" "$dir/dst" "$dir/dsti" \
+mkdir -m 0700 "$dir/vm" "$dir/inc" "$dir/rem" "$dir/run" "$dir/dst" "$dir/dsti" \
 	"$dir/dstr" "$dir/agent"
 v=$dir/vm
 qemu-img create -q -f qcow2 -F raw -b "$image" "$v/boot.qcow2"
@@ -97,45 +98,52 @@ grep -q '"status":"mirror".*"storage_total_bytes":[1-9]' "$v/migrate.out" ||
 qemu-img info "$dir/dst/data.qcow2" | grep -q "file format: qcow2" || fail "data.qcow2 is not qcow2 there"
 
 # ---- the destination killed during the mirror ----------------------------------------
-k=$dir/kill
-qemu-img create -q -f qcow2 -F raw -b "$image" "$k/boot.qcow2"
-qemu-img create -q -f raw "$k/data.raw" 64M
-qemu-io -f raw -c "write -P 0x5a 0 64M" "$k/data.raw" >/dev/null
-sum=$(sha256sum <"$k/data.raw")
-guest_xml kill 8b2c3d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f "$(guest_disk raw "$k/data.raw" vdb)" >"$k/vm.xml"
-guest_launch kill no-memory-check # its memory is not checked: no need to wait for a pass
-"$QMIGRATE" migrate --json --src-qmp "$src_qmp" --launch-dest --domain "$k/vm.xml" \
-	--runtime-dir "$dir/run" --host-uuid "$HOST" --allow-same-host \
-	--copy-storage-disk vdb --bandwidth 4 --disk-map "$k/data.raw=$dir/dst/kill.raw" \
-	>"$k/migrate.out" 2>"$dir/kill.err" &
-mig=$!
-pids+=("$mig")
-for _ in $(seq 600); do
-	grep -q '"storage_transferred_bytes":[1-9]' "$k/migrate.out" && break
-	kill -0 "$mig" 2>/dev/null || fail "kill: migrate ended before the mirror copied"
-	sleep 0.1
-done
-grep -q '"storage_transferred_bytes":[1-9]' "$k/migrate.out" || fail "kill: the mirror did not start in 60 s"
-[ -f "$dir/dst/kill.raw" ] || fail "kill: no destination image during the mirror"
-victim=
-for p in /proc/[0-9]*; do
-	proc_read "${p#/proc/}" && [[ $proc_argv == *"$dir/dst/kill.raw"* ]] &&
-		[[ $proc_argv != *"$QMIGRATE"* ]] && victim=${p#/proc/}
-done
-[ -n "$victim" ] || fail "kill: no destination QEMU found"
-kill -KILL "$victim"
-ended kill "$mig" 1
-[[ $result == *'"vm":"source"'* ]] || fail "kill: the result does not leave the VM on the source: $result"
-source_runs kill
-[ ! -e "$dir/dst/kill.raw" ] || fail "kill: the destination's image was left behind"
-[ "$(sha256sum <"$k/data.raw")" = "$sum" ] || fail "kill: the source's disk changed"
-jobs=$(qmp "$src_qmp" query-block-jobs) || fail "kill: query-block-jobs"
-[ "$jobs" = '[]' ] || fail "kill: the source still has block jobs: $jobs"
-! qmp "$src_qmp" query-named-block-nodes | grep -q qmigrate-nbd ||
-	fail "kill: an NBD node is left on the source"
-wait_pass kill
-stop "$src_pid"
-forget "$src_pid"
+# killed NAME UUID TRANSPORT: a VM whose destination is killed while its disk
+# is mirrored over TRANSPORT
+killed() {
+	local name=$1 k=$dir/$1 sum mig victim jobs
+	mkdir -m 0700 "$k"
+	qemu-img create -q -f qcow2 -F raw -b "$image" "$k/boot.qcow2"
+	qemu-img create -q -f raw "$k/data.raw" 64M
+	qemu-io -f raw -c "write -P 0x5a 0 64M" "$k/data.raw" >/dev/null
+	sum=$(sha256sum <"$k/data.raw")
+	guest_xml "$name" "$2" "$(guest_disk raw "$k/data.raw" vdb)" >"$k/vm.xml"
+	guest_launch "$name" no-memory-check # its memory is not checked: no need to wait for a pass
+	"$QMIGRATE" migrate --json --src-qmp "$src_qmp" --launch-dest --domain "$k/vm.xml" \
+		--runtime-dir "$dir/run" --host-uuid "$HOST" --allow-same-host --transport "$3" \
+		--copy-storage-disk vdb --bandwidth 4 --disk-map "$k/data.raw=$dir/dst/$name.raw" \
+		>"$k/migrate.out" 2>"$dir/$name.err" &
+	mig=$!
+	pids+=("$mig")
+	for _ in $(seq 600); do
+		grep -qs '"storage_transferred_bytes":[1-9]' "$k/migrate.out" && break
+		kill -0 "$mig" 2>/dev/null || fail "$name: migrate ended before the mirror copied"
+		sleep 0.1
+	done
+	grep -q '"storage_transferred_bytes":[1-9]' "$k/migrate.out" || fail "$name: the mirror did not start in 60 s"
+	[ -f "$dir/dst/$name.raw" ] || fail "$name: no destination image during the mirror"
+	victim=
+	for p in /proc/[0-9]*; do
+		proc_read "${p#/proc/}" && [[ $proc_argv == *"$dir/dst/$name.raw"* ]] &&
+			[[ $proc_argv != *"$QMIGRATE"* ]] && victim=${p#/proc/}
+	done
+	[ -n "$victim" ] || fail "$name: no destination QEMU found"
+	kill -KILL "$victim"
+	ended "$name" "$mig" 1
+	[[ $result == *'"vm":"source"'* ]] || fail "$name: the result does not leave the VM on the source: $result"
+	source_runs "$name"
+	[ ! -e "$dir/dst/$name.raw" ] || fail "$name: the destination's image was left behind"
+	[ "$(sha256sum <"$k/data.raw")" = "$sum" ] || fail "$name: the source's disk changed"
+	jobs=$(qmp "$src_qmp" query-block-jobs) || fail "$name: query-block-jobs"
+	[ "$jobs" = '[]' ] || fail "$name: the source still has block jobs: $jobs"
+	! qmp "$src_qmp" query-named-block-nodes | grep -q qmigrate-nbd ||
+		fail "$name: an NBD node is left on the source"
+	wait_pass "$name"
+	stop "$src_pid"
+	forget "$src_pid"
+}
+killed kill 8b2c3d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f unix
+killed tkill 1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d tunnel
 
 # ---- --copy-storage inc: only the top layers travel ------------------------------------
 i=$dir/inc
@@ -185,4 +193,4 @@ for f in boot data; do
 	[ "$(stat -c %a "$dir/dstr/$f.qcow2")" = 600 ] || fail "rem: $dir/dstr/$f.qcow2 is not 0600"
 done
 [[ $result == *'"storage_disks":2'* ]] || fail "rem: the result does not count 2 disks: $result"
-echo "PASS: an existing image refused and left alone; inc of a disk without a backing file refused; a raw, a qcow2 and the boot disk copied with the VM (qemu-img compare, memory checked); a destination killed during the mirror left the source running, its disk unchanged, no node or image behind; inc copied only the top layers ($copied bytes) onto the shared backing files; the agent over exec: created, served and filled the images"
+echo "PASS: an existing image refused and left alone; inc of a disk without a backing file refused; a raw, a qcow2 and the boot disk copied with the VM (qemu-img compare, memory checked); a destination killed during the mirror, direct and tunnelled, left the source running, its disk unchanged, no node or image behind; inc copied only the top layers ($copied bytes) onto the shared backing files; the agent over exec: created, served and filled the images"

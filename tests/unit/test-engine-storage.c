@@ -356,10 +356,6 @@ Test(engine_storage, what_this_step_does_not_do_is_a_usage_error)
 	expect_usage(&o, "--launch-dest");
 	o = (struct qm_job_options){ .launch_dest = true,
 				     .copy_storage = QM_COPY_STORAGE_ALL,
-				     .transport = QM_TRANSPORT_TUNNEL };
-	expect_usage(&o, "tunnel");
-	o = (struct qm_job_options){ .launch_dest = true,
-				     .copy_storage = QM_COPY_STORAGE_ALL,
 				     .policy.postcopy = true };
 	expect_usage(&o, "--postcopy");
 	o = (struct qm_job_options){ .launch_dest = true,

@@ -31,7 +31,7 @@ static void teardown(void)
 {
 	unlink(sock_path);
 	/* The markers a connected sink leaves beside the socket. */
-	qm_stream_markers_remove(dir);
+	qm_stream_markers_remove(sock_path);
 	cr_expect_eq(rmdir(dir), 0, "%s: %s", dir, strerror(errno));
 	harness_teardown();
 }
@@ -272,34 +272,43 @@ Test(sink, streams_connect_in_their_index_order)
 	for (int i = 0; i < 3; i++) {
 		cr_assert_eq(sink_join(&s[i]), 0, "%s", s[i].err.text);
 		close(out[i][0]);
-		snprintf(path, sizeof(path), "%s/stream-%d.on", dir, i);
+		qm_stream_marker(sock_path, (unsigned)i, path, sizeof(path));
 		cr_assert_eq(unlink(path), 0, "no marker %s", path);
 	}
 	close(lfd);
 }
 
-Test(sink, markers_are_named_in_the_dir_and_removed_up_to_the_first_missing)
+Test(sink, markers_are_named_after_the_socket_and_removed_up_to_the_first_missing)
 {
-	char path[160], expect[160];
+	char path[160], expect[160], other[160];
 	int fd;
 
-	qm_stream_marker(sock_path, (size_t)(strrchr(sock_path, '/') - sock_path), 7,
-			 path, sizeof(path));
-	snprintf(expect, sizeof(expect), "%s/stream-7.on", dir);
+	qm_stream_marker(sock_path, 7, path, sizeof(path));
+	snprintf(expect, sizeof(expect), "%s/migrate.sock.7.on", dir);
 	cr_assert_str_eq(path, expect);
 	for (unsigned i = 0; i < 4; i++) {
 		if (i == 2)
 			continue;
-		qm_stream_marker(dir, strlen(dir), i, path, sizeof(path));
+		qm_stream_marker(sock_path, i, path, sizeof(path));
 		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 		cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
 		close(fd);
 	}
-	qm_stream_markers_remove(dir);
+	/* Another socket in the same directory has an order of its own. */
+	snprintf(other, sizeof(other), "%s/nbd.sock", dir);
+	qm_stream_marker(other, 0, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+	close(fd);
+	qm_stream_markers_remove(sock_path);
 	for (unsigned i = 0; i < 4; i++) {
-		qm_stream_marker(dir, strlen(dir), i, path, sizeof(path));
+		qm_stream_marker(sock_path, i, path, sizeof(path));
 		cr_expect_eq(access(path, F_OK) == 0, i == 3, "%s", path);
 	}
+	qm_stream_marker(other, 0, path, sizeof(path));
+	cr_expect_eq(access(path, F_OK), 0, "%s was removed with another socket's", path);
+	cr_assert_eq(unlink(path), 0);
+	qm_stream_marker(sock_path, 3, path, sizeof(path));
 	/* Stream 3 without stream 2 does not happen: the test removes it. */
 	cr_assert_eq(unlink(path), 0);
 }

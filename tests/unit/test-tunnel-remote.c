@@ -60,7 +60,7 @@ static void teardown(void)
 		close(lfd);
 	unlink(dst_path);
 	/* The markers the stream processes leave beside the socket (engine/stream-sink.c). */
-	qm_stream_markers_remove(dir);
+	qm_stream_markers_remove(dst_path);
 	qm_job_unref(job);
 	qm_ctx_unref(ctx);
 	cr_assert_eq(rmdir(dir), 0, "%s is not empty: %s", dir, strerror(errno));
@@ -159,7 +159,7 @@ static int source_connects(const char *uri)
 static bool pumps_ended(void)
 {
 	for (size_t i = 0; i < job->tunnel->n_pumps; i++)
-		if (job->tunnel->pumps[i])
+		if (job->tunnel->pumps[i].pump)
 			return false;
 	return true;
 }
