@@ -29,7 +29,7 @@
 
 #define N_CONNS 8
 
-static char dir[64], dst_path[128], sink[4096];
+static char dir[64], dst_path[128], nbd_path[128], sink[4096];
 static struct qm_ctx *ctx;
 static struct qm_job *job;
 static int lfd = -1;
@@ -45,6 +45,7 @@ static void setup(void)
 	snprintf(dir, sizeof(dir), "/tmp/qm-tr-XXXXXX");
 	cr_assert(mkdtemp(dir));
 	snprintf(dst_path, sizeof(dst_path), "%s/migrate.sock", dir);
+	snprintf(nbd_path, sizeof(nbd_path), "%s/nbd.sock", dir);
 	snprintf(sink, sizeof(sink), "%s/tests/helpers/stream-sink",
 		 top && *top ? top : ABS_TOP_BUILDDIR);
 	ctx = qm_ctx_new();
@@ -59,8 +60,10 @@ static void teardown(void)
 	if (lfd >= 0)
 		close(lfd);
 	unlink(dst_path);
-	/* The markers the stream processes leave beside the socket (engine/stream-sink.c). */
+	unlink(nbd_path);
+	/* The markers the stream processes leave beside the sockets (engine/stream-sink.c). */
 	qm_stream_markers_remove(dst_path);
+	qm_stream_markers_remove(nbd_path);
 	qm_job_unref(job);
 	qm_ctx_unref(ctx);
 	cr_assert_eq(rmdir(dir), 0, "%s is not empty: %s", dir, strerror(errno));
@@ -86,17 +89,24 @@ static void accept_cb(struct ev_loop *l, ev_io *w, int revents)
 	conns[n_conns++] = fd;
 }
 
+/* A UNIX listener at @path, blocking accepts (the test accepts itself). */
+static int listen_at(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_lt(strlen(path), sizeof(addr.sun_path));
+	strcpy(addr.sun_path, path);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	cr_assert_eq(listen(fd, N_CONNS), 0);
+	return fd;
+}
+
 /* The destination QEMU's incoming socket, accepting on the loop. */
 static void destination_listens(void)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-
-	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	cr_assert_geq(lfd, 0);
-	cr_assert_lt(strlen(dst_path), sizeof(addr.sun_path));
-	strcpy(addr.sun_path, dst_path);
-	cr_assert_eq(bind(lfd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-	cr_assert_eq(listen(lfd, N_CONNS), 0);
+	lfd = listen_at(dst_path);
 	ev_io_init(&accept_io, accept_cb, lfd, EV_READ);
 	ev_io_start(loop, &accept_io);
 }
@@ -340,4 +350,85 @@ Test(tunnel_remote, no_stream_command_fails_the_job)
 	new_job(false, 0);
 	cr_assert_lt(qm_tunnel_open_remote(job, argv, uri, sizeof(uri)), 0);
 	cr_assert_str_eq(job->error.error_class, "Usage");
+}
+
+/*
+ * Storage migration's lane: each NBD connection of the source rides a stream
+ * process of its own to the destination's NBD socket, both ways, without
+ * waiting for any other (index 0, markers of their own socket), beside the
+ * migration's multifd streams; the two lanes' bytes are counted apart.
+ */
+Test(tunnel_remote, nbd_connections_ride_stream_processes_of_their_own_both_ways)
+{
+	char *mig_argv[] = { sink, QM_STREAM_OPTION, dst_path, NULL };
+	char *nbd_argv[] = { sink, QM_STREAM_OPTION, nbd_path, NULL };
+	struct ts_feed feed[2], back[2];
+	struct ts_check check[2], at_src[2];
+	int nfd = listen_at(nbd_path), src[2], dst[2];
+	char uri[256], path[256], marker[256];
+
+	destination_listens();
+	new_job(false, 2);
+	open_remote(mig_argv, uri, sizeof(uri));
+	cr_assert_eq(qm_tunnel_nbd_open_remote(job, nbd_argv, path, sizeof(path)), 0, "%s",
+		     job->error.text);
+	cr_assert_str_eq(strrchr(path, '/'), "/nbd-tunnel.sock", "%s", path);
+	cr_assert_eq(strncmp(path, job->runtime_dir, strlen(job->runtime_dir)), 0, "%s", path);
+	for (int i = 0; i < 2; i++) {
+		char nbd_uri[300];
+
+		snprintf(nbd_uri, sizeof(nbd_uri), "unix:%s", path);
+		src[i] = source_connects(nbd_uri);
+		/* Its stream process connects without waiting for anyone. */
+		do {
+			dst[i] = accept4(nfd, NULL, NULL, SOCK_CLOEXEC);
+			if (dst[i] < 0)
+				ev_run(loop, EVRUN_NOWAIT);
+		} while (dst[i] < 0 && (errno == EAGAIN || errno == EINTR) &&
+			 !qm_job_failed(job));
+		cr_assert_geq(dst[i], 0, "%s", job->error.text);
+		ts_feed_start(&feed[i], loop, src[i], SEED + i, (i + 1) * TS_MIB, TS_SHUTDOWN);
+		ts_check_start(&check[i], loop, dst[i], SEED + i);
+		ts_feed_start(&back[i], loop, dst[i], SEED_BACK + i, TS_MIB / 4, TS_SHUTDOWN);
+		ts_check_start(&at_src[i], loop, src[i], SEED_BACK + i);
+	}
+	spin_until((check[0].eof || check[0].error) && (check[1].eof || check[1].error) &&
+		   (at_src[0].eof || at_src[0].error) && (at_src[1].eof || at_src[1].error));
+	for (int i = 0; i < 2; i++) {
+		cr_assert(check[i].eof, "connection %d: %d", i, check[i].error);
+		cr_assert_eq(check[i].got, (size_t)(i + 1) * TS_MIB);
+		cr_assert_eq(check[i].mismatch_at, -1);
+		cr_assert(at_src[i].eof, "connection %d back: %d", i, at_src[i].error);
+		cr_assert_eq(at_src[i].got, TS_MIB / 4);
+		cr_assert_eq(at_src[i].mismatch_at, -1);
+	}
+	/* The NBD connections left their socket's marker, not the migration's stream 0's. */
+	qm_stream_marker(nbd_path, 0, marker, sizeof(marker));
+	cr_assert_eq(access(marker, F_OK), 0, "%s", marker);
+	qm_stream_marker(dst_path, 0, marker, sizeof(marker));
+	cr_assert_neq(access(marker, F_OK), 0, "%s exists before any migration stream", marker);
+	for (int i = 0; i < 2; i++)
+		close(dst[i]);
+	spin_until((no_children() && pumps_ended()) || qm_job_failed(job));
+	cr_assert_not(qm_job_failed(job), "%s", job->error.text);
+	cr_assert_eq(qm_tunnel_nbd_bytes(job), 3 * TS_MIB);
+	cr_assert_eq(qm_tunnel_bytes(job), 0);
+	for (int i = 0; i < 2; i++) {
+		ts_feed_stop(&feed[i], loop);
+		ts_check_stop(&check[i], loop);
+		ts_feed_stop(&back[i], loop);
+		ts_check_stop(&at_src[i], loop);
+		close(src[i]);
+	}
+	close(nfd);
+}
+
+Test(tunnel_remote, the_nbd_lane_needs_a_tunnel_between_hosts)
+{
+	char *nbd_argv[] = { sink, QM_STREAM_OPTION, nbd_path, NULL };
+	char path[256];
+
+	new_job(false, 0);
+	cr_assert_lt(qm_tunnel_nbd_open_remote(job, nbd_argv, path, sizeof(path)), 0);
+	cr_assert(strstr(job->error.text, "needs an open tunnel"), "%s", job->error.text);
 }
