@@ -157,6 +157,66 @@ memory_check() { # NAME: the guest's RAM on the destination holds the one-edge p
 	rm -f "$d/dst.mem"
 }
 
+# ---- the disk mode (tests/guest/README): a guest that writes its disk ----------------------
+# disk_mode_xml NAME UUID FORMAT FILE: guest_xml's description of the guest
+# in the disk mode, FILE (of FORMAT, at least 7.5 MiB) its IDE data disk hdb
+disk_mode_xml() {
+	guest_xml "$1" "$2" "
+    <disk type=\"file\" device=\"disk\">
+      <driver name=\"qemu\" type=\"$3\"/>
+      <source file=\"$4\"/>
+      <target dev=\"hdb\" bus=\"ide\"/>
+    </disk>" '
+    <qemu:arg value="-fw_cfg"/>
+    <qemu:arg value="name=opt/org.qmigrate/mode,string=8"/>'
+}
+
+# dots FILE N: until the guest whose serial log is FILE made N more passes (at most
+# 60 s); fails at once when it says anything (a lost write, a disk error)
+dots() {
+	local want=$(($(passes "$1") + $2))
+	for _ in $(seq 600); do
+		! grep -q "qm-guest: " "$1" || fail "the guest says: $(grep "qm-guest: " "$1")"
+		[ "$(passes "$1")" -ge "$want" ] && return 0
+		sleep 0.1
+	done
+	fail "$1: fewer than $want passes in 60 s: $(head -c 300 "$1")"
+}
+
+# disk_check NAME FORMAT IMAGE SERIAL: after arrived, for a guest of
+# disk_mode_xml whose copied data disk is IMAGE (of FORMAT) and whose serial
+# log on the destination is SERIAL.  The guest makes two more passes there
+# (so at least one whole disk round read back, on the copied disk, every
+# record the source wrote); the memory check on a dump; then, the
+# destination QEMU stopped (SIGTERM: it closes its images cleanly),
+# qm-diskcheck checks IMAGE (a qcow2 one converted to raw) against the dump:
+# every record whole, each holding the rounds the memory says were done, or
+# the round in progress up to one boundary.  Prints what both checks said.
+disk_check() {
+	local name=$1 d=$dir/$1 diskcheck=$top_builddir/tests/guest/qm-diskcheck
+	[ -f "$4" ] || fail "$name: no serial log of the destination at $4"
+	dots "$4" 2
+	qmp "$dst_qmp" stop >/dev/null || fail "$name: cannot stop the destination"
+	qmp "$dst_qmp" pmemsave "{\"val\": 0, \"size\": $((mib << 20)), \"filename\": \"$d/dst.mem\"}" \
+		>/dev/null || fail "$name: pmemsave"
+	"$memcheck" --ram-mib "$mib" "$d/dst.mem" >"$d/memcheck" 2>&1 ||
+		fail "$name: the memory check failed: $(cat "$d/memcheck")"
+	grep -q "mode disk" "$d/memcheck" || fail "$name: the guest runs without its disk mode: $(cat "$d/memcheck")"
+	stop "$dst_pid"
+	gone "$dst_pid" || fail "$name: the destination QEMU does not end"
+	forget "$dst_pid"
+	if [ "$2" = qcow2 ]; then
+		qemu-img info "$3" | grep -q "file format: qcow2" || fail "$name: $3 is not qcow2"
+		qemu-img convert -O raw "$3" "$d/dst-data.raw"
+	else
+		cp "$3" "$d/dst-data.raw"
+	fi
+	"$diskcheck" --ram-mib "$mib" "$d/dst-data.raw" "$d/dst.mem" >"$d/diskcheck" 2>&1 ||
+		fail "$name: the disk check failed: $(cat "$d/diskcheck")"
+	echo "$name: $(cat "$d/memcheck"); $(cat "$d/diskcheck")"
+	rm -f "$d/dst.mem" "$d/dst-data.raw"
+}
+
 source_runs() { # NAME: the VM runs on the source, as it did
 	[[ $result == *'"vm":"source"'* ]] || fail "$1: the result does not say the source has it: $result"
 	kill -0 "$src_pid" 2>/dev/null || fail "$1: the source QEMU is gone"

@@ -12,8 +12,9 @@
 #   stream, multifd (2 channels), post-copy; the agent killed mid-migration
 #   and ssh cut mid-stream (the source keeps the VM); a VM launched with
 #   --lease, its lease (in the test's directory, which both namespaces see)
-#   held by the destination afterwards; --copy-storage all, the agent
-#   creating and serving the images on its host, directly and tunnelled; a QEMU of the VM's name
+#   held by the destination afterwards; --copy-storage all while the guest
+#   writes its disk, the agent creating and serving the images on its host,
+#   a raw one directly and a qcow2 one tunnelled, the disk checked too; a QEMU of the VM's name
 #   already running on the destination (refused).
 #
 # Both namespaces share this machine's /proc and /etc/machine-id, so both
@@ -303,20 +304,23 @@ echo "ok: lease: the lease moved with the VM over ssh; a second start is refused
 
 # ---- disks copied to the other host: the agent there creates and serves them ---------------
 # A VM of `qmigrate launch` in the source namespace (its disks' node names
-# say their <target dev>), its boot overlay and a data disk copied with
-# --copy-storage all to paths of the destination's (the test's directory,
-# which both see).  Direct: the source's mirrors reach the agent's NBD
-# server at the address ssh reached.  Tunnelled: the agent serves at a UNIX
-# socket there, and each NBD connection rides an ssh of its own.
-type=$([ "$accel" = kvm ] && echo kvm || echo qemu)
-# storage NAME UUID TRANSPORT: that VM's disks copied with it, over TRANSPORT
+# say their <target dev>): the test guest in its disk mode, which rewrites
+# records on its IDE data disk after every pass (tests/guest/README), its
+# boot overlay and that disk copied with --copy-storage all to paths of the
+# destination's (the test's directory, which both see) while it writes.
+# Direct: the source's mirrors reach the agent's NBD server at the address
+# ssh reached.  Tunnelled: the agent serves at a UNIX socket there, and each
+# NBD connection rides an ssh of its own.  Then the disk check (remote-lib's
+# disk_check: the guest reads every record back there, the memory and disk
+# checks agree).
+type=$([ "$accel" = kvm ] && echo kvm || echo qemu) # guest_xml's
+# storage NAME UUID TRANSPORT FORMAT: that VM's disks copied with it, over TRANSPORT
 storage() {
 	local name=$1 sd=$dir/$1 qmp_path
 	mkdir -m 0700 "$sd" "$dir/$name-dst"
 	qemu-img create -q -f qcow2 -F raw -b "$image" "$sd/boot.qcow2"
-	qemu-img create -q -f qcow2 "$sd/data.qcow2" 16M
-	qemu-io -f qcow2 -c "write -P 0x4d 1M 6M" "$sd/data.qcow2" >/dev/null
-	guest_xml "$name" "$2" "$(guest_disk qcow2 "$sd/data.qcow2" vdb)" >"$sd/vm.xml"
+	qemu-img create -q -f "$4" "$sd/data.$4" 8M
+	disk_mode_xml "$name" "$2" "$4" "$sd/data.$4" >"$sd/vm.xml"
 	ip netns exec "$NETNS_SRC" "$QMIGRATE" launch --json --runtime-dir "$sd" "$sd/vm.xml" \
 		>"$sd/launch.out" 2>"$sd/launch.err" || fail "$name: launch exited $?: $(cat "$sd/launch.err")"
 	src_pid=$(json_field "$(cat "$sd/launch.out")" pid)
@@ -327,7 +331,7 @@ storage() {
 	wait_pass "$name"
 	QMIGRATE_LOG=info migrate "$name" --launch-dest --domain "$sd/vm.xml" --transport "$3" --copy-storage all \
 		--disk-map "$sd/boot.qcow2=$dir/$name-dst/boot.qcow2" \
-		--disk-map "$sd/data.qcow2=$dir/$name-dst/data.qcow2"
+		--disk-map "$sd/data.$4=$dir/$name-dst/data.$4"
 	ended "$name" "$mig" 0
 	arrived "$name"
 	forget "$src_pid"
@@ -338,19 +342,17 @@ storage() {
 			grep -q "tunnel: 2 NBD connection(s) carried [1-9][0-9]* bytes" "$sd/migrate.err" ||
 			fail "$name: the disks did not go through the tunnel: $(grep -i "nbd\|mirror" "$sd/migrate.err")"
 	fi
-	memory_check "$name"
-	agent_gone "$name"
-	finished "$name"
-	for f in boot data; do
-		qemu-img compare -q "$sd/$f.qcow2" "$dir/$name-dst/$f.qcow2" ||
-			fail "$name: the destination's $f.qcow2 differs from the source's"
-		[ "$(stat -c %a "$dir/$name-dst/$f.qcow2")" = 600 ] || fail "$name: $f.qcow2 is not 0600 there"
+	for f in boot.qcow2 "data.$4"; do
+		[ "$(stat -c %a "$dir/$name-dst/$f")" = 600 ] || fail "$name: $f is not 0600 there"
 	done
+	disk_check "$name" "$4" "$dir/$name-dst/data.$4" "$(dirname "$dst_qmp")/serial0.log"
+	agent_gone "$name"
+	rm -rf "$(dirname "$dst_qmp")" # disk_check stopped its QEMU
 }
-storage stor 1e5f6a7b-8c9d-4e0f-9a1b-3c4d5e6f7a8b tcp
-echo "ok: stor: two disks copied over NBD to the other host with the VM (qemu-img compare, memory checked)"
-storage stort 2f6a7b8c-9d0e-4f1a-8b2c-4d5e6f7a8b9c tunnel
-echo "ok: stort: two disks copied over NBD through the tunnel, each connection in an ssh of its own (qemu-img compare, memory checked)"
+storage stor 1e5f6a7b-8c9d-4e0f-9a1b-3c4d5e6f7a8b tcp raw
+echo "ok: stor: a raw disk copied over NBD to the other host while the guest wrote it (memory and disk checked)"
+storage stort 2f6a7b8c-9d0e-4f1a-8b2c-4d5e6f7a8b9c tunnel qcow2
+echo "ok: stort: a qcow2 disk copied through the tunnel while the guest wrote it, each NBD connection in an ssh of its own (memory and disk checked)"
 
 # ---- refused: a QEMU of the VM's name already runs on the destination ----------------------------
 guest_ready name

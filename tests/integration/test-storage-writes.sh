@@ -5,8 +5,8 @@
 # started by `qmigrate launch`, rewrite 16 records of their IDE data disk
 # (hdb: a raw one, a qcow2 one) after every pass, and read each back first.
 # Each migrates with its disks to new paths (a third qcow2 one through the
-# destination agent over --dest exec:; a raw one through the tunnel, and a
-# qcow2 one through the tunnel and the agent); then on the destination:
+# destination agent over --dest exec:; a qcow2 one through the tunnel, and
+# a raw one through the tunnel and the agent); then on the destination:
 #
 #   the guest completed two more passes there, so at least one whole disk
 #   round read back, on the copied disk, every record the source wrote;
@@ -25,7 +25,6 @@ set -euo pipefail
 rate=64
 mib=32
 vm_prefix=writes
-diskcheck=$top_builddir/tests/guest/qm-diskcheck
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -37,20 +36,8 @@ fail() {
 . "$top_srcdir/tests/integration/remote-lib.sh"
 
 guest_setup
-[ -x "$diskcheck" ] || fail "no $diskcheck"
+[ -x "$top_builddir/tests/guest/qm-diskcheck" ] || fail "no qm-diskcheck in $top_builddir/tests/guest"
 HOST=3d1219c7-c4c5-404a-aa1f-6d2a48adfda4
-
-# describe NAME UUID FORMAT: the test guest in the disk mode, its data disk of FORMAT
-describe() {
-	guest_xml "$1" "$2" "
-    <disk type=\"file\" device=\"disk\">
-      <driver name=\"qemu\" type=\"$3\"/>
-      <source file=\"$dir/$1/data.$3\"/>
-      <target dev=\"hdb\" bus=\"ide\"/>
-    </disk>" '
-    <qemu:arg value="-fw_cfg"/>
-    <qemu:arg value="name=opt/org.qmigrate/mode,string=8"/>'
-}
 
 declare -A vm_pid vm_qmp
 # launch NAME UUID FORMAT: starts the guest NAME with `qmigrate launch`, without waiting
@@ -59,7 +46,7 @@ launch() {
 	mkdir -m 0700 "$d"
 	qemu-img create -q -f qcow2 -F raw -b "$image" "$d/boot.qcow2"
 	qemu-img create -q -f "$3" "$d/data.$3" 8M
-	describe "$@" >"$d/vm.xml"
+	disk_mode_xml "$1" "$2" "$3" "$d/data.$3" >"$d/vm.xml"
 	"$QMIGRATE" launch --json --runtime-dir "$d" "$d/vm.xml" >"$d/launch.out" 2>"$dir/$1.err" ||
 		fail "$1: launch exited $?"
 	out=$(cat "$d/launch.out")
@@ -67,18 +54,6 @@ launch() {
 	vm_qmp[$1]=$(json_field "$out" qmp)
 	if [ -z "${vm_pid[$1]}" ] || [ ! -S "${vm_qmp[$1]}" ]; then fail "$1: launch printed $out"; fi
 	pids+=("${vm_pid[$1]}")
-}
-
-# dots FILE N: until the guest whose serial log is FILE made N more passes (at most
-# 60 s); fails at once when it says anything (a lost write, a disk error)
-dots() {
-	local want=$(($(passes "$1") + $2))
-	for _ in $(seq 600); do
-		! grep -q "qm-guest: " "$1" || fail "the guest says: $(grep "qm-guest: " "$1")"
-		[ "$(passes "$1")" -ge "$want" ] && return 0
-		sleep 0.1
-	done
-	fail "$1: fewer than $want passes in 60 s: $(head -c 300 "$1")"
 }
 
 # writes NAME FORMAT [exec] [tunnel]: migrates NAME with its disks (exec:
@@ -119,38 +94,15 @@ writes() {
 	fi
 	# the destination's serial log (docs/domain.md: DIR/serialN.log on one host)
 	serial=("$run"/qmigrate-vm-*/serial0.log)
-	[ -f "${serial[0]}" ] || fail "$name: no serial log of the destination under $run"
-	# Two passes there: the second one's disk round ran whole on the destination,
-	# and read back every record before it rewrote it.
-	dots "${serial[0]}" 2
-
-	qmp "$dst_qmp" stop >/dev/null || fail "$name: cannot stop the destination"
-	qmp "$dst_qmp" pmemsave "{\"val\": 0, \"size\": $((mib << 20)), \"filename\": \"$d/dst.mem\"}" \
-		>/dev/null || fail "$name: pmemsave"
-	"$memcheck" --ram-mib "$mib" "$d/dst.mem" >"$d/memcheck" 2>&1 ||
-		fail "$name: the memory check failed: $(cat "$d/memcheck")"
-	grep -q "mode disk" "$d/memcheck" || fail "$name: the guest runs without its disk mode: $(cat "$d/memcheck")"
-	stop "$dst_pid" # SIGTERM: QEMU closes its images cleanly
-	gone "$dst_pid" || fail "$name: the destination QEMU does not end"
-	forget "$dst_pid"
-	if [ "$fmt" = qcow2 ]; then
-		qemu-img info "$dst/data.qcow2" | grep -q "file format: qcow2" || fail "$name: not qcow2 there"
-		qemu-img convert -O raw "$dst/data.qcow2" "$d/dst-data.raw"
-	else
-		cp "$dst/data.raw" "$d/dst-data.raw"
-	fi
-	"$diskcheck" --ram-mib "$mib" "$d/dst-data.raw" "$d/dst.mem" >"$d/diskcheck" 2>&1 ||
-		fail "$name: the disk check failed: $(cat "$d/diskcheck")"
-	echo "$name: $(cat "$d/memcheck"); $(cat "$d/diskcheck")"
-	rm -f "$d/dst.mem" "$d/dst-data.raw"
+	disk_check "$name" "$fmt" "$dst/data.$fmt" "${serial[0]}"
 }
 
 launch plant 4b0c1d2e-3f4a-4b5c-9d6e-8f9a0b1c2d3e raw
 launch raw 5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f raw
 launch qcow2 6d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a qcow2
 launch exec 7e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b qcow2
-launch tunnel 8f4a5b6c-7d8e-4f9a-8b1c-2d3e4f5a6b7c raw
-launch xtunnel 9a5b6c7d-8e9f-4a0b-9c2d-3e4f5a6b7c8d qcow2
+launch tunnel 8f4a5b6c-7d8e-4f9a-8b1c-2d3e4f5a6b7c qcow2
+launch xtunnel 9a5b6c7d-8e9f-4a0b-9c2d-3e4f5a6b7c8d raw
 
 # Lost disk writes, planted: every record zeroed behind QEMU's back (all of
 # them: the guest may be between reading a record and rewriting it).
@@ -181,6 +133,6 @@ rm -f "$dir/plant/mem"
 writes raw raw
 writes qcow2 qcow2
 writes exec qcow2 exec
-writes tunnel raw local tunnel
-writes xtunnel qcow2 exec tunnel
-echo "PASS: zeroed records caught by the guest and reported by qm-memcheck; a raw and a qcow2 data disk copied while the guest rewrote them, locally and through the agent over exec:, directly and through the tunnel (locally, and between hosts with two multifd channels); on the destination the guest read every record back, and the memory and disk checks agree"
+writes tunnel qcow2 local tunnel
+writes xtunnel raw exec tunnel
+echo "PASS: zeroed records caught by the guest and reported by qm-memcheck; a raw and a qcow2 data disk copied while the guest rewrote them, locally and through the agent over exec:, each directly and through the tunnel (between hosts with two multifd channels); on the destination the guest read every record back, and the memory and disk checks agree"
