@@ -206,7 +206,7 @@ static int check_stats(const struct qm_cookie_stats *s, struct qm_error *err)
 
 static int check_nbd(const struct qm_cookie_nbd *nbd, struct qm_error *err)
 {
-	const struct text_field f[] = {
+	const struct text_field server[] = {
 		TEXT("nbd host", nbd->host, false, TEXT_NOSPACE),
 		TEXT("nbd socket", nbd->socket, false, TEXT_PATH),
 	};
@@ -217,7 +217,7 @@ static int check_nbd(const struct qm_cookie_nbd *nbd, struct qm_error *err)
 		return qm_error_set(err, -E2BIG, "CookieInvalid",
 				    "cookie nbd section carries %u disks, not 1..%d",
 				    nbd->n_disks, QM_COOKIE_MAX_DISKS);
-	r = check_texts(f, ARRAY_SIZE(f), err);
+	r = check_texts(server, ARRAY_SIZE(server), err);
 	if (r == 0 && (nbd->host[0] ? nbd->port < 1 || nbd->port > 65535 : nbd->port != -1))
 		r = qm_error_set(err, -ERANGE, "CookieInvalid",
 				 "cookie nbd port %d does not go with host '%s'", nbd->port,

@@ -12,6 +12,7 @@
 
 #include "xml/describe-internal.h"
 #include "xml/domain-internal.h"
+#include "xml/text.h"
 
 #define MIB (1024 * 1024)
 
@@ -19,20 +20,38 @@ struct xb {
 	struct qm_describe *ds;
 	xmlNs *qemu;
 	bool failed;
+	const char *unwritable; /* the first value XML cannot carry as it is */
 };
+
+/*
+ * A value from the command line that XML cannot carry (not UTF-8, a control
+ * character) would be escaped or dropped on the way out, and the
+ * description would start QEMU with another argument: refused instead.
+ */
+static bool writable(struct xb *x, const char *value)
+{
+	if (qm_text_xml_ok(value))
+		return true;
+	if (!x->unwritable)
+		x->unwritable = value;
+	return false;
+}
 
 static xmlNode *child(struct xb *x, xmlNode *parent, const char *name, const char *text)
 {
-	xmlNode *n = text ? xmlNewTextChild(parent, NULL, BAD_CAST name, BAD_CAST text)
-			  : xmlNewChild(parent, NULL, BAD_CAST name, NULL);
+	xmlNode *n;
 
+	if (text && !writable(x, text))
+		text = "";
+	n = text ? xmlNewTextChild(parent, NULL, BAD_CAST name, BAD_CAST text)
+		 : xmlNewChild(parent, NULL, BAD_CAST name, NULL);
 	x->failed |= !n;
 	return n;
 }
 
 static void attr(struct xb *x, xmlNode *n, const char *name, const char *value)
 {
-	if (n && value)
+	if (n && value && writable(x, value))
 		x->failed |= !xmlNewProp(n, BAD_CAST name, BAD_CAST value);
 }
 
@@ -211,6 +230,15 @@ int qm_ds_build(struct qm_describe *ds, struct qm_domain **out)
 				break;
 			}
 		}
+	}
+	if (x.unwritable && !x.failed) {
+		char shown[128];
+
+		qm_ds_refuse(ds,
+			     "the command line holds a value that XML cannot carry as it is "
+			     "(not UTF-8, or a control character): '%s'",
+			     qm_text_printable(x.unwritable, shown, sizeof(shown)));
+		return ds->r;
 	}
 	buf = x.failed ? NULL : xmlBufferCreate();
 	if (!buf || xmlNodeDump(buf, doc, root, 0, 0) < 0) {

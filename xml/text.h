@@ -11,6 +11,14 @@
 bool qm_text_has_control(const char *s, bool or_space);
 
 /*
+ * True when XML 1.0 can carry @s as it is: UTF-8 of characters XML allows
+ * (no control character but tab, newline and return; no surrogate, U+FFFE
+ * or U+FFFF).  Anything else a writer would escape or drop, so that what is
+ * read back is not what was written.
+ */
+bool qm_text_xml_ok(const char *s);
+
+/*
  * @s made fit for an error message, in @buf: control characters shown as
  * '?', at most @size - 1 bytes.  Returns @buf.
  */

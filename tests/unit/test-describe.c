@@ -19,6 +19,7 @@
 #include "tests/unit/testdata.h"
 #include "xml/describe-internal.h"
 #include "xml/domain-argv.h"
+#include "xml/text.h"
 
 #define QMP "/run/qmigrate-test/qmp.sock"
 
@@ -504,4 +505,24 @@ Test(describe, a_double_dash_option_is_the_single_dash_one)
 	cr_assert_eq(d->n_qemu_args, 1);
 	cr_expect_str_eq(d->qemu_args[0], "-no-reboot");
 	json_decref(facts);
+}
+
+/* What the describer lets into its XML: only what is read back the same. */
+Test(xml_text, carries_utf8_of_xml_characters_only)
+{
+	static const char *const ok[] = {
+		"", "plain", "tab\tnew\nline\rreturn", "\xc3\xb9", "\xe2\x82\xac", "\xef\xbf\xbd",
+		"\xf0\x9f\x98\x80", "\x7f",
+	};
+	static const char *const bad[] = {
+		"\x01", "a\x1b[0m", "\xf9",	 "x\xc3", "\xe2\x82", "\xc0\xaf", /* overlong '/' */
+		"\xe0\x80\xaf",	    "\xed\xa0\x80", /* a surrogate */
+		"\xef\xbf\xbe",	    "\xef\xbf\xbf", "\xf4\x90\x80\x80",		    /* past U+10FFFF */
+		"\xf8\x88\x80\x80\x80", "\x80",
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		cr_expect(qm_text_xml_ok(ok[i]), "refused ok[%zu]", i);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect_not(qm_text_xml_ok(bad[i]), "accepted bad[%zu]", i);
 }
