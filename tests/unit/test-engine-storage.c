@@ -64,7 +64,8 @@ TestSuite(engine_storage, .init = dl_setup, .fini = dl_teardown, .timeout = 30);
 		  .name = "blockdev-mirror",                                             \
 		  .slot = 3,                                                             \
 		  .args = "{\"job-id\": \"qmigrate-vdb\", \"device\": \"fmt-vdb\","      \
-			  " \"target\": \"qmigrate-nbd-vdb\", \"sync\": \"full\"}" },    \
+			  " \"target\": \"qmigrate-nbd-vdb\", \"sync\": \"full\","        \
+			  " \"buf-size\": 134217728}" },                                      \
 		R(2, "{}"), R(3, "{}")
 #define DROP_NODE(s)                                                                     \
 	{ .op = FQ_OP_EXPECT,                                                            \
