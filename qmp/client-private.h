@@ -78,6 +78,7 @@ struct qm_qmp {
 	struct qm_list subscribers;
 	unsigned dispatching; /* event dispatches under way: unsubscribing only marks */
 	json_t *greeting;
+	unsigned early_events; /* events that came before the greeting, dropped */
 	struct qm_error close_err;
 	bool close_notified;
 	qm_qmp_close_fn close_cb;

@@ -493,11 +493,25 @@ static void capabilities_cb(struct qm_qmp *q, json_t *ret, const struct qm_error
 	flush_out(q);
 }
 
-static void handle_greeting(struct qm_qmp *q, json_t *msg)
+/*
+ * QEMU 7.2 can send an event ahead of the greeting to a client that connects
+ * while the machine starts (a RESUME has been seen): the event goes to the
+ * monitor before the monitor has seen the connection open.  Nobody has
+ * negotiated, so nobody wants it: a few are dropped, more say that this is
+ * not a QMP socket.
+ */
+#define MAX_EARLY_EVENTS 16
+
+static void handle_greeting(struct qm_qmp *q, json_t *msg, const char *event)
 {
 	json_t *greeting = json_object_get(msg, "QMP");
 	int r;
 
+	if (!json_is_object(greeting) && event && q->early_events < MAX_EARLY_EVENTS) {
+		q->early_events++;
+		qm_dbg(q->ctx, "QMP: event %s before the greeting, dropped", event);
+		return;
+	}
 	if (!json_is_object(greeting)) {
 		char *text = json_dumps(msg, JSON_COMPACT);
 		char what[256];
@@ -539,7 +553,7 @@ static void dispatch(struct qm_qmp *q, const char *text, size_t len)
 	}
 	event = json_string_value(json_object_get(msg, "event"));
 	if (q->state == QMP_GREETING)
-		handle_greeting(q, msg);
+		handle_greeting(q, msg, event);
 	else if (event)
 		qm_qmp_handle_event(q, msg, event);
 	else

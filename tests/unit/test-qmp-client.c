@@ -253,6 +253,54 @@ Test(qmp_client, an_event_before_the_capabilities_reply_is_dispatched)
 	fq_free(fake);
 }
 
+/* QEMU 7.2 was seen sending RESUME ahead of the greeting to a client that came as it started. */
+Test(qmp_client, an_event_before_the_greeting_is_dropped_and_the_handshake_goes_on)
+{
+	static const struct fq_step script[] = {
+		FQ_SEND_TEXT("{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2},"
+			     " \"event\": \"RESUME\"}\r\n"),
+		FQ_SEND_FILE("greeting.json"),
+		FQ_EXPECT("qmp_capabilities", 0),
+		FQ_REPLY_FILE(0, "capabilities.json"),
+		FQ_EXPECT("query-status", 1),
+		FQ_REPLY_FILE(1, "query-status.json"),
+		FQ_SEND_FILE("event-stop.json"),
+		FQ_END,
+	};
+	struct reply st = { .label = "status" };
+	struct sub all = { 0 };
+
+	serve(script, NULL);
+	subscribe(NULL, on_event, &all);
+	command("query-status", NULL, &st);
+	spin_until(all.calls);
+	/* Nobody had negotiated for it: RESUME reaches no subscriber. */
+	cr_assert_str_eq(trail, "status STOP ");
+	expect_recorded_return(&st, "query-status.json");
+	cr_assert(qm_qmp_greeting(qmp));
+	fq_free(fake);
+}
+
+#define EARLY_EVENT FQ_SEND_TEXT("{\"event\": \"RESUME\", \"timestamp\": {}}\r\n")
+
+Test(qmp_client, events_without_end_instead_of_a_greeting_are_not_a_qmp_socket)
+{
+	static const struct fq_step script[] = {
+		EARLY_EVENT, EARLY_EVENT, EARLY_EVENT, EARLY_EVENT, EARLY_EVENT, EARLY_EVENT,
+		EARLY_EVENT, EARLY_EVENT, EARLY_EVENT, EARLY_EVENT, EARLY_EVENT, EARLY_EVENT,
+		EARLY_EVENT, EARLY_EVENT, EARLY_EVENT, EARLY_EVENT, EARLY_EVENT, FQ_END,
+	};
+	struct reply st = { .label = "status" };
+
+	serve(script, NULL);
+	command("query-status", NULL, &st);
+	spin_until(st.calls);
+	expect_error(&st, -EPROTO, "ProtocolError");
+	cr_assert(strstr(st.err.text, "not a QMP greeting"), "%s", st.err.text);
+	cr_assert_null(qm_qmp_greeting(qmp));
+	fq_free(fake);
+}
+
 Test(qmp_client, events_go_to_subscribers_by_name_and_to_null_name_subscribers)
 {
 	static const struct fq_step script[] = {
