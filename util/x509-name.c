@@ -11,6 +11,7 @@
 
 #include "util/der.h"
 #include "util/error.h"
+#include "util/utf8.h"
 #include "util/x509-name.h"
 
 #define CLASS "X509Subject"
@@ -66,32 +67,17 @@ static const char *attr_name(const struct qm_der_item *oid)
 	return NULL;
 }
 
-/* The length of the UTF-8 sequence at @s (@n bytes left) when it is valid and shortest,
- * or 0. */
+/*
+ * The length of the UTF-8 sequence at @s (@n bytes left) when it is valid,
+ * shortest and past ASCII, or 0.  Besides what qm_utf8_char refuses: C1
+ * controls, and U+FFFE and U+FFFF, which XML (the cookie) cannot carry.
+ */
 static size_t utf8_seq(const uint8_t *s, size_t n)
 {
-	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
-	size_t len = s[0] < 0xc0   ? 0
-		     : s[0] < 0xe0 ? 2
-		     : s[0] < 0xf0 ? 3
-		     : s[0] < 0xf8 ? 4
-				   : 0;
 	uint32_t cp;
+	size_t len = qm_utf8_char(s, n, &cp);
 
-	if (len == 0 || len > n)
-		return 0;
-	cp = s[0] & (0x7f >> len);
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/*
-	 * Overlong forms, surrogates, past Unicode, C1 controls, and U+FFFE and
-	 * U+FFFF, which XML (the cookie) cannot carry.
-	 */
-	if (cp < min[len] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
-	    cp < 0xa0 || cp == 0xfffe || cp == 0xffff)
+	if (len < 2 || cp < 0xa0 || cp == 0xfffe || cp == 0xffff)
 		return 0;
 	return len;
 }

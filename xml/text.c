@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "util/utf8.h"
 #include "xml/text.h"
 
 bool qm_text_has_control(const char *s, bool or_space)
@@ -16,40 +17,17 @@ bool qm_text_has_control(const char *s, bool or_space)
 
 bool qm_text_xml_ok(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	const uint8_t *p = (const uint8_t *)s;
 	size_t left = strlen(s);
 
 	while (left) {
 		uint32_t c;
-		size_t n;
+		size_t n = qm_utf8_char(p, left, &c);
 
-		if (p[0] < 0x80) {
-			c = p[0];
-			n = 1;
-		} else if ((p[0] & 0xe0) == 0xc0) {
-			c = p[0] & 0x1f;
-			n = 2;
-		} else if ((p[0] & 0xf0) == 0xe0) {
-			c = p[0] & 0x0f;
-			n = 3;
-		} else if ((p[0] & 0xf8) == 0xf0) {
-			c = p[0] & 0x07;
-			n = 4;
-		} else {
-			return false;
-		}
-		if (n > left)
-			return false;
-		for (size_t i = 1; i < n; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return false;
-			c = c << 6 | (p[i] & 0x3f);
-		}
-		/* The shortest form only: an overlong one is another way to hide a byte. */
-		if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000))
+		if (n == 0)
 			return false;
 		if (!(c == 0x9 || c == 0xa || c == 0xd || (c >= 0x20 && c <= 0xd7ff) ||
-		      (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff)))
+		      (c >= 0xe000 && c <= 0xfffd) || c >= 0x10000))
 			return false;
 		p += n;
 		left -= n;
