@@ -111,8 +111,9 @@ wait_pass plant
 for i in $(seq 0 15); do
 	dd if=/dev/zero of="$dir/plant/data.raw" bs=512 seek=$((8 + i * 1024)) count=1 conv=notrunc status=none
 done
+# The serial line arrives a character at a time: wait for the whole of it.
 for _ in $(seq 600); do
-	grep -q "qm-guest: lost" "$dir/plant/serial.log" && break
+	grep -qE '^qm-guest: lost .* found 0x[0-9a-f]{16}$' "$dir/plant/serial.log" && break
 	sleep 0.1
 done
 want='^qm-guest: lost write: disk at 0x0000000000[0-7][0-9a-f]1000 expected 0x314b534944474d51 found 0x0000000000000000$'
