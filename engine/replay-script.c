@@ -164,6 +164,8 @@ static int add_closed(struct reader *r, int side, json_t *closed)
 	if (json_array_append_new(events_of(r, side),
 				  json_pack("[i{sO}]", side, "closed", closed)) < 0)
 		return qm_error_set(r->err, -ENOMEM, "GenericError", "out of memory");
+	if (!json_object_get(r->s->side[side].by_name, "quit"))
+		r->s->side[side].hung_up = true;
 	return 0;
 }
 

@@ -65,6 +65,7 @@ struct qm_replay {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct listener l[QM_REPLAY_SIDES];
 	json_t *asked[QM_REPLAY_SIDES]; /* name -> how many times */
+	size_t answered[QM_REPLAY_SIDES]; /* recorded commands answered */
 	char *divergence;
 	size_t n_divergence, divergence_len;
 	size_t fds;
@@ -262,6 +263,7 @@ static void handle(struct conn *c, const char *text, size_t len)
 	json_auto_t *msg = json_loadb(text, len, 0, NULL);
 	json_t *id = json_object_get(msg, "id");
 	const char *name = json_string_value(json_object_get(msg, "execute"));
+	const struct qm_replay_side *sd = &c->r->script->side[c->side];
 	const struct qm_replay_cmd *cmd;
 	bool first = false;
 
@@ -273,13 +275,29 @@ static void handle(struct conn *c, const char *text, size_t len)
 				"desc", "replay: not a QMP command"));
 		return;
 	}
+	/*
+	 * A command this QEMU was never sent, after all it was sent, when it
+	 * exited by itself in the transcript: the job sent it before the hang-up
+	 * reached it, where the recorded job had seen the hang-up first (such an
+	 * exit races with the job's next command).  It hangs up now, as that
+	 * QEMU would have.
+	 */
+	if (sd->hung_up && c->r->answered[c->side] == sd->n_cmds &&
+	    !json_object_get(sd->by_name, name)) {
+		qm_dbg(c->r->ctx, "replay: the %s QEMU hangs up at '%.128s', as it did",
+		       qm_replay_side_names[c->side], name);
+		c->closing = true;
+		return;
+	}
 	cmd = recorded(c, name, &first);
 	if (!cmd) {
 		reply(c, id, not_found(c->side, name));
 		return;
 	}
-	if (first)
+	if (first) {
+		c->r->answered[c->side]++;
 		queue_events(c->r, cmd->pre, c);
+	}
 	/* No reply recorded: QEMU went away under it, and so does this one. */
 	if (cmd->reply)
 		reply(c, id, json_deep_copy(cmd->reply));

@@ -47,6 +47,7 @@ struct qm_replay_side {
 	struct qm_replay_cmd *cmds;
 	size_t n_cmds;
 	json_t *by_name; /* name -> [index in cmds, ...], in order */
+	bool hung_up;	 /* this QEMU hung up by itself (never sent quit) */
 };
 
 struct qm_replay_script {

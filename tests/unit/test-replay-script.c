@@ -210,6 +210,15 @@ Test(replay_script, a_qemu_hang_up_is_kept_and_qmigrate_own_close_is_not)
 		     QM_REPLAY_DEST);
 	cr_assert(
 		json_object_get(json_array_get(json_array_get(events, 0), 1), "closed"));
+	/* The destination exited by itself; qmigrate closed the source's end. */
+	cr_assert(s->side[QM_REPLAY_DEST].hung_up);
+	cr_assert_not(s->side[QM_REPLAY_SOURCE].hung_up);
+	qm_replay_script_free(s);
+	/* A QEMU that hangs up after quit did not go by itself. */
+	s = parse(GREETING("source") GREETING("destination") SEND(
+		"source", 1, "quit") "{\"side\":\"source\",\"dir\":\"recv\",\"closed\":{}}\n");
+	cr_assert_eq(json_array_size(s->side[QM_REPLAY_SOURCE].cmds[0].pre), 1);
+	cr_assert_not(s->side[QM_REPLAY_SOURCE].hung_up);
 	qm_replay_script_free(s);
 	refused(GREETING("source") "{\"side\":\"source\",\"dir\":\"recv\",\"closed\":1}",
 		"t:2: \"closed\" is not a JSON object");

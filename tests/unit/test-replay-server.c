@@ -225,6 +225,28 @@ Test(replay_server, a_command_never_recorded_is_not_found_and_counted)
 	teardown(&f);
 }
 
+/*
+ * The destination hung up in the transcript, and was never sent quit: a quit
+ * that comes first (the recorded QEMU exited by itself, racing the job's next
+ * command) is met by that hang-up, not a divergence.
+ */
+Test(replay_server, a_command_to_a_qemu_that_hung_up_meets_the_hang_up)
+{
+	struct fixture f = { 0 };
+	size_t n = 9;
+	int dst;
+
+	setup(&f);
+	dst = client(&f, QM_REPLAY_DEST);
+	json_decref(next(&f, dst));
+	send_text(dst, "{\"execute\":\"quit\",\"id\":1}", -1);
+	cr_assert_null(next(&f, dst), "the destination answered a command it never had");
+	cr_assert_str_eq(qm_replay_divergence(f.server, &n), "");
+	cr_assert_eq(n, 0);
+	close(dst);
+	teardown(&f);
+}
+
 Test(replay_server, a_passed_fd_is_closed_and_quit_and_a_recorded_close_hang_up)
 {
 	struct fixture f = { 0 };
