@@ -4,12 +4,10 @@
  * (never over an existing file), the NBD server that serves them while the
  * source mirrors into them, and their removal after a failure.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +25,7 @@
 #include "engine/storage.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/net.h"
 #include "xml/domain.h"
 
 #define NBD_FDNAME "qmigrate-nbd"
@@ -268,41 +267,6 @@ void qm_storage_remove_images(struct qm_job *job)
 
 /* ---- the NBD server ------------------------------------------------------------ */
 
-/* A TCP socket listening on @address, port chosen by the kernel (in *@port). */
-static int listen_socket(const char *address, int *port, struct qm_error *err)
-{
-	struct sockaddr_storage ss = { 0 };
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-	socklen_t len;
-	int fd, r;
-
-	if (inet_pton(AF_INET, address, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		len = sizeof(*in4);
-	} else if (inet_pton(AF_INET6, address, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		len = sizeof(*in6);
-	} else {
-		return qm_error_set(
-			err, -EINVAL, "StorageFailed",
-			"the NBD server cannot listen on '%s': not an IP address",
-			address);
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 16) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
-		r = -errno;
-		if (fd >= 0)
-			close(fd);
-		return qm_error_set(err, r, "StorageFailed",
-				    "cannot listen on %s for the NBD server: %s", address,
-				    strerror(-r));
-	}
-	*port = ntohs(ss.ss_family == AF_INET ? in4->sin_port : in6->sin6_port);
-	return fd;
-}
-
 /*
  * A UNIX socket listening at RUNDIR/nbd.sock (its path into st->socket): the
  * server of a job whose migration stream does not go over TCP.  Only the
@@ -391,8 +355,16 @@ void qm_storage_serve(struct qm_job *job, void (*next)(struct qm_job *job))
 	int fd;
 
 	if (job->opts.transport == QM_TRANSPORT_TCP) {
-		fd = listen_socket(job->listen_address, &st->port, &err);
-		if (fd >= 0)
+		fd = qm_tcp_listen(job->listen_address, &st->port);
+		if (fd == -EINVAL)
+			qm_error_set(&err, fd, "StorageFailed",
+				     "the NBD server cannot listen on '%s': not an IP address",
+				     job->listen_address);
+		else if (fd < 0)
+			qm_error_set(&err, fd, "StorageFailed",
+				     "cannot listen on %s for the NBD server: %s",
+				     job->listen_address, strerror(-fd));
+		else
 			snprintf(st->host, sizeof(st->host), "%s", job->listen_address);
 	} else {
 		fd = listen_unix(job, &err);
