@@ -9,12 +9,14 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/batch.h"
 #include "engine/job.h"
 #include "engine/storage.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/net.h"
 
 #define NODE_PREFIX "fmt-"
 #define NBD_NODE "qmigrate-nbd-"
@@ -36,6 +38,8 @@
  */
 #define MIRROR_BUF_TOTAL (128 << 20)
 #define MIRROR_BUF_MIN (16 << 20)
+/* The send buffer of a mirror's connection to a UNIX socket (nbd_connect). */
+#define NBD_SNDBUF (4 << 20)
 
 enum stage {
 	STAGE_IDLE,
@@ -479,26 +483,53 @@ static void mirrors_started(void *opaque, json_t **res, const struct qm_error *e
 	struct qm_storage *st = job->storage;
 
 	for (unsigned i = 0; i < st->n_disks; i++) {
-		st->disks[i].nbd_added = res && res[2 * i];
-		st->disks[i].mirroring = res && res[2 * i + 1];
+		st->disks[i].nbd_added = res && res[st->disks[i].add_cmd];
+		st->disks[i].mirroring = res && res[st->disks[i].mirror_cmd];
 	}
 	if (err)
 		qm_job_fail(job, err);
 	evaluate(job);
 }
 
-/* The NBD server as QEMU's SocketAddress: the UNIX socket, else the TCP host and port. */
-static json_t *server_address(const struct qm_storage *st, const char *port)
+/*
+ * The NBD server as QEMU's SocketAddress: the connection named @fdname, the
+ * UNIX socket, else the TCP host and port.
+ */
+static json_t *server_address(const struct qm_storage *st, const char *port,
+			      const char *fdname)
 {
+	if (fdname)
+		return json_pack("{s:s, s:s}", "type", "fd", "str", fdname);
 	if (st->socket[0])
 		return json_pack("{s:s, s:s}", "type", "unix", "path", st->socket);
 	return json_pack("{s:s, s:s, s:s}", "type", "inet", "host", st->host, "port", port);
 }
 
+/*
+ * A connection to the UNIX socket, made here and handed to the source QEMU
+ * (getfd) with a send buffer of NBD_SNDBUF: QEMU's own has the default, and
+ * the mirror's megabyte writes then wait for the server every few hundred
+ * KiB.  The socket is always on this host (the destination's in the job's
+ * runtime directory, or the tunnel's).  -1: QEMU connects by itself.
+ */
+static int nbd_connect(struct qm_job *job, const struct qm_storage *st)
+{
+	int fd;
+
+	if (!st->socket[0])
+		return -1;
+	fd = qm_unix_connect_bulk(st->socket, NBD_SNDBUF);
+	if (fd < 0)
+		qm_dbg(job->ctx, "cannot connect to %s (%s): the source QEMU connects itself",
+		       st->socket, strerror(-fd));
+	return fd;
+}
+
 void qm_storage_mirror(struct qm_job *job, void (*next)(struct qm_job *job))
 {
 	struct qm_storage *st = job->storage;
-	struct qm_batch_cmd cmds[2 * QM_COOKIE_MAX_DISKS];
+	struct qm_batch_cmd cmds[3 * QM_COOKIE_MAX_DISKS];
+	int fds[QM_COOKIE_MAX_DISKS];
 	char port[8];
 	size_t n = 0;
 	int buf_size;
@@ -512,18 +543,31 @@ void qm_storage_mirror(struct qm_job *job, void (*next)(struct qm_job *job))
 	set_stage(job, STAGE_READY, STALL_TIMEOUT);
 	watch(job);
 	for (unsigned i = 0; i < st->n_disks; i++) {
-		const struct qm_storage_disk *d = &st->disks[i];
+		struct qm_storage_disk *d = &st->disks[i];
 		char nbd[64], fmt[64], id[64];
 
 		snprintf(nbd, sizeof(nbd), NBD_NODE "%s", d->target);
 		snprintf(fmt, sizeof(fmt), NODE_PREFIX "%s", d->target);
 		snprintf(id, sizeof(id), JOB_PREFIX "%s", d->target);
+		fds[i] = nbd_connect(job, st);
+		if (fds[i] >= 0) {
+			cmds[n++] = (struct qm_batch_cmd){
+				.name = "getfd",
+				.args = json_pack("{s:s}", "fdname", nbd),
+				.pass_fd = true,
+				.fd = fds[i],
+			};
+			d->fd_named = true;
+		}
+		d->add_cmd = (unsigned)n;
 		cmds[n++] = (struct qm_batch_cmd){
 			.name = "blockdev-add",
 			.args = json_pack("{s:s, s:s, s:o, s:s}", "driver", "nbd", "node-name",
-					  nbd, "server", server_address(st, port), "export",
-					  d->export_name),
+					  nbd, "server",
+					  server_address(st, port, fds[i] >= 0 ? nbd : NULL),
+					  "export", d->export_name),
 		};
+		d->mirror_cmd = (unsigned)n;
 		cmds[n++] = (struct qm_batch_cmd){
 			.name = "blockdev-mirror",
 			.args = json_pack("{s:s, s:s, s:s, s:s, s:i}", "job-id", id, "device",
@@ -543,6 +587,10 @@ void qm_storage_mirror(struct qm_job *job, void (*next)(struct qm_job *job))
 			st->host, st->port);
 	job->result.changed = true;
 	qm_job_batch(job, job->src, cmds, n, mirrors_started);
+	/* The connection sent copies of its own. */
+	for (unsigned i = 0; i < st->n_disks; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 }
 
 /* ---- the switch-over, and after a failure -------------------------------------- */
@@ -561,26 +609,38 @@ static void nodes_dropped(void *opaque, json_t **res, const struct qm_error *err
 
 	st->next = NULL;
 	for (unsigned i = 0; res && i < st->n_disks; i++)
-		if (res[i])
+		if (st->disks[i].del_cmd >= 0 && res[st->disks[i].del_cmd])
 			st->disks[i].nbd_added = false;
 	if (after)
 		after(job);
 }
 
-/* blockdev-del of every NBD client node still there; then @after. */
+/*
+ * blockdev-del of every NBD client node still there, and closefd of every
+ * connection named for one that blockdev-add never took; then @after.
+ */
 static void drop_nodes(struct qm_job *job, void (*after)(struct qm_job *job))
 {
 	struct qm_storage *st = job->storage;
-	struct qm_batch_cmd cmds[QM_COOKIE_MAX_DISKS];
+	struct qm_batch_cmd cmds[2 * QM_COOKIE_MAX_DISKS];
 	struct qm_error err = { 0 };
 	size_t n = 0;
 
 	for (unsigned i = 0; i < st->n_disks; i++) {
 		char nbd[64];
 
+		snprintf(nbd, sizeof(nbd), NBD_NODE "%s", st->disks[i].target);
+		/* A connection blockdev-add never took stays named in the QEMU. */
+		if (st->disks[i].fd_named && !st->disks[i].nbd_added)
+			cmds[n++] = (struct qm_batch_cmd){ .name = "closefd",
+							   .optional = true,
+							   .args = json_pack("{s:s}", "fdname",
+									     nbd) };
+		st->disks[i].fd_named = false;
+		st->disks[i].del_cmd = -1;
 		if (!st->disks[i].nbd_added)
 			continue;
-		snprintf(nbd, sizeof(nbd), NBD_NODE "%s", st->disks[i].target);
+		st->disks[i].del_cmd = (int)n;
 		cmds[n++] = (struct qm_batch_cmd){ .name = "blockdev-del",
 						   .optional = true,
 						   .args = json_pack("{s:s}", "node-name",

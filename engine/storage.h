@@ -34,6 +34,9 @@ struct qm_storage_disk {
 	char *path;
 	/* the source: the mirror's state */
 	bool nbd_added, mirroring, ready, ended;
+	bool fd_named; /* getfd left a connection named for its NBD node */
+	unsigned add_cmd, mirror_cmd; /* their places in the batch that starts it */
+	int del_cmd; /* blockdev-del's place in the batch that drops it, or -1 */
 	uint64_t offset, len;
 };
 

@@ -42,22 +42,61 @@ static int connect_to(const char *path)
 	return fd;
 }
 
-/* Copies what is readable on @from to @to; false at EOF or on an error. */
+/*
+ * Copies what is readable on @from to @to, with the fds that came along (as
+ * getfd sends them), passed on with the bytes they came with; false at EOF or
+ * on an error.
+ */
 static int copy(int from, int to)
 {
 	char buf[65536];
-	ssize_t n = read(from, buf, sizeof(buf));
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(8 * sizeof(int))];
+	} control;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = control.buf,
+			     .msg_controllen = sizeof(control.buf) };
+	struct cmsghdr *cm;
+	int fds[8], nfds = 0, ok = 1;
+	ssize_t n = recvmsg(from, &mh, MSG_CMSG_CLOEXEC);
 
 	if (n <= 0)
 		return 0;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			for (size_t i = 0;
+			     i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int) && nfds < 8;
+			     i++)
+				memcpy(&fds[nfds++], CMSG_DATA(cm) + i * sizeof(int),
+				       sizeof(int));
 	for (ssize_t off = 0; off < n;) {
-		ssize_t w = write(to, buf + off, (size_t)(n - off));
+		struct iovec out = { .iov_base = buf + off,
+				     .iov_len = (size_t)(n - off) };
+		struct msghdr om = { .msg_iov = &out, .msg_iovlen = 1 };
+		ssize_t w;
 
-		if (w <= 0)
-			return 0;
+		if (nfds && off == 0) {
+			om.msg_control = control.buf;
+			om.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+			cm = CMSG_FIRSTHDR(&om);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+			memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+		}
+		w = sendmsg(to, &om, MSG_NOSIGNAL);
+		if (w <= 0) {
+			ok = 0;
+			break;
+		}
 		off += w;
 	}
-	return 1;
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	return ok;
 }
 
 static int relay(int listen_fd, const char *server)
@@ -111,7 +150,8 @@ int main(int argc, char *argv[])
 	/* The path ends at the first single comma (the builder doubles commas in it). */
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%.*s", (int)strcspn(qmp, ","), qmp);
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 1) < 0) {
 		perror("fake-emulator");
 		return 1;
 	}

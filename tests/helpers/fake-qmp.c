@@ -208,6 +208,37 @@ stop:
 
 /* ---- input --------------------------------------------------------------- */
 
+/*
+ * What a socket of this process gets for a send buffer of @want bytes, as
+ * util/net.c asks: SO_SNDBUFFORCE where it may, else SO_SNDBUF (capped at
+ * net.core.wmem_max).  The kernel doubles it for its bookkeeping.
+ */
+static int sndbuf_for(int want)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), got = 0;
+	socklen_t len = sizeof(got);
+
+	cr_assert_geq(fd, 0);
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)) < 0)
+		cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want)),
+			     0);
+	cr_assert_eq(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &got, &len), 0);
+	close(fd);
+	return got;
+}
+
+static void check_sndbuf(int fd, const struct fq_step *s)
+{
+	int got = 0, want = sndbuf_for(s->fd_sndbuf);
+	socklen_t len = sizeof(got);
+
+	cr_assert_eq(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &got, &len), 0,
+		     "fake QMP: the fd sent with %s is not a socket", s->name);
+	cr_assert_eq(got, want,
+		     "fake QMP: the socket sent with %s has a send buffer of %d, not %d",
+		     s->name, got, want);
+}
+
 static void check_fd(struct fq *f, const struct fq_step *s)
 {
 	struct stat st;
@@ -217,6 +248,8 @@ static void check_fd(struct fq *f, const struct fq_step *s)
 	fd = f->fds[0];
 	memmove(f->fds, f->fds + 1, --f->nfds * sizeof(int));
 	cr_assert(fstat(fd, &st) == 0, "fake QMP: fstat: %s", strerror(errno));
+	if (s->fd_sndbuf)
+		check_sndbuf(fd, s);
 	if (s->fd_keep) {
 		cr_assert_eq(f->kept_fd, -1, "fake QMP: a script keeps one fd at most");
 		f->kept_fd = fd;

@@ -39,6 +39,8 @@ struct fq_step {
 	mode_t fd_type;	  /* ...of this S_IFMT type, e.g. S_IFIFO (0: any)... */
 	const struct stat *fd_same; /* ...and is this very file (device and inode) */
 	bool fd_keep;	  /* ...and is kept open, as QEMU would, until fq_free() */
+	/* ...and is a socket whose send buffer is what asking for this many bytes gets */
+	int fd_sndbuf;
 	/* EXPECT: when the command comes, no descriptor names the kept pipe's other end */
 	bool kept_fd_orphaned;
 };

@@ -51,15 +51,18 @@ TestSuite(engine_storage, .init = dl_setup, .fini = dl_teardown, .timeout = 30);
 		"[{\"state\": false, \"capability\": \"events\"},"                       \
 		" {\"state\": false, \"capability\": \"pause-before-switchover\"}]"),    \
 		FQ_EXPECT("query-block", 8), R(8, BLOCKS)
-/* Perform up to the mirror's start: pause-before-switchover, the NBD node, the mirror. */
-#define SRC_MIRROR                                                                       \
+/*
+ * Perform up to the mirror's start: pause-before-switchover, the NBD node
+ * (the steps given), the mirror.
+ */
+#define SRC_MIRROR_WITH(...)                                                             \
 	{ .op = FQ_OP_EXPECT,                                                            \
 	  .name = "migrate-set-capabilities",                                            \
 	  .slot = 0,                                                                     \
 	  .args = "{\"capabilities\": [{\"capability\": \"events\", \"state\": true},"   \
 		  " {\"capability\": \"pause-before-switchover\", \"state\": true}]}" }, \
 		FQ_EXPECT("migrate-set-parameters", 1), R(0, "{}"), R(1, "{}"),          \
-		FQ_EXPECT("blockdev-add", 2),                                            \
+		__VA_ARGS__,                                                             \
 		{ .op = FQ_OP_EXPECT,                                                    \
 		  .name = "blockdev-mirror",                                             \
 		  .slot = 3,                                                             \
@@ -67,6 +70,28 @@ TestSuite(engine_storage, .init = dl_setup, .fini = dl_teardown, .timeout = 30);
 			  " \"target\": \"qmigrate-nbd-vdb\", \"sync\": \"full\","        \
 			  " \"buf-size\": 134217728}" },                                      \
 		R(2, "{}"), R(3, "{}")
+/*
+ * The engine connected to the NBD server's UNIX socket, with a send buffer
+ * of 4 MiB, and hands the connection over for the NBD node (getfd), which
+ * is made of it.
+ */
+#define SRC_MIRROR                                                                       \
+	SRC_MIRROR_WITH({ .op = FQ_OP_EXPECT,                                            \
+			  .name = "getfd",                                               \
+			  .slot = 10,                                                    \
+			  .args = "{\"fdname\": \"qmigrate-nbd-vdb\"}",                  \
+			  .fd = true,                                                    \
+			  .fd_type = S_IFSOCK,                                           \
+			  .fd_sndbuf = 4 << 20 },                                        \
+			R(10, "{}"),                                                     \
+			{ .op = FQ_OP_EXPECT,                                            \
+			  .name = "blockdev-add",                                        \
+			  .slot = 2,                                                     \
+			  .args = "{\"driver\": \"nbd\", \"node-name\": "                \
+				  "\"qmigrate-nbd-vdb\", \"server\": {\"type\": \"fd\", "  \
+				  "\"str\": \"qmigrate-nbd-vdb\"}, \"export\": \"vdb\"}" })
+/* Nobody serves at the socket (DST_SERVES_NOBODY): QEMU is left to connect itself. */
+#define SRC_MIRROR_ITSELF SRC_MIRROR_WITH(FQ_EXPECT("blockdev-add", 2))
 #define DROP_NODE(s)                                                                     \
 	{ .op = FQ_OP_EXPECT,                                                            \
 	  .name = "blockdev-del",                                                        \
@@ -74,11 +99,28 @@ TestSuite(engine_storage, .init = dl_setup, .fini = dl_teardown, .timeout = 30);
 	  .args = "{\"node-name\": \"qmigrate-nbd-vdb\"}" },                             \
 		R(s, "{}")
 
-/* Prepare on the launched destination, up to the exports. */
+/*
+ * Prepare on the launched destination, up to the exports; the NBD server's
+ * listening socket comes with getfd.  DST_SERVES keeps it open, as QEMU does;
+ * DST_SERVES_NOBODY closes it at once, so that nobody serves at the socket.
+ */
 #define DST_SERVES                                                                       \
+	DST_SERVES_WITH({ .op = FQ_OP_EXPECT,                                            \
+			  .name = "getfd",                                               \
+			  .slot = 11,                                                    \
+			  .fd = true,                                                    \
+			  .fd_type = S_IFSOCK,                                           \
+			  .fd_keep = true })
+#define DST_SERVES_NOBODY                                                                \
+	DST_SERVES_WITH({ .op = FQ_OP_EXPECT,                                            \
+			  .name = "getfd",                                               \
+			  .slot = 11,                                                    \
+			  .fd = true,                                                    \
+			  .fd_type = S_IFSOCK })
+#define DST_SERVES_WITH(...)                                                                            \
 	FQ_HANDSHAKE, FQ_EXPECT("query-status", 9), R(9, STATUS("inmigrate")),           \
 		DST_QUERY_STEPS, DST_ANSWERS(STATUS("inmigrate"), "{}", NIL_UUID_REPLY), \
-		DST_FACTS, DST_INCOMING, FQ_EXPECT("getfd", 11),                         \
+		DST_FACTS, DST_INCOMING, __VA_ARGS__,                                    \
 		{ .op = FQ_OP_EXPECT,                                                    \
 		  .name = "nbd-server-start",                                            \
 		  .slot = 12,                                                            \
@@ -182,14 +224,62 @@ Test(engine_storage,
 	unlink(dst_image);
 }
 
+/* Nobody serves at the NBD socket here, so that QEMU connects itself, as it would then. */
 Test(engine_storage, a_failed_mirror_fails_the_job_before_migrate_and_removes_the_image)
 {
 	static const struct fq_step src[] = {
 		SRC_BEGIN_DISKS,
-		SRC_MIRROR,
+		SRC_MIRROR_ITSELF,
 		JOB_EVENT("BLOCK_JOB_COMPLETED", ", \"error\": \"Input/output error\""),
 		/* no migrate: confirm drops the NBD node and finds the VM running */
 		DROP_NODE(4),
+		FQ_EXPECT("query-status", 5),
+		R(5, RUNNING),
+		FQ_END,
+	};
+	static const struct fq_step dst[] = {
+		DST_SERVES_NOBODY,
+		QUIT_AND_GO(15),
+		FQ_END,
+	};
+	struct lrun run = { 0 };
+	_cleanup_free_ char *xml = storage_domain(&run);
+
+	run_launch(&run, xml, src, dst);
+	cr_assert_eq(run.result.status, QM_JOB_FAILED);
+	cr_expect_str_eq(run.result.error.error_class, "StorageFailed");
+	cr_expect(strstr(run.result.error.text, "disk vdb"), "%s", run.result.error.text);
+	cr_expect(strstr(run.result.error.text, "Input/output error"), "%s",
+		  run.result.error.text);
+	cr_expect_eq(run.result.vm, QM_VM_SOURCE);
+	cr_expect_eq(access(dst_image, F_OK), -1, "the image prepare created is left");
+	assert_gone(launched_pid());
+}
+
+/*
+ * The NBD node is refused after its connection was handed over: the
+ * connection is closed in the source QEMU (closefd), as the node is not there
+ * to drop.
+ */
+Test(engine_storage, a_refused_nbd_node_has_its_connection_closed_in_the_source)
+{
+	static const struct fq_step src[] = {
+		SRC_BEGIN_DISKS,
+		{ .op = FQ_OP_EXPECT, .name = "migrate-set-capabilities", .slot = 0 },
+		FQ_EXPECT("migrate-set-parameters", 1),
+		R(0, "{}"),
+		R(1, "{}"),
+		{ .op = FQ_OP_EXPECT, .name = "getfd", .slot = 10, .fd = true },
+		FQ_EXPECT("blockdev-add", 2),
+		FQ_EXPECT("blockdev-mirror", 3),
+		R(10, "{}"),
+		FQ_REPLY_TEXT(2, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"refused\"}}"),
+		FQ_REPLY_TEXT(3, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no node\"}}"),
+		{ .op = FQ_OP_EXPECT,
+		  .name = "closefd",
+		  .slot = 4,
+		  .args = "{\"fdname\": \"qmigrate-nbd-vdb\"}" },
+		R(4, "{}"),
 		FQ_EXPECT("query-status", 5),
 		R(5, RUNNING),
 		FQ_END,
@@ -204,10 +294,7 @@ Test(engine_storage, a_failed_mirror_fails_the_job_before_migrate_and_removes_th
 
 	run_launch(&run, xml, src, dst);
 	cr_assert_eq(run.result.status, QM_JOB_FAILED);
-	cr_expect_str_eq(run.result.error.error_class, "StorageFailed");
-	cr_expect(strstr(run.result.error.text, "disk vdb"), "%s", run.result.error.text);
-	cr_expect(strstr(run.result.error.text, "Input/output error"), "%s",
-		  run.result.error.text);
+	cr_expect(strstr(run.result.error.text, "refused"), "%s", run.result.error.text);
 	cr_expect_eq(run.result.vm, QM_VM_SOURCE);
 	cr_expect_eq(access(dst_image, F_OK), -1, "the image prepare created is left");
 	assert_gone(launched_pid());
