@@ -14,6 +14,7 @@
 #include "engine/batch.h"
 #include "engine/job.h"
 #include "engine/storage.h"
+#include "qmp/socket.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/net.h"
@@ -514,14 +515,21 @@ static json_t *server_address(const struct qm_storage *st, const char *port,
  */
 static int nbd_connect(struct qm_job *job, const struct qm_storage *st)
 {
-	int fd;
+	int fd, in_progress;
 
 	if (!st->socket[0])
 		return -1;
-	fd = qm_unix_connect_bulk(st->socket, NBD_SNDBUF);
-	if (fd < 0)
+	fd = qm_unix_connect(st->socket, &in_progress);
+	if (fd >= 0 && in_progress) {
+		close(fd);
+		fd = -EINPROGRESS;
+	}
+	if (fd < 0) {
 		qm_dbg(job->ctx, "cannot connect to %s (%s): the source QEMU connects itself",
 		       st->socket, strerror(-fd));
+		return -1;
+	}
+	qm_socket_sndbuf(fd, NBD_SNDBUF);
 	return fd;
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Sockets that qmigrate creates for a QEMU: TCP listeners it accepts on,
- * and UNIX connections it sends bulk data over.
+ * and connections it sends bulk data over.
  */
 #ifndef QM_UTIL_NET_H
 #define QM_UTIL_NET_H
@@ -20,13 +20,12 @@
 int qm_tcp_listen(const char *address, int *port) _must_check_;
 
 /*
- * A UNIX stream socket connected to @path, close-on-exec and non-blocking
- * (-EAGAIN when the listener's backlog is full), with a send buffer of
- * @sndbuf bytes where the kernel allows it: SO_SNDBUFFORCE (CAP_NET_ADMIN),
- * else SO_SNDBUF (up to net.core.wmem_max).  The default, some 200 KiB,
- * makes a writer of megabytes at a time wait for its reader every few
- * hundred KiB.  Returns the fd or a negative errno.
+ * Gives the socket @fd a send buffer of @bytes where the kernel allows it:
+ * SO_SNDBUFFORCE (CAP_NET_ADMIN), else SO_SNDBUF (up to net.core.wmem_max).
+ * The default, some 200 KiB, makes a writer of megabytes at a time wait for
+ * its reader every few hundred KiB.  Best effort: a smaller buffer is
+ * slower, not wrong.
  */
-int qm_unix_connect_bulk(const char *path, int sndbuf) _must_check_;
+void qm_socket_sndbuf(int fd, int bytes);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "tests/helpers/fake-qmp.h"
 #include "tests/helpers/sockfd.h"
+#include "util/net.h"
 
 #define MAX_FDS 8
 
@@ -208,20 +209,14 @@ stop:
 
 /* ---- input --------------------------------------------------------------- */
 
-/*
- * What a socket of this process gets for a send buffer of @want bytes, as
- * util/net.c asks: SO_SNDBUFFORCE where it may, else SO_SNDBUF (capped at
- * net.core.wmem_max).  The kernel doubles it for its bookkeeping.
- */
+/* What a socket of this process gets when util/net.c asks for @want bytes of buffer. */
 static int sndbuf_for(int want)
 {
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), got = 0;
 	socklen_t len = sizeof(got);
 
 	cr_assert_geq(fd, 0);
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)) < 0)
-		cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want)),
-			     0);
+	qm_socket_sndbuf(fd, want);
 	cr_assert_eq(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &got, &len), 0);
 	close(fd);
 	return got;

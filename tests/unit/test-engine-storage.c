@@ -158,6 +158,17 @@ static char *storage_domain(struct lrun *run)
 	return relayed_domain(devices);
 }
 
+/*
+ * After a failure: the VM is the source's, the image prepare created is
+ * gone, and so is the destination.
+ */
+static void assert_left_on_source(const struct lrun *run)
+{
+	cr_expect_eq(run->result.vm, QM_VM_SOURCE);
+	cr_expect_eq(access(dst_image, F_OK), -1, "the image prepare created is left");
+	assert_gone(launched_pid());
+}
+
 Test(engine_storage,
      copies_the_disk_then_migrates_and_completes_the_mirror_at_switch_over)
 {
@@ -251,9 +262,7 @@ Test(engine_storage, a_failed_mirror_fails_the_job_before_migrate_and_removes_th
 	cr_expect(strstr(run.result.error.text, "disk vdb"), "%s", run.result.error.text);
 	cr_expect(strstr(run.result.error.text, "Input/output error"), "%s",
 		  run.result.error.text);
-	cr_expect_eq(run.result.vm, QM_VM_SOURCE);
-	cr_expect_eq(access(dst_image, F_OK), -1, "the image prepare created is left");
-	assert_gone(launched_pid());
+	assert_left_on_source(&run);
 }
 
 /*
@@ -295,9 +304,7 @@ Test(engine_storage, a_refused_nbd_node_has_its_connection_closed_in_the_source)
 	run_launch(&run, xml, src, dst);
 	cr_assert_eq(run.result.status, QM_JOB_FAILED);
 	cr_expect(strstr(run.result.error.text, "refused"), "%s", run.result.error.text);
-	cr_expect_eq(run.result.vm, QM_VM_SOURCE);
-	cr_expect_eq(access(dst_image, F_OK), -1, "the image prepare created is left");
-	assert_gone(launched_pid());
+	assert_left_on_source(&run);
 }
 
 Test(engine_storage,
@@ -332,9 +339,7 @@ Test(engine_storage,
 	/* Its going is the cause: the mirror's end after it is only its effect. */
 	cr_expect(strstr(run.result.error.text, "destination QEMU"), "%s",
 		  run.result.error.text);
-	cr_expect_eq(run.result.vm, QM_VM_SOURCE);
-	cr_expect_eq(access(dst_image, F_OK), -1, "the image prepare created is left");
-	assert_gone(launched_pid());
+	assert_left_on_source(&run);
 }
 
 Test(engine_storage, a_cancel_during_the_mirror_cancels_it_and_removes_the_image)
@@ -365,9 +370,7 @@ Test(engine_storage, a_cancel_during_the_mirror_cancels_it_and_removes_the_image
 
 	run_launch(&run, xml, src, dst);
 	cr_assert_eq(run.result.status, QM_JOB_CANCELLED, "%s", run.result.error.text);
-	cr_expect_eq(run.result.vm, QM_VM_SOURCE);
-	cr_expect_eq(access(dst_image, F_OK), -1, "the image prepare created is left");
-	assert_gone(launched_pid());
+	assert_left_on_source(&run);
 }
 
 Test(engine_storage, an_existing_image_is_refused_and_left_alone)
