@@ -39,8 +39,6 @@
  */
 #define MIRROR_BUF_TOTAL (128 << 20)
 #define MIRROR_BUF_MIN (16 << 20)
-/* The send buffer of a mirror's connection to a UNIX socket (nbd_connect). */
-#define NBD_SNDBUF (4 << 20)
 
 enum stage {
 	STAGE_IDLE,
@@ -508,7 +506,7 @@ static json_t *server_address(const struct qm_storage *st, const char *port,
 
 /*
  * A connection to the UNIX socket, made here and handed to the source QEMU
- * (getfd) with a send buffer of NBD_SNDBUF: QEMU's own has the default, and
+ * (getfd) with a send buffer of QM_BULK_SNDBUF: QEMU's own has the default, and
  * the mirror's megabyte writes then wait for the server every few hundred
  * KiB.  The socket is always on this host (the destination's in the job's
  * runtime directory, or the tunnel's).  -1: QEMU connects by itself.
@@ -529,7 +527,7 @@ static int nbd_connect(struct qm_job *job, const struct qm_storage *st)
 		       st->socket, strerror(-fd));
 		return -1;
 	}
-	qm_socket_sndbuf(fd, NBD_SNDBUF);
+	qm_socket_sndbuf(fd, QM_BULK_SNDBUF);
 	return fd;
 }
 

@@ -35,6 +35,7 @@
 #include "qmp/socket.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/net.h"
 
 static void pump_done(struct qm_pump *pump, const struct qm_pump_result *r, void *ud)
 {
@@ -112,6 +113,11 @@ static int join(struct qm_tunnel_lane *l, int in, struct qm_error *err)
 				    "tunnel: cannot reach the destination's %s: %s",
 				    lane_names[l->id].what, strerror(-out));
 	}
+	/*
+	 * The pump writes a pipe's megabyte at a time: with the default send
+	 * buffer it would wait for the destination every 200 KiB or so.
+	 */
+	qm_socket_sndbuf(out, QM_BULK_SNDBUF);
 	o.forward = (struct qm_pump_fds){ .in = in, .out = out };
 	o.back = (struct qm_pump_fds){ .in = out, .out = in };
 	return qm_tunnel_pump_add(t, l->id, &o, err);

@@ -27,5 +27,7 @@ int qm_tcp_listen(const char *address, int *port) _must_check_;
  * slower, not wrong.
  */
 void qm_socket_sndbuf(int fd, int bytes);
+/* The send buffer of a connection that carries a bulk stream: NBD, migration. */
+#define QM_BULK_SNDBUF (4 << 20)
 
 #endif

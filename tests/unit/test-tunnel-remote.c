@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * engine/tunnel-remote: the tunnel between hosts, end to end without QEMU.
+ * engine/tunnel-remote: the tunnel between hosts, end to end without QEMU
+ * (and one case of the tunnel on one host, engine/tunnel.c).
  * The test plays the source QEMU (it writes into the pipe, or connects to
  * tunnel.sock) and the destination QEMU (a UNIX listener); the stream
  * command is tests/helpers/stream-sink, which does what `qmigrate serve
@@ -13,6 +14,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@
 #include "engine/stream.h"
 #include "engine/tunnel-internal.h"
 #include "tests/helpers/pump-harness.h"
+#include "util/net.h"
 
 #define N_CONNS 8
 
@@ -431,4 +434,82 @@ Test(tunnel_remote, the_nbd_lane_needs_a_tunnel_between_hosts)
 	new_job(false, 0);
 	cr_assert_lt(qm_tunnel_nbd_open_remote(job, nbd_argv, path, sizeof(path)), 0);
 	cr_assert(strstr(job->error.text, "needs an open tunnel"), "%s", job->error.text);
+}
+
+/* How many bytes a send buffer of QM_BULK_SNDBUF holds, as the kernel grants it. */
+static int bulk_sndbuf_granted(void)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), got = 0;
+	socklen_t len = sizeof(got);
+
+	cr_assert_geq(fd, 0);
+	qm_socket_sndbuf(fd, QM_BULK_SNDBUF);
+	cr_assert_eq(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &got, &len), 0);
+	close(fd);
+	return got / 2; /* Linux doubles what it is asked for, for its own overhead */
+}
+
+/*
+ * On one host, each NBD connection is joined to the destination's socket by
+ * a connection of the engine's with a bulk send buffer: while the server
+ * has not read yet, the tunnel takes the pump's megabyte plus that buffer,
+ * not the 200 KiB or so of a default one, and the mirror does not wait for
+ * the server every few hundred KiB.  All of it then arrives.
+ */
+Test(tunnel_remote, on_one_host_the_nbd_lane_buffers_megabytes_for_the_server)
+{
+	size_t want = TS_MIB + (size_t)bulk_sndbuf_granted(), sent = 0, got = 0;
+	static char buf[64 * 1024];
+	int nfd = listen_at(nbd_path), src, dst;
+	char uri[256], path[256];
+	double give_up;
+
+	new_job(false, 2); /* several streams: the local tunnel listens */
+	cr_assert_eq(qm_tunnel_open(job, dst_path, uri, sizeof(uri)), 0, "%s", job->error.text);
+	cr_assert_eq(qm_tunnel_nbd_open(job, nbd_path, path, sizeof(path)), 0, "%s",
+		     job->error.text);
+	snprintf(uri, sizeof(uri), "unix:%s", path);
+	src = source_connects(uri);
+	do {
+		dst = accept4(nfd, NULL, NULL, SOCK_CLOEXEC);
+		if (dst < 0)
+			ev_run(loop, EVRUN_NOWAIT);
+	} while (dst < 0 && (errno == EAGAIN || errno == EINTR) && !qm_job_failed(job));
+	cr_assert_geq(dst, 0, "%s", job->error.text);
+	cr_assert_eq(fcntl(src, F_SETFL, O_NONBLOCK), 0);
+	memset(buf, 0x5a, sizeof(buf));
+	/* The server reads nothing yet; the pump's thread moves the bytes on. */
+	give_up = now() + 20;
+	while (sent < want && now() < give_up) {
+		struct pollfd p = { .fd = src, .events = POLLOUT };
+		ssize_t n = write(src, buf, want - sent < sizeof(buf) ? want - sent : sizeof(buf));
+
+		if (n > 0) {
+			sent += (size_t)n;
+			continue;
+		}
+		cr_assert(n < 0 && errno == EAGAIN, "write: %s", strerror(errno));
+		(void)poll(&p, 1, 100);
+	}
+	cr_assert_geq(sent, want,
+		      "the tunnel took %zu bytes the server had not read, not %zu (a send "
+		      "buffer of %d bytes was granted)",
+		      sent, want, bulk_sndbuf_granted());
+	shutdown(src, SHUT_WR);
+	for (;;) {
+		ssize_t n = read(dst, buf, sizeof(buf));
+
+		if (n <= 0) {
+			cr_assert_eq(n, 0, "read: %s", strerror(errno));
+			break;
+		}
+		got += (size_t)n;
+	}
+	cr_assert_eq(got, sent);
+	close(dst);
+	spin_until(pumps_ended() || qm_job_failed(job));
+	cr_assert_not(qm_job_failed(job), "%s", job->error.text);
+	cr_assert_eq(qm_tunnel_nbd_bytes(job), sent);
+	close(src);
+	close(nfd);
 }
