@@ -82,6 +82,9 @@ void qm_storage_cookie(const struct qm_job *job, struct qm_cookie *c);
 void qm_storage_query(struct qm_job *job, void (*next)(struct qm_job *job));
 /* Perform: takes prepare's nbd section; fails the job when it does not fit begin's. */
 int qm_storage_take_prepare(struct qm_job *job, const struct qm_cookie *c);
+/* The buf-size of each mirror when @n_disks copy at once, in bytes. */
+int qm_storage_mirror_buf(unsigned n_disks);
+
 /*
  * Perform, before migrate: mirrors every disk into its export and calls
  * @next once all are ready; on failure the job has its error, the mirrors

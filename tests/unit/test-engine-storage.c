@@ -68,7 +68,7 @@ TestSuite(engine_storage, .init = dl_setup, .fini = dl_teardown, .timeout = 30);
 		  .slot = 3,                                                             \
 		  .args = "{\"job-id\": \"qmigrate-vdb\", \"device\": \"fmt-vdb\","      \
 			  " \"target\": \"qmigrate-nbd-vdb\", \"sync\": \"full\","        \
-			  " \"buf-size\": 134217728}" },                                      \
+			  " \"buf-size\": 33554432}" },                                       \
 		R(2, "{}"), R(3, "{}")
 /*
  * The engine connected to the NBD server's UNIX socket, with a send buffer
@@ -506,4 +506,23 @@ Test(engine_storage, inc_needs_a_qcow2_image_on_the_destination)
 	};
 
 	expect_inc_refused(src, "/srv/shared/base.raw", "qcow2");
+}
+
+/*
+ * Each mirror's buffer: 32 MiB (2 MiB requests) for up to four disks that
+ * copy at once; more share 128 MiB, in whole MiB, but never under QEMU's
+ * default of 16 MiB.
+ */
+Test(engine_storage, the_mirrors_buffers_are_32_mib_each_then_share_128_mib)
+{
+	static const struct {
+		unsigned disks;
+		int mib;
+	} cases[] = { { 0, 32 }, { 1, 32 }, { 4, 32 }, { 5, 25 }, { 6, 21 },
+		      { 8, 16 }, { 9, 16 }, { 16, 16 } };
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		cr_expect_eq(qm_storage_mirror_buf(cases[i].disks), cases[i].mib << 20,
+			     "%u disk(s): %d bytes, not %d MiB", cases[i].disks,
+			     qm_storage_mirror_buf(cases[i].disks), cases[i].mib);
 }
