@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/storage.h"
 #include "tests/helpers/launch-run.h"
 #include "util/macros.h"
 
