@@ -463,7 +463,7 @@ Test(tunnel_remote, on_one_host_the_nbd_lane_buffers_megabytes_for_the_server)
 	size_t want = (size_t)bulk_sndbuf_granted(), sent = 0, got = 0;
 	static char buf[64 * 1024];
 	int nfd = listen_at(nbd_path), src, dst;
-	char uri[256], path[256];
+	char uri[300], path[256];
 	double give_up;
 
 	new_job(false, 2); /* several streams: the local tunnel listens */
