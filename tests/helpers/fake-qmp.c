@@ -209,24 +209,12 @@ stop:
 
 /* ---- input --------------------------------------------------------------- */
 
-/* What a socket of this process gets when util/net.c asks for @want bytes of buffer. */
-static int sndbuf_for(int want)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), got = 0;
-	socklen_t len = sizeof(got);
-
-	cr_assert_geq(fd, 0);
-	qm_socket_sndbuf(fd, want);
-	cr_assert_eq(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &got, &len), 0);
-	close(fd);
-	return got;
-}
-
 static void check_sndbuf(int fd, const struct fq_step *s)
 {
-	int got = 0, want = sndbuf_for(s->fd_sndbuf);
+	int got = 0, want = ts_sndbuf_granted(s->fd_sndbuf);
 	socklen_t len = sizeof(got);
 
+	cr_assert_gt(want, 0, "fake QMP: SO_SNDBUF: %s", strerror(-want));
 	cr_assert_eq(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &got, &len), 0,
 		     "fake QMP: the fd sent with %s is not a socket", s->name);
 	cr_assert_eq(got, want,

@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "tests/helpers/sockfd.h"
+#include "util/net.h"
 
 #define MAX_INODES 256
 #define MAX_FDS 64
@@ -131,4 +133,18 @@ int ts_copy_fd(pid_t pid, int fd)
 	r = copy < 0 ? -errno : copy;
 	close(pidfd);
 	return r;
+}
+
+int ts_sndbuf_granted(int want)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), got = 0, err = 0;
+	socklen_t len = sizeof(got);
+
+	if (fd < 0)
+		return -errno;
+	qm_socket_sndbuf(fd, want);
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &got, &len) < 0)
+		err = -errno;
+	close(fd);
+	return err ? err : got;
 }

@@ -25,5 +25,11 @@ int ts_accepted_fds(pid_t pid, const char *suffix, int *fds, size_t max);
 int ts_fds_naming(pid_t pid, const char *name, int *fds, size_t max);
 /* A copy of process @pid's descriptor @fd in this process, or -errno. */
 int ts_copy_fd(pid_t pid, int fd);
+/*
+ * The SO_SNDBUF a socket of this process reads back after util/net.c's
+ * qm_socket_sndbuf() asked for @want bytes (Linux reports twice what it
+ * grants to data), or -errno.
+ */
+int ts_sndbuf_granted(int want);
 
 #endif

@@ -28,6 +28,7 @@
 #include "engine/stream.h"
 #include "engine/tunnel-internal.h"
 #include "tests/helpers/pump-harness.h"
+#include "tests/helpers/sockfd.h"
 #include "util/net.h"
 
 #define N_CONNS 8
@@ -436,19 +437,6 @@ Test(tunnel_remote, the_nbd_lane_needs_a_tunnel_between_hosts)
 	cr_assert(strstr(job->error.text, "needs an open tunnel"), "%s", job->error.text);
 }
 
-/* The send buffer a request for QM_BULK_SNDBUF gets, in bytes of data asked for. */
-static int bulk_sndbuf_granted(void)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), got = 0;
-	socklen_t len = sizeof(got);
-
-	cr_assert_geq(fd, 0);
-	qm_socket_sndbuf(fd, QM_BULK_SNDBUF);
-	cr_assert_eq(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &got, &len), 0);
-	close(fd);
-	return got / 2; /* Linux doubles what it is asked for, for its own overhead */
-}
-
 /*
  * On one host, each NBD connection is joined to the destination's socket by
  * a connection of the engine's with a bulk send buffer: while the server
@@ -460,12 +448,15 @@ static int bulk_sndbuf_granted(void)
  */
 Test(tunnel_remote, on_one_host_the_nbd_lane_buffers_megabytes_for_the_server)
 {
-	size_t want = (size_t)bulk_sndbuf_granted(), sent = 0, got = 0;
+	int granted = ts_sndbuf_granted(QM_BULK_SNDBUF);
+	size_t want, sent = 0, got = 0;
 	static char buf[64 * 1024];
 	int nfd = listen_at(nbd_path), src, dst;
 	char uri[300], path[256];
 	double give_up;
 
+	cr_assert_gt(granted, 0, "SO_SNDBUF: %s", strerror(-granted));
+	want = (size_t)granted / 2; /* Linux doubles what it grants, for its own overhead */
 	new_job(false, 2); /* several streams: the local tunnel listens */
 	cr_assert_eq(qm_tunnel_open(job, dst_path, uri, sizeof(uri)), 0, "%s", job->error.text);
 	cr_assert_eq(qm_tunnel_nbd_open(job, nbd_path, path, sizeof(path)), 0, "%s",
