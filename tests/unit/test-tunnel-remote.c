@@ -84,6 +84,26 @@ static bool no_children(void)
 	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD;
 }
 
+/*
+ * The destination's server (listening on @nfd, non-blocking) accepts the
+ * connection the tunnel joins to it; the loop runs meanwhile (bounded by
+ * the suite's timeout).
+ */
+static int server_accepts(int nfd)
+{
+	int fd, e;
+
+	for (;;) {
+		fd = accept4(nfd, NULL, NULL, SOCK_CLOEXEC);
+		e = errno; /* before the loop runs and sets it again */
+		if (fd >= 0 || (e != EAGAIN && e != EINTR) || qm_job_failed(job))
+			break;
+		ev_run(loop, EVRUN_NOWAIT);
+	}
+	cr_assert_geq(fd, 0, "accept: %s; the job: %s", strerror(e), job->error.text);
+	return fd;
+}
+
 static void accept_cb(struct ev_loop *l, ev_io *w, int revents)
 {
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -384,13 +404,7 @@ Test(tunnel_remote, nbd_connections_ride_stream_processes_of_their_own_both_ways
 		snprintf(nbd_uri, sizeof(nbd_uri), "unix:%s", path);
 		src[i] = source_connects(nbd_uri);
 		/* Its stream process connects without waiting for anyone. */
-		do {
-			dst[i] = accept4(nfd, NULL, NULL, SOCK_CLOEXEC);
-			if (dst[i] < 0)
-				ev_run(loop, EVRUN_NOWAIT);
-		} while (dst[i] < 0 && (errno == EAGAIN || errno == EINTR) &&
-			 !qm_job_failed(job));
-		cr_assert_geq(dst[i], 0, "%s", job->error.text);
+		dst[i] = server_accepts(nfd);
 		ts_feed_start(&feed[i], loop, src[i], SEED + i, (i + 1) * TS_MIB, TS_SHUTDOWN);
 		ts_check_start(&check[i], loop, dst[i], SEED + i);
 		ts_feed_start(&back[i], loop, dst[i], SEED_BACK + i, TS_MIB / 4, TS_SHUTDOWN);
@@ -463,12 +477,7 @@ Test(tunnel_remote, on_one_host_the_nbd_lane_buffers_megabytes_for_the_server)
 		     job->error.text);
 	snprintf(uri, sizeof(uri), "unix:%s", path);
 	src = source_connects(uri);
-	do {
-		dst = accept4(nfd, NULL, NULL, SOCK_CLOEXEC);
-		if (dst < 0)
-			ev_run(loop, EVRUN_NOWAIT);
-	} while (dst < 0 && (errno == EAGAIN || errno == EINTR) && !qm_job_failed(job));
-	cr_assert_geq(dst, 0, "%s", job->error.text);
+	dst = server_accepts(nfd);
 	cr_assert_eq(fcntl(src, F_SETFL, O_NONBLOCK), 0);
 	memset(buf, 0x5a, sizeof(buf));
 	/* The server reads nothing yet; the pump's thread moves the bytes on. */
