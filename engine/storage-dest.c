@@ -25,6 +25,7 @@
 #include "engine/storage.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "xml/domain-argv.h"
 #include "util/net.h"
 #include "xml/domain.h"
 
@@ -388,7 +389,7 @@ void qm_storage_serve(struct qm_job *job, void (*next)(struct qm_job *job))
 		char id[64], node[64];
 
 		snprintf(id, sizeof(id), "qmigrate-%s", st->disks[i].target);
-		snprintf(node, sizeof(node), "fmt-%s", st->disks[i].target);
+		snprintf(node, sizeof(node), QM_FORMAT_NODE_PREFIX "%s", st->disks[i].target);
 		cmds[n++] = (struct qm_batch_cmd){
 			.name = "block-export-add",
 			.args = json_pack("{s:s, s:s, s:s, s:b, s:s}", "type", "nbd",

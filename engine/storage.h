@@ -74,7 +74,7 @@ bool qm_storage_wanted(const struct qm_job *job);
 /* The job's disks into @c's nbd section (mandatory), as begin or prepare says them. */
 void qm_storage_cookie(const struct qm_job *job, struct qm_cookie *c);
 
-/* storage-source.c: the source's side */
+/* storage-begin.c: the source's side, which disks move */
 /*
  * Begin: finds the disks to copy (query-block) and their sizes, then calls
  * @next; refuses the job (and calls @next all the same) when it cannot.
@@ -82,6 +82,8 @@ void qm_storage_cookie(const struct qm_job *job, struct qm_cookie *c);
 void qm_storage_query(struct qm_job *job, void (*next)(struct qm_job *job));
 /* Perform: takes prepare's nbd section; fails the job when it does not fit begin's. */
 int qm_storage_take_prepare(struct qm_job *job, const struct qm_cookie *c);
+
+/* storage-source.c: the source's side, the mirrors */
 /* The buf-size of each mirror when @n_disks copy at once, in bytes. */
 int qm_storage_mirror_buf(unsigned n_disks);
 

@@ -140,7 +140,7 @@ static void blockdev(struct qm_argv_build *b, const struct qm_domain_disk *disk)
 	qm_ab_add(b, "-blockdev");
 	f = qm_ab_open(b, &buf, &size);
 	if (f) {
-		fprintf(f, "driver=%s,file=file-%s,node-name=fmt-%s,read-only=%s", fmt,
+		fprintf(f, "driver=%s,file=file-%s,node-name=" QM_FORMAT_NODE_PREFIX "%s,read-only=%s", fmt,
 			disk->dev, disk->dev, ro);
 		if (disk->cache != QM_DOMAIN_CACHE_DEFAULT)
 			fprintf(f, ",cache.direct=%s,cache.no-flush=%s",
@@ -261,7 +261,7 @@ static void disk_device(struct qm_argv_build *b, const struct qm_domain_disk *di
 	else
 		qm_ab_pci_addr(b, f, &disk->address, disk->node);
 	if (disk->file)
-		fprintf(f, ",drive=fmt-%s", disk->dev);
+		fprintf(f, ",drive=" QM_FORMAT_NODE_PREFIX "%s", disk->dev);
 	fprintf(f, ",id=disk-%s", disk->dev);
 	if (disk->serial) {
 		fputs(",serial=", f);

@@ -25,6 +25,8 @@
 #include "xml/domain.h"
 
 #define QM_DOMAIN_DEFAULT_EMULATOR "qemu-system-x86_64"
+/* A disk's format node is named this and its target (fmt-vda); its file node file-vda. */
+#define QM_FORMAT_NODE_PREFIX "fmt-"
 
 /* A descriptor QEMU inherits and keeps in an fd set (-add-fd). */
 struct qm_domain_argv_fd {
