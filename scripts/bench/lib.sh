@@ -54,3 +54,5 @@ json_field() { # JSON KEY: a number from a one-line JSON object
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# quantile P: the P-quantile (0 < P < 1, nearest rank) of the numbers on stdin, one a line
+quantile() { sort -n | awk -v p="$1" '{a[NR]=$1} END {i = int(NR * p); if (i < NR * p) i++; print a[i < 1 ? 1 : i]}'; }
