@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The QMP client's insides, shared by its parts: client.c (commands,
- * replies, closing), connect.c (connecting and the handshake deadline) and
- * events.c (subscribers and event dispatch).  Nothing outside qmp/ uses it.
+ * replies, closing), command-text.c (a command's wire text and its masked
+ * trace), connect.c (connecting and the handshake deadline) and events.c
+ * (subscribers and event dispatch).  Nothing outside qmp/ uses it.
  */
 #ifndef QM_QMP_CLIENT_PRIVATE_H
 #define QM_QMP_CLIENT_PRIVATE_H
@@ -100,5 +101,18 @@ void qm_qmp_start_io(struct qm_qmp *q, int fd, bool in_progress);
 /* events.c */
 void qm_qmp_handle_event(struct qm_qmp *q, json_t *msg, const char *name);
 void qm_qmp_free_subscribers(struct qm_qmp *q);
+
+/* command-text.c */
+/*
+ * The wire form of a command, newline-terminated, as json_dumps with
+ * JSON_COMPACT makes it.  Steals @args.  NULL when out of memory.
+ */
+char *qm_qmp_format_command(const char *command, long long id, json_t *args, size_t *len);
+/*
+ * What the trace and the transcript show of a command with a secret (a
+ * "password" argument, a secret object's data): the secret as "***".
+ * NULL when the command has none.
+ */
+char *qm_qmp_masked_command(const char *command, long long id, json_t *args);
 
 #endif
