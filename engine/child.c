@@ -70,7 +70,10 @@ static void exec_child(char *const argv[], const struct qm_child_opts *o, pid_t 
 			_exit(127);
 	/* What the caller left inheritable stays here (old kernels: cloexec only). */
 	close_range((unsigned)top, ~0U, 0);
-	execvp(argv[0], argv);
+	if (o->envp)
+		execvpe(argv[0], argv, o->envp);
+	else
+		execvp(argv[0], argv);
 	dprintf(STDERR_FILENO, "qmigrate: cannot run %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
 }

@@ -40,6 +40,8 @@ struct qm_child_opts {
 	/* Descriptors the child inherits: keep[i] becomes its fd 3 + i. */
 	const int *keep;
 	size_t n_keep; /* at most QM_CHILD_KEEP_MAX */
+	/* The child's environment, NULL-terminated; NULL: this process's own. */
+	char *const *envp;
 };
 
 #define QM_CHILD_KEEP_MAX 16

@@ -226,6 +226,8 @@ static int start(struct qm_job *job, const struct qm_domain *full, const char *f
 		/* Finish hands it the leases: they must stay with it when we disconnect. */
 		.fdset_pin = job->dst_leased,
 		.spice_x509_dir = job->spice_x509_dir,
+		/* prepare serves the disks that move from this QEMU */
+		.serves_disks = job->storage && job->storage->n_disks > 0,
 	};
 	struct qm_dest_launch *dl;
 	struct qm_error err = { 0 };

@@ -130,9 +130,38 @@ int qm_launch_wait_socket(struct qm_launch *l, double timeout, struct qm_error *
 	return 0;
 }
 
+extern char **environ;
+
+/*
+ * This process's environment with GLIBC_TUNABLES=QM_LAUNCH_NBD_TUNABLES
+ * added, in *@out (the array is ours to free, its strings are not); *@out
+ * NULL when the environment sets GLIBC_TUNABLES already: the user's choice.
+ */
+static int env_with_tunables(char ***out)
+{
+	static char tunables[] = "GLIBC_TUNABLES=" QM_LAUNCH_NBD_TUNABLES;
+	size_t n = 0;
+	char **env;
+
+	*out = NULL;
+	if (getenv("GLIBC_TUNABLES"))
+		return 0;
+	while (environ && environ[n])
+		n++;
+	env = calloc(n + 2, sizeof(*env));
+	if (!env)
+		return -ENOMEM;
+	if (n)
+		memcpy(env, environ, n * sizeof(*env));
+	env[n] = tunables;
+	*out = env;
+	return 0;
+}
+
 static int spawn(struct qm_launch *l, char **argv, const struct qm_launch_opts *opts,
 		 struct qm_error *err)
 {
+	_cleanup_free_ char **env = NULL;
 	_cleanup_close_ int log_fd = -1, null_fd = -1;
 	struct qm_child_opts o = { .detach = opts->detach, .n_keep = opts->n_leases };
 	int keep[QM_LEASE_MAX];
@@ -153,6 +182,9 @@ static int spawn(struct qm_launch *l, char **argv, const struct qm_launch_opts *
 	 * caller's umask.  No one else could pass the 0700 directory anyway.
 	 */
 	o.private_umask = true;
+	if (opts->serves_disks && env_with_tunables(&env) < 0)
+		return qm_error_set(err, -ENOMEM, "Launch", "out of memory");
+	o.envp = env;
 	return qm_child_spawn(&l->child, argv, &o, "Launch", err);
 }
 

@@ -67,7 +67,26 @@ struct qm_launch_opts {
 	bool fdset_pin;
 	/* SPICE's TLS directory for a display with a tlsPort (qm_domain_argv_opts). */
 	const char *spice_x509_dir;
+	/*
+	 * QEMU will serve disks over NBD (a storage migration's destination):
+	 * its allocator keeps the memory it frees instead of handing it back
+	 * to the system, QM_LAUNCH_NBD_TUNABLES in its GLIBC_TUNABLES, unless
+	 * our environment sets GLIBC_TUNABLES already (docs/storage.md).
+	 */
+	bool serves_disks;
 };
+
+/*
+ * The NBD server allocates every request's buffer and frees it once the
+ * data is written; with glibc's defaults those buffers (2 MiB for a
+ * mirror's requests) are mapped and unmapped, or trimmed off the heap,
+ * each time, and every 4 KiB page the destination receives costs a page
+ * fault.  A fixed mmap threshold at glibc's maximum keeps them on the heap,
+ * and a trim threshold of 128 MiB (more than the NBD requests in flight
+ * hold) keeps the heap's top.
+ */
+#define QM_LAUNCH_NBD_TUNABLES \
+	"glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=134217728"
 
 struct qm_launch;
 

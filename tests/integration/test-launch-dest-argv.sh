@@ -49,6 +49,9 @@ migrate() { # NAME: migrates dir/NAME with --launch-dest alone; sets dst_pid, ds
 	pids+=("$dst_pid")
 	[[ $dst_qmp == "$d/run/"* ]] || fail "$name: the destination's socket $dst_qmp is not under $d/run"
 	kill -0 "$dst_pid" || fail "$name: the destination (pid $dst_pid) is not running"
+	# No disk to serve: the environment as it is (engine/launch.h, serves_disks)
+	[ -n "${GLIBC_TUNABLES:-}" ] || ! grep -qz '^GLIBC_TUNABLES=' "/proc/$dst_pid/environ" ||
+		fail "$name: a destination that serves no disk was given GLIBC_TUNABLES"
 	# After success the source QEMU quits.
 	for _ in $(seq 100); do kill -0 "$src_pid" 2>/dev/null || break; sleep 0.1; done
 	! kill -0 "$src_pid" 2>/dev/null || fail "$name: the source QEMU still runs"

@@ -53,6 +53,14 @@ migrate() {
 	return "$rc"
 }
 
+# tunables NAME: the destination QEMU ($dst_pid), which served the disks,
+# keeps what its allocator frees (engine/launch.h, QM_LAUNCH_NBD_TUNABLES)
+tunables() {
+	[ -n "${GLIBC_TUNABLES:-}" ] ||
+		grep -qz '^GLIBC_TUNABLES=glibc\.malloc\.mmap_threshold=' "/proc/$dst_pid/environ" ||
+		fail "$1: the destination that served the disks was started without its malloc tunables"
+}
+
 mkdir -m 0700 "$dir/vm" "$dir/inc" "$dir/rem" "$dir/run" "$dir/dst" "$dir/dsti" \
 	"$dir/dstr" "$dir/agent"
 v=$dir/vm
@@ -85,6 +93,7 @@ migrate vm --copy-storage all "${maps[@]}" ||
 	fail "migrate --copy-storage all exited $?: $(tail -n 3 "$dir/vm.err")"
 arrived vm
 forget "$src_pid"
+tunables vm
 memory_check vm
 stop "$dst_pid"
 forget "$dst_pid"
@@ -185,6 +194,7 @@ migrate rem --copy-storage all --dest "exec:$QMIGRATE serve --stdio --runtime-di
 arrived rem
 forget "$src_pid"
 [[ $dst_qmp == "$dir/agent/"* ]] || fail "rem: the destination $dst_qmp is not the agent's"
+tunables rem
 memory_check rem
 stop "$dst_pid"
 forget "$dst_pid"

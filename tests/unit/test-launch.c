@@ -292,3 +292,72 @@ Test(launch, a_description_it_cannot_express_starts_nothing)
 	qm_domain_free(d);
 	cr_expect_str_eq(err.error_class, "DomainUnsupported");
 }
+
+/* The value of @name in the environment @pid was started with; NULL when it has none. */
+static char *child_env(pid_t pid, const char *name)
+{
+	static char buf[65536];
+	size_t len = strlen(name), n;
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	f = fopen(path, "r");
+	cr_assert(f, "%s: %s", path, strerror(errno));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (char *e = buf; e < buf + n; e += strlen(e) + 1)
+		if (!strncmp(e, name, len) && e[len] == '=')
+			return e + len + 1;
+	return NULL;
+}
+
+/* The environment the fake emulator starts with, @serves_disks or not; its GLIBC_TUNABLES. */
+static void expect_tunables(bool serves_disks, const char *want)
+{
+	_cleanup_domain_ struct qm_domain *d = domain_with(fake());
+	struct qm_launch_opts opts = { .runtime_parent = parent, .timeout = 10,
+				       .serves_disks = serves_disks };
+	struct qm_error err = { 0 };
+	struct qm_launch *l = NULL;
+	const char *got, *path;
+
+	cr_assert_eq(setenv("QM_TEST_INHERITED", "yes", 1), 0);
+	cr_assert_eq(qm_launch_new(d, &opts, &l, &err), 0, "%s: %s", err.error_class, err.text);
+	got = child_env(qm_launch_pid(l), "GLIBC_TUNABLES");
+	/*
+	 * The child's glibc, starting, ends each tunable it has read with a
+	 * NUL in place: /proc shows the first of them, a prefix of @want.
+	 */
+	if (want)
+		cr_expect(got && *got && !strncmp(got, want, strlen(got)) &&
+				  (want[strlen(got)] == '\0' || want[strlen(got)] == ':'),
+			  "GLIBC_TUNABLES=%s, not %s", got, want);
+	else
+		cr_expect_null(got, "GLIBC_TUNABLES=%s", got);
+	/* The rest of the environment is ours, whatever happens to GLIBC_TUNABLES. */
+	path = child_env(qm_launch_pid(l), "QM_TEST_INHERITED");
+	cr_expect(path && !strcmp(path, "yes"), "the emulator did not inherit our environment");
+	qm_launch_free(l);
+	unsetenv("QM_TEST_INHERITED");
+}
+
+Test(launch, a_qemu_that_serves_disks_keeps_the_memory_it_frees)
+{
+	cr_assert_eq(unsetenv("GLIBC_TUNABLES"), 0);
+	expect_tunables(true, QM_LAUNCH_NBD_TUNABLES);
+}
+
+Test(launch, a_qemu_that_serves_no_disk_gets_our_environment_as_it_is)
+{
+	cr_assert_eq(unsetenv("GLIBC_TUNABLES"), 0);
+	expect_tunables(false, NULL);
+}
+
+Test(launch, glibc_tunables_of_the_user_are_left_as_they_are)
+{
+	cr_assert_eq(setenv("GLIBC_TUNABLES", "glibc.malloc.check=0", 1), 0);
+	expect_tunables(true, "glibc.malloc.check=0");
+	unsetenv("GLIBC_TUNABLES");
+}
