@@ -26,6 +26,8 @@ extern const struct subcommand cmd_migrate;
 extern const struct subcommand cmd_qmp;
 extern const struct subcommand cmd_replay;
 extern const struct subcommand cmd_serve;
+/* migrate-usage.c: migrate's help text, cmd_migrate.usage */
+extern const char cli_migrate_usage[];
 
 struct ev_loop;
 
