@@ -6,6 +6,8 @@
  *
  * Two arguments of its own, passed as a description's <qemu:arg>:
  *   -write-pid FILE   writes its pid there first;
+ *   -write-argv FILE  writes its arguments there, each ended by a NUL, as
+ *                     /proc/PID/cmdline has them (which is empty once it quit);
  *   -qmp-relay PATH   relays its first QMP client to the (fake) QMP server
  *                     listening at PATH, as if it were QEMU's monitor: when
  *                     that server hangs up (QEMU quit) it exits 0; when the
@@ -131,6 +133,7 @@ int main(int argc, char *argv[])
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *qmp = NULL, *pidfile = arg_after(argc, argv, "-write-pid");
 	const char *server = arg_after(argc, argv, "-qmp-relay");
+	const char *argvfile = arg_after(argc, argv, "-write-argv");
 	int fd;
 
 	if (pidfile) {
@@ -138,6 +141,19 @@ int main(int argc, char *argv[])
 
 		if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) {
 			perror("fake-emulator: -write-pid");
+			return 2;
+		}
+	}
+	if (argvfile) {
+		FILE *f = fopen(argvfile, "w");
+		int ok = f != NULL;
+
+		for (int i = 0; ok && i < argc; i++)
+			ok = fwrite(argv[i], 1, strlen(argv[i]) + 1, f) == strlen(argv[i]) + 1;
+		if (f && fclose(f) != 0)
+			ok = 0;
+		if (!ok) {
+			perror("fake-emulator: -write-argv");
 			return 2;
 		}
 	}

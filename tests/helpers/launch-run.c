@@ -34,7 +34,7 @@ void work_path(char *buf, size_t size, const char *name)
 
 void dl_teardown(void)
 {
-	static const char *const files[] = { "src", "dst", "pid", "emu", "pw" };
+	static const char *const files[] = { "src", "dst", "pid", "argv", "emu", "pw" };
 	char path[128];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -72,15 +72,19 @@ char *domain(const char *emulator, const char *devices, const char *args)
 	return xml;
 }
 
-/* The fake emulator relaying to the server at work/dst, its pid in work/pid. */
+/*
+ * The fake emulator relaying to the server at work/dst, its pid in work/pid
+ * and its arguments in work/argv.
+ */
 char *relayed_domain(const char *devices)
 {
 	char args[512];
 
 	snprintf(args, sizeof(args),
 		 "<qemu:arg value='-write-pid'/><qemu:arg value='%s/pid'/>"
+		 "<qemu:arg value='-write-argv'/><qemu:arg value='%s/argv'/>"
 		 "<qemu:arg value='-qmp-relay'/><qemu:arg value='%s/dst'/>",
-		 work, work);
+		 work, work, work);
 	return domain(fake_emulator(), devices, args);
 }
 

@@ -24,7 +24,7 @@ void work_path(char *buf, size_t size, const char *name);
 const char *fake_emulator(void);
 /* A description run by @emulator, with @devices and @args (<qemu:arg>s); free() it. */
 char *domain(const char *emulator, const char *devices, const char *args);
-/* The fake emulator relaying to the server at work/dst, its pid in work/pid. */
+/* The fake emulator relaying to work/dst; its pid in work/pid, its argv in work/argv. */
 char *relayed_domain(const char *devices);
 pid_t launched_pid(void);
 /* Gone for good: the job reaped its child, so not even a zombie remains. */
