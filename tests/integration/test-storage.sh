@@ -110,7 +110,7 @@ qemu-img info "$dir/dst/data.qcow2" | grep -q "file format: qcow2" || fail "data
 # killed NAME UUID TRANSPORT: a VM whose destination is killed while its disk
 # is mirrored over TRANSPORT
 killed() {
-	local name=$1 k=$dir/$1 sum mig victim jobs
+	local name=$1 k=$dir/$1 sum mig victim jobs copying
 	mkdir -m 0700 "$k"
 	qemu-img create -q -f qcow2 -F raw -b "$image" "$k/boot.qcow2"
 	qemu-img create -q -f raw "$k/data.raw" 64M
@@ -124,12 +124,15 @@ killed() {
 		>"$k/migrate.out" 2>"$dir/$name.err" &
 	mig=$!
 	pids+=("$mig")
+	# a progress line with the mirror's bytes and its rate (issue 15, item 2)
+	copying='"storage_transferred_bytes":[1-9].*"storage_mbps":[1-9]'
 	for _ in $(seq 600); do
-		grep -qs '"storage_transferred_bytes":[1-9]' "$k/migrate.out" && break
+		grep -qs "$copying" "$k/migrate.out" && break
 		kill -0 "$mig" 2>/dev/null || fail "$name: migrate ended before the mirror copied"
 		sleep 0.1
 	done
-	grep -q '"storage_transferred_bytes":[1-9]' "$k/migrate.out" || fail "$name: the mirror did not start in 60 s"
+	grep -q "$copying" "$k/migrate.out" ||
+		fail "$name: no progress line in 60 s shows the mirror copying at a rate: $(tail -n 2 "$k/migrate.out")"
 	[ -f "$dir/dst/$name.raw" ] || fail "$name: no destination image during the mirror"
 	victim=
 	for p in /proc/[0-9]*; do
